@@ -1,0 +1,309 @@
+//! Customer identities and their normalisation: the one place raw addresses become keys.
+
+use std::fmt;
+use std::str::FromStr;
+
+use phonenumber::{country, Mode};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{Channel, DomainError, Medium, Network};
+
+/// Longest identity value accepted, after trimming.
+pub const MAX_IDENTITY_LEN: usize = 256;
+
+/// What an identity value names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum IdentityKind {
+    Phone,
+    Email,
+    Chat,
+    Whatsapp,
+    Telegram,
+    Messenger,
+    Instagram,
+    X,
+}
+
+impl IdentityKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IdentityKind::Phone => "phone",
+            IdentityKind::Email => "email",
+            IdentityKind::Chat => "chat",
+            IdentityKind::Whatsapp => "whatsapp",
+            IdentityKind::Telegram => "telegram",
+            IdentityKind::Messenger => "messenger",
+            IdentityKind::Instagram => "instagram",
+            IdentityKind::X => "x",
+        }
+    }
+
+    /// The kind of the sender's address on a medium (`from` of an inbound message).
+    pub fn of_sender(medium: &Medium) -> IdentityKind {
+        match (medium.channel(), medium.network()) {
+            (Channel::Phone, _) => IdentityKind::Phone,
+            (Channel::Email, _) => IdentityKind::Email,
+            (Channel::Chat, _) => IdentityKind::Chat,
+            (Channel::Social, Some(Network::Whatsapp)) => IdentityKind::Whatsapp,
+            (Channel::Social, Some(Network::Telegram)) => IdentityKind::Telegram,
+            (Channel::Social, Some(Network::Messenger)) => IdentityKind::Messenger,
+            (Channel::Social, Some(Network::Instagram)) => IdentityKind::Instagram,
+            // `Medium` guarantees social has a social network; X is the remaining one.
+            (Channel::Social, _) => IdentityKind::X,
+        }
+    }
+}
+
+impl FromStr for IdentityKind {
+    type Err = DomainError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s {
+            "phone" => IdentityKind::Phone,
+            "email" => IdentityKind::Email,
+            "chat" => IdentityKind::Chat,
+            "whatsapp" => IdentityKind::Whatsapp,
+            "telegram" => IdentityKind::Telegram,
+            "messenger" => IdentityKind::Messenger,
+            "instagram" => IdentityKind::Instagram,
+            "x" => IdentityKind::X,
+            other => {
+                return Err(DomainError::invalid(
+                    "kind",
+                    format!("unknown identity kind `{other}`"),
+                ))
+            }
+        })
+    }
+}
+
+/// A normalised identity. Only [`IdentityNormaliser`] builds one, so holding an
+/// `Identity` proves its value is canonical (E.164 phone, lower-case e-mail, ...).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, ToSchema)]
+pub struct Identity {
+    kind: IdentityKind,
+    value: String,
+}
+
+impl Identity {
+    pub fn kind(&self) -> IdentityKind {
+        self.kind
+    }
+
+    pub fn value(&self) -> &str {
+        &self.value
+    }
+
+    /// `kind:value`, the form used in store keys and in `?identity=` queries.
+    pub fn key(&self) -> String {
+        format!("{}:{}", self.kind.as_str(), self.value)
+    }
+
+    /// Rebuilds an identity from a key this crate wrote itself (store contents).
+    pub fn from_stored_key(key: &str) -> Option<Identity> {
+        let (kind, value) = key.split_once(':')?;
+        Some(Identity {
+            kind: kind.parse().ok()?,
+            value: value.to_owned(),
+        })
+    }
+}
+
+impl fmt::Display for Identity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.kind.as_str(), self.value)
+    }
+}
+
+/// Turns raw addresses into canonical identities, with a default region for national numbers.
+#[derive(Debug, Clone)]
+pub struct IdentityNormaliser {
+    region: country::Id,
+}
+
+impl IdentityNormaliser {
+    /// `region` is an ISO 3166 alpha-2 code such as `US` or `GB`.
+    pub fn new(region: &str) -> Result<Self, DomainError> {
+        let region = region.trim().to_ascii_uppercase().parse().map_err(|_| {
+            DomainError::invalid("default_region", format!("unknown region `{region}`"))
+        })?;
+        Ok(Self { region })
+    }
+
+    /// Normalises one raw identity. A WhatsApp id is a phone number, so it yields the
+    /// `whatsapp` identity and the `phone` identity of the same number.
+    pub fn normalise(&self, kind: IdentityKind, raw: &str) -> Result<Vec<Identity>, DomainError> {
+        let raw = raw.trim();
+        if raw.is_empty() {
+            return Err(DomainError::invalid(kind.as_str(), "must not be empty"));
+        }
+        if raw.chars().count() > MAX_IDENTITY_LEN {
+            return Err(DomainError::invalid(
+                kind.as_str(),
+                format!("longer than {MAX_IDENTITY_LEN} characters"),
+            ));
+        }
+        let one = |value: String| Ok(vec![Identity { kind, value }]);
+        match kind {
+            IdentityKind::Phone => one(self.e164(raw)?),
+            IdentityKind::Email => one(normalise_email(raw)?),
+            IdentityKind::Whatsapp => {
+                let number = self.e164(&whatsapp_as_international(raw))?;
+                Ok(vec![
+                    Identity { kind, value: number.clone() },
+                    Identity { kind: IdentityKind::Phone, value: number },
+                ])
+            }
+            IdentityKind::X => one(raw.trim_start_matches('@').to_lowercase()),
+            IdentityKind::Chat
+            | IdentityKind::Telegram
+            | IdentityKind::Messenger
+            | IdentityKind::Instagram => one(raw.to_owned()),
+        }
+    }
+
+    /// Parses `kind:value`, as in `GET /v1/customers?identity=phone:+14155550100`.
+    pub fn parse_key(&self, key: &str) -> Result<Identity, DomainError> {
+        let (kind, value) = key.split_once(':').ok_or_else(|| {
+            DomainError::invalid("identity", "expected `kind:value`, e.g. `phone:+14155550100`")
+        })?;
+        let mut ids = self.normalise(kind.trim().parse()?, value)?;
+        // The first identity is always the one of the requested kind.
+        Ok(ids.swap_remove(0))
+    }
+
+    fn e164(&self, raw: &str) -> Result<String, DomainError> {
+        let number = phonenumber::parse(Some(self.region), raw)
+            .map_err(|e| DomainError::invalid("phone", format!("`{raw}` is not a phone number: {e}")))?;
+        if !phonenumber::is_valid(&number) {
+            return Err(DomainError::invalid(
+                "phone",
+                format!("`{raw}` is not a valid phone number"),
+            ));
+        }
+        Ok(number.format().mode(Mode::E164).to_string())
+    }
+}
+
+/// WhatsApp ids are international numbers written without `+` (`14155550100`).
+fn whatsapp_as_international(raw: &str) -> String {
+    let raw = raw.strip_prefix("whatsapp:").unwrap_or(raw).trim();
+    if raw.starts_with('+') {
+        raw.to_owned()
+    } else {
+        format!("+{raw}")
+    }
+}
+
+fn normalise_email(raw: &str) -> Result<String, DomainError> {
+    let email = raw.to_lowercase();
+    let valid = match email.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && !domain.is_empty()
+                && !domain.contains('@')
+                && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+        }
+        None => false,
+    };
+    if valid {
+        Ok(email)
+    } else {
+        Err(DomainError::invalid(
+            "email",
+            format!("`{raw}` is not an e-mail address"),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn us() -> IdentityNormaliser {
+        IdentityNormaliser::new("US").expect("US is a region")
+    }
+
+    fn phone(raw: &str) -> String {
+        us().normalise(IdentityKind::Phone, raw).expect("valid phone")[0]
+            .value()
+            .to_owned()
+    }
+
+    #[test]
+    fn usual_written_forms_of_one_number_are_one_identity() {
+        for raw in [
+            "+1 (415) 555-0100",
+            "4155550100",
+            "+14155550100",
+            "(415) 555-0100",
+            "415-555-0100",
+            " +1 415 555 0100 ",
+            "1-415-555-0100",
+        ] {
+            assert_eq!(phone(raw), "+14155550100", "{raw}");
+        }
+    }
+
+    #[test]
+    fn international_numbers_keep_their_country() {
+        assert_eq!(phone("+44 20 7946 0958"), "+442079460958");
+    }
+
+    #[test]
+    fn default_region_applies_to_national_numbers() {
+        let gb = IdentityNormaliser::new("gb").expect("GB is a region");
+        let ids = gb.normalise(IdentityKind::Phone, "020 7946 0958").expect("valid");
+        assert_eq!(ids[0].value(), "+442079460958");
+    }
+
+    #[test]
+    fn whatsapp_id_is_also_the_phone_identity() {
+        let ids = us()
+            .normalise(IdentityKind::Whatsapp, "14155550100")
+            .expect("valid");
+        assert_eq!(ids.len(), 2);
+        assert_eq!(ids[0].key(), "whatsapp:+14155550100");
+        assert_eq!(ids[1].key(), "phone:+14155550100");
+    }
+
+    #[test]
+    fn email_is_trimmed_and_lower_cased() {
+        let ids = us()
+            .normalise(IdentityKind::Email, "  Jane.Doe@Example.COM ")
+            .expect("valid");
+        assert_eq!(ids[0].value(), "jane.doe@example.com");
+    }
+
+    #[test]
+    fn bad_identities_are_rejected_with_a_reason() {
+        let cases = [
+            (IdentityKind::Phone, "hello", "not digits"),
+            (IdentityKind::Phone, "12", "too short to be a number"),
+            (IdentityKind::Email, "no-at-sign", "no @"),
+            (IdentityKind::Email, "a@b@c", "two @"),
+            (IdentityKind::Email, "@example.com", "empty local part"),
+            (IdentityKind::Chat, "   ", "blank"),
+        ];
+        for (kind, raw, why) in cases {
+            assert!(us().normalise(kind, raw).is_err(), "{why}: {raw}");
+        }
+        let long = "x".repeat(MAX_IDENTITY_LEN + 1);
+        assert!(us().normalise(IdentityKind::Chat, &long).is_err());
+    }
+
+    #[test]
+    fn identity_keys_parse_with_normalisation() {
+        let id = us().parse_key("phone:+1 415 555 0100").expect("valid");
+        assert_eq!(id.key(), "phone:+14155550100");
+        assert!(us().parse_key("fax:123").is_err());
+        assert!(us().parse_key("no-colon").is_err());
+    }
+
+    #[test]
+    fn unknown_region_is_refused() {
+        assert!(IdentityNormaliser::new("ZZZ").is_err());
+    }
+}

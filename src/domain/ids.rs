@@ -1,0 +1,139 @@
+//! Identifiers. Customer ids are UUIDv7 (time-ordered, so "older" is "smaller");
+//! a conversation id embeds its customer's id so its keys share the customer's hash slot.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::DomainError;
+
+/// A customer: 32 lower-case hex digits of a UUIDv7.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct CustomerId(String);
+
+impl CustomerId {
+    /// A fresh id; ids made later compare greater (to the millisecond, then at random).
+    pub fn generate() -> Self {
+        CustomerId(Uuid::now_v7().simple().to_string())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for CustomerId {
+    type Err = DomainError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let ok = s.len() == 32 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        if ok {
+            Ok(CustomerId(s.to_owned()))
+        } else {
+            Err(DomainError::invalid("customer_id", "not a customer id"))
+        }
+    }
+}
+
+impl fmt::Display for CustomerId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The `seq`-th conversation of a customer, written `<customer>-<seq>`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConversationId {
+    customer: CustomerId,
+    seq: u64,
+}
+
+impl ConversationId {
+    pub fn new(customer: CustomerId, seq: u64) -> Self {
+        Self { customer, seq }
+    }
+
+    pub fn customer(&self) -> &CustomerId {
+        &self.customer
+    }
+
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+}
+
+impl FromStr for ConversationId {
+    type Err = DomainError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || DomainError::invalid("conversation_id", "not a conversation id");
+        let (customer, seq) = s.split_once('-').ok_or_else(bad)?;
+        let seq = seq.parse().map_err(|_| bad())?;
+        Ok(Self {
+            customer: customer.parse().map_err(|_| bad())?,
+            seq,
+        })
+    }
+}
+
+impl fmt::Display for ConversationId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-{}", self.customer, self.seq)
+    }
+}
+
+impl Serialize for ConversationId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for ConversationId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// A message: a UUIDv7 in hex.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct MessageId(String);
+
+impl MessageId {
+    pub fn generate() -> Self {
+        MessageId(Uuid::now_v7().simple().to_string())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn later_customer_ids_compare_greater() {
+        let a = CustomerId::generate();
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let b = CustomerId::generate();
+        assert!(a < b);
+    }
+
+    #[test]
+    fn conversation_ids_round_trip_and_reject_garbage() {
+        let c = CustomerId::generate();
+        let id = ConversationId::new(c.clone(), 7);
+        let parsed: ConversationId = id.to_string().parse().expect("round trip");
+        assert_eq!(parsed, id);
+        assert_eq!(parsed.customer(), &c);
+        for bad in ["", "abc-1", &format!("{c}"), &format!("{c}-x"), &format!("{c}-1-2")] {
+            assert!(bad.parse::<ConversationId>().is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,251 @@
+//! An inbound customer message, parsed once from what an adapter sent.
+
+use chrono::{DateTime, Utc};
+
+use super::{Channel, DomainError, Identity, IdentityKind, IdentityNormaliser, Medium, Network};
+
+/// Field limits for inbound messages (characters, not bytes).
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub max_text_chars: usize,
+    pub max_subject_chars: usize,
+    pub max_display_name_chars: usize,
+    pub max_external_id_chars: usize,
+    pub max_identities: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_text_chars: 64 * 1024,
+            max_subject_chars: 1000,
+            max_display_name_chars: 256,
+            max_external_id_chars: 512,
+            max_identities: 16,
+        }
+    }
+}
+
+/// One extra identity as the adapter sent it.
+#[derive(Debug, Clone)]
+pub struct RawIdentity {
+    pub kind: IdentityKind,
+    pub value: String,
+}
+
+/// An inbound message as the adapter sent it, before any check.
+#[derive(Debug, Clone)]
+pub struct RawInbound {
+    pub channel: Channel,
+    pub network: Option<Network>,
+    pub external_id: String,
+    pub from: String,
+    pub identities: Vec<RawIdentity>,
+    pub display_name: Option<String>,
+    pub subject: Option<String>,
+    pub text: Option<String>,
+    pub sent_at: Option<DateTime<Utc>>,
+}
+
+/// A checked inbound message: normalised identities, bounded fields.
+#[derive(Debug, Clone)]
+pub struct InboundMessage {
+    medium: Medium,
+    external_id: String,
+    from: Identity,
+    identities: Vec<Identity>,
+    display_name: Option<String>,
+    subject: Option<String>,
+    text: String,
+    sent_at: Option<DateTime<Utc>>,
+}
+
+impl InboundMessage {
+    pub fn parse(
+        raw: RawInbound,
+        normaliser: &IdentityNormaliser,
+        limits: &Limits,
+    ) -> Result<Self, DomainError> {
+        let medium = Medium::new(raw.channel, raw.network)?;
+        let external_id = raw.external_id.trim().to_owned();
+        bounded("external_id", &external_id, limits.max_external_id_chars)?;
+        if external_id.is_empty() {
+            return Err(DomainError::invalid("external_id", "must not be empty"));
+        }
+        if raw.identities.len() > limits.max_identities {
+            return Err(DomainError::invalid(
+                "identities",
+                format!("more than {} identities", limits.max_identities),
+            ));
+        }
+        let mut identities = normaliser
+            .normalise(IdentityKind::of_sender(&medium), &raw.from)
+            .map_err(|e| rename_field(e, "from"))?;
+        let from = identities[0].clone();
+        for extra in &raw.identities {
+            identities.extend(normaliser.normalise(extra.kind, &extra.value)?);
+        }
+        identities.sort();
+        identities.dedup();
+        let text = raw.text.unwrap_or_default();
+        bounded("text", &text, limits.max_text_chars)?;
+        let display_name = non_blank(raw.display_name);
+        let subject = non_blank(raw.subject);
+        if let Some(name) = &display_name {
+            bounded("display_name", name, limits.max_display_name_chars)?;
+        }
+        if let Some(subject) = &subject {
+            bounded("subject", subject, limits.max_subject_chars)?;
+        }
+        Ok(Self {
+            medium,
+            external_id,
+            from,
+            identities,
+            display_name,
+            subject,
+            text,
+            sent_at: raw.sent_at,
+        })
+    }
+
+    pub fn medium(&self) -> &Medium {
+        &self.medium
+    }
+
+    pub fn external_id(&self) -> &str {
+        &self.external_id
+    }
+
+    /// The sender's own identity.
+    pub fn from(&self) -> &Identity {
+        &self.from
+    }
+
+    /// Every identity the message proves, sender included, sorted and without repeats.
+    pub fn identities(&self) -> &[Identity] {
+        &self.identities
+    }
+
+    pub fn display_name(&self) -> Option<&str> {
+        self.display_name.as_deref()
+    }
+
+    pub fn subject(&self) -> Option<&str> {
+        self.subject.as_deref()
+    }
+
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// When it happened: the provider's time, but never later than when we received it.
+    pub fn at(&self, received_at: DateTime<Utc>) -> DateTime<Utc> {
+        self.sent_at.map_or(received_at, |s| s.min(received_at))
+    }
+
+    /// `(channel, network, external_id)`: a provider's retry of this message has the same key.
+    pub fn idempotency_key(&self) -> String {
+        format!("{}:{}", self.medium.key(), self.external_id)
+    }
+}
+
+fn bounded(field: &str, value: &str, max: usize) -> Result<(), DomainError> {
+    if value.chars().count() > max {
+        Err(DomainError::invalid(field, format!("longer than {max} characters")))
+    } else {
+        Ok(())
+    }
+}
+
+fn non_blank(s: Option<String>) -> Option<String> {
+    s.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
+}
+
+fn rename_field(e: DomainError, field: &str) -> DomainError {
+    match e {
+        DomainError::Invalid { reason, .. } => DomainError::invalid(field, reason),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(channel: Channel, network: Option<Network>, from: &str) -> RawInbound {
+        RawInbound {
+            channel,
+            network,
+            external_id: "ext-1".into(),
+            from: from.into(),
+            identities: vec![],
+            display_name: None,
+            subject: None,
+            text: Some("hi".into()),
+            sent_at: None,
+        }
+    }
+
+    fn parse(raw: RawInbound) -> Result<InboundMessage, DomainError> {
+        let n = IdentityNormaliser::new("US").expect("region");
+        InboundMessage::parse(raw, &n, &Limits::default())
+    }
+
+    #[test]
+    fn sender_identity_follows_the_medium() {
+        let m = parse(raw(Channel::Social, Some(Network::Whatsapp), "14155550100")).expect("ok");
+        assert_eq!(m.from().key(), "whatsapp:+14155550100");
+        let keys: Vec<_> = m.identities().iter().map(Identity::key).collect();
+        assert_eq!(keys, ["phone:+14155550100", "whatsapp:+14155550100"]);
+        let m = parse(raw(Channel::Email, None, "Jane@Example.com")).expect("ok");
+        assert_eq!(m.from().key(), "email:jane@example.com");
+    }
+
+    #[test]
+    fn vouched_identities_are_normalised_and_deduplicated() {
+        let mut r = raw(Channel::Phone, Some(Network::Sms), "4155550100");
+        r.identities = vec![
+            RawIdentity { kind: IdentityKind::Phone, value: "+1 415 555 0100".into() },
+            RawIdentity { kind: IdentityKind::Email, value: "A@B.C".into() },
+        ];
+        let m = parse(r).expect("ok");
+        let keys: Vec<_> = m.identities().iter().map(Identity::key).collect();
+        // Sorted by kind (phone before email), then value.
+        assert_eq!(keys, ["phone:+14155550100", "email:a@b.c"]);
+    }
+
+    #[test]
+    fn limits_and_blank_fields_are_enforced() {
+        let mut r = raw(Channel::Chat, None, "visitor-1");
+        r.text = Some("x".repeat(Limits::default().max_text_chars + 1));
+        assert!(parse(r).is_err(), "text too long");
+        let mut r = raw(Channel::Chat, None, "visitor-1");
+        r.external_id = "  ".into();
+        assert!(parse(r).is_err(), "blank external id");
+        let mut r = raw(Channel::Chat, None, "visitor-1");
+        r.identities = (0..17)
+            .map(|i| RawIdentity { kind: IdentityKind::Chat, value: format!("v{i}") })
+            .collect();
+        assert!(parse(r).is_err(), "too many identities");
+        let err = parse(raw(Channel::Email, None, "not-an-email")).expect_err("bad from");
+        assert!(matches!(err, DomainError::Invalid { ref field, .. } if field == "from"));
+    }
+
+    #[test]
+    fn sent_at_never_lies_in_the_future() {
+        let received: DateTime<Utc> = "2026-11-22T10:00:00Z".parse().expect("time");
+        let mut r = raw(Channel::Chat, None, "v");
+        r.sent_at = Some("2030-01-01T00:00:00Z".parse().expect("time"));
+        assert_eq!(parse(r).expect("ok").at(received), received);
+        let mut r = raw(Channel::Chat, None, "v");
+        let earlier: DateTime<Utc> = "2026-11-22T09:00:00Z".parse().expect("time");
+        r.sent_at = Some(earlier);
+        assert_eq!(parse(r).expect("ok").at(received), earlier);
+    }
+
+    #[test]
+    fn idempotency_key_names_channel_network_and_external_id() {
+        let m = parse(raw(Channel::Phone, Some(Network::Sms), "4155550100")).expect("ok");
+        assert_eq!(m.idempotency_key(), "phone:sms:ext-1");
+    }
+}

@@ -1,0 +1,35 @@
+//! Types and rules of the conversation domain. No I/O lives here: raw input is parsed
+//! into these types once, at the edge, and stores and services only ever see them.
+
+mod channel;
+mod ids;
+mod identity;
+mod inbound;
+mod rules;
+mod views;
+
+pub use channel::{Channel, Medium, Network};
+pub use identity::{Identity, IdentityKind, IdentityNormaliser, MAX_IDENTITY_LEN};
+pub use ids::{ConversationId, CustomerId, MessageId};
+pub use inbound::{InboundMessage, Limits, RawInbound, RawIdentity};
+pub use rules::{merge_target, next_step, ConversationStep};
+pub use views::{
+    ConversationState, ConversationView, CustomerView, Decision, Direction, Message, Receipt,
+    Route, RouteReason, DEFAULT_QUEUE, DEFAULT_TIER,
+};
+
+/// Input that breaks a domain rule; always the client's fault.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DomainError {
+    #[error("`{field}` is invalid: {reason}")]
+    Invalid { field: String, reason: String },
+}
+
+impl DomainError {
+    pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        DomainError::Invalid {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+}

@@ -1,0 +1,136 @@
+//! What the stores record and hand back: messages, receipts and the read models of
+//! CONTRACT "Read models". They serialise to the API's JSON as they are.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{Channel, ConversationId, CustomerId, Identity, MessageId, Network};
+
+/// Queue a conversation waits in until routing assigns it.
+pub const DEFAULT_QUEUE: &str = "default";
+/// Tier of a customer nobody has classified.
+pub const DEFAULT_TIER: &str = "standard";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    In,
+    Out,
+}
+
+/// One timeline entry, as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Message {
+    #[schema(value_type = String)]
+    pub id: MessageId,
+    pub direction: Direction,
+    pub channel: Channel,
+    pub network: Option<Network>,
+    /// The sender's normalised address.
+    pub from: String,
+    pub text: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+    /// When it happened (the provider's time, capped at when we received it).
+    pub at: DateTime<Utc>,
+    pub received_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    Assigned,
+    Queued,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RouteReason {
+    PersonalAgent,
+    NewPersonalAgent,
+    AlreadyAssigned,
+    Fallback,
+    NoAgentAvailable,
+    WaitingForPersonalAgent,
+}
+
+/// Where a conversation went.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Route {
+    pub decision: Decision,
+    pub agent_id: Option<String>,
+    pub queue: Option<String>,
+    pub reason: RouteReason,
+}
+
+impl Route {
+    /// Waiting in `queue` because nobody can take it.
+    pub fn queued(queue: &str) -> Self {
+        Route {
+            decision: Decision::Queued,
+            agent_id: None,
+            queue: Some(queue.to_owned()),
+            reason: RouteReason::NoAgentAvailable,
+        }
+    }
+}
+
+/// The answer to an ingested message; a retry gets the first one back with `duplicate`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Receipt {
+    #[schema(value_type = String)]
+    pub message_id: MessageId,
+    #[schema(value_type = String)]
+    pub customer_id: CustomerId,
+    #[schema(value_type = String)]
+    pub conversation_id: ConversationId,
+    #[serde(default)]
+    pub duplicate: bool,
+    pub route: Route,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ConversationState {
+    Open,
+    Resolved,
+}
+
+/// A customer with everything an agent needs to know who they are.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct CustomerView {
+    #[schema(value_type = String)]
+    pub id: CustomerId,
+    pub display_name: Option<String>,
+    pub identities: Vec<Identity>,
+    pub tier: String,
+    pub personal_agent_id: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub open_conversation_id: Option<ConversationId>,
+    #[schema(value_type = Vec<String>)]
+    pub conversation_ids: Vec<ConversationId>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A conversation with its whole cross-channel timeline, in the order it happened.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct ConversationView {
+    #[schema(value_type = String)]
+    pub id: ConversationId,
+    pub customer: CustomerView,
+    pub state: ConversationState,
+    pub agent_id: Option<String>,
+    pub queue: Option<String>,
+    pub channels: Vec<Channel>,
+    /// Times a customer came back within the reopen window after it was resolved.
+    pub repeat_contacts: u32,
+    /// Conversations whose timelines joined this one when customers were merged.
+    #[schema(value_type = Vec<String>)]
+    pub merged_conversation_ids: Vec<ConversationId>,
+    pub created_at: DateTime<Utc>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub messages: Vec<Message>,
+}

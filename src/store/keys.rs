@@ -1,0 +1,101 @@
+//! Every Redis key, built in one place. The layout (`P` is the configured prefix):
+//!
+//! | key | type | holds |
+//! |---|---|---|
+//! | `P:id:{kind:value}` | string | the customer id holding an identity |
+//! | `P:c:{cid}` | hash | customer: `created_at`, `tier`, `display_name`, `personal_agent`, `seq`, `open`, `last`, `merged_into`, `merged_open` |
+//! | `P:c:{cid}:ids` | set | the customer's identities as `kind:value` |
+//! | `P:c:{cid}:convs` | list | the customer's conversation ids, oldest first |
+//! | `P:c:{cid}:dx` / `:dxt` | hash / zset | idempotency key → first receipt / → expiry (ms) |
+//! | `P:c:{cid}:merged` | set | customers already absorbed (makes merges idempotent) |
+//! | `P:v:{cid}:N` | hash | conversation N: `state`, `created_at`, `resolved_at`, `queue`, `repeat_contacts` |
+//! | `P:v:{cid}:N:m` / `:ch` / `:abs` | list / set / list | its messages (JSON) / channels / merged conversation ids |
+//!
+//! Everything about one customer shares the hash tag `{cid}`, so each Lua script touches
+//! one slot and runs unchanged on a Redis Cluster. Identity keys are tagged by the
+//! identity and are only ever touched one key at a time. The scripts receive `P:c:{cid}`
+//! and `P:v:{cid}` and append the suffixes above; nothing else names a key.
+
+use crate::domain::{ConversationId, CustomerId, Identity};
+
+/// Builds keys under one prefix (tests use a random prefix per test).
+#[derive(Debug, Clone)]
+pub struct Keys {
+    prefix: String,
+}
+
+impl Keys {
+    pub fn new(prefix: impl Into<String>) -> Self {
+        Self {
+            prefix: prefix.into(),
+        }
+    }
+
+    pub fn identity(&self, identity: &Identity) -> String {
+        format!("{}:id:{{{}}}", self.prefix, identity.key())
+    }
+
+    pub fn customer(&self, id: &CustomerId) -> String {
+        format!("{}:c:{{{id}}}", self.prefix)
+    }
+
+    pub fn customer_identities(&self, id: &CustomerId) -> String {
+        format!("{}:ids", self.customer(id))
+    }
+
+    pub fn customer_conversations(&self, id: &CustomerId) -> String {
+        format!("{}:convs", self.customer(id))
+    }
+
+    /// Base of a customer's conversation keys; conversation N is `<base>:N`.
+    pub fn conversations(&self, id: &CustomerId) -> String {
+        format!("{}:v:{{{id}}}", self.prefix)
+    }
+
+    pub fn conversation(&self, id: &ConversationId) -> String {
+        format!("{}:{}", self.conversations(id.customer()), id.seq())
+    }
+
+    pub fn conversation_messages(&self, id: &ConversationId) -> String {
+        format!("{}:m", self.conversation(id))
+    }
+
+    pub fn conversation_channels(&self, id: &ConversationId) -> String {
+        format!("{}:ch", self.conversation(id))
+    }
+
+    pub fn conversation_absorbed(&self, id: &ConversationId) -> String {
+        format!("{}:abs", self.conversation(id))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tag(key: &str) -> &str {
+        let start = key.find('{').expect("has a tag") + 1;
+        let end = key[start..].find('}').expect("closed") + start;
+        &key[start..end]
+    }
+
+    #[test]
+    fn all_keys_of_a_customer_share_its_hash_tag() {
+        let keys = Keys::new("sb");
+        let c: CustomerId = "0193a1b2c3d4e5f60718293a4b5c6d7e".parse().expect("id");
+        let conv = ConversationId::new(c.clone(), 3);
+        for key in [
+            keys.customer(&c),
+            keys.customer_identities(&c),
+            keys.customer_conversations(&c),
+            keys.conversations(&c),
+            keys.conversation(&conv),
+            keys.conversation_messages(&conv),
+            keys.conversation_channels(&conv),
+            keys.conversation_absorbed(&conv),
+        ] {
+            assert_eq!(tag(&key), c.as_str(), "{key}");
+        }
+        assert_eq!(keys.conversation_messages(&conv), format!("sb:v:{{{c}}}:3:m"));
+    }
+}

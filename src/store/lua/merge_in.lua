@@ -1,0 +1,38 @@
+-- Second half of merging S into T: T absorbs S's identities, history, idempotency
+-- records and open conversation (whose timeline joins T's open one). Guarded by the
+-- set of absorbed customers, so a rerun changes nothing.
+-- KEYS[1] customer hash of T, KEYS[2] conversation base of T.
+-- ARGV: 1 S's id, 2 now (ms), 3 T's id, 4 S's snapshot (merge_out's answer), 5 queue.
+local c, v = KEYS[1], KEYS[2]
+local moved = redis.call('HGET', c, 'merged_into')
+if moved then return {'moved', moved} end
+if redis.call('SADD', c .. ':merged', ARGV[1]) == 0 then return {'ok'} end
+local now, cid = tonumber(ARGV[2]), ARGV[3]
+local s = cjson.decode(ARGV[4])
+
+if redis.call('HSETNX', c, 'created_at', now) == 1 then
+  redis.call('HSET', c, 'tier', 'standard', 'seq', 0)
+end
+for _, id in ipairs(s.ids) do redis.call('SADD', c .. ':ids', id) end
+local have = {}
+for _, conv in ipairs(redis.call('LRANGE', c .. ':convs', 0, -1)) do have[conv] = true end
+for _, conv in ipairs(s.convs) do
+  if not have[conv] then redis.call('RPUSH', c .. ':convs', conv) end
+end
+for i = 1, #s.dx, 2 do redis.call('HSETNX', c .. ':dx', s.dx[i], s.dx[i + 1]) end
+for i = 1, #s.dxt, 2 do redis.call('ZADD', c .. ':dxt', 'NX', s.dxt[i + 1], s.dxt[i]) end
+if s.personal_agent ~= cjson.null then redis.call('HSETNX', c, 'personal_agent', s.personal_agent) end
+if s.display_name ~= cjson.null then redis.call('HSETNX', c, 'display_name', s.display_name) end
+
+if s.open ~= cjson.null then
+  local seq = redis.call('HGET', c, 'open')
+  if not seq then
+    seq = tostring(redis.call('HINCRBY', c, 'seq', 1))
+    redis.call('HSET', v .. ':' .. seq, 'state', 'open', 'created_at', now,
+      'queue', ARGV[5], 'repeat_contacts', 0)
+    redis.call('RPUSH', c .. ':convs', cid .. '-' .. seq)
+    redis.call('HSET', c, 'last', seq, 'open', seq)
+  end
+  redis.call('RPUSH', v .. ':' .. seq .. ':abs', s.open)
+end
+return {'ok'}

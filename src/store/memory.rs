@@ -1,0 +1,385 @@
+//! The embedded, in-memory store: one process, nothing durable. It exists for the
+//! zero-setup quick start and fast tests, and keeps exactly the Redis store's semantics.
+//!
+//! One mutex guards the whole state. It is never held across an `.await`, so callers
+//! wait microseconds at most; a merge touches several customers at once, and a single
+//! lock is what makes it atomic here, as the Lua scripts do in Redis.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use super::{ResolveOutcome, Store, StoreError, StorePolicy, MAX_HOPS};
+use crate::domain::{
+    merge_target, next_step, Channel, ConversationId, ConversationState, ConversationStep,
+    ConversationView, CustomerId, CustomerView, Direction, Identity, InboundMessage, Message,
+    MessageId, Receipt, Route, DEFAULT_QUEUE, DEFAULT_TIER,
+};
+
+#[derive(Debug)]
+struct CustomerRec {
+    created_at: DateTime<Utc>,
+    display_name: Option<String>,
+    tier: String,
+    personal_agent: Option<String>,
+    identities: BTreeSet<Identity>,
+    conversations: Vec<ConversationId>,
+    open: Option<u64>,
+    last: Option<u64>,
+    seq: u64,
+    merged_into: Option<CustomerId>,
+    /// Idempotency key → first receipt and when it expires.
+    dedup: HashMap<String, (Receipt, DateTime<Utc>)>,
+}
+
+impl CustomerRec {
+    fn new(now: DateTime<Utc>) -> Self {
+        Self {
+            created_at: now,
+            display_name: None,
+            tier: DEFAULT_TIER.to_owned(),
+            personal_agent: None,
+            identities: BTreeSet::new(),
+            conversations: Vec::new(),
+            open: None,
+            last: None,
+            seq: 0,
+            merged_into: None,
+            dedup: HashMap::new(),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct ConvRec {
+    state: ConversationState,
+    created_at: DateTime<Utc>,
+    resolved_at: Option<DateTime<Utc>>,
+    repeat_contacts: u32,
+    queue: Option<String>,
+    agent: Option<String>,
+    channels: BTreeSet<Channel>,
+    messages: Vec<Message>,
+    absorbed: Vec<ConversationId>,
+}
+
+impl ConvRec {
+    fn new(now: DateTime<Utc>) -> Self {
+        Self {
+            state: ConversationState::Open,
+            created_at: now,
+            resolved_at: None,
+            repeat_contacts: 0,
+            queue: Some(DEFAULT_QUEUE.to_owned()),
+            agent: None,
+            channels: BTreeSet::new(),
+            messages: Vec::new(),
+            absorbed: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct State {
+    identities: HashMap<Identity, CustomerId>,
+    customers: HashMap<CustomerId, CustomerRec>,
+    conversations: HashMap<ConversationId, ConvRec>,
+}
+
+/// See the module docs.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    state: Mutex<State>,
+    policy: StorePolicy,
+}
+
+impl MemoryStore {
+    pub fn new(policy: StorePolicy) -> Self {
+        Self {
+            state: Mutex::default(),
+            policy,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave a half-applied change worth
+        // refusing service over in a non-durable store; carry on with the data.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl State {
+    /// Follows merge pointers to the customer that holds `id`'s data now.
+    fn live(&self, id: &CustomerId) -> Result<CustomerId, StoreError> {
+        let mut id = id.clone();
+        for _ in 0..MAX_HOPS {
+            match self.customers.get(&id).and_then(|c| c.merged_into.clone()) {
+                Some(next) => id = next,
+                None => return Ok(id),
+            }
+        }
+        Err(StoreError::Contention(format!("merge chain from {id} too long")))
+    }
+
+    fn customer_mut(&mut self, id: &CustomerId) -> Result<&mut CustomerRec, StoreError> {
+        self.customers
+            .get_mut(id)
+            .ok_or_else(|| StoreError::Corrupt(format!("customer {id} missing")))
+    }
+
+    fn start_conversation(&mut self, cid: &CustomerId, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        let c = self.customer_mut(cid)?;
+        c.seq += 1;
+        let seq = c.seq;
+        let id = ConversationId::new(cid.clone(), seq);
+        c.conversations.push(id.clone());
+        c.open = Some(seq);
+        c.last = Some(seq);
+        self.conversations.insert(id, ConvRec::new(now));
+        Ok(seq)
+    }
+
+    /// Moves `source`'s identities, history and open conversation into `target`.
+    fn merge(&mut self, source: &CustomerId, target: &CustomerId, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let mut src = self
+            .customers
+            .remove(source)
+            .ok_or_else(|| StoreError::Corrupt(format!("customer {source} missing")))?;
+        let src_open = src.open.take().map(|seq| ConversationId::new(source.clone(), seq));
+        if let Some(open) = &src_open {
+            if let Some(conv) = self.conversations.get_mut(open) {
+                conv.state = ConversationState::Resolved;
+                conv.resolved_at = Some(now);
+            }
+        }
+        for identity in &src.identities {
+            self.identities.insert(identity.clone(), target.clone());
+        }
+        let t = self.customer_mut(target)?;
+        t.identities.extend(src.identities.iter().cloned());
+        for conv in &src.conversations {
+            if !t.conversations.contains(conv) {
+                t.conversations.push(conv.clone());
+            }
+        }
+        for (key, entry) in src.dedup.drain() {
+            t.dedup.entry(key).or_insert(entry);
+        }
+        t.personal_agent = t.personal_agent.take().or(src.personal_agent.take());
+        t.display_name = t.display_name.take().or(src.display_name.take());
+        let t_open = t.open;
+        if let Some(absorbed) = src_open {
+            let seq = match t_open {
+                Some(seq) => seq,
+                None => self.start_conversation(target, now)?,
+            };
+            let conv = ConversationId::new(target.clone(), seq);
+            if let Some(c) = self.conversations.get_mut(&conv) {
+                c.absorbed.push(absorbed);
+            }
+        }
+        src.merged_into = Some(target.clone());
+        self.customers.insert(source.clone(), src);
+        Ok(())
+    }
+
+    /// Finds (or creates) the one customer all of `identities` belong to, merging as needed.
+    fn stitch(&mut self, identities: &[Identity], now: DateTime<Utc>) -> Result<CustomerId, StoreError> {
+        let mut owners = BTreeSet::new();
+        for identity in identities {
+            if let Some(owner) = self.identities.get(identity) {
+                owners.insert(self.live(owner)?);
+            }
+        }
+        let fresh = CustomerId::generate();
+        let target = merge_target(owners.iter(), &fresh);
+        self.customers
+            .entry(target.clone())
+            .or_insert_with(|| CustomerRec::new(now));
+        for other in owners.iter().filter(|o| **o != target) {
+            self.merge(other, &target, now)?;
+        }
+        for identity in identities {
+            self.identities.insert(identity.clone(), target.clone());
+        }
+        self.customer_mut(&target)?
+            .identities
+            .extend(identities.iter().cloned());
+        Ok(target)
+    }
+
+    fn conversation_for(&mut self, cid: &CustomerId, now: DateTime<Utc>, policy: &StorePolicy) -> Result<u64, StoreError> {
+        let c = self.customer_mut(cid)?;
+        let last_resolved = c.last.and_then(|seq| {
+            let conv = self.conversations.get(&ConversationId::new(cid.clone(), seq))?;
+            Some((seq, conv.resolved_at?))
+        });
+        let open = self.customers.get(cid).and_then(|c| c.open);
+        match next_step(open, last_resolved, now, policy.reopen_window) {
+            ConversationStep::Append(seq) => Ok(seq),
+            ConversationStep::Reopen(seq) => {
+                if let Some(conv) = self.conversations.get_mut(&ConversationId::new(cid.clone(), seq)) {
+                    conv.state = ConversationState::Open;
+                    conv.resolved_at = None;
+                    conv.repeat_contacts += 1;
+                }
+                self.customer_mut(cid)?.open = Some(seq);
+                Ok(seq)
+            }
+            ConversationStep::Start => self.start_conversation(cid, now),
+        }
+    }
+
+    fn customer_view(&self, id: &CustomerId) -> Result<Option<CustomerView>, StoreError> {
+        if !self.customers.contains_key(id) {
+            return Ok(None);
+        }
+        let id = self.live(id)?;
+        let Some(c) = self.customers.get(&id) else {
+            return Ok(None);
+        };
+        Ok(Some(CustomerView {
+            id: id.clone(),
+            display_name: c.display_name.clone(),
+            identities: c.identities.iter().cloned().collect(),
+            tier: c.tier.clone(),
+            personal_agent_id: c.personal_agent.clone(),
+            open_conversation_id: c.open.map(|seq| ConversationId::new(id.clone(), seq)),
+            conversation_ids: c.conversations.clone(),
+            created_at: c.created_at,
+        }))
+    }
+
+    /// Messages of `id` and of every conversation merged into it, depth-first.
+    fn timeline(&self, id: &ConversationId, depth: usize, out: &mut Vec<Message>, channels: &mut BTreeSet<Channel>) {
+        let Some(conv) = self.conversations.get(id) else { return };
+        out.extend(conv.messages.iter().cloned());
+        channels.extend(conv.channels.iter().copied());
+        if depth < MAX_HOPS {
+            for absorbed in &conv.absorbed {
+                self.timeline(absorbed, depth + 1, out, channels);
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Store for MemoryStore {
+    async fn ingest(&self, msg: &InboundMessage, now: DateTime<Utc>) -> Result<Receipt, StoreError> {
+        let mut state = self.lock();
+        let cid = state.stitch(msg.identities(), now)?;
+        let key = msg.idempotency_key();
+        let customer = state.customer_mut(&cid)?;
+        if let Some((receipt, expires)) = customer.dedup.get(&key) {
+            if *expires > now {
+                return Ok(Receipt { duplicate: true, ..receipt.clone() });
+            }
+        }
+        customer.dedup.retain(|_, (_, expires)| *expires > now);
+        if customer.display_name.is_none() {
+            customer.display_name = msg.display_name().map(str::to_owned);
+        }
+        let seq = state.conversation_for(&cid, now, &self.policy)?;
+        let conv_id = ConversationId::new(cid.clone(), seq);
+        let message = inbound_record(msg, now);
+        let receipt = Receipt {
+            message_id: message.id.clone(),
+            customer_id: cid.clone(),
+            conversation_id: conv_id.clone(),
+            duplicate: false,
+            route: Route::queued(DEFAULT_QUEUE),
+        };
+        let conv = state
+            .conversations
+            .get_mut(&conv_id)
+            .ok_or_else(|| StoreError::Corrupt(format!("conversation {conv_id} missing")))?;
+        conv.channels.insert(msg.medium().channel());
+        conv.messages.push(message);
+        let expires = now + self.policy.dedup_ttl;
+        state.customer_mut(&cid)?.dedup.insert(key, (receipt.clone(), expires));
+        Ok(receipt)
+    }
+
+    async fn customer(&self, id: &CustomerId) -> Result<Option<CustomerView>, StoreError> {
+        self.lock().customer_view(id)
+    }
+
+    async fn customer_by_identity(&self, identity: &Identity) -> Result<Option<CustomerView>, StoreError> {
+        let state = self.lock();
+        match state.identities.get(identity) {
+            Some(owner) => state.customer_view(owner),
+            None => Ok(None),
+        }
+    }
+
+    async fn conversation(&self, id: &ConversationId) -> Result<Option<ConversationView>, StoreError> {
+        let state = self.lock();
+        let Some(conv) = state.conversations.get(id) else {
+            return Ok(None);
+        };
+        let Some(customer) = state.customer_view(id.customer())? else {
+            return Ok(None);
+        };
+        let mut messages = Vec::new();
+        let mut channels = BTreeSet::new();
+        state.timeline(id, 0, &mut messages, &mut channels);
+        sort_timeline(&mut messages);
+        Ok(Some(ConversationView {
+            id: id.clone(),
+            customer,
+            state: conv.state,
+            agent_id: conv.agent.clone(),
+            queue: conv.queue.clone(),
+            channels: channels.into_iter().collect(),
+            repeat_contacts: conv.repeat_contacts,
+            merged_conversation_ids: conv.absorbed.clone(),
+            created_at: conv.created_at,
+            resolved_at: conv.resolved_at,
+            messages,
+        }))
+    }
+
+    async fn resolve(&self, id: &ConversationId, now: DateTime<Utc>) -> Result<ResolveOutcome, StoreError> {
+        let mut state = self.lock();
+        let Some(conv) = state.conversations.get_mut(id) else {
+            return Ok(ResolveOutcome::NotFound);
+        };
+        if conv.state == ConversationState::Resolved {
+            return Ok(ResolveOutcome::AlreadyResolved);
+        }
+        conv.state = ConversationState::Resolved;
+        conv.resolved_at = Some(now);
+        let customer = state.customer_mut(id.customer())?;
+        if customer.open == Some(id.seq()) {
+            customer.open = None;
+        }
+        Ok(ResolveOutcome::Resolved)
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+/// The stored form of an inbound message.
+pub(super) fn inbound_record(msg: &InboundMessage, now: DateTime<Utc>) -> Message {
+    Message {
+        id: MessageId::generate(),
+        direction: Direction::In,
+        channel: msg.medium().channel(),
+        network: msg.medium().network(),
+        from: msg.from().value().to_owned(),
+        text: msg.text().to_owned(),
+        subject: msg.subject().map(str::to_owned),
+        external_id: Some(msg.external_id().to_owned()),
+        at: msg.at(now),
+        received_at: now,
+    }
+}
+
+/// Orders a timeline by when things happened, then by arrival (message ids are UUIDv7).
+pub(super) fn sort_timeline(messages: &mut [Message]) {
+    messages.sort_by(|a, b| a.at.cmp(&b.at).then_with(|| a.id.as_str().cmp(b.id.as_str())));
+}

@@ -1,0 +1,458 @@
+//! The Redis store. An ingest costs two round trips in the common case: one to claim
+//! (or look up) the message's identities, one Lua script that does everything else on
+//! the customer's hash slot. Merges, rare by nature, run as a saga of idempotent
+//! single-slot scripts that whoever meets a half-merged customer finishes.
+
+use std::collections::BTreeSet;
+use std::time::Duration as StdDuration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, TimeZone, Utc};
+use futures_util::future::try_join_all;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{ErrorKind, RedisError, Script, ServerErrorKind};
+use serde::{Deserialize, Deserializer};
+
+use super::memory::{inbound_record, sort_timeline};
+use super::{Keys, ResolveOutcome, Store, StoreError, StorePolicy, MAX_HOPS};
+use crate::domain::{
+    merge_target, Channel, ConversationId, ConversationState, ConversationView, CustomerId,
+    CustomerView, Identity, InboundMessage, Message, Receipt, DEFAULT_QUEUE, DEFAULT_TIER,
+};
+
+struct Scripts {
+    ingest: Script,
+    merge_out: Script,
+    merge_in: Script,
+    repoint: Script,
+    resolve: Script,
+}
+
+impl Scripts {
+    fn load() -> Self {
+        Self {
+            ingest: Script::new(include_str!("lua/ingest.lua")),
+            merge_out: Script::new(include_str!("lua/merge_out.lua")),
+            merge_in: Script::new(include_str!("lua/merge_in.lua")),
+            repoint: Script::new(include_str!("lua/repoint.lua")),
+            resolve: Script::new(include_str!("lua/resolve.lua")),
+        }
+    }
+}
+
+/// See the module docs and [`Keys`] for the layout.
+pub struct RedisStore {
+    conn: ConnectionManager,
+    keys: Keys,
+    policy: StorePolicy,
+    scripts: Scripts,
+}
+
+/// What merge_out hands to merge_in: everything of S that T absorbs.
+#[derive(Debug, Deserialize)]
+struct Snapshot {
+    merged_into: String,
+    #[serde(deserialize_with = "lua_list")]
+    ids: Vec<String>,
+}
+
+/// cjson encodes an empty Lua table as `{}`; read that as an empty list.
+fn lua_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum ListOrEmpty {
+        List(Vec<String>),
+        Empty(serde_json::Map<String, serde_json::Value>),
+    }
+    match ListOrEmpty::deserialize(d)? {
+        ListOrEmpty::List(v) => Ok(v),
+        ListOrEmpty::Empty(map) if map.is_empty() => Ok(Vec::new()),
+        ListOrEmpty::Empty(_) => Err(serde::de::Error::custom("expected a list")),
+    }
+}
+
+enum ScriptAnswer {
+    Ok(Option<String>),
+    Duplicate(String),
+    Moved(CustomerId),
+}
+
+impl RedisStore {
+    /// Connects lazily: the service starts (not ready) while Redis is still down.
+    pub fn connect(url: &str, prefix: &str, policy: StorePolicy) -> Result<Self, StoreError> {
+        let client = redis::Client::open(url).map_err(unavailable)?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(StdDuration::from_secs(2)))
+            .set_response_timeout(Some(StdDuration::from_secs(2)))
+            .set_number_of_retries(2);
+        let conn = ConnectionManager::new_lazy_with_config(client, config).map_err(unavailable)?;
+        Ok(Self {
+            conn,
+            keys: Keys::new(prefix),
+            policy,
+            scripts: Scripts::load(),
+        })
+    }
+
+    /// Round trip 1: claims every identity for `fresh` unless someone holds it already
+    /// (`SET NX GET`, Redis ≥ 7), and answers every holder. Commands go out together on
+    /// the multiplexed connection, so this is one round trip however many identities.
+    async fn claim(&self, identities: &[Identity], fresh: &CustomerId) -> Result<BTreeSet<CustomerId>, StoreError> {
+        let claims = identities.iter().map(|identity| {
+            let mut conn = self.conn.clone();
+            let key = self.keys.identity(identity);
+            async move {
+                let prior: Option<String> = redis::cmd("SET")
+                    .arg(key)
+                    .arg(fresh.as_str())
+                    .arg("NX")
+                    .arg("GET")
+                    .query_async(&mut conn)
+                    .await?;
+                Ok::<_, RedisError>(prior)
+            }
+        });
+        let answers = try_join_all(claims).await.map_err(from_redis)?;
+        answers
+            .into_iter()
+            .map(|prior| match prior {
+                Some(owner) => parse_customer(&owner),
+                None => Ok(fresh.clone()),
+            })
+            .collect()
+    }
+
+    /// Round trip 2: the ingest script on the customer's slot.
+    async fn append(&self, cid: &CustomerId, msg: &InboundMessage, message: &Message, now: DateTime<Utc>) -> Result<ScriptAnswer, StoreError> {
+        let message_json = serde_json::to_string(message).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let mut call = self.scripts.ingest.prepare_invoke();
+        call.key(self.keys.customer(cid))
+            .key(self.keys.conversations(cid))
+            .arg(cid.as_str())
+            .arg(msg.idempotency_key())
+            .arg(now.timestamp_millis())
+            .arg(self.policy.reopen_window.num_milliseconds())
+            .arg(self.policy.dedup_ttl.num_milliseconds())
+            .arg(message.id.as_str())
+            .arg(message_json)
+            .arg(msg.medium().channel().as_str())
+            .arg(msg.display_name().unwrap_or(""))
+            .arg(DEFAULT_QUEUE);
+        for identity in msg.identities() {
+            call.arg(identity.key());
+        }
+        let answer: Vec<String> = call.invoke_async(&mut self.conn.clone()).await.map_err(from_redis)?;
+        script_answer(answer)
+    }
+
+    /// Merges `source` into `target` and answers the customer that survives (which is
+    /// `target`, or whoever `target` itself was merged into meanwhile).
+    async fn merge(&self, source: &CustomerId, target: &CustomerId, now: DateTime<Utc>) -> Result<CustomerId, StoreError> {
+        let mut target = target.clone();
+        for _ in 0..MAX_HOPS {
+            let raw: String = self
+                .scripts
+                .merge_out
+                .key(self.keys.customer(source))
+                .key(self.keys.conversations(source))
+                .arg(target.as_str())
+                .arg(now.timestamp_millis())
+                .arg(source.as_str())
+                .invoke_async(&mut self.conn.clone())
+                .await
+                .map_err(from_redis)?;
+            let snapshot: Snapshot = serde_json::from_str(&raw).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let into = parse_customer(&snapshot.merged_into)?;
+            if into != target {
+                // `source` already went into another customer: that one and `target`
+                // are the same person too, so merge them instead (younger into older).
+                let (older, younger) = if into < target { (into, target) } else { (target, into) };
+                return Box::pin(self.merge(&younger, &older, now)).await;
+            }
+            let answer: Vec<String> = self
+                .scripts
+                .merge_in
+                .key(self.keys.customer(&target))
+                .key(self.keys.conversations(&target))
+                .arg(source.as_str())
+                .arg(now.timestamp_millis())
+                .arg(target.as_str())
+                .arg(&raw)
+                .arg(DEFAULT_QUEUE)
+                .invoke_async(&mut self.conn.clone())
+                .await
+                .map_err(from_redis)?;
+            match script_answer(answer)? {
+                ScriptAnswer::Moved(next) => target = next,
+                _ => {
+                    self.repoint(&snapshot.ids, source, &target).await?;
+                    return Ok(target);
+                }
+            }
+        }
+        Err(StoreError::Contention(format!("merging {source} kept moving")))
+    }
+
+    /// Points a merged customer's identities at the survivor (saves later requests a hop).
+    async fn repoint(&self, identities: &[String], from: &CustomerId, to: &CustomerId) -> Result<(), StoreError> {
+        let moves = identities.iter().filter_map(|key| Identity::from_stored_key(key)).map(|identity| {
+            let mut conn = self.conn.clone();
+            let mut call = self.scripts.repoint.key(self.keys.identity(&identity));
+            call.arg(from.as_str()).arg(to.as_str());
+            async move { call.invoke_async::<i64>(&mut conn).await }
+        });
+        try_join_all(moves).await.map_err(from_redis)?;
+        Ok(())
+    }
+
+    /// Loads a customer, following merges; `None` if nothing was ever stored under `id`.
+    async fn load_customer(&self, id: &CustomerId) -> Result<Option<CustomerView>, StoreError> {
+        let mut id = id.clone();
+        for _ in 0..MAX_HOPS {
+            let (fields, ids, convs): (Vec<(String, String)>, Vec<String>, Vec<String>) = redis::pipe()
+                .hgetall(self.keys.customer(&id))
+                .smembers(self.keys.customer_identities(&id))
+                .lrange(self.keys.customer_conversations(&id), 0, -1)
+                .query_async(&mut self.conn.clone())
+                .await
+                .map_err(from_redis)?;
+            if fields.is_empty() {
+                return Ok(None);
+            }
+            let hash = Hash(fields);
+            if let Some(next) = hash.get("merged_into") {
+                id = parse_customer(next)?;
+                continue;
+            }
+            let mut identities: Vec<Identity> = ids.iter().filter_map(|k| Identity::from_stored_key(k)).collect();
+            identities.sort();
+            let seq = |name: &str| hash.get(name).map(|s| s.parse::<u64>()).transpose();
+            let open = seq("open").map_err(corrupt)?;
+            return Ok(Some(CustomerView {
+                open_conversation_id: open.map(|n| ConversationId::new(id.clone(), n)),
+                conversation_ids: convs.iter().map(|c| c.parse()).collect::<Result<_, _>>().map_err(corrupt)?,
+                display_name: hash.get("display_name").map(str::to_owned),
+                tier: hash.get("tier").unwrap_or(DEFAULT_TIER).to_owned(),
+                personal_agent_id: hash.get("personal_agent").map(str::to_owned),
+                created_at: hash.time("created_at")?.unwrap_or_default(),
+                identities,
+                id,
+            }));
+        }
+        Err(StoreError::Contention(format!("merge chain from {id} too long")))
+    }
+
+    /// One conversation's own record, messages, channels and merged conversations.
+    async fn load_conversation(&self, id: &ConversationId) -> Result<Option<(Hash, Vec<Message>, Vec<String>, Vec<ConversationId>)>, StoreError> {
+        let (fields, messages, channels, absorbed): (Vec<(String, String)>, Vec<String>, Vec<String>, Vec<String>) = redis::pipe()
+            .hgetall(self.keys.conversation(id))
+            .lrange(self.keys.conversation_messages(id), 0, -1)
+            .smembers(self.keys.conversation_channels(id))
+            .lrange(self.keys.conversation_absorbed(id), 0, -1)
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(from_redis)?;
+        if fields.is_empty() {
+            return Ok(None);
+        }
+        let messages = messages
+            .iter()
+            .map(|m| serde_json::from_str(m))
+            .collect::<Result<_, _>>()
+            .map_err(corrupt)?;
+        let absorbed = absorbed.iter().map(|c| c.parse()).collect::<Result<_, _>>().map_err(corrupt)?;
+        Ok(Some((Hash(fields), messages, channels, absorbed)))
+    }
+}
+
+#[async_trait]
+impl Store for RedisStore {
+    #[tracing::instrument(skip_all, fields(key = %msg.idempotency_key(), customer_id))]
+    async fn ingest(&self, msg: &InboundMessage, now: DateTime<Utc>) -> Result<Receipt, StoreError> {
+        let fresh = CustomerId::generate();
+        let owners = self.claim(msg.identities(), &fresh).await?;
+        let mut target = merge_target(owners.iter(), &fresh);
+        let others: Vec<&CustomerId> = owners.iter().filter(|o| **o != target).collect();
+        for other in others {
+            target = self.merge(other, &target, now).await?;
+        }
+        let message = inbound_record(msg, now);
+        for _ in 0..MAX_HOPS {
+            tracing::Span::current().record("customer_id", target.as_str());
+            match self.append(&target, msg, &message, now).await? {
+                ScriptAnswer::Ok(Some(receipt)) => return parse_receipt(&receipt, false),
+                ScriptAnswer::Duplicate(receipt) => return parse_receipt(&receipt, true),
+                ScriptAnswer::Ok(None) => return Err(StoreError::Corrupt("ingest answered no receipt".into())),
+                // A stale identity pointer led to a merged customer: finish that merge
+                // (idempotent) so the pointers move, then follow it.
+                ScriptAnswer::Moved(next) => target = self.merge(&target, &next, now).await?,
+            }
+        }
+        Err(StoreError::Contention(format!("customer of {} kept moving", msg.from())))
+    }
+
+    async fn customer(&self, id: &CustomerId) -> Result<Option<CustomerView>, StoreError> {
+        self.load_customer(id).await
+    }
+
+    async fn customer_by_identity(&self, identity: &Identity) -> Result<Option<CustomerView>, StoreError> {
+        let owner: Option<String> = redis::cmd("GET")
+            .arg(self.keys.identity(identity))
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(from_redis)?;
+        match owner {
+            Some(owner) => self.load_customer(&parse_customer(&owner)?).await,
+            None => Ok(None),
+        }
+    }
+
+    async fn conversation(&self, id: &ConversationId) -> Result<Option<ConversationView>, StoreError> {
+        let Some((hash, mut messages, channels, absorbed)) = self.load_conversation(id).await? else {
+            return Ok(None);
+        };
+        let Some(customer) = self.load_customer(id.customer()).await? else {
+            return Ok(None);
+        };
+        let mut channels: BTreeSet<Channel> = parse_channels(&channels)?;
+        // Merged timelines live on other customers' slots: walk them breadth-first.
+        let mut pending = absorbed.clone();
+        let mut seen = 0;
+        while let Some(next) = pending.pop() {
+            seen += 1;
+            if seen > MAX_HOPS * MAX_HOPS {
+                break;
+            }
+            if let Some((_, more, more_channels, deeper)) = self.load_conversation(&next).await? {
+                messages.extend(more);
+                channels.extend(parse_channels(&more_channels)?);
+                pending.extend(deeper);
+            }
+        }
+        sort_timeline(&mut messages);
+        Ok(Some(ConversationView {
+            id: id.clone(),
+            customer,
+            state: match hash.get("state") {
+                Some("open") => ConversationState::Open,
+                _ => ConversationState::Resolved,
+            },
+            agent_id: hash.get("agent").map(str::to_owned),
+            queue: hash.get("queue").map(str::to_owned),
+            channels: channels.into_iter().collect(),
+            repeat_contacts: hash.get("repeat_contacts").and_then(|n| n.parse().ok()).unwrap_or(0),
+            merged_conversation_ids: absorbed,
+            created_at: hash.time("created_at")?.unwrap_or_default(),
+            resolved_at: hash.time("resolved_at")?,
+            messages,
+        }))
+    }
+
+    async fn resolve(&self, id: &ConversationId, now: DateTime<Utc>) -> Result<ResolveOutcome, StoreError> {
+        let answer: String = self
+            .scripts
+            .resolve
+            .key(self.keys.customer(id.customer()))
+            .key(self.keys.conversations(id.customer()))
+            .arg(id.seq())
+            .arg(now.timestamp_millis())
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(from_redis)?;
+        match answer.as_str() {
+            "resolved" => Ok(ResolveOutcome::Resolved),
+            "already_resolved" => Ok(ResolveOutcome::AlreadyResolved),
+            "not_found" => Ok(ResolveOutcome::NotFound),
+            other => Err(StoreError::Corrupt(format!("resolve answered {other}"))),
+        }
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        let _: String = redis::cmd("PING")
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(from_redis)?;
+        Ok(())
+    }
+}
+
+/// A hash read with `HGETALL`.
+struct Hash(Vec<(String, String)>);
+
+impl Hash {
+    fn get(&self, name: &str) -> Option<&str> {
+        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    fn time(&self, name: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+        self.get(name)
+            .map(|ms| {
+                let ms: i64 = ms.parse().map_err(corrupt)?;
+                Utc.timestamp_millis_opt(ms)
+                    .single()
+                    .ok_or_else(|| StoreError::Corrupt(format!("bad time {ms}")))
+            })
+            .transpose()
+    }
+}
+
+fn script_answer(answer: Vec<String>) -> Result<ScriptAnswer, StoreError> {
+    let mut parts = answer.into_iter();
+    match (parts.next().as_deref(), parts.next()) {
+        (Some("ok"), receipt) => Ok(ScriptAnswer::Ok(receipt)),
+        (Some("dup"), Some(receipt)) => Ok(ScriptAnswer::Duplicate(receipt)),
+        (Some("moved"), Some(to)) => Ok(ScriptAnswer::Moved(parse_customer(&to)?)),
+        (status, _) => Err(StoreError::Corrupt(format!("script answered {status:?}"))),
+    }
+}
+
+fn parse_receipt(raw: &str, duplicate: bool) -> Result<Receipt, StoreError> {
+    let receipt: Receipt = serde_json::from_str(raw).map_err(corrupt)?;
+    Ok(Receipt { duplicate, ..receipt })
+}
+
+fn parse_customer(raw: &str) -> Result<CustomerId, StoreError> {
+    raw.parse().map_err(corrupt)
+}
+
+fn parse_channels(raw: &[String]) -> Result<BTreeSet<Channel>, StoreError> {
+    raw.iter()
+        .map(|c| serde_json::from_value(serde_json::Value::String(c.clone())))
+        .collect::<Result<_, _>>()
+        .map_err(corrupt)
+}
+
+fn corrupt(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(e.to_string())
+}
+
+fn unavailable(e: RedisError) -> StoreError {
+    StoreError::Unavailable(Box::new(e))
+}
+
+/// Transient faults (network, timeouts, a loading or failing-over server) are
+/// `Unavailable` and answer 503; anything else is a bug or corrupt data.
+fn from_redis(e: RedisError) -> StoreError {
+    let transient = e.is_io_error()
+        || e.is_timeout()
+        || e.is_connection_dropped()
+        || e.is_connection_refusal()
+        || e.is_cluster_error()
+        || matches!(
+            e.kind(),
+            ErrorKind::Io
+                | ErrorKind::ClusterConnectionNotFound
+                | ErrorKind::Server(
+                    ServerErrorKind::BusyLoading
+                        | ServerErrorKind::TryAgain
+                        | ServerErrorKind::ClusterDown
+                        | ServerErrorKind::MasterDown
+                        | ServerErrorKind::ReadOnly
+                )
+        );
+    if transient {
+        unavailable(e)
+    } else {
+        StoreError::Corrupt(e.to_string())
+    }
+}
