@@ -1,5 +1,12 @@
 //! Switchboard: one conversation per customer across every channel, routed to their
-//! personal agent. `main.rs` only starts [`startup::Application`].
+//! personal agent. `main.rs` only loads settings and runs [`startup::Application`].
 
+pub mod api;
+pub mod auth;
+pub mod configuration;
 pub mod domain;
+pub mod error;
+pub mod metrics;
+pub mod startup;
 pub mod store;
+pub mod telemetry;

@@ -1,0 +1,108 @@
+//! Conversation reads and actions. Admin token for now; agents' tokens come with routing.
+
+use actix_web::{web, HttpResponse};
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::AppState;
+use crate::auth::Admin;
+use crate::domain::{ConversationId, ConversationState, ConversationView};
+use crate::error::{ApiError, Problem};
+use crate::store::ResolveOutcome;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/v1/conversations/{id}", web::get().to(get_conversation))
+        .route("/v1/conversations/{id}/resolve", web::post().to(resolve));
+}
+
+fn parse_id(raw: &str) -> Result<ConversationId, ApiError> {
+    raw.parse()
+        .map_err(|_| ApiError::NotFound(format!("no conversation `{raw}`")))
+}
+
+/// The conversation with its customer and whole cross-channel timeline, in order.
+#[utoipa::path(
+    get,
+    path = "/v1/conversations/{id}",
+    tag = "conversations",
+    params(("id" = String, Path, description = "Conversation id")),
+    security(("admin_token" = [])),
+    responses(
+        (status = 200, body = ConversationView),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 503, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn get_conversation(
+    _: Admin,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<web::Json<ConversationView>, ApiError> {
+    let id = parse_id(&id)?;
+    state
+        .store
+        .conversation(&id)
+        .await?
+        .map(web::Json)
+        .ok_or_else(|| ApiError::NotFound(format!("no conversation `{id}`")))
+}
+
+/// Optional satisfaction score given on resolution.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResolveRequest {
+    /// 1 (bad) to 5 (great).
+    #[serde(default)]
+    pub csat: Option<u8>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ResolveResponse {
+    pub id: String,
+    pub state: ConversationState,
+    pub csat: Option<u8>,
+}
+
+/// Resolves the conversation; a message within the reopen window reopens it.
+#[utoipa::path(
+    post,
+    path = "/v1/conversations/{id}/resolve",
+    tag = "conversations",
+    params(("id" = String, Path, description = "Conversation id")),
+    request_body(content = Option<ResolveRequest>, description = "Optional; may be empty"),
+    security(("admin_token" = [])),
+    responses(
+        (status = 200, body = ResolveResponse),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already resolved", body = Problem, content_type = "application/problem+json"),
+        (status = 503, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn resolve(
+    _: Admin,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    body: Option<web::Json<ResolveRequest>>,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_id(&id)?;
+    let csat = body.and_then(|b| b.into_inner().csat);
+    if csat.is_some_and(|c| !(1..=5).contains(&c)) {
+        return Err(ApiError::BadRequest("`csat` must be between 1 and 5".into()));
+    }
+    match state.store.resolve(&id, Utc::now()).await? {
+        ResolveOutcome::Resolved => Ok(HttpResponse::Ok().json(ResolveResponse {
+            id: id.to_string(),
+            state: ConversationState::Resolved,
+            csat,
+        })),
+        ResolveOutcome::AlreadyResolved => {
+            Err(ApiError::Conflict(format!("conversation `{id}` is already resolved")))
+        }
+        ResolveOutcome::NotFound => Err(ApiError::NotFound(format!("no conversation `{id}`"))),
+    }
+}

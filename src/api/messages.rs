@@ -1,0 +1,107 @@
+//! `POST /v1/messages`: one inbound customer message from a channel adapter.
+
+use actix_web::{web, HttpResponse};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use super::AppState;
+use crate::auth::Adapter;
+use crate::domain::{
+    Channel, IdentityKind, InboundMessage, Network, RawIdentity, RawInbound, Receipt,
+};
+use crate::error::{ApiError, Problem};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/v1/messages", web::post().to(ingest));
+}
+
+/// An identity the adapter vouches for, as sent.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IdentityDto {
+    pub kind: IdentityKind,
+    pub value: String,
+}
+
+/// One inbound message (CONTRACT "Adapter API").
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct IngestRequest {
+    pub channel: Channel,
+    #[serde(default)]
+    pub network: Option<Network>,
+    /// The provider's message id; with channel and network, the idempotency key.
+    pub external_id: String,
+    /// The sender's address on the channel (phone number, e-mail, visitor id, ...).
+    pub from: String,
+    /// Further identifiers the adapter vouches for (a logged-in chat user's e-mail, say).
+    #[serde(default)]
+    pub identities: Vec<IdentityDto>,
+    #[serde(default)]
+    pub display_name: Option<String>,
+    #[serde(default)]
+    pub subject: Option<String>,
+    #[serde(default)]
+    pub text: Option<String>,
+    #[serde(default)]
+    pub sent_at: Option<DateTime<Utc>>,
+}
+
+impl From<IngestRequest> for RawInbound {
+    fn from(dto: IngestRequest) -> Self {
+        RawInbound {
+            channel: dto.channel,
+            network: dto.network,
+            external_id: dto.external_id,
+            from: dto.from,
+            identities: dto
+                .identities
+                .into_iter()
+                .map(|i| RawIdentity { kind: i.kind, value: i.value })
+                .collect(),
+            display_name: dto.display_name,
+            subject: dto.subject,
+            text: dto.text,
+            sent_at: dto.sent_at,
+        }
+    }
+}
+
+/// Stitches the message to its customer's one conversation. A retry of the same
+/// `(channel, network, external_id)` stores nothing and answers the first receipt
+/// with `duplicate: true`.
+#[utoipa::path(
+    post,
+    path = "/v1/messages",
+    tag = "ingest",
+    request_body = IngestRequest,
+    security(("adapter_token" = [])),
+    responses(
+        (status = 202, description = "Stored (or a duplicate of a stored message)", body = Receipt),
+        (status = 400, description = "Malformed or invalid", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or unknown token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an adapter token", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Store unreachable; nothing stored", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn ingest(
+    _: Adapter,
+    state: web::Data<AppState>,
+    body: web::Json<IngestRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let msg = InboundMessage::parse(body.into_inner().into(), &state.normaliser, &state.limits)?;
+    let receipt = state.store.ingest(&msg, Utc::now()).await?;
+    if !receipt.duplicate {
+        state.metrics.message(msg.medium().channel(), crate::domain::Direction::In);
+        state.metrics.routed(receipt.route.decision, receipt.route.reason);
+    }
+    tracing::info!(
+        customer_id = %receipt.customer_id,
+        conversation_id = %receipt.conversation_id,
+        duplicate = receipt.duplicate,
+        "message ingested"
+    );
+    Ok(HttpResponse::Accepted().json(receipt))
+}

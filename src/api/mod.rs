@@ -1,0 +1,71 @@
+//! HTTP routes. Handlers stay thin: extract → parse into domain types → call the store →
+//! map the answer. Routes are grouped by resource, each with its own `configure`.
+
+mod conversations;
+mod customers;
+mod messages;
+pub mod openapi;
+pub mod ops;
+
+use std::sync::Arc;
+
+use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
+use actix_web::{web, HttpRequest};
+
+use crate::domain::{IdentityNormaliser, Limits};
+use crate::error::ApiError;
+use crate::metrics::Metrics;
+use crate::store::Store;
+
+/// What every handler may use.
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub normaliser: IdentityNormaliser,
+    pub limits: Limits,
+    pub metrics: Metrics,
+}
+
+/// Registers the API routes and the extractor settings that turn bad input into problems.
+pub fn configure(max_body_bytes: usize) -> impl Fn(&mut web::ServiceConfig) + Clone {
+    move |cfg| {
+        cfg.app_data(
+            web::JsonConfig::default()
+                .limit(max_body_bytes)
+                .content_type_required(true)
+                .error_handler(move |e, _| json_error(e, max_body_bytes).into()),
+        )
+        .app_data(web::PayloadConfig::default().limit(max_body_bytes))
+        .app_data(web::PathConfig::default().error_handler(|e, _| path_error(e).into()))
+        .app_data(web::QueryConfig::default().error_handler(|e, _| query_error(e).into()))
+        .configure(messages::configure)
+        .configure(conversations::configure)
+        .configure(customers::configure)
+        .configure(openapi::configure)
+        .default_service(web::to(not_found));
+    }
+}
+
+fn json_error(e: JsonPayloadError, max: usize) -> ApiError {
+    match e {
+        JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => {
+            ApiError::PayloadTooLarge(max)
+        }
+        JsonPayloadError::ContentType => {
+            ApiError::UnsupportedMediaType("the body must be application/json".into())
+        }
+        JsonPayloadError::Deserialize(e) => ApiError::BadRequest(format!("malformed JSON: {e}")),
+        other => ApiError::BadRequest(other.to_string()),
+    }
+}
+
+fn path_error(e: PathError) -> ApiError {
+    ApiError::BadRequest(e.to_string())
+}
+
+fn query_error(e: QueryPayloadError) -> ApiError {
+    ApiError::BadRequest(e.to_string())
+}
+
+async fn not_found(req: HttpRequest) -> Result<actix_web::HttpResponse, ApiError> {
+    Err(ApiError::NotFound(format!("no route for {} {}", req.method(), req.path())))
+}

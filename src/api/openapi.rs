@@ -1,0 +1,60 @@
+//! The OpenAPI document, generated from the handlers' annotations, at `GET /openapi.json`.
+
+use actix_web::{web, HttpResponse};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use super::{conversations, customers, messages, ops};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Switchboard",
+        description = "One conversation per customer across every channel, routed to their personal agent. \
+                       `/healthz`, `/readyz` and `/metrics` are served on the ops port; everything else on the API port."
+    ),
+    paths(
+        messages::ingest,
+        conversations::get_conversation,
+        conversations::resolve,
+        customers::get_customer,
+        customers::find_customer,
+        openapi_json,
+        ops::healthz,
+        ops::readyz,
+        ops::metrics,
+    ),
+    components(schemas(crate::domain::Identity, crate::domain::Message, crate::domain::Route)),
+    modifiers(&BearerTokens),
+    tags(
+        (name = "ingest", description = "Inbound messages from channel adapters"),
+        (name = "conversations", description = "Timelines and conversation actions"),
+        (name = "customers", description = "Customers and their identities"),
+        (name = "ops", description = "Health, readiness and metrics (ops port)"),
+    )
+)]
+pub struct ApiDoc;
+
+struct BearerTokens;
+
+impl Modify for BearerTokens {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        for name in ["adapter_token", "admin_token"] {
+            components.add_security_scheme(
+                name,
+                SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+            );
+        }
+    }
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/openapi.json", web::get().to(openapi_json));
+}
+
+/// This document.
+#[utoipa::path(get, path = "/openapi.json", tag = "ops", responses((status = 200, description = "The OpenAPI document")))]
+pub async fn openapi_json() -> HttpResponse {
+    HttpResponse::Ok().json(ApiDoc::openapi())
+}

@@ -1,0 +1,229 @@
+//! Settings: `config/default.toml` (built in, and read from disk when present), then the
+//! file named by `SWITCHBOARD_CONFIG`, then `SWITCHBOARD_<SECTION>__<KEY>` variables.
+//! The contract's fixed variables (`SWITCHBOARD_REDIS_URL`, ...) are top-level keys.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use config::{Config, Environment, File, FileFormat};
+use serde::Deserialize;
+
+use crate::domain::Limits;
+use crate::store::StorePolicy;
+
+const DEFAULTS: &str = include_str!("../config/default.toml");
+
+#[derive(Clone, Deserialize)]
+pub struct Settings {
+    pub listen: String,
+    pub ops_listen: String,
+    #[serde(default, deserialize_with = "blank_is_none")]
+    pub redis_url: Option<String>,
+    #[serde(default, deserialize_with = "blank_is_none")]
+    pub admin_token: Option<String>,
+    #[serde(default)]
+    adapter_tokens: String,
+    #[serde(default, deserialize_with = "blank_is_none")]
+    pub agent_jwt_secret: Option<String>,
+    #[serde(default, deserialize_with = "blank_is_none")]
+    pub public_url: Option<String>,
+    #[serde(default, deserialize_with = "blank_is_none")]
+    pub twilio_auth_token: Option<String>,
+    #[serde(default, deserialize_with = "blank_is_none")]
+    pub meta_app_secret: Option<String>,
+    #[serde(default, deserialize_with = "blank_is_none")]
+    pub meta_verify_token: Option<String>,
+    #[serde(default, deserialize_with = "blank_is_none")]
+    pub telegram_secret_token: Option<String>,
+    #[serde(default, deserialize_with = "blank_is_none")]
+    pub outbound_url: Option<String>,
+    #[serde(default, deserialize_with = "blank_is_none")]
+    pub outbound_secret: Option<String>,
+    pub log: LogSettings,
+    pub http: HttpSettings,
+    pub redis: RedisSettings,
+    pub ingest: IngestSettings,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct LogSettings {
+    pub format: LogFormat,
+    pub level: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct HttpSettings {
+    pub shutdown_timeout_secs: u64,
+    pub workers: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct RedisSettings {
+    pub key_prefix: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct IngestSettings {
+    pub default_region: String,
+    pub max_body_bytes: usize,
+    pub dedup_ttl_secs: u64,
+    pub reopen_window_secs: u64,
+    pub max_text_chars: usize,
+    pub max_subject_chars: usize,
+    pub max_display_name_chars: usize,
+    pub max_external_id_chars: usize,
+    pub max_identities: usize,
+}
+
+impl Settings {
+    /// Reads the layered settings from the process environment.
+    pub fn load() -> Result<Self, config::ConfigError> {
+        Self::load_from(std::env::vars().collect())
+    }
+
+    /// Reads the layered settings with `env` standing in for the environment.
+    pub fn load_from(env: HashMap<String, String>) -> Result<Self, config::ConfigError> {
+        let mut builder = Config::builder()
+            .add_source(File::from_str(DEFAULTS, FileFormat::Toml))
+            .add_source(File::with_name("config/default.toml").required(false));
+        if let Some(path) = env.get("SWITCHBOARD_CONFIG").filter(|p| !p.is_empty()) {
+            builder = builder.add_source(File::with_name(path).required(true));
+        }
+        let env_source = Environment::with_prefix("SWITCHBOARD")
+            .prefix_separator("_")
+            .separator("__")
+            .source(Some(env));
+        builder.add_source(env_source).build()?.try_deserialize()
+    }
+
+    /// Adapter bearer tokens (`SWITCHBOARD_ADAPTER_TOKENS`, comma-separated).
+    pub fn adapter_tokens(&self) -> Vec<String> {
+        self.adapter_tokens
+            .split(',')
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(str::to_owned)
+            .collect()
+    }
+
+    pub fn limits(&self) -> Limits {
+        let i = &self.ingest;
+        Limits {
+            max_text_chars: i.max_text_chars,
+            max_subject_chars: i.max_subject_chars,
+            max_display_name_chars: i.max_display_name_chars,
+            max_external_id_chars: i.max_external_id_chars,
+            max_identities: i.max_identities,
+        }
+    }
+
+    pub fn store_policy(&self) -> StorePolicy {
+        StorePolicy {
+            dedup_ttl: secs(self.ingest.dedup_ttl_secs),
+            reopen_window: secs(self.ingest.reopen_window_secs),
+        }
+    }
+}
+
+fn secs(s: u64) -> chrono::Duration {
+    chrono::Duration::seconds(i64::try_from(s).unwrap_or(i64::MAX / 1000))
+}
+
+fn blank_is_none<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let s: Option<String> = Option::deserialize(d)?;
+    Ok(s.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()))
+}
+
+/// Secrets never reach the logs.
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let set = |s: &Option<String>| if s.is_some() { "<set>" } else { "<unset>" };
+        f.debug_struct("Settings")
+            .field("listen", &self.listen)
+            .field("ops_listen", &self.ops_listen)
+            .field("redis_url", &self.redis_url.as_ref().map(|u| redact_url(u)))
+            .field("admin_token", &set(&self.admin_token))
+            .field("adapter_tokens", &self.adapter_tokens().len())
+            .field("agent_jwt_secret", &set(&self.agent_jwt_secret))
+            .field("public_url", &self.public_url)
+            .field("log", &self.log)
+            .field("http", &self.http)
+            .field("redis", &self.redis)
+            .field("ingest", &self.ingest)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `redis://user:secret@host` → `redis://user:***@host`.
+fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let creds = &url[scheme + 3..at];
+            let user = creds.split(':').next().unwrap_or("");
+            format!("{}{user}:***{}", &url[..scheme + 3], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn defaults_load_without_any_environment() {
+        let s = Settings::load_from(env(&[])).expect("defaults load");
+        assert_eq!(s.listen, "0.0.0.0:8080");
+        assert_eq!(s.ops_listen, "0.0.0.0:9090");
+        assert!(s.redis_url.is_none());
+        assert_eq!(s.ingest.max_body_bytes, 1024 * 1024);
+        assert_eq!(s.store_policy().reopen_window, chrono::Duration::hours(72));
+    }
+
+    #[test]
+    fn fixed_variables_and_sections_come_from_the_environment() {
+        let s = Settings::load_from(env(&[
+            ("SWITCHBOARD_REDIS_URL", "redis://127.0.0.1:6380"),
+            ("SWITCHBOARD_LISTEN", "127.0.0.1:1234"),
+            ("SWITCHBOARD_ADAPTER_TOKENS", "a, b,,c"),
+            ("SWITCHBOARD_INGEST__DEFAULT_REGION", "GB"),
+            ("SWITCHBOARD_INGEST__MAX_BODY_BYTES", "2048"),
+            ("SWITCHBOARD_LOG__FORMAT", "json"),
+        ]))
+        .expect("loads");
+        assert_eq!(s.redis_url.as_deref(), Some("redis://127.0.0.1:6380"));
+        assert_eq!(s.listen, "127.0.0.1:1234");
+        assert_eq!(s.adapter_tokens(), ["a", "b", "c"]);
+        assert_eq!(s.ingest.default_region, "GB");
+        assert_eq!(s.ingest.max_body_bytes, 2048);
+        assert_eq!(s.log.format, LogFormat::Json);
+    }
+
+    #[test]
+    fn an_empty_redis_url_means_the_embedded_store() {
+        let s = Settings::load_from(env(&[("SWITCHBOARD_REDIS_URL", "")])).expect("loads");
+        assert!(s.redis_url.is_none());
+    }
+
+    #[test]
+    fn debug_output_hides_secrets() {
+        let s = Settings::load_from(env(&[
+            ("SWITCHBOARD_ADMIN_TOKEN", "hunter2"),
+            ("SWITCHBOARD_REDIS_URL", "redis://u:pw@h:1"),
+        ]))
+        .expect("loads");
+        let shown = format!("{s:?}");
+        assert!(!shown.contains("hunter2") && !shown.contains("pw@"), "{shown}");
+    }
+}

@@ -1,0 +1,183 @@
+//! Builds the application: the store, the API listener and the ops listener. Listeners
+//! are bound in `build` (port 0 works: tests read `port()`), served by
+//! `run_until_stopped`, which drains on the shutdown future and returns.
+
+use std::future::Future;
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::{Server, ServerHandle, Service};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::{web, App, HttpMessage, HttpServer};
+use tracing_actix_web::{RequestId, TracingLogger};
+
+use crate::api::{self, ops::Draining, AppState};
+use crate::auth::Tokens;
+use crate::configuration::Settings;
+use crate::domain::IdentityNormaliser;
+use crate::metrics::Metrics;
+use crate::store::{MemoryStore, RedisStore, Store};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("invalid setting: {0}")]
+    Setting(String),
+    #[error("cannot bind {addr}: {source}")]
+    Bind {
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("store: {0}")]
+    Store(#[from] crate::store::StoreError),
+    #[error("metrics: {0}")]
+    Metrics(#[from] prometheus::Error),
+}
+
+/// How long a client may take to send its request head.
+const CLIENT_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub struct Application {
+    api: Server,
+    ops: Server,
+    port: u16,
+    ops_port: u16,
+    draining: Draining,
+}
+
+impl Application {
+    pub async fn build(settings: &Settings) -> Result<Self, StartupError> {
+        let store = open_store(settings)?;
+        Self::build_with_store(settings, store).await
+    }
+
+    /// Like `build`, with the store supplied (tests share one store between apps).
+    pub async fn build_with_store(settings: &Settings, store: Arc<dyn Store>) -> Result<Self, StartupError> {
+        let normaliser = IdentityNormaliser::new(&settings.ingest.default_region)
+            .map_err(|e| StartupError::Setting(e.to_string()))?;
+        let state = web::Data::new(AppState {
+            store,
+            normaliser,
+            limits: settings.limits(),
+            metrics: Metrics::new()?,
+        });
+        let tokens = web::Data::new(Tokens::new(settings.admin_token.clone(), settings.adapter_tokens()));
+        if settings.adapter_tokens().is_empty() {
+            tracing::warn!("SWITCHBOARD_ADAPTER_TOKENS is empty: every ingest will be refused");
+        }
+        let draining = Draining::default();
+        let (api_listener, port) = bind(&settings.listen)?;
+        let (ops_listener, ops_port) = bind(&settings.ops_listen)?;
+        let grace = settings.http.shutdown_timeout_secs;
+        let workers = match settings.http.workers {
+            0 => std::thread::available_parallelism().map_or(1, usize::from),
+            n => n,
+        };
+        let max_body = settings.ingest.max_body_bytes;
+
+        let api_state = state.clone();
+        let api = HttpServer::new(move || {
+                App::new()
+                    .wrap_fn(|req, srv| {
+                        // Echo the request id that every log line of this request carries.
+                        let id = req.extensions().get::<RequestId>().copied();
+                        let fut = srv.call(req);
+                        async move {
+                            let mut res = fut.await?;
+                            if let Some(value) = id.and_then(|id| HeaderValue::from_str(&id.to_string()).ok()) {
+                                res.headers_mut().insert(HeaderName::from_static("x-request-id"), value);
+                            }
+                            Ok(res)
+                        }
+                    })
+                    .wrap(TracingLogger::default())
+                    .app_data(api_state.clone())
+                    .app_data(tokens.clone())
+                    .configure(api::configure(max_body))
+            })
+            .disable_signals()
+            .shutdown_timeout(grace)
+            .client_request_timeout(CLIENT_TIMEOUT)
+            .workers(workers)
+            .listen(api_listener)
+        .map_err(|source| StartupError::Bind { addr: settings.listen.clone(), source })?
+        .run();
+
+        let ops_draining = web::Data::new(draining.clone());
+        let ops = HttpServer::new(move || {
+                App::new()
+                    .app_data(state.clone())
+                    .app_data(ops_draining.clone())
+                    .configure(api::ops::configure)
+            })
+            .disable_signals()
+            .shutdown_timeout(grace)
+            .client_request_timeout(CLIENT_TIMEOUT)
+            .workers(1)
+            .listen(ops_listener)
+        .map_err(|source| StartupError::Bind { addr: settings.ops_listen.clone(), source })?
+        .run();
+
+        Ok(Self { api, ops, port, ops_port, draining })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn ops_port(&self) -> u16 {
+        self.ops_port
+    }
+
+    /// Serves until `shutdown` resolves, then: readiness turns 503, new connections are
+    /// refused, in-flight requests finish (up to the grace period), and it returns.
+    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()>) -> std::io::Result<()> {
+        let api_handle = self.api.handle();
+        let ops_handle = self.ops.handle();
+        let api = tokio::spawn(self.api);
+        let ops = tokio::spawn(self.ops);
+        shutdown.await;
+        tracing::info!("shutting down: draining in-flight requests");
+        self.draining.start();
+        stop(api_handle, ops_handle).await;
+        for task in [api, ops] {
+            task.await.map_err(std::io::Error::other)??;
+        }
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+async fn stop(api: ServerHandle, ops: ServerHandle) {
+    // The API drains first; the ops port keeps answering (readiness 503) meanwhile.
+    api.stop(true).await;
+    ops.stop(true).await;
+}
+
+fn bind(addr: &str) -> Result<(TcpListener, u16), StartupError> {
+    let listener = TcpListener::bind(addr).map_err(|source| StartupError::Bind { addr: addr.to_owned(), source })?;
+    let port = listener
+        .local_addr()
+        .map_err(|source| StartupError::Bind { addr: addr.to_owned(), source })?
+        .port();
+    Ok((listener, port))
+}
+
+/// The embedded store when no Redis URL is set; one Redis server otherwise.
+pub fn open_store(settings: &Settings) -> Result<Arc<dyn Store>, StartupError> {
+    let policy = settings.store_policy();
+    match settings.redis_url.as_deref() {
+        None => {
+            tracing::warn!(
+                "SWITCHBOARD_REDIS_URL is unset: using the embedded in-memory store. \
+                 It serves one process only and loses everything on exit; set a redis:// URL for production"
+            );
+            Ok(Arc::new(MemoryStore::new(policy)))
+        }
+        Some(urls) if urls.contains(',') => Err(StartupError::Setting(
+            "Redis Cluster URLs are not supported yet; give one redis:// URL".into(),
+        )),
+        Some(url) => Ok(Arc::new(RedisStore::connect(url, &settings.redis.key_prefix, policy)?)),
+    }
+}
