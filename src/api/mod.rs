@@ -3,7 +3,7 @@
 
 mod conversations;
 mod customers;
-mod messages;
+pub mod messages;
 pub mod openapi;
 pub mod ops;
 

@@ -1,0 +1,239 @@
+//! Test harness: a real `redis-server` per test on a free loopback port (stopped on
+//! drop), and `spawn_app()` serving the whole application on port 0.
+
+use std::collections::HashMap;
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use switchboard::api::messages::IngestRequest;
+use switchboard::configuration::Settings;
+use switchboard::domain::{IdentityNormaliser, InboundMessage, Limits};
+use switchboard::startup::Application;
+use switchboard::store::{MemoryStore, RedisStore, Store, StorePolicy};
+use tokio::sync::oneshot;
+use uuid::Uuid;
+
+pub const ADAPTER_TOKEN: &str = "test-adapter-token";
+pub const ADMIN_TOKEN: &str = "test-admin-token";
+
+/// A `redis-server` of our own; killed when dropped.
+pub struct RedisServer {
+    child: Child,
+    pub port: u16,
+}
+
+impl RedisServer {
+    pub fn start() -> Self {
+        let bin = std::env::var("REDIS_SERVER").unwrap_or_else(|_| "redis-server".into());
+        for _ in 0..5 {
+            let port = free_port();
+            let child = Command::new(&bin)
+                .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap_or_else(|e| panic!("cannot run `{bin}` ({e}); install redis-server (README's test command does)"));
+            let mut server = RedisServer { child, port };
+            if server.wait_until_up() {
+                return server;
+            }
+            let _ = server.child.kill();
+        }
+        panic!("redis-server did not start");
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    fn wait_until_up(&mut self) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return false;
+            }
+            if let Ok(client) = redis::Client::open(self.url()) {
+                if let Ok(mut conn) = client.get_connection() {
+                    if redis::cmd("PING").query::<String>(&mut conn).is_ok() {
+                        return true;
+                    }
+                }
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+
+    /// Number of keys stored: proves a refused request stored nothing.
+    pub fn dbsize(&self) -> i64 {
+        let client = redis::Client::open(self.url()).expect("client");
+        let mut conn = client.get_connection().expect("connection");
+        redis::cmd("DBSIZE").query(&mut conn).expect("dbsize")
+    }
+
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port()
+}
+
+/// Settings for a test app: ephemeral ports, known tokens, and `extra` on top.
+pub fn test_settings(redis_url: Option<&str>, extra: &[(&str, &str)]) -> Settings {
+    let mut env: HashMap<String, String> = [
+        ("SWITCHBOARD_LISTEN", "127.0.0.1:0"),
+        ("SWITCHBOARD_OPS_LISTEN", "127.0.0.1:0"),
+        ("SWITCHBOARD_ADAPTER_TOKENS", ADAPTER_TOKEN),
+        ("SWITCHBOARD_ADMIN_TOKEN", ADMIN_TOKEN),
+        ("SWITCHBOARD_HTTP__WORKERS", "2"),
+        ("SWITCHBOARD_HTTP__SHUTDOWN_TIMEOUT_SECS", "5"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    if let Some(url) = redis_url {
+        env.insert("SWITCHBOARD_REDIS_URL".into(), url.into());
+        env.insert("SWITCHBOARD_REDIS__KEY_PREFIX".into(), "sb".into());
+    }
+    for (k, v) in extra {
+        env.insert(k.to_string(), v.to_string());
+    }
+    Settings::load_from(env).expect("test settings")
+}
+
+/// A running application and a client for it.
+pub struct TestApp {
+    pub address: String,
+    pub ops_address: String,
+    pub client: reqwest::Client,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+pub async fn spawn_app(settings: Settings) -> TestApp {
+    let app = Application::build(&settings).await.expect("app builds");
+    start(app)
+}
+
+pub async fn spawn_app_with_store(settings: Settings, store: Arc<dyn Store>) -> TestApp {
+    let app = Application::build_with_store(&settings, store).await.expect("app builds");
+    start(app)
+}
+
+fn start(app: Application) -> TestApp {
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let ops_address = format!("http://127.0.0.1:{}", app.ops_port());
+    let (tx, rx) = oneshot::channel();
+    let task = tokio::spawn(app.run_until_stopped(async {
+        let _ = rx.await;
+    }));
+    TestApp {
+        address,
+        ops_address,
+        client: reqwest::Client::new(),
+        shutdown: Some(tx),
+        task: Some(task),
+    }
+}
+
+impl TestApp {
+    pub async fn post_message(&self, body: &Value) -> reqwest::Response {
+        self.client
+            .post(format!("{}/v1/messages", self.address))
+            .bearer_auth(ADAPTER_TOKEN)
+            .json(body)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    /// Posts a message that must be accepted, and answers its receipt.
+    pub async fn ingest(&self, body: &Value) -> Value {
+        let response = self.post_message(body).await;
+        assert_eq!(response.status(), 202, "ingest refused: {:?}", response.text().await);
+        response.json().await.expect("receipt json")
+    }
+
+    pub async fn admin_get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{path}", self.address))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    pub async fn admin_json(&self, path: &str) -> Value {
+        let response = self.admin_get(path).await;
+        assert_eq!(response.status(), 200, "GET {path}: {:?}", response.text().await);
+        response.json().await.expect("json")
+    }
+
+    pub async fn admin_post(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.client
+            .post(format!("{}{path}", self.address))
+            .bearer_auth(ADMIN_TOKEN)
+            .json(body)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    /// Stops the app the way SIGTERM does and waits until it has drained.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.expect("app task").expect("app stopped cleanly");
+        }
+    }
+}
+
+/// A unique external id, so tests never collide.
+pub fn ext() -> String {
+    Uuid::new_v4().to_string()
+}
+
+/// An inbound message body as an adapter sends it.
+pub fn message(channel: &str, network: Option<&str>, from: &str, text: &str) -> Value {
+    json!({ "channel": channel, "network": network, "external_id": ext(), "from": from, "text": text })
+}
+
+/// Store-level helpers for the conformance suite.
+pub fn normaliser() -> IdentityNormaliser {
+    IdentityNormaliser::new("US").expect("region")
+}
+
+pub fn inbound(body: Value) -> InboundMessage {
+    let dto: IngestRequest = serde_json::from_value(body).expect("dto");
+    InboundMessage::parse(dto.into(), &normaliser(), &Limits::default()).expect("valid message")
+}
+
+pub fn memory_store(policy: StorePolicy) -> Arc<dyn Store> {
+    Arc::new(MemoryStore::new(policy))
+}
+
+/// A Redis store on its own server (returned so it lives as long as the store).
+pub fn redis_store(policy: StorePolicy) -> (Arc<dyn Store>, RedisServer) {
+    let server = RedisServer::start();
+    let prefix = format!("t{}", Uuid::new_v4().simple());
+    let store = RedisStore::connect(&server.url(), &prefix, policy).expect("redis store");
+    (Arc::new(store), server)
+}
+

@@ -1,0 +1,7 @@
+mod conformance;
+mod errors;
+mod helpers;
+mod ingest;
+mod ops;
+mod races;
+mod shutdown;
