@@ -57,7 +57,9 @@ impl ApiError {
             ApiError::NotFound(_) => ("not-found", "Not found"),
             ApiError::Conflict(_) => ("conflict", "Conflict"),
             ApiError::PayloadTooLarge(_) => ("payload-too-large", "Payload too large"),
-            ApiError::UnsupportedMediaType(_) => ("unsupported-media-type", "Unsupported media type"),
+            ApiError::UnsupportedMediaType(_) => {
+                ("unsupported-media-type", "Unsupported media type")
+            }
             ApiError::Unavailable(_) => ("store-unavailable", "Service unavailable"),
             ApiError::Internal(_) => ("internal", "Internal server error"),
         }
@@ -97,10 +99,14 @@ impl ResponseError for ApiError {
         response.content_type("application/problem+json");
         match self {
             ApiError::Unauthorized => {
-                response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
+                response
+                    .insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
             }
             ApiError::Unavailable(_) => {
-                response.insert_header((header::RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECS)));
+                response.insert_header((
+                    header::RETRY_AFTER,
+                    HeaderValue::from_static(RETRY_AFTER_SECS),
+                ));
             }
             _ => {}
         }
@@ -144,7 +150,10 @@ mod tests {
     async fn problems_carry_type_title_status_and_detail() {
         let response = ApiError::NotFound("no conversation x".into()).error_response();
         assert_eq!(response.status(), StatusCode::NOT_FOUND);
-        let ct = response.headers().get(header::CONTENT_TYPE).expect("content type");
+        let ct = response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .expect("content type");
         assert_eq!(ct, "application/problem+json");
         let body = to_bytes(response.into_body()).await.expect("body");
         let json: serde_json::Value = serde_json::from_slice(&body).expect("json");
@@ -163,6 +172,12 @@ mod tests {
         let down = StoreError::Contention("x".into());
         let response = ApiError::from(down).error_response();
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
-        assert_eq!(response.headers().get(header::RETRY_AFTER).expect("retry-after"), "1");
+        assert_eq!(
+            response
+                .headers()
+                .get(header::RETRY_AFTER)
+                .expect("retry-after"),
+            "1"
+        );
     }
 }

@@ -30,16 +30,69 @@ impl Metrics {
         // Waits range from seconds (phone) to hours (e-mail): 1 s doubling to ~9 h.
         let waits = exponential_buckets(1.0, 2.0, 16)?;
         let m = Metrics {
-            messages: counter(&registry, "switchboard_messages_total", "Messages in and out.", &["channel", "direction"])?,
-            routing_decisions: counter(&registry, "switchboard_routing_decisions_total", "Every routing decision.", &["decision", "reason"])?,
-            wait_seconds: histogram(&registry, "switchboard_wait_seconds", "From a conversation starting to wait until an agent is assigned.", &["channel", "queue", "outcome"], waits.clone())?,
-            first_response_seconds: histogram(&registry, "switchboard_first_response_seconds", "From waiting until the agent's first reply.", &["channel"], waits)?,
-            ivr_seconds: histogram(&registry, "switchboard_ivr_seconds", "Time a caller spent in the menu.", &["outcome"], exponential_buckets(1.0, 2.0, 10)?)?,
-            queue_depth: gauge(&registry, "switchboard_queue_depth", "Conversations waiting now.", &["queue"])?,
-            oldest_wait_seconds: gauge(&registry, "switchboard_oldest_wait_seconds", "Age of the longest-waiting conversation.", &["queue"])?,
-            agents: gauge(&registry, "switchboard_agents", "Agents by presence.", &["status"])?,
-            ivr_bypass: counter(&registry, "switchboard_ivr_bypass_total", "Calls sent past the menu.", &["reason"])?,
-            sla_breaches: counter(&registry, "switchboard_sla_breaches_total", "Waits longer than the channel's service-level target.", &["channel"])?,
+            messages: counter(
+                &registry,
+                "switchboard_messages_total",
+                "Messages in and out.",
+                &["channel", "direction"],
+            )?,
+            routing_decisions: counter(
+                &registry,
+                "switchboard_routing_decisions_total",
+                "Every routing decision.",
+                &["decision", "reason"],
+            )?,
+            wait_seconds: histogram(
+                &registry,
+                "switchboard_wait_seconds",
+                "From a conversation starting to wait until an agent is assigned.",
+                &["channel", "queue", "outcome"],
+                waits.clone(),
+            )?,
+            first_response_seconds: histogram(
+                &registry,
+                "switchboard_first_response_seconds",
+                "From waiting until the agent's first reply.",
+                &["channel"],
+                waits,
+            )?,
+            ivr_seconds: histogram(
+                &registry,
+                "switchboard_ivr_seconds",
+                "Time a caller spent in the menu.",
+                &["outcome"],
+                exponential_buckets(1.0, 2.0, 10)?,
+            )?,
+            queue_depth: gauge(
+                &registry,
+                "switchboard_queue_depth",
+                "Conversations waiting now.",
+                &["queue"],
+            )?,
+            oldest_wait_seconds: gauge(
+                &registry,
+                "switchboard_oldest_wait_seconds",
+                "Age of the longest-waiting conversation.",
+                &["queue"],
+            )?,
+            agents: gauge(
+                &registry,
+                "switchboard_agents",
+                "Agents by presence.",
+                &["status"],
+            )?,
+            ivr_bypass: counter(
+                &registry,
+                "switchboard_ivr_bypass_total",
+                "Calls sent past the menu.",
+                &["reason"],
+            )?,
+            sla_breaches: counter(
+                &registry,
+                "switchboard_sla_breaches_total",
+                "Waits longer than the channel's service-level target.",
+                &["channel"],
+            )?,
             registry,
         };
         m.initialise_labels();
@@ -50,7 +103,8 @@ impl Metrics {
     fn initialise_labels(&self) {
         for channel in Channel::ALL {
             for direction in [Direction::In, Direction::Out] {
-                self.messages.with_label_values(&[channel.as_str(), direction_label(direction)]);
+                self.messages
+                    .with_label_values(&[channel.as_str(), direction_label(direction)]);
             }
         }
         for (decision, reason) in [
@@ -61,7 +115,8 @@ impl Metrics {
             (Decision::Assigned, RouteReason::AlreadyAssigned),
             (Decision::Assigned, RouteReason::Fallback),
         ] {
-            self.routing_decisions.with_label_values(&[decision_label(decision), reason_label(reason)]);
+            self.routing_decisions
+                .with_label_values(&[decision_label(decision), reason_label(reason)]);
         }
         for status in ["online", "away", "offline"] {
             self.agents.with_label_values(&[status]);
@@ -69,11 +124,15 @@ impl Metrics {
     }
 
     pub fn message(&self, channel: Channel, direction: Direction) {
-        self.messages.with_label_values(&[channel.as_str(), direction_label(direction)]).inc();
+        self.messages
+            .with_label_values(&[channel.as_str(), direction_label(direction)])
+            .inc();
     }
 
     pub fn routed(&self, decision: Decision, reason: RouteReason) {
-        self.routing_decisions.with_label_values(&[decision_label(decision), reason_label(reason)]).inc();
+        self.routing_decisions
+            .with_label_values(&[decision_label(decision), reason_label(reason)])
+            .inc();
     }
 
     /// The Prometheus text exposition of every metric.
@@ -109,19 +168,35 @@ fn reason_label(r: RouteReason) -> &'static str {
     }
 }
 
-fn counter(r: &Registry, name: &str, help: &str, labels: &[&str]) -> Result<IntCounterVec, prometheus::Error> {
+fn counter(
+    r: &Registry,
+    name: &str,
+    help: &str,
+    labels: &[&str],
+) -> Result<IntCounterVec, prometheus::Error> {
     let c = IntCounterVec::new(Opts::new(name, help), labels)?;
     r.register(Box::new(c.clone()))?;
     Ok(c)
 }
 
-fn gauge(r: &Registry, name: &str, help: &str, labels: &[&str]) -> Result<GaugeVec, prometheus::Error> {
+fn gauge(
+    r: &Registry,
+    name: &str,
+    help: &str,
+    labels: &[&str],
+) -> Result<GaugeVec, prometheus::Error> {
     let g = GaugeVec::new(Opts::new(name, help), labels)?;
     r.register(Box::new(g.clone()))?;
     Ok(g)
 }
 
-fn histogram(r: &Registry, name: &str, help: &str, labels: &[&str], buckets: Vec<f64>) -> Result<HistogramVec, prometheus::Error> {
+fn histogram(
+    r: &Registry,
+    name: &str,
+    help: &str,
+    labels: &[&str],
+    buckets: Vec<f64>,
+) -> Result<HistogramVec, prometheus::Error> {
     let h = HistogramVec::new(HistogramOpts::new(name, help).buckets(buckets), labels)?;
     r.register(Box::new(h.clone()))?;
     Ok(h)

@@ -53,7 +53,10 @@ impl Application {
     }
 
     /// Like `build`, with the store supplied (tests share one store between apps).
-    pub async fn build_with_store(settings: &Settings, store: Arc<dyn Store>) -> Result<Self, StartupError> {
+    pub async fn build_with_store(
+        settings: &Settings,
+        store: Arc<dyn Store>,
+    ) -> Result<Self, StartupError> {
         let normaliser = IdentityNormaliser::new(&settings.ingest.default_region)
             .map_err(|e| StartupError::Setting(e.to_string()))?;
         let state = web::Data::new(AppState {
@@ -62,7 +65,10 @@ impl Application {
             limits: settings.limits(),
             metrics: Metrics::new()?,
         });
-        let tokens = web::Data::new(Tokens::new(settings.admin_token.clone(), settings.adapter_tokens()));
+        let tokens = web::Data::new(Tokens::new(
+            settings.admin_token.clone(),
+            settings.adapter_tokens(),
+        ));
         if settings.adapter_tokens().is_empty() {
             tracing::warn!("SWITCHBOARD_ADAPTER_TOKENS is empty: every ingest will be refused");
         }
@@ -78,48 +84,63 @@ impl Application {
 
         let api_state = state.clone();
         let api = HttpServer::new(move || {
-                App::new()
-                    .wrap_fn(|req, srv| {
-                        // Echo the request id that every log line of this request carries.
-                        let id = req.extensions().get::<RequestId>().copied();
-                        let fut = srv.call(req);
-                        async move {
-                            let mut res = fut.await?;
-                            if let Some(value) = id.and_then(|id| HeaderValue::from_str(&id.to_string()).ok()) {
-                                res.headers_mut().insert(HeaderName::from_static("x-request-id"), value);
-                            }
-                            Ok(res)
+            App::new()
+                .wrap_fn(|req, srv| {
+                    // Echo the request id that every log line of this request carries.
+                    let id = req.extensions().get::<RequestId>().copied();
+                    let fut = srv.call(req);
+                    async move {
+                        let mut res = fut.await?;
+                        if let Some(value) =
+                            id.and_then(|id| HeaderValue::from_str(&id.to_string()).ok())
+                        {
+                            res.headers_mut()
+                                .insert(HeaderName::from_static("x-request-id"), value);
                         }
-                    })
-                    .wrap(TracingLogger::default())
-                    .app_data(api_state.clone())
-                    .app_data(tokens.clone())
-                    .configure(api::configure(max_body))
-            })
-            .disable_signals()
-            .shutdown_timeout(grace)
-            .client_request_timeout(CLIENT_TIMEOUT)
-            .workers(workers)
-            .listen(api_listener)
-        .map_err(|source| StartupError::Bind { addr: settings.listen.clone(), source })?
+                        Ok(res)
+                    }
+                })
+                .wrap(TracingLogger::default())
+                .app_data(api_state.clone())
+                .app_data(tokens.clone())
+                .configure(api::configure(max_body))
+        })
+        .disable_signals()
+        .shutdown_timeout(grace)
+        .client_request_timeout(CLIENT_TIMEOUT)
+        .workers(workers)
+        .listen(api_listener)
+        .map_err(|source| StartupError::Bind {
+            addr: settings.listen.clone(),
+            source,
+        })?
         .run();
 
         let ops_draining = web::Data::new(draining.clone());
         let ops = HttpServer::new(move || {
-                App::new()
-                    .app_data(state.clone())
-                    .app_data(ops_draining.clone())
-                    .configure(api::ops::configure)
-            })
-            .disable_signals()
-            .shutdown_timeout(grace)
-            .client_request_timeout(CLIENT_TIMEOUT)
-            .workers(1)
-            .listen(ops_listener)
-        .map_err(|source| StartupError::Bind { addr: settings.ops_listen.clone(), source })?
+            App::new()
+                .app_data(state.clone())
+                .app_data(ops_draining.clone())
+                .configure(api::ops::configure)
+        })
+        .disable_signals()
+        .shutdown_timeout(grace)
+        .client_request_timeout(CLIENT_TIMEOUT)
+        .workers(1)
+        .listen(ops_listener)
+        .map_err(|source| StartupError::Bind {
+            addr: settings.ops_listen.clone(),
+            source,
+        })?
         .run();
 
-        Ok(Self { api, ops, port, ops_port, draining })
+        Ok(Self {
+            api,
+            ops,
+            port,
+            ops_port,
+            draining,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -132,7 +153,10 @@ impl Application {
 
     /// Serves until `shutdown` resolves, then: readiness turns 503, new connections are
     /// refused, in-flight requests finish (up to the grace period), and it returns.
-    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()>) -> std::io::Result<()> {
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()>,
+    ) -> std::io::Result<()> {
         let api_handle = self.api.handle();
         let ops_handle = self.ops.handle();
         let api = tokio::spawn(self.api);
@@ -156,10 +180,16 @@ async fn stop(api: ServerHandle, ops: ServerHandle) {
 }
 
 fn bind(addr: &str) -> Result<(TcpListener, u16), StartupError> {
-    let listener = TcpListener::bind(addr).map_err(|source| StartupError::Bind { addr: addr.to_owned(), source })?;
+    let listener = TcpListener::bind(addr).map_err(|source| StartupError::Bind {
+        addr: addr.to_owned(),
+        source,
+    })?;
     let port = listener
         .local_addr()
-        .map_err(|source| StartupError::Bind { addr: addr.to_owned(), source })?
+        .map_err(|source| StartupError::Bind {
+            addr: addr.to_owned(),
+            source,
+        })?
         .port();
     Ok((listener, port))
 }
@@ -178,6 +208,10 @@ pub fn open_store(settings: &Settings) -> Result<Arc<dyn Store>, StartupError> {
         Some(urls) if urls.contains(',') => Err(StartupError::Setting(
             "Redis Cluster URLs are not supported yet; give one redis:// URL".into(),
         )),
-        Some(url) => Ok(Arc::new(RedisStore::connect(url, &settings.redis.key_prefix, policy)?)),
+        Some(url) => Ok(Arc::new(RedisStore::connect(
+            url,
+            &settings.redis.key_prefix,
+            policy,
+        )?)),
     }
 }

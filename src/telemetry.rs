@@ -13,7 +13,11 @@ pub fn init(settings: &LogSettings) {
     let builder = fmt().with_env_filter(filter).with_target(true);
     // A second init (tests) keeps the first subscriber; that is fine.
     let _ = match settings.format {
-        LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).try_init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .try_init(),
         LogFormat::Human => builder.try_init(),
     };
 }

@@ -92,7 +92,9 @@ pub async fn resolve(
     let id = parse_id(&id)?;
     let csat = body.and_then(|b| b.into_inner().csat);
     if csat.is_some_and(|c| !(1..=5).contains(&c)) {
-        return Err(ApiError::BadRequest("`csat` must be between 1 and 5".into()));
+        return Err(ApiError::BadRequest(
+            "`csat` must be between 1 and 5".into(),
+        ));
     }
     match state.store.resolve(&id, Utc::now()).await? {
         ResolveOutcome::Resolved => Ok(HttpResponse::Ok().json(ResolveResponse {
@@ -100,9 +102,9 @@ pub async fn resolve(
             state: ConversationState::Resolved,
             csat,
         })),
-        ResolveOutcome::AlreadyResolved => {
-            Err(ApiError::Conflict(format!("conversation `{id}` is already resolved")))
-        }
+        ResolveOutcome::AlreadyResolved => Err(ApiError::Conflict(format!(
+            "conversation `{id}` is already resolved"
+        ))),
         ResolveOutcome::NotFound => Err(ApiError::NotFound(format!("no conversation `{id}`"))),
     }
 }

@@ -36,7 +36,12 @@ pub async fn get_customer(
 ) -> Result<web::Json<CustomerView>, ApiError> {
     let not_found = || ApiError::NotFound(format!("no customer `{id}`"));
     let cid: CustomerId = id.parse().map_err(|_| not_found())?;
-    state.store.customer(&cid).await?.map(web::Json).ok_or_else(not_found)
+    state
+        .store
+        .customer(&cid)
+        .await?
+        .map(web::Json)
+        .ok_or_else(not_found)
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -53,7 +58,9 @@ impl IdentityQuery {
             .query_string()
             .split('&')
             .find_map(|pair| pair.strip_prefix("identity="))
-            .ok_or_else(|| ApiError::BadRequest("the `identity` query parameter is required".into()))?;
+            .ok_or_else(|| {
+                ApiError::BadRequest("the `identity` query parameter is required".into())
+            })?;
         let identity = percent_decode_str(raw)
             .decode_utf8()
             .map_err(|_| ApiError::BadRequest("`identity` is not UTF-8".into()))?

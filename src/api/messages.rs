@@ -57,7 +57,10 @@ impl From<IngestRequest> for RawInbound {
             identities: dto
                 .identities
                 .into_iter()
-                .map(|i| RawIdentity { kind: i.kind, value: i.value })
+                .map(|i| RawIdentity {
+                    kind: i.kind,
+                    value: i.value,
+                })
                 .collect(),
             display_name: dto.display_name,
             subject: dto.subject,
@@ -94,8 +97,12 @@ pub async fn ingest(
     let msg = InboundMessage::parse(body.into_inner().into(), &state.normaliser, &state.limits)?;
     let receipt = state.store.ingest(&msg, Utc::now()).await?;
     if !receipt.duplicate {
-        state.metrics.message(msg.medium().channel(), crate::domain::Direction::In);
-        state.metrics.routed(receipt.route.decision, receipt.route.reason);
+        state
+            .metrics
+            .message(msg.medium().channel(), crate::domain::Direction::In);
+        state
+            .metrics
+            .routed(receipt.route.decision, receipt.route.reason);
     }
     tracing::info!(
         customer_id = %receipt.customer_id,

@@ -31,7 +31,12 @@ pub enum Network {
 }
 
 impl Channel {
-    pub const ALL: [Channel; 4] = [Channel::Phone, Channel::Email, Channel::Chat, Channel::Social];
+    pub const ALL: [Channel; 4] = [
+        Channel::Phone,
+        Channel::Email,
+        Channel::Chat,
+        Channel::Social,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {

@@ -13,7 +13,9 @@ use super::{Channel, DomainError, Medium, Network};
 pub const MAX_IDENTITY_LEN: usize = 256;
 
 /// What an identity value names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum IdentityKind {
     Phone,
@@ -152,8 +154,14 @@ impl IdentityNormaliser {
             IdentityKind::Whatsapp => {
                 let number = self.e164(&whatsapp_as_international(raw))?;
                 Ok(vec![
-                    Identity { kind, value: number.clone() },
-                    Identity { kind: IdentityKind::Phone, value: number },
+                    Identity {
+                        kind,
+                        value: number.clone(),
+                    },
+                    Identity {
+                        kind: IdentityKind::Phone,
+                        value: number,
+                    },
                 ])
             }
             IdentityKind::X => one(raw.trim_start_matches('@').to_lowercase()),
@@ -167,7 +175,10 @@ impl IdentityNormaliser {
     /// Parses `kind:value`, as in `GET /v1/customers?identity=phone:+14155550100`.
     pub fn parse_key(&self, key: &str) -> Result<Identity, DomainError> {
         let (kind, value) = key.split_once(':').ok_or_else(|| {
-            DomainError::invalid("identity", "expected `kind:value`, e.g. `phone:+14155550100`")
+            DomainError::invalid(
+                "identity",
+                "expected `kind:value`, e.g. `phone:+14155550100`",
+            )
         })?;
         let mut ids = self.normalise(kind.trim().parse()?, value)?;
         // The first identity is always the one of the requested kind.
@@ -175,8 +186,9 @@ impl IdentityNormaliser {
     }
 
     fn e164(&self, raw: &str) -> Result<String, DomainError> {
-        let number = phonenumber::parse(Some(self.region), raw)
-            .map_err(|e| DomainError::invalid("phone", format!("`{raw}` is not a phone number: {e}")))?;
+        let number = phonenumber::parse(Some(self.region), raw).map_err(|e| {
+            DomainError::invalid("phone", format!("`{raw}` is not a phone number: {e}"))
+        })?;
         if !phonenumber::is_valid(&number) {
             return Err(DomainError::invalid(
                 "phone",
@@ -227,7 +239,8 @@ mod tests {
     }
 
     fn phone(raw: &str) -> String {
-        us().normalise(IdentityKind::Phone, raw).expect("valid phone")[0]
+        us().normalise(IdentityKind::Phone, raw)
+            .expect("valid phone")[0]
             .value()
             .to_owned()
     }
@@ -255,7 +268,9 @@ mod tests {
     #[test]
     fn default_region_applies_to_national_numbers() {
         let gb = IdentityNormaliser::new("gb").expect("GB is a region");
-        let ids = gb.normalise(IdentityKind::Phone, "020 7946 0958").expect("valid");
+        let ids = gb
+            .normalise(IdentityKind::Phone, "020 7946 0958")
+            .expect("valid");
         assert_eq!(ids[0].value(), "+442079460958");
     }
 

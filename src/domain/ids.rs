@@ -29,7 +29,9 @@ impl FromStr for CustomerId {
     type Err = DomainError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let ok = s.len() == 32 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        let ok = s.len() == 32
+            && s.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
         if ok {
             Ok(CustomerId(s.to_owned()))
         } else {
@@ -132,7 +134,13 @@ mod tests {
         let parsed: ConversationId = id.to_string().parse().expect("round trip");
         assert_eq!(parsed, id);
         assert_eq!(parsed.customer(), &c);
-        for bad in ["", "abc-1", &format!("{c}"), &format!("{c}-x"), &format!("{c}-1-2")] {
+        for bad in [
+            "",
+            "abc-1",
+            &format!("{c}"),
+            &format!("{c}-x"),
+            &format!("{c}-1-2"),
+        ] {
             assert!(bad.parse::<ConversationId>().is_err(), "{bad}");
         }
     }

@@ -152,7 +152,10 @@ impl InboundMessage {
 
 fn bounded(field: &str, value: &str, max: usize) -> Result<(), DomainError> {
     if value.chars().count() > max {
-        Err(DomainError::invalid(field, format!("longer than {max} characters")))
+        Err(DomainError::invalid(
+            field,
+            format!("longer than {max} characters"),
+        ))
     } else {
         Ok(())
     }
@@ -205,8 +208,14 @@ mod tests {
     fn vouched_identities_are_normalised_and_deduplicated() {
         let mut r = raw(Channel::Phone, Some(Network::Sms), "4155550100");
         r.identities = vec![
-            RawIdentity { kind: IdentityKind::Phone, value: "+1 415 555 0100".into() },
-            RawIdentity { kind: IdentityKind::Email, value: "A@B.C".into() },
+            RawIdentity {
+                kind: IdentityKind::Phone,
+                value: "+1 415 555 0100".into(),
+            },
+            RawIdentity {
+                kind: IdentityKind::Email,
+                value: "A@B.C".into(),
+            },
         ];
         let m = parse(r).expect("ok");
         let keys: Vec<_> = m.identities().iter().map(Identity::key).collect();
@@ -224,7 +233,10 @@ mod tests {
         assert!(parse(r).is_err(), "blank external id");
         let mut r = raw(Channel::Chat, None, "visitor-1");
         r.identities = (0..17)
-            .map(|i| RawIdentity { kind: IdentityKind::Chat, value: format!("v{i}") })
+            .map(|i| RawIdentity {
+                kind: IdentityKind::Chat,
+                value: format!("v{i}"),
+            })
             .collect();
         assert!(parse(r).is_err(), "too many identities");
         let err = parse(raw(Channel::Email, None, "not-an-email")).expect_err("bad from");

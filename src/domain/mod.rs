@@ -2,8 +2,8 @@
 //! into these types once, at the edge, and stores and services only ever see them.
 
 mod channel;
-mod ids;
 mod identity;
+mod ids;
 mod inbound;
 mod rules;
 mod views;
@@ -11,7 +11,7 @@ mod views;
 pub use channel::{Channel, Medium, Network};
 pub use identity::{Identity, IdentityKind, IdentityNormaliser, MAX_IDENTITY_LEN};
 pub use ids::{ConversationId, CustomerId, MessageId};
-pub use inbound::{InboundMessage, Limits, RawInbound, RawIdentity};
+pub use inbound::{InboundMessage, Limits, RawIdentity, RawInbound};
 pub use rules::{merge_target, next_step, ConversationStep};
 pub use views::{
     ConversationState, ConversationView, CustomerView, Decision, Direction, Message, Receipt,

@@ -41,7 +41,9 @@ pub fn merge_target<'a>(
 ) -> CustomerId {
     let mut existing: Vec<&CustomerId> = owners.into_iter().filter(|c| *c != fresh).collect();
     existing.sort();
-    existing.first().map_or_else(|| fresh.clone(), |c| (*c).clone())
+    existing
+        .first()
+        .map_or_else(|| fresh.clone(), |c| (*c).clone())
 }
 
 #[cfg(test)]
@@ -54,23 +56,41 @@ mod tests {
 
     #[test]
     fn an_open_conversation_is_joined() {
-        let step = next_step(Some(3), None, t("2026-01-01T00:00:00Z"), Duration::hours(72));
+        let step = next_step(
+            Some(3),
+            None,
+            t("2026-01-01T00:00:00Z"),
+            Duration::hours(72),
+        );
         assert_eq!(step, ConversationStep::Append(3));
     }
 
     #[test]
     fn a_message_inside_the_reopen_window_reopens() {
         let resolved = t("2026-01-01T00:00:00Z");
-        let step = next_step(None, Some((2, resolved)), t("2026-01-03T23:59:00Z"), Duration::hours(72));
+        let step = next_step(
+            None,
+            Some((2, resolved)),
+            t("2026-01-03T23:59:00Z"),
+            Duration::hours(72),
+        );
         assert_eq!(step, ConversationStep::Reopen(2));
     }
 
     #[test]
     fn a_message_after_the_reopen_window_starts_anew() {
         let resolved = t("2026-01-01T00:00:00Z");
-        let step = next_step(None, Some((2, resolved)), t("2026-01-04T00:00:01Z"), Duration::hours(72));
+        let step = next_step(
+            None,
+            Some((2, resolved)),
+            t("2026-01-04T00:00:01Z"),
+            Duration::hours(72),
+        );
         assert_eq!(step, ConversationStep::Start);
-        assert_eq!(next_step(None, None, resolved, Duration::hours(72)), ConversationStep::Start);
+        assert_eq!(
+            next_step(None, None, resolved, Duration::hours(72)),
+            ConversationStep::Start
+        );
     }
 
     #[test]

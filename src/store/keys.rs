@@ -96,6 +96,9 @@ mod tests {
         ] {
             assert_eq!(tag(&key), c.as_str(), "{key}");
         }
-        assert_eq!(keys.conversation_messages(&conv), format!("sb:v:{{{c}}}:3:m"));
+        assert_eq!(
+            keys.conversation_messages(&conv),
+            format!("sb:v:{{{c}}}:3:m")
+        );
     }
 }

@@ -120,7 +120,9 @@ impl State {
                 None => return Ok(id),
             }
         }
-        Err(StoreError::Contention(format!("merge chain from {id} too long")))
+        Err(StoreError::Contention(format!(
+            "merge chain from {id} too long"
+        )))
     }
 
     fn customer_mut(&mut self, id: &CustomerId) -> Result<&mut CustomerRec, StoreError> {
@@ -129,7 +131,11 @@ impl State {
             .ok_or_else(|| StoreError::Corrupt(format!("customer {id} missing")))
     }
 
-    fn start_conversation(&mut self, cid: &CustomerId, now: DateTime<Utc>) -> Result<u64, StoreError> {
+    fn start_conversation(
+        &mut self,
+        cid: &CustomerId,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
         let c = self.customer_mut(cid)?;
         c.seq += 1;
         let seq = c.seq;
@@ -142,12 +148,20 @@ impl State {
     }
 
     /// Moves `source`'s identities, history and open conversation into `target`.
-    fn merge(&mut self, source: &CustomerId, target: &CustomerId, now: DateTime<Utc>) -> Result<(), StoreError> {
+    fn merge(
+        &mut self,
+        source: &CustomerId,
+        target: &CustomerId,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         let mut src = self
             .customers
             .remove(source)
             .ok_or_else(|| StoreError::Corrupt(format!("customer {source} missing")))?;
-        let src_open = src.open.take().map(|seq| ConversationId::new(source.clone(), seq));
+        let src_open = src
+            .open
+            .take()
+            .map(|seq| ConversationId::new(source.clone(), seq));
         if let Some(open) = &src_open {
             if let Some(conv) = self.conversations.get_mut(open) {
                 conv.state = ConversationState::Resolved;
@@ -186,7 +200,11 @@ impl State {
     }
 
     /// Finds (or creates) the one customer all of `identities` belong to, merging as needed.
-    fn stitch(&mut self, identities: &[Identity], now: DateTime<Utc>) -> Result<CustomerId, StoreError> {
+    fn stitch(
+        &mut self,
+        identities: &[Identity],
+        now: DateTime<Utc>,
+    ) -> Result<CustomerId, StoreError> {
         let mut owners = BTreeSet::new();
         for identity in identities {
             if let Some(owner) = self.identities.get(identity) {
@@ -210,17 +228,27 @@ impl State {
         Ok(target)
     }
 
-    fn conversation_for(&mut self, cid: &CustomerId, now: DateTime<Utc>, policy: &StorePolicy) -> Result<u64, StoreError> {
+    fn conversation_for(
+        &mut self,
+        cid: &CustomerId,
+        now: DateTime<Utc>,
+        policy: &StorePolicy,
+    ) -> Result<u64, StoreError> {
         let c = self.customer_mut(cid)?;
         let last_resolved = c.last.and_then(|seq| {
-            let conv = self.conversations.get(&ConversationId::new(cid.clone(), seq))?;
+            let conv = self
+                .conversations
+                .get(&ConversationId::new(cid.clone(), seq))?;
             Some((seq, conv.resolved_at?))
         });
         let open = self.customers.get(cid).and_then(|c| c.open);
         match next_step(open, last_resolved, now, policy.reopen_window) {
             ConversationStep::Append(seq) => Ok(seq),
             ConversationStep::Reopen(seq) => {
-                if let Some(conv) = self.conversations.get_mut(&ConversationId::new(cid.clone(), seq)) {
+                if let Some(conv) = self
+                    .conversations
+                    .get_mut(&ConversationId::new(cid.clone(), seq))
+                {
                     conv.state = ConversationState::Open;
                     conv.resolved_at = None;
                     conv.repeat_contacts += 1;
@@ -253,8 +281,16 @@ impl State {
     }
 
     /// Messages of `id` and of every conversation merged into it, depth-first.
-    fn timeline(&self, id: &ConversationId, depth: usize, out: &mut Vec<Message>, channels: &mut BTreeSet<Channel>) {
-        let Some(conv) = self.conversations.get(id) else { return };
+    fn timeline(
+        &self,
+        id: &ConversationId,
+        depth: usize,
+        out: &mut Vec<Message>,
+        channels: &mut BTreeSet<Channel>,
+    ) {
+        let Some(conv) = self.conversations.get(id) else {
+            return;
+        };
         out.extend(conv.messages.iter().cloned());
         channels.extend(conv.channels.iter().copied());
         if depth < MAX_HOPS {
@@ -267,14 +303,21 @@ impl State {
 
 #[async_trait]
 impl Store for MemoryStore {
-    async fn ingest(&self, msg: &InboundMessage, now: DateTime<Utc>) -> Result<Receipt, StoreError> {
+    async fn ingest(
+        &self,
+        msg: &InboundMessage,
+        now: DateTime<Utc>,
+    ) -> Result<Receipt, StoreError> {
         let mut state = self.lock();
         let cid = state.stitch(msg.identities(), now)?;
         let key = msg.idempotency_key();
         let customer = state.customer_mut(&cid)?;
         if let Some((receipt, expires)) = customer.dedup.get(&key) {
             if *expires > now {
-                return Ok(Receipt { duplicate: true, ..receipt.clone() });
+                return Ok(Receipt {
+                    duplicate: true,
+                    ..receipt.clone()
+                });
             }
         }
         customer.dedup.retain(|_, (_, expires)| *expires > now);
@@ -298,7 +341,10 @@ impl Store for MemoryStore {
         conv.channels.insert(msg.medium().channel());
         conv.messages.push(message);
         let expires = now + self.policy.dedup_ttl;
-        state.customer_mut(&cid)?.dedup.insert(key, (receipt.clone(), expires));
+        state
+            .customer_mut(&cid)?
+            .dedup
+            .insert(key, (receipt.clone(), expires));
         Ok(receipt)
     }
 
@@ -306,7 +352,10 @@ impl Store for MemoryStore {
         self.lock().customer_view(id)
     }
 
-    async fn customer_by_identity(&self, identity: &Identity) -> Result<Option<CustomerView>, StoreError> {
+    async fn customer_by_identity(
+        &self,
+        identity: &Identity,
+    ) -> Result<Option<CustomerView>, StoreError> {
         let state = self.lock();
         match state.identities.get(identity) {
             Some(owner) => state.customer_view(owner),
@@ -314,7 +363,10 @@ impl Store for MemoryStore {
         }
     }
 
-    async fn conversation(&self, id: &ConversationId) -> Result<Option<ConversationView>, StoreError> {
+    async fn conversation(
+        &self,
+        id: &ConversationId,
+    ) -> Result<Option<ConversationView>, StoreError> {
         let state = self.lock();
         let Some(conv) = state.conversations.get(id) else {
             return Ok(None);
@@ -341,7 +393,11 @@ impl Store for MemoryStore {
         }))
     }
 
-    async fn resolve(&self, id: &ConversationId, now: DateTime<Utc>) -> Result<ResolveOutcome, StoreError> {
+    async fn resolve(
+        &self,
+        id: &ConversationId,
+        now: DateTime<Utc>,
+    ) -> Result<ResolveOutcome, StoreError> {
         let mut state = self.lock();
         let Some(conv) = state.conversations.get_mut(id) else {
             return Ok(ResolveOutcome::NotFound);
@@ -381,5 +437,8 @@ pub(super) fn inbound_record(msg: &InboundMessage, now: DateTime<Utc>) -> Messag
 
 /// Orders a timeline by when things happened, then by arrival (message ids are UUIDv7).
 pub(super) fn sort_timeline(messages: &mut [Message]) {
-    messages.sort_by(|a, b| a.at.cmp(&b.at).then_with(|| a.id.as_str().cmp(b.id.as_str())));
+    messages.sort_by(|a, b| {
+        a.at.cmp(&b.at)
+            .then_with(|| a.id.as_str().cmp(b.id.as_str()))
+    });
 }

@@ -63,22 +63,30 @@ pub trait Store: Send + Sync + 'static {
     /// identities prove), appends it to their one open conversation and answers the
     /// receipt. A message with an idempotency key seen within the dedup TTL stores
     /// nothing and answers the first receipt with `duplicate: true`.
-    async fn ingest(&self, msg: &InboundMessage, now: DateTime<Utc>) -> Result<Receipt, StoreError>;
+    async fn ingest(&self, msg: &InboundMessage, now: DateTime<Utc>)
+        -> Result<Receipt, StoreError>;
 
     /// A customer by id; the id of a customer merged into another finds the survivor.
     async fn customer(&self, id: &CustomerId) -> Result<Option<CustomerView>, StoreError>;
 
     /// The one customer holding a normalised identity.
-    async fn customer_by_identity(&self, identity: &Identity)
-        -> Result<Option<CustomerView>, StoreError>;
+    async fn customer_by_identity(
+        &self,
+        identity: &Identity,
+    ) -> Result<Option<CustomerView>, StoreError>;
 
     /// A conversation with its whole timeline (merged conversations included), in order.
-    async fn conversation(&self, id: &ConversationId)
-        -> Result<Option<ConversationView>, StoreError>;
+    async fn conversation(
+        &self,
+        id: &ConversationId,
+    ) -> Result<Option<ConversationView>, StoreError>;
 
     /// Marks a conversation resolved, which starts its reopen window.
-    async fn resolve(&self, id: &ConversationId, now: DateTime<Utc>)
-        -> Result<ResolveOutcome, StoreError>;
+    async fn resolve(
+        &self,
+        id: &ConversationId,
+        now: DateTime<Utc>,
+    ) -> Result<ResolveOutcome, StoreError>;
 
     /// Answers while the store is reachable.
     async fn ping(&self) -> Result<(), StoreError>;

@@ -97,7 +97,11 @@ impl RedisStore {
     /// Round trip 1: claims every identity for `fresh` unless someone holds it already
     /// (`SET NX GET`, Redis ≥ 7), and answers every holder. Commands go out together on
     /// the multiplexed connection, so this is one round trip however many identities.
-    async fn claim(&self, identities: &[Identity], fresh: &CustomerId) -> Result<BTreeSet<CustomerId>, StoreError> {
+    async fn claim(
+        &self,
+        identities: &[Identity],
+        fresh: &CustomerId,
+    ) -> Result<BTreeSet<CustomerId>, StoreError> {
         let claims = identities.iter().map(|identity| {
             let mut conn = self.conn.clone();
             let key = self.keys.identity(identity);
@@ -123,8 +127,15 @@ impl RedisStore {
     }
 
     /// Round trip 2: the ingest script on the customer's slot.
-    async fn append(&self, cid: &CustomerId, msg: &InboundMessage, message: &Message, now: DateTime<Utc>) -> Result<ScriptAnswer, StoreError> {
-        let message_json = serde_json::to_string(message).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    async fn append(
+        &self,
+        cid: &CustomerId,
+        msg: &InboundMessage,
+        message: &Message,
+        now: DateTime<Utc>,
+    ) -> Result<ScriptAnswer, StoreError> {
+        let message_json =
+            serde_json::to_string(message).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let mut call = self.scripts.ingest.prepare_invoke();
         call.key(self.keys.customer(cid))
             .key(self.keys.conversations(cid))
@@ -141,34 +152,65 @@ impl RedisStore {
         for identity in msg.identities() {
             call.arg(identity.key());
         }
-        let answer: Vec<String> = call.invoke_async(&mut self.conn.clone()).await.map_err(from_redis)?;
+        let answer: Vec<String> = call
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(from_redis)?;
         script_answer(answer)
     }
 
     /// Merges `source` into `target` and answers the customer that survives (which is
     /// `target`, or whoever `target` itself was merged into meanwhile).
-    async fn merge(&self, source: &CustomerId, target: &CustomerId, now: DateTime<Utc>) -> Result<CustomerId, StoreError> {
+    async fn merge(
+        &self,
+        source: &CustomerId,
+        target: &CustomerId,
+        now: DateTime<Utc>,
+    ) -> Result<CustomerId, StoreError> {
+        let raw: String = self
+            .scripts
+            .merge_out
+            .key(self.keys.customer(source))
+            .key(self.keys.conversations(source))
+            .arg(target.as_str())
+            .arg(now.timestamp_millis())
+            .arg(source.as_str())
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(from_redis)?;
+        let snapshot: Snapshot = serde_json::from_str(&raw).map_err(corrupt)?;
+        let into = parse_customer(&snapshot.merged_into)?;
+        // `source` may have gone into another customer first; finish that merge (the
+        // merge_in is idempotent, and its first runner may have died) either way.
+        let absorbed_by = self.absorb(&into, source, &raw, now).await?;
+        self.repoint(&snapshot.ids, source, &absorbed_by).await?;
+        if absorbed_by == *target {
+            return Ok(absorbed_by);
+        }
+        // Then `target` and that customer are one person as well: younger into older.
+        let target = self.live(target).await?;
+        if target == absorbed_by {
+            return Ok(target);
+        }
+        let (older, younger) = if absorbed_by < target {
+            (absorbed_by, target)
+        } else {
+            (target, absorbed_by)
+        };
+        Box::pin(self.merge(&younger, &older, now)).await
+    }
+
+    /// Runs merge_in of `source`'s snapshot on `target`, following `target`'s own merges;
+    /// answers the customer that absorbed it.
+    async fn absorb(
+        &self,
+        target: &CustomerId,
+        source: &CustomerId,
+        snapshot: &str,
+        now: DateTime<Utc>,
+    ) -> Result<CustomerId, StoreError> {
         let mut target = target.clone();
         for _ in 0..MAX_HOPS {
-            let raw: String = self
-                .scripts
-                .merge_out
-                .key(self.keys.customer(source))
-                .key(self.keys.conversations(source))
-                .arg(target.as_str())
-                .arg(now.timestamp_millis())
-                .arg(source.as_str())
-                .invoke_async(&mut self.conn.clone())
-                .await
-                .map_err(from_redis)?;
-            let snapshot: Snapshot = serde_json::from_str(&raw).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            let into = parse_customer(&snapshot.merged_into)?;
-            if into != target {
-                // `source` already went into another customer: that one and `target`
-                // are the same person too, so merge them instead (younger into older).
-                let (older, younger) = if into < target { (into, target) } else { (target, into) };
-                return Box::pin(self.merge(&younger, &older, now)).await;
-            }
             let answer: Vec<String> = self
                 .scripts
                 .merge_in
@@ -177,30 +219,57 @@ impl RedisStore {
                 .arg(source.as_str())
                 .arg(now.timestamp_millis())
                 .arg(target.as_str())
-                .arg(&raw)
+                .arg(snapshot)
                 .arg(DEFAULT_QUEUE)
                 .invoke_async(&mut self.conn.clone())
                 .await
                 .map_err(from_redis)?;
             match script_answer(answer)? {
                 ScriptAnswer::Moved(next) => target = next,
-                _ => {
-                    self.repoint(&snapshot.ids, source, &target).await?;
-                    return Ok(target);
-                }
+                _ => return Ok(target),
             }
         }
-        Err(StoreError::Contention(format!("merging {source} kept moving")))
+        Err(StoreError::Contention(format!(
+            "absorbing {source} kept moving"
+        )))
+    }
+
+    /// The customer that holds `id`'s data now (follows `merged_into`).
+    async fn live(&self, id: &CustomerId) -> Result<CustomerId, StoreError> {
+        let mut id = id.clone();
+        for _ in 0..MAX_HOPS {
+            let next: Option<String> = redis::cmd("HGET")
+                .arg(self.keys.customer(&id))
+                .arg("merged_into")
+                .query_async(&mut self.conn.clone())
+                .await
+                .map_err(from_redis)?;
+            match next {
+                Some(next) => id = parse_customer(&next)?,
+                None => return Ok(id),
+            }
+        }
+        Err(StoreError::Contention(format!(
+            "merge chain from {id} too long"
+        )))
     }
 
     /// Points a merged customer's identities at the survivor (saves later requests a hop).
-    async fn repoint(&self, identities: &[String], from: &CustomerId, to: &CustomerId) -> Result<(), StoreError> {
-        let moves = identities.iter().filter_map(|key| Identity::from_stored_key(key)).map(|identity| {
-            let mut conn = self.conn.clone();
-            let mut call = self.scripts.repoint.key(self.keys.identity(&identity));
-            call.arg(from.as_str()).arg(to.as_str());
-            async move { call.invoke_async::<i64>(&mut conn).await }
-        });
+    async fn repoint(
+        &self,
+        identities: &[String],
+        from: &CustomerId,
+        to: &CustomerId,
+    ) -> Result<(), StoreError> {
+        let moves = identities
+            .iter()
+            .filter_map(|key| Identity::from_stored_key(key))
+            .map(|identity| {
+                let mut conn = self.conn.clone();
+                let mut call = self.scripts.repoint.key(self.keys.identity(&identity));
+                call.arg(from.as_str()).arg(to.as_str());
+                async move { call.invoke_async::<i64>(&mut conn).await }
+            });
         try_join_all(moves).await.map_err(from_redis)?;
         Ok(())
     }
@@ -209,13 +278,14 @@ impl RedisStore {
     async fn load_customer(&self, id: &CustomerId) -> Result<Option<CustomerView>, StoreError> {
         let mut id = id.clone();
         for _ in 0..MAX_HOPS {
-            let (fields, ids, convs): (Vec<(String, String)>, Vec<String>, Vec<String>) = redis::pipe()
-                .hgetall(self.keys.customer(&id))
-                .smembers(self.keys.customer_identities(&id))
-                .lrange(self.keys.customer_conversations(&id), 0, -1)
-                .query_async(&mut self.conn.clone())
-                .await
-                .map_err(from_redis)?;
+            let (fields, ids, convs): (Vec<(String, String)>, Vec<String>, Vec<String>) =
+                redis::pipe()
+                    .hgetall(self.keys.customer(&id))
+                    .smembers(self.keys.customer_identities(&id))
+                    .lrange(self.keys.customer_conversations(&id), 0, -1)
+                    .query_async(&mut self.conn.clone())
+                    .await
+                    .map_err(from_redis)?;
             if fields.is_empty() {
                 return Ok(None);
             }
@@ -224,13 +294,20 @@ impl RedisStore {
                 id = parse_customer(next)?;
                 continue;
             }
-            let mut identities: Vec<Identity> = ids.iter().filter_map(|k| Identity::from_stored_key(k)).collect();
+            let mut identities: Vec<Identity> = ids
+                .iter()
+                .filter_map(|k| Identity::from_stored_key(k))
+                .collect();
             identities.sort();
             let seq = |name: &str| hash.get(name).map(|s| s.parse::<u64>()).transpose();
             let open = seq("open").map_err(corrupt)?;
             return Ok(Some(CustomerView {
                 open_conversation_id: open.map(|n| ConversationId::new(id.clone(), n)),
-                conversation_ids: convs.iter().map(|c| c.parse()).collect::<Result<_, _>>().map_err(corrupt)?,
+                conversation_ids: convs
+                    .iter()
+                    .map(|c| c.parse())
+                    .collect::<Result<_, _>>()
+                    .map_err(corrupt)?,
                 display_name: hash.get("display_name").map(str::to_owned),
                 tier: hash.get("tier").unwrap_or(DEFAULT_TIER).to_owned(),
                 personal_agent_id: hash.get("personal_agent").map(str::to_owned),
@@ -239,12 +316,17 @@ impl RedisStore {
                 id,
             }));
         }
-        Err(StoreError::Contention(format!("merge chain from {id} too long")))
+        Err(StoreError::Contention(format!(
+            "merge chain from {id} too long"
+        )))
     }
 
     /// One conversation's own record, messages, channels and merged conversations.
-    async fn load_conversation(&self, id: &ConversationId) -> Result<Option<(Hash, Vec<Message>, Vec<String>, Vec<ConversationId>)>, StoreError> {
-        let (fields, messages, channels, absorbed): (Vec<(String, String)>, Vec<String>, Vec<String>, Vec<String>) = redis::pipe()
+    async fn load_conversation(
+        &self,
+        id: &ConversationId,
+    ) -> Result<Option<StoredConversation>, StoreError> {
+        let (fields, messages, channels, absorbed): ConversationReply = redis::pipe()
             .hgetall(self.keys.conversation(id))
             .lrange(self.keys.conversation_messages(id), 0, -1)
             .smembers(self.keys.conversation_channels(id))
@@ -260,15 +342,28 @@ impl RedisStore {
             .map(|m| serde_json::from_str(m))
             .collect::<Result<_, _>>()
             .map_err(corrupt)?;
-        let absorbed = absorbed.iter().map(|c| c.parse()).collect::<Result<_, _>>().map_err(corrupt)?;
-        Ok(Some((Hash(fields), messages, channels, absorbed)))
+        let absorbed = absorbed
+            .iter()
+            .map(|c| c.parse())
+            .collect::<Result<_, _>>()
+            .map_err(corrupt)?;
+        Ok(Some(StoredConversation {
+            hash: Hash(fields),
+            messages,
+            channels: parse_channels(&channels)?,
+            absorbed,
+        }))
     }
 }
 
 #[async_trait]
 impl Store for RedisStore {
     #[tracing::instrument(skip_all, fields(key = %msg.idempotency_key(), customer_id))]
-    async fn ingest(&self, msg: &InboundMessage, now: DateTime<Utc>) -> Result<Receipt, StoreError> {
+    async fn ingest(
+        &self,
+        msg: &InboundMessage,
+        now: DateTime<Utc>,
+    ) -> Result<Receipt, StoreError> {
         let fresh = CustomerId::generate();
         let owners = self.claim(msg.identities(), &fresh).await?;
         let mut target = merge_target(owners.iter(), &fresh);
@@ -282,20 +377,28 @@ impl Store for RedisStore {
             match self.append(&target, msg, &message, now).await? {
                 ScriptAnswer::Ok(Some(receipt)) => return parse_receipt(&receipt, false),
                 ScriptAnswer::Duplicate(receipt) => return parse_receipt(&receipt, true),
-                ScriptAnswer::Ok(None) => return Err(StoreError::Corrupt("ingest answered no receipt".into())),
+                ScriptAnswer::Ok(None) => {
+                    return Err(StoreError::Corrupt("ingest answered no receipt".into()))
+                }
                 // A stale identity pointer led to a merged customer: finish that merge
                 // (idempotent) so the pointers move, then follow it.
                 ScriptAnswer::Moved(next) => target = self.merge(&target, &next, now).await?,
             }
         }
-        Err(StoreError::Contention(format!("customer of {} kept moving", msg.from())))
+        Err(StoreError::Contention(format!(
+            "customer of {} kept moving",
+            msg.from()
+        )))
     }
 
     async fn customer(&self, id: &CustomerId) -> Result<Option<CustomerView>, StoreError> {
         self.load_customer(id).await
     }
 
-    async fn customer_by_identity(&self, identity: &Identity) -> Result<Option<CustomerView>, StoreError> {
+    async fn customer_by_identity(
+        &self,
+        identity: &Identity,
+    ) -> Result<Option<CustomerView>, StoreError> {
         let owner: Option<String> = redis::cmd("GET")
             .arg(self.keys.identity(identity))
             .query_async(&mut self.conn.clone())
@@ -307,26 +410,34 @@ impl Store for RedisStore {
         }
     }
 
-    async fn conversation(&self, id: &ConversationId) -> Result<Option<ConversationView>, StoreError> {
-        let Some((hash, mut messages, channels, absorbed)) = self.load_conversation(id).await? else {
+    async fn conversation(
+        &self,
+        id: &ConversationId,
+    ) -> Result<Option<ConversationView>, StoreError> {
+        let Some(StoredConversation {
+            hash,
+            mut messages,
+            mut channels,
+            absorbed,
+        }) = self.load_conversation(id).await?
+        else {
             return Ok(None);
         };
         let Some(customer) = self.load_customer(id.customer()).await? else {
             return Ok(None);
         };
-        let mut channels: BTreeSet<Channel> = parse_channels(&channels)?;
-        // Merged timelines live on other customers' slots: walk them breadth-first.
+        // Merged timelines live on other customers' slots: walk them, bounded.
         let mut pending = absorbed.clone();
-        let mut seen = 0;
+        let mut visited = 0;
         while let Some(next) = pending.pop() {
-            seen += 1;
-            if seen > MAX_HOPS * MAX_HOPS {
+            visited += 1;
+            if visited > MAX_HOPS * MAX_HOPS {
                 break;
             }
-            if let Some((_, more, more_channels, deeper)) = self.load_conversation(&next).await? {
-                messages.extend(more);
-                channels.extend(parse_channels(&more_channels)?);
-                pending.extend(deeper);
+            if let Some(more) = self.load_conversation(&next).await? {
+                messages.extend(more.messages);
+                channels.extend(more.channels);
+                pending.extend(more.absorbed);
             }
         }
         sort_timeline(&mut messages);
@@ -340,7 +451,10 @@ impl Store for RedisStore {
             agent_id: hash.get("agent").map(str::to_owned),
             queue: hash.get("queue").map(str::to_owned),
             channels: channels.into_iter().collect(),
-            repeat_contacts: hash.get("repeat_contacts").and_then(|n| n.parse().ok()).unwrap_or(0),
+            repeat_contacts: hash
+                .get("repeat_contacts")
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0),
             merged_conversation_ids: absorbed,
             created_at: hash.time("created_at")?.unwrap_or_default(),
             resolved_at: hash.time("resolved_at")?,
@@ -348,7 +462,11 @@ impl Store for RedisStore {
         }))
     }
 
-    async fn resolve(&self, id: &ConversationId, now: DateTime<Utc>) -> Result<ResolveOutcome, StoreError> {
+    async fn resolve(
+        &self,
+        id: &ConversationId,
+        now: DateTime<Utc>,
+    ) -> Result<ResolveOutcome, StoreError> {
         let answer: String = self
             .scripts
             .resolve
@@ -376,12 +494,26 @@ impl Store for RedisStore {
     }
 }
 
+/// `HGETALL`, `LRANGE` messages, `SMEMBERS` channels, `LRANGE` merged conversations.
+type ConversationReply = (Vec<(String, String)>, Vec<String>, Vec<String>, Vec<String>);
+
+/// One conversation's own keys, parsed.
+struct StoredConversation {
+    hash: Hash,
+    messages: Vec<Message>,
+    channels: BTreeSet<Channel>,
+    absorbed: Vec<ConversationId>,
+}
+
 /// A hash read with `HGETALL`.
 struct Hash(Vec<(String, String)>);
 
 impl Hash {
     fn get(&self, name: &str) -> Option<&str> {
-        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     fn time(&self, name: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
@@ -408,7 +540,10 @@ fn script_answer(answer: Vec<String>) -> Result<ScriptAnswer, StoreError> {
 
 fn parse_receipt(raw: &str, duplicate: bool) -> Result<Receipt, StoreError> {
     let receipt: Receipt = serde_json::from_str(raw).map_err(corrupt)?;
-    Ok(Receipt { duplicate, ..receipt })
+    Ok(Receipt {
+        duplicate,
+        ..receipt
+    })
 }
 
 fn parse_customer(raw: &str) -> Result<CustomerId, StoreError> {

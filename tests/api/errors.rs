@@ -1,1 +1,266 @@
+//! Bad input gets a clear problem+json answer with the right status, and stores nothing.
 
+use reqwest::header::CONTENT_TYPE;
+use serde_json::{json, Value};
+
+use crate::helpers::{message, spawn_app, test_settings, RedisServer, ADAPTER_TOKEN, ADMIN_TOKEN};
+
+struct Case {
+    why: &'static str,
+    token: Option<&'static str>,
+    content_type: &'static str,
+    body: Vec<u8>,
+    status: u16,
+}
+
+fn json_case(why: &'static str, body: Value, status: u16) -> Case {
+    Case {
+        why,
+        token: Some(ADAPTER_TOKEN),
+        content_type: "application/json",
+        body: body.to_string().into_bytes(),
+        status,
+    }
+}
+
+fn assert_problem(body: &Value, status: u16, why: &str) {
+    assert_eq!(body["status"], status, "{why}: {body}");
+    for field in ["type", "title", "detail"] {
+        assert!(
+            body[field].as_str().is_some_and(|s| !s.is_empty()),
+            "{why}: `{field}` in {body}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn bad_ingest_requests_get_problems_and_store_nothing() {
+    let redis = RedisServer::start();
+    let app = spawn_app(test_settings(
+        Some(&redis.url()),
+        &[("SWITCHBOARD_INGEST__MAX_BODY_BYTES", "4096")],
+    ))
+    .await;
+    let good = message("email", None, "a@example.com", "hi");
+    let without = |field: &str| {
+        let mut body = good.clone();
+        body.as_object_mut().map(|o| o.remove(field));
+        body
+    };
+    let with = |field: &str, value: Value| {
+        let mut body = good.clone();
+        body[field] = value;
+        body
+    };
+    let mut oversized = good.clone();
+    oversized["text"] = json!("x".repeat(5000));
+    let cases = vec![
+        Case {
+            why: "malformed JSON",
+            token: Some(ADAPTER_TOKEN),
+            content_type: "application/json",
+            body: b"{\"channel\": ".to_vec(),
+            status: 400,
+        },
+        json_case("missing external_id", without("external_id"), 400),
+        json_case("missing channel", without("channel"), 400),
+        json_case("missing from", without("from"), 400),
+        json_case("unknown channel", with("channel", json!("fax")), 400),
+        json_case(
+            "network of another channel",
+            with("network", json!("sms")),
+            400,
+        ),
+        json_case(
+            "unparseable sender",
+            with("from", json!("not an address")),
+            400,
+        ),
+        json_case("empty external id", with("external_id", json!("")), 400),
+        json_case("bad sent_at", with("sent_at", json!("yesterday")), 400),
+        json_case(
+            "unknown identity kind",
+            with("identities", json!([{ "kind": "fax", "value": "1" }])),
+            400,
+        ),
+        json_case(
+            "invalid vouched phone",
+            with("identities", json!([{ "kind": "phone", "value": "12" }])),
+            400,
+        ),
+        json_case(
+            "social without network",
+            json!({ "channel": "social", "external_id": "x", "from": "123" }),
+            400,
+        ),
+        json_case("body over the limit", oversized, 413),
+        Case {
+            why: "missing token",
+            token: None,
+            content_type: "application/json",
+            body: good.to_string().into_bytes(),
+            status: 401,
+        },
+        Case {
+            why: "unknown token",
+            token: Some("nope"),
+            content_type: "application/json",
+            body: good.to_string().into_bytes(),
+            status: 401,
+        },
+        Case {
+            why: "admin token is not an adapter",
+            token: Some(ADMIN_TOKEN),
+            content_type: "application/json",
+            body: good.to_string().into_bytes(),
+            status: 403,
+        },
+        Case {
+            why: "not JSON",
+            token: Some(ADAPTER_TOKEN),
+            content_type: "text/plain",
+            body: good.to_string().into_bytes(),
+            status: 415,
+        },
+    ];
+    for case in cases {
+        let mut request = app
+            .client
+            .post(format!("{}/v1/messages", app.address))
+            .header(CONTENT_TYPE, case.content_type)
+            .body(case.body);
+        if let Some(token) = case.token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("sent");
+        assert_eq!(response.status(), case.status, "{}", case.why);
+        let ct = response
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        assert_eq!(ct, "application/problem+json", "{}", case.why);
+        if case.status == 401 {
+            assert!(
+                response.headers().contains_key("www-authenticate"),
+                "{}",
+                case.why
+            );
+        }
+        let body: Value = response.json().await.expect("problem json");
+        assert_problem(&body, case.status, case.why);
+        assert_eq!(redis.dbsize(), 0, "{} stored something", case.why);
+    }
+}
+
+#[tokio::test]
+async fn bad_reads_get_problems() {
+    let app = spawn_app(test_settings(None, &[])).await;
+    let receipt = app.ingest(&message("chat", None, "v-1", "hi")).await;
+    let conv = receipt["conversation_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let cases: Vec<(&str, String, Option<&str>, u16)> = vec![
+        (
+            "unknown conversation",
+            "/v1/conversations/0193a1b2c3d4e5f60718293a4b5c6d7e-1".into(),
+            Some(ADMIN_TOKEN),
+            404,
+        ),
+        (
+            "garbage conversation id",
+            "/v1/conversations/abc".into(),
+            Some(ADMIN_TOKEN),
+            404,
+        ),
+        (
+            "unknown customer",
+            "/v1/customers/0193a1b2c3d4e5f60718293a4b5c6d7e".into(),
+            Some(ADMIN_TOKEN),
+            404,
+        ),
+        (
+            "identity nobody holds",
+            "/v1/customers?identity=email:ghost@x.io".into(),
+            Some(ADMIN_TOKEN),
+            404,
+        ),
+        (
+            "identity without kind",
+            "/v1/customers?identity=ghost".into(),
+            Some(ADMIN_TOKEN),
+            400,
+        ),
+        (
+            "no identity parameter",
+            "/v1/customers".into(),
+            Some(ADMIN_TOKEN),
+            400,
+        ),
+        (
+            "adapter token on an admin read",
+            format!("/v1/conversations/{conv}"),
+            Some(ADAPTER_TOKEN),
+            403,
+        ),
+        (
+            "no token on an admin read",
+            format!("/v1/conversations/{conv}"),
+            None,
+            401,
+        ),
+        (
+            "unknown route",
+            "/v2/nothing".into(),
+            Some(ADMIN_TOKEN),
+            404,
+        ),
+    ];
+    for (why, path, token, status) in cases {
+        let mut request = app.client.get(format!("{}{path}", app.address));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("sent");
+        assert_eq!(response.status(), status, "{why}");
+        let body: Value = response.json().await.expect("problem json");
+        assert_problem(&body, status, why);
+    }
+    let bad_csat = app
+        .admin_post(
+            &format!("/v1/conversations/{conv}/resolve"),
+            &json!({ "csat": 6 }),
+        )
+        .await;
+    assert_eq!(bad_csat.status(), 400);
+}
+
+#[tokio::test]
+async fn an_unreachable_store_answers_503_with_retry_after() {
+    let mut redis = RedisServer::start();
+    let app = spawn_app(test_settings(Some(&redis.url()), &[])).await;
+    app.ingest(&message("chat", None, "v-1", "before")).await;
+    redis.stop();
+    let response = app
+        .post_message(&message("chat", None, "v-1", "after"))
+        .await;
+    assert_eq!(response.status(), 503);
+    assert_eq!(
+        response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok()),
+        Some("1")
+    );
+    let body: Value = response.json().await.expect("problem json");
+    assert_problem(&body, 503, "store down");
+    let ready = app
+        .client
+        .get(format!("{}/readyz", app.ops_address))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(ready.status(), 503);
+}

@@ -130,11 +130,6 @@ pub async fn spawn_app(settings: Settings) -> TestApp {
     start(app)
 }
 
-pub async fn spawn_app_with_store(settings: Settings, store: Arc<dyn Store>) -> TestApp {
-    let app = Application::build_with_store(&settings, store).await.expect("app builds");
-    start(app)
-}
-
 fn start(app: Application) -> TestApp {
     let address = format!("http://127.0.0.1:{}", app.port());
     let ops_address = format!("http://127.0.0.1:{}", app.ops_port());
@@ -165,7 +160,12 @@ impl TestApp {
     /// Posts a message that must be accepted, and answers its receipt.
     pub async fn ingest(&self, body: &Value) -> Value {
         let response = self.post_message(body).await;
-        assert_eq!(response.status(), 202, "ingest refused: {:?}", response.text().await);
+        assert_eq!(
+            response.status(),
+            202,
+            "ingest refused: {:?}",
+            response.text().await
+        );
         response.json().await.expect("receipt json")
     }
 
@@ -180,7 +180,12 @@ impl TestApp {
 
     pub async fn admin_json(&self, path: &str) -> Value {
         let response = self.admin_get(path).await;
-        assert_eq!(response.status(), 200, "GET {path}: {:?}", response.text().await);
+        assert_eq!(
+            response.status(),
+            200,
+            "GET {path}: {:?}",
+            response.text().await
+        );
         response.json().await.expect("json")
     }
 
@@ -236,4 +241,3 @@ pub fn redis_store(policy: StorePolicy) -> (Arc<dyn Store>, RedisServer) {
     let store = RedisStore::connect(&server.url(), &prefix, policy).expect("redis store");
     (Arc::new(store), server)
 }
-

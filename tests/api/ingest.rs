@@ -1,1 +1,213 @@
+//! `POST /v1/messages` and the reads, through HTTP against a real Redis.
 
+use serde_json::{json, Value};
+
+use crate::helpers::{message, spawn_app, test_settings, RedisServer};
+
+#[tokio::test]
+async fn the_contract_example_is_accepted_with_a_receipt() {
+    let redis = RedisServer::start();
+    let app = spawn_app(test_settings(Some(&redis.url()), &[])).await;
+    let body = json!({ "channel": "email", "network": null,
+        "external_id": "<provider message id>",
+        "from": "Jane.Doe@Example.com",
+        "identities": [{"kind": "phone", "value": "+1 415 555 0100"}],
+        "display_name": "Jane Doe", "subject": "Order 1234",
+        "text": "Where is my order?", "sent_at": "2026-11-22T10:00:00Z" });
+    let receipt = app.ingest(&body).await;
+    for field in ["message_id", "customer_id", "conversation_id"] {
+        assert!(
+            receipt[field].as_str().is_some_and(|s| !s.is_empty()),
+            "{field}"
+        );
+    }
+    assert_eq!(receipt["duplicate"], false);
+    assert_eq!(receipt["route"]["decision"], "queued");
+    assert_eq!(receipt["route"]["reason"], "no_agent_available");
+    assert_eq!(receipt["route"]["agent_id"], Value::Null);
+
+    let conv = app
+        .admin_json(&format!(
+            "/v1/conversations/{}",
+            receipt["conversation_id"].as_str().unwrap_or_default()
+        ))
+        .await;
+    assert_eq!(conv["state"], "open");
+    assert_eq!(conv["channels"], json!(["email"]));
+    assert_eq!(conv["customer"]["display_name"], "Jane Doe");
+    assert_eq!(conv["customer"]["tier"], "standard");
+    let m = &conv["messages"][0];
+    assert_eq!(m["direction"], "in");
+    assert_eq!(m["from"], "jane.doe@example.com");
+    assert_eq!(m["text"], "Where is my order?");
+    assert_eq!(m["subject"], "Order 1234");
+    assert_eq!(m["at"], "2026-11-22T10:00:00Z");
+
+    let found = app
+        .admin_json("/v1/customers?identity=phone:+14155550100")
+        .await;
+    assert_eq!(found["id"], receipt["customer_id"]);
+    let by_id = app
+        .admin_json(&format!(
+            "/v1/customers/{}",
+            receipt["customer_id"].as_str().unwrap_or_default()
+        ))
+        .await;
+    assert_eq!(by_id["open_conversation_id"], receipt["conversation_id"]);
+    assert_eq!(by_id["personal_agent_id"], Value::Null);
+}
+
+#[tokio::test]
+async fn a_retried_webhook_is_a_duplicate_even_after_a_restart() {
+    let redis = RedisServer::start();
+    let body = message("phone", Some("sms"), "+14155550100", "hello");
+    let app = spawn_app(test_settings(Some(&redis.url()), &[])).await;
+    let first = app.ingest(&body).await;
+    let retry = app.ingest(&body).await;
+    assert_eq!(retry["duplicate"], true);
+    assert_eq!(retry["message_id"], first["message_id"]);
+    assert_eq!(retry["conversation_id"], first["conversation_id"]);
+    app.stop().await;
+
+    let restarted = spawn_app(test_settings(Some(&redis.url()), &[])).await;
+    let after = restarted.ingest(&body).await;
+    assert_eq!(after["duplicate"], true);
+    assert_eq!(after["message_id"], first["message_id"]);
+    assert_eq!(after["customer_id"], first["customer_id"]);
+    let conv = restarted
+        .admin_json(&format!(
+            "/v1/conversations/{}",
+            first["conversation_id"].as_str().unwrap_or_default()
+        ))
+        .await;
+    assert_eq!(conv["messages"].as_array().map(Vec::len), Some(1));
+}
+
+#[tokio::test]
+async fn one_person_on_every_channel_is_one_customer_with_one_conversation() {
+    let redis = RedisServer::start();
+    let app = spawn_app(test_settings(Some(&redis.url()), &[])).await;
+    let first = app
+        .ingest(&message(
+            "phone",
+            Some("voice"),
+            "+1 (415) 555-0100",
+            "calling",
+        ))
+        .await;
+    let mut chat = message("chat", None, "visitor-7", "logged in");
+    chat["identities"] = json!([{ "kind": "email", "value": "Jane.Doe@Example.com" }]);
+    let bodies = [
+        message("phone", Some("sms"), "4155550100", "sms, national"),
+        message("phone", Some("sms"), "415-555-0100", "dashes"),
+        message("phone", Some("sms"), "(415) 555 0100", "brackets"),
+        message("social", Some("whatsapp"), "14155550100", "whatsapp id"),
+        {
+            let mut m = message("email", None, "jane.doe@example.com", "mail");
+            m["identities"] = json!([{ "kind": "phone", "value": "+14155550100" }]);
+            m
+        },
+        message("email", None, "JANE.DOE@EXAMPLE.COM", "shouting"),
+        chat,
+    ];
+    for body in &bodies {
+        let r = app.ingest(body).await;
+        assert_eq!(r["customer_id"], first["customer_id"], "{body}");
+        assert_eq!(r["conversation_id"], first["conversation_id"], "{body}");
+    }
+    let conv = app
+        .admin_json(&format!(
+            "/v1/conversations/{}",
+            first["conversation_id"].as_str().unwrap_or_default()
+        ))
+        .await;
+    let texts: Vec<&str> = conv["messages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m["text"].as_str())
+        .collect();
+    assert_eq!(texts.len(), 8);
+    assert_eq!(texts[0], "calling");
+    assert_eq!(texts[7], "logged in", "in the order they happened");
+    let mut channels: Vec<&str> = conv["channels"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    channels.sort_unstable();
+    assert_eq!(channels, ["chat", "email", "phone", "social"]);
+}
+
+#[tokio::test]
+async fn two_customers_proven_to_be_one_person_merge() {
+    let redis = RedisServer::start();
+    let app = spawn_app(test_settings(Some(&redis.url()), &[])).await;
+    let by_mail = app
+        .ingest(&message("email", None, "sam@example.com", "mail first"))
+        .await;
+    tokio::time::sleep(std::time::Duration::from_millis(3)).await;
+    let by_phone = app
+        .ingest(&message("phone", Some("sms"), "+14155550142", "sms second"))
+        .await;
+    assert_ne!(by_mail["customer_id"], by_phone["customer_id"]);
+
+    let mut proof = message("chat", None, "visitor-sam", "I'm both");
+    proof["identities"] = json!([{ "kind": "email", "value": "sam@example.com" }, { "kind": "phone", "value": "4155550142" }]);
+    let merged = app.ingest(&proof).await;
+    assert_eq!(merged["customer_id"], by_mail["customer_id"]);
+    assert_eq!(merged["conversation_id"], by_mail["conversation_id"]);
+
+    let found = app
+        .admin_json("/v1/customers?identity=phone:4155550142")
+        .await;
+    assert_eq!(found["id"], by_mail["customer_id"]);
+    let conv = app
+        .admin_json(&format!(
+            "/v1/conversations/{}",
+            by_mail["conversation_id"].as_str().unwrap_or_default()
+        ))
+        .await;
+    let texts: Vec<&str> = conv["messages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m["text"].as_str())
+        .collect();
+    assert_eq!(texts, ["mail first", "sms second", "I'm both"]);
+}
+
+#[tokio::test]
+async fn resolving_then_writing_again_reopens_the_conversation() {
+    let redis = RedisServer::start();
+    let app = spawn_app(test_settings(Some(&redis.url()), &[])).await;
+    let r = app.ingest(&message("chat", None, "v-re", "help")).await;
+    let conv_path = format!(
+        "/v1/conversations/{}",
+        r["conversation_id"].as_str().unwrap_or_default()
+    );
+    let resolved = app
+        .admin_post(&format!("{conv_path}/resolve"), &json!({ "csat": 5 }))
+        .await;
+    assert_eq!(resolved.status(), 200);
+    let again = app
+        .admin_post(&format!("{conv_path}/resolve"), &json!({}))
+        .await;
+    assert_eq!(again.status(), 409);
+    let back = app.ingest(&message("chat", None, "v-re", "me again")).await;
+    assert_eq!(back["conversation_id"], r["conversation_id"]);
+    let conv = app.admin_json(&conv_path).await;
+    assert_eq!(conv["state"], "open");
+    assert_eq!(conv["repeat_contacts"], 1);
+}
+
+#[tokio::test]
+async fn the_embedded_store_serves_the_same_api() {
+    let app = spawn_app(test_settings(None, &[])).await;
+    let first = app.ingest(&message("email", None, "e@x.io", "one")).await;
+    let second = app.ingest(&message("email", None, "E@X.IO", "two")).await;
+    assert_eq!(first["conversation_id"], second["conversation_id"]);
+    let found = app.admin_json("/v1/customers?identity=email:e@x.io").await;
+    assert_eq!(found["id"], first["customer_id"]);
+}

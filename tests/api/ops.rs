@@ -1,1 +1,113 @@
+//! The ops port and the API description.
 
+use serde_json::Value;
+
+use crate::helpers::{message, spawn_app, test_settings, RedisServer};
+
+#[tokio::test]
+async fn health_readiness_and_metrics_answer_on_the_ops_port() {
+    let redis = RedisServer::start();
+    let app = spawn_app(test_settings(Some(&redis.url()), &[])).await;
+    for path in ["/healthz", "/readyz"] {
+        let r = app
+            .client
+            .get(format!("{}{path}", app.ops_address))
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(r.status(), 200, "{path}");
+    }
+    app.ingest(&message("email", None, "m@x.io", "count me"))
+        .await;
+    let text = app
+        .client
+        .get(format!("{}/metrics", app.ops_address))
+        .send()
+        .await
+        .expect("sent")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        text.contains(r#"switchboard_messages_total{channel="email",direction="in"} 1"#),
+        "{text}"
+    );
+    assert!(text.contains(
+        r#"switchboard_routing_decisions_total{decision="queued",reason="no_agent_available"} 1"#
+    ));
+    for name in [
+        "switchboard_messages_total",
+        "switchboard_routing_decisions_total",
+        "switchboard_agents",
+    ] {
+        assert!(text.contains(name), "{name}");
+    }
+    let api_metrics = app
+        .client
+        .get(format!("{}/metrics", app.address))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(api_metrics.status(), 404, "metrics are not on the API port");
+}
+
+#[tokio::test]
+async fn every_request_gets_a_request_id() {
+    let app = spawn_app(test_settings(None, &[])).await;
+    let r = app.post_message(&message("chat", None, "v", "x")).await;
+    let id = r
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    assert_eq!(id.len(), 36, "a UUID: {id}");
+}
+
+#[tokio::test]
+async fn the_openapi_document_describes_every_route() {
+    let app = spawn_app(test_settings(None, &[])).await;
+    let doc: Value = app
+        .client
+        .get(format!("{}/openapi.json", app.address))
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("json");
+    assert!(doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.")));
+    let expected = [
+        ("/v1/messages", "post"),
+        ("/v1/conversations/{id}", "get"),
+        ("/v1/conversations/{id}/resolve", "post"),
+        ("/v1/customers", "get"),
+        ("/v1/customers/{id}", "get"),
+        ("/openapi.json", "get"),
+        ("/healthz", "get"),
+        ("/readyz", "get"),
+        ("/metrics", "get"),
+    ];
+    for (path, method) in expected {
+        assert!(
+            doc["paths"][path][method].is_object(),
+            "{method} {path} missing"
+        );
+    }
+    let paths = doc["paths"]
+        .as_object()
+        .map(|p| p.len())
+        .unwrap_or_default();
+    assert_eq!(paths, 9, "a route was added without being tested here");
+    for schema in [
+        "IngestRequest",
+        "Receipt",
+        "ConversationView",
+        "CustomerView",
+        "Problem",
+    ] {
+        assert!(
+            doc["components"]["schemas"][schema].is_object(),
+            "schema {schema}"
+        );
+    }
+}

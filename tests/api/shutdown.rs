@@ -1,1 +1,130 @@
+//! The real binary: SIGTERM drains and exits 0, and a restart on the same Redis shows
+//! the whole timeline.
 
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::helpers::{free_port, message, RedisServer, ADAPTER_TOKEN, ADMIN_TOKEN};
+
+struct Binary {
+    child: Child,
+    api: String,
+    ops: String,
+}
+
+impl Binary {
+    fn start(redis_url: &str) -> Self {
+        let (api_port, ops_port) = (free_port(), free_port());
+        let child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+            .env("SWITCHBOARD_REDIS_URL", redis_url)
+            .env("SWITCHBOARD_LISTEN", format!("127.0.0.1:{api_port}"))
+            .env("SWITCHBOARD_OPS_LISTEN", format!("127.0.0.1:{ops_port}"))
+            .env("SWITCHBOARD_ADAPTER_TOKENS", ADAPTER_TOKEN)
+            .env("SWITCHBOARD_ADMIN_TOKEN", ADMIN_TOKEN)
+            .env("SWITCHBOARD_LOG__FORMAT", "json")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("binary starts");
+        Self {
+            child,
+            api: format!("http://127.0.0.1:{api_port}"),
+            ops: format!("http://127.0.0.1:{ops_port}"),
+        }
+    }
+
+    async fn wait_ready(&self, client: &reqwest::Client) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(r) = client.get(format!("{}/readyz", self.ops)).send().await {
+                if r.status() == 200 {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("switchboard never became ready");
+    }
+
+    fn terminate(mut self) -> i32 {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success());
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status.code().unwrap_or(-1);
+            }
+            assert!(Instant::now() < deadline, "did not exit after SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Binary {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn sigterm_exits_zero_and_a_restart_shows_the_whole_timeline() {
+    let redis = RedisServer::start();
+    let client = reqwest::Client::new();
+    let first = Binary::start(&redis.url());
+    first.wait_ready(&client).await;
+    let mut conversation = String::new();
+    for (i, (channel, network, from)) in [
+        ("phone", Some("sms"), "4155550100"),
+        ("email", None, "x@y.io"),
+        ("social", Some("whatsapp"), "14155550100"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut body = message(channel, network, from, &format!("step {i}"));
+        if channel == "email" {
+            body["identities"] = serde_json::json!([{ "kind": "phone", "value": "+14155550100" }]);
+        }
+        let r: Value = client
+            .post(format!("{}/v1/messages", first.api))
+            .bearer_auth(ADAPTER_TOKEN)
+            .json(&body)
+            .send()
+            .await
+            .expect("sent")
+            .json()
+            .await
+            .expect("json");
+        conversation = r["conversation_id"]
+            .as_str()
+            .expect("conversation id")
+            .to_owned();
+    }
+    assert_eq!(first.terminate(), 0, "SIGTERM exits 0");
+
+    let second = Binary::start(&redis.url());
+    second.wait_ready(&client).await;
+    let conv: Value = client
+        .get(format!("{}/v1/conversations/{conversation}", second.api))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("json");
+    let texts: Vec<&str> = conv["messages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m["text"].as_str())
+        .collect();
+    assert_eq!(texts, ["step 0", "step 1", "step 2"]);
+    assert_eq!(second.terminate(), 0);
+}
