@@ -1,1 +1,287 @@
-fn main() {}
+//! Ingest benchmark: drives `POST /v1/messages` over HTTP against the service backed by
+//! Redis, and in the same run measures two ceilings with the same client and
+//! concurrency: `GET /healthz` on the same service (HTTP alone) and one bare Redis round
+//! trip (`PING`), plus `GET /readyz` (HTTP and one Redis round trip). Reports each as requests/s with p50/p99 and the ingest rate as a ratio
+//! of both, since absolute numbers on a shared machine mean little.
+//!
+//! cargo bench --bench ingest -- [--redis redis://127.0.0.1:6379] [--url http://host:port]
+//!     [--customers 1000] [--concurrency 32] [--requests 20000]
+//!
+//! Without `--url` the service runs in this process on a free port (`--url` points it at
+//! a running one instead, whose adapter token is `$SWITCHBOARD_BENCH_TOKEN`, and whose
+//! `/healthz` is at `--ops-url`).
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::future::join_all;
+use serde_json::json;
+use switchboard::configuration::Settings;
+use switchboard::startup::Application;
+
+struct Args {
+    redis: String,
+    url: Option<String>,
+    ops_url: Option<String>,
+    customers: usize,
+    concurrency: usize,
+    requests: usize,
+}
+
+fn args() -> Args {
+    let mut a = Args {
+        redis: "redis://127.0.0.1:6379".into(),
+        url: None,
+        ops_url: None,
+        customers: 1000,
+        concurrency: 32,
+        requests: 20_000,
+    };
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    let mut it = argv.iter();
+    while let Some(flag) = it.next() {
+        let value = || it.clone().next().cloned().unwrap_or_default();
+        let v = value();
+        match flag.as_str() {
+            "--redis" => a.redis = v,
+            "--url" => a.url = Some(v),
+            "--ops-url" => a.ops_url = Some(v),
+            "--customers" => a.customers = v.parse().unwrap_or(a.customers),
+            "--concurrency" => a.concurrency = v.parse().unwrap_or(a.concurrency),
+            "--requests" => a.requests = v.parse().unwrap_or(a.requests),
+            _ => continue, // `cargo bench` adds `--bench`; ignore what we don't know.
+        }
+        it.next();
+    }
+    a
+}
+
+/// Latencies of one phase and how long it took.
+struct Run {
+    name: &'static str,
+    latencies: Vec<Duration>,
+    elapsed: Duration,
+}
+
+impl Run {
+    fn rate(&self) -> f64 {
+        self.latencies.len() as f64 / self.elapsed.as_secs_f64()
+    }
+
+    fn percentile(&self, p: f64) -> Duration {
+        let mut sorted = self.latencies.clone();
+        sorted.sort_unstable();
+        let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+        sorted.get(i).copied().unwrap_or_default()
+    }
+
+    fn print(&self) {
+        println!(
+            "{:<10} {:>10.0} req/s   p50 {:>8.3} ms   p99 {:>8.3} ms   ({} requests)",
+            self.name,
+            self.rate(),
+            self.percentile(0.50).as_secs_f64() * 1e3,
+            self.percentile(0.99).as_secs_f64() * 1e3,
+            self.latencies.len()
+        );
+    }
+}
+
+/// Runs `requests` calls of `op(i)` from `concurrency` workers; panics on a failed call.
+async fn drive<F, Fut>(name: &'static str, requests: usize, concurrency: usize, op: F) -> Run
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<(), String>> + Send,
+{
+    let op = Arc::new(op);
+    let next = Arc::new(AtomicUsize::new(0));
+    let start = Instant::now();
+    let workers = (0..concurrency).map(|_| {
+        let (op, next) = (op.clone(), next.clone());
+        tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= requests {
+                    return latencies;
+                }
+                let t = Instant::now();
+                if let Err(e) = op(i).await {
+                    panic!("{name} request {i} failed: {e}");
+                }
+                latencies.push(t.elapsed());
+            }
+        })
+    });
+    let latencies = join_all(workers)
+        .await
+        .into_iter()
+        .flat_map(|r| r.unwrap_or_default())
+        .collect();
+    Run {
+        name,
+        latencies,
+        elapsed: start.elapsed(),
+    }
+}
+
+fn sender(customer: usize) -> String {
+    format!("bench-{customer}@example.com")
+}
+
+#[tokio::main]
+async fn main() {
+    let a = args();
+    let token = std::env::var("SWITCHBOARD_BENCH_TOKEN").unwrap_or_else(|_| "bench-token".into());
+    let (api, ops, _server) = match &a.url {
+        Some(url) => (
+            url.clone(),
+            a.ops_url.clone().unwrap_or_else(|| url.clone()),
+            None,
+        ),
+        None => {
+            let prefix = format!("bench{}", std::process::id());
+            let env = [
+                ("SWITCHBOARD_REDIS_URL", a.redis.as_str()),
+                ("SWITCHBOARD_REDIS__KEY_PREFIX", prefix.as_str()),
+                ("SWITCHBOARD_LISTEN", "127.0.0.1:0"),
+                ("SWITCHBOARD_OPS_LISTEN", "127.0.0.1:0"),
+                ("SWITCHBOARD_ADAPTER_TOKENS", token.as_str()),
+            ];
+            let settings = Settings::load_from(
+                env.iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            )
+            .expect("settings");
+            let app = Application::build(&settings).await.expect("app");
+            let urls = (
+                format!("http://127.0.0.1:{}", app.port()),
+                format!("http://127.0.0.1:{}", app.ops_port()),
+            );
+            let server = tokio::spawn(app.run_until_stopped(std::future::pending()));
+            (urls.0, urls.1, Some(server))
+        }
+    };
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(a.concurrency)
+        .build()
+        .expect("client");
+    println!(
+        "ingest benchmark: {} requests, concurrency {}, {} customers, redis {}",
+        a.requests, a.concurrency, a.customers, a.redis
+    );
+
+    // Every customer exists first: the measured path is the common case, a known customer.
+    let (c, url, t) = (client.clone(), api.clone(), token.clone());
+    drive("warm-up", a.customers, a.concurrency, move |i| {
+        ingest(c.clone(), url.clone(), t.clone(), i, format!("warm-{i}"))
+    })
+    .await;
+
+    let (c, url) = (client.clone(), ops.clone());
+    let health = drive("healthz", a.requests, a.concurrency, move |_| {
+        let (c, url) = (c.clone(), url.clone());
+        async move {
+            let r = c
+                .get(format!("{url}/healthz"))
+                .send()
+                .await
+                .map_err(|e| e.to_string())?;
+            r.status()
+                .is_success()
+                .then_some(())
+                .ok_or_else(|| r.status().to_string())
+        }
+    })
+    .await;
+
+    // HTTP plus exactly one Redis round trip (the store's PING): the ceiling for any
+    // endpoint of this service that touches Redis at all.
+    let (c, url) = (client.clone(), ops.clone());
+    let ready = drive("readyz", a.requests, a.concurrency, move |_| {
+        let (c, url) = (c.clone(), url.clone());
+        async move {
+            let r = c
+                .get(format!("{url}/readyz"))
+                .send()
+                .await
+                .map_err(|e| e.to_string())?;
+            r.status()
+                .is_success()
+                .then_some(())
+                .ok_or_else(|| r.status().to_string())
+        }
+    })
+    .await;
+
+    let redis = redis::Client::open(a.redis.as_str()).expect("redis url");
+    let conn = redis::aio::ConnectionManager::new(redis)
+        .await
+        .expect("redis connection");
+    let ping = drive("redis-ping", a.requests, a.concurrency, move |_| {
+        let mut conn = conn.clone();
+        async move {
+            redis::cmd("PING")
+                .query_async::<String>(&mut conn)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        }
+    })
+    .await;
+
+    let customers = a.customers.max(1);
+    let (c, url, t) = (client.clone(), api.clone(), token.clone());
+    let run_id = std::process::id();
+    let ingest_run = drive("ingest", a.requests, a.concurrency, move |i| {
+        ingest(
+            c.clone(),
+            url.clone(),
+            t.clone(),
+            i % customers,
+            format!("m-{run_id}-{i}"),
+        )
+    })
+    .await;
+
+    println!();
+    for run in [&health, &ready, &ping, &ingest_run] {
+        run.print();
+    }
+    println!();
+    println!(
+        "ingest / healthz     = {:.2}",
+        ingest_run.rate() / health.rate()
+    );
+    println!(
+        "ingest / readyz      = {:.2}",
+        ingest_run.rate() / ready.rate()
+    );
+    println!(
+        "ingest / redis-ping  = {:.2}",
+        ingest_run.rate() / ping.rate()
+    );
+}
+
+async fn ingest(
+    client: reqwest::Client,
+    api: String,
+    token: String,
+    customer: usize,
+    external_id: String,
+) -> Result<(), String> {
+    let body = json!({ "channel": "email", "external_id": external_id, "from": sender(customer), "text": "benchmark message" });
+    let r = client
+        .post(format!("{api}/v1/messages"))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    r.status()
+        .is_success()
+        .then_some(())
+        .ok_or_else(|| r.status().to_string())
+}

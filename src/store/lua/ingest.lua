@@ -10,29 +10,37 @@ local c, v = KEYS[1], KEYS[2]
 local cid, idem = ARGV[1], ARGV[2]
 local now, reopen, ttl = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 
+-- Idempotency records are `<expires ms>|<receipt json>` in one hash per customer.
 local prior = redis.call('HGET', c .. ':dx', idem)
 if prior then
-  local expires = tonumber(redis.call('ZSCORE', c .. ':dxt', idem))
-  if expires and expires > now then return {'dup', prior} end
+  local bar = string.find(prior, '|', 1, true)
+  if tonumber(string.sub(prior, 1, bar - 1)) > now then
+    return {'dup', string.sub(prior, bar + 1)}
+  end
 end
-local moved = redis.call('HGET', c, 'merged_into')
-if moved then return {'moved', moved} end
+-- One read for every customer field the decision needs.
+local f = redis.call('HMGET', c, 'merged_into', 'created_at', 'display_name', 'open', 'last')
+if f[1] then return {'moved', f[1]} end
 
-local expired = redis.call('ZRANGEBYSCORE', c .. ':dxt', '-inf', now, 'LIMIT', 0, 16)
-if #expired > 0 then
-  redis.call('HDEL', c .. ':dx', unpack(expired))
-  redis.call('ZREM', c .. ':dxt', unpack(expired))
+-- On roughly one write in 16, a random sample of records is checked and the expired
+-- ones dropped, so a busy customer's hash stays near one TTL's worth of messages.
+if now % 16 == 0 then
+  local sample = redis.call('HRANDFIELD', c .. ':dx', 32, 'WITHVALUES')
+  for i = 1, #sample, 2 do
+    local v = sample[i + 1]
+    if tonumber(string.sub(v, 1, string.find(v, '|', 1, true) - 1)) <= now then
+      redis.call('HDEL', c .. ':dx', sample[i])
+    end
+  end
 end
 
-if redis.call('HSETNX', c, 'created_at', now) == 1 then
-  redis.call('HSET', c, 'tier', 'standard', 'seq', 0)
-end
-if ARGV[9] ~= '' then redis.call('HSETNX', c, 'display_name', ARGV[9]) end
-for i = 11, #ARGV do redis.call('SADD', c .. ':ids', ARGV[i]) end
+if not f[2] then redis.call('HSET', c, 'created_at', now, 'tier', 'standard', 'seq', 0) end
+if ARGV[9] ~= '' and not f[3] then redis.call('HSET', c, 'display_name', ARGV[9]) end
+redis.call('SADD', c .. ':ids', unpack(ARGV, 11))
 
-local seq = redis.call('HGET', c, 'open')
+local seq = f[4]
 if not seq then
-  local last = redis.call('HGET', c, 'last')
+  local last = f[5]
   local resolved_at = last and tonumber(redis.call('HGET', v .. ':' .. last, 'resolved_at'))
   if resolved_at and now - resolved_at <= reopen then
     seq = last
@@ -58,6 +66,8 @@ local receipt = cjson.encode({
   message_id = ARGV[6], customer_id = cid, conversation_id = cid .. '-' .. seq,
   route = { decision = 'queued', agent_id = cjson.null, queue = queue or cjson.null,
             reason = 'no_agent_available' } })
-redis.call('HSET', c .. ':dx', idem, receipt)
-redis.call('ZADD', c .. ':dxt', now + ttl, idem)
+redis.call('HSET', c .. ':dx', idem, (now + ttl) .. '|' .. receipt)
+-- No record outlives the customer's last write by more than `ttl`: the records of a
+-- customer who went quiet expire with the hash.
+redis.call('PEXPIRE', c .. ':dx', ttl)
 return {'ok', receipt}

@@ -20,7 +20,6 @@ for _, conv in ipairs(s.convs) do
   if not have[conv] then redis.call('RPUSH', c .. ':convs', conv) end
 end
 for i = 1, #s.dx, 2 do redis.call('HSETNX', c .. ':dx', s.dx[i], s.dx[i + 1]) end
-for i = 1, #s.dxt, 2 do redis.call('ZADD', c .. ':dxt', 'NX', s.dxt[i + 1], s.dxt[i]) end
 if s.personal_agent ~= cjson.null then redis.call('HSETNX', c, 'personal_agent', s.personal_agent) end
 if s.display_name ~= cjson.null then redis.call('HSETNX', c, 'display_name', s.display_name) end
 

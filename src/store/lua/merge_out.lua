@@ -24,5 +24,4 @@ return cjson.encode({
   ids = redis.call('SMEMBERS', c .. ':ids'),
   convs = redis.call('LRANGE', c .. ':convs', 0, -1),
   dx = redis.call('HGETALL', c .. ':dx'),
-  dxt = redis.call('ZRANGE', c .. ':dxt', 0, -1, 'WITHSCORES'),
 })
