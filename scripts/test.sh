@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# README's test command: installs what the tests need when it is missing (redis-server,
+# which the tests start themselves on free loopback ports), then runs every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v redis-server >/dev/null 2>&1; then
+  echo "test.sh: installing redis-server" >&2
+  sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq redis-server >/dev/null
+fi
+version=$(redis-server --version | sed -E 's/.*v=([0-9]+)\..*/\1/')
+if [ "${version:-0}" -lt 7 ]; then
+  echo "test.sh: redis-server 7.0 or newer is needed (found major version $version)" >&2
+  exit 1
+fi
+
+cargo test --locked "$@"
