@@ -5,15 +5,15 @@ use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::AppState;
+use super::{resource, AppState};
 use crate::auth::Admin;
 use crate::domain::{ConversationId, ConversationState, ConversationView};
 use crate::error::{ApiError, Problem};
 use crate::store::ResolveOutcome;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/v1/conversations/{id}", web::get().to(get_conversation))
-        .route("/v1/conversations/{id}/resolve", web::post().to(resolve));
+    cfg.service(resource("/v1/conversations/{id}").route(web::get().to(get_conversation)))
+        .service(resource("/v1/conversations/{id}/resolve").route(web::post().to(resolve)));
 }
 
 fn parse_id(raw: &str) -> Result<ConversationId, ApiError> {

@@ -5,14 +5,14 @@ use percent_encoding::percent_decode_str;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::AppState;
+use super::{resource, AppState};
 use crate::auth::Admin;
 use crate::domain::{CustomerId, CustomerView};
 use crate::error::{ApiError, Problem};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/v1/customers", web::get().to(find_customer))
-        .route("/v1/customers/{id}", web::get().to(get_customer));
+    cfg.service(resource("/v1/customers").route(web::get().to(find_customer)))
+        .service(resource("/v1/customers/{id}").route(web::get().to(get_customer)));
 }
 
 /// A customer; the id of a customer merged into another answers the survivor.

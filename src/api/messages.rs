@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::AppState;
+use super::{resource, AppState};
 use crate::auth::Adapter;
 use crate::domain::{
     Channel, IdentityKind, InboundMessage, Network, RawIdentity, RawInbound, Receipt,
@@ -13,7 +13,7 @@ use crate::domain::{
 use crate::error::{ApiError, Problem};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/v1/messages", web::post().to(ingest));
+    cfg.service(resource("/v1/messages").route(web::post().to(ingest)));
 }
 
 /// An identity the adapter vouches for, as sent.

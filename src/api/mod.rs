@@ -66,6 +66,19 @@ fn query_error(e: QueryPayloadError) -> ApiError {
     ApiError::BadRequest(e.to_string())
 }
 
+/// A resource whose unmatched methods answer 405 problem+json.
+pub(crate) fn resource(path: &str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(method_not_allowed))
+}
+
+async fn method_not_allowed(req: HttpRequest) -> Result<actix_web::HttpResponse, ApiError> {
+    Err(ApiError::MethodNotAllowed(format!(
+        "{} is not allowed on {}",
+        req.method(),
+        req.path()
+    )))
+}
+
 async fn not_found(req: HttpRequest) -> Result<actix_web::HttpResponse, ApiError> {
     Err(ApiError::NotFound(format!(
         "no route for {} {}",

@@ -50,7 +50,7 @@ impl Modify for BearerTokens {
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/openapi.json", web::get().to(openapi_json));
+    cfg.service(super::resource("/openapi.json").route(web::get().to(openapi_json)));
 }
 
 /// This document.

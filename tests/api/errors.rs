@@ -217,6 +217,12 @@ async fn bad_reads_get_problems() {
             Some(ADMIN_TOKEN),
             404,
         ),
+        (
+            "GET on the ingest route",
+            "/v1/messages".into(),
+            Some(ADAPTER_TOKEN),
+            405,
+        ),
     ];
     for (why, path, token, status) in cases {
         let mut request = app.client.get(format!("{}{path}", app.address));
