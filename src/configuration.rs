@@ -103,6 +103,31 @@ impl Settings {
         builder.add_source(env_source).build()?.try_deserialize()
     }
 
+    /// Checks what deserialising cannot: values that must parse or name something real.
+    pub fn validate(&self) -> Result<(), config::ConfigError> {
+        let bad = |e: String| Err(config::ConfigError::Message(e));
+        if let Err(e) = crate::domain::IdentityNormaliser::new(&self.ingest.default_region) {
+            return bad(e.to_string());
+        }
+        for (name, addr) in [("listen", &self.listen), ("ops_listen", &self.ops_listen)] {
+            if addr.parse::<std::net::SocketAddr>().is_err() {
+                return bad(format!("`{name}` is not a socket address: {addr}"));
+            }
+        }
+        if let Some(url) = &self.redis_url {
+            let ok = url
+                .split(',')
+                .all(|u| u.trim().starts_with("redis://") || u.trim().starts_with("rediss://"));
+            if !ok {
+                return bad("`redis_url` must be redis:// or rediss:// URLs".into());
+            }
+        }
+        if self.ingest.max_body_bytes == 0 {
+            return bad("`ingest.max_body_bytes` must be positive".into());
+        }
+        Ok(())
+    }
+
     /// Adapter bearer tokens (`SWITCHBOARD_ADAPTER_TOKENS`, comma-separated).
     pub fn adapter_tokens(&self) -> Vec<String> {
         self.adapter_tokens
@@ -211,6 +236,21 @@ mod tests {
         assert_eq!(s.ingest.default_region, "GB");
         assert_eq!(s.ingest.max_body_bytes, 2048);
         assert_eq!(s.log.format, LogFormat::Json);
+    }
+
+    #[test]
+    fn validation_catches_what_types_cannot() {
+        let valid = Settings::load_from(env(&[])).expect("loads");
+        assert!(valid.validate().is_ok());
+        for (key, value) in [
+            ("SWITCHBOARD_INGEST__DEFAULT_REGION", "XX"),
+            ("SWITCHBOARD_LISTEN", "localhost"),
+            ("SWITCHBOARD_REDIS_URL", "http://redis"),
+            ("SWITCHBOARD_INGEST__MAX_BODY_BYTES", "0"),
+        ] {
+            let s = Settings::load_from(env(&[(key, value)])).expect("loads");
+            assert!(s.validate().is_err(), "{key}={value}");
+        }
     }
 
     #[test]

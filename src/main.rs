@@ -4,15 +4,28 @@ use switchboard::configuration::Settings;
 use switchboard::startup::Application;
 use switchboard::telemetry;
 
+/// `switchboard` serves; `switchboard check-config` only validates the layered settings
+/// (deployments run it against their rendered config file).
 #[tokio::main]
 async fn main() -> ExitCode {
-    let settings = match Settings::load() {
+    let settings = match Settings::load().and_then(|s| s.validate().map(|()| s)) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("switchboard: bad settings: {e}");
             return ExitCode::from(2);
         }
     };
+    match std::env::args().nth(1).as_deref() {
+        None | Some("serve") => {}
+        Some("check-config") => {
+            println!("switchboard: settings are valid: {settings:?}");
+            return ExitCode::SUCCESS;
+        }
+        Some(other) => {
+            eprintln!("switchboard: unknown command `{other}` (expected no argument, `serve` or `check-config`)");
+            return ExitCode::from(2);
+        }
+    }
     telemetry::init(&settings.log);
     tracing::info!(?settings, "starting");
     let app = match Application::build(&settings).await {

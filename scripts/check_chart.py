@@ -1,0 +1,96 @@
+"""Checks a rendering of the chart with every option on (argv[1]), one with Redis
+Cluster nodes (argv[2]), and validates the rendered config with the binary (argv[3])."""
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+import yaml
+
+CONTRACT_METRICS = {
+    "switchboard_wait_seconds", "switchboard_first_response_seconds", "switchboard_ivr_seconds",
+    "switchboard_queue_depth", "switchboard_oldest_wait_seconds", "switchboard_agents",
+    "switchboard_messages_total", "switchboard_routing_decisions_total",
+    "switchboard_ivr_bypass_total", "switchboard_sla_breaches_total",
+}
+
+
+def docs(path):
+    with open(path) as f:
+        return [d for d in yaml.safe_load_all(f) if d]
+
+
+def one(objs, kind, name_suffix=""):
+    found = [o for o in objs if o["kind"] == kind and o["metadata"]["name"].endswith(name_suffix)]
+    assert found, f"no {kind} rendered"
+    return found[0]
+
+
+def env_of(container):
+    return {e["name"]: e for e in container.get("env", [])}
+
+
+def metric_names(expr):
+    names = set(re.findall(r"\b(switchboard_[a-z_]+?)(?:_bucket|_sum|_count)?\b", expr))
+    return names
+
+
+def main():
+    rendered, cluster, binary = sys.argv[1], sys.argv[2], sys.argv[3]
+    objs = docs(rendered)
+    kinds = {o["kind"] for o in objs}
+    for kind in ["Deployment", "Service", "ConfigMap", "Secret", "HorizontalPodAutoscaler",
+                 "PodDisruptionBudget", "ServiceMonitor", "PrometheusRule"]:
+        assert kind in kinds, f"{kind} missing from {sorted(kinds)}"
+
+    dep = one(objs, "Deployment")
+    pod = dep["spec"]["template"]
+    c = pod["spec"]["containers"][0]
+    assert c["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "ops"}
+    assert c["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "ops"}
+    sc = c["securityContext"]
+    assert sc["readOnlyRootFilesystem"] is True and sc["runAsNonRoot"] is True
+    assert sc["capabilities"]["drop"] == ["ALL"] and sc["allowPrivilegeEscalation"] is False
+    assert pod["spec"]["securityContext"]["runAsNonRoot"] is True
+    assert c["resources"]["requests"] and c["resources"]["limits"]
+    assert "checksum/config" in pod["metadata"]["annotations"]
+    assert "replicas" not in dep["spec"], "the HPA owns the replica count"
+    env = env_of(c)
+    assert env["SWITCHBOARD_REDIS_URL"]["value"] == "redis://redis:6379"
+    assert env["SWITCHBOARD_ADMIN_TOKEN"]["valueFrom"]["secretKeyRef"]["key"] == "admin-token"
+    ports = {p["name"]: p["port"] for p in one(objs, "Service")["spec"]["ports"]}
+    assert ports == {"http": 8080, "ops": 9090}, ports
+    assert one(objs, "ServiceMonitor")["spec"]["endpoints"][0]["port"] == "ops"
+
+    rules = [r for g in one(objs, "PrometheusRule")["spec"]["groups"] for r in g["rules"]]
+    assert rules
+    for rule in rules:
+        used = metric_names(rule["expr"])
+        assert used and used <= CONTRACT_METRICS, f"{rule['alert']} uses {used - CONTRACT_METRICS}"
+
+    dashboard = json.loads(one(objs, "ConfigMap", "-dashboard")["data"]["switchboard.json"])
+    for panel in dashboard["panels"]:
+        queries = [t["expr"] for t in panel["targets"]]
+        assert queries, panel["title"]
+        for q in queries:
+            used = metric_names(q)
+            assert used and used <= CONTRACT_METRICS, f"panel {panel['title']}: {used}"
+        print(f"dashboard panel {panel['title']!r}: {queries}")
+
+    cluster_env = env_of(one(docs(cluster), "Deployment")["spec"]["template"]["spec"]["containers"][0])
+    assert cluster_env["SWITCHBOARD_REDIS_URL"]["value"] == "redis://a:6379,redis://b:6379"
+
+    # The rendered config file must be one the service accepts.
+    config = one(objs, "ConfigMap", "switchboard")["data"]["switchboard.toml"]
+    with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False) as f:
+        f.write(config)
+    result = subprocess.run([binary, "check-config"], env={**os.environ, "SWITCHBOARD_CONFIG": f.name},
+                            capture_output=True, text=True)
+    assert result.returncode == 0, f"rendered config refused: {result.stderr}"
+    print("chart checks passed:", ", ".join(sorted(kinds)))
+
+
+if __name__ == "__main__":
+    main()
