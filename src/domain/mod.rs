@@ -1,14 +1,18 @@
 //! Types and rules of the conversation domain. No I/O lives here: raw input is parsed
 //! into these types once, at the edge, and stores and services only ever see them.
 
+mod agent;
 mod channel;
 mod identity;
 mod ids;
 mod inbound;
+mod placement;
 mod rules;
 mod views;
 
+pub use agent::{AgentId, AgentProfile, AgentView, Capacity, Presence, MAX_CAPACITY};
 pub use channel::{Channel, Medium, Network};
+pub use placement::{place, queue_score, PersonalAgent, Placement};
 pub use identity::{Identity, IdentityKind, IdentityNormaliser, MAX_IDENTITY_LEN};
 pub use ids::{ConversationId, CustomerId, MessageId};
 pub use inbound::{InboundMessage, Limits, RawIdentity, RawInbound};

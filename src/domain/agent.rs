@@ -1,0 +1,180 @@
+//! Agents, their capacity per channel and their presence (CONTRACT "Agent API", rule 4).
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{Channel, DomainError};
+
+/// An agent id: 1–64 characters of `[A-Za-z0-9._-]` (it appears in URLs and JWT `sub`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct AgentId(String);
+
+impl AgentId {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for AgentId {
+    type Err = DomainError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let ok = !s.is_empty()
+            && s.len() <= 64
+            && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+        if ok {
+            Ok(AgentId(s.to_owned()))
+        } else {
+            Err(DomainError::invalid("agent_id", "1-64 characters of A-Z, a-z, 0-9, `.`, `_`, `-`"))
+        }
+    }
+}
+
+impl TryFrom<String> for AgentId {
+    type Error = DomainError;
+
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
+impl From<AgentId> for String {
+    fn from(id: AgentId) -> String {
+        id.0
+    }
+}
+
+impl fmt::Display for AgentId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Presence {
+    Online,
+    Away,
+    Offline,
+}
+
+impl Presence {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Presence::Online => "online",
+            Presence::Away => "away",
+            Presence::Offline => "offline",
+        }
+    }
+}
+
+impl FromStr for Presence {
+    type Err = DomainError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "online" => Ok(Presence::Online),
+            "away" => Ok(Presence::Away),
+            "offline" => Ok(Presence::Offline),
+            other => Err(DomainError::invalid("presence", format!("unknown presence `{other}`"))),
+        }
+    }
+}
+
+/// Concurrent conversations an agent takes per channel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Capacity {
+    pub phone: u32,
+    pub email: u32,
+    pub chat: u32,
+    pub social: u32,
+}
+
+impl Default for Capacity {
+    /// The contract's defaults: phone 1, chat 3, social 3, email 5.
+    fn default() -> Self {
+        Self { phone: 1, email: 5, chat: 3, social: 3 }
+    }
+}
+
+impl Capacity {
+    pub fn of(&self, channel: Channel) -> u32 {
+        match channel {
+            Channel::Phone => self.phone,
+            Channel::Email => self.email,
+            Channel::Chat => self.chat,
+            Channel::Social => self.social,
+        }
+    }
+}
+
+/// Most conversations of one channel an agent may be given at once.
+pub const MAX_CAPACITY: u32 = 100;
+
+/// What an admin says about an agent (`PUT /v1/agents/{id}`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentProfile {
+    pub id: AgentId,
+    pub name: String,
+    pub teams: Vec<String>,
+    pub capacity: Capacity,
+}
+
+impl AgentProfile {
+    pub fn new(id: AgentId, name: String, teams: Vec<String>, capacity: Capacity) -> Result<Self, DomainError> {
+        let name = name.trim().to_owned();
+        if name.is_empty() || name.chars().count() > 200 {
+            return Err(DomainError::invalid("name", "1-200 characters"));
+        }
+        if teams.len() > 32 || teams.iter().any(|t| t.is_empty() || t.len() > 64) {
+            return Err(DomainError::invalid("teams", "at most 32 teams of 1-64 characters"));
+        }
+        if Channel::ALL.iter().any(|c| capacity.of(*c) > MAX_CAPACITY) {
+            return Err(DomainError::invalid("capacity", format!("at most {MAX_CAPACITY} per channel")));
+        }
+        Ok(Self { id, name, teams, capacity })
+    }
+}
+
+/// An agent as routing sees them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct AgentView {
+    #[schema(value_type = String)]
+    pub id: AgentId,
+    pub name: String,
+    pub teams: Vec<String>,
+    pub capacity: Capacity,
+    pub presence: Presence,
+    /// Conversations assigned now, per channel.
+    pub load: BTreeMap<String, u32>,
+    /// Customers whose personal agent this is.
+    pub portfolio: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn agent_ids_are_url_safe() {
+        assert!("a-7".parse::<AgentId>().is_ok());
+        assert!("jane.doe_2".parse::<AgentId>().is_ok());
+        for bad in ["", "a/b", "a b", "é", &"x".repeat(65)] {
+            assert!(bad.parse::<AgentId>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn profiles_bound_their_fields() {
+        let id: AgentId = "a-1".parse().expect("id");
+        assert!(AgentProfile::new(id.clone(), "Ann".into(), vec![], Capacity::default()).is_ok());
+        assert!(AgentProfile::new(id.clone(), " ".into(), vec![], Capacity::default()).is_err());
+        let huge = Capacity { chat: MAX_CAPACITY + 1, ..Capacity::default() };
+        assert!(AgentProfile::new(id, "Ann".into(), vec![], huge).is_err());
+    }
+}
