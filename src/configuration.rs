@@ -43,6 +43,24 @@ pub struct Settings {
     pub http: HttpSettings,
     pub redis: RedisSettings,
     pub ingest: IngestSettings,
+    pub routing: RoutingSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct RoutingSettings {
+    /// How long a conversation waits for its busy personal agent before falling back.
+    pub sticky_wait_secs: PerChannel,
+    /// How often each replica checks for expired waits (milliseconds).
+    pub timer_interval_ms: u64,
+}
+
+/// One number per channel.
+#[derive(Debug, Clone, Deserialize)]
+pub struct PerChannel {
+    pub phone: u64,
+    pub email: u64,
+    pub chat: u64,
+    pub social: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -150,9 +168,11 @@ impl Settings {
     }
 
     pub fn store_policy(&self) -> StorePolicy {
+        let w = &self.routing.sticky_wait_secs;
         StorePolicy {
             dedup_ttl: secs(self.ingest.dedup_ttl_secs),
             reopen_window: secs(self.ingest.reopen_window_secs),
+            sticky_waits: [secs(w.phone), secs(w.email), secs(w.chat), secs(w.social)],
         }
     }
 }
@@ -182,6 +202,7 @@ impl fmt::Debug for Settings {
             .field("http", &self.http)
             .field("redis", &self.redis)
             .field("ingest", &self.ingest)
+            .field("routing", &self.routing)
             .finish_non_exhaustive()
     }
 }

@@ -26,11 +26,15 @@ impl FromStr for AgentId {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let ok = !s.is_empty()
             && s.len() <= 64
-            && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
         if ok {
             Ok(AgentId(s.to_owned()))
         } else {
-            Err(DomainError::invalid("agent_id", "1-64 characters of A-Z, a-z, 0-9, `.`, `_`, `-`"))
+            Err(DomainError::invalid(
+                "agent_id",
+                "1-64 characters of A-Z, a-z, 0-9, `.`, `_`, `-`",
+            ))
         }
     }
 }
@@ -81,7 +85,10 @@ impl FromStr for Presence {
             "online" => Ok(Presence::Online),
             "away" => Ok(Presence::Away),
             "offline" => Ok(Presence::Offline),
-            other => Err(DomainError::invalid("presence", format!("unknown presence `{other}`"))),
+            other => Err(DomainError::invalid(
+                "presence",
+                format!("unknown presence `{other}`"),
+            )),
         }
     }
 }
@@ -98,7 +105,12 @@ pub struct Capacity {
 impl Default for Capacity {
     /// The contract's defaults: phone 1, chat 3, social 3, email 5.
     fn default() -> Self {
-        Self { phone: 1, email: 5, chat: 3, social: 3 }
+        Self {
+            phone: 1,
+            email: 5,
+            chat: 3,
+            social: 3,
+        }
     }
 }
 
@@ -126,18 +138,34 @@ pub struct AgentProfile {
 }
 
 impl AgentProfile {
-    pub fn new(id: AgentId, name: String, teams: Vec<String>, capacity: Capacity) -> Result<Self, DomainError> {
+    pub fn new(
+        id: AgentId,
+        name: String,
+        teams: Vec<String>,
+        capacity: Capacity,
+    ) -> Result<Self, DomainError> {
         let name = name.trim().to_owned();
         if name.is_empty() || name.chars().count() > 200 {
             return Err(DomainError::invalid("name", "1-200 characters"));
         }
         if teams.len() > 32 || teams.iter().any(|t| t.is_empty() || t.len() > 64) {
-            return Err(DomainError::invalid("teams", "at most 32 teams of 1-64 characters"));
+            return Err(DomainError::invalid(
+                "teams",
+                "at most 32 teams of 1-64 characters",
+            ));
         }
         if Channel::ALL.iter().any(|c| capacity.of(*c) > MAX_CAPACITY) {
-            return Err(DomainError::invalid("capacity", format!("at most {MAX_CAPACITY} per channel")));
+            return Err(DomainError::invalid(
+                "capacity",
+                format!("at most {MAX_CAPACITY} per channel"),
+            ));
         }
-        Ok(Self { id, name, teams, capacity })
+        Ok(Self {
+            id,
+            name,
+            teams,
+            capacity,
+        })
     }
 }
 
@@ -174,7 +202,10 @@ mod tests {
         let id: AgentId = "a-1".parse().expect("id");
         assert!(AgentProfile::new(id.clone(), "Ann".into(), vec![], Capacity::default()).is_ok());
         assert!(AgentProfile::new(id.clone(), " ".into(), vec![], Capacity::default()).is_err());
-        let huge = Capacity { chat: MAX_CAPACITY + 1, ..Capacity::default() };
+        let huge = Capacity {
+            chat: MAX_CAPACITY + 1,
+            ..Capacity::default()
+        };
         assert!(AgentProfile::new(id, "Ann".into(), vec![], huge).is_err());
     }
 }

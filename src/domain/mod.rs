@@ -12,10 +12,10 @@ mod views;
 
 pub use agent::{AgentId, AgentProfile, AgentView, Capacity, Presence, MAX_CAPACITY};
 pub use channel::{Channel, Medium, Network};
-pub use placement::{place, queue_score, PersonalAgent, Placement};
 pub use identity::{Identity, IdentityKind, IdentityNormaliser, MAX_IDENTITY_LEN};
 pub use ids::{ConversationId, CustomerId, MessageId};
 pub use inbound::{InboundMessage, Limits, RawIdentity, RawInbound};
+pub use placement::{place, queue_score, PersonalAgent, Placement};
 pub use rules::{merge_target, next_step, ConversationStep};
 pub use views::{
     ConversationState, ConversationView, CustomerView, Decision, Direction, Message, Receipt,

@@ -25,10 +25,18 @@ pub enum Placement {
 
 /// `may_wait` is false once the sticky wait has expired; `least_loaded` is the least
 /// loaded online agent with room on the channel, if any.
-pub fn place(personal: Option<PersonalAgent<'_>>, may_wait: bool, least_loaded: Option<&AgentId>) -> Placement {
+pub fn place(
+    personal: Option<PersonalAgent<'_>>,
+    may_wait: bool,
+    least_loaded: Option<&AgentId>,
+) -> Placement {
     if let Some(p) = personal {
         if p.presence == Presence::Online && p.has_room {
-            let reason = if p.new { RouteReason::NewPersonalAgent } else { RouteReason::PersonalAgent };
+            let reason = if p.new {
+                RouteReason::NewPersonalAgent
+            } else {
+                RouteReason::PersonalAgent
+            };
             return Placement::Assign(p.id.clone(), reason);
         }
         if p.presence != Presence::Offline && may_wait {
@@ -55,23 +63,47 @@ mod tests {
     }
 
     fn personal(id: &AgentId, presence: Presence, has_room: bool) -> PersonalAgent<'_> {
-        PersonalAgent { id, presence, has_room, new: false }
+        PersonalAgent {
+            id,
+            presence,
+            has_room,
+            new: false,
+        }
     }
 
     #[test]
     fn an_online_personal_agent_with_room_gets_the_conversation() {
         let a = id("a");
-        let got = place(Some(personal(&a, Presence::Online, true)), true, Some(&id("b")));
-        assert_eq!(got, Placement::Assign(a.clone(), RouteReason::PersonalAgent));
-        let new = PersonalAgent { new: true, ..personal(&a, Presence::Online, true) };
-        assert_eq!(place(Some(new), true, None), Placement::Assign(a, RouteReason::NewPersonalAgent));
+        let got = place(
+            Some(personal(&a, Presence::Online, true)),
+            true,
+            Some(&id("b")),
+        );
+        assert_eq!(
+            got,
+            Placement::Assign(a.clone(), RouteReason::PersonalAgent)
+        );
+        let new = PersonalAgent {
+            new: true,
+            ..personal(&a, Presence::Online, true)
+        };
+        assert_eq!(
+            place(Some(new), true, None),
+            Placement::Assign(a, RouteReason::NewPersonalAgent)
+        );
     }
 
     #[test]
     fn a_full_or_away_personal_agent_is_waited_for_until_the_wait_expires() {
         let (a, b) = (id("a"), id("b"));
-        assert_eq!(place(Some(personal(&a, Presence::Online, false)), true, Some(&b)), Placement::WaitFor(a.clone()));
-        assert_eq!(place(Some(personal(&a, Presence::Away, true)), true, Some(&b)), Placement::WaitFor(a.clone()));
+        assert_eq!(
+            place(Some(personal(&a, Presence::Online, false)), true, Some(&b)),
+            Placement::WaitFor(a.clone())
+        );
+        assert_eq!(
+            place(Some(personal(&a, Presence::Away, true)), true, Some(&b)),
+            Placement::WaitFor(a.clone())
+        );
         assert_eq!(
             place(Some(personal(&a, Presence::Online, false)), false, Some(&b)),
             Placement::Assign(b, RouteReason::Fallback)
@@ -85,7 +117,10 @@ mod tests {
             place(Some(personal(&a, Presence::Offline, true)), true, Some(&b)),
             Placement::Assign(b, RouteReason::Fallback)
         );
-        assert_eq!(place(Some(personal(&a, Presence::Offline, true)), true, None), Placement::Queue);
+        assert_eq!(
+            place(Some(personal(&a, Presence::Offline, true)), true, None),
+            Placement::Queue
+        );
         assert_eq!(place(None, true, None), Placement::Queue);
     }
 

@@ -11,12 +11,14 @@
 //! | `P:v:{cid}:N` | hash | conversation N: `state`, `created_at`, `resolved_at`, `queue`, `repeat_contacts` |
 //! | `P:v:{cid}:N:m` / `:ch` / `:abs` | list / set / list | its messages (JSON) / channels / merged conversation ids |
 //!
+//! | `P:rt:{rt}…` | (see `lua/routing/prelude.lua`) | routing: agents, load, queues, waits, timers |
+//!
 //! Everything about one customer shares the hash tag `{cid}`, so each Lua script touches
 //! one slot and runs unchanged on a Redis Cluster. Identity keys are tagged by the
 //! identity and are only ever touched one key at a time. The scripts receive `P:c:{cid}`
 //! and `P:v:{cid}` and append the suffixes above; nothing else names a key.
 
-use crate::domain::{ConversationId, CustomerId, Identity};
+use crate::domain::{AgentId, ConversationId, CustomerId, Identity};
 
 /// Builds keys under one prefix (tests use a random prefix per test).
 #[derive(Debug, Clone)]
@@ -66,6 +68,24 @@ impl Keys {
 
     pub fn conversation_absorbed(&self, id: &ConversationId) -> String {
         format!("{}:abs", self.conversation(id))
+    }
+
+    /// Base of the routing keys: all routing state shares one slot, so capacity and
+    /// assignment checks are atomic. The routing scripts append the suffixes.
+    pub fn routing(&self) -> String {
+        format!("{}:rt:{{rt}}", self.prefix)
+    }
+
+    pub fn agents(&self) -> String {
+        format!("{}:agents", self.routing())
+    }
+
+    pub fn agent(&self, id: &AgentId) -> String {
+        format!("{}:a:{id}", self.routing())
+    }
+
+    pub fn route(&self, conversation: &ConversationId) -> String {
+        format!("{}:r:{conversation}", self.routing())
     }
 }
 

@@ -11,11 +11,12 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::{ResolveOutcome, Store, StoreError, StorePolicy, MAX_HOPS};
+use super::memory_routing::{Request, Routing};
+use super::{Assignment, ResolveOutcome, Store, StoreError, StorePolicy, MAX_HOPS};
 use crate::domain::{
-    merge_target, next_step, Channel, ConversationId, ConversationState, ConversationStep,
-    ConversationView, CustomerId, CustomerView, Direction, Identity, InboundMessage, Message,
-    MessageId, Receipt, Route, DEFAULT_QUEUE, DEFAULT_TIER,
+    merge_target, next_step, AgentId, AgentProfile, AgentView, Channel, ConversationId,
+    ConversationState, ConversationStep, ConversationView, CustomerId, CustomerView, Direction,
+    Identity, InboundMessage, Message, MessageId, Presence, Receipt, DEFAULT_TIER,
 };
 
 #[derive(Debug)]
@@ -23,7 +24,7 @@ struct CustomerRec {
     created_at: DateTime<Utc>,
     display_name: Option<String>,
     tier: String,
-    personal_agent: Option<String>,
+    personal_agent: Option<AgentId>,
     identities: BTreeSet<Identity>,
     conversations: Vec<ConversationId>,
     open: Option<u64>,
@@ -58,8 +59,6 @@ struct ConvRec {
     created_at: DateTime<Utc>,
     resolved_at: Option<DateTime<Utc>>,
     repeat_contacts: u32,
-    queue: Option<String>,
-    agent: Option<String>,
     channels: BTreeSet<Channel>,
     messages: Vec<Message>,
     absorbed: Vec<ConversationId>,
@@ -72,8 +71,6 @@ impl ConvRec {
             created_at: now,
             resolved_at: None,
             repeat_contacts: 0,
-            queue: Some(DEFAULT_QUEUE.to_owned()),
-            agent: None,
             channels: BTreeSet::new(),
             messages: Vec::new(),
             absorbed: Vec::new(),
@@ -86,6 +83,7 @@ struct State {
     identities: HashMap<Identity, CustomerId>,
     customers: HashMap<CustomerId, CustomerRec>,
     conversations: HashMap<ConversationId, ConvRec>,
+    routing: Routing,
 }
 
 /// See the module docs.
@@ -167,6 +165,8 @@ impl State {
                 conv.state = ConversationState::Resolved;
                 conv.resolved_at = Some(now);
             }
+            // Its timeline joins the survivor's conversation, which routing owns now.
+            self.routing.release(open, now);
         }
         for identity in &src.identities {
             self.identities.insert(identity.clone(), target.clone());
@@ -260,6 +260,32 @@ impl State {
         }
     }
 
+    /// Routes the conversation (or answers where it stands), recording a newly chosen
+    /// personal agent on the customer.
+    fn route(
+        &mut self,
+        cid: &CustomerId,
+        conv: &ConversationId,
+        channel: Channel,
+        repeat: bool,
+        now: DateTime<Utc>,
+        policy: &StorePolicy,
+    ) -> Result<crate::domain::Route, StoreError> {
+        let State {
+            customers, routing, ..
+        } = self;
+        let customer = customers
+            .get_mut(cid)
+            .ok_or_else(|| StoreError::Corrupt(format!("customer {cid} missing")))?;
+        let request = Request {
+            conversation: conv,
+            channel,
+            priority: priority(&customer.tier, repeat),
+            personal_agent: &mut customer.personal_agent,
+        };
+        Ok(routing.route(request, now, policy).0)
+    }
+
     fn customer_view(&self, id: &CustomerId) -> Result<Option<CustomerView>, StoreError> {
         if !self.customers.contains_key(id) {
             return Ok(None);
@@ -273,7 +299,7 @@ impl State {
             display_name: c.display_name.clone(),
             identities: c.identities.iter().cloned().collect(),
             tier: c.tier.clone(),
-            personal_agent_id: c.personal_agent.clone(),
+            personal_agent_id: c.personal_agent.as_ref().map(ToString::to_string),
             open_conversation_id: c.open.map(|seq| ConversationId::new(id.clone(), seq)),
             conversation_ids: c.conversations.clone(),
             created_at: c.created_at,
@@ -314,9 +340,13 @@ impl Store for MemoryStore {
         let customer = state.customer_mut(&cid)?;
         if let Some((receipt, expires)) = customer.dedup.get(&key) {
             if *expires > now {
+                // A retry learns where its conversation stands now.
+                let receipt = receipt.clone();
+                let route = state.routing.current(&receipt.conversation_id);
                 return Ok(Receipt {
                     duplicate: true,
-                    ..receipt.clone()
+                    route: route.unwrap_or(receipt.route.clone()),
+                    ..receipt
                 });
             }
         }
@@ -327,19 +357,28 @@ impl Store for MemoryStore {
         let seq = state.conversation_for(&cid, now, &self.policy)?;
         let conv_id = ConversationId::new(cid.clone(), seq);
         let message = inbound_record(msg, now);
-        let receipt = Receipt {
-            message_id: message.id.clone(),
-            customer_id: cid.clone(),
-            conversation_id: conv_id.clone(),
-            duplicate: false,
-            route: Route::queued(DEFAULT_QUEUE),
-        };
         let conv = state
             .conversations
             .get_mut(&conv_id)
             .ok_or_else(|| StoreError::Corrupt(format!("conversation {conv_id} missing")))?;
         conv.channels.insert(msg.medium().channel());
-        conv.messages.push(message);
+        conv.messages.push(message.clone());
+        let repeat = conv.repeat_contacts > 0;
+        let route = state.route(
+            &cid,
+            &conv_id,
+            msg.medium().channel(),
+            repeat,
+            now,
+            &self.policy,
+        )?;
+        let receipt = Receipt {
+            message_id: message.id,
+            customer_id: cid.clone(),
+            conversation_id: conv_id,
+            duplicate: false,
+            route,
+        };
         let expires = now + self.policy.dedup_ttl;
         state
             .customer_mut(&cid)?
@@ -378,12 +417,13 @@ impl Store for MemoryStore {
         let mut channels = BTreeSet::new();
         state.timeline(id, 0, &mut messages, &mut channels);
         sort_timeline(&mut messages);
+        let route = state.routing.current(id);
         Ok(Some(ConversationView {
             id: id.clone(),
             customer,
             state: conv.state,
-            agent_id: conv.agent.clone(),
-            queue: conv.queue.clone(),
+            agent_id: route.as_ref().and_then(|r| r.agent_id.clone()),
+            queue: route.and_then(|r| r.queue),
             channels: channels.into_iter().collect(),
             repeat_contacts: conv.repeat_contacts,
             merged_conversation_ids: conv.absorbed.clone(),
@@ -411,12 +451,49 @@ impl Store for MemoryStore {
         if customer.open == Some(id.seq()) {
             customer.open = None;
         }
+        state.routing.release(id, now);
         Ok(ResolveOutcome::Resolved)
+    }
+
+    async fn put_agent(
+        &self,
+        profile: &AgentProfile,
+        now: DateTime<Utc>,
+    ) -> Result<(AgentView, bool), StoreError> {
+        let (view, created, _) = self.lock().routing.put_agent(profile.clone(), now);
+        Ok((view, created))
+    }
+
+    async fn agent(&self, id: &AgentId) -> Result<Option<AgentView>, StoreError> {
+        Ok(self.lock().routing.agent(id))
+    }
+
+    async fn agents(&self) -> Result<Vec<AgentView>, StoreError> {
+        Ok(self.lock().routing.agents())
+    }
+
+    async fn set_presence(
+        &self,
+        id: &AgentId,
+        presence: Presence,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Vec<Assignment>>, StoreError> {
+        Ok(self.lock().routing.set_presence(id, presence, now))
+    }
+
+    async fn fire_timers(&self, now: DateTime<Utc>) -> Result<Vec<Assignment>, StoreError> {
+        Ok(self.lock().routing.fire_timers(now))
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
         Ok(())
     }
+}
+
+/// Queue priority: a classified tier outranks the standard one; a repeat contact adds one.
+pub(super) fn priority(tier: &str, repeat_contact: bool) -> u8 {
+    let tier = if tier == DEFAULT_TIER { 0 } else { 2 };
+    tier + u8::from(repeat_contact)
 }
 
 /// The stored form of an inbound message.

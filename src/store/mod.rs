@@ -4,13 +4,16 @@
 
 mod keys;
 mod memory;
+mod memory_routing;
 mod redis;
+mod redis_routing;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 
 use crate::domain::{
-    ConversationId, ConversationView, CustomerId, CustomerView, Identity, InboundMessage, Receipt,
+    AgentId, AgentProfile, AgentView, Channel, ConversationId, ConversationView, CustomerId,
+    CustomerView, Identity, InboundMessage, Presence, Receipt, RouteReason,
 };
 
 pub use self::memory::MemoryStore;
@@ -24,13 +27,60 @@ pub struct StorePolicy {
     pub dedup_ttl: Duration,
     /// How long after resolution a new message reopens a conversation.
     pub reopen_window: Duration,
+    /// How long a conversation waits for its busy personal agent, per channel
+    /// (phone, email, chat, social).
+    pub sticky_waits: [Duration; 4],
+}
+
+impl StorePolicy {
+    pub fn sticky_wait(&self, channel: Channel) -> Duration {
+        let i = Channel::ALL.iter().position(|c| *c == channel).unwrap_or(0);
+        self.sticky_waits[i]
+    }
 }
 
 impl Default for StorePolicy {
+    /// The contract's defaults; sticky waits phone 30 s, email 4 h, chat 60 s, social 10 min.
     fn default() -> Self {
         Self {
             dedup_ttl: Duration::days(7),
             reopen_window: Duration::hours(72),
+            sticky_waits: [
+                Duration::seconds(30),
+                Duration::hours(4),
+                Duration::seconds(60),
+                Duration::minutes(10),
+            ],
+        }
+    }
+}
+
+/// A conversation given to an agent by routing (for events and wait metrics).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Assignment {
+    pub conversation_id: ConversationId,
+    pub agent_id: AgentId,
+    pub reason: RouteReason,
+    pub channel: Channel,
+    /// How long it waited for an agent.
+    pub waited: Duration,
+}
+
+impl Assignment {
+    pub fn new(
+        conversation: &ConversationId,
+        agent: &AgentId,
+        reason: RouteReason,
+        channel: Channel,
+        since: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            conversation_id: conversation.clone(),
+            agent_id: agent.clone(),
+            reason,
+            channel,
+            waited: now - since,
         }
     }
 }
@@ -87,6 +137,32 @@ pub trait Store: Send + Sync + 'static {
         id: &ConversationId,
         now: DateTime<Utc>,
     ) -> Result<ResolveOutcome, StoreError>;
+
+    /// Creates or updates an agent's profile (new agents start offline); answers the
+    /// agent and whether it was created.
+    async fn put_agent(
+        &self,
+        profile: &AgentProfile,
+        now: DateTime<Utc>,
+    ) -> Result<(AgentView, bool), StoreError>;
+
+    async fn agent(&self, id: &AgentId) -> Result<Option<AgentView>, StoreError>;
+
+    async fn agents(&self) -> Result<Vec<AgentView>, StoreError>;
+
+    /// Sets presence: coming online fills the agent's free capacity from their waiting
+    /// customers and the queues; going offline sends their waiting customers elsewhere.
+    /// `None` when there is no such agent.
+    async fn set_presence(
+        &self,
+        id: &AgentId,
+        presence: Presence,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Vec<Assignment>>, StoreError>;
+
+    /// Sticky waits that expired by `now` fall back or join the queue. Safe to call
+    /// from every replica at once: each expiry is claimed by exactly one caller.
+    async fn fire_timers(&self, now: DateTime<Utc>) -> Result<Vec<Assignment>, StoreError>;
 
     /// Answers while the store is reachable.
     async fn ping(&self) -> Result<(), StoreError>;

@@ -13,11 +13,13 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{ErrorKind, RedisError, Script, ServerErrorKind};
 use serde::{Deserialize, Deserializer};
 
-use super::memory::{inbound_record, sort_timeline};
-use super::{Keys, ResolveOutcome, Store, StoreError, StorePolicy, MAX_HOPS};
+use super::memory::{inbound_record, priority, sort_timeline};
+use super::redis_routing::RoutingScripts;
+use super::{Assignment, Keys, ResolveOutcome, Store, StoreError, StorePolicy, MAX_HOPS};
 use crate::domain::{
-    merge_target, Channel, ConversationId, ConversationState, ConversationView, CustomerId,
-    CustomerView, Identity, InboundMessage, Message, Receipt, DEFAULT_QUEUE, DEFAULT_TIER,
+    merge_target, AgentId, AgentProfile, AgentView, Channel, ConversationId, ConversationState,
+    ConversationView, CustomerId, CustomerView, Decision, Identity, InboundMessage, Message,
+    Presence, Receipt, Route, RouteReason, DEFAULT_QUEUE, DEFAULT_TIER,
 };
 
 struct Scripts {
@@ -42,16 +44,20 @@ impl Scripts {
 
 /// See the module docs and [`Keys`] for the layout.
 pub struct RedisStore {
-    conn: ConnectionManager,
-    keys: Keys,
-    policy: StorePolicy,
+    pub(super) conn: ConnectionManager,
+    pub(super) keys: Keys,
+    pub(super) policy: StorePolicy,
     scripts: Scripts,
+    pub(super) routing_scripts: RoutingScripts,
 }
 
 /// What merge_out hands to merge_in: everything of S that T absorbs.
 #[derive(Debug, Deserialize)]
 struct Snapshot {
     merged_into: String,
+    /// The conversation that was open when the customer was merged away.
+    #[serde(default)]
+    open: Option<String>,
     #[serde(deserialize_with = "lua_list")]
     ids: Vec<String>,
 }
@@ -72,9 +78,20 @@ fn lua_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
 }
 
 enum ScriptAnswer {
-    Ok(Option<String>),
+    /// The script's further answers.
+    Ok(Vec<String>),
     Duplicate(String),
     Moved(CustomerId),
+}
+
+/// What the ingest script answers besides the receipt.
+struct Appended {
+    receipt: Receipt,
+    /// The conversation's assigned agent (mirror), if any.
+    agent: Option<String>,
+    personal_agent: Option<String>,
+    tier: String,
+    repeat_contacts: u32,
 }
 
 impl RedisStore {
@@ -91,6 +108,7 @@ impl RedisStore {
             keys: Keys::new(prefix),
             policy,
             scripts: Scripts::load(),
+            routing_scripts: RoutingScripts::load(),
         })
     }
 
@@ -159,6 +177,49 @@ impl RedisStore {
         script_answer(answer)
     }
 
+    /// Round trip 3, only for a conversation no agent holds yet: routing decides, and a
+    /// newly chosen personal agent and the assignment are mirrored on the customer.
+    async fn routed(
+        &self,
+        a: Appended,
+        channel: Channel,
+        now: DateTime<Utc>,
+    ) -> Result<Receipt, StoreError> {
+        let conv = a.receipt.conversation_id.clone();
+        if let Some(agent) = a.agent {
+            return Ok(Receipt {
+                route: Route {
+                    decision: Decision::Assigned,
+                    agent_id: Some(agent),
+                    queue: None,
+                    reason: RouteReason::AlreadyAssigned,
+                },
+                ..a.receipt
+            });
+        }
+        let priority = priority(&a.tier, a.repeat_contacts > 0);
+        let routed = self
+            .route_conversation(&conv, channel, priority, a.personal_agent.as_deref(), now)
+            .await?;
+        if let Some(personal) = &routed.new_personal_agent {
+            let _: i64 = redis::cmd("HSET")
+                .arg(self.keys.customer(conv.customer()))
+                .arg("personal_agent")
+                .arg(personal.as_str())
+                .query_async(&mut self.conn.clone())
+                .await
+                .map_err(from_redis)?;
+        }
+        if let Some(agent) = &routed.route.agent_id {
+            self.mirror_agent(&conv, Some(&agent.parse().map_err(corrupt)?))
+                .await?;
+        }
+        Ok(Receipt {
+            route: routed.route,
+            ..a.receipt
+        })
+    }
+
     /// Merges `source` into `target` and answers the customer that survives (which is
     /// `target`, or whoever `target` itself was merged into meanwhile).
     async fn merge(
@@ -183,6 +244,11 @@ impl RedisStore {
         // `source` may have gone into another customer first; finish that merge (the
         // merge_in is idempotent, and its first runner may have died) either way.
         let absorbed_by = self.absorb(&into, source, &raw, now).await?;
+        if let Some(open) = &snapshot.open {
+            // Its timeline joined the survivor's conversation, which routing owns now.
+            self.release_conversation(&open.parse().map_err(corrupt)?, now)
+                .await?;
+        }
         self.repoint(&snapshot.ids, source, &absorbed_by).await?;
         if absorbed_by == *target {
             return Ok(absorbed_by);
@@ -375,10 +441,19 @@ impl Store for RedisStore {
         for _ in 0..MAX_HOPS {
             tracing::Span::current().record("customer_id", target.as_str());
             match self.append(&target, msg, &message, now).await? {
-                ScriptAnswer::Ok(Some(receipt)) => return parse_receipt(&receipt, false),
-                ScriptAnswer::Duplicate(receipt) => return parse_receipt(&receipt, true),
-                ScriptAnswer::Ok(None) => {
-                    return Err(StoreError::Corrupt("ingest answered no receipt".into()))
+                ScriptAnswer::Ok(parts) => {
+                    return self
+                        .routed(appended(parts)?, msg.medium().channel(), now)
+                        .await
+                }
+                ScriptAnswer::Duplicate(receipt) => {
+                    // A retry learns where its conversation stands now.
+                    let receipt = parse_receipt(&receipt, true)?;
+                    let route = self.current_route(&receipt.conversation_id).await?;
+                    return Ok(Receipt {
+                        route: route.unwrap_or(receipt.route.clone()),
+                        ..receipt
+                    });
                 }
                 // A stale identity pointer led to a merged customer: finish that merge
                 // (idempotent) so the pointers move, then follow it.
@@ -441,6 +516,7 @@ impl Store for RedisStore {
             }
         }
         sort_timeline(&mut messages);
+        let route = self.current_route(id).await?;
         Ok(Some(ConversationView {
             id: id.clone(),
             customer,
@@ -448,8 +524,8 @@ impl Store for RedisStore {
                 Some("open") => ConversationState::Open,
                 _ => ConversationState::Resolved,
             },
-            agent_id: hash.get("agent").map(str::to_owned),
-            queue: hash.get("queue").map(str::to_owned),
+            agent_id: route.as_ref().and_then(|r| r.agent_id.clone()),
+            queue: route.and_then(|r| r.queue),
             channels: channels.into_iter().collect(),
             repeat_contacts: hash
                 .get("repeat_contacts")
@@ -478,11 +554,48 @@ impl Store for RedisStore {
             .await
             .map_err(from_redis)?;
         match answer.as_str() {
-            "resolved" => Ok(ResolveOutcome::Resolved),
+            "resolved" => {
+                self.release_conversation(id, now).await?;
+                Ok(ResolveOutcome::Resolved)
+            }
             "already_resolved" => Ok(ResolveOutcome::AlreadyResolved),
             "not_found" => Ok(ResolveOutcome::NotFound),
             other => Err(StoreError::Corrupt(format!("resolve answered {other}"))),
         }
+    }
+
+    async fn put_agent(
+        &self,
+        profile: &AgentProfile,
+        now: DateTime<Utc>,
+    ) -> Result<(AgentView, bool), StoreError> {
+        let created = self.put_agent_profile(profile, now).await?;
+        let view = self
+            .load_agent(&profile.id)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt(format!("agent {} vanished", profile.id)))?;
+        Ok((view, created))
+    }
+
+    async fn agent(&self, id: &AgentId) -> Result<Option<AgentView>, StoreError> {
+        self.load_agent(id).await
+    }
+
+    async fn agents(&self) -> Result<Vec<AgentView>, StoreError> {
+        self.load_agents().await
+    }
+
+    async fn set_presence(
+        &self,
+        id: &AgentId,
+        presence: Presence,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Vec<Assignment>>, StoreError> {
+        self.presence(id, presence, now).await
+    }
+
+    async fn fire_timers(&self, now: DateTime<Utc>) -> Result<Vec<Assignment>, StoreError> {
+        self.timers(now).await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
@@ -531,11 +644,24 @@ impl Hash {
 fn script_answer(answer: Vec<String>) -> Result<ScriptAnswer, StoreError> {
     let mut parts = answer.into_iter();
     match (parts.next().as_deref(), parts.next()) {
-        (Some("ok"), receipt) => Ok(ScriptAnswer::Ok(receipt)),
+        (Some("ok"), first) => Ok(ScriptAnswer::Ok(first.into_iter().chain(parts).collect())),
         (Some("dup"), Some(receipt)) => Ok(ScriptAnswer::Duplicate(receipt)),
         (Some("moved"), Some(to)) => Ok(ScriptAnswer::Moved(parse_customer(&to)?)),
         (status, _) => Err(StoreError::Corrupt(format!("script answered {status:?}"))),
     }
+}
+
+fn appended(parts: Vec<String>) -> Result<Appended, StoreError> {
+    let [receipt, agent, personal, tier, repeat] = <[String; 5]>::try_from(parts)
+        .map_err(|p| StoreError::Corrupt(format!("ingest answered {p:?}")))?;
+    let some = |s: String| Some(s).filter(|s| !s.is_empty());
+    Ok(Appended {
+        receipt: parse_receipt(&receipt, false)?,
+        agent: some(agent),
+        personal_agent: some(personal),
+        tier,
+        repeat_contacts: repeat.parse().unwrap_or(0),
+    })
 }
 
 fn parse_receipt(raw: &str, duplicate: bool) -> Result<Receipt, StoreError> {
@@ -557,7 +683,7 @@ fn parse_channels(raw: &[String]) -> Result<BTreeSet<Channel>, StoreError> {
         .map_err(corrupt)
 }
 
-fn corrupt(e: impl std::fmt::Display) -> StoreError {
+pub(super) fn corrupt(e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(e.to_string())
 }
 
@@ -567,7 +693,7 @@ fn unavailable(e: RedisError) -> StoreError {
 
 /// Transient faults (network, timeouts, a loading or failing-over server) are
 /// `Unavailable` and answer 503; anything else is a bug or corrupt data.
-fn from_redis(e: RedisError) -> StoreError {
+pub(super) fn from_redis(e: RedisError) -> StoreError {
     let transient = e.is_io_error()
         || e.is_timeout()
         || e.is_connection_dropped()

@@ -70,4 +70,7 @@ redis.call('HSET', c .. ':dx', idem, (now + ttl) .. '|' .. receipt)
 -- No record outlives the customer's last write by more than `ttl`: the records of a
 -- customer who went quiet expire with the hash.
 redis.call('PEXPIRE', c .. ':dx', ttl)
-return {'ok', receipt}
+-- Routing needs these only when no agent holds the conversation (its `agent` mirror).
+local held = redis.call('HMGET', conv, 'agent', 'repeat_contacts')
+local cust = redis.call('HMGET', c, 'personal_agent', 'tier')
+return {'ok', receipt, held[1] or '', cust[1] or '', cust[2] or 'standard', held[2] or '0'}

@@ -6,5 +6,7 @@ local state = redis.call('HGET', conv, 'state')
 if not state then return 'not_found' end
 if state == 'resolved' then return 'already_resolved' end
 redis.call('HSET', conv, 'state', 'resolved', 'resolved_at', ARGV[2])
+-- Routing frees the agent next; a reopened conversation is routed afresh.
+redis.call('HDEL', conv, 'agent')
 if redis.call('HGET', c, 'open') == ARGV[1] then redis.call('HDEL', c, 'open') end
 return 'resolved'

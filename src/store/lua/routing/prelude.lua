@@ -1,0 +1,87 @@
+-- Shared by every routing script (prepended in Rust). All routing state lives under
+-- KEYS[1] = `P:rt:{rt}`, one hash slot, so capacity checks and assignments are atomic:
+-- no agent is ever over capacity and no conversation is assigned twice, whatever the
+-- number of replicas. Layout (suffixes of KEYS[1]):
+--   :agents            set    agent ids
+--   :a:<agent>         hash   profile, presence, cap:<ch>, load:<ch>, portfolio
+--   :pf:<ch>           zset   agents taking <ch>, by portfolio * 2^20 + load (personal-agent choice)
+--   :free:<ch>         zset   online agents with room on <ch>, by load (fallback choice)
+--   :r:<conv>          hash   channel, state (assigned|waiting|queued), agent, owner, since, priority
+--   :q:<ch>            zset   queued conversations, by priority then time waited
+--   :w:<agent>:<ch>    zset   conversations waiting for their personal agent, by since
+--   :timers            zset   waiting conversations, by the deadline of their sticky wait
+local R = KEYS[1]
+local CHANNELS = {'phone', 'email', 'chat', 'social'}
+
+local function akey(a) return R .. ':a:' .. a end
+local function rkey(conv) return R .. ':r:' .. conv end
+local function num(v) return tonumber(v or '0') or 0 end
+
+-- Keeps the two choice indexes in step with an agent's state on one channel.
+local function reindex(a, ch)
+  local h = redis.call('HMGET', akey(a), 'presence', 'cap:' .. ch, 'load:' .. ch, 'portfolio')
+  local cap, load = num(h[2]), num(h[3])
+  if cap > 0 then
+    redis.call('ZADD', R .. ':pf:' .. ch, num(h[4]) * 1048576 + load, a)
+  else
+    redis.call('ZREM', R .. ':pf:' .. ch, a)
+  end
+  if h[1] == 'online' and load < cap then
+    redis.call('ZADD', R .. ':free:' .. ch, load, a)
+  else
+    redis.call('ZREM', R .. ':free:' .. ch, a)
+  end
+end
+
+local function reindex_all(a)
+  for _, ch in ipairs(CHANNELS) do reindex(a, ch) end
+end
+
+local function least_loaded(ch)
+  return redis.call('ZRANGE', R .. ':free:' .. ch, 0, 0)[1]
+end
+
+local function queue_score(priority, since)
+  return (9 - math.min(9, priority)) * 1e13 + since
+end
+
+-- Gives `conv` to agent `a`, taking one unit of `ch`; answers the assignment.
+local function assign(conv, a, ch, reason)
+  redis.call('HSET', rkey(conv), 'state', 'assigned', 'agent', a)
+  redis.call('HINCRBY', akey(a), 'load:' .. ch, 1)
+  reindex(a, ch)
+  return {conv, a, reason, ch, redis.call('HGET', rkey(conv), 'since')}
+end
+
+-- A wait is over: the least loaded online agent takes it, or it joins the queue.
+local function fall_back(conv, ch, out)
+  local a = least_loaded(ch)
+  if a then
+    out[#out + 1] = assign(conv, a, ch, 'fallback')
+  else
+    local r = redis.call('HMGET', rkey(conv), 'priority', 'since')
+    redis.call('HSET', rkey(conv), 'state', 'queued')
+    redis.call('HDEL', rkey(conv), 'agent')
+    redis.call('ZADD', R .. ':q:' .. ch, queue_score(num(r[1]), num(r[2])), conv)
+  end
+end
+
+-- Fills agent `a`'s free units on `ch`: their own waiting customers first, then the queue.
+local function drain(a, ch, out)
+  while true do
+    local h = redis.call('HMGET', akey(a), 'presence', 'cap:' .. ch, 'load:' .. ch)
+    if h[1] ~= 'online' or num(h[3]) >= num(h[2]) then return end
+    local wkey = R .. ':w:' .. a .. ':' .. ch
+    local conv = redis.call('ZRANGE', wkey, 0, 0)[1]
+    if conv then
+      redis.call('ZREM', wkey, conv)
+      redis.call('ZREM', R .. ':timers', conv)
+    else
+      conv = redis.call('ZRANGE', R .. ':q:' .. ch, 0, 0)[1]
+      if not conv then return end
+      redis.call('ZREM', R .. ':q:' .. ch, conv)
+    end
+    local owner = redis.call('HGET', rkey(conv), 'owner')
+    out[#out + 1] = assign(conv, a, ch, owner == a and 'personal_agent' or 'fallback')
+  end
+end

@@ -1,0 +1,14 @@
+-- Creates or updates an agent (new agents start offline with nothing assigned).
+-- ARGV: 1 agent, 2 profile JSON, 3-6 capacity for phone, email, chat, social.
+-- Answers {1 if created, assignments...}: more capacity may take waiting work at once.
+local a = ARGV[1]
+local created = redis.call('SADD', R .. ':agents', a)
+if created == 1 then
+  redis.call('HSET', akey(a), 'presence', 'offline', 'portfolio', 0)
+end
+redis.call('HSET', akey(a), 'profile', ARGV[2],
+  'cap:phone', ARGV[3], 'cap:email', ARGV[4], 'cap:chat', ARGV[5], 'cap:social', ARGV[6])
+reindex_all(a)
+local out = {created}
+for _, ch in ipairs(CHANNELS) do drain(a, ch, out) end
+return out

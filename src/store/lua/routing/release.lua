@@ -1,0 +1,22 @@
+-- Forgets a conversation that no longer needs an agent (resolved, or merged away);
+-- the freed unit goes at once to whoever waits for that agent, then to the queue.
+-- ARGV: 1 conversation. Answers the assignments this made.
+local conv = ARGV[1]
+local r = redis.call('HMGET', rkey(conv), 'state', 'agent', 'channel')
+local out = {}
+if not r[1] then return out end
+redis.call('DEL', rkey(conv))
+local state, a, ch = r[1], r[2], r[3]
+if state == 'assigned' then
+  if num(redis.call('HGET', akey(a), 'load:' .. ch)) > 0 then
+    redis.call('HINCRBY', akey(a), 'load:' .. ch, -1)
+  end
+  reindex(a, ch)
+  drain(a, ch, out)
+elseif state == 'waiting' then
+  redis.call('ZREM', R .. ':w:' .. a .. ':' .. ch, conv)
+  redis.call('ZREM', R .. ':timers', conv)
+else
+  redis.call('ZREM', R .. ':q:' .. ch, conv)
+end
+return out

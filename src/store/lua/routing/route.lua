@@ -1,0 +1,43 @@
+-- Routes one conversation that needs an agent, or answers where it already stands.
+-- ARGV: 1 conversation, 2 channel, 3 priority, 4 personal agent or '', 5 now (ms),
+--       6 sticky wait (ms).
+-- Answers {state, agent, reason, queue, personal agent, 1 if chosen now}.
+local conv, ch, priority, personal, now = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5])
+local r = rkey(conv)
+local held = redis.call('HMGET', r, 'state', 'agent', 'channel', 'owner')
+if held[1] then
+  return {held[1], held[2] or '', 'already_assigned', held[3], held[4] or '', 0}
+end
+
+local new = 0
+if personal == '' or redis.call('SISMEMBER', R .. ':agents', personal) == 0 then
+  personal = redis.call('ZRANGE', R .. ':pf:' .. ch, 0, 0)[1] or ''
+  if personal ~= '' then
+    new = 1
+    redis.call('HINCRBY', akey(personal), 'portfolio', 1)
+    reindex_all(personal)
+  end
+end
+
+redis.call('HSET', r, 'channel', ch, 'owner', personal, 'since', now, 'priority', priority)
+if personal ~= '' then
+  local p = redis.call('HMGET', akey(personal), 'presence', 'cap:' .. ch, 'load:' .. ch)
+  if p[1] == 'online' and num(p[3]) < num(p[2]) then
+    assign(conv, personal, ch, 'x')
+    return {'assigned', personal, new == 1 and 'new_personal_agent' or 'personal_agent', ch, personal, new}
+  end
+  if p[1] == 'online' or p[1] == 'away' then
+    redis.call('HSET', r, 'state', 'waiting', 'agent', personal)
+    redis.call('ZADD', R .. ':w:' .. personal .. ':' .. ch, now, conv)
+    redis.call('ZADD', R .. ':timers', now + tonumber(ARGV[6]), conv)
+    return {'waiting', '', 'waiting_for_personal_agent', ch, personal, new}
+  end
+end
+local a = least_loaded(ch)
+if a then
+  assign(conv, a, ch, 'fallback')
+  return {'assigned', a, 'fallback', ch, personal, new}
+end
+redis.call('HSET', r, 'state', 'queued')
+redis.call('ZADD', R .. ':q:' .. ch, queue_score(priority, now), conv)
+return {'queued', '', 'no_agent_available', ch, personal, new}

@@ -1,0 +1,407 @@
+//! Routing state of the embedded store: agents, their load and portfolio, and where each
+//! conversation waiting for or holding an agent stands. Callers hold the store's lock.
+//! Picks scan the agents (fine for one process); the Redis store keeps sorted sets.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, Utc};
+
+use super::{Assignment, StorePolicy};
+use crate::domain::{
+    place, queue_score, AgentId, AgentProfile, AgentView, Channel, ConversationId, Decision,
+    PersonalAgent, Placement, Presence, Route, RouteReason,
+};
+
+#[derive(Debug)]
+struct AgentRec {
+    profile: AgentProfile,
+    presence: Presence,
+    load: BTreeMap<Channel, u32>,
+    portfolio: u64,
+}
+
+impl AgentRec {
+    fn load(&self, channel: Channel) -> u32 {
+        self.load.get(&channel).copied().unwrap_or(0)
+    }
+
+    fn has_room(&self, channel: Channel) -> bool {
+        self.load(channel) < self.profile.capacity.of(channel)
+    }
+
+    fn view(&self) -> AgentView {
+        AgentView {
+            id: self.profile.id.clone(),
+            name: self.profile.name.clone(),
+            teams: self.profile.teams.clone(),
+            capacity: self.profile.capacity.clone(),
+            presence: self.presence,
+            load: Channel::ALL
+                .iter()
+                .map(|c| (c.as_str().to_owned(), self.load(*c)))
+                .collect(),
+            portfolio: self.portfolio,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Holding {
+    Assigned(AgentId),
+    Waiting {
+        agent: AgentId,
+        deadline: DateTime<Utc>,
+    },
+    Queued,
+}
+
+#[derive(Debug, Clone)]
+struct RouteRec {
+    channel: Channel,
+    holding: Holding,
+    owner: Option<AgentId>,
+    since: DateTime<Utc>,
+    priority: u8,
+}
+
+impl RouteRec {
+    fn route(&self, reason: RouteReason) -> Route {
+        match &self.holding {
+            Holding::Assigned(agent) => Route {
+                decision: Decision::Assigned,
+                agent_id: Some(agent.to_string()),
+                queue: None,
+                reason,
+            },
+            Holding::Waiting { .. } => Route {
+                decision: Decision::Queued,
+                agent_id: None,
+                queue: Some(self.channel.as_str().to_owned()),
+                reason: RouteReason::WaitingForPersonalAgent,
+            },
+            Holding::Queued => Route {
+                decision: Decision::Queued,
+                agent_id: None,
+                queue: Some(self.channel.as_str().to_owned()),
+                reason: RouteReason::NoAgentAvailable,
+            },
+        }
+    }
+}
+
+/// What a conversation needs routed.
+pub(super) struct Request<'a> {
+    pub conversation: &'a ConversationId,
+    pub channel: Channel,
+    pub priority: u8,
+    /// The customer's personal agent; routing fills it in for a first conversation.
+    pub personal_agent: &'a mut Option<AgentId>,
+}
+
+#[derive(Debug, Default)]
+pub(super) struct Routing {
+    agents: BTreeMap<AgentId, AgentRec>,
+    routes: HashMap<ConversationId, RouteRec>,
+}
+
+impl Routing {
+    pub fn put_agent(
+        &mut self,
+        profile: AgentProfile,
+        now: DateTime<Utc>,
+    ) -> (AgentView, bool, Vec<Assignment>) {
+        let id = profile.id.clone();
+        let created = !self.agents.contains_key(&id);
+        let rec = self.agents.entry(id.clone()).or_insert_with(|| AgentRec {
+            profile: profile.clone(),
+            presence: Presence::Offline,
+            load: BTreeMap::new(),
+            portfolio: 0,
+        });
+        rec.profile = profile;
+        let view = rec.view();
+        let drained = self.drain_all(&id, now);
+        (view, created, drained)
+    }
+
+    pub fn agent(&self, id: &AgentId) -> Option<AgentView> {
+        self.agents.get(id).map(AgentRec::view)
+    }
+
+    pub fn agents(&self) -> Vec<AgentView> {
+        self.agents.values().map(AgentRec::view).collect()
+    }
+
+    /// `None` when there is no such agent.
+    pub fn set_presence(
+        &mut self,
+        id: &AgentId,
+        presence: Presence,
+        now: DateTime<Utc>,
+    ) -> Option<Vec<Assignment>> {
+        self.agents.get_mut(id)?.presence = presence;
+        let mut made = Vec::new();
+        if presence == Presence::Offline {
+            // Nobody waits for an agent who left: their waiting customers fall back now.
+            for channel in Channel::ALL {
+                let waiting = self.ordered(
+                    |r| {
+                        r.channel == channel
+                            && matches!(&r.holding, Holding::Waiting { agent, .. } if agent == id)
+                    },
+                    |r| (r.since, 0.0),
+                );
+                for conv in waiting {
+                    made.extend(self.replace_without_waiting(&conv, now));
+                }
+            }
+        } else {
+            made.extend(self.drain_all(id, now));
+        }
+        Some(made)
+    }
+
+    /// The route of a conversation, routing it first if it holds nothing yet.
+    pub fn route(
+        &mut self,
+        req: Request<'_>,
+        now: DateTime<Utc>,
+        policy: &StorePolicy,
+    ) -> (Route, Option<Assignment>) {
+        if let Some(rec) = self.routes.get(req.conversation) {
+            return (rec.route(RouteReason::AlreadyAssigned), None);
+        }
+        let mut new = false;
+        if req
+            .personal_agent
+            .as_ref()
+            .is_none_or(|a| !self.agents.contains_key(a))
+        {
+            *req.personal_agent = self.choose_personal_agent(req.channel);
+            new = req.personal_agent.is_some();
+            if let Some(agent) = req
+                .personal_agent
+                .as_ref()
+                .and_then(|a| self.agents.get_mut(a))
+            {
+                agent.portfolio += 1;
+            }
+        }
+        let personal = req.personal_agent.as_ref().and_then(|id| {
+            self.agents.get(id).map(|a| PersonalAgent {
+                id,
+                presence: a.presence,
+                has_room: a.has_room(req.channel),
+                new,
+            })
+        });
+        let least_loaded = self.least_loaded(req.channel);
+        let placement = place(personal, true, least_loaded.as_ref());
+        let mut rec = RouteRec {
+            channel: req.channel,
+            holding: Holding::Queued,
+            owner: req.personal_agent.clone(),
+            since: now,
+            priority: req.priority,
+        };
+        let (reason, assignment) = match placement {
+            Placement::Assign(agent, reason) => {
+                self.take(&agent, req.channel);
+                rec.holding = Holding::Assigned(agent.clone());
+                (
+                    reason,
+                    Some(Assignment::new(
+                        req.conversation,
+                        &agent,
+                        reason,
+                        req.channel,
+                        now,
+                        now,
+                    )),
+                )
+            }
+            Placement::WaitFor(agent) => {
+                rec.holding = Holding::Waiting {
+                    agent,
+                    deadline: now + policy.sticky_wait(req.channel),
+                };
+                (RouteReason::WaitingForPersonalAgent, None)
+            }
+            Placement::Queue => (RouteReason::NoAgentAvailable, None),
+        };
+        let route = rec.route(reason);
+        self.routes.insert(req.conversation.clone(), rec);
+        (route, assignment)
+    }
+
+    /// The current route of a conversation, if it has one.
+    pub fn current(&self, conv: &ConversationId) -> Option<Route> {
+        self.routes
+            .get(conv)
+            .map(|r| r.route(RouteReason::AlreadyAssigned))
+    }
+
+    /// Forgets a resolved conversation; its agent's freed unit goes to whoever waits.
+    pub fn release(&mut self, conv: &ConversationId, now: DateTime<Utc>) -> Vec<Assignment> {
+        match self.routes.remove(conv) {
+            Some(RouteRec {
+                holding: Holding::Assigned(agent),
+                channel,
+                ..
+            }) => {
+                if let Some(a) = self.agents.get_mut(&agent) {
+                    let load = a.load.entry(channel).or_insert(0);
+                    *load = load.saturating_sub(1);
+                }
+                self.drain(&agent, channel, now)
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// Waits past their deadline fall back, oldest deadline first.
+    pub fn fire_timers(&mut self, now: DateTime<Utc>) -> Vec<Assignment> {
+        let due = self.ordered(
+            |r| matches!(r.holding, Holding::Waiting { deadline, .. } if deadline <= now),
+            |r| match r.holding {
+                Holding::Waiting { deadline, .. } => (deadline, 0.0),
+                _ => (r.since, 0.0),
+            },
+        );
+        due.iter()
+            .filter_map(|conv| self.replace_without_waiting(conv, now))
+            .collect()
+    }
+
+    fn replace_without_waiting(
+        &mut self,
+        conv: &ConversationId,
+        now: DateTime<Utc>,
+    ) -> Option<Assignment> {
+        let rec = self.routes.get(conv)?.clone();
+        match self.least_loaded(rec.channel) {
+            Some(agent) => {
+                self.take(&agent, rec.channel);
+                if let Some(r) = self.routes.get_mut(conv) {
+                    r.holding = Holding::Assigned(agent.clone());
+                }
+                Some(Assignment::new(
+                    conv,
+                    &agent,
+                    RouteReason::Fallback,
+                    rec.channel,
+                    rec.since,
+                    now,
+                ))
+            }
+            None => {
+                if let Some(r) = self.routes.get_mut(conv) {
+                    r.holding = Holding::Queued;
+                }
+                None
+            }
+        }
+    }
+
+    fn drain_all(&mut self, agent: &AgentId, now: DateTime<Utc>) -> Vec<Assignment> {
+        Channel::ALL
+            .iter()
+            .flat_map(|c| self.drain(agent, *c, now))
+            .collect()
+    }
+
+    /// Fills `agent`'s free units on `channel`: their own waiting customers first, then
+    /// the channel's queue in priority order.
+    fn drain(&mut self, agent: &AgentId, channel: Channel, now: DateTime<Utc>) -> Vec<Assignment> {
+        let mut made = Vec::new();
+        while let Some(conv) = self.next_for(agent, channel) {
+            let Some(rec) = self.routes.get_mut(&conv) else {
+                break;
+            };
+            rec.holding = Holding::Assigned(agent.clone());
+            let reason = if rec.owner.as_ref() == Some(agent) {
+                RouteReason::PersonalAgent
+            } else {
+                RouteReason::Fallback
+            };
+            made.push(Assignment::new(
+                &conv, agent, reason, channel, rec.since, now,
+            ));
+            self.take(agent, channel);
+        }
+        made
+    }
+
+    /// The conversation `agent` should take next on `channel`, if they have room.
+    fn next_for(&self, agent: &AgentId, channel: Channel) -> Option<ConversationId> {
+        let a = self.agents.get(agent)?;
+        if a.presence != Presence::Online || !a.has_room(channel) {
+            return None;
+        }
+        let waiting_for_them = |r: &RouteRec| {
+            r.channel == channel
+                && matches!(&r.holding, Holding::Waiting { agent: w, .. } if w == agent)
+        };
+        let own = self.ordered(waiting_for_them, |r| (r.since, 0.0));
+        own.into_iter().next().or_else(|| {
+            let queued = |r: &RouteRec| r.channel == channel && r.holding == Holding::Queued;
+            let by_priority = |r: &RouteRec| {
+                (
+                    DateTime::<Utc>::MIN_UTC,
+                    queue_score(r.priority, r.since.timestamp_millis()),
+                )
+            };
+            self.ordered(queued, by_priority).into_iter().next()
+        })
+    }
+
+    /// Conversations matching `keep`, ordered by `key` then id (as the sorted sets do).
+    fn ordered(
+        &self,
+        keep: impl Fn(&RouteRec) -> bool,
+        key: impl Fn(&RouteRec) -> (DateTime<Utc>, f64),
+    ) -> Vec<ConversationId> {
+        let mut found: Vec<(DateTime<Utc>, f64, String, ConversationId)> = self
+            .routes
+            .iter()
+            .filter(|(_, r)| keep(r))
+            .map(|(c, r)| {
+                let (t, s) = key(r);
+                (t, s, c.to_string(), c.clone())
+            })
+            .collect();
+        found.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)).then(a.2.cmp(&b.2)));
+        found.into_iter().map(|f| f.3).collect()
+    }
+
+    fn take(&mut self, agent: &AgentId, channel: Channel) {
+        if let Some(a) = self.agents.get_mut(agent) {
+            *a.load.entry(channel).or_insert(0) += 1;
+        }
+    }
+
+    /// Smallest portfolio, then lowest load on the channel, then id; among agents who
+    /// take the channel at all.
+    fn choose_personal_agent(&self, channel: Channel) -> Option<AgentId> {
+        self.agents
+            .values()
+            .filter(|a| a.profile.capacity.of(channel) > 0)
+            .min_by(|a, b| {
+                (a.portfolio, a.load(channel), &a.profile.id).cmp(&(
+                    b.portfolio,
+                    b.load(channel),
+                    &b.profile.id,
+                ))
+            })
+            .map(|a| a.profile.id.clone())
+    }
+
+    /// The online agent with room on the channel and the lowest load there, then id.
+    fn least_loaded(&self, channel: Channel) -> Option<AgentId> {
+        self.agents
+            .values()
+            .filter(|a| a.presence == Presence::Online && a.has_room(channel))
+            .min_by(|a, b| (a.load(channel), &a.profile.id).cmp(&(b.load(channel), &b.profile.id)))
+            .map(|a| a.profile.id.clone())
+    }
+}

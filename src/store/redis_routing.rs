@@ -1,0 +1,370 @@
+//! Routing on Redis: agents, capacity, queues and sticky waits under one hash tag
+//! (`P:rt:{rt}`), changed only by the Lua scripts in `lua/routing/`, which share a prelude
+//! with the layout and the choice indexes. The customer's slot keeps two mirrors, written
+//! after routing decides: the customer's `personal_agent`, and the assigned `agent` on
+//! the conversation, so a message to an assigned conversation needs no routing round trip.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use futures_util::future::try_join_all;
+use redis::{Script, Value};
+use serde::{Deserialize, Serialize};
+
+use super::redis::{corrupt, from_redis, RedisStore};
+use super::{Assignment, StoreError};
+use crate::domain::{
+    AgentId, AgentProfile, AgentView, Capacity, Channel, ConversationId, Decision, Presence, Route,
+    RouteReason,
+};
+
+const PRELUDE: &str = include_str!("lua/routing/prelude.lua");
+
+/// Most expired waits one timer call handles.
+const TIMER_BATCH: usize = 100;
+
+pub(super) struct RoutingScripts {
+    route: Script,
+    release: Script,
+    presence: Script,
+    put_agent: Script,
+    timers: Script,
+}
+
+impl RoutingScripts {
+    pub fn load() -> Self {
+        let with_prelude = |body: &str| Script::new(&format!("{PRELUDE}\n{body}"));
+        Self {
+            route: with_prelude(include_str!("lua/routing/route.lua")),
+            release: with_prelude(include_str!("lua/routing/release.lua")),
+            presence: with_prelude(include_str!("lua/routing/presence.lua")),
+            put_agent: with_prelude(include_str!("lua/routing/put_agent.lua")),
+            timers: with_prelude(include_str!("lua/routing/timers.lua")),
+        }
+    }
+}
+
+/// The profile as stored in the agent's hash.
+#[derive(Serialize, Deserialize)]
+struct StoredProfile {
+    name: String,
+    teams: Vec<String>,
+}
+
+/// What routing one conversation decided.
+pub(super) struct Routed {
+    pub route: Route,
+    /// The personal agent, when routing chose one just now.
+    pub new_personal_agent: Option<AgentId>,
+}
+
+impl RedisStore {
+    /// Routes a conversation that needs an agent (or answers where it stands).
+    pub(super) async fn route_conversation(
+        &self,
+        conv: &ConversationId,
+        channel: Channel,
+        priority: u8,
+        personal_agent: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Routed, StoreError> {
+        let answer: Vec<String> = self
+            .routing_scripts
+            .route
+            .key(self.keys.routing())
+            .arg(conv.to_string())
+            .arg(channel.as_str())
+            .arg(priority)
+            .arg(personal_agent.unwrap_or(""))
+            .arg(now.timestamp_millis())
+            .arg(self.policy.sticky_wait(channel).num_milliseconds())
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(from_redis)?;
+        let [state, agent, reason, queue, personal, new] = <[String; 6]>::try_from(answer)
+            .map_err(|a| StoreError::Corrupt(format!("route answered {a:?}")))?;
+        let route = route_of(&state, &agent, &reason, &queue)?;
+        let new_personal_agent = if new == "1" {
+            Some(personal.parse().map_err(corrupt)?)
+        } else {
+            None
+        };
+        Ok(Routed {
+            route,
+            new_personal_agent,
+        })
+    }
+
+    /// Where a conversation stands now, read-only.
+    pub(super) async fn current_route(
+        &self,
+        conv: &ConversationId,
+    ) -> Result<Option<Route>, StoreError> {
+        let held: Vec<Option<String>> = redis::cmd("HMGET")
+            .arg(self.keys.route(conv))
+            .arg(&["state", "agent", "channel"])
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(from_redis)?;
+        match held.as_slice() {
+            [Some(state), agent, Some(channel)] => Ok(Some(route_of(
+                state,
+                agent.as_deref().unwrap_or(""),
+                "already_assigned",
+                channel,
+            )?)),
+            _ => Ok(None),
+        }
+    }
+
+    /// Frees what a conversation held; answers the assignments the freed unit made.
+    pub(super) async fn release_conversation(
+        &self,
+        conv: &ConversationId,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Assignment>, StoreError> {
+        let made: Vec<Vec<String>> = self
+            .routing_scripts
+            .release
+            .key(self.keys.routing())
+            .arg(conv.to_string())
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(from_redis)?;
+        self.recorded(made, now).await
+    }
+
+    pub(super) async fn put_agent_profile(
+        &self,
+        profile: &AgentProfile,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let stored = StoredProfile {
+            name: profile.name.clone(),
+            teams: profile.teams.clone(),
+        };
+        let cap = &profile.capacity;
+        let answer: Vec<Value> = self
+            .routing_scripts
+            .put_agent
+            .key(self.keys.routing())
+            .arg(profile.id.as_str())
+            .arg(serde_json::to_string(&stored).map_err(corrupt)?)
+            .arg(cap.phone)
+            .arg(cap.email)
+            .arg(cap.chat)
+            .arg(cap.social)
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(from_redis)?;
+        let mut parts = answer.into_iter();
+        let created = matches!(parts.next(), Some(Value::Int(1)));
+        let made = parts.map(strings).collect::<Result<Vec<_>, _>>()?;
+        self.recorded(made, now).await?;
+        Ok(created)
+    }
+
+    pub(super) async fn presence(
+        &self,
+        id: &AgentId,
+        presence: Presence,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Vec<Assignment>>, StoreError> {
+        let made: Option<Vec<Vec<String>>> = self
+            .routing_scripts
+            .presence
+            .key(self.keys.routing())
+            .arg(id.as_str())
+            .arg(presence.as_str())
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(from_redis)?;
+        match made {
+            Some(made) => Ok(Some(self.recorded(made, now).await?)),
+            None => Ok(None),
+        }
+    }
+
+    pub(super) async fn timers(&self, now: DateTime<Utc>) -> Result<Vec<Assignment>, StoreError> {
+        let made: Vec<Vec<String>> = self
+            .routing_scripts
+            .timers
+            .key(self.keys.routing())
+            .arg(now.timestamp_millis())
+            .arg(TIMER_BATCH)
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(from_redis)?;
+        self.recorded(made, now).await
+    }
+
+    pub(super) async fn load_agent(&self, id: &AgentId) -> Result<Option<AgentView>, StoreError> {
+        let fields: Vec<(String, String)> = redis::cmd("HGETALL")
+            .arg(self.keys.agent(id))
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(from_redis)?;
+        agent_view(id, fields)
+    }
+
+    pub(super) async fn load_agents(&self) -> Result<Vec<AgentView>, StoreError> {
+        let mut ids: Vec<String> = redis::cmd("SMEMBERS")
+            .arg(self.keys.agents())
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(from_redis)?;
+        ids.sort();
+        let ids: Vec<AgentId> = ids
+            .iter()
+            .map(|i| i.parse())
+            .collect::<Result<_, _>>()
+            .map_err(corrupt)?;
+        let mut pipe = redis::pipe();
+        for id in &ids {
+            pipe.hgetall(self.keys.agent(id));
+        }
+        let all: Vec<Vec<(String, String)>> = pipe
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(from_redis)?;
+        let views = ids
+            .iter()
+            .zip(all)
+            .map(|(id, fields)| agent_view(id, fields));
+        Ok(views
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter()
+            .flatten()
+            .collect())
+    }
+
+    /// Mirrors assignments onto their conversations (customer slots), then answers them.
+    async fn recorded(
+        &self,
+        made: Vec<Vec<String>>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Assignment>, StoreError> {
+        let assignments = made
+            .into_iter()
+            .map(|a| assignment(a, now))
+            .collect::<Result<Vec<_>, _>>()?;
+        let writes = assignments
+            .iter()
+            .map(|a| self.mirror_agent(&a.conversation_id, Some(&a.agent_id)));
+        try_join_all(writes).await?;
+        Ok(assignments)
+    }
+
+    /// Writes (or clears) the conversation's `agent` mirror on the customer's slot.
+    pub(super) async fn mirror_agent(
+        &self,
+        conv: &ConversationId,
+        agent: Option<&AgentId>,
+    ) -> Result<(), StoreError> {
+        let key = self.keys.conversation(conv);
+        let cmd = match agent {
+            Some(a) => {
+                let mut c = redis::cmd("HSET");
+                c.arg(&key).arg("agent").arg(a.as_str());
+                c
+            }
+            None => {
+                let mut c = redis::cmd("HDEL");
+                c.arg(&key).arg("agent");
+                c
+            }
+        };
+        let _: i64 = cmd
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(from_redis)?;
+        Ok(())
+    }
+}
+
+fn route_of(state: &str, agent: &str, reason: &str, channel: &str) -> Result<Route, StoreError> {
+    let reason: RouteReason =
+        serde_json::from_value(serde_json::Value::String(reason.to_owned())).map_err(corrupt)?;
+    Ok(match state {
+        "assigned" => Route {
+            decision: Decision::Assigned,
+            agent_id: Some(agent.to_owned()),
+            queue: None,
+            reason,
+        },
+        "waiting" => Route {
+            decision: Decision::Queued,
+            agent_id: None,
+            queue: Some(channel.to_owned()),
+            reason: RouteReason::WaitingForPersonalAgent,
+        },
+        "queued" => Route {
+            decision: Decision::Queued,
+            agent_id: None,
+            queue: Some(channel.to_owned()),
+            reason: RouteReason::NoAgentAvailable,
+        },
+        other => return Err(StoreError::Corrupt(format!("route state {other}"))),
+    })
+}
+
+/// `{conversation, agent, reason, channel, waiting since (ms)}` from a routing script.
+fn assignment(parts: Vec<String>, now: DateTime<Utc>) -> Result<Assignment, StoreError> {
+    let [conv, agent, reason, channel, since] = <[String; 5]>::try_from(parts)
+        .map_err(|p| StoreError::Corrupt(format!("assignment {p:?}")))?;
+    let since = Utc
+        .timestamp_millis_opt(since.parse().map_err(corrupt)?)
+        .single()
+        .unwrap_or(now);
+    let channel: Channel =
+        serde_json::from_value(serde_json::Value::String(channel)).map_err(corrupt)?;
+    let reason: RouteReason =
+        serde_json::from_value(serde_json::Value::String(reason)).map_err(corrupt)?;
+    Ok(Assignment {
+        conversation_id: conv.parse().map_err(corrupt)?,
+        agent_id: agent.parse().map_err(corrupt)?,
+        reason,
+        channel,
+        waited: (now - since).max(Duration::zero()),
+    })
+}
+
+fn strings(value: Value) -> Result<Vec<String>, StoreError> {
+    redis::from_redis_value(value).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn agent_view(
+    id: &AgentId,
+    fields: Vec<(String, String)>,
+) -> Result<Option<AgentView>, StoreError> {
+    if fields.is_empty() {
+        return Ok(None);
+    }
+    let map: BTreeMap<String, String> = fields.into_iter().collect();
+    let num = |k: &str| map.get(k).and_then(|v| v.parse::<u32>().ok()).unwrap_or(0);
+    let profile: StoredProfile =
+        serde_json::from_str(map.get("profile").map_or("{}", String::as_str)).map_err(corrupt)?;
+    Ok(Some(AgentView {
+        id: id.clone(),
+        name: profile.name,
+        teams: profile.teams,
+        capacity: Capacity {
+            phone: num("cap:phone"),
+            email: num("cap:email"),
+            chat: num("cap:chat"),
+            social: num("cap:social"),
+        },
+        presence: map
+            .get("presence")
+            .map_or(Ok(Presence::Offline), |p| p.parse())
+            .map_err(corrupt)?,
+        load: Channel::ALL
+            .iter()
+            .map(|c| (c.as_str().to_owned(), num(&format!("load:{}", c.as_str()))))
+            .collect(),
+        portfolio: map
+            .get("portfolio")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0),
+    }))
+}
