@@ -1,50 +1,16 @@
 //! One suite, two stores: every check runs against the in-memory store and against a
 //! real Redis, so the two keep exactly the same semantics.
 
-use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
 use switchboard::domain::{ConversationState, CustomerId, Direction};
-use switchboard::store::{ResolveOutcome, Store, StorePolicy};
+use switchboard::store::ResolveOutcome;
 
-use crate::helpers::{ext, inbound, memory_store, normaliser, redis_store, RedisServer};
+use crate::helpers::{ext, inbound, normaliser, Harness};
 
-struct Harness {
-    store: Arc<dyn Store>,
-    _server: Option<RedisServer>,
-}
-
-impl Harness {
-    fn memory() -> Self {
-        Self {
-            store: memory_store(StorePolicy::default()),
-            _server: None,
-        }
-    }
-
-    fn redis() -> Self {
-        let (store, server) = redis_store(StorePolicy::default());
-        Self {
-            store,
-            _server: Some(server),
-        }
-    }
-}
-
-macro_rules! conformance {
-    ($($name:ident),* $(,)?) => {
-        mod memory {
-            $( #[tokio::test] async fn $name() { super::$name(super::Harness::memory()).await } )*
-        }
-        mod redis {
-            $( #[tokio::test] async fn $name() { super::$name(super::Harness::redis()).await } )*
-        }
-    };
-}
-
-conformance!(
+both_stores!(
     a_first_message_creates_a_customer_and_an_open_conversation,
     one_persons_addresses_in_every_form_land_in_one_conversation,
     a_retried_message_is_a_duplicate_with_the_first_receipt,

@@ -241,3 +241,46 @@ pub fn redis_store(policy: StorePolicy) -> (Arc<dyn Store>, RedisServer) {
     let store = RedisStore::connect(&server.url(), &prefix, policy).expect("redis store");
     (Arc::new(store), server)
 }
+
+/// A store under test: the embedded one, or Redis on its own server.
+pub struct Harness {
+    pub store: Arc<dyn Store>,
+    _server: Option<RedisServer>,
+}
+
+impl Harness {
+    pub fn memory() -> Self {
+        Self::memory_with(StorePolicy::default())
+    }
+
+    pub fn memory_with(policy: StorePolicy) -> Self {
+        Self {
+            store: memory_store(policy),
+            _server: None,
+        }
+    }
+
+    pub fn redis() -> Self {
+        Self::redis_with(StorePolicy::default())
+    }
+
+    pub fn redis_with(policy: StorePolicy) -> Self {
+        let (store, server) = redis_store(policy);
+        Self {
+            store,
+            _server: Some(server),
+        }
+    }
+}
+
+/// Runs each `async fn name(h: Harness)` against both stores: `memory::name`, `redis::name`.
+macro_rules! both_stores {
+    ($($name:ident),* $(,)?) => {
+        mod memory {
+            $( #[tokio::test] async fn $name() { super::$name(crate::helpers::Harness::memory()).await } )*
+        }
+        mod redis {
+            $( #[tokio::test] async fn $name() { super::$name(crate::helpers::Harness::redis()).await } )*
+        }
+    };
+}

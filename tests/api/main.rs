@@ -1,7 +1,10 @@
+#[macro_use]
+mod helpers;
+
 mod conformance;
 mod errors;
-mod helpers;
 mod ingest;
 mod ops;
 mod races;
+mod routing;
 mod shutdown;

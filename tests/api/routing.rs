@@ -1,0 +1,419 @@
+//! Routing rules (CONTRACT rules 2-4) against both stores, and capacity under a race of
+//! two replicas on one Redis.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use futures_util::future::join_all;
+use serde_json::json;
+use switchboard::domain::{
+    AgentId, AgentProfile, Capacity, Decision, Presence, Receipt, RouteReason,
+};
+use switchboard::store::{RedisStore, Store, StorePolicy};
+
+use crate::helpers::{ext, inbound, Harness, RedisServer};
+
+both_stores!(
+    a_first_contact_gets_a_personal_agent_and_is_assigned,
+    new_customers_spread_over_the_smallest_portfolios,
+    the_same_customer_on_another_channel_stays_with_their_agent,
+    after_resolving_the_next_message_reaches_the_same_agent,
+    with_the_personal_agent_offline_it_falls_back_and_the_owner_stays,
+    a_full_personal_agent_is_waited_for_then_freed_capacity_goes_to_them,
+    an_expired_sticky_wait_falls_back_to_the_least_loaded_agent,
+    with_nobody_online_it_queues_and_an_agent_coming_online_drains_in_order,
+    no_agent_is_ever_over_capacity,
+    presence_of_an_unknown_agent_is_refused_and_profiles_update_in_place,
+);
+
+fn t0() -> DateTime<Utc> {
+    "2026-11-22T10:00:00Z".parse().expect("time")
+}
+
+fn id(s: &str) -> AgentId {
+    s.parse().expect("agent id")
+}
+
+fn profile(agent: &str, chat: u32) -> AgentProfile {
+    let capacity = Capacity {
+        chat,
+        ..Capacity::default()
+    };
+    AgentProfile::new(
+        id(agent),
+        format!("Agent {agent}"),
+        vec!["support".into()],
+        capacity,
+    )
+    .expect("profile")
+}
+
+async fn agent_online(h: &Harness, agent: &str, chat: u32) {
+    h.store
+        .put_agent(&profile(agent, chat), t0())
+        .await
+        .expect("put agent");
+    h.store
+        .set_presence(&id(agent), Presence::Online, t0())
+        .await
+        .expect("presence")
+        .expect("known");
+}
+
+async fn chat(h: &Harness, from: &str, at: DateTime<Utc>) -> Receipt {
+    let body = json!({ "channel": "chat", "network": null, "external_id": ext(), "from": from, "text": "hi" });
+    h.store.ingest(&inbound(body), at).await.expect("ingest")
+}
+
+fn assigned_to(r: &Receipt, agent: &str, reason: RouteReason) {
+    assert_eq!(r.route.decision, Decision::Assigned, "{r:?}");
+    assert_eq!(r.route.agent_id.as_deref(), Some(agent), "{r:?}");
+    assert_eq!(r.route.reason, reason, "{r:?}");
+}
+
+async fn load(h: &Harness, agent: &str) -> u32 {
+    h.store
+        .agent(&id(agent))
+        .await
+        .expect("read")
+        .expect("agent")
+        .load["chat"]
+}
+
+async fn a_first_contact_gets_a_personal_agent_and_is_assigned(h: Harness) {
+    agent_online(&h, "a", 3).await;
+    agent_online(&h, "b", 3).await;
+    let r = chat(&h, "visitor-1", t0()).await;
+    assigned_to(&r, "a", RouteReason::NewPersonalAgent);
+    let customer = h
+        .store
+        .customer(&r.customer_id)
+        .await
+        .expect("read")
+        .expect("customer");
+    assert_eq!(customer.personal_agent_id.as_deref(), Some("a"));
+    let a = h.store.agent(&id("a")).await.expect("read").expect("agent");
+    assert_eq!((a.portfolio, a.load["chat"]), (1, 1));
+    let conv = h
+        .store
+        .conversation(&r.conversation_id)
+        .await
+        .expect("read")
+        .expect("conv");
+    assert_eq!(conv.agent_id.as_deref(), Some("a"));
+}
+
+async fn new_customers_spread_over_the_smallest_portfolios(h: Harness) {
+    for agent in ["a", "b", "c"] {
+        agent_online(&h, agent, 5).await;
+    }
+    let mut owners = Vec::new();
+    for i in 0..6 {
+        let r = chat(&h, &format!("visitor-{i}"), t0()).await;
+        owners.push(r.route.agent_id.expect("assigned"));
+    }
+    for agent in ["a", "b", "c"] {
+        let view = h
+            .store
+            .agent(&id(agent))
+            .await
+            .expect("read")
+            .expect("agent");
+        assert_eq!(view.portfolio, 2, "{agent}: {owners:?}");
+    }
+}
+
+async fn the_same_customer_on_another_channel_stays_with_their_agent(h: Harness) {
+    agent_online(&h, "a", 3).await;
+    let mut first = json!({ "channel": "chat", "external_id": ext(), "from": "v-9", "text": "hi" });
+    first["identities"] = json!([{ "kind": "email", "value": "nine@x.io" }]);
+    let r = h.store.ingest(&inbound(first), t0()).await.expect("ingest");
+    agent_online(&h, "b", 3).await;
+    let mail =
+        json!({ "channel": "email", "external_id": ext(), "from": "nine@x.io", "text": "also" });
+    let again = h.store.ingest(&inbound(mail), t0()).await.expect("ingest");
+    assert_eq!(again.conversation_id, r.conversation_id);
+    assigned_to(&again, "a", RouteReason::AlreadyAssigned);
+    assert_eq!(load(&h, "a").await, 1, "one conversation, one unit");
+}
+
+async fn after_resolving_the_next_message_reaches_the_same_agent(h: Harness) {
+    agent_online(&h, "a", 3).await;
+    agent_online(&h, "b", 3).await;
+    let r = chat(&h, "loyal", t0()).await;
+    assigned_to(&r, "a", RouteReason::NewPersonalAgent);
+    h.store
+        .resolve(&r.conversation_id, t0())
+        .await
+        .expect("resolve");
+    assert_eq!(load(&h, "a").await, 0, "resolving gives the unit back");
+    chat(&h, "someone-else", t0()).await; // b now has a customer too
+    let back = chat(&h, "loyal", t0() + Duration::days(5)).await;
+    assert_ne!(
+        back.conversation_id, r.conversation_id,
+        "a new conversation"
+    );
+    assigned_to(&back, "a", RouteReason::PersonalAgent);
+}
+
+async fn with_the_personal_agent_offline_it_falls_back_and_the_owner_stays(h: Harness) {
+    agent_online(&h, "a", 3).await;
+    let r = chat(&h, "v-off", t0()).await;
+    h.store
+        .resolve(&r.conversation_id, t0())
+        .await
+        .expect("resolve");
+    agent_online(&h, "b", 3).await;
+    h.store
+        .set_presence(&id("a"), Presence::Offline, t0())
+        .await
+        .expect("presence");
+    let next = chat(&h, "v-off", t0() + Duration::days(4)).await;
+    assigned_to(&next, "b", RouteReason::Fallback);
+    let customer = h
+        .store
+        .customer(&r.customer_id)
+        .await
+        .expect("read")
+        .expect("customer");
+    assert_eq!(
+        customer.personal_agent_id.as_deref(),
+        Some("a"),
+        "fallback never changes the owner"
+    );
+}
+
+async fn a_full_personal_agent_is_waited_for_then_freed_capacity_goes_to_them(h: Harness) {
+    agent_online(&h, "a", 1).await;
+    let first = chat(&h, "v-1", t0()).await;
+    assigned_to(&first, "a", RouteReason::NewPersonalAgent);
+    let second = chat(&h, "v-2", t0()).await; // a is the smallest portfolio... and full
+    h.store
+        .resolve(&second.conversation_id, t0())
+        .await
+        .expect("resolve");
+    let v2 = h
+        .store
+        .customer(&second.customer_id)
+        .await
+        .expect("read")
+        .expect("customer");
+    assert_eq!(v2.personal_agent_id.as_deref(), Some("a"));
+    agent_online(&h, "b", 1).await;
+    let waiting = chat(&h, "v-2", t0() + Duration::days(10)).await;
+    assert_eq!(waiting.route.decision, Decision::Queued);
+    assert_eq!(
+        waiting.route.reason,
+        RouteReason::WaitingForPersonalAgent,
+        "b is free, but a is theirs"
+    );
+    h.store
+        .resolve(&first.conversation_id, t0() + Duration::days(10))
+        .await
+        .expect("resolve");
+    let conv = h
+        .store
+        .conversation(&waiting.conversation_id)
+        .await
+        .expect("read")
+        .expect("conv");
+    assert_eq!(
+        conv.agent_id.as_deref(),
+        Some("a"),
+        "the freed unit went to their waiting customer"
+    );
+    assert_eq!(load(&h, "b").await, 0);
+}
+
+async fn an_expired_sticky_wait_falls_back_to_the_least_loaded_agent(h: Harness) {
+    agent_online(&h, "a", 1).await;
+    chat(&h, "v-1", t0()).await;
+    let waiting = chat(&h, "v-2", t0()).await;
+    assert_eq!(waiting.route.reason, RouteReason::WaitingForPersonalAgent);
+    agent_online(&h, "b", 1).await;
+    let early = h
+        .store
+        .fire_timers(t0() + Duration::seconds(59))
+        .await
+        .expect("timers");
+    assert!(early.is_empty(), "the chat sticky wait is 60 s");
+    let fired = h
+        .store
+        .fire_timers(t0() + Duration::seconds(61))
+        .await
+        .expect("timers");
+    assert_eq!(fired.len(), 1);
+    assert_eq!(fired[0].agent_id.as_str(), "b");
+    assert_eq!(fired[0].reason, RouteReason::Fallback);
+    assert_eq!(fired[0].waited, Duration::seconds(61));
+    assert!(
+        h.store
+            .fire_timers(t0() + Duration::seconds(62))
+            .await
+            .expect("timers")
+            .is_empty(),
+        "claimed once"
+    );
+    let conv = h
+        .store
+        .conversation(&waiting.conversation_id)
+        .await
+        .expect("read")
+        .expect("conv");
+    assert_eq!(conv.agent_id.as_deref(), Some("b"));
+    let owner = h
+        .store
+        .customer(&waiting.customer_id)
+        .await
+        .expect("read")
+        .expect("customer");
+    assert_eq!(owner.personal_agent_id.as_deref(), Some("a"));
+}
+
+async fn with_nobody_online_it_queues_and_an_agent_coming_online_drains_in_order(h: Harness) {
+    h.store
+        .put_agent(&profile("a", 2), t0())
+        .await
+        .expect("put");
+    let first = chat(&h, "q-1", t0()).await;
+    let second = chat(&h, "q-2", t0() + Duration::seconds(1)).await;
+    let third = chat(&h, "q-3", t0() + Duration::seconds(2)).await;
+    for r in [&first, &second, &third] {
+        assert_eq!(r.route.decision, Decision::Queued);
+        assert_eq!(r.route.reason, RouteReason::NoAgentAvailable);
+        assert_eq!(r.route.queue.as_deref(), Some("chat"));
+    }
+    let made = h
+        .store
+        .set_presence(&id("a"), Presence::Online, t0() + Duration::seconds(10))
+        .await
+        .expect("presence")
+        .expect("known");
+    let convs: Vec<_> = made.iter().map(|a| a.conversation_id.clone()).collect();
+    assert_eq!(
+        convs,
+        vec![
+            first.conversation_id.clone(),
+            second.conversation_id.clone()
+        ],
+        "oldest first, up to capacity"
+    );
+    assert_eq!(made[0].waited, Duration::seconds(10));
+    h.store
+        .resolve(&first.conversation_id, t0() + Duration::seconds(20))
+        .await
+        .expect("resolve");
+    let conv = h
+        .store
+        .conversation(&third.conversation_id)
+        .await
+        .expect("read")
+        .expect("conv");
+    assert_eq!(
+        conv.agent_id.as_deref(),
+        Some("a"),
+        "freed capacity drains the queue at once"
+    );
+}
+
+async fn no_agent_is_ever_over_capacity(h: Harness) {
+    agent_online(&h, "a", 2).await;
+    agent_online(&h, "b", 1).await;
+    let mut receipts = Vec::new();
+    for i in 0..8 {
+        receipts.push(chat(&h, &format!("cap-{i}"), t0()).await);
+    }
+    let fired = h
+        .store
+        .fire_timers(t0() + Duration::minutes(5))
+        .await
+        .expect("timers");
+    assert!(fired.is_empty(), "nobody had room");
+    assert_eq!(load(&h, "a").await, 2);
+    assert_eq!(load(&h, "b").await, 1);
+    let assigned = receipts
+        .iter()
+        .filter(|r| r.route.decision == Decision::Assigned)
+        .count();
+    assert_eq!(assigned, 3);
+}
+
+async fn presence_of_an_unknown_agent_is_refused_and_profiles_update_in_place(h: Harness) {
+    assert!(h
+        .store
+        .set_presence(&id("ghost"), Presence::Online, t0())
+        .await
+        .expect("call")
+        .is_none());
+    let (_, created) = h
+        .store
+        .put_agent(&profile("a", 1), t0())
+        .await
+        .expect("put");
+    assert!(created);
+    h.store
+        .set_presence(&id("a"), Presence::Online, t0())
+        .await
+        .expect("presence");
+    chat(&h, "p-1", t0()).await;
+    let (view, created) = h
+        .store
+        .put_agent(&profile("a", 4), t0())
+        .await
+        .expect("put");
+    assert!(!created);
+    assert_eq!(view.presence, Presence::Online, "an update keeps presence");
+    assert_eq!(
+        (view.load["chat"], view.capacity.chat, view.portfolio),
+        (1, 4, 1)
+    );
+    let all = h.store.agents().await.expect("list");
+    assert_eq!(all.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_replicas_racing_for_a_few_slots_assign_exactly_that_many() {
+    let server = RedisServer::start();
+    let prefix = format!("race{}", uuid::Uuid::new_v4().simple());
+    let replica = || -> Arc<dyn Store> {
+        Arc::new(
+            RedisStore::connect(&server.url(), &prefix, StorePolicy::default()).expect("store"),
+        )
+    };
+    let (one, two) = (replica(), replica());
+    for agent in ["a", "b"] {
+        one.put_agent(&profile(agent, 3), t0()).await.expect("put");
+        two.set_presence(&id(agent), Presence::Online, t0())
+            .await
+            .expect("presence");
+    }
+    let tasks = (0..40).map(|i| {
+        let store = if i % 2 == 0 { one.clone() } else { two.clone() };
+        tokio::spawn(async move {
+            let body = json!({ "channel": "chat", "external_id": ext(), "from": format!("race-{i}"), "text": "hi" });
+            store.ingest(&inbound(body), t0()).await
+        })
+    });
+    let receipts: Vec<Receipt> = join_all(tasks)
+        .await
+        .into_iter()
+        .map(|r| r.expect("task").expect("ingest"))
+        .collect();
+    let assigned: Vec<&Receipt> = receipts
+        .iter()
+        .filter(|r| r.route.decision == Decision::Assigned)
+        .collect();
+    assert_eq!(assigned.len(), 6, "2 agents x 3 chat slots");
+    let convs: HashSet<_> = assigned.iter().map(|r| r.conversation_id.clone()).collect();
+    assert_eq!(convs.len(), 6, "no conversation assigned twice");
+    for agent in ["a", "b"] {
+        let view = one.agent(&id(agent)).await.expect("read").expect("agent");
+        assert_eq!(view.load["chat"], 3, "{agent} exactly at capacity");
+    }
+    let fired = two
+        .fire_timers(t0() + Duration::minutes(2))
+        .await
+        .expect("timers");
+    assert!(fired.is_empty(), "still no room anywhere");
+}
