@@ -1,58 +1,88 @@
-//! Bearer-token callers. Tokens are compared in constant time; a missing or unknown
-//! token is 401, a known token on a route for another kind of caller is 403.
+//! Who is calling. Adapters and admins present static bearer tokens (compared in
+//! constant time); agents present an HS256 JWT whose `sub` is their agent id and whose
+//! `exp` is checked. A missing or invalid credential is 401; a valid one on a route for
+//! another kind of caller is 403.
 
 use std::future::{ready, Ready};
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpRequest};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
+use crate::domain::AgentId;
 use crate::error::ApiError;
 
-/// The tokens this deployment accepts.
-#[derive(Debug, Clone, Default)]
+/// The credentials this deployment accepts.
+#[derive(Clone, Default)]
 pub struct Tokens {
     admin: Option<String>,
     adapters: Vec<String>,
+    agent_key: Option<DecodingKey>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Role {
+/// An authenticated caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Caller {
     Admin,
     Adapter,
+    Agent(AgentId),
+}
+
+#[derive(Deserialize)]
+struct Claims {
+    sub: String,
 }
 
 impl Tokens {
-    pub fn new(admin: Option<String>, adapters: Vec<String>) -> Self {
-        Self { admin, adapters }
+    pub fn new(
+        admin: Option<String>,
+        adapters: Vec<String>,
+        agent_jwt_secret: Option<&str>,
+    ) -> Self {
+        Self {
+            admin,
+            adapters,
+            agent_key: agent_jwt_secret.map(|s| DecodingKey::from_secret(s.as_bytes())),
+        }
     }
 
-    /// Checks every token, whatever matches first, so timing says nothing of which one did.
-    fn role_of(&self, presented: &str) -> Option<Role> {
+    /// Checks every static token, whatever matches first, so timing says nothing of
+    /// which one did; then, failing those, the agent JWT.
+    fn caller(&self, presented: &str) -> Option<Caller> {
         let same = |t: &String| bool::from(t.as_bytes().ct_eq(presented.as_bytes()));
         let admin = self.admin.iter().fold(false, |hit, t| hit | same(t));
         let adapter = self.adapters.iter().fold(false, |hit, t| hit | same(t));
         match (admin, adapter) {
-            (true, _) => Some(Role::Admin),
-            (false, true) => Some(Role::Adapter),
-            _ => None,
+            (true, _) => Some(Caller::Admin),
+            (false, true) => Some(Caller::Adapter),
+            _ => self.agent(presented).map(Caller::Agent),
         }
     }
-}
 
-fn role(req: &HttpRequest) -> Result<Role, ApiError> {
-    let tokens = req
-        .app_data::<web::Data<Tokens>>()
-        .ok_or_else(|| ApiError::Internal("token table not configured".into()))?;
-    let presented = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .ok_or(ApiError::Unauthorized)?;
-    tokens.role_of(presented).ok_or(ApiError::Unauthorized)
+    fn agent(&self, jwt: &str) -> Option<AgentId> {
+        let key = self.agent_key.as_ref()?;
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_required_spec_claims(&["exp", "sub"]);
+        let data = jsonwebtoken::decode::<Claims>(jwt, key, &validation).ok()?;
+        data.claims.sub.parse().ok()
+    }
+
+    fn of(req: &HttpRequest) -> Result<Caller, ApiError> {
+        let tokens = req
+            .app_data::<web::Data<Tokens>>()
+            .ok_or_else(|| ApiError::Internal("token table not configured".into()))?;
+        let presented = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .ok_or(ApiError::Unauthorized)?;
+        tokens.caller(presented).ok_or(ApiError::Unauthorized)
+    }
 }
 
 /// A channel adapter (`SWITCHBOARD_ADAPTER_TOKENS`).
@@ -63,16 +93,34 @@ pub struct Adapter;
 #[derive(Debug)]
 pub struct Admin;
 
+/// An administrator or an agent: what an agent may reach is checked per resource.
+#[derive(Debug)]
+pub struct Staff(pub Caller);
+
+impl Staff {
+    /// Admins reach every agent; an agent only itself.
+    pub fn may_act_as(&self, agent: &AgentId) -> bool {
+        match &self.0 {
+            Caller::Admin => true,
+            Caller::Agent(me) => me == agent,
+            Caller::Adapter => false,
+        }
+    }
+}
+
+fn extract<T>(
+    req: &HttpRequest,
+    accept: impl FnOnce(Caller) -> Option<T>,
+) -> Ready<Result<T, ApiError>> {
+    ready(Tokens::of(req).and_then(|caller| accept(caller).ok_or(ApiError::Forbidden)))
+}
+
 impl FromRequest for Adapter {
     type Error = ApiError;
     type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(match role(req) {
-            Ok(Role::Adapter) => Ok(Adapter),
-            Ok(Role::Admin) => Err(ApiError::Forbidden),
-            Err(e) => Err(e),
-        })
+        extract(req, |c| (c == Caller::Adapter).then_some(Adapter))
     }
 }
 
@@ -81,25 +129,79 @@ impl FromRequest for Admin {
     type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(match role(req) {
-            Ok(Role::Admin) => Ok(Admin),
-            Ok(Role::Adapter) => Err(ApiError::Forbidden),
-            Err(e) => Err(e),
-        })
+        extract(req, |c| (c == Caller::Admin).then_some(Admin))
+    }
+}
+
+impl FromRequest for Staff {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        extract(req, |c| (c != Caller::Adapter).then_some(Staff(c)))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use jsonwebtoken::{encode, EncodingKey, Header};
+    use serde_json::json;
+
+    fn jwt(secret: &str, claims: serde_json::Value) -> String {
+        encode(
+            &Header::default(),
+            &claims,
+            &EncodingKey::from_secret(secret.as_bytes()),
+        )
+        .expect("jwt")
+    }
+
+    fn future() -> i64 {
+        chrono::Utc::now().timestamp() + 3600
+    }
 
     #[test]
-    fn tokens_map_to_roles() {
-        let t = Tokens::new(Some("adm".into()), vec!["a1".into(), "a2".into()]);
-        assert_eq!(t.role_of("adm"), Some(Role::Admin));
-        assert_eq!(t.role_of("a2"), Some(Role::Adapter));
-        assert_eq!(t.role_of("a"), None);
-        assert_eq!(t.role_of(""), None);
-        assert_eq!(Tokens::default().role_of(""), None);
+    fn tokens_map_to_callers() {
+        let t = Tokens::new(
+            Some("adm".into()),
+            vec!["a1".into(), "a2".into()],
+            Some("s3cret"),
+        );
+        assert_eq!(t.caller("adm"), Some(Caller::Admin));
+        assert_eq!(t.caller("a2"), Some(Caller::Adapter));
+        assert_eq!(t.caller("a"), None);
+        assert_eq!(t.caller(""), None);
+        assert_eq!(Tokens::default().caller(""), None);
+    }
+
+    #[test]
+    fn agents_present_a_signed_unexpired_jwt() {
+        let t = Tokens::new(None, vec![], Some("s3cret"));
+        let good = jwt("s3cret", json!({ "sub": "a-7", "exp": future() }));
+        assert_eq!(
+            t.caller(&good),
+            Some(Caller::Agent("a-7".parse().expect("id")))
+        );
+        let cases = [
+            (
+                jwt("other", json!({ "sub": "a-7", "exp": future() })),
+                "wrong secret",
+            ),
+            (
+                jwt("s3cret", json!({ "sub": "a-7", "exp": 1_000_000 })),
+                "expired",
+            ),
+            (jwt("s3cret", json!({ "sub": "a-7" })), "no exp"),
+            (
+                jwt("s3cret", json!({ "sub": "a/7", "exp": future() })),
+                "not an agent id",
+            ),
+        ];
+        for (token, why) in cases {
+            assert_eq!(t.caller(&token), None, "{why}");
+        }
+        let without_secret = Tokens::new(None, vec![], None);
+        assert_eq!(without_secret.caller(&good), None, "no secret, no agents");
     }
 }

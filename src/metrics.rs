@@ -135,6 +135,18 @@ impl Metrics {
             .inc();
     }
 
+    /// Conversations routing gave to agents: each one's wait and the decision.
+    pub fn assignments(&self, made: &[crate::store::Assignment]) {
+        for a in made {
+            let outcome = reason_label(a.reason);
+            let waited = a.waited.num_milliseconds().max(0) as f64 / 1000.0;
+            self.wait_seconds
+                .with_label_values(&[a.channel.as_str(), a.channel.as_str(), outcome])
+                .observe(waited);
+            self.routed(Decision::Assigned, a.reason);
+        }
+    }
+
     /// The Prometheus text exposition of every metric.
     pub fn render(&self) -> Result<String, prometheus::Error> {
         let mut out = Vec::new();

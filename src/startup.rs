@@ -44,6 +44,8 @@ pub struct Application {
     port: u16,
     ops_port: u16,
     draining: Draining,
+    state: web::Data<AppState>,
+    timer_interval: Duration,
 }
 
 impl Application {
@@ -68,6 +70,7 @@ impl Application {
         let tokens = web::Data::new(Tokens::new(
             settings.admin_token.clone(),
             settings.adapter_tokens(),
+            settings.agent_jwt_secret.as_deref(),
         ));
         if settings.adapter_tokens().is_empty() {
             tracing::warn!("SWITCHBOARD_ADAPTER_TOKENS is empty: every ingest will be refused");
@@ -117,6 +120,7 @@ impl Application {
         .run();
 
         let ops_draining = web::Data::new(draining.clone());
+        let app_state = state.clone();
         let ops = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
@@ -140,6 +144,8 @@ impl Application {
             port,
             ops_port,
             draining,
+            state: app_state,
+            timer_interval: Duration::from_millis(settings.routing.timer_interval_ms.max(10)),
         })
     }
 
@@ -161,15 +167,31 @@ impl Application {
         let ops_handle = self.ops.handle();
         let api = tokio::spawn(self.api);
         let ops = tokio::spawn(self.ops);
+        let timers = tokio::spawn(run_timers(self.state.clone(), self.timer_interval));
         shutdown.await;
         tracing::info!("shutting down: draining in-flight requests");
         self.draining.start();
         stop(api_handle, ops_handle).await;
+        timers.abort();
         for task in [api, ops] {
             task.await.map_err(std::io::Error::other)??;
         }
         tracing::info!("stopped");
         Ok(())
+    }
+}
+
+/// Every replica polls for expired sticky waits; the store hands each expiry to exactly
+/// one caller, so no leader is needed.
+async fn run_timers(state: web::Data<AppState>, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match state.store.fire_timers(chrono::Utc::now()).await {
+            Ok(made) => state.metrics.assignments(&made),
+            Err(e) => tracing::warn!(error = %e, "expired waits not handled this round"),
+        }
     }
 }
 

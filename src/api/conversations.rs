@@ -1,4 +1,4 @@
-//! Conversation reads and actions. Admin token for now; agents' tokens come with routing.
+//! Conversation reads and actions, for admins and for the agents who hold them.
 
 use actix_web::{web, HttpResponse};
 use chrono::Utc;
@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{resource, AppState};
-use crate::auth::Admin;
+use crate::auth::{Caller, Staff};
 use crate::domain::{ConversationId, ConversationState, ConversationView};
 use crate::error::{ApiError, Problem};
 use crate::store::ResolveOutcome;
@@ -27,7 +27,7 @@ fn parse_id(raw: &str) -> Result<ConversationId, ApiError> {
     path = "/v1/conversations/{id}",
     tag = "conversations",
     params(("id" = String, Path, description = "Conversation id")),
-    security(("admin_token" = [])),
+    security(("admin_token" = []), ("agent_jwt" = [])),
     responses(
         (status = 200, body = ConversationView),
         (status = 401, body = Problem, content_type = "application/problem+json"),
@@ -37,17 +37,28 @@ fn parse_id(raw: &str) -> Result<ConversationId, ApiError> {
     )
 )]
 pub async fn get_conversation(
-    _: Admin,
+    staff: Staff,
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<web::Json<ConversationView>, ApiError> {
     let id = parse_id(&id)?;
-    state
-        .store
-        .conversation(&id)
-        .await?
+    let conv = state.store.conversation(&id).await?;
+    // Another agent's conversation is answered exactly like a missing one.
+    conv.filter(|c| reaches(&staff, c))
         .map(web::Json)
         .ok_or_else(|| ApiError::NotFound(format!("no conversation `{id}`")))
+}
+
+/// Admins reach every conversation; an agent the ones it holds or whose customer it owns.
+fn reaches(staff: &Staff, conv: &ConversationView) -> bool {
+    match &staff.0 {
+        Caller::Admin => true,
+        Caller::Agent(me) => {
+            conv.agent_id.as_deref() == Some(me.as_str())
+                || conv.customer.personal_agent_id.as_deref() == Some(me.as_str())
+        }
+        Caller::Adapter => false,
+    }
 }
 
 /// Optional satisfaction score given on resolution.
@@ -73,7 +84,7 @@ pub struct ResolveResponse {
     tag = "conversations",
     params(("id" = String, Path, description = "Conversation id")),
     request_body(content = Option<ResolveRequest>, description = "Optional; may be empty"),
-    security(("admin_token" = [])),
+    security(("admin_token" = []), ("agent_jwt" = [])),
     responses(
         (status = 200, body = ResolveResponse),
         (status = 400, body = Problem, content_type = "application/problem+json"),
@@ -84,12 +95,24 @@ pub struct ResolveResponse {
     )
 )]
 pub async fn resolve(
-    _: Admin,
+    staff: Staff,
     state: web::Data<AppState>,
     id: web::Path<String>,
     body: Option<web::Json<ResolveRequest>>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&id)?;
+    if let Caller::Agent(me) = &staff.0 {
+        let held = state
+            .store
+            .conversation(&id)
+            .await?
+            .and_then(|c| c.agent_id);
+        if held.as_deref() != Some(me.as_str()) {
+            return Err(ApiError::NotFound(format!(
+                "no conversation `{id}` of yours"
+            )));
+        }
+    }
     let csat = body.and_then(|b| b.into_inner().csat);
     if csat.is_some_and(|c| !(1..=5).contains(&c)) {
         return Err(ApiError::BadRequest(

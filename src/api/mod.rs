@@ -1,6 +1,7 @@
 //! HTTP routes. Handlers stay thin: extract → parse into domain types → call the store →
 //! map the answer. Routes are grouped by resource, each with its own `configure`.
 
+mod agents;
 mod conversations;
 mod customers;
 pub mod messages;
@@ -38,6 +39,7 @@ pub fn configure(max_body_bytes: usize) -> impl Fn(&mut web::ServiceConfig) + Cl
         .app_data(web::PathConfig::default().error_handler(|e, _| path_error(e).into()))
         .app_data(web::QueryConfig::default().error_handler(|e, _| query_error(e).into()))
         .configure(messages::configure)
+        .configure(agents::configure)
         .configure(conversations::configure)
         .configure(customers::configure)
         .configure(openapi::configure)

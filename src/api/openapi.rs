@@ -4,7 +4,7 @@ use actix_web::{web, HttpResponse};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{conversations, customers, messages, ops};
+use super::{agents, conversations, customers, messages, ops};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -15,6 +15,10 @@ use super::{conversations, customers, messages, ops};
     ),
     paths(
         messages::ingest,
+        agents::put_agent,
+        agents::get_agent,
+        agents::list_agents,
+        agents::put_presence,
         conversations::get_conversation,
         conversations::resolve,
         customers::get_customer,
@@ -28,6 +32,7 @@ use super::{conversations, customers, messages, ops};
     modifiers(&BearerTokens),
     tags(
         (name = "ingest", description = "Inbound messages from channel adapters"),
+        (name = "agents", description = "Agents, their capacity and presence"),
         (name = "conversations", description = "Timelines and conversation actions"),
         (name = "customers", description = "Customers and their identities"),
         (name = "ops", description = "Health, readiness and metrics (ops port)"),
@@ -46,6 +51,16 @@ impl Modify for BearerTokens {
                 SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
             );
         }
+        components.add_security_scheme(
+            "agent_jwt",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some("HS256, `sub` = agent id, `exp` required"))
+                    .build(),
+            ),
+        );
     }
 }
 

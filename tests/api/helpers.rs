@@ -18,6 +18,14 @@ use uuid::Uuid;
 
 pub const ADAPTER_TOKEN: &str = "test-adapter-token";
 pub const ADMIN_TOKEN: &str = "test-admin-token";
+pub const AGENT_JWT_SECRET: &str = "test-agent-secret";
+
+/// An agent's bearer token, valid for an hour.
+pub fn agent_jwt(agent: &str) -> String {
+    let claims = json!({ "sub": agent, "exp": chrono::Utc::now().timestamp() + 3600 });
+    let key = jsonwebtoken::EncodingKey::from_secret(AGENT_JWT_SECRET.as_bytes());
+    jsonwebtoken::encode(&jsonwebtoken::Header::default(), &claims, &key).expect("jwt")
+}
 
 /// A `redis-server` of our own; killed when dropped.
 pub struct RedisServer {
@@ -100,6 +108,8 @@ pub fn test_settings(redis_url: Option<&str>, extra: &[(&str, &str)]) -> Setting
         ("SWITCHBOARD_OPS_LISTEN", "127.0.0.1:0"),
         ("SWITCHBOARD_ADAPTER_TOKENS", ADAPTER_TOKEN),
         ("SWITCHBOARD_ADMIN_TOKEN", ADMIN_TOKEN),
+        ("SWITCHBOARD_AGENT_JWT_SECRET", AGENT_JWT_SECRET),
+        ("SWITCHBOARD_ROUTING__TIMER_INTERVAL_MS", "50"),
         ("SWITCHBOARD_HTTP__WORKERS", "2"),
         ("SWITCHBOARD_HTTP__SHUTDOWN_TIMEOUT_SECS", "5"),
     ]
@@ -187,6 +197,35 @@ impl TestApp {
             response.text().await
         );
         response.json().await.expect("json")
+    }
+
+    pub async fn admin_put(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.client
+            .put(format!("{}{path}", self.address))
+            .bearer_auth(ADMIN_TOKEN)
+            .json(body)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    pub async fn agent_get(&self, agent: &str, path: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{path}", self.address))
+            .bearer_auth(agent_jwt(agent))
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    pub async fn agent_put(&self, agent: &str, path: &str, body: &Value) -> reqwest::Response {
+        self.client
+            .put(format!("{}{path}", self.address))
+            .bearer_auth(agent_jwt(agent))
+            .json(body)
+            .send()
+            .await
+            .expect("request sent")
     }
 
     pub async fn admin_post(&self, path: &str, body: &Value) -> reqwest::Response {

@@ -1,6 +1,7 @@
 #[macro_use]
 mod helpers;
 
+mod agents;
 mod conformance;
 mod errors;
 mod ingest;

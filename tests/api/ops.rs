@@ -86,6 +86,10 @@ async fn the_openapi_document_describes_every_route() {
         ("/healthz", "get"),
         ("/readyz", "get"),
         ("/metrics", "get"),
+        ("/v1/agents", "get"),
+        ("/v1/agents/{id}", "get"),
+        ("/v1/agents/{id}", "put"),
+        ("/v1/agents/{id}/presence", "put"),
     ];
     for (path, method) in expected {
         assert!(
@@ -97,7 +101,7 @@ async fn the_openapi_document_describes_every_route() {
         .as_object()
         .map(|p| p.len())
         .unwrap_or_default();
-    assert_eq!(paths, 9, "a route was added without being tested here");
+    assert_eq!(paths, 12, "a route was added without being tested here");
     for schema in [
         "IngestRequest",
         "Receipt",

@@ -1,0 +1,186 @@
+//! Agents: profiles (admin), presence (the agent itself or an admin), reads.
+
+use actix_web::{web, HttpResponse};
+use chrono::Utc;
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use super::{resource, AppState};
+use crate::auth::{Admin, Staff};
+use crate::domain::{AgentId, AgentProfile, AgentView, Capacity, Presence};
+use crate::error::{ApiError, Problem};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("/v1/agents").route(web::get().to(list_agents)))
+        .service(
+            resource("/v1/agents/{id}")
+                .route(web::get().to(get_agent))
+                .route(web::put().to(put_agent)),
+        )
+        .service(resource("/v1/agents/{id}/presence").route(web::put().to(put_presence)));
+}
+
+/// Capacity per channel; a channel left out gets the default (phone 1, email 5, chat 3, social 3).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CapacityDto {
+    pub phone: Option<u32>,
+    pub email: Option<u32>,
+    pub chat: Option<u32>,
+    pub social: Option<u32>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AgentRequest {
+    pub name: String,
+    #[serde(default)]
+    pub teams: Vec<String>,
+    #[serde(default)]
+    pub capacity: CapacityDto,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PresenceRequest {
+    pub presence: Presence,
+}
+
+fn agent_id(raw: &str) -> Result<AgentId, ApiError> {
+    raw.parse()
+        .map_err(|_| ApiError::NotFound(format!("no agent `{raw}`")))
+}
+
+/// Creates or updates an agent; a new agent starts offline.
+#[utoipa::path(
+    put,
+    path = "/v1/agents/{id}",
+    tag = "agents",
+    params(("id" = String, Path, description = "Agent id: 1-64 of A-Z a-z 0-9 . _ -")),
+    request_body = AgentRequest,
+    security(("admin_token" = [])),
+    responses(
+        (status = 201, description = "Created", body = AgentView),
+        (status = 200, description = "Updated", body = AgentView),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 503, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn put_agent(
+    _: Admin,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    body: web::Json<AgentRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let id: AgentId = id.parse()?;
+    let body = body.into_inner();
+    let d = Capacity::default();
+    let capacity = Capacity {
+        phone: body.capacity.phone.unwrap_or(d.phone),
+        email: body.capacity.email.unwrap_or(d.email),
+        chat: body.capacity.chat.unwrap_or(d.chat),
+        social: body.capacity.social.unwrap_or(d.social),
+    };
+    let profile = AgentProfile::new(id, body.name, body.teams, capacity)?;
+    let (view, created) = state.store.put_agent(&profile, Utc::now()).await?;
+    let mut response = if created {
+        HttpResponse::Created()
+    } else {
+        HttpResponse::Ok()
+    };
+    Ok(response.json(view))
+}
+
+/// An agent: presence, load per channel and portfolio size.
+#[utoipa::path(
+    get,
+    path = "/v1/agents/{id}",
+    tag = "agents",
+    params(("id" = String, Path, description = "Agent id")),
+    security(("admin_token" = []), ("agent_jwt" = [])),
+    responses(
+        (status = 200, body = AgentView),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Another agent", body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn get_agent(
+    staff: Staff,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<web::Json<AgentView>, ApiError> {
+    let id = agent_id(&id)?;
+    if !staff.may_act_as(&id) {
+        return Err(ApiError::Forbidden);
+    }
+    state
+        .store
+        .agent(&id)
+        .await?
+        .map(web::Json)
+        .ok_or_else(|| ApiError::NotFound(format!("no agent `{id}`")))
+}
+
+/// Every agent.
+#[utoipa::path(
+    get,
+    path = "/v1/agents",
+    tag = "agents",
+    security(("admin_token" = [])),
+    responses(
+        (status = 200, body = Vec<AgentView>),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn list_agents(
+    _: Admin,
+    state: web::Data<AppState>,
+) -> Result<web::Json<Vec<AgentView>>, ApiError> {
+    Ok(web::Json(state.store.agents().await?))
+}
+
+/// Sets presence. Coming online takes waiting conversations at once; going offline sends
+/// customers waiting for this agent elsewhere.
+#[utoipa::path(
+    put,
+    path = "/v1/agents/{id}/presence",
+    tag = "agents",
+    params(("id" = String, Path, description = "Agent id")),
+    request_body = PresenceRequest,
+    security(("admin_token" = []), ("agent_jwt" = [])),
+    responses(
+        (status = 200, body = AgentView),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Another agent", body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn put_presence(
+    staff: Staff,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    body: web::Json<PresenceRequest>,
+) -> Result<web::Json<AgentView>, ApiError> {
+    let id = agent_id(&id)?;
+    if !staff.may_act_as(&id) {
+        return Err(ApiError::Forbidden);
+    }
+    let not_found = || ApiError::NotFound(format!("no agent `{id}`"));
+    let made = state
+        .store
+        .set_presence(&id, body.presence, Utc::now())
+        .await?
+        .ok_or_else(not_found)?;
+    state.metrics.assignments(&made);
+    state
+        .store
+        .agent(&id)
+        .await?
+        .map(web::Json)
+        .ok_or_else(not_found)
+}
