@@ -5,7 +5,11 @@
 //! of both, since absolute numbers on a shared machine mean little.
 //!
 //! cargo bench --bench ingest -- [--redis redis://127.0.0.1:6379] [--url http://host:port]
-//!     [--customers 1000] [--concurrency 32] [--requests 20000]
+//!     [--customers 1000] [--concurrency 32] [--requests 20000] [--routing-cycles 3000]
+//!
+//! Then the routing scenario: with 10 and with 10,000 online agents, cycles of a new
+//! customer's first message (personal agent chosen, conversation assigned) and its
+//! resolution; the two rates and their ratio show whether routing cost grows with agents.
 //!
 //! Without `--url` the service runs in this process on a free port (`--url` points it at
 //! a running one instead, whose adapter token is `$SWITCHBOARD_BENCH_TOKEN`, and whose
@@ -27,6 +31,7 @@ struct Args {
     customers: usize,
     concurrency: usize,
     requests: usize,
+    routing_cycles: usize,
 }
 
 fn args() -> Args {
@@ -37,6 +42,7 @@ fn args() -> Args {
         customers: 1000,
         concurrency: 32,
         requests: 20_000,
+        routing_cycles: 3_000,
     };
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let mut it = argv.iter();
@@ -50,6 +56,7 @@ fn args() -> Args {
             "--customers" => a.customers = v.parse().unwrap_or(a.customers),
             "--concurrency" => a.concurrency = v.parse().unwrap_or(a.concurrency),
             "--requests" => a.requests = v.parse().unwrap_or(a.requests),
+            "--routing-cycles" => a.routing_cycles = v.parse().unwrap_or(a.routing_cycles),
             _ => continue, // `cargo bench` adds `--bench`; ignore what we don't know.
         }
         it.next();
@@ -130,50 +137,141 @@ fn sender(customer: usize) -> String {
     format!("bench-{customer}@example.com")
 }
 
+const ADMIN: &str = "bench-admin";
+
+/// Starts the service in this process on free ports, its keys under a fresh prefix.
+async fn start_service(redis: &str, token: &str, tag: &str) -> (String, String) {
+    let prefix = format!("bench{}{tag}", std::process::id());
+    let env = [
+        ("SWITCHBOARD_REDIS_URL", redis),
+        ("SWITCHBOARD_REDIS__KEY_PREFIX", prefix.as_str()),
+        ("SWITCHBOARD_LISTEN", "127.0.0.1:0"),
+        ("SWITCHBOARD_OPS_LISTEN", "127.0.0.1:0"),
+        ("SWITCHBOARD_ADAPTER_TOKENS", token),
+        ("SWITCHBOARD_ADMIN_TOKEN", ADMIN),
+    ];
+    let settings = Settings::load_from(
+        env.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    )
+    .expect("settings");
+    let app = Application::build(&settings).await.expect("app");
+    let urls = (
+        format!("http://127.0.0.1:{}", app.port()),
+        format!("http://127.0.0.1:{}", app.ops_port()),
+    );
+    tokio::spawn(app.run_until_stopped(std::future::pending()));
+    urls
+}
+
+/// Creates `n` online agents taking up to `email` e-mails each.
+async fn online_agents(
+    client: &reqwest::Client,
+    api: &str,
+    n: usize,
+    email: u32,
+    concurrency: usize,
+) {
+    let (c, url) = (client.clone(), api.to_owned());
+    drive("agents", n, concurrency, move |i| {
+        let (c, url) = (c.clone(), url.clone());
+        async move {
+            let agent = format!("{url}/v1/agents/agent-{i}");
+            let body = json!({ "name": format!("Agent {i}"), "capacity": { "email": email } });
+            let r = c
+                .put(&agent)
+                .bearer_auth(ADMIN)
+                .json(&body)
+                .send()
+                .await
+                .map_err(|e| e.to_string())?;
+            if !r.status().is_success() {
+                return Err(r.status().to_string());
+            }
+            let r = c
+                .put(format!("{agent}/presence"))
+                .bearer_auth(ADMIN)
+                .json(&json!({ "presence": "online" }))
+                .send()
+                .await
+                .map_err(|e| e.to_string())?;
+            r.status()
+                .is_success()
+                .then_some(())
+                .ok_or_else(|| r.status().to_string())
+        }
+    })
+    .await;
+}
+
+/// One routing cycle: a new customer's first message (a personal agent is chosen and the
+/// conversation assigned), then its resolution (capacity back, queue drained).
+async fn routing_cycles(
+    client: &reqwest::Client,
+    api: &str,
+    token: &str,
+    cycles: usize,
+    concurrency: usize,
+    tag: &'static str,
+) -> Run {
+    let (c, url, t) = (client.clone(), api.to_owned(), token.to_owned());
+    drive(tag, cycles, concurrency, move |i| {
+        let (c, url, t) = (c.clone(), url.clone(), t.clone());
+        async move {
+            let body = json!({ "channel": "email", "external_id": format!("r-{tag}-{i}"), "from": format!("route-{i}@example.com"), "text": "route me" });
+            let r = c.post(format!("{url}/v1/messages")).bearer_auth(&t).json(&body).send().await.map_err(|e| e.to_string())?;
+            let receipt: serde_json::Value = r.json().await.map_err(|e| e.to_string())?;
+            if receipt["route"]["decision"] != "assigned" {
+                return Err(format!("not assigned: {receipt}"));
+            }
+            let conv = receipt["conversation_id"].as_str().unwrap_or_default();
+            let r = c
+                .post(format!("{url}/v1/conversations/{conv}/resolve"))
+                .bearer_auth(ADMIN)
+                .json(&json!({}))
+                .send()
+                .await
+                .map_err(|e| e.to_string())?;
+            r.status().is_success().then_some(()).ok_or_else(|| r.status().to_string())
+        }
+    })
+    .await
+}
+
 #[tokio::main]
 async fn main() {
     let a = args();
     let token = std::env::var("SWITCHBOARD_BENCH_TOKEN").unwrap_or_else(|_| "bench-token".into());
-    let (api, ops, _server) = match &a.url {
-        Some(url) => (
-            url.clone(),
-            a.ops_url.clone().unwrap_or_else(|| url.clone()),
-            None,
-        ),
-        None => {
-            let prefix = format!("bench{}", std::process::id());
-            let env = [
-                ("SWITCHBOARD_REDIS_URL", a.redis.as_str()),
-                ("SWITCHBOARD_REDIS__KEY_PREFIX", prefix.as_str()),
-                ("SWITCHBOARD_LISTEN", "127.0.0.1:0"),
-                ("SWITCHBOARD_OPS_LISTEN", "127.0.0.1:0"),
-                ("SWITCHBOARD_ADAPTER_TOKENS", token.as_str()),
-            ];
-            let settings = Settings::load_from(
-                env.iter()
-                    .map(|(k, v)| (k.to_string(), v.to_string()))
-                    .collect(),
-            )
-            .expect("settings");
-            let app = Application::build(&settings).await.expect("app");
-            let urls = (
-                format!("http://127.0.0.1:{}", app.port()),
-                format!("http://127.0.0.1:{}", app.ops_port()),
-            );
-            let server = tokio::spawn(app.run_until_stopped(std::future::pending()));
-            (urls.0, urls.1, Some(server))
-        }
-    };
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(a.concurrency)
         .build()
         .expect("client");
+    let (api, ops) = match &a.url {
+        Some(url) => (
+            url.clone(),
+            a.ops_url.clone().unwrap_or_else(|| url.clone()),
+        ),
+        None => {
+            let (api, ops) = start_service(&a.redis, &token, "i").await;
+            // Enough agents for every customer's conversation to be assigned: the measured
+            // path is the common case, a known customer writing into an assigned conversation.
+            online_agents(
+                &client,
+                &api,
+                a.customers.div_ceil(100).max(1),
+                100,
+                a.concurrency,
+            )
+            .await;
+            (api, ops)
+        }
+    };
     println!(
         "ingest benchmark: {} requests, concurrency {}, {} customers, redis {}",
         a.requests, a.concurrency, a.customers, a.redis
     );
 
-    // Every customer exists first: the measured path is the common case, a known customer.
     let (c, url, t) = (client.clone(), api.clone(), token.clone());
     drive("warm-up", a.customers, a.concurrency, move |i| {
         ingest(c.clone(), url.clone(), t.clone(), i, format!("warm-{i}"))
@@ -262,6 +360,30 @@ async fn main() {
     println!(
         "ingest / redis-ping  = {:.2}",
         ingest_run.rate() / ping.rate()
+    );
+
+    if a.url.is_some() || a.routing_cycles == 0 {
+        return;
+    }
+    println!();
+    println!(
+        "routing benchmark: {} cycles (first message + resolve) per size, concurrency {}",
+        a.routing_cycles, a.concurrency
+    );
+    let mut runs = Vec::new();
+    for (agents, tag) in [(10, "route-10"), (10_000, "route-10k")] {
+        let (api, _) = start_service(&a.redis, &token, tag).await;
+        online_agents(&client, &api, agents, 100, a.concurrency).await;
+        runs.push(
+            routing_cycles(&client, &api, &token, a.routing_cycles, a.concurrency, tag).await,
+        );
+    }
+    for run in &runs {
+        run.print();
+    }
+    println!(
+        "routing 10k agents / 10 agents = {:.2}",
+        runs[1].rate() / runs[0].rate()
     );
 }
 
