@@ -18,8 +18,8 @@ pub use inbound::{InboundMessage, Limits, RawIdentity, RawInbound};
 pub use placement::{place, queue_score, PersonalAgent, Placement};
 pub use rules::{merge_target, next_step, ConversationStep};
 pub use views::{
-    ConversationState, ConversationView, CustomerView, Decision, Direction, Message, Receipt,
-    Route, RouteReason, DEFAULT_QUEUE, DEFAULT_TIER,
+    ConversationState, ConversationView, CustomerView, Decision, Direction, EntryKind, Message,
+    Receipt, Route, RouteReason, DEFAULT_QUEUE, DEFAULT_TIER,
 };
 
 /// Input that breaks a domain rule; always the client's fault.

@@ -37,6 +37,23 @@ pub struct Message {
     /// When it happened (the provider's time, capped at when we received it).
     pub at: DateTime<Utc>,
     pub received_at: DateTime<Utc>,
+    /// A customer-facing message, or an internal note (e.g. a transfer's).
+    #[serde(default, skip_serializing_if = "EntryKind::is_message")]
+    pub kind: EntryKind,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EntryKind {
+    #[default]
+    Message,
+    Note,
+}
+
+impl EntryKind {
+    fn is_message(&self) -> bool {
+        *self == EntryKind::Message
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

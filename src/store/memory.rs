@@ -12,11 +12,14 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::memory_routing::{Request, Routing};
-use super::{Assignment, ResolveOutcome, Store, StoreError, StorePolicy, MAX_HOPS};
+use super::{
+    Assignment, ReplyOutcome, ResolveOutcome, Store, StoreError, StorePolicy, TransferOutcome,
+    TransferTarget, MAX_HOPS,
+};
 use crate::domain::{
     merge_target, next_step, AgentId, AgentProfile, AgentView, Channel, ConversationId,
     ConversationState, ConversationStep, ConversationView, CustomerId, CustomerView, Direction,
-    Identity, InboundMessage, Message, MessageId, Presence, Receipt, DEFAULT_TIER,
+    EntryKind, Identity, InboundMessage, Message, MessageId, Presence, Receipt, DEFAULT_TIER,
 };
 
 #[derive(Debug)]
@@ -59,6 +62,7 @@ struct ConvRec {
     created_at: DateTime<Utc>,
     resolved_at: Option<DateTime<Utc>>,
     repeat_contacts: u32,
+    first_response_at: Option<DateTime<Utc>>,
     channels: BTreeSet<Channel>,
     messages: Vec<Message>,
     absorbed: Vec<ConversationId>,
@@ -71,6 +75,7 @@ impl ConvRec {
             created_at: now,
             resolved_at: None,
             repeat_contacts: 0,
+            first_response_at: None,
             channels: BTreeSet::new(),
             messages: Vec::new(),
             absorbed: Vec::new(),
@@ -485,6 +490,33 @@ impl Store for MemoryStore {
         Ok(self.lock().routing.fire_timers(now))
     }
 
+    async fn add_reply(
+        &self,
+        id: &ConversationId,
+        message: &Message,
+        now: DateTime<Utc>,
+    ) -> Result<ReplyOutcome, StoreError> {
+        let mut state = self.lock();
+        let Some(conv) = state.conversations.get_mut(id) else {
+            return Ok(ReplyOutcome::NotFound);
+        };
+        conv.messages.push(message.clone());
+        let first = message.kind == EntryKind::Message && conv.first_response_at.is_none();
+        if first {
+            conv.first_response_at = Some(now);
+        }
+        Ok(ReplyOutcome::Stored { first })
+    }
+
+    async fn transfer(
+        &self,
+        id: &ConversationId,
+        to: &TransferTarget,
+        now: DateTime<Utc>,
+    ) -> Result<TransferOutcome, StoreError> {
+        Ok(self.lock().routing.transfer(id, to, now))
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         Ok(())
     }
@@ -509,6 +541,7 @@ pub(super) fn inbound_record(msg: &InboundMessage, now: DateTime<Utc>) -> Messag
         external_id: Some(msg.external_id().to_owned()),
         at: msg.at(now),
         received_at: now,
+        kind: EntryKind::Message,
     }
 }
 

@@ -6,7 +6,9 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 
-use super::{Assignment, StorePolicy};
+use super::{
+    Assignment, StorePolicy, TransferOutcome, TransferTarget, MAX_TRANSFERS, SUPERVISOR_QUEUE,
+};
 use crate::domain::{
     place, queue_score, AgentId, AgentProfile, AgentView, Channel, ConversationId, Decision,
     PersonalAgent, Placement, Presence, Route, RouteReason,
@@ -62,6 +64,9 @@ struct RouteRec {
     owner: Option<AgentId>,
     since: DateTime<Utc>,
     priority: u8,
+    transfers: u32,
+    /// A queue other than the channel's (the supervisor queue).
+    queue: Option<String>,
 }
 
 impl RouteRec {
@@ -82,7 +87,11 @@ impl RouteRec {
             Holding::Queued => Route {
                 decision: Decision::Queued,
                 agent_id: None,
-                queue: Some(self.channel.as_str().to_owned()),
+                queue: Some(
+                    self.queue
+                        .clone()
+                        .unwrap_or_else(|| self.channel.as_str().to_owned()),
+                ),
                 reason: RouteReason::NoAgentAvailable,
             },
         }
@@ -203,6 +212,8 @@ impl Routing {
             owner: req.personal_agent.clone(),
             since: now,
             priority: req.priority,
+            transfers: 0,
+            queue: None,
         };
         let (reason, assignment) = match placement {
             Placement::Assign(agent, reason) => {
@@ -249,13 +260,71 @@ impl Routing {
                 channel,
                 ..
             }) => {
-                if let Some(a) = self.agents.get_mut(&agent) {
-                    let load = a.load.entry(channel).or_insert(0);
-                    *load = load.saturating_sub(1);
-                }
+                self.give_back(&agent, channel);
                 self.drain(&agent, channel, now)
             }
             _ => Vec::new(),
+        }
+    }
+
+    /// Moves a routed conversation; see `Store::transfer`.
+    pub fn transfer(
+        &mut self,
+        conv: &ConversationId,
+        to: &TransferTarget,
+        now: DateTime<Utc>,
+    ) -> TransferOutcome {
+        let Some(rec) = self.routes.get(conv).cloned() else {
+            return TransferOutcome::NotRouted;
+        };
+        let transfers = rec.transfers + 1;
+        let supervisor = transfers > MAX_TRANSFERS;
+        if let (false, TransferTarget::Agent(target)) = (supervisor, to) {
+            let available = self
+                .agents
+                .get(target)
+                .is_some_and(|a| a.presence == Presence::Online && a.has_room(rec.channel));
+            if !available {
+                return TransferOutcome::AgentUnavailable;
+            }
+        }
+        let old = match &rec.holding {
+            Holding::Assigned(agent) => {
+                self.give_back(agent, rec.channel);
+                Some(agent.clone())
+            }
+            _ => None,
+        };
+        let (holding, queue) = match to {
+            _ if supervisor => (Holding::Queued, Some(SUPERVISOR_QUEUE.to_owned())),
+            TransferTarget::Agent(target) => {
+                self.take(target, rec.channel);
+                (Holding::Assigned(target.clone()), None)
+            }
+            TransferTarget::Queue(q) if q == SUPERVISOR_QUEUE => (Holding::Queued, Some(q.clone())),
+            TransferTarget::Queue(_) => (Holding::Queued, None),
+        };
+        let Some(r) = self.routes.get_mut(conv) else {
+            return TransferOutcome::NotRouted;
+        };
+        r.holding = holding;
+        r.queue = queue;
+        r.transfers = transfers;
+        let route = r.route(RouteReason::AlreadyAssigned);
+        let assignments = old
+            .map(|a| self.drain(&a, rec.channel, now))
+            .unwrap_or_default();
+        TransferOutcome::Transferred {
+            route,
+            transfers,
+            assignments,
+        }
+    }
+
+    fn give_back(&mut self, agent: &AgentId, channel: Channel) {
+        if let Some(a) = self.agents.get_mut(agent) {
+            let load = a.load.entry(channel).or_insert(0);
+            *load = load.saturating_sub(1);
         }
     }
 
@@ -344,7 +413,9 @@ impl Routing {
         };
         let own = self.ordered(waiting_for_them, |r| (r.since, 0.0));
         own.into_iter().next().or_else(|| {
-            let queued = |r: &RouteRec| r.channel == channel && r.holding == Holding::Queued;
+            let queued = |r: &RouteRec| {
+                r.channel == channel && r.holding == Holding::Queued && r.queue.is_none()
+            };
             let by_priority = |r: &RouteRec| {
                 (
                     DateTime::<Utc>::MIN_UTC,

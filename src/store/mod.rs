@@ -13,7 +13,7 @@ use chrono::{DateTime, Duration, Utc};
 
 use crate::domain::{
     AgentId, AgentProfile, AgentView, Channel, ConversationId, ConversationView, CustomerId,
-    CustomerView, Identity, InboundMessage, Presence, Receipt, RouteReason,
+    CustomerView, Identity, InboundMessage, Message, Presence, Receipt, Route, RouteReason,
 };
 
 pub use self::memory::MemoryStore;
@@ -98,6 +98,45 @@ pub enum StoreError {
     Contention(String),
 }
 
+/// Where a transfer sends a conversation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TransferTarget {
+    Agent(AgentId),
+    /// A channel's queue (`chat`, ...) or `supervisor`.
+    Queue(String),
+}
+
+/// Conversations transferred more than this many times go to the supervisor queue.
+pub const MAX_TRANSFERS: u32 = 2;
+
+/// The queue of conversations that were passed around too often.
+pub const SUPERVISOR_QUEUE: &str = "supervisor";
+
+/// What a transfer did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TransferOutcome {
+    /// Moved: where it is now, how often it was transferred, and what the freed unit did.
+    Transferred {
+        route: Route,
+        transfers: u32,
+        assignments: Vec<Assignment>,
+    },
+    /// The conversation is not routed (resolved, or never was).
+    NotRouted,
+    /// The target agent is unknown, not online, or full.
+    AgentUnavailable,
+}
+
+/// What storing an agent's reply did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplyOutcome {
+    /// Stored; `first` when it is the conversation's first response.
+    Stored {
+        first: bool,
+    },
+    NotFound,
+}
+
 /// What resolving a conversation did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ResolveOutcome {
@@ -163,6 +202,22 @@ pub trait Store: Send + Sync + 'static {
     /// Sticky waits that expired by `now` fall back or join the queue. Safe to call
     /// from every replica at once: each expiry is claimed by exactly one caller.
     async fn fire_timers(&self, now: DateTime<Utc>) -> Result<Vec<Assignment>, StoreError>;
+
+    /// Appends an agent's outbound message (or note) to the conversation's timeline.
+    async fn add_reply(
+        &self,
+        id: &ConversationId,
+        message: &Message,
+        now: DateTime<Utc>,
+    ) -> Result<ReplyOutcome, StoreError>;
+
+    /// Moves a routed conversation to another agent or a queue, freeing its holder's unit.
+    async fn transfer(
+        &self,
+        id: &ConversationId,
+        to: &TransferTarget,
+        now: DateTime<Utc>,
+    ) -> Result<TransferOutcome, StoreError>;
 
     /// Answers while the store is reachable.
     async fn ping(&self) -> Result<(), StoreError>;

@@ -15,11 +15,14 @@ use serde::{Deserialize, Deserializer};
 
 use super::memory::{inbound_record, priority, sort_timeline};
 use super::redis_routing::RoutingScripts;
-use super::{Assignment, Keys, ResolveOutcome, Store, StoreError, StorePolicy, MAX_HOPS};
+use super::{
+    Assignment, Keys, ReplyOutcome, ResolveOutcome, Store, StoreError, StorePolicy,
+    TransferOutcome, TransferTarget, MAX_HOPS,
+};
 use crate::domain::{
     merge_target, AgentId, AgentProfile, AgentView, Channel, ConversationId, ConversationState,
-    ConversationView, CustomerId, CustomerView, Decision, Identity, InboundMessage, Message,
-    Presence, Receipt, Route, RouteReason, DEFAULT_QUEUE, DEFAULT_TIER,
+    ConversationView, CustomerId, CustomerView, Decision, EntryKind, Identity, InboundMessage,
+    Message, Presence, Receipt, Route, RouteReason, DEFAULT_QUEUE, DEFAULT_TIER,
 };
 
 struct Scripts {
@@ -28,6 +31,7 @@ struct Scripts {
     merge_in: Script,
     repoint: Script,
     resolve: Script,
+    reply: Script,
 }
 
 impl Scripts {
@@ -38,6 +42,7 @@ impl Scripts {
             merge_in: Script::new(include_str!("lua/merge_in.lua")),
             repoint: Script::new(include_str!("lua/repoint.lua")),
             resolve: Script::new(include_str!("lua/resolve.lua")),
+            reply: Script::new(include_str!("lua/reply.lua")),
         }
     }
 }
@@ -596,6 +601,45 @@ impl Store for RedisStore {
 
     async fn fire_timers(&self, now: DateTime<Utc>) -> Result<Vec<Assignment>, StoreError> {
         self.timers(now).await
+    }
+
+    async fn add_reply(
+        &self,
+        id: &ConversationId,
+        message: &Message,
+        now: DateTime<Utc>,
+    ) -> Result<ReplyOutcome, StoreError> {
+        let answer: String = self
+            .scripts
+            .reply
+            .key(self.keys.customer(id.customer()))
+            .key(self.keys.conversations(id.customer()))
+            .arg(id.seq())
+            .arg(serde_json::to_string(message).map_err(corrupt)?)
+            .arg(now.timestamp_millis())
+            .arg(if message.kind == EntryKind::Message {
+                "1"
+            } else {
+                "0"
+            })
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(from_redis)?;
+        Ok(match answer.as_str() {
+            "not_found" => ReplyOutcome::NotFound,
+            first => ReplyOutcome::Stored {
+                first: first == "first",
+            },
+        })
+    }
+
+    async fn transfer(
+        &self,
+        id: &ConversationId,
+        to: &TransferTarget,
+        now: DateTime<Utc>,
+    ) -> Result<TransferOutcome, StoreError> {
+        self.transfer_conversation(id, to, now).await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -12,7 +12,7 @@ use redis::{Script, Value};
 use serde::{Deserialize, Serialize};
 
 use super::redis::{corrupt, from_redis, RedisStore};
-use super::{Assignment, StoreError};
+use super::{Assignment, StoreError, TransferOutcome, TransferTarget, MAX_TRANSFERS};
 use crate::domain::{
     AgentId, AgentProfile, AgentView, Capacity, Channel, ConversationId, Decision, Presence, Route,
     RouteReason,
@@ -29,6 +29,7 @@ pub(super) struct RoutingScripts {
     presence: Script,
     put_agent: Script,
     timers: Script,
+    transfer: Script,
 }
 
 impl RoutingScripts {
@@ -40,6 +41,7 @@ impl RoutingScripts {
             presence: with_prelude(include_str!("lua/routing/presence.lua")),
             put_agent: with_prelude(include_str!("lua/routing/put_agent.lua")),
             timers: with_prelude(include_str!("lua/routing/timers.lua")),
+            transfer: with_prelude(include_str!("lua/routing/transfer.lua")),
         }
     }
 }
@@ -102,16 +104,16 @@ impl RedisStore {
     ) -> Result<Option<Route>, StoreError> {
         let held: Vec<Option<String>> = redis::cmd("HMGET")
             .arg(self.keys.route(conv))
-            .arg(&["state", "agent", "channel"])
+            .arg(&["state", "agent", "channel", "queue"])
             .query_async(&mut self.conn.clone())
             .await
             .map_err(from_redis)?;
         match held.as_slice() {
-            [Some(state), agent, Some(channel)] => Ok(Some(route_of(
+            [Some(state), agent, Some(channel), queue] => Ok(Some(route_of(
                 state,
                 agent.as_deref().unwrap_or(""),
                 "already_assigned",
-                channel,
+                queue.as_deref().unwrap_or(channel),
             )?)),
             _ => Ok(None),
         }
@@ -196,6 +198,57 @@ impl RedisStore {
             .await
             .map_err(from_redis)?;
         self.recorded(made, now).await
+    }
+
+    pub(super) async fn transfer_conversation(
+        &self,
+        conv: &ConversationId,
+        to: &TransferTarget,
+        now: DateTime<Utc>,
+    ) -> Result<TransferOutcome, StoreError> {
+        let (agent, queue) = match to {
+            TransferTarget::Agent(a) => (a.as_str(), ""),
+            TransferTarget::Queue(q) => ("", q.as_str()),
+        };
+        let answer: Vec<Value> = self
+            .routing_scripts
+            .transfer
+            .key(self.keys.routing())
+            .arg(conv.to_string())
+            .arg(agent)
+            .arg(queue)
+            .arg(MAX_TRANSFERS)
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(from_redis)?;
+        let mut parts = answer.into_iter();
+        let head: Vec<String> = parts
+            .by_ref()
+            .take(4)
+            .map(|v| redis::from_redis_value(v).map_err(corrupt))
+            .collect::<Result<_, _>>()?;
+        match head.first().map(String::as_str) {
+            Some("not_routed") => return Ok(TransferOutcome::NotRouted),
+            Some("unavailable") => return Ok(TransferOutcome::AgentUnavailable),
+            _ => {}
+        }
+        let [state, agent, queue, transfers] = <[String; 4]>::try_from(head)
+            .map_err(|h| StoreError::Corrupt(format!("transfer answered {h:?}")))?;
+        let route = route_of(&state, &agent, "already_assigned", &queue)?;
+        let assigned: Option<AgentId> = route
+            .agent_id
+            .as_deref()
+            .map(str::parse)
+            .transpose()
+            .map_err(corrupt)?;
+        self.mirror_agent(conv, assigned.as_ref()).await?;
+        let made = parts.map(strings).collect::<Result<Vec<_>, _>>()?;
+        let assignments = self.recorded(made, now).await?;
+        Ok(TransferOutcome::Transferred {
+            route,
+            transfers: transfers.parse().map_err(corrupt)?,
+            assignments,
+        })
     }
 
     pub(super) async fn load_agent(&self, id: &AgentId) -> Result<Option<AgentView>, StoreError> {

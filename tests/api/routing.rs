@@ -25,6 +25,9 @@ both_stores!(
     with_nobody_online_it_queues_and_an_agent_coming_online_drains_in_order,
     no_agent_is_ever_over_capacity,
     presence_of_an_unknown_agent_is_refused_and_profiles_update_in_place,
+    transfers_move_capacity_and_the_third_goes_to_the_supervisor,
+    a_transfer_to_a_full_or_offline_agent_is_refused_and_changes_nothing,
+    the_first_reply_is_marked_first,
 );
 
 fn t0() -> DateTime<Utc> {
@@ -416,4 +419,196 @@ async fn two_replicas_racing_for_a_few_slots_assign_exactly_that_many() {
         .await
         .expect("timers");
     assert!(fired.is_empty(), "still no room anywhere");
+}
+
+async fn transfers_move_capacity_and_the_third_goes_to_the_supervisor(h: Harness) {
+    use switchboard::store::{TransferOutcome, TransferTarget};
+    agent_online(&h, "a", 3).await;
+    agent_online(&h, "b", 3).await;
+    agent_online(&h, "c", 3).await;
+    let r = chat(&h, "hot-potato", t0()).await;
+    assigned_to(&r, "a", RouteReason::NewPersonalAgent);
+    let moved = h
+        .store
+        .transfer(&r.conversation_id, &TransferTarget::Agent(id("b")), t0())
+        .await
+        .expect("transfer");
+    let TransferOutcome::Transferred {
+        route, transfers, ..
+    } = moved
+    else {
+        panic!("{moved:?}")
+    };
+    assert_eq!((route.agent_id.as_deref(), transfers), (Some("b"), 1));
+    assert_eq!(
+        (load(&h, "a").await, load(&h, "b").await),
+        (0, 1),
+        "capacity moved"
+    );
+    h.store
+        .transfer(&r.conversation_id, &TransferTarget::Agent(id("c")), t0())
+        .await
+        .expect("transfer");
+    let third = h
+        .store
+        .transfer(&r.conversation_id, &TransferTarget::Agent(id("a")), t0())
+        .await
+        .expect("transfer");
+    let TransferOutcome::Transferred {
+        route, transfers, ..
+    } = third
+    else {
+        panic!("{third:?}")
+    };
+    assert_eq!(transfers, 3);
+    assert_eq!(route.decision, Decision::Queued);
+    assert_eq!(
+        route.queue.as_deref(),
+        Some("supervisor"),
+        "more than two transfers"
+    );
+    assert_eq!(
+        (
+            load(&h, "a").await,
+            load(&h, "b").await,
+            load(&h, "c").await
+        ),
+        (0, 0, 0)
+    );
+    let conv = h
+        .store
+        .conversation(&r.conversation_id)
+        .await
+        .expect("read")
+        .expect("conv");
+    assert_eq!(
+        (conv.agent_id, conv.queue.as_deref()),
+        (None, Some("supervisor"))
+    );
+    h.store
+        .resolve(&r.conversation_id, t0())
+        .await
+        .expect("resolve");
+    let after = h
+        .store
+        .transfer(
+            &r.conversation_id,
+            &TransferTarget::Queue("chat".into()),
+            t0(),
+        )
+        .await
+        .expect("transfer");
+    assert_eq!(after, TransferOutcome::NotRouted);
+}
+
+async fn a_transfer_to_a_full_or_offline_agent_is_refused_and_changes_nothing(h: Harness) {
+    use switchboard::store::{TransferOutcome, TransferTarget};
+    agent_online(&h, "a", 3).await;
+    agent_online(&h, "b", 1).await;
+    h.store
+        .put_agent(&profile("off", 3), t0())
+        .await
+        .expect("put");
+    let first = chat(&h, "t-1", t0()).await; // a
+    let second = chat(&h, "t-2", t0()).await; // b
+    assigned_to(&second, "b", RouteReason::NewPersonalAgent);
+    for target in ["b", "off", "ghost"] {
+        let got = h
+            .store
+            .transfer(
+                &first.conversation_id,
+                &TransferTarget::Agent(id(target)),
+                t0(),
+            )
+            .await
+            .expect("transfer");
+        assert_eq!(got, TransferOutcome::AgentUnavailable, "{target}");
+    }
+    assert_eq!(load(&h, "a").await, 1);
+    let queued = h
+        .store
+        .transfer(
+            &first.conversation_id,
+            &TransferTarget::Queue("chat".into()),
+            t0(),
+        )
+        .await
+        .expect("transfer");
+    let TransferOutcome::Transferred {
+        route, assignments, ..
+    } = queued
+    else {
+        panic!("{queued:?}")
+    };
+    assert_eq!(route.queue.as_deref(), Some("chat"));
+    // a has room again and the chat queue holds exactly this conversation: a takes it back.
+    assert_eq!(assignments.len(), 1);
+    assert_eq!(assignments[0].agent_id.as_str(), "a");
+}
+
+async fn the_first_reply_is_marked_first(h: Harness) {
+    use switchboard::domain::{Direction, EntryKind, Message, MessageId};
+    use switchboard::store::ReplyOutcome;
+    agent_online(&h, "a", 3).await;
+    let r = chat(&h, "needs-answer", t0()).await;
+    let reply = |kind: EntryKind, text: &str| Message {
+        id: MessageId::generate(),
+        direction: Direction::Out,
+        channel: switchboard::domain::Channel::Chat,
+        network: None,
+        from: "a".into(),
+        text: text.into(),
+        subject: None,
+        external_id: None,
+        at: t0() + Duration::seconds(30),
+        received_at: t0() + Duration::seconds(30),
+        kind,
+    };
+    let note = h
+        .store
+        .add_reply(
+            &r.conversation_id,
+            &reply(EntryKind::Note, "internal"),
+            t0(),
+        )
+        .await
+        .expect("reply");
+    assert_eq!(
+        note,
+        ReplyOutcome::Stored { first: false },
+        "a note is not a response"
+    );
+    let first = h
+        .store
+        .add_reply(
+            &r.conversation_id,
+            &reply(EntryKind::Message, "hello!"),
+            t0(),
+        )
+        .await
+        .expect("reply");
+    assert_eq!(first, ReplyOutcome::Stored { first: true });
+    let second = h
+        .store
+        .add_reply(&r.conversation_id, &reply(EntryKind::Message, "more"), t0())
+        .await
+        .expect("reply");
+    assert_eq!(second, ReplyOutcome::Stored { first: false });
+    let conv = h
+        .store
+        .conversation(&r.conversation_id)
+        .await
+        .expect("read")
+        .expect("conv");
+    let texts: Vec<&str> = conv.messages.iter().map(|m| m.text.as_str()).collect();
+    assert_eq!(texts, ["hi", "internal", "hello!", "more"]);
+    assert_eq!(conv.messages[2].direction, Direction::Out);
+    let missing = format!("{}-99", r.customer_id).parse().expect("id");
+    assert_eq!(
+        h.store
+            .add_reply(&missing, &reply(EntryKind::Message, "x"), t0())
+            .await
+            .expect("reply"),
+        ReplyOutcome::NotFound
+    );
 }

@@ -6,8 +6,10 @@
 --   :a:<agent>         hash   profile, presence, cap:<ch>, load:<ch>, portfolio
 --   :pf:<ch>           zset   agents taking <ch>, by portfolio * 2^20 + load (personal-agent choice)
 --   :free:<ch>         zset   online agents with room on <ch>, by load (fallback choice)
---   :r:<conv>          hash   channel, state (assigned|waiting|queued), agent, owner, since, priority
+--   :r:<conv>          hash   channel, state (assigned|waiting|queued), agent, owner, since,
+--                             priority, transfers, queue (only when not the channel's)
 --   :q:<ch>            zset   queued conversations, by priority then time waited
+--   :q:supervisor      zset   conversations transferred too often (nobody drains it automatically)
 --   :w:<agent>:<ch>    zset   conversations waiting for their personal agent, by since
 --   :timers            zset   waiting conversations, by the deadline of their sticky wait
 local R = KEYS[1]

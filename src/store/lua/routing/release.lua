@@ -2,7 +2,7 @@
 -- the freed unit goes at once to whoever waits for that agent, then to the queue.
 -- ARGV: 1 conversation. Answers the assignments this made.
 local conv = ARGV[1]
-local r = redis.call('HMGET', rkey(conv), 'state', 'agent', 'channel')
+local r = redis.call('HMGET', rkey(conv), 'state', 'agent', 'channel', 'queue')
 local out = {}
 if not r[1] then return out end
 redis.call('DEL', rkey(conv))
@@ -17,6 +17,6 @@ elseif state == 'waiting' then
   redis.call('ZREM', R .. ':w:' .. a .. ':' .. ch, conv)
   redis.call('ZREM', R .. ':timers', conv)
 else
-  redis.call('ZREM', R .. ':q:' .. ch, conv)
+  redis.call('ZREM', R .. ':q:' .. (r[4] or ch), conv)
 end
 return out

@@ -1,0 +1,57 @@
+-- Moves a routed conversation to another agent or a queue, freeing its holder's unit
+-- (which goes at once to whoever waits). Past the transfer limit it goes to the
+-- supervisor queue instead, so nobody is passed around for ever.
+-- ARGV: 1 conversation, 2 target agent or '', 3 target queue or '', 4 transfer limit.
+-- Answers {'not_routed'}, {'unavailable'} or {state, agent, queue, transfers, assignments...}.
+local conv = ARGV[1]
+local r = redis.call('HMGET', rkey(conv), 'state', 'agent', 'channel', 'transfers', 'priority', 'since', 'queue')
+if not r[1] then return {'not_routed'} end
+local ch, target = r[3], ARGV[2]
+local transfers = num(r[4]) + 1
+local supervisor = transfers > tonumber(ARGV[4])
+if not supervisor and target ~= '' then
+  local t = redis.call('HMGET', akey(target), 'presence', 'cap:' .. ch, 'load:' .. ch)
+  if redis.call('SISMEMBER', R .. ':agents', target) == 0 or t[1] ~= 'online' or num(t[3]) >= num(t[2]) then
+    return {'unavailable'}
+  end
+end
+
+local old = nil
+if r[1] == 'assigned' then
+  old = r[2]
+  if num(redis.call('HGET', akey(old), 'load:' .. ch)) > 0 then
+    redis.call('HINCRBY', akey(old), 'load:' .. ch, -1)
+  end
+  reindex(old, ch)
+elseif r[1] == 'waiting' then
+  redis.call('ZREM', R .. ':w:' .. r[2] .. ':' .. ch, conv)
+  redis.call('ZREM', R .. ':timers', conv)
+else
+  redis.call('ZREM', R .. ':q:' .. (r[7] or ch), conv)
+end
+redis.call('HSET', rkey(conv), 'transfers', transfers)
+
+local answer
+if supervisor or target == '' then
+  local queue = ch
+  if supervisor or ARGV[3] == 'supervisor' then queue = 'supervisor' end
+  redis.call('HSET', rkey(conv), 'state', 'queued')
+  redis.call('HDEL', rkey(conv), 'agent')
+  if queue == ch then
+    redis.call('HDEL', rkey(conv), 'queue')
+  else
+    redis.call('HSET', rkey(conv), 'queue', queue)
+  end
+  redis.call('ZADD', R .. ':q:' .. queue, queue_score(num(r[5]), num(r[6])), conv)
+  answer = {'queued', '', queue, transfers}
+else
+  redis.call('HDEL', rkey(conv), 'queue')
+  assign(conv, target, ch, 'transfer')
+  answer = {'assigned', target, '', transfers}
+end
+if old then
+  local out = {}
+  drain(old, ch, out)
+  for _, a in ipairs(out) do answer[#answer + 1] = a end
+end
+return answer
