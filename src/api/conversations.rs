@@ -7,13 +7,249 @@ use utoipa::ToSchema;
 
 use super::{resource, AppState};
 use crate::auth::{Caller, Staff};
-use crate::domain::{ConversationId, ConversationState, ConversationView};
+use crate::domain::{
+    Channel, ConversationId, ConversationState, ConversationView, Direction, EntryKind, Medium,
+    Message, MessageId, Network, Route,
+};
 use crate::error::{ApiError, Problem};
-use crate::store::ResolveOutcome;
+use crate::store::{
+    ReplyOutcome, ResolveOutcome, TransferOutcome, TransferTarget, SUPERVISOR_QUEUE,
+};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/v1/conversations/{id}").route(web::get().to(get_conversation)))
-        .service(resource("/v1/conversations/{id}/resolve").route(web::post().to(resolve)));
+        .service(resource("/v1/conversations/{id}/resolve").route(web::post().to(resolve)))
+        .service(resource("/v1/conversations/{id}/messages").route(web::post().to(reply)))
+        .service(resource("/v1/conversations/{id}/transfer").route(web::post().to(transfer)));
+}
+
+/// Longest reply or note accepted (characters).
+const MAX_REPLY_CHARS: usize = 64 * 1024;
+
+/// The conversation, if `staff` may act on it: admins always, an agent only while it
+/// holds it. Anything else is answered like a missing conversation.
+async fn held_by(
+    staff: &Staff,
+    state: &AppState,
+    id: &ConversationId,
+) -> Result<ConversationView, ApiError> {
+    let conv = state.store.conversation(id).await?;
+    conv.filter(|c| match &staff.0 {
+        Caller::Admin => true,
+        Caller::Agent(me) => c.agent_id.as_deref() == Some(me.as_str()),
+        Caller::Adapter => false,
+    })
+    .ok_or_else(|| ApiError::NotFound(format!("no conversation `{id}` of yours")))
+}
+
+fn author(staff: &Staff) -> String {
+    match &staff.0 {
+        Caller::Agent(me) => me.to_string(),
+        _ => "admin".to_owned(),
+    }
+}
+
+/// An agent's reply.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReplyRequest {
+    pub text: String,
+    /// Defaults to the channel of the customer's last message.
+    #[serde(default)]
+    pub channel: Option<Channel>,
+    #[serde(default)]
+    pub network: Option<Network>,
+}
+
+/// Stores an agent's reply as an outbound message; it goes out on the customer's last
+/// channel unless another is named. The first one counts as the first response.
+#[utoipa::path(
+    post,
+    path = "/v1/conversations/{id}/messages",
+    tag = "conversations",
+    params(("id" = String, Path, description = "Conversation id")),
+    request_body = ReplyRequest,
+    security(("admin_token" = []), ("agent_jwt" = [])),
+    responses(
+        (status = 201, body = Message),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Missing, or not held by this agent", body = Problem, content_type = "application/problem+json"),
+        (status = 503, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn reply(
+    staff: Staff,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    body: web::Json<ReplyRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_id(&id)?;
+    let body = body.into_inner();
+    let text = body.text.trim().to_owned();
+    if text.is_empty() || text.chars().count() > MAX_REPLY_CHARS {
+        return Err(ApiError::BadRequest(format!(
+            "`text` must be 1-{MAX_REPLY_CHARS} characters"
+        )));
+    }
+    let conv = held_by(&staff, &state, &id).await?;
+    let last_in = conv
+        .messages
+        .iter()
+        .rev()
+        .find(|m| m.direction == Direction::In);
+    let (channel, network) = match body.channel {
+        Some(channel) => (channel, body.network),
+        None => last_in.map_or((Channel::Chat, None), |m| (m.channel, m.network)),
+    };
+    let medium = Medium::new(channel, network)?;
+    let now = Utc::now();
+    let message = Message {
+        id: MessageId::generate(),
+        direction: Direction::Out,
+        channel: medium.channel(),
+        network: medium.network(),
+        from: author(&staff),
+        text,
+        subject: None,
+        external_id: None,
+        at: now,
+        received_at: now,
+        kind: EntryKind::Message,
+    };
+    match state.store.add_reply(&id, &message, now).await? {
+        ReplyOutcome::NotFound => Err(ApiError::NotFound(format!("no conversation `{id}`"))),
+        ReplyOutcome::Stored { first } => {
+            state.metrics.message(channel, Direction::Out);
+            if first {
+                let waited = (now - conv.created_at).num_milliseconds().max(0) as f64 / 1000.0;
+                state
+                    .metrics
+                    .first_response_seconds
+                    .with_label_values(&[channel.as_str()])
+                    .observe(waited);
+            }
+            Ok(HttpResponse::Created().json(message))
+        }
+    }
+}
+
+/// Where to send a conversation, and why.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TransferRequest {
+    /// An online agent with room on the conversation's channel...
+    #[serde(default)]
+    pub to_agent: Option<String>,
+    /// ...or a queue: the conversation's channel (`chat`, ...) or `supervisor`.
+    #[serde(default)]
+    pub to_queue: Option<String>,
+    /// Travels with the whole timeline, as an internal note.
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TransferResponse {
+    pub route: Route,
+    pub transfers: u32,
+}
+
+/// Transfers the conversation (timeline and note included). A conversation transferred
+/// more than twice goes to the supervisor queue instead.
+#[utoipa::path(
+    post,
+    path = "/v1/conversations/{id}/transfer",
+    tag = "conversations",
+    params(("id" = String, Path, description = "Conversation id")),
+    request_body = TransferRequest,
+    security(("admin_token" = []), ("agent_jwt" = [])),
+    responses(
+        (status = 200, body = TransferResponse),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Target agent unavailable, or the conversation is not routed", body = Problem, content_type = "application/problem+json"),
+        (status = 503, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn transfer(
+    staff: Staff,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    body: web::Json<TransferRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_id(&id)?;
+    let body = body.into_inner();
+    let conv = held_by(&staff, &state, &id).await?;
+    let channel = conv
+        .messages
+        .iter()
+        .rev()
+        .find(|m| m.direction == Direction::In)
+        .map_or(Channel::Chat, |m| m.channel);
+    let target = match (body.to_agent, body.to_queue) {
+        (Some(agent), None) => TransferTarget::Agent(agent.parse()?),
+        (None, Some(queue)) if queue == SUPERVISOR_QUEUE || queue == channel.as_str() => {
+            TransferTarget::Queue(queue)
+        }
+        (None, Some(queue)) => {
+            return Err(ApiError::BadRequest(format!(
+                "`to_queue` must be `{}` or `{SUPERVISOR_QUEUE}`, not `{queue}`",
+                channel.as_str()
+            )))
+        }
+        _ => {
+            return Err(ApiError::BadRequest(
+                "give exactly one of `to_agent` and `to_queue`".into(),
+            ))
+        }
+    };
+    let note = body
+        .note
+        .map(|n| n.trim().to_owned())
+        .filter(|n| !n.is_empty());
+    if note
+        .as_ref()
+        .is_some_and(|n| n.chars().count() > MAX_REPLY_CHARS)
+    {
+        return Err(ApiError::BadRequest(format!(
+            "`note` must be at most {MAX_REPLY_CHARS} characters"
+        )));
+    }
+    let now = Utc::now();
+    match state.store.transfer(&id, &target, now).await? {
+        TransferOutcome::NotRouted => Err(ApiError::Conflict(format!(
+            "conversation `{id}` is not waiting for or held by anyone"
+        ))),
+        TransferOutcome::AgentUnavailable => Err(ApiError::Conflict(
+            "the target agent is unknown, not online, or full".into(),
+        )),
+        TransferOutcome::Transferred {
+            route,
+            transfers,
+            assignments,
+        } => {
+            state.metrics.assignments(&assignments);
+            if let Some(text) = note {
+                let entry = Message {
+                    id: MessageId::generate(),
+                    direction: Direction::Out,
+                    channel,
+                    network: None,
+                    from: author(&staff),
+                    text,
+                    subject: None,
+                    external_id: None,
+                    at: now,
+                    received_at: now,
+                    kind: EntryKind::Note,
+                };
+                state.store.add_reply(&id, &entry, now).await?;
+            }
+            Ok(HttpResponse::Ok().json(TransferResponse { route, transfers }))
+        }
+    }
 }
 
 fn parse_id(raw: &str) -> Result<ConversationId, ApiError> {

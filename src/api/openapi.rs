@@ -21,6 +21,8 @@ use super::{agents, conversations, customers, messages, ops};
         agents::put_presence,
         conversations::get_conversation,
         conversations::resolve,
+        conversations::reply,
+        conversations::transfer,
         customers::get_customer,
         customers::find_customer,
         openapi_json,

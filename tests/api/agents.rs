@@ -199,3 +199,136 @@ async fn a_burst_through_two_replicas_fills_the_free_slots_and_resolving_drains_
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+#[tokio::test]
+async fn an_agent_replies_and_transfers_with_a_note() {
+    let redis = RedisServer::start();
+    let app = spawn_app(test_settings(Some(&redis.url()), &[])).await;
+    agent_online(&app, "a", 3).await;
+    let mut body = message(
+        "social",
+        Some("whatsapp"),
+        "14155550100",
+        "where is my parcel?",
+    );
+    body["identities"] = json!([]);
+    let receipt = app.ingest(&body).await;
+    let conv = receipt["conversation_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let post = |agent: &'static str, path: String, body: Value| {
+        let client = app.client.clone();
+        let url = format!("{}{path}", app.address);
+        async move {
+            client
+                .post(url)
+                .bearer_auth(crate::helpers::agent_jwt(agent))
+                .json(&body)
+                .send()
+                .await
+                .expect("sent")
+        }
+    };
+    let reply = post(
+        "a",
+        format!("/v1/conversations/{conv}/messages"),
+        json!({ "text": "On its way!" }),
+    )
+    .await;
+    assert_eq!(reply.status(), 201);
+    let stored: Value = reply.json().await.expect("json");
+    assert_eq!(
+        (
+            stored["direction"].as_str(),
+            stored["channel"].as_str(),
+            stored["network"].as_str()
+        ),
+        (Some("out"), Some("social"), Some("whatsapp")),
+        "the customer's last channel"
+    );
+    assert_eq!(stored["from"], "a");
+
+    let bad = post(
+        "a",
+        format!("/v1/conversations/{conv}/transfer"),
+        json!({ "to_agent": "b", "to_queue": "social" }),
+    )
+    .await;
+    assert_eq!(bad.status(), 400);
+    let busy = post(
+        "a",
+        format!("/v1/conversations/{conv}/transfer"),
+        json!({ "to_agent": "b" }),
+    )
+    .await;
+    assert_eq!(busy.status(), 409, "b is not even an agent");
+    agent_online(&app, "b", 3).await;
+    let moved = post(
+        "a",
+        format!("/v1/conversations/{conv}/transfer"),
+        json!({ "to_agent": "b", "note": "VIP, be quick" }),
+    )
+    .await;
+    assert_eq!(moved.status(), 200);
+    let moved: Value = moved.json().await.expect("json");
+    assert_eq!(
+        (
+            moved["route"]["agent_id"].as_str(),
+            moved["transfers"].as_u64()
+        ),
+        (Some("b"), Some(1))
+    );
+    assert_eq!(
+        post(
+            "a",
+            format!("/v1/conversations/{conv}/messages"),
+            json!({ "text": "still me?" })
+        )
+        .await
+        .status(),
+        404,
+        "a no longer holds it"
+    );
+
+    let seen: Value = app
+        .agent_get("b", &format!("/v1/conversations/{conv}"))
+        .await
+        .json()
+        .await
+        .expect("json");
+    let timeline: Vec<(&str, &str)> = seen["messages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|m| {
+            (
+                m["text"].as_str().unwrap_or(""),
+                m["kind"].as_str().unwrap_or("message"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        timeline,
+        [
+            ("where is my parcel?", "message"),
+            ("On its way!", "message"),
+            ("VIP, be quick", "note")
+        ],
+        "b sees the whole timeline and the note"
+    );
+    let metrics = app
+        .client
+        .get(format!("{}/metrics", app.ops_address))
+        .send()
+        .await
+        .expect("sent")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.contains(r#"switchboard_messages_total{channel="social",direction="out"} 1"#),
+        "{metrics}"
+    );
+    assert!(metrics.contains(r#"switchboard_first_response_seconds_count{channel="social"} 1"#));
+}
