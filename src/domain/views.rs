@@ -141,6 +141,8 @@ pub struct ConversationView {
     pub state: ConversationState,
     pub agent_id: Option<String>,
     pub queue: Option<String>,
+    /// Where routing has it now (absent once resolved).
+    pub route: Option<Route>,
     pub channels: Vec<Channel>,
     /// Times a customer came back within the reopen window after it was resolved.
     pub repeat_contacts: u32,

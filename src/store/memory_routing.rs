@@ -55,6 +55,8 @@ enum Holding {
         deadline: DateTime<Utc>,
     },
     Queued,
+    /// Between its old holder and its new place, during a transfer.
+    Transferring,
 }
 
 #[derive(Debug, Clone)]
@@ -84,7 +86,7 @@ impl RouteRec {
                 queue: Some(self.channel.as_str().to_owned()),
                 reason: RouteReason::WaitingForPersonalAgent,
             },
-            Holding::Queued => Route {
+            Holding::Queued | Holding::Transferring => Route {
                 decision: Decision::Queued,
                 agent_id: None,
                 queue: Some(
@@ -295,25 +297,57 @@ impl Routing {
             }
             _ => None,
         };
-        let (holding, queue) = match to {
-            _ if supervisor => (Holding::Queued, Some(SUPERVISOR_QUEUE.to_owned())),
-            TransferTarget::Agent(target) => {
+        let to_supervisor =
+            supervisor || matches!(to, TransferTarget::Queue(q) if q == SUPERVISOR_QUEUE);
+        // Order matters: the target agent takes its unit before the old holder's freed
+        // unit serves whoever waits for them; a conversation sent to its channel's queue
+        // is placed last, with everyone's room known.
+        let holding = match to {
+            TransferTarget::Agent(target) if !to_supervisor => {
                 self.take(target, rec.channel);
-                (Holding::Assigned(target.clone()), None)
+                Holding::Assigned(target.clone())
             }
-            TransferTarget::Queue(q) if q == SUPERVISOR_QUEUE => (Holding::Queued, Some(q.clone())),
-            TransferTarget::Queue(_) => (Holding::Queued, None),
+            _ => Holding::Transferring,
         };
-        let Some(r) = self.routes.get_mut(conv) else {
-            return TransferOutcome::NotRouted;
-        };
-        r.holding = holding;
-        r.queue = queue;
-        r.transfers = transfers;
-        let route = r.route(RouteReason::AlreadyAssigned);
-        let assignments = old
+        if let Some(r) = self.routes.get_mut(conv) {
+            r.holding = holding;
+            r.queue = to_supervisor.then(|| SUPERVISOR_QUEUE.to_owned());
+            r.transfers = transfers;
+        }
+        let mut assignments = old
             .map(|a| self.drain(&a, rec.channel, now))
             .unwrap_or_default();
+        if self
+            .routes
+            .get(conv)
+            .is_some_and(|r| r.holding == Holding::Transferring)
+        {
+            let placed = match (to_supervisor, self.least_loaded(rec.channel)) {
+                (false, Some(agent)) => {
+                    self.take(&agent, rec.channel);
+                    assignments.push(Assignment::new(
+                        conv,
+                        &agent,
+                        RouteReason::Fallback,
+                        rec.channel,
+                        rec.since,
+                        now,
+                    ));
+                    Holding::Assigned(agent)
+                }
+                _ => Holding::Queued,
+            };
+            if let Some(r) = self.routes.get_mut(conv) {
+                r.holding = placed;
+            }
+        }
+        let Some(route) = self
+            .routes
+            .get(conv)
+            .map(|r| r.route(RouteReason::AlreadyAssigned))
+        else {
+            return TransferOutcome::NotRouted;
+        };
         TransferOutcome::Transferred {
             route,
             transfers,

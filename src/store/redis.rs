@@ -530,7 +530,8 @@ impl Store for RedisStore {
                 _ => ConversationState::Resolved,
             },
             agent_id: route.as_ref().and_then(|r| r.agent_id.clone()),
-            queue: route.and_then(|r| r.queue),
+            queue: route.as_ref().and_then(|r| r.queue.clone()),
+            route,
             channels: channels.into_iter().collect(),
             repeat_contacts: hash
                 .get("repeat_contacts")

@@ -5,6 +5,7 @@ mod agents;
 mod conformance;
 mod errors;
 mod ingest;
+mod invariants;
 mod ops;
 mod races;
 mod routing;

@@ -540,10 +540,13 @@ async fn a_transfer_to_a_full_or_offline_agent_is_refused_and_changes_nothing(h:
     else {
         panic!("{queued:?}")
     };
-    assert_eq!(route.queue.as_deref(), Some("chat"));
-    // a has room again and the chat queue holds exactly this conversation: a takes it back.
+    // Sent to the queue, it goes to whoever has room: only a does (b is full, "off" offline).
+    assert_eq!(route.agent_id.as_deref(), Some("a"));
     assert_eq!(assignments.len(), 1);
-    assert_eq!(assignments[0].agent_id.as_str(), "a");
+    assert_eq!(
+        (assignments[0].agent_id.as_str(), assignments[0].reason),
+        ("a", RouteReason::Fallback)
+    );
 }
 
 async fn the_first_reply_is_marked_first(h: Harness) {

@@ -4,9 +4,9 @@
 -- Answers {state, agent, reason, queue, personal agent, 1 if chosen now}.
 local conv, ch, priority, personal, now = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5])
 local r = rkey(conv)
-local held = redis.call('HMGET', r, 'state', 'agent', 'channel', 'owner')
+local held = redis.call('HMGET', r, 'state', 'agent', 'channel', 'owner', 'queue')
 if held[1] then
-  return {held[1], held[2] or '', 'already_assigned', held[3], held[4] or '', 0}
+  return {held[1], held[2] or '', 'already_assigned', held[5] or held[3], held[4] or '', 0}
 end
 
 local new = 0

@@ -31,27 +31,38 @@ else
 end
 redis.call('HSET', rkey(conv), 'transfers', transfers)
 
-local answer
-if supervisor or target == '' then
-  local queue = ch
-  if supervisor or ARGV[3] == 'supervisor' then queue = 'supervisor' end
-  redis.call('HSET', rkey(conv), 'state', 'queued')
-  redis.call('HDEL', rkey(conv), 'agent')
-  if queue == ch then
-    redis.call('HDEL', rkey(conv), 'queue')
-  else
-    redis.call('HSET', rkey(conv), 'queue', queue)
-  end
-  redis.call('ZADD', R .. ':q:' .. queue, queue_score(num(r[5]), num(r[6])), conv)
-  answer = {'queued', '', queue, transfers}
-else
+-- Order matters: the target agent takes its unit before the old holder's freed unit
+-- serves whoever waits for them; a conversation sent to its channel's queue is placed
+-- last, with everyone's room known.
+local to_supervisor = supervisor or ARGV[3] == 'supervisor'
+local out = {}
+local state, agent, queue = 'queued', '', ch
+if target ~= '' and not to_supervisor then
   redis.call('HDEL', rkey(conv), 'queue')
   assign(conv, target, ch, 'transfer')
-  answer = {'assigned', target, '', transfers}
+  state, agent = 'assigned', target
+else
+  redis.call('HSET', rkey(conv), 'state', 'transferring')
+  redis.call('HDEL', rkey(conv), 'agent')
 end
-if old then
-  local out = {}
-  drain(old, ch, out)
-  for _, a in ipairs(out) do answer[#answer + 1] = a end
+if old then drain(old, ch, out) end
+if state ~= 'assigned' then
+  local a = (not to_supervisor) and least_loaded(ch) or nil
+  if a then
+    redis.call('HDEL', rkey(conv), 'queue')
+    out[#out + 1] = assign(conv, a, ch, 'fallback')
+    state, agent = 'assigned', a
+  else
+    if to_supervisor then
+      queue = 'supervisor'
+      redis.call('HSET', rkey(conv), 'queue', queue)
+    else
+      redis.call('HDEL', rkey(conv), 'queue')
+    end
+    redis.call('HSET', rkey(conv), 'state', 'queued')
+    redis.call('ZADD', R .. ':q:' .. queue, queue_score(num(r[5]), num(r[6])), conv)
+  end
 end
+local answer = {state, agent, state == 'queued' and queue or '', transfers}
+for _, a in ipairs(out) do answer[#answer + 1] = a end
 return answer
