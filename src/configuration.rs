@@ -44,6 +44,15 @@ pub struct Settings {
     pub redis: RedisSettings,
     pub ingest: IngestSettings,
     pub routing: RoutingSettings,
+    pub sse: SseSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct SseSettings {
+    /// How often an open event stream checks for new events (milliseconds).
+    pub poll_interval_ms: u64,
+    /// Seconds of silence after which a heartbeat comment is sent.
+    pub heartbeat_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -203,6 +212,7 @@ impl fmt::Debug for Settings {
             .field("redis", &self.redis)
             .field("ingest", &self.ingest)
             .field("routing", &self.routing)
+            .field("sse", &self.sse)
             .finish_non_exhaustive()
     }
 }

@@ -12,7 +12,7 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{web, App, HttpMessage, HttpServer};
 use tracing_actix_web::{RequestId, TracingLogger};
 
-use crate::api::{self, ops::Draining, AppState};
+use crate::api::{self, events::SseTiming, ops::Draining, AppState};
 use crate::auth::Tokens;
 use crate::configuration::Settings;
 use crate::domain::IdentityNormaliser;
@@ -76,6 +76,11 @@ impl Application {
             tracing::warn!("SWITCHBOARD_ADAPTER_TOKENS is empty: every ingest will be refused");
         }
         let draining = Draining::default();
+        let api_draining = web::Data::new(draining.clone());
+        let sse = web::Data::new(SseTiming {
+            poll: Duration::from_millis(settings.sse.poll_interval_ms.max(10)),
+            heartbeat: Duration::from_secs(settings.sse.heartbeat_secs.max(1)),
+        });
         let (api_listener, port) = bind(&settings.listen)?;
         let (ops_listener, ops_port) = bind(&settings.ops_listen)?;
         let grace = settings.http.shutdown_timeout_secs;
@@ -106,6 +111,8 @@ impl Application {
                 .wrap(TracingLogger::default())
                 .app_data(api_state.clone())
                 .app_data(tokens.clone())
+                .app_data(api_draining.clone())
+                .app_data(sse.clone())
                 .configure(api::configure(max_body))
         })
         .disable_signals()

@@ -8,7 +8,8 @@ use utoipa::ToSchema;
 use super::{resource, AppState};
 use crate::auth::Adapter;
 use crate::domain::{
-    Channel, IdentityKind, InboundMessage, Network, RawIdentity, RawInbound, Receipt,
+    AgentId, Channel, IdentityKind, InboundMessage, Network, RawIdentity, RawInbound, Receipt,
+    RouteReason,
 };
 use crate::error::{ApiError, Problem};
 
@@ -70,6 +71,28 @@ impl From<IngestRequest> for RawInbound {
     }
 }
 
+/// Tells the agent holding the conversation that the customer wrote. Off the request's
+/// path: the message is stored either way, and the timeline shows it if this is lost.
+fn notify_holder(state: &web::Data<AppState>, receipt: &Receipt) {
+    let held = receipt.route.reason == RouteReason::AlreadyAssigned;
+    let Some(agent) = receipt.route.agent_id.as_deref().filter(|_| held) else {
+        return;
+    };
+    let Ok(agent) = agent.parse::<AgentId>() else {
+        return;
+    };
+    let (state, conv) = (state.clone(), receipt.conversation_id.clone());
+    actix_web::rt::spawn(async move {
+        if let Err(e) = state
+            .store
+            .push_event(&agent, "message.created", &conv)
+            .await
+        {
+            tracing::warn!(%agent, error = %e, "message.created not recorded");
+        }
+    });
+}
+
 /// Stitches the message to its customer's one conversation. A retry of the same
 /// `(channel, network, external_id)` stores nothing and answers the first receipt
 /// with `duplicate: true`.
@@ -103,6 +126,7 @@ pub async fn ingest(
         state
             .metrics
             .routed(receipt.route.decision, receipt.route.reason);
+        notify_holder(&state, &receipt);
     }
     tracing::info!(
         customer_id = %receipt.customer_id,

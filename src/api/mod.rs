@@ -4,6 +4,7 @@
 mod agents;
 mod conversations;
 mod customers;
+pub mod events;
 pub mod messages;
 pub mod openapi;
 pub mod ops;
@@ -40,6 +41,7 @@ pub fn configure(max_body_bytes: usize) -> impl Fn(&mut web::ServiceConfig) + Cl
         .app_data(web::QueryConfig::default().error_handler(|e, _| query_error(e).into()))
         .configure(messages::configure)
         .configure(agents::configure)
+        .configure(events::configure)
         .configure(conversations::configure)
         .configure(customers::configure)
         .configure(openapi::configure)

@@ -4,7 +4,7 @@ use actix_web::{web, HttpResponse};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{agents, conversations, customers, messages, ops};
+use super::{agents, conversations, customers, events, messages, ops};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -19,6 +19,7 @@ use super::{agents, conversations, customers, messages, ops};
         agents::get_agent,
         agents::list_agents,
         agents::put_presence,
+        events::events,
         conversations::get_conversation,
         conversations::resolve,
         conversations::reply,

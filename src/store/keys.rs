@@ -84,6 +84,10 @@ impl Keys {
         format!("{}:a:{id}", self.routing())
     }
 
+    pub fn agent_events(&self, id: &AgentId) -> String {
+        format!("{}:ev:{id}", self.routing())
+    }
+
     pub fn route(&self, conversation: &ConversationId) -> String {
         format!("{}:r:{conversation}", self.routing())
     }

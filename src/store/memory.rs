@@ -13,8 +13,8 @@ use chrono::{DateTime, Utc};
 
 use super::memory_routing::{Request, Routing};
 use super::{
-    Assignment, ReplyOutcome, ResolveOutcome, Store, StoreError, StorePolicy, TransferOutcome,
-    TransferTarget, MAX_HOPS,
+    AgentEvent, Assignment, ReplyOutcome, ResolveOutcome, Store, StoreError, StorePolicy,
+    TransferOutcome, TransferTarget, MAX_HOPS,
 };
 use crate::domain::{
     merge_target, next_step, AgentId, AgentProfile, AgentView, Channel, ConversationId,
@@ -507,6 +507,31 @@ impl Store for MemoryStore {
             conv.first_response_at = Some(now);
         }
         Ok(ReplyOutcome::Stored { first })
+    }
+
+    async fn push_event(
+        &self,
+        agent: &AgentId,
+        kind: &str,
+        conversation: &ConversationId,
+    ) -> Result<(), StoreError> {
+        self.lock()
+            .routing
+            .event(agent, kind, conversation, "", None);
+        Ok(())
+    }
+
+    async fn agent_events(
+        &self,
+        agent: &AgentId,
+        after: &str,
+        limit: usize,
+    ) -> Result<Vec<AgentEvent>, StoreError> {
+        Ok(self.lock().routing.events(agent, after, limit))
+    }
+
+    async fn last_event_id(&self, agent: &AgentId) -> Result<String, StoreError> {
+        Ok(self.lock().routing.last_event_id(agent))
     }
 
     async fn transfer(

@@ -2,12 +2,13 @@
 //! conversation waiting for or holding an agent stands. Callers hold the store's lock.
 //! Picks scan the agents (fine for one process); the Redis store keeps sorted sets.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use chrono::{DateTime, Utc};
 
 use super::{
-    Assignment, StorePolicy, TransferOutcome, TransferTarget, MAX_TRANSFERS, SUPERVISOR_QUEUE,
+    AgentEvent, Assignment, StorePolicy, TransferOutcome, TransferTarget, EVENTS_KEPT,
+    MAX_TRANSFERS, SUPERVISOR_QUEUE,
 };
 use crate::domain::{
     place, queue_score, AgentId, AgentProfile, AgentView, Channel, ConversationId, Decision,
@@ -113,6 +114,8 @@ pub(super) struct Request<'a> {
 pub(super) struct Routing {
     agents: BTreeMap<AgentId, AgentRec>,
     routes: HashMap<ConversationId, RouteRec>,
+    log: HashMap<AgentId, VecDeque<AgentEvent>>,
+    next_event: u64,
 }
 
 impl Routing {
@@ -219,8 +222,9 @@ impl Routing {
         };
         let (reason, assignment) = match placement {
             Placement::Assign(agent, reason) => {
-                self.take(&agent, req.channel);
                 rec.holding = Holding::Assigned(agent.clone());
+                self.routes.insert(req.conversation.clone(), rec.clone());
+                self.give(req.conversation, &agent, req.channel, Some(reason));
                 (
                     reason,
                     Some(Assignment::new(
@@ -304,7 +308,7 @@ impl Routing {
         // is placed last, with everyone's room known.
         let holding = match to {
             TransferTarget::Agent(target) if !to_supervisor => {
-                self.take(target, rec.channel);
+                self.give(conv, target, rec.channel, None);
                 Holding::Assigned(target.clone())
             }
             _ => Holding::Transferring,
@@ -324,7 +328,7 @@ impl Routing {
         {
             let placed = match (to_supervisor, self.least_loaded(rec.channel)) {
                 (false, Some(agent)) => {
-                    self.take(&agent, rec.channel);
+                    self.give(conv, &agent, rec.channel, Some(RouteReason::Fallback));
                     assignments.push(Assignment::new(
                         conv,
                         &agent,
@@ -384,7 +388,7 @@ impl Routing {
         let rec = self.routes.get(conv)?.clone();
         match self.least_loaded(rec.channel) {
             Some(agent) => {
-                self.take(&agent, rec.channel);
+                self.give(conv, &agent, rec.channel, Some(RouteReason::Fallback));
                 if let Some(r) = self.routes.get_mut(conv) {
                     r.holding = Holding::Assigned(agent.clone());
                 }
@@ -430,7 +434,7 @@ impl Routing {
             made.push(Assignment::new(
                 &conv, agent, reason, channel, rec.since, now,
             ));
-            self.take(agent, channel);
+            self.give(&conv, agent, channel, Some(reason));
         }
         made
     }
@@ -479,10 +483,80 @@ impl Routing {
         found.into_iter().map(|f| f.3).collect()
     }
 
-    fn take(&mut self, agent: &AgentId, channel: Channel) {
+    /// Gives `conv` to `agent`, taking one unit of `channel`, and tells them (and, when
+    /// someone else covers a customer, their personal agent). `None` means a transfer.
+    fn give(
+        &mut self,
+        conv: &ConversationId,
+        agent: &AgentId,
+        channel: Channel,
+        reason: Option<RouteReason>,
+    ) {
         if let Some(a) = self.agents.get_mut(agent) {
             *a.load.entry(channel).or_insert(0) += 1;
         }
+        let label = reason.map(reason_label).unwrap_or("transfer");
+        let kind = if reason.is_some() {
+            "conversation.assigned"
+        } else {
+            "conversation.transferred"
+        };
+        self.event(agent, kind, conv, label, None);
+        let owner = self.routes.get(conv).and_then(|r| r.owner.clone());
+        if let (Some(owner), Some(_)) = (owner, reason) {
+            if owner != *agent {
+                self.event(
+                    &owner,
+                    "conversation.covered",
+                    conv,
+                    label,
+                    Some(agent.to_string()),
+                );
+            }
+        }
+    }
+
+    pub fn event(
+        &mut self,
+        agent: &AgentId,
+        kind: &str,
+        conv: &ConversationId,
+        reason: &str,
+        other: Option<String>,
+    ) {
+        self.next_event += 1;
+        let log = self.log.entry(agent.clone()).or_default();
+        log.push_back(AgentEvent {
+            id: format!("{}-0", self.next_event),
+            kind: kind.to_owned(),
+            conversation_id: conv.clone(),
+            reason: Some(reason.to_owned()).filter(|r| !r.is_empty()),
+            other_agent: other,
+        });
+        if log.len() > EVENTS_KEPT {
+            log.pop_front();
+        }
+    }
+
+    pub fn events(&self, agent: &AgentId, after: &str, limit: usize) -> Vec<AgentEvent> {
+        let after = event_seq(after);
+        self.log
+            .get(agent)
+            .map(|log| {
+                log.iter()
+                    .filter(|e| event_seq(&e.id) > after)
+                    .take(limit)
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    pub fn last_event_id(&self, agent: &AgentId) -> String {
+        self.log
+            .get(agent)
+            .and_then(|l| l.back())
+            .map_or_else(|| "0-0".to_owned(), |e| e.id.clone())
     }
 
     /// Smallest portfolio, then lowest load on the channel, then id; among agents who
@@ -508,5 +582,24 @@ impl Routing {
             .filter(|a| a.presence == Presence::Online && a.has_room(channel))
             .min_by(|a, b| (a.load(channel), &a.profile.id).cmp(&(b.load(channel), &b.profile.id)))
             .map(|a| a.profile.id.clone())
+    }
+}
+
+/// `"17-0"` → 17; anything unreadable sorts first.
+fn event_seq(id: &str) -> u64 {
+    id.split('-')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+fn reason_label(r: RouteReason) -> &'static str {
+    match r {
+        RouteReason::PersonalAgent => "personal_agent",
+        RouteReason::NewPersonalAgent => "new_personal_agent",
+        RouteReason::AlreadyAssigned => "already_assigned",
+        RouteReason::Fallback => "fallback",
+        RouteReason::NoAgentAvailable => "no_agent_available",
+        RouteReason::WaitingForPersonalAgent => "waiting_for_personal_agent",
     }
 }

@@ -98,6 +98,23 @@ pub enum StoreError {
     Contention(String),
 }
 
+/// Something an agent is told about, kept per agent so a reconnecting agent can replay it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentEvent {
+    /// Increasing within one agent's events; the SSE `id`.
+    pub id: String,
+    /// `conversation.assigned`, `conversation.transferred`, `conversation.covered`
+    /// (someone else covers one of the agent's customers) or `message.created`.
+    pub kind: String,
+    pub conversation_id: ConversationId,
+    pub reason: Option<String>,
+    /// For `conversation.covered`: the agent covering.
+    pub other_agent: Option<String>,
+}
+
+/// Most events kept per agent.
+pub const EVENTS_KEPT: usize = 1000;
+
 /// Where a transfer sends a conversation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TransferTarget {
@@ -218,6 +235,26 @@ pub trait Store: Send + Sync + 'static {
         to: &TransferTarget,
         now: DateTime<Utc>,
     ) -> Result<TransferOutcome, StoreError>;
+
+    /// Tells an agent something (e.g. `message.created`) outside a routing decision.
+    async fn push_event(
+        &self,
+        agent: &AgentId,
+        kind: &str,
+        conversation: &ConversationId,
+    ) -> Result<(), StoreError>;
+
+    /// Up to `limit` of the agent's events after `after` (exclusive), oldest first.
+    async fn agent_events(
+        &self,
+        agent: &AgentId,
+        after: &str,
+        limit: usize,
+    ) -> Result<Vec<AgentEvent>, StoreError>;
+
+    /// The id of the agent's newest event (`0-0` when there is none): where a client
+    /// with no `Last-Event-ID` starts.
+    async fn last_event_id(&self, agent: &AgentId) -> Result<String, StoreError>;
 
     /// Answers while the store is reachable.
     async fn ping(&self) -> Result<(), StoreError>;

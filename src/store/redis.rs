@@ -16,8 +16,8 @@ use serde::{Deserialize, Deserializer};
 use super::memory::{inbound_record, priority, sort_timeline};
 use super::redis_routing::RoutingScripts;
 use super::{
-    Assignment, Keys, ReplyOutcome, ResolveOutcome, Store, StoreError, StorePolicy,
-    TransferOutcome, TransferTarget, MAX_HOPS,
+    AgentEvent, Assignment, Keys, ReplyOutcome, ResolveOutcome, Store, StoreError, StorePolicy,
+    TransferOutcome, TransferTarget, EVENTS_KEPT, MAX_HOPS,
 };
 use crate::domain::{
     merge_target, AgentId, AgentProfile, AgentView, Channel, ConversationId, ConversationState,
@@ -634,6 +634,70 @@ impl Store for RedisStore {
         })
     }
 
+    async fn push_event(
+        &self,
+        agent: &AgentId,
+        kind: &str,
+        conversation: &ConversationId,
+    ) -> Result<(), StoreError> {
+        let _: String = redis::cmd("XADD")
+            .arg(self.keys.agent_events(agent))
+            .arg(&["MAXLEN", "~"])
+            .arg(EVENTS_KEPT)
+            .arg("*")
+            .arg(&[
+                "kind",
+                kind,
+                "conversation",
+                &conversation.to_string(),
+                "reason",
+                "",
+                "agent",
+                "",
+            ])
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(from_redis)?;
+        Ok(())
+    }
+
+    async fn agent_events(
+        &self,
+        agent: &AgentId,
+        after: &str,
+        limit: usize,
+    ) -> Result<Vec<AgentEvent>, StoreError> {
+        let entries: Vec<(String, Vec<(String, String)>)> = redis::cmd("XRANGE")
+            .arg(self.keys.agent_events(agent))
+            .arg(format!("({after}"))
+            .arg("+")
+            .arg("COUNT")
+            .arg(limit)
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(from_redis)?;
+        entries
+            .into_iter()
+            .map(|(id, fields)| agent_event(id, fields))
+            .collect()
+    }
+
+    async fn last_event_id(&self, agent: &AgentId) -> Result<String, StoreError> {
+        let newest: Vec<(String, Vec<(String, String)>)> = redis::cmd("XREVRANGE")
+            .arg(self.keys.agent_events(agent))
+            .arg("+")
+            .arg("-")
+            .arg("COUNT")
+            .arg(1)
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(from_redis)?;
+        Ok(newest
+            .into_iter()
+            .next()
+            .map_or_else(|| "0-0".to_owned(), |(id, _)| id))
+    }
+
     async fn transfer(
         &self,
         id: &ConversationId,
@@ -694,6 +758,26 @@ fn script_answer(answer: Vec<String>) -> Result<ScriptAnswer, StoreError> {
         (Some("moved"), Some(to)) => Ok(ScriptAnswer::Moved(parse_customer(&to)?)),
         (status, _) => Err(StoreError::Corrupt(format!("script answered {status:?}"))),
     }
+}
+
+fn agent_event(id: String, fields: Vec<(String, String)>) -> Result<AgentEvent, StoreError> {
+    let get = |name: &str| {
+        fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .filter(|v| !v.is_empty())
+    };
+    Ok(AgentEvent {
+        kind: get("kind").ok_or_else(|| StoreError::Corrupt(format!("event {id} has no kind")))?,
+        conversation_id: get("conversation")
+            .unwrap_or_default()
+            .parse()
+            .map_err(corrupt)?,
+        reason: get("reason"),
+        other_agent: get("agent"),
+        id,
+    })
 }
 
 fn appended(parts: Vec<String>) -> Result<Appended, StoreError> {

@@ -4,6 +4,7 @@ mod helpers;
 mod agents;
 mod conformance;
 mod errors;
+mod events;
 mod ingest;
 mod invariants;
 mod ops;

@@ -92,6 +92,7 @@ async fn the_openapi_document_describes_every_route() {
         ("/v1/agents/{id}/presence", "put"),
         ("/v1/conversations/{id}/messages", "post"),
         ("/v1/conversations/{id}/transfer", "post"),
+        ("/v1/agents/{id}/events", "get"),
     ];
     for (path, method) in expected {
         assert!(
@@ -103,7 +104,7 @@ async fn the_openapi_document_describes_every_route() {
         .as_object()
         .map(|p| p.len())
         .unwrap_or_default();
-    assert_eq!(paths, 14, "a route was added without being tested here");
+    assert_eq!(paths, 15, "a route was added without being tested here");
     for schema in [
         "IngestRequest",
         "Receipt",

@@ -12,6 +12,7 @@
 --   :q:supervisor      zset   conversations transferred too often (nobody drains it automatically)
 --   :w:<agent>:<ch>    zset   conversations waiting for their personal agent, by since
 --   :timers            zset   waiting conversations, by the deadline of their sticky wait
+--   :ev:<agent>        stream the agent's events (capped), replayed by Last-Event-ID
 local R = KEYS[1]
 local CHANNELS = {'phone', 'email', 'chat', 'social'}
 
@@ -47,11 +48,27 @@ local function queue_score(priority, since)
   return (9 - math.min(9, priority)) * 1e13 + since
 end
 
--- Gives `conv` to agent `a`, taking one unit of `ch`; answers the assignment.
+local function event(a, kind, conv, reason, other)
+  redis.call('XADD', R .. ':ev:' .. a, 'MAXLEN', '~', 1000, '*',
+    'kind', kind, 'conversation', conv, 'reason', reason, 'agent', other)
+end
+
+-- Gives `conv` to agent `a`, taking one unit of `ch`, and tells them (and, when someone
+-- else covers a customer, their personal agent); answers the assignment. Events are
+-- written in the same script as the assignment, so none is ever lost or invented.
 local function assign(conv, a, ch, reason)
   redis.call('HSET', rkey(conv), 'state', 'assigned', 'agent', a)
   redis.call('HINCRBY', akey(a), 'load:' .. ch, 1)
   reindex(a, ch)
+  local owner = redis.call('HGET', rkey(conv), 'owner') or ''
+  if reason == 'transfer' then
+    event(a, 'conversation.transferred', conv, reason, '')
+  else
+    event(a, 'conversation.assigned', conv, reason, '')
+  end
+  if owner ~= '' and owner ~= a and reason ~= 'transfer' then
+    event(owner, 'conversation.covered', conv, reason, a)
+  end
   return {conv, a, reason, ch, redis.call('HGET', rkey(conv), 'since')}
 end
 

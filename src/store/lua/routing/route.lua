@@ -23,8 +23,9 @@ redis.call('HSET', r, 'channel', ch, 'owner', personal, 'since', now, 'priority'
 if personal ~= '' then
   local p = redis.call('HMGET', akey(personal), 'presence', 'cap:' .. ch, 'load:' .. ch)
   if p[1] == 'online' and num(p[3]) < num(p[2]) then
-    assign(conv, personal, ch, 'x')
-    return {'assigned', personal, new == 1 and 'new_personal_agent' or 'personal_agent', ch, personal, new}
+    local reason = new == 1 and 'new_personal_agent' or 'personal_agent'
+    assign(conv, personal, ch, reason)
+    return {'assigned', personal, reason, ch, personal, new}
   end
   if p[1] == 'online' or p[1] == 'away' then
     redis.call('HSET', r, 'state', 'waiting', 'agent', personal)

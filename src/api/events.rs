@@ -1,0 +1,204 @@
+//! `GET /v1/agents/{id}/events`: server-sent events for one agent. Events are kept per
+//! agent in the store, so `Last-Event-ID` replays whatever a reconnecting agent missed.
+//! The stream polls the store (every `sse.poll_interval_ms`), sends a comment as a
+//! heartbeat when idle, and ends when the service starts draining.
+
+use std::time::Duration;
+
+use actix_web::web::Bytes;
+use actix_web::{web, HttpRequest, HttpResponse};
+use futures_util::stream;
+use serde_json::{json, Value};
+
+use super::ops::Draining;
+use super::{resource, AppState};
+use crate::auth::Staff;
+use crate::domain::AgentId;
+use crate::error::{ApiError, Problem};
+use crate::store::AgentEvent;
+
+/// Events sent per poll at most.
+const BATCH: usize = 100;
+/// Messages of the timeline sent with an assignment, so nobody asks the customer again.
+const RECENT_MESSAGES: usize = 20;
+
+/// How the event stream paces itself.
+#[derive(Debug, Clone, Copy)]
+pub struct SseTiming {
+    pub poll: Duration,
+    pub heartbeat: Duration,
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("/v1/agents/{id}/events").route(web::get().to(events)));
+}
+
+/// The agent's events as `text/event-stream`: `conversation.assigned` and
+/// `conversation.transferred` (with the customer and recent timeline),
+/// `conversation.covered` (someone else took one of the agent's customers) and
+/// `message.created`. Send `Last-Event-ID` (or `?last_event_id=`) to replay what was
+/// missed; without it the stream starts with the next event.
+#[utoipa::path(
+    get,
+    path = "/v1/agents/{id}/events",
+    tag = "agents",
+    params(
+        ("id" = String, Path, description = "Agent id"),
+        ("Last-Event-ID" = Option<String>, Header, description = "Replay events after this one"),
+    ),
+    security(("admin_token" = []), ("agent_jwt" = [])),
+    responses(
+        (status = 200, description = "An event stream", content_type = "text/event-stream"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn events(
+    staff: Staff,
+    state: web::Data<AppState>,
+    timing: web::Data<SseTiming>,
+    draining: web::Data<Draining>,
+    id: web::Path<String>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let agent: AgentId = id
+        .parse()
+        .map_err(|_| ApiError::NotFound(format!("no agent `{id}`")))?;
+    if !staff.may_act_as(&agent) {
+        return Err(ApiError::Forbidden);
+    }
+    if state.store.agent(&agent).await?.is_none() {
+        return Err(ApiError::NotFound(format!("no agent `{agent}`")));
+    }
+    let cursor = match last_event_id(&req) {
+        Some(id) => id,
+        None => state.store.last_event_id(&agent).await?,
+    };
+    let feed = Feed {
+        state,
+        agent,
+        cursor,
+        timing: **timing,
+        draining: (**draining).clone(),
+        idle: Duration::ZERO,
+    };
+    let body = stream::unfold(feed, |mut feed| async move {
+        let chunk = feed.next_chunk().await?;
+        Some((Ok::<_, actix_web::Error>(chunk), feed))
+    });
+    Ok(HttpResponse::Ok()
+        .content_type("text/event-stream")
+        .insert_header(("Cache-Control", "no-cache"))
+        .insert_header(("X-Accel-Buffering", "no"))
+        .streaming(body))
+}
+
+fn last_event_id(req: &HttpRequest) -> Option<String> {
+    let header = req
+        .headers()
+        .get("Last-Event-ID")
+        .and_then(|v| v.to_str().ok());
+    let query = req
+        .query_string()
+        .split('&')
+        .find_map(|p| p.strip_prefix("last_event_id="));
+    header
+        .or(query)
+        .map(str::trim)
+        .filter(|s| valid_event_id(s))
+        .map(str::to_owned)
+}
+
+/// Event ids look like `1700000000000-0`.
+fn valid_event_id(id: &str) -> bool {
+    let mut parts = id.splitn(2, '-');
+    let digits = |s: Option<&str>| {
+        s.is_some_and(|s| !s.is_empty() && s.len() <= 20 && s.bytes().all(|b| b.is_ascii_digit()))
+    };
+    digits(parts.next()) && digits(parts.next())
+}
+
+struct Feed {
+    state: web::Data<AppState>,
+    agent: AgentId,
+    cursor: String,
+    timing: SseTiming,
+    draining: Draining,
+    idle: Duration,
+}
+
+impl Feed {
+    /// The next chunk to send: a batch of events, a heartbeat, or `None` to end.
+    async fn next_chunk(&mut self) -> Option<Bytes> {
+        loop {
+            if self.draining.is_draining() {
+                return None;
+            }
+            match self
+                .state
+                .store
+                .agent_events(&self.agent, &self.cursor, BATCH)
+                .await
+            {
+                Ok(events) if !events.is_empty() => {
+                    self.idle = Duration::ZERO;
+                    let mut out = String::new();
+                    for event in &events {
+                        out.push_str(&self.render(event).await);
+                    }
+                    if let Some(last) = events.last() {
+                        self.cursor.clone_from(&last.id);
+                    }
+                    return Some(Bytes::from(out));
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(agent = %self.agent, error = %e, "events not read this round")
+                }
+            }
+            tokio::time::sleep(self.timing.poll).await;
+            self.idle += self.timing.poll;
+            if self.idle >= self.timing.heartbeat {
+                self.idle = Duration::ZERO;
+                return Some(Bytes::from_static(b": heartbeat\n\n"));
+            }
+        }
+    }
+
+    async fn render(&self, event: &AgentEvent) -> String {
+        let mut data = json!({
+            "id": event.id,
+            "conversation_id": event.conversation_id,
+            "reason": event.reason,
+            "other_agent_id": event.other_agent,
+        });
+        if event.kind != "conversation.covered" {
+            if let Ok(Some(conv)) = self.state.store.conversation(&event.conversation_id).await {
+                let recent = conv.messages.len().saturating_sub(RECENT_MESSAGES);
+                data["customer"] = serde_json::to_value(&conv.customer).unwrap_or(Value::Null);
+                data["channels"] = serde_json::to_value(&conv.channels).unwrap_or(Value::Null);
+                data["recent_messages"] =
+                    serde_json::to_value(&conv.messages[recent..]).unwrap_or(Value::Null);
+            }
+        }
+        format!(
+            "id: {}\nevent: {}\ndata: {}\n\n",
+            event.id, event.kind, data
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::valid_event_id;
+
+    #[test]
+    fn only_stream_ids_are_accepted_as_cursors() {
+        assert!(valid_event_id("1700000000000-0"));
+        assert!(valid_event_id("0-0"));
+        for bad in ["", "-", "12", "a-1", "1-", "1-2-3", "+", "(1-0"] {
+            assert!(!valid_event_id(bad), "{bad}");
+        }
+    }
+}
