@@ -61,6 +61,8 @@ pub struct RoutingSettings {
     pub sticky_wait_secs: PerChannel,
     /// How often each replica checks for expired waits (milliseconds).
     pub timer_interval_ms: u64,
+    /// How long an agent may be offline before its conversations go back to routing.
+    pub offline_grace_secs: u64,
 }
 
 /// One number per channel.
@@ -182,6 +184,7 @@ impl Settings {
             dedup_ttl: secs(self.ingest.dedup_ttl_secs),
             reopen_window: secs(self.ingest.reopen_window_secs),
             sticky_waits: [secs(w.phone), secs(w.email), secs(w.chat), secs(w.social)],
+            offline_grace: secs(self.routing.offline_grace_secs),
         }
     }
 }

@@ -15,7 +15,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(
             resource("/v1/agents/{id}")
                 .route(web::get().to(get_agent))
-                .route(web::put().to(put_agent)),
+                .route(web::put().to(put_agent))
+                .route(web::delete().to(delete_agent)),
         )
         .service(resource("/v1/agents/{id}/presence").route(web::put().to(put_presence)));
 }
@@ -122,6 +123,37 @@ pub async fn get_agent(
         .await?
         .map(web::Json)
         .ok_or_else(|| ApiError::NotFound(format!("no agent `{id}`")))
+}
+
+/// Removes an agent. The conversations it holds and the customers waiting for it go
+/// back to routing at once; its customers get a new personal agent, by the usual rule,
+/// the next time they need one.
+#[utoipa::path(
+    delete,
+    path = "/v1/agents/{id}",
+    tag = "agents",
+    params(("id" = String, Path, description = "Agent id")),
+    security(("admin_token" = [])),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn delete_agent(
+    _: Admin,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = agent_id(&id)?;
+    let made = state
+        .store
+        .delete_agent(&id, Utc::now())
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no agent `{id}`")))?;
+    state.metrics.assignments(&made);
+    Ok(HttpResponse::NoContent().finish())
 }
 
 /// Every agent.

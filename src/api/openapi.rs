@@ -19,6 +19,7 @@ use super::{agents, conversations, customers, events, messages, ops};
         agents::get_agent,
         agents::list_agents,
         agents::put_presence,
+        agents::delete_agent,
         events::events,
         conversations::get_conversation,
         conversations::resolve,

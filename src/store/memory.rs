@@ -304,7 +304,11 @@ impl State {
             display_name: c.display_name.clone(),
             identities: c.identities.iter().cloned().collect(),
             tier: c.tier.clone(),
-            personal_agent_id: c.personal_agent.as_ref().map(ToString::to_string),
+            personal_agent_id: c
+                .personal_agent
+                .as_ref()
+                .filter(|a| self.routing.agent(a).is_some())
+                .map(ToString::to_string),
             open_conversation_id: c.open.map(|seq| ConversationId::new(id.clone(), seq)),
             conversation_ids: c.conversations.clone(),
             created_at: c.created_at,
@@ -484,11 +488,20 @@ impl Store for MemoryStore {
         presence: Presence,
         now: DateTime<Utc>,
     ) -> Result<Option<Vec<Assignment>>, StoreError> {
-        Ok(self.lock().routing.set_presence(id, presence, now))
+        let grace = self.policy.offline_grace;
+        Ok(self.lock().routing.set_presence(id, presence, now, grace))
     }
 
     async fn fire_timers(&self, now: DateTime<Utc>) -> Result<Vec<Assignment>, StoreError> {
         Ok(self.lock().routing.fire_timers(now))
+    }
+
+    async fn delete_agent(
+        &self,
+        id: &AgentId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Vec<Assignment>>, StoreError> {
+        Ok(self.lock().routing.delete_agent(id, now))
     }
 
     async fn add_reply(

@@ -116,6 +116,8 @@ pub(super) struct Routing {
     routes: HashMap<ConversationId, RouteRec>,
     log: HashMap<AgentId, VecDeque<AgentEvent>>,
     next_event: u64,
+    /// Offline agents, and when their conversations go back to routing.
+    graces: HashMap<AgentId, DateTime<Utc>>,
 }
 
 impl Routing {
@@ -152,26 +154,61 @@ impl Routing {
         id: &AgentId,
         presence: Presence,
         now: DateTime<Utc>,
+        grace: chrono::Duration,
     ) -> Option<Vec<Assignment>> {
         self.agents.get_mut(id)?.presence = presence;
         let mut made = Vec::new();
         if presence == Presence::Offline {
-            // Nobody waits for an agent who left: their waiting customers fall back now.
-            for channel in Channel::ALL {
-                let waiting = self.ordered(
-                    |r| {
-                        r.channel == channel
-                            && matches!(&r.holding, Holding::Waiting { agent, .. } if agent == id)
-                    },
-                    |r| (r.since, 0.0),
-                );
-                for conv in waiting {
-                    made.extend(self.replace_without_waiting(&conv, now));
-                }
-            }
+            self.graces.entry(id.clone()).or_insert(now + grace);
+            made.extend(self.release_waiting(id, now));
         } else {
+            self.graces.remove(id);
             made.extend(self.drain_all(id, now));
         }
+        Some(made)
+    }
+
+    /// Nobody waits for an agent who left: their waiting customers fall back now.
+    fn release_waiting(&mut self, id: &AgentId, now: DateTime<Utc>) -> Vec<Assignment> {
+        let mut made = Vec::new();
+        for channel in Channel::ALL {
+            let waiting = self.ordered(
+                |r| {
+                    r.channel == channel
+                        && matches!(&r.holding, Holding::Waiting { agent, .. } if agent == id)
+                },
+                |r| (r.since, 0.0),
+            );
+            for conv in waiting {
+                made.extend(self.replace_without_waiting(&conv, now));
+            }
+        }
+        made
+    }
+
+    /// Every conversation `id` holds goes back to routing, oldest first; owners stay.
+    fn hand_back(&mut self, id: &AgentId, now: DateTime<Utc>) -> Vec<Assignment> {
+        let held = self.ordered(
+            |r| r.holding == Holding::Assigned(id.clone()),
+            |r| (r.since, 0.0),
+        );
+        let mut made = Vec::new();
+        for conv in held {
+            let Some(channel) = self.routes.get(&conv).map(|r| r.channel) else {
+                continue;
+            };
+            self.give_back(id, channel);
+            made.extend(self.replace_without_waiting(&conv, now));
+        }
+        made
+    }
+
+    pub fn delete_agent(&mut self, id: &AgentId, now: DateTime<Utc>) -> Option<Vec<Assignment>> {
+        self.agents.get_mut(id)?.presence = Presence::Offline;
+        self.graces.remove(id);
+        let mut made = self.hand_back(id, now);
+        made.extend(self.release_waiting(id, now));
+        self.agents.remove(id);
         Some(made)
     }
 
@@ -375,9 +412,29 @@ impl Routing {
                 _ => (r.since, 0.0),
             },
         );
-        due.iter()
+        let mut made: Vec<Assignment> = due
+            .iter()
             .filter_map(|conv| self.replace_without_waiting(conv, now))
-            .collect()
+            .collect();
+        // Agents offline past their grace period hand their conversations back.
+        let mut graces: Vec<(DateTime<Utc>, AgentId)> = self
+            .graces
+            .iter()
+            .filter(|(_, deadline)| **deadline <= now)
+            .map(|(a, d)| (*d, a.clone()))
+            .collect();
+        graces.sort();
+        for (_, agent) in graces {
+            self.graces.remove(&agent);
+            if self
+                .agents
+                .get(&agent)
+                .is_some_and(|a| a.presence == Presence::Offline)
+            {
+                made.extend(self.hand_back(&agent, now));
+            }
+        }
+        made
     }
 
     fn replace_without_waiting(

@@ -30,6 +30,8 @@ pub struct StorePolicy {
     /// How long a conversation waits for its busy personal agent, per channel
     /// (phone, email, chat, social).
     pub sticky_waits: [Duration; 4],
+    /// How long an agent may be offline before its conversations go back to routing.
+    pub offline_grace: Duration,
 }
 
 impl StorePolicy {
@@ -51,6 +53,7 @@ impl Default for StorePolicy {
                 Duration::seconds(60),
                 Duration::minutes(10),
             ],
+            offline_grace: Duration::minutes(2),
         }
     }
 }
@@ -213,6 +216,14 @@ pub trait Store: Send + Sync + 'static {
         &self,
         id: &AgentId,
         presence: Presence,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Vec<Assignment>>, StoreError>;
+
+    /// Removes an agent: what it holds and who waits for it go back to routing now; its
+    /// customers get a new personal agent when they next need one. `None` if unknown.
+    async fn delete_agent(
+        &self,
+        id: &AgentId,
         now: DateTime<Utc>,
     ) -> Result<Option<Vec<Assignment>>, StoreError>;
 

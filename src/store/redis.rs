@@ -372,6 +372,11 @@ impl RedisStore {
             identities.sort();
             let seq = |name: &str| hash.get(name).map(|s| s.parse::<u64>()).transpose();
             let open = seq("open").map_err(corrupt)?;
+            // A removed agent is nobody's personal agent any more.
+            let personal_agent = match hash.get("personal_agent") {
+                Some(a) if self.is_agent(a).await? => Some(a.to_owned()),
+                _ => None,
+            };
             return Ok(Some(CustomerView {
                 open_conversation_id: open.map(|n| ConversationId::new(id.clone(), n)),
                 conversation_ids: convs
@@ -381,7 +386,7 @@ impl RedisStore {
                     .map_err(corrupt)?,
                 display_name: hash.get("display_name").map(str::to_owned),
                 tier: hash.get("tier").unwrap_or(DEFAULT_TIER).to_owned(),
-                personal_agent_id: hash.get("personal_agent").map(str::to_owned),
+                personal_agent_id: personal_agent,
                 created_at: hash.time("created_at")?.unwrap_or_default(),
                 identities,
                 id,
@@ -602,6 +607,14 @@ impl Store for RedisStore {
 
     async fn fire_timers(&self, now: DateTime<Utc>) -> Result<Vec<Assignment>, StoreError> {
         self.timers(now).await
+    }
+
+    async fn delete_agent(
+        &self,
+        id: &AgentId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Vec<Assignment>>, StoreError> {
+        self.remove_agent(id, now).await
     }
 
     async fn add_reply(

@@ -29,6 +29,7 @@ pub(super) struct RoutingScripts {
     presence: Script,
     put_agent: Script,
     timers: Script,
+    delete_agent: Script,
     transfer: Script,
 }
 
@@ -41,6 +42,7 @@ impl RoutingScripts {
             presence: with_prelude(include_str!("lua/routing/presence.lua")),
             put_agent: with_prelude(include_str!("lua/routing/put_agent.lua")),
             timers: with_prelude(include_str!("lua/routing/timers.lua")),
+            delete_agent: with_prelude(include_str!("lua/routing/delete_agent.lua")),
             transfer: with_prelude(include_str!("lua/routing/transfer.lua")),
         }
     }
@@ -178,6 +180,8 @@ impl RedisStore {
             .key(self.keys.routing())
             .arg(id.as_str())
             .arg(presence.as_str())
+            .arg(now.timestamp_millis())
+            .arg(self.policy.offline_grace.num_milliseconds())
             .invoke_async(&mut self.conn.clone())
             .await
             .map_err(from_redis)?;
@@ -185,6 +189,35 @@ impl RedisStore {
             Some(made) => Ok(Some(self.recorded(made, now).await?)),
             None => Ok(None),
         }
+    }
+
+    pub(super) async fn remove_agent(
+        &self,
+        id: &AgentId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Vec<Assignment>>, StoreError> {
+        let made: Option<Vec<Vec<String>>> = self
+            .routing_scripts
+            .delete_agent
+            .key(self.keys.routing())
+            .arg(id.as_str())
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(from_redis)?;
+        match made {
+            Some(made) => Ok(Some(self.recorded(made, now).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Whether `id` is (still) an agent.
+    pub(super) async fn is_agent(&self, id: &str) -> Result<bool, StoreError> {
+        redis::cmd("SISMEMBER")
+            .arg(self.keys.agents())
+            .arg(id)
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(from_redis)
     }
 
     pub(super) async fn timers(&self, now: DateTime<Utc>) -> Result<Vec<Assignment>, StoreError> {
@@ -291,20 +324,37 @@ impl RedisStore {
             .collect())
     }
 
-    /// Mirrors assignments onto their conversations (customer slots), then answers them.
+    /// Mirrors what routing moved onto the conversations (customer slots): the new agent
+    /// of each assignment, none for a conversation that went back to a queue (reported
+    /// with an empty agent). Answers the assignments.
     async fn recorded(
         &self,
         made: Vec<Vec<String>>,
         now: DateTime<Utc>,
     ) -> Result<Vec<Assignment>, StoreError> {
-        let assignments = made
+        let (queued, assigned): (Vec<_>, Vec<_>) = made
+            .into_iter()
+            .partition(|a| a.get(1).is_some_and(String::is_empty));
+        let assignments = assigned
             .into_iter()
             .map(|a| assignment(a, now))
             .collect::<Result<Vec<_>, _>>()?;
-        let writes = assignments
+        let mut moves: Vec<(ConversationId, Option<AgentId>)> = assignments
             .iter()
-            .map(|a| self.mirror_agent(&a.conversation_id, Some(&a.agent_id)));
-        try_join_all(writes).await?;
+            .map(|a| (a.conversation_id.clone(), Some(a.agent_id.clone())))
+            .collect();
+        for q in &queued {
+            let conv = q
+                .first()
+                .ok_or_else(|| StoreError::Corrupt("empty routing answer".into()))?;
+            moves.push((conv.parse().map_err(corrupt)?, None));
+        }
+        try_join_all(
+            moves
+                .iter()
+                .map(|(conv, agent)| self.mirror_agent(conv, agent.as_ref())),
+        )
+        .await?;
         Ok(assignments)
     }
 

@@ -28,6 +28,8 @@ both_stores!(
     transfers_move_capacity_and_the_third_goes_to_the_supervisor,
     a_transfer_to_a_full_or_offline_agent_is_refused_and_changes_nothing,
     the_first_reply_is_marked_first,
+    an_agent_offline_past_the_grace_period_hands_its_conversations_back,
+    removing_an_agent_reroutes_its_work_and_its_customers_get_a_new_personal_agent,
 );
 
 fn t0() -> DateTime<Utc> {
@@ -614,4 +616,107 @@ async fn the_first_reply_is_marked_first(h: Harness) {
             .expect("reply"),
         ReplyOutcome::NotFound
     );
+}
+
+async fn an_agent_offline_past_the_grace_period_hands_its_conversations_back(h: Harness) {
+    agent_online(&h, "a", 3).await;
+    let r = chat(&h, "held", t0()).await;
+    assigned_to(&r, "a", RouteReason::NewPersonalAgent);
+    agent_online(&h, "b", 3).await;
+    h.store
+        .set_presence(&id("a"), Presence::Offline, t0())
+        .await
+        .expect("presence");
+    assert!(
+        h.store
+            .fire_timers(t0() + Duration::seconds(119))
+            .await
+            .expect("timers")
+            .is_empty(),
+        "the grace is 2 minutes"
+    );
+    // Back and gone again: the grace runs from the first time it went offline... and a
+    // return cancels it, so a new absence starts a new grace.
+    h.store
+        .set_presence(&id("a"), Presence::Online, t0() + Duration::seconds(100))
+        .await
+        .expect("presence");
+    h.store
+        .set_presence(&id("a"), Presence::Offline, t0() + Duration::seconds(110))
+        .await
+        .expect("presence");
+    assert!(h
+        .store
+        .fire_timers(t0() + Duration::seconds(200))
+        .await
+        .expect("timers")
+        .is_empty());
+    let made = h
+        .store
+        .fire_timers(t0() + Duration::seconds(231))
+        .await
+        .expect("timers");
+    assert_eq!(made.len(), 1);
+    assert_eq!(
+        (made[0].agent_id.as_str(), made[0].reason),
+        ("b", RouteReason::Fallback)
+    );
+    assert_eq!((load(&h, "a").await, load(&h, "b").await), (0, 1));
+    let owner = h
+        .store
+        .customer(&r.customer_id)
+        .await
+        .expect("read")
+        .expect("customer");
+    assert_eq!(
+        owner.personal_agent_id.as_deref(),
+        Some("a"),
+        "the owner stays"
+    );
+}
+
+async fn removing_an_agent_reroutes_its_work_and_its_customers_get_a_new_personal_agent(
+    h: Harness,
+) {
+    agent_online(&h, "a", 3).await;
+    let r = chat(&h, "orphan", t0()).await;
+    agent_online(&h, "b", 3).await;
+    let made = h
+        .store
+        .delete_agent(&id("a"), t0())
+        .await
+        .expect("delete")
+        .expect("known");
+    assert_eq!(made.len(), 1);
+    assert_eq!(made[0].agent_id.as_str(), "b");
+    assert!(h.store.agent(&id("a")).await.expect("read").is_none());
+    assert!(h
+        .store
+        .delete_agent(&id("a"), t0())
+        .await
+        .expect("delete")
+        .is_none());
+    let customer = h
+        .store
+        .customer(&r.customer_id)
+        .await
+        .expect("read")
+        .expect("customer");
+    assert_eq!(
+        customer.personal_agent_id, None,
+        "a removed agent is nobody's personal agent"
+    );
+    h.store
+        .resolve(&r.conversation_id, t0())
+        .await
+        .expect("resolve");
+    let next = chat(&h, "orphan", t0() + Duration::days(5)).await;
+    assigned_to(&next, "b", RouteReason::NewPersonalAgent);
+    let customer = h
+        .store
+        .customer(&r.customer_id)
+        .await
+        .expect("read")
+        .expect("customer");
+    assert_eq!(customer.personal_agent_id.as_deref(), Some("b"));
 }

@@ -13,6 +13,8 @@
 --   :w:<agent>:<ch>    zset   conversations waiting for their personal agent, by since
 --   :timers            zset   waiting conversations, by the deadline of their sticky wait
 --   :ev:<agent>        stream the agent's events (capped), replayed by Last-Event-ID
+--   :held:<agent>      zset   conversations the agent holds, by since
+--   :graces            zset   offline agents, by when their conversations go back to routing
 local R = KEYS[1]
 local CHANNELS = {'phone', 'email', 'chat', 'social'}
 
@@ -59,6 +61,7 @@ end
 local function assign(conv, a, ch, reason)
   redis.call('HSET', rkey(conv), 'state', 'assigned', 'agent', a)
   redis.call('HINCRBY', akey(a), 'load:' .. ch, 1)
+  redis.call('ZADD', R .. ':held:' .. a, num(redis.call('HGET', rkey(conv), 'since')), conv)
   reindex(a, ch)
   local owner = redis.call('HGET', rkey(conv), 'owner') or ''
   if reason == 'transfer' then
@@ -72,7 +75,8 @@ local function assign(conv, a, ch, reason)
   return {conv, a, reason, ch, redis.call('HGET', rkey(conv), 'since')}
 end
 
--- A wait is over: the least loaded online agent takes it, or it joins the queue.
+-- A wait (or a hold) is over: the least loaded online agent takes it, or it joins the
+-- queue. A queued one is reported with no agent, so its `agent` mirror is cleared.
 local function fall_back(conv, ch, out)
   local a = least_loaded(ch)
   if a then
@@ -82,6 +86,26 @@ local function fall_back(conv, ch, out)
     redis.call('HSET', rkey(conv), 'state', 'queued')
     redis.call('HDEL', rkey(conv), 'agent')
     redis.call('ZADD', R .. ':q:' .. ch, queue_score(num(r[1]), num(r[2])), conv)
+    out[#out + 1] = {conv, '', 'queued', ch, r[2]}
+  end
+end
+
+-- Takes `conv` from its holder `a`, giving the unit back.
+local function unhold(conv, a, ch)
+  if num(redis.call('HGET', akey(a), 'load:' .. ch)) > 0 then
+    redis.call('HINCRBY', akey(a), 'load:' .. ch, -1)
+  end
+  redis.call('ZREM', R .. ':held:' .. a, conv)
+  reindex(a, ch)
+end
+
+-- Hands every conversation `a` holds back to routing (least loaded online agent, or the
+-- queue), oldest first; the owners stay.
+local function hand_back(a, out)
+  for _, conv in ipairs(redis.call('ZRANGE', R .. ':held:' .. a, 0, -1)) do
+    local ch = redis.call('HGET', rkey(conv), 'channel')
+    unhold(conv, a, ch)
+    fall_back(conv, ch, out)
   end
 end
 

@@ -1,10 +1,18 @@
 -- Sets an agent's presence. Online: their free units fill at once. Offline: customers
 -- waiting for them fall back now rather than at the end of their sticky wait.
--- ARGV: 1 agent, 2 presence. Answers false for an unknown agent, else the assignments.
+-- The conversations an agent holds go back to routing after a grace period offline
+-- (see timers.lua); coming back before it ends keeps them.
+-- ARGV: 1 agent, 2 presence, 3 now (ms), 4 grace (ms). Answers false for an unknown
+-- agent, else the assignments.
 local a, presence = ARGV[1], ARGV[2]
 if redis.call('SISMEMBER', R .. ':agents', a) == 0 then return false end
 redis.call('HSET', akey(a), 'presence', presence)
 reindex_all(a)
+if presence == 'offline' then
+  redis.call('ZADD', R .. ':graces', 'NX', tonumber(ARGV[3]) + tonumber(ARGV[4]), a)
+else
+  redis.call('ZREM', R .. ':graces', a)
+end
 local out = {}
 for _, ch in ipairs(CHANNELS) do
   if presence == 'offline' then

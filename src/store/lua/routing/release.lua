@@ -8,10 +8,7 @@ if not r[1] then return out end
 redis.call('DEL', rkey(conv))
 local state, a, ch = r[1], r[2], r[3]
 if state == 'assigned' then
-  if num(redis.call('HGET', akey(a), 'load:' .. ch)) > 0 then
-    redis.call('HINCRBY', akey(a), 'load:' .. ch, -1)
-  end
-  reindex(a, ch)
+  unhold(conv, a, ch)
   drain(a, ch, out)
 elseif state == 'waiting' then
   redis.call('ZREM', R .. ':w:' .. a .. ':' .. ch, conv)

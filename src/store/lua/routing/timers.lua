@@ -12,4 +12,9 @@ for _, conv in ipairs(due) do
     fall_back(conv, r[2], out)
   end
 end
+-- Agents offline past their grace period hand their conversations back.
+for _, a in ipairs(redis.call('ZRANGEBYSCORE', R .. ':graces', '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))) do
+  redis.call('ZREM', R .. ':graces', a)
+  if redis.call('HGET', akey(a), 'presence') == 'offline' then hand_back(a, out) end
+end
 return out

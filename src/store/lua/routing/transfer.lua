@@ -19,10 +19,7 @@ end
 local old = nil
 if r[1] == 'assigned' then
   old = r[2]
-  if num(redis.call('HGET', akey(old), 'load:' .. ch)) > 0 then
-    redis.call('HINCRBY', akey(old), 'load:' .. ch, -1)
-  end
-  reindex(old, ch)
+  unhold(conv, old, ch)
 elseif r[1] == 'waiting' then
   redis.call('ZREM', R .. ':w:' .. r[2] .. ':' .. ch, conv)
   redis.call('ZREM', R .. ':timers', conv)

@@ -1,0 +1,24 @@
+-- Removes an agent: the conversations it holds and the customers waiting for it go back
+-- to routing at once; its customers get a new personal agent, by the usual rule, the next
+-- time they need one (route.lua chooses anew when the owner is no longer an agent).
+-- ARGV: 1 agent. Answers false for an unknown agent, else the assignments.
+local a = ARGV[1]
+if redis.call('SREM', R .. ':agents', a) == 0 then return false end
+redis.call('HSET', akey(a), 'presence', 'offline')
+redis.call('ZREM', R .. ':graces', a)
+local out = {}
+hand_back(a, out)
+for _, ch in ipairs(CHANNELS) do
+  redis.call('ZREM', R .. ':pf:' .. ch, a)
+  redis.call('ZREM', R .. ':free:' .. ch, a)
+end
+for _, ch in ipairs(CHANNELS) do
+  local wkey = R .. ':w:' .. a .. ':' .. ch
+  for _, conv in ipairs(redis.call('ZRANGE', wkey, 0, -1)) do
+    redis.call('ZREM', R .. ':timers', conv)
+    fall_back(conv, ch, out)
+  end
+  redis.call('DEL', wkey)
+end
+redis.call('DEL', akey(a), R .. ':held:' .. a)
+return out
