@@ -59,6 +59,9 @@ pub struct SseSettings {
 pub struct RoutingSettings {
     /// How long a conversation waits for its busy personal agent before falling back.
     pub sticky_wait_secs: PerChannel,
+    /// Per customer tier overrides of `sticky_wait_secs` (all four channels each).
+    #[serde(default)]
+    pub tier_sticky_wait_secs: HashMap<String, PerChannel>,
     /// How often each replica checks for expired waits (milliseconds).
     pub timer_interval_ms: u64,
     /// How long an agent may be offline before its conversations go back to routing.
@@ -72,6 +75,18 @@ pub struct PerChannel {
     pub email: u64,
     pub chat: u64,
     pub social: u64,
+}
+
+impl PerChannel {
+    /// Seconds as durations, in `Channel::ALL` order (phone, email, chat, social).
+    fn durations(&self) -> [chrono::Duration; 4] {
+        [
+            secs(self.phone),
+            secs(self.email),
+            secs(self.chat),
+            secs(self.social),
+        ]
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -183,7 +198,13 @@ impl Settings {
         StorePolicy {
             dedup_ttl: secs(self.ingest.dedup_ttl_secs),
             reopen_window: secs(self.ingest.reopen_window_secs),
-            sticky_waits: [secs(w.phone), secs(w.email), secs(w.chat), secs(w.social)],
+            sticky_waits: w.durations(),
+            tier_sticky_waits: self
+                .routing
+                .tier_sticky_wait_secs
+                .iter()
+                .map(|(tier, w)| (tier.clone(), w.durations()))
+                .collect(),
             offline_grace: secs(self.routing.offline_grace_secs),
         }
     }

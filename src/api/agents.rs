@@ -39,6 +39,11 @@ pub struct AgentRequest {
     pub teams: Vec<String>,
     #[serde(default)]
     pub capacity: CapacityDto,
+    /// Recorded and shown; routing does not match on them yet.
+    #[serde(default)]
+    pub skills: Vec<String>,
+    #[serde(default)]
+    pub languages: Vec<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -84,7 +89,8 @@ pub async fn put_agent(
         chat: body.capacity.chat.unwrap_or(d.chat),
         social: body.capacity.social.unwrap_or(d.social),
     };
-    let profile = AgentProfile::new(id, body.name, body.teams, capacity)?;
+    let profile = AgentProfile::new(id, body.name, body.teams, capacity)?
+        .with_skills(body.skills, body.languages)?;
     let (view, created) = state.store.put_agent(&profile, Utc::now()).await?;
     let mut response = if created {
         HttpResponse::Created()

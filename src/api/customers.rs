@@ -3,7 +3,7 @@
 use actix_web::{web, HttpRequest};
 use percent_encoding::percent_decode_str;
 use serde::Deserialize;
-use utoipa::IntoParams;
+use utoipa::{IntoParams, ToSchema};
 
 use super::{resource, AppState};
 use crate::auth::Admin;
@@ -12,7 +12,11 @@ use crate::error::{ApiError, Problem};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/v1/customers").route(web::get().to(find_customer)))
-        .service(resource("/v1/customers/{id}").route(web::get().to(get_customer)));
+        .service(
+            resource("/v1/customers/{id}")
+                .route(web::get().to(get_customer))
+                .route(web::patch().to(patch_customer)),
+        );
 }
 
 /// A customer; the id of a customer merged into another answers the survivor.
@@ -39,6 +43,57 @@ pub async fn get_customer(
     state
         .store
         .customer(&cid)
+        .await?
+        .map(web::Json)
+        .ok_or_else(not_found)
+}
+
+/// What an admin may change about a customer.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerPatch {
+    /// e.g. `standard`, `gold`, `vip`: any tier but `standard` is served first in queues,
+    /// and tiers may have their own sticky waits.
+    pub tier: String,
+}
+
+/// Sets a customer's tier.
+#[utoipa::path(
+    patch,
+    path = "/v1/customers/{id}",
+    tag = "customers",
+    params(("id" = String, Path, description = "Customer id")),
+    request_body = CustomerPatch,
+    security(("admin_token" = [])),
+    responses(
+        (status = 200, body = CustomerView),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn patch_customer(
+    _: Admin,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    body: web::Json<CustomerPatch>,
+) -> Result<web::Json<CustomerView>, ApiError> {
+    let not_found = || ApiError::NotFound(format!("no customer `{id}`"));
+    let cid: CustomerId = id.parse().map_err(|_| not_found())?;
+    let tier = body.tier.trim().to_lowercase();
+    let valid = !tier.is_empty()
+        && tier.len() <= 32
+        && tier
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if !valid {
+        return Err(ApiError::BadRequest(
+            "`tier` must be 1-32 of a-z, 0-9, `_`, `-`".into(),
+        ));
+    }
+    state
+        .store
+        .set_tier(&cid, &tier)
         .await?
         .map(web::Json)
         .ok_or_else(not_found)

@@ -26,6 +26,7 @@ use super::{agents, conversations, customers, events, messages, ops};
         conversations::reply,
         conversations::transfer,
         customers::get_customer,
+        customers::patch_customer,
         customers::find_customer,
         openapi_json,
         ops::healthz,

@@ -135,6 +135,9 @@ pub struct AgentProfile {
     pub name: String,
     pub teams: Vec<String>,
     pub capacity: Capacity,
+    /// Recorded and shown; routing does not match on them yet.
+    pub skills: Vec<String>,
+    pub languages: Vec<String>,
 }
 
 impl AgentProfile {
@@ -165,7 +168,28 @@ impl AgentProfile {
             name,
             teams,
             capacity,
+            skills: Vec::new(),
+            languages: Vec::new(),
         })
+    }
+
+    /// Adds skills and languages (each list at most 32 labels of 1-64 characters).
+    pub fn with_skills(
+        mut self,
+        skills: Vec<String>,
+        languages: Vec<String>,
+    ) -> Result<Self, DomainError> {
+        for (field, list) in [("skills", &skills), ("languages", &languages)] {
+            if list.len() > 32 || list.iter().any(|s| s.is_empty() || s.len() > 64) {
+                return Err(DomainError::invalid(
+                    field,
+                    "at most 32 labels of 1-64 characters",
+                ));
+            }
+        }
+        self.skills = skills;
+        self.languages = languages;
+        Ok(self)
     }
 }
 
@@ -176,6 +200,8 @@ pub struct AgentView {
     pub id: AgentId,
     pub name: String,
     pub teams: Vec<String>,
+    pub skills: Vec<String>,
+    pub languages: Vec<String>,
     pub capacity: Capacity,
     pub presence: Presence,
     /// Conversations assigned now, per channel.

@@ -286,6 +286,7 @@ impl State {
             conversation: conv,
             channel,
             priority: priority(&customer.tier, repeat),
+            tier: &customer.tier,
             personal_agent: &mut customer.personal_agent,
         };
         Ok(routing.route(request, now, policy).0)
@@ -398,6 +399,20 @@ impl Store for MemoryStore {
 
     async fn customer(&self, id: &CustomerId) -> Result<Option<CustomerView>, StoreError> {
         self.lock().customer_view(id)
+    }
+
+    async fn set_tier(
+        &self,
+        id: &CustomerId,
+        tier: &str,
+    ) -> Result<Option<CustomerView>, StoreError> {
+        let mut state = self.lock();
+        if !state.customers.contains_key(id) {
+            return Ok(None);
+        }
+        let live = state.live(id)?;
+        state.customer_mut(&live)?.tier = tier.to_owned();
+        state.customer_view(&live)
     }
 
     async fn customer_by_identity(

@@ -37,6 +37,8 @@ impl AgentRec {
             id: self.profile.id.clone(),
             name: self.profile.name.clone(),
             teams: self.profile.teams.clone(),
+            skills: self.profile.skills.clone(),
+            languages: self.profile.languages.clone(),
             capacity: self.profile.capacity.clone(),
             presence: self.presence,
             load: Channel::ALL
@@ -106,6 +108,8 @@ pub(super) struct Request<'a> {
     pub conversation: &'a ConversationId,
     pub channel: Channel,
     pub priority: u8,
+    /// The customer's tier: it may lengthen the sticky wait.
+    pub tier: &'a str,
     /// The customer's personal agent; routing fills it in for a first conversation.
     pub personal_agent: &'a mut Option<AgentId>,
 }
@@ -277,7 +281,7 @@ impl Routing {
             Placement::WaitFor(agent) => {
                 rec.holding = Holding::Waiting {
                     agent,
-                    deadline: now + policy.sticky_wait(req.channel),
+                    deadline: now + policy.sticky_wait(req.channel, req.tier),
                 };
                 (RouteReason::WaitingForPersonalAgent, None)
             }

@@ -30,14 +30,19 @@ pub struct StorePolicy {
     /// How long a conversation waits for its busy personal agent, per channel
     /// (phone, email, chat, social).
     pub sticky_waits: [Duration; 4],
+    /// Per-tier overrides of `sticky_waits` (e.g. longer for `vip`).
+    pub tier_sticky_waits: std::collections::HashMap<String, [Duration; 4]>,
     /// How long an agent may be offline before its conversations go back to routing.
     pub offline_grace: Duration,
 }
 
 impl StorePolicy {
-    pub fn sticky_wait(&self, channel: Channel) -> Duration {
+    /// How long a conversation of this channel and customer tier waits for its agent.
+    pub fn sticky_wait(&self, channel: Channel, tier: &str) -> Duration {
         let i = Channel::ALL.iter().position(|c| *c == channel).unwrap_or(0);
-        self.sticky_waits[i]
+        self.tier_sticky_waits
+            .get(tier)
+            .unwrap_or(&self.sticky_waits)[i]
     }
 }
 
@@ -53,6 +58,7 @@ impl Default for StorePolicy {
                 Duration::seconds(60),
                 Duration::minutes(10),
             ],
+            tier_sticky_waits: std::collections::HashMap::new(),
             offline_grace: Duration::minutes(2),
         }
     }
@@ -177,6 +183,13 @@ pub trait Store: Send + Sync + 'static {
 
     /// A customer by id; the id of a customer merged into another finds the survivor.
     async fn customer(&self, id: &CustomerId) -> Result<Option<CustomerView>, StoreError>;
+
+    /// Sets a customer's tier (following merges); `None` if there is no such customer.
+    async fn set_tier(
+        &self,
+        id: &CustomerId,
+        tier: &str,
+    ) -> Result<Option<CustomerView>, StoreError>;
 
     /// The one customer holding a normalised identity.
     async fn customer_by_identity(

@@ -204,7 +204,14 @@ impl RedisStore {
         }
         let priority = priority(&a.tier, a.repeat_contacts > 0);
         let routed = self
-            .route_conversation(&conv, channel, priority, a.personal_agent.as_deref(), now)
+            .route_conversation(
+                &conv,
+                channel,
+                priority,
+                &a.tier,
+                a.personal_agent.as_deref(),
+                now,
+            )
             .await?;
         if let Some(personal) = &routed.new_personal_agent {
             let _: i64 = redis::cmd("HSET")
@@ -478,6 +485,26 @@ impl Store for RedisStore {
 
     async fn customer(&self, id: &CustomerId) -> Result<Option<CustomerView>, StoreError> {
         self.load_customer(id).await
+    }
+
+    async fn set_tier(
+        &self,
+        id: &CustomerId,
+        tier: &str,
+    ) -> Result<Option<CustomerView>, StoreError> {
+        let Some(customer) = self.load_customer(id).await? else {
+            return Ok(None);
+        };
+        // HSET XX-like: only an existing record (a concurrent merge leaves a pointer, and
+        // the survivor is what `load_customer` found).
+        let _: i64 = redis::cmd("HSET")
+            .arg(self.keys.customer(&customer.id))
+            .arg("tier")
+            .arg(tier)
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(from_redis)?;
+        self.load_customer(&customer.id).await
     }
 
     async fn customer_by_identity(

@@ -53,6 +53,10 @@ impl RoutingScripts {
 struct StoredProfile {
     name: String,
     teams: Vec<String>,
+    #[serde(default)]
+    skills: Vec<String>,
+    #[serde(default)]
+    languages: Vec<String>,
 }
 
 /// What routing one conversation decided.
@@ -69,6 +73,7 @@ impl RedisStore {
         conv: &ConversationId,
         channel: Channel,
         priority: u8,
+        tier: &str,
         personal_agent: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<Routed, StoreError> {
@@ -81,7 +86,7 @@ impl RedisStore {
             .arg(priority)
             .arg(personal_agent.unwrap_or(""))
             .arg(now.timestamp_millis())
-            .arg(self.policy.sticky_wait(channel).num_milliseconds())
+            .arg(self.policy.sticky_wait(channel, tier).num_milliseconds())
             .invoke_async(&mut self.conn.clone())
             .await
             .map_err(from_redis)?;
@@ -146,6 +151,8 @@ impl RedisStore {
         let stored = StoredProfile {
             name: profile.name.clone(),
             teams: profile.teams.clone(),
+            skills: profile.skills.clone(),
+            languages: profile.languages.clone(),
         };
         let cap = &profile.capacity;
         let answer: Vec<Value> = self
@@ -451,6 +458,8 @@ fn agent_view(
         id: id.clone(),
         name: profile.name,
         teams: profile.teams,
+        skills: profile.skills,
+        languages: profile.languages,
         capacity: Capacity {
             phone: num("cap:phone"),
             email: num("cap:email"),

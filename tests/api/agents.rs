@@ -36,12 +36,15 @@ async fn agents_are_created_updated_and_read() {
     let created = app
         .admin_put(
             "/v1/agents/a-7",
-            &json!({ "name": "Ann", "teams": ["billing"], "capacity": { "chat": 4 } }),
+            &json!({ "name": "Ann", "teams": ["billing"], "capacity": { "chat": 4 },
+                     "skills": ["refunds"], "languages": ["en", "de"] }),
         )
         .await;
     assert_eq!(created.status(), 201);
     let view: Value = created.json().await.expect("json");
     assert_eq!(view["presence"], "offline");
+    assert_eq!(view["skills"], json!(["refunds"]));
+    assert_eq!(view["languages"], json!(["en", "de"]));
     assert_eq!(
         view["capacity"],
         json!({ "phone": 1, "email": 5, "chat": 4, "social": 3 })

@@ -211,3 +211,32 @@ async fn the_embedded_store_serves_the_same_api() {
     let found = app.admin_json("/v1/customers?identity=email:e@x.io").await;
     assert_eq!(found["id"], first["customer_id"]);
 }
+
+#[tokio::test]
+async fn an_admin_sets_a_customers_tier() {
+    let app = spawn_app(test_settings(None, &[])).await;
+    let r = app.ingest(&message("email", None, "t@x.io", "hi")).await;
+    let path = format!(
+        "/v1/customers/{}",
+        r["customer_id"].as_str().unwrap_or_default()
+    );
+    let patched = app
+        .client
+        .patch(format!("{}{path}", app.address))
+        .bearer_auth(crate::helpers::ADMIN_TOKEN)
+        .json(&json!({ "tier": "VIP" }))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(patched.status(), 200);
+    assert_eq!(app.admin_json(&path).await["tier"], "vip");
+    let bad = app
+        .client
+        .patch(format!("{}{path}", app.address))
+        .bearer_auth(crate::helpers::ADMIN_TOKEN)
+        .json(&json!({ "tier": "v i p" }))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(bad.status(), 400);
+}

@@ -90,6 +90,7 @@ async fn the_openapi_document_describes_every_route() {
         ("/v1/agents/{id}", "get"),
         ("/v1/agents/{id}", "put"),
         ("/v1/agents/{id}", "delete"),
+        ("/v1/customers/{id}", "patch"),
         ("/v1/agents/{id}/presence", "put"),
         ("/v1/conversations/{id}/messages", "post"),
         ("/v1/conversations/{id}/transfer", "post"),

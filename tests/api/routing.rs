@@ -720,3 +720,89 @@ async fn removing_an_agent_reroutes_its_work_and_its_customers_get_a_new_persona
         .expect("customer");
     assert_eq!(customer.personal_agent_id.as_deref(), Some("b"));
 }
+
+fn tiered_policy() -> StorePolicy {
+    let mut policy = StorePolicy::default();
+    let vip = [
+        Duration::seconds(60),
+        Duration::hours(8),
+        Duration::seconds(300),
+        Duration::minutes(20),
+    ];
+    policy.tier_sticky_waits.insert("vip".into(), vip);
+    policy
+}
+
+async fn a_vip_waits_longer_for_their_agent_and_queues_first(h: Harness) {
+    agent_online(&h, "a", 1).await;
+    chat(&h, "first", t0()).await; // a is full from now on
+    let standard = chat(&h, "standard", t0()).await;
+    let vip = chat(&h, "vip", t0()).await;
+    h.store
+        .set_tier(&vip.customer_id, "vip")
+        .await
+        .expect("tier")
+        .expect("customer");
+    h.store
+        .resolve(&vip.conversation_id, t0())
+        .await
+        .expect("resolve");
+    let vip = chat(&h, "vip", t0() + Duration::seconds(1)).await; // reopened, waiting again
+    assert_eq!(vip.route.reason, RouteReason::WaitingForPersonalAgent);
+    assert_eq!(standard.route.reason, RouteReason::WaitingForPersonalAgent);
+    // Nobody else is online: expired waits join the queue.
+    h.store
+        .fire_timers(t0() + Duration::seconds(61))
+        .await
+        .expect("timers");
+    let s = h
+        .store
+        .conversation(&standard.conversation_id)
+        .await
+        .expect("read")
+        .expect("conv");
+    let v = h
+        .store
+        .conversation(&vip.conversation_id)
+        .await
+        .expect("read")
+        .expect("conv");
+    assert_eq!(
+        s.route.as_ref().map(|r| r.reason),
+        Some(RouteReason::NoAgentAvailable),
+        "60 s for standard chat"
+    );
+    assert_eq!(
+        v.route.as_ref().map(|r| r.reason),
+        Some(RouteReason::WaitingForPersonalAgent),
+        "300 s for vip chat"
+    );
+    h.store
+        .fire_timers(t0() + Duration::seconds(302))
+        .await
+        .expect("timers");
+    // b comes online with room for one: the vip, though queued later, goes first.
+    h.store
+        .put_agent(&profile("b", 1), t0())
+        .await
+        .expect("put");
+    let made = h
+        .store
+        .set_presence(&id("b"), Presence::Online, t0() + Duration::seconds(400))
+        .await
+        .expect("presence")
+        .expect("known");
+    assert_eq!(made.len(), 1);
+    assert_eq!(made[0].conversation_id, vip.conversation_id);
+}
+
+#[tokio::test]
+async fn a_vip_waits_longer_and_queues_first_in_memory() {
+    a_vip_waits_longer_for_their_agent_and_queues_first(Harness::memory_with(tiered_policy()))
+        .await;
+}
+
+#[tokio::test]
+async fn a_vip_waits_longer_and_queues_first_in_redis() {
+    a_vip_waits_longer_for_their_agent_and_queues_first(Harness::redis_with(tiered_policy())).await;
+}
