@@ -2,6 +2,7 @@
 //! Redis implementation for production and an in-memory one for the quick start and
 //! fast tests. Both pass the same conformance suite (`tests/api/conformance.rs`).
 
+mod identity_cache;
 mod keys;
 mod memory;
 mod memory_routing;

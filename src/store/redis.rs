@@ -13,8 +13,13 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{ErrorKind, RedisError, Script, ServerErrorKind};
 use serde::{Deserialize, Deserializer};
 
+use super::identity_cache::IdentityCache;
 use super::memory::{inbound_record, priority, sort_timeline};
 use super::redis_routing::RoutingScripts;
+
+/// Identities remembered per process, and for how long (see `identity_cache`).
+const IDENTITY_CACHE_ENTRIES: usize = 100_000;
+const IDENTITY_CACHE_TTL: StdDuration = StdDuration::from_secs(300);
 use super::{
     AgentEvent, Assignment, Keys, ReplyOutcome, ResolveOutcome, Store, StoreError, StorePolicy,
     TransferOutcome, TransferTarget, EVENTS_KEPT, MAX_HOPS,
@@ -54,6 +59,7 @@ pub struct RedisStore {
     pub(super) policy: StorePolicy,
     scripts: Scripts,
     pub(super) routing_scripts: RoutingScripts,
+    identities: IdentityCache,
 }
 
 /// What merge_out hands to merge_in: everything of S that T absorbs.
@@ -114,6 +120,7 @@ impl RedisStore {
             policy,
             scripts: Scripts::load(),
             routing_scripts: RoutingScripts::load(),
+            identities: IdentityCache::new(IDENTITY_CACHE_ENTRIES, IDENTITY_CACHE_TTL),
         })
     }
 
@@ -125,6 +132,14 @@ impl RedisStore {
         identities: &[Identity],
         fresh: &CustomerId,
     ) -> Result<BTreeSet<CustomerId>, StoreError> {
+        // A known customer's usual identities: no round trip (see `identity_cache`).
+        let keys: Vec<String> = identities.iter().map(Identity::key).collect();
+        if let Some(owner) = self
+            .identities
+            .owner_of_all(keys.iter().map(String::as_str))
+        {
+            return Ok(BTreeSet::from([owner]));
+        }
         let claims = identities.iter().map(|identity| {
             let mut conn = self.conn.clone();
             let key = self.keys.identity(identity);
@@ -140,13 +155,17 @@ impl RedisStore {
             }
         });
         let answers = try_join_all(claims).await.map_err(from_redis)?;
-        answers
+        let owners = answers
             .into_iter()
             .map(|prior| match prior {
                 Some(owner) => parse_customer(&owner),
                 None => Ok(fresh.clone()),
             })
-            .collect()
+            .collect::<Result<Vec<_>, _>>()?;
+        for (key, owner) in keys.into_iter().zip(&owners) {
+            self.identities.put(key, owner.clone());
+        }
+        Ok(owners.into_iter().collect())
     }
 
     /// Round trip 2: the ingest script on the customer's slot.
@@ -474,7 +493,12 @@ impl Store for RedisStore {
                 }
                 // A stale identity pointer led to a merged customer: finish that merge
                 // (idempotent) so the pointers move, then follow it.
-                ScriptAnswer::Moved(next) => target = self.merge(&target, &next, now).await?,
+                ScriptAnswer::Moved(next) => {
+                    target = self.merge(&target, &next, now).await?;
+                    for identity in msg.identities() {
+                        self.identities.put(identity.key(), target.clone());
+                    }
+                }
             }
         }
         Err(StoreError::Contention(format!(
