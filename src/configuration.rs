@@ -45,6 +45,21 @@ pub struct Settings {
     pub ingest: IngestSettings,
     pub routing: RoutingSettings,
     pub sse: SseSettings,
+    pub metrics: MetricsSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct MetricsSettings {
+    /// Service-level wait target per channel (seconds); longer waits count as breaches.
+    pub sla_target_secs: PerChannel,
+}
+
+impl MetricsSettings {
+    /// Targets in `Channel::ALL` order (phone, email, chat, social).
+    pub fn sla_targets(&self) -> [f64; 4] {
+        let t = &self.sla_target_secs;
+        [t.phone, t.email, t.chat, t.social].map(|s| s as f64)
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -237,6 +252,7 @@ impl fmt::Debug for Settings {
             .field("ingest", &self.ingest)
             .field("routing", &self.routing)
             .field("sse", &self.sse)
+            .field("metrics", &self.metrics)
             .finish_non_exhaustive()
     }
 }

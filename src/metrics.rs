@@ -6,12 +6,40 @@ use prometheus::{
     Registry, TextEncoder,
 };
 
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+
 use crate::domain::{Channel, Decision, Direction, RouteReason};
+use crate::store::RoutingSnapshot;
+
+/// Why a call skipped the menu (CONTRACT rule 5's "known" rules).
+pub const IVR_BYPASS_REASONS: [&str; 5] = [
+    "open_conversation",
+    "recent_contact",
+    "tier",
+    "open_complaint",
+    "known_customer",
+];
+/// How a caller left the menu.
+pub const IVR_OUTCOMES: [&str; 3] = ["agent_requested", "self_served", "hung_up"];
+
+/// The deployment-wide gauges are read from the store at most this often.
+const SNAPSHOT_MAX_AGE: Duration = Duration::from_secs(1);
 
 /// Every contract metric, registered at start so dashboards see them before any event.
 #[derive(Clone)]
 pub struct Metrics {
     registry: Registry,
+    /// Service-level wait targets in seconds, in `Channel::ALL` order.
+    sla_targets: [f64; 4],
+    /// When the deployment-wide gauges were last read from the store.
+    refreshed: Arc<Mutex<Option<Instant>>>,
+    pub http_requests: IntCounterVec,
+    pub http_seconds: HistogramVec,
+    pub store_seconds: HistogramVec,
+    pub store_errors: IntCounterVec,
     pub messages: IntCounterVec,
     pub routing_decisions: IntCounterVec,
     pub wait_seconds: HistogramVec,
@@ -25,7 +53,13 @@ pub struct Metrics {
 }
 
 impl Metrics {
+    /// With the contract's default service levels: phone 20 s, email 24 h, chat 60 s,
+    /// social 15 min.
     pub fn new() -> Result<Self, prometheus::Error> {
+        Self::with_sla_targets([20.0, 86_400.0, 60.0, 900.0])
+    }
+
+    pub fn with_sla_targets(sla_targets: [f64; 4]) -> Result<Self, prometheus::Error> {
         let registry = Registry::new();
         // Waits range from seconds (phone) to hours (e-mail): 1 s doubling to ~9 h.
         let waits = exponential_buckets(1.0, 2.0, 16)?;
@@ -93,6 +127,34 @@ impl Metrics {
                 "Waits longer than the channel's service-level target.",
                 &["channel"],
             )?,
+            http_requests: counter(
+                &registry,
+                "switchboard_http_requests_total",
+                "HTTP requests by method, route pattern and status.",
+                &["method", "route", "status"],
+            )?,
+            http_seconds: histogram(
+                &registry,
+                "switchboard_http_request_duration_seconds",
+                "HTTP request latency by method and route pattern.",
+                &["method", "route"],
+                exponential_buckets(0.0005, 2.0, 16)?,
+            )?,
+            store_seconds: histogram(
+                &registry,
+                "switchboard_store_operation_seconds",
+                "Store (Redis) operation latency by operation.",
+                &["op"],
+                exponential_buckets(0.0001, 2.0, 16)?,
+            )?,
+            store_errors: counter(
+                &registry,
+                "switchboard_store_errors_total",
+                "Store errors by operation and kind.",
+                &["op", "kind"],
+            )?,
+            sla_targets,
+            refreshed: Arc::new(Mutex::new(None)),
             registry,
         };
         m.initialise_labels();
@@ -118,9 +180,66 @@ impl Metrics {
             self.routing_decisions
                 .with_label_values(&[decision_label(decision), reason_label(reason)]);
         }
-        for status in ["online", "away", "offline"] {
-            self.agents.with_label_values(&[status]);
+        for channel in Channel::ALL {
+            let ch = channel.as_str();
+            self.sla_breaches.with_label_values(&[ch]);
+            self.first_response_seconds.with_label_values(&[ch]);
+            for outcome in [
+                RouteReason::PersonalAgent,
+                RouteReason::NewPersonalAgent,
+                RouteReason::Fallback,
+            ] {
+                self.wait_seconds
+                    .with_label_values(&[ch, ch, reason_label(outcome)]);
+            }
         }
+        // The IVR's label values, fixed for the phone adapter (issue 4) to use.
+        for reason in IVR_BYPASS_REASONS {
+            self.ivr_bypass.with_label_values(&[reason]);
+        }
+        for outcome in IVR_OUTCOMES {
+            self.ivr_seconds.with_label_values(&[outcome]);
+        }
+        // The deployment-wide gauges (queue depth, oldest wait, agents) are set from the
+        // store at each scrape; they are absent while the store cannot be read, which is
+        // what the "store unreachable" alert watches.
+    }
+
+    /// Sets the deployment-wide gauges from a routing snapshot read at `now`.
+    pub fn deployment(&self, snapshot: &RoutingSnapshot, now: DateTime<Utc>) {
+        for q in &snapshot.queues {
+            self.queue_depth
+                .with_label_values(&[&q.queue])
+                .set(q.depth as f64);
+            let oldest = q
+                .oldest_since
+                .map_or(0.0, |s| (now - s).num_milliseconds().max(0) as f64 / 1000.0);
+            self.oldest_wait_seconds
+                .with_label_values(&[&q.queue])
+                .set(oldest);
+        }
+        for (status, n) in [
+            ("online", snapshot.online),
+            ("away", snapshot.away),
+            ("offline", snapshot.offline),
+        ] {
+            self.agents.with_label_values(&[status]).set(n as f64);
+        }
+    }
+
+    /// Drops the deployment-wide gauges: the store could not be read.
+    pub fn deployment_unknown(&self) {
+        self.queue_depth.reset();
+        self.oldest_wait_seconds.reset();
+        self.agents.reset();
+    }
+
+    /// A conversation routing gave to an agent at once, without waiting.
+    pub fn assigned_now(&self, channel: Channel, reason: RouteReason) {
+        let ch = channel.as_str();
+        self.wait_seconds
+            .with_label_values(&[ch, ch, reason_label(reason)])
+            .observe(0.0);
     }
 
     pub fn message(&self, channel: Channel, direction: Direction) {
@@ -135,16 +254,35 @@ impl Metrics {
             .inc();
     }
 
-    /// Conversations routing gave to agents: each one's wait and the decision.
+    /// Conversations routing gave to agents after a wait: each one's wait, whether it
+    /// broke the channel's service level, and the decision.
     pub fn assignments(&self, made: &[crate::store::Assignment]) {
         for a in made {
-            let outcome = reason_label(a.reason);
+            let ch = a.channel.as_str();
             let waited = a.waited.num_milliseconds().max(0) as f64 / 1000.0;
             self.wait_seconds
-                .with_label_values(&[a.channel.as_str(), a.channel.as_str(), outcome])
+                .with_label_values(&[ch, ch, reason_label(a.reason)])
                 .observe(waited);
+            if waited > self.sla_target(a.channel) {
+                self.sla_breaches.with_label_values(&[ch]).inc();
+            }
             self.routed(Decision::Assigned, a.reason);
         }
+    }
+
+    fn sla_target(&self, channel: Channel) -> f64 {
+        let i = Channel::ALL.iter().position(|c| *c == channel).unwrap_or(0);
+        self.sla_targets[i]
+    }
+
+    /// Whether the deployment-wide gauges are older than a second (and claims the refresh).
+    pub fn deployment_stale(&self) -> bool {
+        let mut last = self.refreshed.lock().unwrap_or_else(|p| p.into_inner());
+        let stale = last.is_none_or(|t| t.elapsed() >= SNAPSHOT_MAX_AGE);
+        if stale {
+            *last = Some(Instant::now());
+        }
+        stale
     }
 
     /// The Prometheus text exposition of every metric.

@@ -17,7 +17,7 @@ use crate::auth::Tokens;
 use crate::configuration::Settings;
 use crate::domain::IdentityNormaliser;
 use crate::metrics::Metrics;
-use crate::store::{MemoryStore, RedisStore, Store};
+use crate::store::{Instrumented, MemoryStore, RedisStore, Store};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -61,11 +61,13 @@ impl Application {
     ) -> Result<Self, StartupError> {
         let normaliser = IdentityNormaliser::new(&settings.ingest.default_region)
             .map_err(|e| StartupError::Setting(e.to_string()))?;
+        let metrics = Metrics::with_sla_targets(settings.metrics.sla_targets())?;
+        let store: Arc<dyn Store> = Arc::new(Instrumented::new(store, metrics.clone()));
         let state = web::Data::new(AppState {
             store,
             normaliser,
             limits: settings.limits(),
-            metrics: Metrics::new()?,
+            metrics,
         });
         let tokens = web::Data::new(Tokens::new(
             settings.admin_token.clone(),
@@ -93,6 +95,32 @@ impl Application {
         let api_state = state.clone();
         let api = HttpServer::new(move || {
             App::new()
+                .wrap_fn(|req, srv| {
+                    // Count and time every request by route *pattern*, never the raw path.
+                    let started = std::time::Instant::now();
+                    let metrics = req
+                        .app_data::<web::Data<AppState>>()
+                        .map(|s| s.metrics.clone());
+                    let method = req.method().to_string();
+                    let fut = srv.call(req);
+                    async move {
+                        let res = fut.await?;
+                        if let Some(m) = metrics {
+                            let route = res
+                                .request()
+                                .match_pattern()
+                                .unwrap_or_else(|| "unmatched".to_owned());
+                            let status = res.status().as_u16().to_string();
+                            m.http_requests
+                                .with_label_values(&[&method, &route, &status])
+                                .inc();
+                            m.http_seconds
+                                .with_label_values(&[&method, &route])
+                                .observe(started.elapsed().as_secs_f64());
+                        }
+                        Ok(res)
+                    }
+                })
                 .wrap_fn(|req, srv| {
                     // Echo the request id that every log line of this request carries.
                     let id = req.extensions().get::<RequestId>().copied();

@@ -8,8 +8,8 @@ use utoipa::ToSchema;
 use super::{resource, AppState};
 use crate::auth::Adapter;
 use crate::domain::{
-    AgentId, Channel, IdentityKind, InboundMessage, Network, RawIdentity, RawInbound, Receipt,
-    RouteReason,
+    AgentId, Channel, Decision, IdentityKind, InboundMessage, Network, RawIdentity, RawInbound,
+    Receipt, RouteReason,
 };
 use crate::error::{ApiError, Problem};
 
@@ -127,6 +127,10 @@ pub async fn ingest(
             .metrics
             .routed(receipt.route.decision, receipt.route.reason);
         notify_holder(&state, &receipt);
+        let r = &receipt.route;
+        if r.decision == Decision::Assigned && r.reason != RouteReason::AlreadyAssigned {
+            state.metrics.assigned_now(msg.medium().channel(), r.reason);
+        }
     }
     tracing::info!(
         customer_id = %receipt.customer_id,

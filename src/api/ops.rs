@@ -63,9 +63,17 @@ fn unready(why: &str) -> HttpResponse {
         .json(json!({ "status": "unready", "reason": why }))
 }
 
-/// Prometheus text exposition.
+/// Prometheus text exposition. Counters and histograms are this replica's; the queue,
+/// oldest-wait and agent gauges are the whole deployment's, read from the store (at most
+/// once a second) so every replica reports the same values.
 #[utoipa::path(get, path = "/metrics", tag = "ops", responses((status = 200, description = "Prometheus metrics (ops port)", content_type = "text/plain")))]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    if state.metrics.deployment_stale() {
+        match tokio::time::timeout(READY_TIMEOUT, state.store.snapshot()).await {
+            Ok(Ok(snapshot)) => state.metrics.deployment(&snapshot, chrono::Utc::now()),
+            _ => state.metrics.deployment_unknown(),
+        }
+    }
     match state.metrics.render() {
         Ok(text) => HttpResponse::Ok()
             .content_type("text/plain; version=0.0.4")

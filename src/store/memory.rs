@@ -13,8 +13,8 @@ use chrono::{DateTime, Utc};
 
 use super::memory_routing::{Request, Routing};
 use super::{
-    AgentEvent, Assignment, ReplyOutcome, ResolveOutcome, Store, StoreError, StorePolicy,
-    TransferOutcome, TransferTarget, MAX_HOPS,
+    AgentEvent, Assignment, ReplyOutcome, ResolveOutcome, RoutingSnapshot, Store, StoreError,
+    StorePolicy, TransferOutcome, TransferTarget, MAX_HOPS,
 };
 use crate::domain::{
     merge_target, next_step, AgentId, AgentProfile, AgentView, Channel, ConversationId,
@@ -569,6 +569,10 @@ impl Store for MemoryStore {
         now: DateTime<Utc>,
     ) -> Result<TransferOutcome, StoreError> {
         Ok(self.lock().routing.transfer(id, to, now))
+    }
+
+    async fn snapshot(&self) -> Result<RoutingSnapshot, StoreError> {
+        Ok(self.lock().routing.snapshot())
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

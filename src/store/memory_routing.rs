@@ -7,8 +7,8 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use chrono::{DateTime, Utc};
 
 use super::{
-    AgentEvent, Assignment, StorePolicy, TransferOutcome, TransferTarget, EVENTS_KEPT,
-    MAX_TRANSFERS, SUPERVISOR_QUEUE,
+    AgentEvent, Assignment, QueueStat, RoutingSnapshot, StorePolicy, TransferOutcome,
+    TransferTarget, EVENTS_KEPT, MAX_TRANSFERS, QUEUES, SUPERVISOR_QUEUE,
 };
 use crate::domain::{
     place, queue_score, AgentId, AgentProfile, AgentView, Channel, ConversationId, Decision,
@@ -290,6 +290,34 @@ impl Routing {
         let route = rec.route(reason);
         self.routes.insert(req.conversation.clone(), rec);
         (route, assignment)
+    }
+
+    pub fn snapshot(&self) -> RoutingSnapshot {
+        let queues = QUEUES
+            .iter()
+            .map(|q| {
+                let waiting = self.routes.values().filter(|r| {
+                    let in_queue = r.queue.as_deref().unwrap_or(r.channel.as_str()) == *q;
+                    in_queue && matches!(r.holding, Holding::Waiting { .. } | Holding::Queued)
+                });
+                let (depth, oldest) =
+                    waiting.fold((0, None), |(n, oldest): (u64, Option<DateTime<Utc>>), r| {
+                        (n + 1, Some(oldest.map_or(r.since, |o| o.min(r.since))))
+                    });
+                QueueStat {
+                    queue: (*q).to_owned(),
+                    depth,
+                    oldest_since: oldest,
+                }
+            })
+            .collect();
+        let count = |p: Presence| self.agents.values().filter(|a| a.presence == p).count() as u64;
+        RoutingSnapshot {
+            queues,
+            online: count(Presence::Online),
+            away: count(Presence::Away),
+            offline: count(Presence::Offline),
+        }
     }
 
     /// The current route of a conversation, if it has one.

@@ -3,6 +3,7 @@
 //! fast tests. Both pass the same conformance suite (`tests/api/conformance.rs`).
 
 mod identity_cache;
+mod instrumented;
 mod keys;
 mod memory;
 mod memory_routing;
@@ -17,6 +18,7 @@ use crate::domain::{
     CustomerView, Identity, InboundMessage, Message, Presence, Receipt, Route, RouteReason,
 };
 
+pub use self::instrumented::Instrumented;
 pub use self::memory::MemoryStore;
 pub use self::redis::RedisStore;
 pub use keys::Keys;
@@ -124,6 +126,27 @@ pub struct AgentEvent {
 
 /// Most events kept per agent.
 pub const EVENTS_KEPT: usize = 1000;
+
+/// The deployment-wide state of routing, for the gauges every replica reports alike.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RoutingSnapshot {
+    /// Every queue (`phone`, `email`, `chat`, `social`, `supervisor`), including the
+    /// conversations waiting for their personal agent in their channel's queue.
+    pub queues: Vec<QueueStat>,
+    pub online: u64,
+    pub away: u64,
+    pub offline: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueStat {
+    pub queue: String,
+    pub depth: u64,
+    pub oldest_since: Option<DateTime<Utc>>,
+}
+
+/// The queues, in the order snapshots list them.
+pub const QUEUES: [&str; 5] = ["phone", "email", "chat", "social", SUPERVISOR_QUEUE];
 
 /// Where a transfer sends a conversation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -280,6 +303,9 @@ pub trait Store: Send + Sync + 'static {
     /// The id of the agent's newest event (`0-0` when there is none): where a client
     /// with no `Last-Event-ID` starts.
     async fn last_event_id(&self, agent: &AgentId) -> Result<String, StoreError>;
+
+    /// Queue depths, oldest waits and agents by presence, deployment-wide.
+    async fn snapshot(&self) -> Result<RoutingSnapshot, StoreError>;
 
     /// Answers while the store is reachable.
     async fn ping(&self) -> Result<(), StoreError>;

@@ -21,8 +21,8 @@ use super::redis_routing::RoutingScripts;
 const IDENTITY_CACHE_ENTRIES: usize = 100_000;
 const IDENTITY_CACHE_TTL: StdDuration = StdDuration::from_secs(300);
 use super::{
-    AgentEvent, Assignment, Keys, ReplyOutcome, ResolveOutcome, Store, StoreError, StorePolicy,
-    TransferOutcome, TransferTarget, EVENTS_KEPT, MAX_HOPS,
+    AgentEvent, Assignment, Keys, ReplyOutcome, ResolveOutcome, RoutingSnapshot, Store, StoreError,
+    StorePolicy, TransferOutcome, TransferTarget, EVENTS_KEPT, MAX_HOPS,
 };
 use crate::domain::{
     merge_target, AgentId, AgentProfile, AgentView, Channel, ConversationId, ConversationState,
@@ -769,6 +769,10 @@ impl Store for RedisStore {
         now: DateTime<Utc>,
     ) -> Result<TransferOutcome, StoreError> {
         self.transfer_conversation(id, to, now).await
+    }
+
+    async fn snapshot(&self) -> Result<RoutingSnapshot, StoreError> {
+        self.routing_snapshot().await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -12,7 +12,10 @@ use redis::{Script, Value};
 use serde::{Deserialize, Serialize};
 
 use super::redis::{corrupt, from_redis, RedisStore};
-use super::{Assignment, StoreError, TransferOutcome, TransferTarget, MAX_TRANSFERS};
+use super::{
+    Assignment, QueueStat, RoutingSnapshot, StoreError, TransferOutcome, TransferTarget,
+    MAX_TRANSFERS, QUEUES,
+};
 use crate::domain::{
     AgentId, AgentProfile, AgentView, Capacity, Channel, ConversationId, Decision, Presence, Route,
     RouteReason,
@@ -30,6 +33,7 @@ pub(super) struct RoutingScripts {
     put_agent: Script,
     timers: Script,
     delete_agent: Script,
+    snapshot: Script,
     transfer: Script,
 }
 
@@ -43,6 +47,7 @@ impl RoutingScripts {
             put_agent: with_prelude(include_str!("lua/routing/put_agent.lua")),
             timers: with_prelude(include_str!("lua/routing/timers.lua")),
             delete_agent: with_prelude(include_str!("lua/routing/delete_agent.lua")),
+            snapshot: with_prelude(include_str!("lua/routing/snapshot.lua")),
             transfer: with_prelude(include_str!("lua/routing/transfer.lua")),
         }
     }
@@ -215,6 +220,42 @@ impl RedisStore {
             Some(made) => Ok(Some(self.recorded(made, now).await?)),
             None => Ok(None),
         }
+    }
+
+    pub(super) async fn routing_snapshot(&self) -> Result<RoutingSnapshot, StoreError> {
+        let parts: Vec<String> = self
+            .routing_scripts
+            .snapshot
+            .key(self.keys.routing())
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(from_redis)?;
+        let mut snapshot = RoutingSnapshot::default();
+        let mut it = parts.chunks(3);
+        for chunk in it.by_ref().take(QUEUES.len()) {
+            let [queue, depth, oldest] = chunk else {
+                return Err(StoreError::Corrupt(format!("snapshot answered {chunk:?}")));
+            };
+            let oldest_since = match oldest.as_str() {
+                "" => None,
+                ms => Utc
+                    .timestamp_millis_opt(ms.parse().map_err(corrupt)?)
+                    .single(),
+            };
+            snapshot.queues.push(QueueStat {
+                queue: queue.clone(),
+                depth: depth.parse().map_err(corrupt)?,
+                oldest_since,
+            });
+        }
+        let tail: Vec<&String> = it.flatten().collect();
+        let [_, online, away, offline] = tail.as_slice() else {
+            return Err(StoreError::Corrupt(format!("snapshot answered {tail:?}")));
+        };
+        snapshot.online = online.parse().map_err(corrupt)?;
+        snapshot.away = away.parse().map_err(corrupt)?;
+        snapshot.offline = offline.parse().map_err(corrupt)?;
+        Ok(snapshot)
     }
 
     /// Whether `id` is (still) an agent.

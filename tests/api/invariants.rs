@@ -284,6 +284,15 @@ impl Sim {
                 a.id, a.presence, a.load, a.portfolio
             ));
         }
+        // The deployment-wide gauges' source agrees too.
+        let routing = store.snapshot().await.expect("snapshot");
+        let depths: usize = routing.queues.iter().map(|q| q.depth as usize).sum();
+        let waiting = self.convs.len() - held.values().sum::<u32>() as usize;
+        assert!(
+            depths <= waiting,
+            "{context}: {depths} waiting in queues, at most {waiting} unheld"
+        );
+        snapshot.push(format!("{routing:?}"));
         snapshot
     }
 }

@@ -7,6 +7,7 @@ mod errors;
 mod events;
 mod ingest;
 mod invariants;
+mod metrics;
 mod ops;
 mod races;
 mod routing;

@@ -4,7 +4,7 @@
 -- ARGV: 1 agent. Answers false for an unknown agent, else the assignments.
 local a = ARGV[1]
 if redis.call('SREM', R .. ':agents', a) == 0 then return false end
-redis.call('HSET', akey(a), 'presence', 'offline')
+set_presence(a, 'offline')
 redis.call('ZREM', R .. ':graces', a)
 local out = {}
 hand_back(a, out)
@@ -21,4 +21,5 @@ for _, ch in ipairs(CHANNELS) do
   redis.call('DEL', wkey)
 end
 redis.call('DEL', akey(a), R .. ':held:' .. a)
+set_presence(a, nil)
 return out

@@ -15,6 +15,10 @@
 --   :ev:<agent>        stream the agent's events (capped), replayed by Last-Event-ID
 --   :held:<agent>      zset   conversations the agent holds, by since
 --   :graces            zset   offline agents, by when their conversations go back to routing
+--   :wait:<queue>      zset   every conversation waiting in <queue> (a channel, or supervisor),
+--                             queued or waiting for its personal agent, by since: the
+--                             deployment-wide queue depth and oldest wait
+--   :presence:<status> set    agents by presence (online, away, offline)
 local R = KEYS[1]
 local CHANNELS = {'phone', 'email', 'chat', 'social'}
 
@@ -50,6 +54,24 @@ local function queue_score(priority, since)
   return (9 - math.min(9, priority)) * 1e13 + since
 end
 
+-- Counts `conv` as waiting in `queue` (or no longer waiting anywhere, with nil).
+local function waiting_in(conv, queue)
+  for _, q in ipairs({'phone', 'email', 'chat', 'social', 'supervisor'}) do
+    redis.call('ZREM', R .. ':wait:' .. q, conv)
+  end
+  if queue then
+    redis.call('ZADD', R .. ':wait:' .. queue, num(redis.call('HGET', rkey(conv), 'since')), conv)
+  end
+end
+
+local function set_presence(a, presence)
+  for _, p in ipairs({'online', 'away', 'offline'}) do redis.call('SREM', R .. ':presence:' .. p, a) end
+  if presence then
+    redis.call('SADD', R .. ':presence:' .. presence, a)
+    redis.call('HSET', akey(a), 'presence', presence)
+  end
+end
+
 local function event(a, kind, conv, reason, other)
   redis.call('XADD', R .. ':ev:' .. a, 'MAXLEN', '~', 1000, '*',
     'kind', kind, 'conversation', conv, 'reason', reason, 'agent', other)
@@ -60,6 +82,7 @@ end
 -- written in the same script as the assignment, so none is ever lost or invented.
 local function assign(conv, a, ch, reason)
   redis.call('HSET', rkey(conv), 'state', 'assigned', 'agent', a)
+  waiting_in(conv, nil)
   redis.call('HINCRBY', akey(a), 'load:' .. ch, 1)
   redis.call('ZADD', R .. ':held:' .. a, num(redis.call('HGET', rkey(conv), 'since')), conv)
   reindex(a, ch)
@@ -86,6 +109,7 @@ local function fall_back(conv, ch, out)
     redis.call('HSET', rkey(conv), 'state', 'queued')
     redis.call('HDEL', rkey(conv), 'agent')
     redis.call('ZADD', R .. ':q:' .. ch, queue_score(num(r[1]), num(r[2])), conv)
+    waiting_in(conv, ch)
     out[#out + 1] = {conv, '', 'queued', ch, r[2]}
   end
 end

@@ -6,7 +6,7 @@
 -- agent, else the assignments.
 local a, presence = ARGV[1], ARGV[2]
 if redis.call('SISMEMBER', R .. ':agents', a) == 0 then return false end
-redis.call('HSET', akey(a), 'presence', presence)
+set_presence(a, presence)
 reindex_all(a)
 if presence == 'offline' then
   redis.call('ZADD', R .. ':graces', 'NX', tonumber(ARGV[3]) + tonumber(ARGV[4]), a)

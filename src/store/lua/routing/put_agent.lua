@@ -4,7 +4,8 @@
 local a = ARGV[1]
 local created = redis.call('SADD', R .. ':agents', a)
 if created == 1 then
-  redis.call('HSET', akey(a), 'presence', 'offline', 'portfolio', 0)
+  redis.call('HSET', akey(a), 'portfolio', 0)
+  set_presence(a, 'offline')
 end
 redis.call('HSET', akey(a), 'profile', ARGV[2],
   'cap:phone', ARGV[3], 'cap:email', ARGV[4], 'cap:chat', ARGV[5], 'cap:social', ARGV[6])

@@ -5,6 +5,7 @@ local conv = ARGV[1]
 local r = redis.call('HMGET', rkey(conv), 'state', 'agent', 'channel', 'queue')
 local out = {}
 if not r[1] then return out end
+waiting_in(conv, nil)
 redis.call('DEL', rkey(conv))
 local state, a, ch = r[1], r[2], r[3]
 if state == 'assigned' then

@@ -29,6 +29,7 @@ if personal ~= '' then
   end
   if p[1] == 'online' or p[1] == 'away' then
     redis.call('HSET', r, 'state', 'waiting', 'agent', personal)
+    waiting_in(conv, ch)
     redis.call('ZADD', R .. ':w:' .. personal .. ':' .. ch, now, conv)
     redis.call('ZADD', R .. ':timers', now + tonumber(ARGV[6]), conv)
     return {'waiting', '', 'waiting_for_personal_agent', ch, personal, new}
@@ -41,4 +42,5 @@ if a then
 end
 redis.call('HSET', r, 'state', 'queued')
 redis.call('ZADD', R .. ':q:' .. ch, queue_score(priority, now), conv)
+waiting_in(conv, ch)
 return {'queued', '', 'no_agent_available', ch, personal, new}

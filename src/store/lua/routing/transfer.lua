@@ -58,6 +58,7 @@ if state ~= 'assigned' then
     end
     redis.call('HSET', rkey(conv), 'state', 'queued')
     redis.call('ZADD', R .. ':q:' .. queue, queue_score(num(r[5]), num(r[6])), conv)
+    waiting_in(conv, queue)
   end
 end
 local answer = {state, agent, state == 'queued' and queue or '', transfers}

@@ -1,0 +1,202 @@
+//! A `Store` decorator that times every operation and counts failures by kind, so the
+//! store's (Redis's) latency and errors show up in the metrics without touching either
+//! implementation.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Instant;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use super::{
+    AgentEvent, Assignment, ReplyOutcome, ResolveOutcome, RoutingSnapshot, Store, StoreError,
+    TransferOutcome, TransferTarget,
+};
+use crate::domain::{
+    AgentId, AgentProfile, AgentView, ConversationId, ConversationView, CustomerId, CustomerView,
+    Identity, InboundMessage, Message, Presence, Receipt,
+};
+use crate::metrics::Metrics;
+
+pub struct Instrumented {
+    inner: Arc<dyn Store>,
+    metrics: Metrics,
+}
+
+impl Instrumented {
+    pub fn new(inner: Arc<dyn Store>, metrics: Metrics) -> Self {
+        Self { inner, metrics }
+    }
+
+    async fn timed<T>(
+        &self,
+        op: &str,
+        call: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        let started = Instant::now();
+        let result = call.await;
+        self.metrics
+            .store_seconds
+            .with_label_values(&[op])
+            .observe(started.elapsed().as_secs_f64());
+        if let Err(e) = &result {
+            let kind = match e {
+                StoreError::Unavailable(_) => "unavailable",
+                StoreError::Corrupt(_) => "corrupt",
+                StoreError::Contention(_) => "contention",
+            };
+            self.metrics
+                .store_errors
+                .with_label_values(&[op, kind])
+                .inc();
+        }
+        result
+    }
+}
+
+#[async_trait]
+impl Store for Instrumented {
+    async fn ingest(
+        &self,
+        msg: &InboundMessage,
+        now: DateTime<Utc>,
+    ) -> Result<Receipt, StoreError> {
+        self.timed("ingest", self.inner.ingest(msg, now)).await
+    }
+
+    async fn customer(&self, id: &CustomerId) -> Result<Option<CustomerView>, StoreError> {
+        self.timed("customer", self.inner.customer(id)).await
+    }
+
+    async fn set_tier(
+        &self,
+        id: &CustomerId,
+        tier: &str,
+    ) -> Result<Option<CustomerView>, StoreError> {
+        self.timed("set_tier", self.inner.set_tier(id, tier)).await
+    }
+
+    async fn customer_by_identity(
+        &self,
+        identity: &Identity,
+    ) -> Result<Option<CustomerView>, StoreError> {
+        self.timed(
+            "customer_by_identity",
+            self.inner.customer_by_identity(identity),
+        )
+        .await
+    }
+
+    async fn conversation(
+        &self,
+        id: &ConversationId,
+    ) -> Result<Option<ConversationView>, StoreError> {
+        self.timed("conversation", self.inner.conversation(id))
+            .await
+    }
+
+    async fn resolve(
+        &self,
+        id: &ConversationId,
+        now: DateTime<Utc>,
+    ) -> Result<ResolveOutcome, StoreError> {
+        self.timed("resolve", self.inner.resolve(id, now)).await
+    }
+
+    async fn put_agent(
+        &self,
+        profile: &AgentProfile,
+        now: DateTime<Utc>,
+    ) -> Result<(AgentView, bool), StoreError> {
+        self.timed("put_agent", self.inner.put_agent(profile, now))
+            .await
+    }
+
+    async fn agent(&self, id: &AgentId) -> Result<Option<AgentView>, StoreError> {
+        self.timed("agent", self.inner.agent(id)).await
+    }
+
+    async fn agents(&self) -> Result<Vec<AgentView>, StoreError> {
+        self.timed("agents", self.inner.agents()).await
+    }
+
+    async fn set_presence(
+        &self,
+        id: &AgentId,
+        presence: Presence,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Vec<Assignment>>, StoreError> {
+        self.timed("set_presence", self.inner.set_presence(id, presence, now))
+            .await
+    }
+
+    async fn delete_agent(
+        &self,
+        id: &AgentId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Vec<Assignment>>, StoreError> {
+        self.timed("delete_agent", self.inner.delete_agent(id, now))
+            .await
+    }
+
+    async fn fire_timers(&self, now: DateTime<Utc>) -> Result<Vec<Assignment>, StoreError> {
+        self.timed("fire_timers", self.inner.fire_timers(now)).await
+    }
+
+    async fn add_reply(
+        &self,
+        id: &ConversationId,
+        message: &Message,
+        now: DateTime<Utc>,
+    ) -> Result<ReplyOutcome, StoreError> {
+        self.timed("add_reply", self.inner.add_reply(id, message, now))
+            .await
+    }
+
+    async fn transfer(
+        &self,
+        id: &ConversationId,
+        to: &TransferTarget,
+        now: DateTime<Utc>,
+    ) -> Result<TransferOutcome, StoreError> {
+        self.timed("transfer", self.inner.transfer(id, to, now))
+            .await
+    }
+
+    async fn push_event(
+        &self,
+        agent: &AgentId,
+        kind: &str,
+        conversation: &ConversationId,
+    ) -> Result<(), StoreError> {
+        self.timed(
+            "push_event",
+            self.inner.push_event(agent, kind, conversation),
+        )
+        .await
+    }
+
+    async fn agent_events(
+        &self,
+        agent: &AgentId,
+        after: &str,
+        limit: usize,
+    ) -> Result<Vec<AgentEvent>, StoreError> {
+        self.timed("agent_events", self.inner.agent_events(agent, after, limit))
+            .await
+    }
+
+    async fn last_event_id(&self, agent: &AgentId) -> Result<String, StoreError> {
+        self.timed("last_event_id", self.inner.last_event_id(agent))
+            .await
+    }
+
+    async fn snapshot(&self) -> Result<RoutingSnapshot, StoreError> {
+        self.timed("snapshot", self.inner.snapshot()).await
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.timed("ping", self.inner.ping()).await
+    }
+}
