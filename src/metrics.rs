@@ -36,6 +36,8 @@ pub struct Metrics {
     sla_targets: [f64; 4],
     /// When the deployment-wide gauges were last read from the store.
     refreshed: Arc<Mutex<Option<Instant>>>,
+    pub repeat_contacts: IntCounterVec,
+    pub transfers: IntCounterVec,
     pub http_requests: IntCounterVec,
     pub http_seconds: HistogramVec,
     pub store_seconds: HistogramVec,
@@ -61,8 +63,13 @@ impl Metrics {
 
     pub fn with_sla_targets(sla_targets: [f64; 4]) -> Result<Self, prometheus::Error> {
         let registry = Registry::new();
-        // Waits range from seconds (phone) to hours (e-mail): 1 s doubling to ~9 h.
-        let waits = exponential_buckets(1.0, 2.0, 16)?;
+        // Waits range from seconds (phone) to hours (e-mail): 1 s doubling to ~18 h, plus
+        // each channel's service-level target as an exact bucket, so "% answered within
+        // target" is a plain bucket ratio.
+        let mut waits = exponential_buckets(1.0, 2.0, 17)?;
+        waits.extend(sla_targets.iter().filter(|t| **t > 0.0));
+        waits.sort_by(f64::total_cmp);
+        waits.dedup();
         let m = Metrics {
             messages: counter(
                 &registry,
@@ -127,6 +134,18 @@ impl Metrics {
                 "Waits longer than the channel's service-level target.",
                 &["channel"],
             )?,
+            repeat_contacts: counter(
+                &registry,
+                "switchboard_repeat_contacts_total",
+                "Messages that reopened a recently resolved conversation.",
+                &["channel"],
+            )?,
+            transfers: counter(
+                &registry,
+                "switchboard_transfers_total",
+                "Conversation transfers, by where they went (agent, queue, supervisor).",
+                &["to"],
+            )?,
             http_requests: counter(
                 &registry,
                 "switchboard_http_requests_total",
@@ -180,8 +199,12 @@ impl Metrics {
             self.routing_decisions
                 .with_label_values(&[decision_label(decision), reason_label(reason)]);
         }
+        for to in ["agent", "queue", "supervisor"] {
+            self.transfers.with_label_values(&[to]);
+        }
         for channel in Channel::ALL {
             let ch = channel.as_str();
+            self.repeat_contacts.with_label_values(&[ch]);
             self.sla_breaches.with_label_values(&[ch]);
             self.first_response_seconds.with_label_values(&[ch]);
             for outcome in [
@@ -364,6 +387,17 @@ mod tests {
         m.message(Channel::Email, Direction::In);
         let text = m.render().expect("render");
         assert!(text.contains(r#"switchboard_messages_total{channel="email",direction="in"} 1"#));
+    }
+
+    #[test]
+    fn service_level_targets_are_exact_wait_buckets() {
+        let m = Metrics::new().expect("metrics");
+        m.wait_seconds
+            .with_label_values(&["chat", "chat", "fallback"])
+            .observe(59.0);
+        let text = m.render().expect("render");
+        let bucket = r#"switchboard_wait_seconds_bucket{channel="chat",outcome="fallback",queue="chat",le="60"} 1"#;
+        assert!(text.contains(bucket), "{text}");
     }
 
     #[test]

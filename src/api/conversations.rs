@@ -231,6 +231,12 @@ pub async fn transfer(
             assignments,
         } => {
             state.metrics.assignments(&assignments);
+            let to = match (&route.agent_id, route.queue.as_deref()) {
+                (_, Some(SUPERVISOR_QUEUE)) => "supervisor",
+                (Some(_), _) => "agent",
+                _ => "queue",
+            };
+            state.metrics.transfers.with_label_values(&[to]).inc();
             if let Some(text) = note {
                 let entry = Message {
                     id: MessageId::generate(),

@@ -127,6 +127,10 @@ pub async fn ingest(
             .metrics
             .routed(receipt.route.decision, receipt.route.reason);
         notify_holder(&state, &receipt);
+        if receipt.repeat_contact {
+            let ch = msg.medium().channel().as_str();
+            state.metrics.repeat_contacts.with_label_values(&[ch]).inc();
+        }
         let r = &receipt.route;
         if r.decision == Decision::Assigned && r.reason != RouteReason::AlreadyAssigned {
             state.metrics.assigned_now(msg.medium().channel(), r.reason);

@@ -107,6 +107,9 @@ pub struct Receipt {
     #[serde(default)]
     pub duplicate: bool,
     pub route: Route,
+    /// The message reopened a recently resolved conversation (a repeat contact).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub repeat_contact: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

@@ -238,7 +238,7 @@ impl State {
         cid: &CustomerId,
         now: DateTime<Utc>,
         policy: &StorePolicy,
-    ) -> Result<u64, StoreError> {
+    ) -> Result<(u64, bool), StoreError> {
         let c = self.customer_mut(cid)?;
         let last_resolved = c.last.and_then(|seq| {
             let conv = self
@@ -248,7 +248,7 @@ impl State {
         });
         let open = self.customers.get(cid).and_then(|c| c.open);
         match next_step(open, last_resolved, now, policy.reopen_window) {
-            ConversationStep::Append(seq) => Ok(seq),
+            ConversationStep::Append(seq) => Ok((seq, false)),
             ConversationStep::Reopen(seq) => {
                 if let Some(conv) = self
                     .conversations
@@ -259,9 +259,9 @@ impl State {
                     conv.repeat_contacts += 1;
                 }
                 self.customer_mut(cid)?.open = Some(seq);
-                Ok(seq)
+                Ok((seq, true))
             }
-            ConversationStep::Start => self.start_conversation(cid, now),
+            ConversationStep::Start => Ok((self.start_conversation(cid, now)?, false)),
         }
     }
 
@@ -364,7 +364,7 @@ impl Store for MemoryStore {
         if customer.display_name.is_none() {
             customer.display_name = msg.display_name().map(str::to_owned);
         }
-        let seq = state.conversation_for(&cid, now, &self.policy)?;
+        let (seq, repeat_contact) = state.conversation_for(&cid, now, &self.policy)?;
         let conv_id = ConversationId::new(cid.clone(), seq);
         let message = inbound_record(msg, now);
         let conv = state
@@ -388,6 +388,7 @@ impl Store for MemoryStore {
             conversation_id: conv_id,
             duplicate: false,
             route,
+            repeat_contact,
         };
         let expires = now + self.policy.dedup_ttl;
         state

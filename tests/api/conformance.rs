@@ -244,6 +244,7 @@ async fn a_message_inside_the_reopen_window_reopens_as_a_repeat_contact(h: Harne
         )
         .await
         .expect("ingest");
+    assert!(back.repeat_contact, "counted as a repeat contact");
     assert_eq!(back.conversation_id, first.conversation_id);
     let conv = h
         .store

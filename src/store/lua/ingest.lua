@@ -39,11 +39,13 @@ if ARGV[9] ~= '' and not f[3] then redis.call('HSET', c, 'display_name', ARGV[9]
 redis.call('SADD', c .. ':ids', unpack(ARGV, 11))
 
 local seq = f[4]
+local reopened = false
 if not seq then
   local last = f[5]
   local resolved_at = last and tonumber(redis.call('HGET', v .. ':' .. last, 'resolved_at'))
   if resolved_at and now - resolved_at <= reopen then
     seq = last
+    reopened = true
     local conv = v .. ':' .. seq
     redis.call('HSET', conv, 'state', 'open')
     redis.call('HDEL', conv, 'resolved_at')
@@ -64,6 +66,7 @@ redis.call('RPUSH', conv .. ':m', ARGV[7])
 local queue = redis.call('HGET', conv, 'queue')
 local receipt = cjson.encode({
   message_id = ARGV[6], customer_id = cid, conversation_id = cid .. '-' .. seq,
+  repeat_contact = reopened,
   route = { decision = 'queued', agent_id = cjson.null, queue = queue or cjson.null,
             reason = 'no_agent_available' } })
 redis.call('HSET', c .. ':dx', idem, (now + ttl) .. '|' .. receipt)
