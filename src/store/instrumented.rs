@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use tracing::Instrument;
 
 use super::{
     AgentEvent, Assignment, ReplyOutcome, ResolveOutcome, RoutingSnapshot, Store, StoreError,
@@ -34,8 +35,20 @@ impl Instrumented {
         op: &str,
         call: impl Future<Output = Result<T, StoreError>>,
     ) -> Result<T, StoreError> {
+        self.timed_on(op, "", call).await
+    }
+
+    /// Runs one store call in a `store` span named by its operation and the id it touches
+    /// (when it names one), timing it and counting its failure by kind.
+    async fn timed_on<T>(
+        &self,
+        op: &str,
+        id: &str,
+        call: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        let span = tracing::debug_span!("store", op, id);
         let started = Instant::now();
-        let result = call.await;
+        let result = call.instrument(span).await;
         self.metrics
             .store_seconds
             .with_label_values(&[op])
@@ -62,11 +75,17 @@ impl Store for Instrumented {
         msg: &InboundMessage,
         now: DateTime<Utc>,
     ) -> Result<Receipt, StoreError> {
-        self.timed("ingest", self.inner.ingest(msg, now)).await
+        self.timed_on(
+            "ingest",
+            &msg.idempotency_key(),
+            self.inner.ingest(msg, now),
+        )
+        .await
     }
 
     async fn customer(&self, id: &CustomerId) -> Result<Option<CustomerView>, StoreError> {
-        self.timed("customer", self.inner.customer(id)).await
+        self.timed_on("customer", id.as_str(), self.inner.customer(id))
+            .await
     }
 
     async fn set_tier(
@@ -92,7 +111,7 @@ impl Store for Instrumented {
         &self,
         id: &ConversationId,
     ) -> Result<Option<ConversationView>, StoreError> {
-        self.timed("conversation", self.inner.conversation(id))
+        self.timed_on("conversation", &id.to_string(), self.inner.conversation(id))
             .await
     }
 
@@ -101,7 +120,8 @@ impl Store for Instrumented {
         id: &ConversationId,
         now: DateTime<Utc>,
     ) -> Result<ResolveOutcome, StoreError> {
-        self.timed("resolve", self.inner.resolve(id, now)).await
+        self.timed_on("resolve", &id.to_string(), self.inner.resolve(id, now))
+            .await
     }
 
     async fn put_agent(
@@ -160,8 +180,12 @@ impl Store for Instrumented {
         to: &TransferTarget,
         now: DateTime<Utc>,
     ) -> Result<TransferOutcome, StoreError> {
-        self.timed("transfer", self.inner.transfer(id, to, now))
-            .await
+        self.timed_on(
+            "transfer",
+            &id.to_string(),
+            self.inner.transfer(id, to, now),
+        )
+        .await
     }
 
     async fn push_event(
