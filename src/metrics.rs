@@ -197,7 +197,7 @@ impl Metrics {
             (Decision::Assigned, RouteReason::Fallback),
         ] {
             self.routing_decisions
-                .with_label_values(&[decision_label(decision), reason_label(reason)]);
+                .with_label_values(&[decision_label(decision), reason.as_str()]);
         }
         for to in ["agent", "queue", "supervisor"] {
             self.transfers.with_label_values(&[to]);
@@ -213,7 +213,7 @@ impl Metrics {
                 RouteReason::Fallback,
             ] {
                 self.wait_seconds
-                    .with_label_values(&[ch, ch, reason_label(outcome)]);
+                    .with_label_values(&[ch, ch, outcome.as_str()]);
             }
         }
         // The IVR's label values, fixed for the phone adapter (issue 4) to use.
@@ -261,7 +261,7 @@ impl Metrics {
     pub fn assigned_now(&self, channel: Channel, reason: RouteReason) {
         let ch = channel.as_str();
         self.wait_seconds
-            .with_label_values(&[ch, ch, reason_label(reason)])
+            .with_label_values(&[ch, ch, reason.as_str()])
             .observe(0.0);
     }
 
@@ -273,7 +273,7 @@ impl Metrics {
 
     pub fn routed(&self, decision: Decision, reason: RouteReason) {
         self.routing_decisions
-            .with_label_values(&[decision_label(decision), reason_label(reason)])
+            .with_label_values(&[decision_label(decision), reason.as_str()])
             .inc();
     }
 
@@ -284,7 +284,7 @@ impl Metrics {
             let ch = a.channel.as_str();
             let waited = a.waited.num_milliseconds().max(0) as f64 / 1000.0;
             self.wait_seconds
-                .with_label_values(&[ch, ch, reason_label(a.reason)])
+                .with_label_values(&[ch, ch, a.reason.as_str()])
                 .observe(waited);
             if waited > self.sla_target(a.channel) {
                 self.sla_breaches.with_label_values(&[ch]).inc();
@@ -327,17 +327,6 @@ fn decision_label(d: Decision) -> &'static str {
     match d {
         Decision::Assigned => "assigned",
         Decision::Queued => "queued",
-    }
-}
-
-fn reason_label(r: RouteReason) -> &'static str {
-    match r {
-        RouteReason::PersonalAgent => "personal_agent",
-        RouteReason::NewPersonalAgent => "new_personal_agent",
-        RouteReason::AlreadyAssigned => "already_assigned",
-        RouteReason::Fallback => "fallback",
-        RouteReason::NoAgentAvailable => "no_agent_available",
-        RouteReason::WaitingForPersonalAgent => "waiting_for_personal_agent",
     }
 }
 

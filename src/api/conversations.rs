@@ -1,7 +1,7 @@
 //! Conversation reads and actions, for admins and for the agents who hold them.
 
 use actix_web::{web, HttpResponse};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -40,6 +40,41 @@ async fn held_by(
         Caller::Adapter => false,
     })
     .ok_or_else(|| ApiError::NotFound(format!("no conversation `{id}` of yours")))
+}
+
+/// The channel and network of the customer's last message: where replies go by default.
+fn last_medium(conv: &ConversationView) -> Result<Medium, ApiError> {
+    let last_in = conv
+        .messages
+        .iter()
+        .rev()
+        .find(|m| m.direction == Direction::In);
+    Ok(last_in.map_or(Medium::new(Channel::Chat, None), |m| {
+        Medium::new(m.channel, m.network)
+    })?)
+}
+
+/// A timeline entry written by staff: a reply or a note.
+fn staff_entry(
+    staff: &Staff,
+    medium: Medium,
+    text: String,
+    kind: EntryKind,
+    now: DateTime<Utc>,
+) -> Message {
+    Message {
+        id: MessageId::generate(),
+        direction: Direction::Out,
+        channel: medium.channel(),
+        network: medium.network(),
+        from: author(staff),
+        text,
+        subject: None,
+        external_id: None,
+        at: now,
+        received_at: now,
+        kind,
+    }
 }
 
 fn author(staff: &Staff) -> String {
@@ -93,30 +128,13 @@ pub async fn reply(
         )));
     }
     let conv = held_by(&staff, &state, &id).await?;
-    let last_in = conv
-        .messages
-        .iter()
-        .rev()
-        .find(|m| m.direction == Direction::In);
-    let (channel, network) = match body.channel {
-        Some(channel) => (channel, body.network),
-        None => last_in.map_or((Channel::Chat, None), |m| (m.channel, m.network)),
+    let medium = match body.channel {
+        Some(channel) => Medium::new(channel, body.network)?,
+        None => last_medium(&conv)?,
     };
-    let medium = Medium::new(channel, network)?;
+    let channel = medium.channel();
     let now = Utc::now();
-    let message = Message {
-        id: MessageId::generate(),
-        direction: Direction::Out,
-        channel: medium.channel(),
-        network: medium.network(),
-        from: author(&staff),
-        text,
-        subject: None,
-        external_id: None,
-        at: now,
-        received_at: now,
-        kind: EntryKind::Message,
-    };
+    let message = staff_entry(&staff, medium, text, EntryKind::Message, now);
     match state.store.add_reply(&id, &message, now).await? {
         ReplyOutcome::NotFound => Err(ApiError::NotFound(format!("no conversation `{id}`"))),
         ReplyOutcome::Stored { first } => {
@@ -182,21 +200,16 @@ pub async fn transfer(
     let id = parse_id(&id)?;
     let body = body.into_inner();
     let conv = held_by(&staff, &state, &id).await?;
-    let channel = conv
-        .messages
-        .iter()
-        .rev()
-        .find(|m| m.direction == Direction::In)
-        .map_or(Channel::Chat, |m| m.channel);
+    let medium = last_medium(&conv)?;
+    let queues = Channel::ALL.map(Channel::as_str);
     let target = match (body.to_agent, body.to_queue) {
         (Some(agent), None) => TransferTarget::Agent(agent.parse()?),
-        (None, Some(queue)) if queue == SUPERVISOR_QUEUE || queue == channel.as_str() => {
+        (None, Some(queue)) if queue == SUPERVISOR_QUEUE || queues.contains(&queue.as_str()) => {
             TransferTarget::Queue(queue)
         }
         (None, Some(queue)) => {
             return Err(ApiError::BadRequest(format!(
-                "`to_queue` must be `{}` or `{SUPERVISOR_QUEUE}`, not `{queue}`",
-                channel.as_str()
+                "`to_queue` must be a channel (the conversation's own queue) or `{SUPERVISOR_QUEUE}`, not `{queue}`"
             )))
         }
         _ => {
@@ -238,19 +251,7 @@ pub async fn transfer(
             };
             state.metrics.transfers.with_label_values(&[to]).inc();
             if let Some(text) = note {
-                let entry = Message {
-                    id: MessageId::generate(),
-                    direction: Direction::Out,
-                    channel,
-                    network: None,
-                    from: author(&staff),
-                    text,
-                    subject: None,
-                    external_id: None,
-                    at: now,
-                    received_at: now,
-                    kind: EntryKind::Note,
-                };
+                let entry = staff_entry(&staff, medium, text, EntryKind::Note, now);
                 state.store.add_reply(&id, &entry, now).await?;
             }
             Ok(HttpResponse::Ok().json(TransferResponse { route, transfers }))

@@ -74,6 +74,20 @@ pub enum RouteReason {
     WaitingForPersonalAgent,
 }
 
+impl RouteReason {
+    /// The contract's name for the reason (also the metrics label).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RouteReason::PersonalAgent => "personal_agent",
+            RouteReason::NewPersonalAgent => "new_personal_agent",
+            RouteReason::AlreadyAssigned => "already_assigned",
+            RouteReason::Fallback => "fallback",
+            RouteReason::NoAgentAvailable => "no_agent_available",
+            RouteReason::WaitingForPersonalAgent => "waiting_for_personal_agent",
+        }
+    }
+}
+
 /// Where a conversation went.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Route {

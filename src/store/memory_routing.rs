@@ -584,7 +584,7 @@ impl Routing {
         if let Some(a) = self.agents.get_mut(agent) {
             *a.load.entry(channel).or_insert(0) += 1;
         }
-        let label = reason.map(reason_label).unwrap_or("transfer");
+        let label = reason.map(RouteReason::as_str).unwrap_or("transfer");
         let kind = if reason.is_some() {
             "conversation.assigned"
         } else {
@@ -680,15 +680,4 @@ fn event_seq(id: &str) -> u64 {
         .next()
         .and_then(|n| n.parse().ok())
         .unwrap_or(0)
-}
-
-fn reason_label(r: RouteReason) -> &'static str {
-    match r {
-        RouteReason::PersonalAgent => "personal_agent",
-        RouteReason::NewPersonalAgent => "new_personal_agent",
-        RouteReason::AlreadyAssigned => "already_assigned",
-        RouteReason::Fallback => "fallback",
-        RouteReason::NoAgentAvailable => "no_agent_available",
-        RouteReason::WaitingForPersonalAgent => "waiting_for_personal_agent",
-    }
 }

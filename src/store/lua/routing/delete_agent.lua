@@ -12,14 +12,7 @@ for _, ch in ipairs(CHANNELS) do
   redis.call('ZREM', R .. ':pf:' .. ch, a)
   redis.call('ZREM', R .. ':free:' .. ch, a)
 end
-for _, ch in ipairs(CHANNELS) do
-  local wkey = R .. ':w:' .. a .. ':' .. ch
-  for _, conv in ipairs(redis.call('ZRANGE', wkey, 0, -1)) do
-    redis.call('ZREM', R .. ':timers', conv)
-    fall_back(conv, ch, out)
-  end
-  redis.call('DEL', wkey)
-end
+for _, ch in ipairs(CHANNELS) do release_waiting(a, ch, out) end
 redis.call('DEL', akey(a), R .. ':held:' .. a)
 set_presence(a, nil)
 return out

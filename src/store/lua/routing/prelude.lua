@@ -133,6 +133,17 @@ local function hand_back(a, out)
   end
 end
 
+-- Nobody waits for an agent who left: the customers waiting for `a` on `ch` fall back
+-- now, oldest first.
+local function release_waiting(a, ch, out)
+  local wkey = R .. ':w:' .. a .. ':' .. ch
+  for _, conv in ipairs(redis.call('ZRANGE', wkey, 0, -1)) do
+    redis.call('ZREM', R .. ':timers', conv)
+    fall_back(conv, ch, out)
+  end
+  redis.call('DEL', wkey)
+end
+
 -- Fills agent `a`'s free units on `ch`: their own waiting customers first, then the queue.
 local function drain(a, ch, out)
   while true do

@@ -16,12 +16,7 @@ end
 local out = {}
 for _, ch in ipairs(CHANNELS) do
   if presence == 'offline' then
-    local wkey = R .. ':w:' .. a .. ':' .. ch
-    for _, conv in ipairs(redis.call('ZRANGE', wkey, 0, -1)) do
-      redis.call('ZREM', R .. ':timers', conv)
-      fall_back(conv, ch, out)
-    end
-    redis.call('DEL', wkey)
+    release_waiting(a, ch, out)
   else
     drain(a, ch, out)
   end
