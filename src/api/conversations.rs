@@ -363,11 +363,14 @@ pub async fn resolve(
         ));
     }
     match state.store.resolve(&id, Utc::now()).await? {
-        ResolveOutcome::Resolved => Ok(HttpResponse::Ok().json(ResolveResponse {
-            id: id.to_string(),
-            state: ConversationState::Resolved,
-            csat,
-        })),
+        ResolveOutcome::Resolved(drained) => {
+            state.metrics.assignments(&drained);
+            Ok(HttpResponse::Ok().json(ResolveResponse {
+                id: id.to_string(),
+                state: ConversationState::Resolved,
+                csat,
+            }))
+        }
         ResolveOutcome::AlreadyResolved => Err(ApiError::Conflict(format!(
             "conversation `{id}` is already resolved"
         ))),

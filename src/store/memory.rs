@@ -477,8 +477,7 @@ impl Store for MemoryStore {
         if customer.open == Some(id.seq()) {
             customer.open = None;
         }
-        state.routing.release(id, now);
-        Ok(ResolveOutcome::Resolved)
+        Ok(ResolveOutcome::Resolved(state.routing.release(id, now)))
     }
 
     async fn put_agent(

@@ -188,9 +188,10 @@ pub enum ReplyOutcome {
 }
 
 /// What resolving a conversation did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ResolveOutcome {
-    Resolved,
+    /// Resolved; the freed unit went at once to these waiting conversations.
+    Resolved(Vec<Assignment>),
     AlreadyResolved,
     NotFound,
 }

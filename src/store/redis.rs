@@ -616,10 +616,9 @@ impl Store for RedisStore {
             .await
             .map_err(from_redis)?;
         match answer.as_str() {
-            "resolved" => {
-                self.release_conversation(id, now).await?;
-                Ok(ResolveOutcome::Resolved)
-            }
+            "resolved" => Ok(ResolveOutcome::Resolved(
+                self.release_conversation(id, now).await?,
+            )),
             "already_resolved" => Ok(ResolveOutcome::AlreadyResolved),
             "not_found" => Ok(ResolveOutcome::NotFound),
             other => Err(StoreError::Corrupt(format!("resolve answered {other}"))),

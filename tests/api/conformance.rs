@@ -221,7 +221,7 @@ async fn a_message_inside_the_reopen_window_reopens_as_a_repeat_contact(h: Harne
             .resolve(&first.conversation_id, resolved)
             .await
             .expect("resolve"),
-        ResolveOutcome::Resolved
+        ResolveOutcome::Resolved(vec![])
     );
     let customer = h
         .store
@@ -563,7 +563,7 @@ async fn unknown_ids_find_nothing_and_resolve_twice_conflicts(h: Harness) {
             .resolve(&r.conversation_id, t0())
             .await
             .expect("resolve"),
-        ResolveOutcome::Resolved
+        ResolveOutcome::Resolved(vec![])
     );
     assert_eq!(
         h.store

@@ -9,7 +9,7 @@ use serde_json::json;
 use switchboard::domain::{
     AgentId, AgentProfile, Capacity, ConversationId, Presence, Route, RouteReason,
 };
-use switchboard::store::{TransferOutcome, TransferTarget};
+use switchboard::store::{ResolveOutcome, TransferOutcome, TransferTarget};
 
 use crate::helpers::{inbound, Harness};
 
@@ -176,8 +176,21 @@ impl Sim {
                 let Some(conv) = self.convs.get(pick % self.convs.len().max(1)).cloned() else {
                     return vec![];
                 };
-                let outcome = store.resolve(&conv, now).await.expect("resolve");
-                vec![format!("{outcome:?}")]
+                match store.resolve(&conv, now).await.expect("resolve") {
+                    ResolveOutcome::Resolved(made) => made
+                        .iter()
+                        .map(|a| {
+                            format!(
+                                "conv#{}->{}:{:?}",
+                                self.position(&a.conversation_id),
+                                a.agent_id,
+                                a.reason
+                            )
+                        })
+                        .chain(["resolved".to_owned()])
+                        .collect(),
+                    other => vec![format!("{other:?}")],
+                }
             }
             Op::Transfer { pick, agent } => {
                 let Some(conv) = self.convs.get(pick % self.convs.len().max(1)).cloned() else {
