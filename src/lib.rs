@@ -1,6 +1,7 @@
 //! Switchboard: one conversation per customer across every channel, routed to their
 //! personal agent. `main.rs` only loads settings and runs [`startup::Application`].
 
+pub mod adapters;
 pub mod api;
 pub mod auth;
 pub mod configuration;

@@ -1,0 +1,4 @@
+//! Provider-native webhooks: each verifies the provider's signature and maps the
+//! provider's format onto the service's own operations.
+
+pub mod twilio;

@@ -1,0 +1,3 @@
+//! Twilio: request signatures, and the Programmable Voice webhooks.
+
+pub mod signature;
