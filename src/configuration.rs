@@ -46,6 +46,16 @@ pub struct Settings {
     pub routing: RoutingSettings,
     pub sse: SseSettings,
     pub metrics: MetricsSettings,
+    pub ivr: IvrSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct IvrSettings {
+    /// Which callers count as known and skip the menu: any of `open_conversation`,
+    /// `recent_contact`, `tier`, `open_complaint`, `known_customer`.
+    pub known_if: Vec<crate::calls::KnownRule>,
+    /// "Recent" for `recent_contact`, in hours.
+    pub recent_contact_hours: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -253,6 +263,7 @@ impl fmt::Debug for Settings {
             .field("routing", &self.routing)
             .field("sse", &self.sse)
             .field("metrics", &self.metrics)
+            .field("ivr", &self.ivr)
             .finish_non_exhaustive()
     }
 }

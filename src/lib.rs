@@ -4,6 +4,7 @@
 pub mod adapters;
 pub mod api;
 pub mod auth;
+pub mod calls;
 pub mod configuration;
 pub mod domain;
 pub mod error;

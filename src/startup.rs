@@ -68,6 +68,19 @@ impl Application {
             normaliser,
             limits: settings.limits(),
             metrics,
+            ivr: crate::calls::IvrPolicy {
+                known_if: settings.ivr.known_if.clone(),
+                recent_contact: chrono::Duration::hours(
+                    i64::try_from(settings.ivr.recent_contact_hours).unwrap_or(24),
+                ),
+            },
+            twilio: match (&settings.twilio_auth_token, &settings.public_url) {
+                (Some(token), Some(url)) => Some(api::TwilioConfig {
+                    auth_token: token.clone(),
+                    public_url: url.trim_end_matches('/').to_owned(),
+                }),
+                _ => None,
+            },
         });
         let tokens = web::Data::new(Tokens::new(
             settings.admin_token.clone(),

@@ -2,6 +2,7 @@
 //! map the answer. Routes are grouped by resource, each with its own `configure`.
 
 mod agents;
+mod calls;
 mod conversations;
 mod customers;
 pub mod events;
@@ -25,6 +26,17 @@ pub struct AppState {
     pub normaliser: IdentityNormaliser,
     pub limits: Limits,
     pub metrics: Metrics,
+    pub ivr: crate::calls::IvrPolicy,
+    /// Twilio's auth token and our public base URL, when the Twilio webhooks are on.
+    pub twilio: Option<TwilioConfig>,
+}
+
+/// What checking Twilio's signatures takes.
+#[derive(Debug, Clone)]
+pub struct TwilioConfig {
+    pub auth_token: String,
+    /// The external base URL Twilio calls (`SWITCHBOARD_PUBLIC_URL`), no trailing slash.
+    pub public_url: String,
 }
 
 /// Registers the API routes and the extractor settings that turn bad input into problems.
@@ -41,6 +53,8 @@ pub fn configure(max_body_bytes: usize) -> impl Fn(&mut web::ServiceConfig) + Cl
         .app_data(web::QueryConfig::default().error_handler(|e, _| query_error(e).into()))
         .configure(messages::configure)
         .configure(agents::configure)
+        .configure(calls::configure)
+        .configure(crate::adapters::twilio::voice::configure)
         .configure(events::configure)
         .configure(conversations::configure)
         .configure(customers::configure)
@@ -71,7 +85,7 @@ fn query_error(e: QueryPayloadError) -> ApiError {
 }
 
 /// A resource whose unmatched methods answer 405 problem+json.
-pub(crate) fn resource(path: &str) -> actix_web::Resource {
+pub fn resource(path: &str) -> actix_web::Resource {
     web::resource(path).default_service(web::to(method_not_allowed))
 }
 

@@ -4,7 +4,7 @@ use actix_web::{web, HttpResponse};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{agents, conversations, customers, events, messages, ops};
+use super::{agents, calls, conversations, customers, events, messages, ops};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -15,6 +15,12 @@ use super::{agents, conversations, customers, events, messages, ops};
     ),
     paths(
         messages::ingest,
+        calls::incoming_call,
+        calls::call_event,
+        crate::adapters::twilio::voice::voice,
+        crate::adapters::twilio::voice::menu,
+        crate::adapters::twilio::voice::dial,
+        crate::adapters::twilio::voice::status,
         agents::put_agent,
         agents::get_agent,
         agents::list_agents,
@@ -38,6 +44,8 @@ use super::{agents, conversations, customers, events, messages, ops};
     tags(
         (name = "ingest", description = "Inbound messages from channel adapters"),
         (name = "agents", description = "Agents, their capacity and presence"),
+        (name = "calls", description = "Phone calls and the IVR bypass"),
+        (name = "twilio", description = "Twilio Programmable Voice webhooks (signed with X-Twilio-Signature)"),
         (name = "conversations", description = "Timelines and conversation actions"),
         (name = "customers", description = "Customers and their identities"),
         (name = "ops", description = "Health, readiness and metrics (ops port)"),

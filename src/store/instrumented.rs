@@ -11,8 +11,8 @@ use chrono::{DateTime, Utc};
 use tracing::Instrument;
 
 use super::{
-    AgentEvent, Assignment, ReplyOutcome, ResolveOutcome, RoutingSnapshot, Store, StoreError,
-    TransferOutcome, TransferTarget,
+    AgentEvent, Assignment, CallRecord, ReplyOutcome, ResolveOutcome, RoutingSnapshot, Store,
+    StoreError, TransferOutcome, TransferTarget,
 };
 use crate::domain::{
     AgentId, AgentProfile, AgentView, ConversationId, ConversationView, CustomerId, CustomerView,
@@ -213,6 +213,25 @@ impl Store for Instrumented {
 
     async fn last_event_id(&self, agent: &AgentId) -> Result<String, StoreError> {
         self.timed("last_event_id", self.inner.last_event_id(agent))
+            .await
+    }
+
+    async fn call(&self, external_id: &str) -> Result<Option<CallRecord>, StoreError> {
+        self.timed_on("call", external_id, self.inner.call(external_id))
+            .await
+    }
+
+    async fn save_call(&self, call: &CallRecord) -> Result<(), StoreError> {
+        self.timed_on("save_call", &call.external_id, self.inner.save_call(call))
+            .await
+    }
+
+    async fn release(
+        &self,
+        id: &ConversationId,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Assignment>, StoreError> {
+        self.timed_on("release", &id.to_string(), self.inner.release(id, now))
             .await
     }
 

@@ -11,6 +11,7 @@
 //! | `P:v:{cid}:N` | hash | conversation N: `state`, `created_at`, `resolved_at`, `queue`, `repeat_contacts` |
 //! | `P:v:{cid}:N:m` / `:ch` / `:abs` | list / set / list | its messages (JSON) / channels / merged conversation ids |
 //!
+//! | `P:call:{sid}` | string | a phone call's record (JSON), expiring after a day |
 //! | `P:rt:{rt}…` | (see `lua/routing/prelude.lua`) | routing: agents, load, queues, waits, timers |
 //!
 //! Everything about one customer shares the hash tag `{cid}`, so each Lua script touches
@@ -68,6 +69,11 @@ impl Keys {
 
     pub fn conversation_absorbed(&self, id: &ConversationId) -> String {
         format!("{}:abs", self.conversation(id))
+    }
+
+    /// A phone call's record (its own slot; one key).
+    pub fn call(&self, external_id: &str) -> String {
+        format!("{}:call:{{{external_id}}}", self.prefix)
     }
 
     /// Base of the routing keys: all routing state shares one slot, so capacity and

@@ -13,8 +13,8 @@ use chrono::{DateTime, Utc};
 
 use super::memory_routing::{Request, Routing};
 use super::{
-    AgentEvent, Assignment, ReplyOutcome, ResolveOutcome, RoutingSnapshot, Store, StoreError,
-    StorePolicy, TransferOutcome, TransferTarget, MAX_HOPS,
+    AgentEvent, Assignment, CallRecord, ReplyOutcome, ResolveOutcome, RoutingSnapshot, Store,
+    StoreError, StorePolicy, TransferOutcome, TransferTarget, MAX_HOPS,
 };
 use crate::domain::{
     merge_target, next_step, AgentId, AgentProfile, AgentView, Channel, ConversationId,
@@ -89,6 +89,8 @@ struct State {
     customers: HashMap<CustomerId, CustomerRec>,
     conversations: HashMap<ConversationId, ConvRec>,
     routing: Routing,
+    /// Calls by provider id (not expired: the embedded store lives one process).
+    calls: HashMap<String, CallRecord>,
 }
 
 /// See the module docs.
@@ -285,7 +287,7 @@ impl State {
         let request = Request {
             conversation: conv,
             channel,
-            priority: priority(&customer.tier, repeat),
+            priority: priority(&customer.tier, repeat, channel),
             tier: &customer.tier,
             personal_agent: &mut customer.personal_agent,
         };
@@ -571,6 +573,25 @@ impl Store for MemoryStore {
         Ok(self.lock().routing.transfer(id, to, now))
     }
 
+    async fn call(&self, external_id: &str) -> Result<Option<CallRecord>, StoreError> {
+        Ok(self.lock().calls.get(external_id).cloned())
+    }
+
+    async fn save_call(&self, call: &CallRecord) -> Result<(), StoreError> {
+        self.lock()
+            .calls
+            .insert(call.external_id.clone(), call.clone());
+        Ok(())
+    }
+
+    async fn release(
+        &self,
+        id: &ConversationId,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Assignment>, StoreError> {
+        Ok(self.lock().routing.release(id, now))
+    }
+
     async fn snapshot(&self) -> Result<RoutingSnapshot, StoreError> {
         Ok(self.lock().routing.snapshot())
     }
@@ -580,10 +601,12 @@ impl Store for MemoryStore {
     }
 }
 
-/// Queue priority: a classified tier outranks the standard one; a repeat contact adds one.
-pub(super) fn priority(tier: &str, repeat_contact: bool) -> u8 {
+/// Queue priority: a classified tier outranks the standard one; a repeat contact adds
+/// one; a caller, who is on the line now, adds two (CONTRACT rule 5: "priority raised").
+pub(super) fn priority(tier: &str, repeat_contact: bool, channel: Channel) -> u8 {
     let tier = if tier == DEFAULT_TIER { 0 } else { 2 };
-    tier + u8::from(repeat_contact)
+    let caller = if channel == Channel::Phone { 2 } else { 0 };
+    tier + u8::from(repeat_contact) + caller
 }
 
 /// The stored form of an inbound message.

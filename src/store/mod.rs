@@ -148,6 +148,29 @@ pub struct QueueStat {
 /// The queues, in the order snapshots list them.
 pub const QUEUES: [&str; 5] = ["phone", "email", "chat", "social", SUPERVISOR_QUEUE];
 
+/// A phone call's state, kept for a day: what was decided for it and where it stands.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct CallRecord {
+    pub external_id: String,
+    /// The caller, E.164.
+    pub from: String,
+    pub to: String,
+    pub customer_id: Option<String>,
+    pub conversation_id: Option<String>,
+    /// `connect`, `queue` or `ivr`.
+    pub decision: String,
+    pub agent_id: Option<String>,
+    /// Why: a routing reason for `connect`/`queue`, or `unknown_caller` for `ivr`.
+    pub reason: String,
+    /// `ringing`, `in_menu`, `connected`, `queued`, `answered` or `ended`.
+    pub state: String,
+    pub menu_entered_at: Option<DateTime<Utc>>,
+    pub answered_at: Option<DateTime<Utc>>,
+}
+
+/// How long a call's record is kept.
+pub const CALL_TTL_SECS: u64 = 86_400;
+
 /// Where a transfer sends a conversation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TransferTarget {
@@ -307,6 +330,20 @@ pub trait Store: Send + Sync + 'static {
 
     /// Queue depths, oldest waits and agents by presence, deployment-wide.
     async fn snapshot(&self) -> Result<RoutingSnapshot, StoreError>;
+
+    /// A call's record, by the provider's call id.
+    async fn call(&self, external_id: &str) -> Result<Option<CallRecord>, StoreError>;
+
+    /// Stores (or replaces) a call's record, kept for `CALL_TTL_SECS`.
+    async fn save_call(&self, call: &CallRecord) -> Result<(), StoreError>;
+
+    /// Frees the agent unit a conversation holds (it stays open): a call hung up. The
+    /// freed unit serves whoever waits, as on resolve.
+    async fn release(
+        &self,
+        id: &ConversationId,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Assignment>, StoreError>;
 
     /// Answers while the store is reachable.
     async fn ping(&self) -> Result<(), StoreError>;

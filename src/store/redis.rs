@@ -21,8 +21,8 @@ use super::redis_routing::RoutingScripts;
 const IDENTITY_CACHE_ENTRIES: usize = 100_000;
 const IDENTITY_CACHE_TTL: StdDuration = StdDuration::from_secs(300);
 use super::{
-    AgentEvent, Assignment, Keys, ReplyOutcome, ResolveOutcome, RoutingSnapshot, Store, StoreError,
-    StorePolicy, TransferOutcome, TransferTarget, EVENTS_KEPT, MAX_HOPS,
+    AgentEvent, Assignment, CallRecord, Keys, ReplyOutcome, ResolveOutcome, RoutingSnapshot, Store,
+    StoreError, StorePolicy, TransferOutcome, TransferTarget, CALL_TTL_SECS, EVENTS_KEPT, MAX_HOPS,
 };
 use crate::domain::{
     merge_target, AgentId, AgentProfile, AgentView, Channel, ConversationId, ConversationState,
@@ -221,7 +221,7 @@ impl RedisStore {
                 ..a.receipt
             });
         }
-        let priority = priority(&a.tier, a.repeat_contacts > 0);
+        let priority = priority(&a.tier, a.repeat_contacts > 0, channel);
         let routed = self
             .route_conversation(
                 &conv,
@@ -768,6 +768,38 @@ impl Store for RedisStore {
         now: DateTime<Utc>,
     ) -> Result<TransferOutcome, StoreError> {
         self.transfer_conversation(id, to, now).await
+    }
+
+    async fn call(&self, external_id: &str) -> Result<Option<CallRecord>, StoreError> {
+        let raw: Option<String> = redis::cmd("GET")
+            .arg(self.keys.call(external_id))
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(from_redis)?;
+        raw.map(|r| serde_json::from_str(&r).map_err(corrupt))
+            .transpose()
+    }
+
+    async fn save_call(&self, call: &CallRecord) -> Result<(), StoreError> {
+        let _: () = redis::cmd("SET")
+            .arg(self.keys.call(&call.external_id))
+            .arg(serde_json::to_string(call).map_err(corrupt)?)
+            .arg("EX")
+            .arg(CALL_TTL_SECS)
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(from_redis)?;
+        Ok(())
+    }
+
+    async fn release(
+        &self,
+        id: &ConversationId,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Assignment>, StoreError> {
+        let made = self.release_conversation(id, now).await?;
+        self.mirror_agent(id, None).await?;
+        Ok(made)
     }
 
     async fn snapshot(&self) -> Result<RoutingSnapshot, StoreError> {

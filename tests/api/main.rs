@@ -2,6 +2,7 @@
 mod helpers;
 
 mod agents;
+mod calls;
 mod conformance;
 mod errors;
 mod events;

@@ -1,3 +1,4 @@
 //! Twilio: request signatures, and the Programmable Voice webhooks.
 
 pub mod signature;
+pub mod voice;

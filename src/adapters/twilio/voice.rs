@@ -1,0 +1,291 @@
+//! Twilio Programmable Voice: the incoming-call webhook and its menu, dial and status
+//! callbacks. Every request must carry a valid `X-Twilio-Signature` over
+//! `SWITCHBOARD_PUBLIC_URL` + path + query and every posted parameter; a forged or
+//! missing one is refused with 403 before anything is read or changed. Answers are TwiML.
+
+use actix_web::web::Bytes;
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::Utc;
+
+use super::signature;
+use crate::api::{resource, AppState, TwilioConfig};
+use crate::calls::{self, CallEvent};
+use crate::error::{ApiError, Problem};
+use crate::store::{CallRecord, TransferOutcome, TransferTarget};
+
+const BASE: &str = "/v1/adapters/twilio/voice";
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource(BASE).route(web::post().to(voice)))
+        .service(resource("/v1/adapters/twilio/voice/menu").route(web::post().to(menu)))
+        .service(resource("/v1/adapters/twilio/voice/dial").route(web::post().to(dial)))
+        .service(resource("/v1/adapters/twilio/voice/status").route(web::post().to(status)));
+}
+
+/// A verified Twilio request's form parameters.
+struct Params(Vec<(String, String)>);
+
+impl Params {
+    fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn require(&self, name: &str) -> Result<&str, ApiError> {
+        self.get(name)
+            .ok_or_else(|| ApiError::BadRequest(format!("missing `{name}`")))
+    }
+}
+
+/// Checks the signature; only then parses the body.
+fn verified(
+    state: &AppState,
+    req: &HttpRequest,
+    body: &Bytes,
+) -> Result<(Params, TwilioConfig), ApiError> {
+    let config = state
+        .twilio
+        .clone()
+        .ok_or_else(|| ApiError::NotFound("the Twilio webhooks are not configured (SWITCHBOARD_TWILIO_AUTH_TOKEN, SWITCHBOARD_PUBLIC_URL)".into()))?;
+    let params: Vec<(String, String)> = form_urlencoded::parse(body).into_owned().collect();
+    let query = req.query_string();
+    let url = if query.is_empty() {
+        format!("{}{}", config.public_url, req.path())
+    } else {
+        format!("{}{}?{query}", config.public_url, req.path())
+    };
+    let presented = req
+        .headers()
+        .get("X-Twilio-Signature")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !signature::is_valid(&config.auth_token, &url, &params, presented) {
+        tracing::warn!(
+            path = req.path(),
+            "refused a request without a valid X-Twilio-Signature"
+        );
+        return Err(ApiError::Forbidden);
+    }
+    Ok((Params(params), config))
+}
+
+fn twiml(body: String) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/xml; charset=utf-8")
+        .body(format!(
+            r#"<?xml version="1.0" encoding="UTF-8"?><Response>{body}</Response>"#
+        ))
+}
+
+/// Escapes text and attribute values for XML.
+fn xml(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&apos;")
+}
+
+/// TwiML for where a call stands: dial the agent, wait in the queue, or hear the menu.
+fn answer(call: &CallRecord, config: &TwilioConfig) -> HttpResponse {
+    let base = format!("{}{BASE}", config.public_url);
+    match (call.decision.as_str(), call.agent_id.as_deref()) {
+        ("connect", Some(agent)) => twiml(format!(
+            r#"<Dial action="{}" method="POST"><Client>{}</Client></Dial>"#,
+            xml(&format!("{base}/dial")),
+            xml(agent)
+        )),
+        ("queue", _) => twiml(format!(
+            r#"<Enqueue action="{}" method="POST">phone</Enqueue>"#,
+            xml(&format!("{base}/status"))
+        )),
+        _ => menu_twiml(&base),
+    }
+}
+
+fn menu_twiml(base: &str) -> HttpResponse {
+    let action = xml(&format!("{base}/menu"));
+    twiml(format!(
+        r#"<Gather input="dtmf speech" numDigits="1" action="{action}" method="POST" timeout="5"><Say>Welcome. To talk to a person, press 0 or say agent. For the status of an order, press 1.</Say></Gather><Redirect method="POST">{action}</Redirect>"#
+    ))
+}
+
+/// The caller asked for a person: 0, or words like "agent" or "human".
+fn wants_a_person(params: &Params) -> bool {
+    let digit = params.get("Digits").is_some_and(|d| d.trim() == "0");
+    let words = [
+        "agent",
+        "human",
+        "person",
+        "operator",
+        "representative",
+        "someone",
+    ];
+    let said = params
+        .get("SpeechResult")
+        .map(str::to_lowercase)
+        .unwrap_or_default();
+    digit || words.iter().any(|w| said.contains(w))
+}
+
+/// Incoming call: a known caller is dialled straight to a human (or queued); an unknown
+/// caller hears the menu.
+#[utoipa::path(post, path = "/v1/adapters/twilio/voice", tag = "twilio",
+    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "Twilio's call parameters (CallSid, From, To, ...)"),
+    params(("X-Twilio-Signature" = String, Header, description = "Twilio's signature")),
+    responses(
+        (status = 200, description = "TwiML", content_type = "text/xml"),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Missing or forged signature; nothing changed", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn voice(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let (params, config) = verified(&state, &req, &body)?;
+    let call = calls::incoming(
+        &state,
+        params.require("CallSid")?,
+        params.require("From")?,
+        params.get("To").unwrap_or(""),
+        Utc::now(),
+    )
+    .await?;
+    Ok(answer(&call, &config))
+}
+
+/// The menu's answer (Gather action): a person at once for 0 or "agent"; 1 is served by
+/// the menu; silence repeats it.
+#[utoipa::path(post, path = "/v1/adapters/twilio/voice/menu", tag = "twilio",
+    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "CallSid, Digits or SpeechResult"),
+    params(("X-Twilio-Signature" = String, Header, description = "Twilio's signature")),
+    responses((status = 200, description = "TwiML", content_type = "text/xml"), (status = 403, body = Problem, content_type = "application/problem+json")))]
+pub async fn menu(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let (params, config) = verified(&state, &req, &body)?;
+    let sid = params.require("CallSid")?;
+    let base = format!("{}{BASE}", config.public_url);
+    let now = Utc::now();
+    if wants_a_person(&params) {
+        let call = calls::event(&state, sid, CallEvent::AgentRequested, now)
+            .await?
+            .ok_or_else(|| ApiError::NotFound(format!("no call `{sid}`")))?;
+        return Ok(answer(&call, &config));
+    }
+    if params.get("Digits").is_some_and(|d| d.trim() == "1") {
+        calls::event(&state, sid, CallEvent::SelfServed, now).await?;
+        return Ok(twiml(
+            "<Say>Your order is on its way. Goodbye.</Say><Hangup/>".into(),
+        ));
+    }
+    Ok(menu_twiml(&base))
+}
+
+/// The `<Dial>` ended: hung up after talking, or not answered, in which case the call
+/// falls back to whoever has room (or the queue).
+#[utoipa::path(post, path = "/v1/adapters/twilio/voice/dial", tag = "twilio",
+    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "CallSid, DialCallStatus"),
+    params(("X-Twilio-Signature" = String, Header, description = "Twilio's signature")),
+    responses((status = 200, description = "TwiML", content_type = "text/xml"), (status = 403, body = Problem, content_type = "application/problem+json")))]
+pub async fn dial(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let (params, config) = verified(&state, &req, &body)?;
+    let sid = params.require("CallSid")?;
+    let now = Utc::now();
+    if params.get("DialCallStatus") == Some("completed") {
+        calls::event(&state, sid, CallEvent::HungUp, now).await?;
+        return Ok(twiml("<Hangup/>".into()));
+    }
+    let Some(mut call) = state.store.call(sid).await? else {
+        return Err(ApiError::NotFound(format!("no call `{sid}`")));
+    };
+    let Some(conv) = call.conversation_id.as_deref().and_then(|c| c.parse().ok()) else {
+        return Ok(answer(&call, &config));
+    };
+    if let TransferOutcome::Transferred {
+        route, assignments, ..
+    } = state
+        .store
+        .transfer(&conv, &TransferTarget::Queue("phone".into()), now)
+        .await?
+    {
+        state.metrics.assignments(&assignments);
+        call.agent_id = route.agent_id.clone();
+        call.decision = if route.agent_id.is_some() {
+            "connect"
+        } else {
+            "queue"
+        }
+        .into();
+        call.state = if route.agent_id.is_some() {
+            "connected"
+        } else {
+            "queued"
+        }
+        .into();
+        call.reason = "fallback".into();
+        state.store.save_call(&call).await?;
+    }
+    Ok(answer(&call, &config))
+}
+
+/// Call status callback: a finished call frees its agent's phone unit.
+#[utoipa::path(post, path = "/v1/adapters/twilio/voice/status", tag = "twilio",
+    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "CallSid, CallStatus"),
+    params(("X-Twilio-Signature" = String, Header, description = "Twilio's signature")),
+    responses((status = 200, description = "Empty TwiML", content_type = "text/xml"), (status = 403, body = Problem, content_type = "application/problem+json")))]
+pub async fn status(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let (params, _) = verified(&state, &req, &body)?;
+    let sid = params.require("CallSid")?;
+    let finished = ["completed", "busy", "failed", "no-answer", "canceled"];
+    if params
+        .get("CallStatus")
+        .is_some_and(|s| finished.contains(&s))
+        || params.get("QueueResult").is_some_and(|r| r == "hangup")
+    {
+        calls::event(&state, sid, CallEvent::HungUp, Utc::now()).await?;
+    }
+    Ok(twiml(String::new()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn xml_is_escaped() {
+        assert_eq!(xml(r#"a&b<c>"d'"#), "a&amp;b&lt;c&gt;&quot;d&apos;");
+    }
+
+    #[test]
+    fn a_person_is_asked_for_by_zero_or_by_name() {
+        let p = |pairs: &[(&str, &str)]| {
+            Params(
+                pairs
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            )
+        };
+        assert!(wants_a_person(&p(&[("Digits", "0")])));
+        assert!(wants_a_person(&p(&[(
+            "SpeechResult",
+            "I want an Agent please"
+        )])));
+        assert!(!wants_a_person(&p(&[("Digits", "1")])));
+        assert!(!wants_a_person(&p(&[("SpeechResult", "order status")])));
+    }
+}

@@ -1,0 +1,88 @@
+//! `POST /v1/calls` and the call lifecycle the phone adapter reports.
+
+use actix_web::{web, HttpResponse};
+use chrono::Utc;
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use super::{resource, AppState};
+use crate::auth::Adapter;
+use crate::calls::{self, CallEvent};
+use crate::error::{ApiError, Problem};
+use crate::store::CallRecord;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("/v1/calls").route(web::post().to(incoming_call)))
+        .service(resource("/v1/calls/{external_id}/events").route(web::post().to(call_event)));
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CallRequest {
+    /// The provider's call id (Twilio's `CallSid`); a retry answers the first decision.
+    pub external_id: String,
+    /// The caller's number, in any usual written form.
+    pub from: String,
+    /// The number called.
+    #[serde(default)]
+    pub to: String,
+}
+
+/// A call arrives: a known customer is sent past the menu (`connect` to their personal
+/// agent or the first free human, or `queue` with raised priority) and the call joins
+/// their conversation; an unknown caller gets the menu (`ivr`).
+#[utoipa::path(
+    post,
+    path = "/v1/calls",
+    tag = "calls",
+    request_body = CallRequest,
+    security(("adapter_token" = [])),
+    responses(
+        (status = 200, body = CallRecord),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 503, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn incoming_call(
+    _: Adapter,
+    state: web::Data<AppState>,
+    body: web::Json<CallRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let call = calls::incoming(&state, &body.external_id, &body.from, &body.to, Utc::now()).await?;
+    Ok(HttpResponse::Ok().json(call))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CallEventRequest {
+    pub event: CallEvent,
+}
+
+/// What happened to a call: `menu_entered`, `agent_requested` (0 pressed or a person
+/// asked for: routed to a human at once), `self_served`, `answered`, `hung_up` (frees the
+/// agent's phone unit). Menu time is observed in `switchboard_ivr_seconds`.
+#[utoipa::path(
+    post,
+    path = "/v1/calls/{external_id}/events",
+    tag = "calls",
+    params(("external_id" = String, Path, description = "The provider's call id")),
+    request_body = CallEventRequest,
+    security(("adapter_token" = [])),
+    responses(
+        (status = 200, body = CallRecord),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn call_event(
+    _: Adapter,
+    state: web::Data<AppState>,
+    external_id: web::Path<String>,
+    body: web::Json<CallEventRequest>,
+) -> Result<HttpResponse, ApiError> {
+    calls::event(&state, &external_id, body.event, Utc::now())
+        .await?
+        .map(|call| HttpResponse::Ok().json(call))
+        .ok_or_else(|| ApiError::NotFound(format!("no call `{external_id}`")))
+}

@@ -1,0 +1,249 @@
+//! Phone calls and the IVR bypass (CONTRACT rule 5): a known caller never meets the menu;
+//! an unknown one does, with a human one key away, and the time spent there is measured.
+//! Plain functions over the store, shared by `POST /v1/calls` and the Twilio webhooks.
+
+use chrono::{DateTime, Duration, Utc};
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use crate::api::AppState;
+use crate::domain::{
+    Channel, CustomerView, Decision, IdentityKind, InboundMessage, Network, RawInbound,
+    DEFAULT_TIER,
+};
+use crate::error::ApiError;
+use crate::store::CallRecord;
+
+/// Which callers count as known (and so skip the menu).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KnownRule {
+    /// The caller has an open conversation.
+    OpenConversation,
+    /// The caller wrote or called within `recent_contact_hours`.
+    RecentContact,
+    /// The caller has a tier other than `standard`.
+    Tier,
+    /// The caller has an open complaint (no complaint data exists yet: never true).
+    OpenComplaint,
+    /// Any customer we know.
+    KnownCustomer,
+}
+
+impl KnownRule {
+    /// The `switchboard_ivr_bypass_total` reason.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KnownRule::OpenConversation => "open_conversation",
+            KnownRule::RecentContact => "recent_contact",
+            KnownRule::Tier => "tier",
+            KnownRule::OpenComplaint => "open_complaint",
+            KnownRule::KnownCustomer => "known_customer",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct IvrPolicy {
+    pub known_if: Vec<KnownRule>,
+    pub recent_contact: Duration,
+}
+
+/// What the phone adapter reports about a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CallEvent {
+    /// The caller heard the menu (again).
+    MenuEntered,
+    /// The caller pressed 0 or asked for a person: route to a human now.
+    AgentRequested,
+    /// The caller left the menu served by it.
+    SelfServed,
+    /// An agent picked up.
+    Answered,
+    /// The call ended.
+    HungUp,
+}
+
+/// The first rule (in the configured order) that makes this caller known.
+async fn known_because(
+    state: &AppState,
+    customer: &CustomerView,
+    now: DateTime<Utc>,
+) -> Result<Option<KnownRule>, ApiError> {
+    for rule in &state.ivr.known_if {
+        let hit = match rule {
+            KnownRule::KnownCustomer => true,
+            KnownRule::OpenConversation => customer.open_conversation_id.is_some(),
+            KnownRule::Tier => customer.tier != DEFAULT_TIER,
+            KnownRule::OpenComplaint => false,
+            KnownRule::RecentContact => match customer.conversation_ids.last() {
+                Some(last) => {
+                    let conv = state.store.conversation(last).await?;
+                    let last_at = conv.and_then(|c| c.messages.last().map(|m| m.at));
+                    last_at.is_some_and(|at| now - at <= state.ivr.recent_contact)
+                }
+                None => false,
+            },
+        };
+        if hit {
+            return Ok(Some(*rule));
+        }
+    }
+    Ok(None)
+}
+
+/// A call arrives. Idempotent on the provider's call id.
+pub async fn incoming(
+    state: &AppState,
+    external_id: &str,
+    from: &str,
+    to: &str,
+    now: DateTime<Utc>,
+) -> Result<CallRecord, ApiError> {
+    if external_id.trim().is_empty() || external_id.len() > 128 {
+        return Err(ApiError::BadRequest(
+            "`external_id` must be 1-128 characters".into(),
+        ));
+    }
+    if let Some(call) = state.store.call(external_id).await? {
+        return Ok(call);
+    }
+    let caller = state
+        .normaliser
+        .normalise(IdentityKind::Phone, from)
+        .map_err(|e| ApiError::BadRequest(format!("`from`: {e}")))?;
+    let customer = state.store.customer_by_identity(&caller[0]).await?;
+    let known = match &customer {
+        Some(c) => known_because(state, c, now).await?,
+        None => None,
+    };
+    let mut call = CallRecord {
+        external_id: external_id.to_owned(),
+        from: caller[0].value().to_owned(),
+        to: to.to_owned(),
+        customer_id: customer.map(|c| c.id.to_string()),
+        conversation_id: None,
+        decision: "ivr".into(),
+        agent_id: None,
+        reason: "unknown_caller".into(),
+        state: "in_menu".into(),
+        menu_entered_at: Some(now),
+        answered_at: None,
+    };
+    if let Some(rule) = known {
+        state
+            .metrics
+            .ivr_bypass
+            .with_label_values(&[rule.as_str()])
+            .inc();
+        route_to_human(state, &mut call, now).await?;
+        call.menu_entered_at = None;
+    }
+    state.store.save_call(&call).await?;
+    Ok(call)
+}
+
+/// Joins the caller's conversation (the call is a timeline entry) and routes it: to
+/// their personal agent, the first free human, or the queue with raised priority.
+async fn route_to_human(
+    state: &AppState,
+    call: &mut CallRecord,
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    let raw = RawInbound {
+        channel: Channel::Phone,
+        network: Some(Network::Voice),
+        external_id: call.external_id.clone(),
+        from: call.from.clone(),
+        identities: vec![],
+        display_name: None,
+        subject: None,
+        text: Some(format!("Phone call to {}", call.to)),
+        sent_at: None,
+    };
+    let msg = InboundMessage::parse(raw, &state.normaliser, &state.limits)?;
+    let receipt = state.store.ingest(&msg, now).await?;
+    state
+        .metrics
+        .message(Channel::Phone, crate::domain::Direction::In);
+    state
+        .metrics
+        .routed(receipt.route.decision, receipt.route.reason);
+    let assigned = receipt.route.decision == Decision::Assigned;
+    call.customer_id = Some(receipt.customer_id.to_string());
+    call.conversation_id = Some(receipt.conversation_id.to_string());
+    call.decision = if assigned { "connect" } else { "queue" }.into();
+    call.state = if assigned { "connected" } else { "queued" }.into();
+    call.agent_id = receipt.route.agent_id.clone();
+    call.reason = receipt.route.reason.as_str().into();
+    Ok(())
+}
+
+/// Applies an event from the phone adapter; `None` for an unknown call.
+pub async fn event(
+    state: &AppState,
+    external_id: &str,
+    event: CallEvent,
+    now: DateTime<Utc>,
+) -> Result<Option<CallRecord>, ApiError> {
+    let Some(mut call) = state.store.call(external_id).await? else {
+        return Ok(None);
+    };
+    let in_menu = call.state == "in_menu";
+    let menu_time = |call: &CallRecord| {
+        call.menu_entered_at
+            .map(|t| (now - t).num_milliseconds().max(0) as f64 / 1000.0)
+    };
+    match event {
+        CallEvent::MenuEntered if call.state != "ended" => {
+            call.state = "in_menu".into();
+            call.menu_entered_at.get_or_insert(now);
+        }
+        CallEvent::AgentRequested if in_menu => {
+            if let Some(secs) = menu_time(&call) {
+                state
+                    .metrics
+                    .ivr_seconds
+                    .with_label_values(&["agent_requested"])
+                    .observe(secs);
+            }
+            route_to_human(state, &mut call, now).await?;
+        }
+        CallEvent::SelfServed if in_menu => {
+            if let Some(secs) = menu_time(&call) {
+                state
+                    .metrics
+                    .ivr_seconds
+                    .with_label_values(&["self_served"])
+                    .observe(secs);
+            }
+            call.state = "ended".into();
+        }
+        CallEvent::Answered if call.state == "connected" => {
+            call.state = "answered".into();
+            call.answered_at = Some(now);
+        }
+        CallEvent::HungUp if call.state != "ended" => {
+            if in_menu {
+                if let Some(secs) = menu_time(&call) {
+                    state
+                        .metrics
+                        .ivr_seconds
+                        .with_label_values(&["hung_up"])
+                        .observe(secs);
+                }
+            }
+            // The phone unit goes back at once; the conversation itself stays open.
+            if let Some(conv) = call.conversation_id.as_deref().and_then(|c| c.parse().ok()) {
+                let made = state.store.release(&conv, now).await?;
+                state.metrics.assignments(&made);
+            }
+            call.state = "ended".into();
+        }
+        // Anything else repeats or contradicts what is known already: no change.
+        _ => return Ok(Some(call)),
+    }
+    state.store.save_call(&call).await?;
+    Ok(Some(call))
+}

@@ -1,0 +1,290 @@
+//! Calls and the IVR bypass, on `/v1/calls` and the Twilio Voice webhooks, against Redis.
+
+use serde_json::{json, Value};
+use switchboard::adapters::twilio::signature;
+
+use crate::helpers::{message, spawn_app, test_settings, RedisServer, TestApp, ADAPTER_TOKEN};
+
+const TWILIO_TOKEN: &str = "twilio-secret";
+const PUBLIC: &str = "https://switchboard.example.com";
+
+async fn app(redis: &RedisServer) -> TestApp {
+    let twilio = [
+        ("SWITCHBOARD_TWILIO_AUTH_TOKEN", TWILIO_TOKEN),
+        ("SWITCHBOARD_PUBLIC_URL", PUBLIC),
+    ];
+    spawn_app(test_settings(Some(&redis.url()), &twilio)).await
+}
+
+async fn agent_online(app: &TestApp, id: &str) {
+    app.admin_put(&format!("/v1/agents/{id}"), &json!({ "name": id }))
+        .await;
+    app.admin_put(
+        &format!("/v1/agents/{id}/presence"),
+        &json!({ "presence": "online" }),
+    )
+    .await;
+}
+
+async fn call(app: &TestApp, sid: &str, from: &str) -> Value {
+    let r = app
+        .client
+        .post(format!("{}/v1/calls", app.address))
+        .bearer_auth(ADAPTER_TOKEN)
+        .json(&json!({ "external_id": sid, "from": from, "to": "+18005550000" }))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(r.status(), 200);
+    r.json().await.expect("json")
+}
+
+async fn event(app: &TestApp, sid: &str, event: &str) -> reqwest::Response {
+    app.client
+        .post(format!("{}/v1/calls/{sid}/events", app.address))
+        .bearer_auth(ADAPTER_TOKEN)
+        .json(&json!({ "event": event }))
+        .send()
+        .await
+        .expect("sent")
+}
+
+async fn scrape(app: &TestApp) -> String {
+    app.client
+        .get(format!("{}/metrics", app.ops_address))
+        .send()
+        .await
+        .expect("sent")
+        .text()
+        .await
+        .expect("text")
+}
+
+/// Posts a form to a Twilio webhook path, signed as Twilio would (or with `forged`).
+async fn twilio(
+    app: &TestApp,
+    path: &str,
+    form: &[(&str, &str)],
+    forged: Option<&str>,
+) -> (u16, String) {
+    let params: Vec<(String, String)> = form
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let sig = forged
+        .map(str::to_owned)
+        .unwrap_or_else(|| signature::sign(TWILIO_TOKEN, &format!("{PUBLIC}{path}"), &params));
+    let body = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(form)
+        .finish();
+    let r = app
+        .client
+        .post(format!("{}{path}", app.address))
+        .header("X-Twilio-Signature", sig)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .expect("sent");
+    (r.status().as_u16(), r.text().await.expect("text"))
+}
+
+#[tokio::test]
+async fn a_known_caller_goes_straight_to_their_personal_agent_and_the_call_joins_the_conversation()
+{
+    let redis = RedisServer::start();
+    let app = app(&redis).await;
+    agent_online(&app, "a").await;
+    let chat = app
+        .ingest(&message("email", None, "jane@x.io", "about my order"))
+        .await;
+    // The customer's phone is known through an earlier SMS on the same conversation.
+    let mut sms = message("phone", Some("sms"), "+1 415 555 0100", "it's me");
+    sms["identities"] = json!([{ "kind": "email", "value": "jane@x.io" }]);
+    app.ingest(&sms).await;
+    agent_online(&app, "b").await;
+
+    let answer = call(&app, "CA1", "(415) 555-0100").await;
+    assert_eq!(
+        (answer["decision"].as_str(), answer["agent_id"].as_str()),
+        (Some("connect"), Some("a"))
+    );
+    assert_eq!(answer["customer_id"], chat["customer_id"]);
+    assert_eq!(answer["conversation_id"], chat["conversation_id"]);
+    assert_eq!(
+        call(&app, "CA1", "(415) 555-0100").await,
+        answer,
+        "a retry answers the same"
+    );
+    let conv = app
+        .admin_json(&format!(
+            "/v1/conversations/{}",
+            chat["conversation_id"].as_str().unwrap_or_default()
+        ))
+        .await;
+    let last = conv["messages"]
+        .as_array()
+        .and_then(|m| m.last())
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        (last["channel"].as_str(), last["network"].as_str()),
+        (Some("phone"), Some("voice")),
+        "the call is on the timeline"
+    );
+    let metrics = scrape(&app).await;
+    assert!(
+        metrics.contains(r#"switchboard_ivr_bypass_total{reason="known_customer"} 1"#),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_caller_gets_the_menu_and_zero_reaches_a_human() {
+    let redis = RedisServer::start();
+    let app = app(&redis).await;
+    agent_online(&app, "a").await;
+    let answer = call(&app, "CA2", "+14155550177").await;
+    assert_eq!(
+        (answer["decision"].as_str(), answer["reason"].as_str()),
+        (Some("ivr"), Some("unknown_caller"))
+    );
+    assert_eq!(answer["conversation_id"], Value::Null);
+    let human: Value = event(&app, "CA2", "agent_requested")
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        (human["decision"].as_str(), human["agent_id"].as_str()),
+        (Some("connect"), Some("a"))
+    );
+    let metrics = scrape(&app).await;
+    assert!(
+        metrics.contains(r#"switchboard_ivr_seconds_count{outcome="agent_requested"} 1"#),
+        "{metrics}"
+    );
+    assert_eq!(event(&app, "CA-none", "hung_up").await.status(), 404);
+}
+
+#[tokio::test]
+async fn a_busy_personal_agent_means_another_human_or_a_raised_wait_never_the_menu_and_hang_up_frees_the_line(
+) {
+    let redis = RedisServer::start();
+    let app = app(&redis).await;
+    agent_online(&app, "a").await;
+    app.ingest(&message("phone", Some("sms"), "+14155550111", "hi"))
+        .await; // a owns them
+    let first = call(&app, "CA3", "+14155550111").await; // takes a's only phone unit
+    assert_eq!(first["agent_id"], "a");
+    app.ingest(&message("phone", Some("sms"), "+14155550122", "hi"))
+        .await; // a owns them too
+    let second = call(&app, "CA4", "+14155550122").await;
+    assert_eq!(
+        second["decision"], "queue",
+        "waits for their busy agent: {second}"
+    );
+    assert_eq!(second["reason"], "waiting_for_personal_agent");
+    event(&app, "CA3", "answered").await;
+    let ended: Value = event(&app, "CA3", "hung_up")
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(ended["state"], "ended");
+    let a = app.admin_json("/v1/agents/a").await;
+    assert_eq!(
+        a["load"]["phone"], 1,
+        "the freed line went to the caller waiting for a"
+    );
+    let conv = app
+        .admin_json(&format!(
+            "/v1/conversations/{}",
+            second["conversation_id"].as_str().unwrap_or_default()
+        ))
+        .await;
+    assert_eq!(conv["agent_id"], "a");
+}
+
+#[tokio::test]
+async fn the_twilio_webhook_dials_known_callers_gives_others_the_menu_and_refuses_forgeries() {
+    let redis = RedisServer::start();
+    let app = app(&redis).await;
+    agent_online(&app, "a").await;
+    app.ingest(&message("phone", Some("sms"), "+14155550100", "hi"))
+        .await;
+
+    let forged = twilio(
+        &app,
+        "/v1/adapters/twilio/voice",
+        &[
+            ("CallSid", "CAX"),
+            ("From", "+14155550100"),
+            ("To", "+18005550000"),
+        ],
+        Some("bm90IGEgc2lnbmF0dXJl"),
+    )
+    .await;
+    assert_eq!(forged.0, 403);
+    assert_eq!(
+        event(&app, "CAX", "hung_up").await.status(),
+        404,
+        "a forged request changed nothing"
+    );
+    let unsigned = app
+        .client
+        .post(format!("{}/v1/adapters/twilio/voice", app.address))
+        .body("CallSid=CAY")
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(unsigned.status(), 403);
+
+    let form = [
+        ("CallSid", "CA10"),
+        ("AccountSid", "AC1"),
+        ("From", "+14155550100"),
+        ("To", "+18005550000"),
+        ("CallStatus", "ringing"),
+        ("ToCity", ""),
+    ];
+    let (status, twiml) = twilio(&app, "/v1/adapters/twilio/voice", &form, None).await;
+    assert_eq!(status, 200);
+    assert!(twiml.contains("<Dial action=\"https://switchboard.example.com/v1/adapters/twilio/voice/dial\" method=\"POST\"><Client>a</Client></Dial>"), "{twiml}");
+
+    let (_, menu) = twilio(
+        &app,
+        "/v1/adapters/twilio/voice",
+        &[
+            ("CallSid", "CA11"),
+            ("From", "+14155550199"),
+            ("To", "+18005550000"),
+        ],
+        None,
+    )
+    .await;
+    assert!(menu.contains("<Gather input=\"dtmf speech\""), "{menu}");
+    let (_, human) = twilio(
+        &app,
+        "/v1/adapters/twilio/voice/menu",
+        &[("CallSid", "CA11"), ("Digits", "0")],
+        None,
+    )
+    .await;
+    assert!(
+        human.contains("<Client>a</Client>") || human.contains("<Enqueue"),
+        "{human}"
+    );
+
+    let (status, _) = twilio(
+        &app,
+        "/v1/adapters/twilio/voice/status",
+        &[("CallSid", "CA10"), ("CallStatus", "completed")],
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let metrics = scrape(&app).await;
+    assert!(metrics.contains(r#"switchboard_ivr_bypass_total{reason="known_customer"} 1"#));
+    assert!(metrics.contains(r#"switchboard_ivr_seconds_count{outcome="agent_requested"} 1"#));
+}
