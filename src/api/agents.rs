@@ -44,6 +44,10 @@ pub struct AgentRequest {
     pub skills: Vec<String>,
     #[serde(default)]
     pub languages: Vec<String>,
+    /// Where calls reach the agent: `sip:user@host` or an E.164 number (default: the
+    /// phone adapter's client named by the agent id).
+    #[serde(default)]
+    pub dial: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -90,7 +94,8 @@ pub async fn put_agent(
         social: body.capacity.social.unwrap_or(d.social),
     };
     let profile = AgentProfile::new(id, body.name, body.teams, capacity)?
-        .with_skills(body.skills, body.languages)?;
+        .with_skills(body.skills, body.languages)?
+        .with_dial(body.dial)?;
     let (view, created) = state.store.put_agent(&profile, Utc::now()).await?;
     let mut response = if created {
         HttpResponse::Created()

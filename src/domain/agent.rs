@@ -138,6 +138,9 @@ pub struct AgentProfile {
     /// Recorded and shown; routing does not match on them yet.
     pub skills: Vec<String>,
     pub languages: Vec<String>,
+    /// Where calls reach this agent: a `sip:` URI or an E.164 number; by default the
+    /// phone adapter's own client named by the agent id.
+    pub dial: Option<String>,
 }
 
 impl AgentProfile {
@@ -170,7 +173,30 @@ impl AgentProfile {
             capacity,
             skills: Vec::new(),
             languages: Vec::new(),
+            dial: None,
         })
+    }
+
+    /// Sets where calls reach this agent: `sip:user@host` or `+<8-15 digits>`.
+    pub fn with_dial(mut self, dial: Option<String>) -> Result<Self, DomainError> {
+        let dial = dial.map(|d| d.trim().to_owned()).filter(|d| !d.is_empty());
+        if let Some(d) = &dial {
+            let sip = d.starts_with("sip:")
+                && d.len() <= 256
+                && d.contains('@')
+                && !d.contains(char::is_whitespace);
+            let digits = d.strip_prefix('+').unwrap_or("");
+            let number =
+                (8..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit());
+            if !sip && !number {
+                return Err(DomainError::invalid(
+                    "dial",
+                    "a `sip:user@host` URI or an E.164 number",
+                ));
+            }
+        }
+        self.dial = dial;
+        Ok(self)
     }
 
     /// Adds skills and languages (each list at most 32 labels of 1-64 characters).
@@ -202,6 +228,7 @@ pub struct AgentView {
     pub teams: Vec<String>,
     pub skills: Vec<String>,
     pub languages: Vec<String>,
+    pub dial: Option<String>,
     pub capacity: Capacity,
     pub presence: Presence,
     /// Conversations assigned now, per channel.

@@ -39,6 +39,7 @@ impl AgentRec {
             teams: self.profile.teams.clone(),
             skills: self.profile.skills.clone(),
             languages: self.profile.languages.clone(),
+            dial: self.profile.dial.clone(),
             capacity: self.profile.capacity.clone(),
             presence: self.presence,
             load: Channel::ALL

@@ -62,6 +62,8 @@ struct StoredProfile {
     skills: Vec<String>,
     #[serde(default)]
     languages: Vec<String>,
+    #[serde(default)]
+    dial: Option<String>,
 }
 
 /// What routing one conversation decided.
@@ -158,6 +160,7 @@ impl RedisStore {
             teams: profile.teams.clone(),
             skills: profile.skills.clone(),
             languages: profile.languages.clone(),
+            dial: profile.dial.clone(),
         };
         let cap = &profile.capacity;
         let answer: Vec<Value> = self
@@ -501,6 +504,7 @@ fn agent_view(
         teams: profile.teams,
         skills: profile.skills,
         languages: profile.languages,
+        dial: profile.dial,
         capacity: Capacity {
             phone: num("cap:phone"),
             email: num("cap:email"),

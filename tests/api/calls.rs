@@ -288,3 +288,52 @@ async fn the_twilio_webhook_dials_known_callers_gives_others_the_menu_and_refuse
     assert!(metrics.contains(r#"switchboard_ivr_bypass_total{reason="known_customer"} 1"#));
     assert!(metrics.contains(r#"switchboard_ivr_seconds_count{outcome="agent_requested"} 1"#));
 }
+
+#[tokio::test]
+async fn calls_reach_an_agents_sip_address_and_an_unanswered_dial_falls_back() {
+    let redis = RedisServer::start();
+    let app = app(&redis).await;
+    let profile = json!({ "name": "A", "dial": "sip:a@pbx.example.com" });
+    assert_eq!(app.admin_put("/v1/agents/a", &profile).await.status(), 201);
+    app.admin_put("/v1/agents/a/presence", &json!({ "presence": "online" }))
+        .await;
+    let bad = app
+        .admin_put(
+            "/v1/agents/c",
+            &json!({ "name": "C", "dial": "call me maybe" }),
+        )
+        .await;
+    assert_eq!(bad.status(), 400);
+    app.ingest(&message("phone", Some("sms"), "+14155550100", "hi"))
+        .await;
+    agent_online(&app, "b").await;
+
+    let form = [
+        ("CallSid", "CA20"),
+        ("From", "+14155550100"),
+        ("To", "+18005550000"),
+    ];
+    let (_, twiml) = twilio(&app, "/v1/adapters/twilio/voice", &form, None).await;
+    assert!(
+        twiml.contains("<Sip>sip:a@pbx.example.com</Sip>"),
+        "{twiml}"
+    );
+
+    let (status, again) = twilio(
+        &app,
+        "/v1/adapters/twilio/voice/dial",
+        &[("CallSid", "CA20"), ("DialCallStatus", "no-answer")],
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(
+        again.contains("<Client>b</Client>"),
+        "falls back to b: {again}"
+    );
+    let a = app.admin_json("/v1/agents/a").await;
+    assert_eq!(
+        (a["presence"].as_str(), a["load"]["phone"].as_u64()),
+        (Some("away"), Some(0))
+    );
+}

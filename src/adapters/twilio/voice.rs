@@ -88,21 +88,36 @@ fn xml(s: &str) -> String {
         .replace('\'', "&apos;")
 }
 
-/// TwiML for where a call stands: dial the agent, wait in the queue, or hear the menu.
-fn answer(call: &CallRecord, config: &TwilioConfig) -> HttpResponse {
+/// TwiML for where a call stands: dial the agent (`<Sip>` or `<Number>` when their
+/// profile says so, else `<Client>` named by their id), wait in the queue, or hear the menu.
+async fn answer(
+    state: &AppState,
+    call: &CallRecord,
+    config: &TwilioConfig,
+) -> Result<HttpResponse, ApiError> {
     let base = format!("{}{BASE}", config.public_url);
-    match (call.decision.as_str(), call.agent_id.as_deref()) {
-        ("connect", Some(agent)) => twiml(format!(
-            r#"<Dial action="{}" method="POST"><Client>{}</Client></Dial>"#,
-            xml(&format!("{base}/dial")),
-            xml(agent)
-        )),
+    Ok(match (call.decision.as_str(), call.agent_id.as_deref()) {
+        ("connect", Some(agent)) => {
+            let dial = match agent.parse() {
+                Ok(id) => state.store.agent(&id).await?.and_then(|a| a.dial),
+                Err(_) => None,
+            };
+            let target = match dial.as_deref() {
+                Some(sip) if sip.starts_with("sip:") => format!("<Sip>{}</Sip>", xml(sip)),
+                Some(number) => format!("<Number>{}</Number>", xml(number)),
+                None => format!("<Client>{}</Client>", xml(agent)),
+            };
+            twiml(format!(
+                r#"<Dial action="{}" method="POST">{target}</Dial>"#,
+                xml(&format!("{base}/dial"))
+            ))
+        }
         ("queue", _) => twiml(format!(
             r#"<Enqueue action="{}" method="POST">phone</Enqueue>"#,
             xml(&format!("{base}/status"))
         )),
         _ => menu_twiml(&base),
-    }
+    })
 }
 
 fn menu_twiml(base: &str) -> HttpResponse {
@@ -154,7 +169,7 @@ pub async fn voice(
         Utc::now(),
     )
     .await?;
-    Ok(answer(&call, &config))
+    answer(&state, &call, &config).await
 }
 
 /// The menu's answer (Gather action): a person at once for 0 or "agent"; 1 is served by
@@ -176,7 +191,7 @@ pub async fn menu(
         let call = calls::event(&state, sid, CallEvent::AgentRequested, now)
             .await?
             .ok_or_else(|| ApiError::NotFound(format!("no call `{sid}`")))?;
-        return Ok(answer(&call, &config));
+        return answer(&state, &call, &config).await;
     }
     if params.get("Digits").is_some_and(|d| d.trim() == "1") {
         calls::event(&state, sid, CallEvent::SelfServed, now).await?;
@@ -187,8 +202,8 @@ pub async fn menu(
     Ok(menu_twiml(&base))
 }
 
-/// The `<Dial>` ended: hung up after talking, or not answered, in which case the call
-/// falls back to whoever has room (or the queue).
+/// The `<Dial>` ended: hung up after talking, or not answered, in which case the agent
+/// is set away and the call falls back to whoever has room (or the queue).
 #[utoipa::path(post, path = "/v1/adapters/twilio/voice/dial", tag = "twilio",
     request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "CallSid, DialCallStatus"),
     params(("X-Twilio-Signature" = String, Header, description = "Twilio's signature")),
@@ -209,8 +224,19 @@ pub async fn dial(
         return Err(ApiError::NotFound(format!("no call `{sid}`")));
     };
     let Some(conv) = call.conversation_id.as_deref().and_then(|c| c.parse().ok()) else {
-        return Ok(answer(&call, &config));
+        return answer(&state, &call, &config).await;
     };
+    // Redirection on no answer: the agent who did not pick up is set away (no new work
+    // until they come back), and the call goes to whoever has room, or the queue.
+    if let Some(agent) = call.agent_id.as_deref().and_then(|a| a.parse().ok()) {
+        if let Some(made) = state
+            .store
+            .set_presence(&agent, crate::domain::Presence::Away, now)
+            .await?
+        {
+            state.metrics.assignments(&made);
+        }
+    }
     if let TransferOutcome::Transferred {
         route, assignments, ..
     } = state
@@ -235,7 +261,7 @@ pub async fn dial(
         call.reason = "fallback".into();
         state.store.save_call(&call).await?;
     }
-    Ok(answer(&call, &config))
+    answer(&state, &call, &config).await
 }
 
 /// Call status callback: a finished call frees its agent's phone unit.
