@@ -81,6 +81,12 @@ impl Application {
                 }),
                 _ => None,
             },
+            meta: (settings.meta_app_secret.is_some() || settings.meta_verify_token.is_some())
+                .then(|| api::MetaConfig {
+                    app_secret: settings.meta_app_secret.clone(),
+                    verify_token: settings.meta_verify_token.clone(),
+                }),
+            telegram_secret: settings.telegram_secret_token.clone(),
         });
         let tokens = web::Data::new(Tokens::new(
             settings.admin_token.clone(),

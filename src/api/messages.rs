@@ -117,7 +117,13 @@ pub async fn ingest(
     state: web::Data<AppState>,
     body: web::Json<IngestRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let msg = InboundMessage::parse(body.into_inner().into(), &state.normaliser, &state.limits)?;
+    let receipt = ingest_raw(&state, body.into_inner().into()).await?;
+    Ok(HttpResponse::Accepted().json(receipt))
+}
+
+/// The one ingest operation every adapter maps onto: parse, store, count, notify.
+pub async fn ingest_raw(state: &web::Data<AppState>, raw: RawInbound) -> Result<Receipt, ApiError> {
+    let msg = InboundMessage::parse(raw, &state.normaliser, &state.limits)?;
     let receipt = state.store.ingest(&msg, Utc::now()).await?;
     if !receipt.duplicate {
         state
@@ -126,7 +132,7 @@ pub async fn ingest(
         state
             .metrics
             .routed(receipt.route.decision, receipt.route.reason);
-        notify_holder(&state, &receipt);
+        notify_holder(state, &receipt);
         if receipt.repeat_contact {
             let ch = msg.medium().channel().as_str();
             state.metrics.repeat_contacts.with_label_values(&[ch]).inc();
@@ -142,5 +148,5 @@ pub async fn ingest(
         duplicate = receipt.duplicate,
         "message ingested"
     );
-    Ok(HttpResponse::Accepted().json(receipt))
+    Ok(receipt)
 }

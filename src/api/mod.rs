@@ -29,6 +29,15 @@ pub struct AppState {
     pub ivr: crate::calls::IvrPolicy,
     /// Twilio's auth token and our public base URL, when the Twilio webhooks are on.
     pub twilio: Option<TwilioConfig>,
+    pub meta: Option<MetaConfig>,
+    pub telegram_secret: Option<String>,
+}
+
+/// Meta's app secret (event signatures) and verify token (subscription handshake).
+#[derive(Debug, Clone)]
+pub struct MetaConfig {
+    pub app_secret: Option<String>,
+    pub verify_token: Option<String>,
 }
 
 /// What checking Twilio's signatures takes.
@@ -55,6 +64,9 @@ pub fn configure(max_body_bytes: usize) -> impl Fn(&mut web::ServiceConfig) + Cl
         .configure(agents::configure)
         .configure(calls::configure)
         .configure(crate::adapters::twilio::voice::configure)
+        .configure(crate::adapters::twilio::messaging::configure)
+        .configure(crate::adapters::meta::configure)
+        .configure(crate::adapters::telegram::configure)
         .configure(events::configure)
         .configure(conversations::configure)
         .configure(customers::configure)

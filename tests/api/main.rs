@@ -1,6 +1,7 @@
 #[macro_use]
 mod helpers;
 
+mod adapters;
 mod agents;
 mod calls;
 mod conformance;

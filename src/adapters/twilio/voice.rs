@@ -7,7 +7,7 @@ use actix_web::web::Bytes;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::Utc;
 
-use super::signature;
+use super::{twiml, verified, xml, Params};
 use crate::api::{resource, AppState, TwilioConfig};
 use crate::calls::{self, CallEvent};
 use crate::error::{ApiError, Problem};
@@ -20,72 +20,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(resource("/v1/adapters/twilio/voice/menu").route(web::post().to(menu)))
         .service(resource("/v1/adapters/twilio/voice/dial").route(web::post().to(dial)))
         .service(resource("/v1/adapters/twilio/voice/status").route(web::post().to(status)));
-}
-
-/// A verified Twilio request's form parameters.
-struct Params(Vec<(String, String)>);
-
-impl Params {
-    fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn require(&self, name: &str) -> Result<&str, ApiError> {
-        self.get(name)
-            .ok_or_else(|| ApiError::BadRequest(format!("missing `{name}`")))
-    }
-}
-
-/// Checks the signature; only then parses the body.
-fn verified(
-    state: &AppState,
-    req: &HttpRequest,
-    body: &Bytes,
-) -> Result<(Params, TwilioConfig), ApiError> {
-    let config = state
-        .twilio
-        .clone()
-        .ok_or_else(|| ApiError::NotFound("the Twilio webhooks are not configured (SWITCHBOARD_TWILIO_AUTH_TOKEN, SWITCHBOARD_PUBLIC_URL)".into()))?;
-    let params: Vec<(String, String)> = form_urlencoded::parse(body).into_owned().collect();
-    let query = req.query_string();
-    let url = if query.is_empty() {
-        format!("{}{}", config.public_url, req.path())
-    } else {
-        format!("{}{}?{query}", config.public_url, req.path())
-    };
-    let presented = req
-        .headers()
-        .get("X-Twilio-Signature")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    if !signature::is_valid(&config.auth_token, &url, &params, presented) {
-        tracing::warn!(
-            path = req.path(),
-            "refused a request without a valid X-Twilio-Signature"
-        );
-        return Err(ApiError::Forbidden);
-    }
-    Ok((Params(params), config))
-}
-
-fn twiml(body: String) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/xml; charset=utf-8")
-        .body(format!(
-            r#"<?xml version="1.0" encoding="UTF-8"?><Response>{body}</Response>"#
-        ))
-}
-
-/// Escapes text and attribute values for XML.
-fn xml(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&apos;")
 }
 
 /// TwiML for where a call stands: dial the agent (`<Sip>` or `<Number>` when their
@@ -290,11 +224,6 @@ pub async fn status(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn xml_is_escaped() {
-        assert_eq!(xml(r#"a&b<c>"d'"#), "a&amp;b&lt;c&gt;&quot;d&apos;");
-    }
 
     #[test]
     fn a_person_is_asked_for_by_zero_or_by_name() {

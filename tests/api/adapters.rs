@@ -1,0 +1,272 @@
+//! Provider webhooks against a real Redis: each provider's real payload shapes, their
+//! signatures, stitching across adapters, and forgeries that change nothing.
+
+use hmac::{Hmac, Mac};
+use serde_json::{json, Value};
+use sha2::Sha256;
+use switchboard::adapters::twilio::signature;
+
+use crate::helpers::{spawn_app, test_settings, RedisServer, TestApp};
+
+const TWILIO_TOKEN: &str = "twilio-secret";
+const PUBLIC: &str = "https://switchboard.example.com";
+const META_SECRET: &str = "test_app_secret";
+const TELEGRAM_SECRET: &str = "tg-secret_1";
+
+async fn app(redis: &RedisServer) -> TestApp {
+    let env = [
+        ("SWITCHBOARD_TWILIO_AUTH_TOKEN", TWILIO_TOKEN),
+        ("SWITCHBOARD_PUBLIC_URL", PUBLIC),
+        ("SWITCHBOARD_META_APP_SECRET", META_SECRET),
+        ("SWITCHBOARD_META_VERIFY_TOKEN", "meatyhamhock"),
+        ("SWITCHBOARD_TELEGRAM_SECRET_TOKEN", TELEGRAM_SECRET),
+    ];
+    spawn_app(test_settings(Some(&redis.url()), &env)).await
+}
+
+async fn twilio_sms(app: &TestApp, form: &[(&str, &str)], sign: bool) -> u16 {
+    let params: Vec<(String, String)> = form
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let path = "/v1/adapters/twilio/messaging";
+    let sig = if sign {
+        signature::sign(TWILIO_TOKEN, &format!("{PUBLIC}{path}"), &params)
+    } else {
+        "forged".into()
+    };
+    let body = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(form)
+        .finish();
+    let r = app
+        .client
+        .post(format!("{}{path}", app.address))
+        .header("X-Twilio-Signature", sig)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .expect("sent");
+    r.status().as_u16()
+}
+
+fn hub_signature(body: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(META_SECRET.as_bytes()).expect("key");
+    mac.update(body);
+    let hex: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("sha256={hex}")
+}
+
+async fn meta(app: &TestApp, body: &str, signature: &str) -> u16 {
+    let r = app
+        .client
+        .post(format!("{}/v1/adapters/meta", app.address))
+        .header("X-Hub-Signature-256", signature)
+        .header("Content-Type", "application/json")
+        .body(body.to_owned())
+        .send()
+        .await
+        .expect("sent");
+    r.status().as_u16()
+}
+
+async fn customer_of(app: &TestApp, identity: &str) -> Option<Value> {
+    let r = app
+        .admin_get(&format!("/v1/customers?identity={identity}"))
+        .await;
+    if r.status() == 200 {
+        Some(r.json().await.expect("json"))
+    } else {
+        None
+    }
+}
+
+#[tokio::test]
+async fn an_sms_and_a_whatsapp_message_from_one_number_are_one_customer() {
+    let redis = RedisServer::start();
+    let app = app(&redis).await;
+    let sms = [
+        ("MessageSid", "SM1"),
+        ("AccountSid", "AC1"),
+        ("From", "+14133881111"),
+        ("To", "+12028831111"),
+        ("Body", "Msg"),
+        ("NumMedia", "0"),
+        ("ToCity", ""),
+    ];
+    assert_eq!(twilio_sms(&app, &sms, true).await, 200);
+    assert_eq!(
+        twilio_sms(&app, &sms, true).await,
+        200,
+        "a retry is accepted"
+    );
+    let wa = [
+        ("MessageSid", "SM2"),
+        ("From", "whatsapp:+14133881111"),
+        ("To", "whatsapp:+12028831111"),
+        ("Body", "hi on WhatsApp"),
+        ("ProfileName", "Ann"),
+        ("NumMedia", "1"),
+        ("MediaUrl0", "https://x/cat.jpg"),
+        ("MediaContentType0", "image/jpeg"),
+    ];
+    assert_eq!(twilio_sms(&app, &wa, true).await, 200);
+    let by_phone = customer_of(&app, "phone:+14133881111")
+        .await
+        .expect("customer");
+    let by_wa = customer_of(&app, "whatsapp:+14133881111")
+        .await
+        .expect("customer");
+    assert_eq!(by_phone["id"], by_wa["id"]);
+    let conv = app
+        .admin_json(&format!(
+            "/v1/conversations/{}",
+            by_phone["open_conversation_id"]
+                .as_str()
+                .unwrap_or_default()
+        ))
+        .await;
+    let texts: Vec<&str> = conv["messages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m["text"].as_str())
+        .collect();
+    assert_eq!(
+        texts,
+        ["Msg", "hi on WhatsApp\n[image/jpeg: https://x/cat.jpg]"],
+        "the retry stored nothing"
+    );
+    assert_eq!(
+        twilio_sms(
+            &app,
+            &[
+                ("MessageSid", "SM3"),
+                ("From", "+14133882222"),
+                ("Body", "x")
+            ],
+            false
+        )
+        .await,
+        403
+    );
+    assert!(
+        customer_of(&app, "phone:+14133882222").await.is_none(),
+        "a forgery stored nothing"
+    );
+}
+
+#[tokio::test]
+async fn meta_handshake_answers_only_the_right_token_and_signed_events_are_ingested() {
+    let redis = RedisServer::start();
+    let app = app(&redis).await;
+    let hub = |token: &str| {
+        format!("{}/v1/adapters/meta?hub.mode=subscribe&hub.challenge=1158201444&hub.verify_token={token}", app.address)
+    };
+    let ok = app
+        .client
+        .get(hub("meatyhamhock"))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(ok.status(), 200);
+    assert_eq!(ok.text().await.expect("text"), "1158201444");
+    assert_eq!(
+        app.client
+            .get(hub("wrong"))
+            .send()
+            .await
+            .expect("sent")
+            .status(),
+        403
+    );
+
+    let body = r#"{"object":"whatsapp_business_account","entry":[{"id":"102290129340398","changes":[{"value":{"messaging_product":"whatsapp","metadata":{"display_phone_number":"15550783881","phone_number_id":"106540352242922"},"contacts":[{"profile":{"name":"Sheena Nelson"},"wa_id":"16505551234"}],"messages":[{"from":"16505551234","id":"wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRBNjU5OUFFRTAzODEwMTQ0RgA=","timestamp":"1749416383","type":"text","text":{"body":"Does it come in another color?"}}]},"field":"messages"}]}]}"#;
+    assert_eq!(
+        meta(
+            &app,
+            body,
+            "sha256=0000000000000000000000000000000000000000000000000000000000000000"
+        )
+        .await,
+        403
+    );
+    assert!(
+        customer_of(&app, "whatsapp:16505551234").await.is_none(),
+        "a forgery stored nothing"
+    );
+    assert_eq!(meta(&app, body, &hub_signature(body.as_bytes())).await, 200);
+    assert_eq!(
+        meta(&app, body, &hub_signature(body.as_bytes())).await,
+        200,
+        "Meta's retry"
+    );
+    let c = customer_of(&app, "whatsapp:16505551234")
+        .await
+        .expect("customer");
+    assert_eq!(c["display_name"], "Sheena Nelson");
+    let conv = app
+        .admin_json(&format!(
+            "/v1/conversations/{}",
+            c["open_conversation_id"].as_str().unwrap_or_default()
+        ))
+        .await;
+    assert_eq!(conv["messages"].as_array().map(Vec::len), Some(1));
+
+    let status_only = r#"{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"value":{"statuses":[{"id":"wamid.X","status":"read"}]},"field":"messages"}]}]}"#;
+    assert_eq!(
+        meta(&app, status_only, &hub_signature(status_only.as_bytes())).await,
+        200
+    );
+    let messenger = r#"{"object":"page","entry":[{"id":"111111","time":1457764198246,"messaging":[{"sender":{"id":"USER_ID"},"recipient":{"id":"PAGE_ID"},"timestamp":1457764197627,"message":{"mid":"mid.1457764197618:41d102a3e1ae206a38","seq":73,"text":"hello, world!"}}]}]}"#;
+    assert_eq!(
+        meta(&app, messenger, &hub_signature(messenger.as_bytes())).await,
+        200
+    );
+    assert!(customer_of(&app, "messenger:USER_ID").await.is_some());
+    assert_eq!(
+        meta(&app, "{not json", &hub_signature(b"{not json")).await,
+        400
+    );
+}
+
+#[tokio::test]
+async fn telegram_updates_need_the_secret_token() {
+    let redis = RedisServer::start();
+    let app = app(&redis).await;
+    let update = json!({"update_id":10000,"message":{"message_id":1365,"from":{"id":1111111,"is_bot":false,"first_name":"Test","username":"Test"},"chat":{"id":1111111,"type":"private"},"date":1441645532,"text":"/start"}});
+    let post = |secret: &'static str| {
+        let request = app
+            .client
+            .post(format!("{}/v1/adapters/telegram", app.address))
+            .json(&update);
+        async move {
+            request
+                .header("X-Telegram-Bot-Api-Secret-Token", secret)
+                .send()
+                .await
+                .expect("sent")
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(post("wrong").await, 403);
+    assert!(customer_of(&app, "telegram:1111111").await.is_none());
+    assert_eq!(post(TELEGRAM_SECRET).await, 200);
+    assert_eq!(post(TELEGRAM_SECRET).await, 200, "a retry");
+    let c = customer_of(&app, "telegram:1111111")
+        .await
+        .expect("customer");
+    let conv = app
+        .admin_json(&format!(
+            "/v1/conversations/{}",
+            c["open_conversation_id"].as_str().unwrap_or_default()
+        ))
+        .await;
+    assert_eq!(conv["messages"].as_array().map(Vec::len), Some(1));
+}
