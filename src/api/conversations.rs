@@ -138,6 +138,11 @@ pub async fn reply(
     match state.store.add_reply(&id, &message, now).await? {
         ReplyOutcome::NotFound => Err(ApiError::NotFound(format!("no conversation `{id}`"))),
         ReplyOutcome::Stored { first } => {
+            if channel == Channel::Email {
+                // The Message-ID the outbound e-mail carries: a reply to it finds this thread.
+                let mid = format!("{}@switchboard", message.id.as_str());
+                state.store.record_thread(&mid, &id).await?;
+            }
             state.metrics.message(channel, Direction::Out);
             if first {
                 let waited = (now - conv.created_at).num_milliseconds().max(0) as f64 / 1000.0;

@@ -66,6 +66,7 @@ pub fn configure(max_body_bytes: usize) -> impl Fn(&mut web::ServiceConfig) + Cl
         .configure(crate::adapters::twilio::voice::configure)
         .configure(crate::adapters::twilio::messaging::configure)
         .configure(crate::adapters::meta::configure)
+        .configure(crate::adapters::email::configure)
         .configure(crate::adapters::telegram::configure)
         .configure(events::configure)
         .configure(conversations::configure)

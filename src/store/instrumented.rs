@@ -235,6 +235,24 @@ impl Store for Instrumented {
             .await
     }
 
+    async fn record_thread(
+        &self,
+        message_id: &str,
+        conversation: &ConversationId,
+    ) -> Result<(), StoreError> {
+        self.timed_on(
+            "record_thread",
+            message_id,
+            self.inner.record_thread(message_id, conversation),
+        )
+        .await
+    }
+
+    async fn thread(&self, message_id: &str) -> Result<Option<ConversationId>, StoreError> {
+        self.timed_on("thread", message_id, self.inner.thread(message_id))
+            .await
+    }
+
     async fn snapshot(&self) -> Result<RoutingSnapshot, StoreError> {
         self.timed("snapshot", self.inner.snapshot()).await
     }

@@ -11,6 +11,7 @@
 //! | `P:v:{cid}:N` | hash | conversation N: `state`, `created_at`, `resolved_at`, `queue`, `repeat_contacts` |
 //! | `P:v:{cid}:N:m` / `:ch` / `:abs` | list / set / list | its messages (JSON) / channels / merged conversation ids |
 //!
+//! | `P:mid:{message-id}` | string | the conversation an e-mail Message-ID belongs to (180 days) |
 //! | `P:call:{sid}` | string | a phone call's record (JSON), expiring after a day |
 //! | `P:rt:{rt}…` | (see `lua/routing/prelude.lua`) | routing: agents, load, queues, waits, timers |
 //!
@@ -69,6 +70,11 @@ impl Keys {
 
     pub fn conversation_absorbed(&self, id: &ConversationId) -> String {
         format!("{}:abs", self.conversation(id))
+    }
+
+    /// The conversation an e-mail Message-ID belongs to (its own slot; one key).
+    pub fn thread(&self, message_id: &str) -> String {
+        format!("{}:mid:{{{message_id}}}", self.prefix)
     }
 
     /// A phone call's record (its own slot; one key).

@@ -91,6 +91,8 @@ struct State {
     routing: Routing,
     /// Calls by provider id (not expired: the embedded store lives one process).
     calls: HashMap<String, CallRecord>,
+    /// E-mail Message-IDs → their conversation.
+    threads: HashMap<String, ConversationId>,
 }
 
 /// See the module docs.
@@ -590,6 +592,21 @@ impl Store for MemoryStore {
         now: DateTime<Utc>,
     ) -> Result<Vec<Assignment>, StoreError> {
         Ok(self.lock().routing.release(id, now))
+    }
+
+    async fn record_thread(
+        &self,
+        message_id: &str,
+        conversation: &ConversationId,
+    ) -> Result<(), StoreError> {
+        self.lock()
+            .threads
+            .insert(message_id.to_owned(), conversation.clone());
+        Ok(())
+    }
+
+    async fn thread(&self, message_id: &str) -> Result<Option<ConversationId>, StoreError> {
+        Ok(self.lock().threads.get(message_id).cloned())
     }
 
     async fn snapshot(&self) -> Result<RoutingSnapshot, StoreError> {

@@ -168,6 +168,9 @@ pub struct CallRecord {
     pub answered_at: Option<DateTime<Utc>>,
 }
 
+/// How long an e-mail Message-ID is remembered for threading.
+pub const THREAD_TTL_SECS: u64 = 180 * 86_400;
+
 /// How long a call's record is kept.
 pub const CALL_TTL_SECS: u64 = 86_400;
 
@@ -344,6 +347,17 @@ pub trait Store: Send + Sync + 'static {
         id: &ConversationId,
         now: DateTime<Utc>,
     ) -> Result<Vec<Assignment>, StoreError>;
+
+    /// Remembers which conversation an e-mail `Message-ID` belongs to (for 180 days), so a
+    /// reply that names it in `In-Reply-To`/`References` finds its thread.
+    async fn record_thread(
+        &self,
+        message_id: &str,
+        conversation: &ConversationId,
+    ) -> Result<(), StoreError>;
+
+    /// The conversation an e-mail `Message-ID` belongs to.
+    async fn thread(&self, message_id: &str) -> Result<Option<ConversationId>, StoreError>;
 
     /// Answers while the store is reachable.
     async fn ping(&self) -> Result<(), StoreError>;

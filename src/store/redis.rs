@@ -23,6 +23,7 @@ const IDENTITY_CACHE_TTL: StdDuration = StdDuration::from_secs(300);
 use super::{
     AgentEvent, Assignment, CallRecord, Keys, ReplyOutcome, ResolveOutcome, RoutingSnapshot, Store,
     StoreError, StorePolicy, TransferOutcome, TransferTarget, CALL_TTL_SECS, EVENTS_KEPT, MAX_HOPS,
+    THREAD_TTL_SECS,
 };
 use crate::domain::{
     merge_target, AgentId, AgentProfile, AgentView, Channel, ConversationId, ConversationState,
@@ -800,6 +801,31 @@ impl Store for RedisStore {
         let made = self.release_conversation(id, now).await?;
         self.mirror_agent(id, None).await?;
         Ok(made)
+    }
+
+    async fn record_thread(
+        &self,
+        message_id: &str,
+        conversation: &ConversationId,
+    ) -> Result<(), StoreError> {
+        let _: () = redis::cmd("SET")
+            .arg(self.keys.thread(message_id))
+            .arg(conversation.to_string())
+            .arg("EX")
+            .arg(THREAD_TTL_SECS)
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(from_redis)?;
+        Ok(())
+    }
+
+    async fn thread(&self, message_id: &str) -> Result<Option<ConversationId>, StoreError> {
+        let raw: Option<String> = redis::cmd("GET")
+            .arg(self.keys.thread(message_id))
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(from_redis)?;
+        raw.map(|c| c.parse().map_err(corrupt)).transpose()
     }
 
     async fn snapshot(&self) -> Result<RoutingSnapshot, StoreError> {

@@ -270,3 +270,72 @@ async fn telegram_updates_need_the_secret_token() {
         .await;
     assert_eq!(conv["messages"].as_array().map(Vec::len), Some(1));
 }
+
+async fn mail(app: &TestApp, raw: &str) -> (u16, Value) {
+    let r = app
+        .client
+        .post(format!("{}/v1/adapters/email", app.address))
+        .bearer_auth(crate::helpers::ADAPTER_TOKEN)
+        .header("Content-Type", "message/rfc822")
+        .body(raw.to_owned())
+        .send()
+        .await
+        .expect("sent");
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn a_raw_email_arrives_once_and_a_reply_from_another_address_joins_its_thread() {
+    let redis = RedisServer::start();
+    let app = app(&redis).await;
+    let first = "From: Jane Doe <Jane.Doe@Example.com>\r\nSubject: =?UTF-8?Q?Order_1234_=E2=80=93_late?=\r\nMessage-ID: <m1@example.com>\r\nContent-Type: text/plain\r\n\r\nWhere is my order?\r\n";
+    let (status, receipt) = mail(&app, first).await;
+    assert_eq!(status, 202);
+    assert_eq!(receipt["duplicate"], false);
+    let (_, again) = mail(&app, first).await;
+    assert_eq!(
+        (again["duplicate"].as_bool(), &again["message_id"]),
+        (Some(true), &receipt["message_id"]),
+        "the same e-mail twice is a duplicate"
+    );
+
+    let reply = "From: jane@work.example\r\nSubject: Re: Order 1234\r\nMessage-ID: <m2@work.example>\r\nIn-Reply-To: <m1@example.com>\r\nReferences: <m1@example.com>\r\n\r\nSorry, writing from work.\r\n";
+    let (status, joined) = mail(&app, reply).await;
+    assert_eq!(status, 202);
+    assert_eq!(
+        joined["customer_id"], receipt["customer_id"],
+        "the reply joins its thread's customer"
+    );
+    assert_eq!(joined["conversation_id"], receipt["conversation_id"]);
+    let conv = app
+        .admin_json(&format!(
+            "/v1/conversations/{}",
+            receipt["conversation_id"].as_str().unwrap_or_default()
+        ))
+        .await;
+    assert_eq!(conv["messages"][0]["subject"], "Order 1234 – late");
+    assert_eq!(conv["customer"]["display_name"], "Jane Doe");
+
+    let wrong_type = app
+        .client
+        .post(format!("{}/v1/adapters/email", app.address))
+        .bearer_auth(crate::helpers::ADAPTER_TOKEN)
+        .header("Content-Type", "text/plain")
+        .body(first)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(wrong_type.status(), 415);
+    let (status, problem) = mail(&app, "not an e-mail at all").await;
+    assert_eq!((status, problem["status"].as_u64()), (400, Some(400)));
+    let anonymous = app
+        .client
+        .post(format!("{}/v1/adapters/email", app.address))
+        .header("Content-Type", "message/rfc822")
+        .body(first)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(anonymous.status(), 401);
+}

@@ -1,0 +1,229 @@
+//! E-mail: a raw RFC 5322 message (`Content-Type: message/rfc822`, adapter token), as any
+//! MTA pipe or inbound relay delivers it, parsed with `mail-parser`: the sender and display
+//! name, RFC 2047 subjects, the text part (or text from HTML), attachments as metadata,
+//! `Message-ID` as the idempotency key, and `In-Reply-To`/`References` to find the thread.
+
+use actix_web::web::Bytes;
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::{DateTime, TimeZone, Utc};
+use mail_parser::{MessageParser, MimeHeaders};
+use sha2::{Digest, Sha256};
+
+use crate::api::messages::ingest_raw;
+use crate::api::{resource, AppState};
+use crate::auth::Adapter;
+use crate::domain::{Channel, RawIdentity, RawInbound, Receipt};
+use crate::error::{ApiError, Problem};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("/v1/adapters/email").route(web::post().to(email)));
+}
+
+/// What the service takes from an e-mail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParsedEmail {
+    /// Without angle brackets; a hash of the raw bytes when the mail has none.
+    pub message_id: String,
+    pub from: String,
+    pub display_name: Option<String>,
+    pub subject: Option<String>,
+    /// The text, followed by one line per attachment (name, type, size).
+    pub text: String,
+    /// `In-Reply-To` then `References`, without angle brackets.
+    pub replies_to: Vec<String>,
+    pub sent_at: Option<DateTime<Utc>>,
+}
+
+/// Parses a raw RFC 5322 message; `Err` says why it is not one we can take.
+pub fn parse(raw: &[u8]) -> Result<ParsedEmail, String> {
+    let msg = MessageParser::default()
+        .parse(raw)
+        .ok_or("not an RFC 5322 message")?;
+    let sender = msg
+        .from()
+        .and_then(|a| a.first())
+        .ok_or("no From address")?;
+    let from = sender.address().ok_or("no From address")?.to_owned();
+    let mut text = msg
+        .body_text(0)
+        .map(|t| t.trim().to_owned())
+        .unwrap_or_default();
+    for part in msg.attachments() {
+        let name = part.attachment_name().unwrap_or("unnamed");
+        let kind = part.content_type().map_or_else(
+            || "application/octet-stream".to_owned(),
+            |c| format!("{}/{}", c.ctype(), c.subtype().unwrap_or("*")),
+        );
+        text.push_str(&format!(
+            "\n[attachment: {name} ({kind}, {} bytes)]",
+            part.len()
+        ));
+    }
+    let ids = |v: &mail_parser::HeaderValue<'_>| -> Vec<String> {
+        v.as_text_list()
+            .map(|l| l.iter().map(|s| s.to_string()).collect())
+            .unwrap_or_default()
+    };
+    // The mail it answers first, then the rest of the thread, newest first.
+    let mut replies_to = ids(msg.in_reply_to());
+    for id in ids(msg.references()).into_iter().rev() {
+        if !replies_to.contains(&id) {
+            replies_to.push(id);
+        }
+    }
+    let message_id = match msg.message_id() {
+        Some(id) if !id.trim().is_empty() => id.trim().to_owned(),
+        _ => format!("sha256:{:x}", Sha256::digest(raw)),
+    };
+    Ok(ParsedEmail {
+        message_id,
+        from,
+        display_name: sender.name().map(str::to_owned),
+        subject: msg.subject().map(str::to_owned),
+        text: text.trim().to_owned(),
+        replies_to,
+        sent_at: msg
+            .date()
+            .and_then(|d| Utc.timestamp_opt(d.to_timestamp(), 0).single()),
+    })
+}
+
+/// A raw e-mail: stored as a message of its sender; a reply that names an earlier mail of
+/// a conversation joins that conversation's customer (even from another address).
+#[utoipa::path(post, path = "/v1/adapters/email", tag = "email",
+    request_body(content = String, content_type = "message/rfc822", description = "The raw message"),
+    security(("adapter_token" = [])),
+    responses(
+        (status = 202, body = Receipt),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 413, body = Problem, content_type = "application/problem+json"),
+        (status = 415, body = Problem, content_type = "application/problem+json"),
+        (status = 503, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn email(
+    _: Adapter,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let ct = req
+        .headers()
+        .get("Content-Type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !ct.trim().to_ascii_lowercase().starts_with("message/rfc822") {
+        return Err(ApiError::UnsupportedMediaType(
+            "the body must be message/rfc822".into(),
+        ));
+    }
+    let mail = parse(&body).map_err(|e| ApiError::BadRequest(format!("malformed e-mail: {e}")))?;
+    let mut identities = Vec::new();
+    for id in &mail.replies_to {
+        if let Some(conv) = state.store.thread(id).await? {
+            // The thread's customer vouches for this sender: the stitching rules merge them.
+            if let Some(customer) = state.store.customer(conv.customer()).await? {
+                if let Some(known) = customer.identities.first() {
+                    identities.push(RawIdentity {
+                        kind: known.kind(),
+                        value: known.value().to_owned(),
+                    });
+                }
+            }
+            break;
+        }
+    }
+    let raw = RawInbound {
+        channel: Channel::Email,
+        network: None,
+        external_id: mail.message_id.clone(),
+        from: mail.from.clone(),
+        identities,
+        display_name: mail.display_name.clone(),
+        subject: mail.subject.clone(),
+        text: Some(mail.text.clone()),
+        sent_at: mail.sent_at,
+    };
+    let receipt = ingest_raw(&state, raw).await?;
+    state
+        .store
+        .record_thread(&mail.message_id, &receipt.conversation_id)
+        .await?;
+    Ok(HttpResponse::Accepted().json(receipt))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MAIL: &str = "From: =?UTF-8?B?SsO8cmdlbiBNw7xsbGVy?= <Juergen@Example.com>\r\n\
+To: support@shop.example\r\n\
+Subject: =?UTF-8?Q?Bestellung_=C3=BCberf=C3=A4llig?=\r\n\
+Message-ID: <abc123@mail.example.com>\r\n\
+In-Reply-To: <out-1@switchboard>\r\n\
+References: <first@mail.example.com> <out-1@switchboard>\r\n\
+Date: Sun, 22 Nov 2026 10:00:00 +0000\r\n\
+MIME-Version: 1.0\r\n\
+Content-Type: multipart/mixed; boundary=\"b1\"\r\n\
+\r\n\
+--b1\r\n\
+Content-Type: text/plain; charset=utf-8\r\n\
+\r\n\
+Where is my order?\r\n\
+--b1\r\n\
+Content-Type: application/pdf; name=\"invoice.pdf\"\r\n\
+Content-Disposition: attachment; filename=\"invoice.pdf\"\r\n\
+Content-Transfer-Encoding: base64\r\n\
+\r\n\
+JVBERi0xLjQK\r\n\
+--b1--\r\n";
+
+    #[test]
+    fn a_mime_mail_gives_sender_subject_text_attachments_and_thread() {
+        let mail = parse(MAIL.as_bytes()).expect("parses");
+        assert_eq!(mail.message_id, "abc123@mail.example.com");
+        assert_eq!(mail.from, "Juergen@Example.com");
+        assert_eq!(mail.display_name.as_deref(), Some("Jürgen Müller"));
+        assert_eq!(mail.subject.as_deref(), Some("Bestellung überfällig"));
+        assert!(mail.text.starts_with("Where is my order?"), "{}", mail.text);
+        assert!(
+            mail.text
+                .contains("[attachment: invoice.pdf (application/pdf, 9 bytes)]"),
+            "{}",
+            mail.text
+        );
+        assert_eq!(
+            mail.replies_to,
+            ["out-1@switchboard", "first@mail.example.com"]
+        );
+        assert_eq!(
+            mail.sent_at.map(|d| d.to_rfc3339()),
+            Some("2026-11-22T10:00:00+00:00".into())
+        );
+    }
+
+    #[test]
+    fn html_only_mail_gives_text_and_a_missing_message_id_gives_a_content_hash() {
+        let html = "From: a@b.c\r\nSubject: hi\r\nContent-Type: text/html\r\n\r\n<p>Hello <b>there</b></p>\r\n";
+        let mail = parse(html.as_bytes()).expect("parses");
+        assert!(
+            mail.text.contains("Hello")
+                && mail.text.contains("there")
+                && !mail.text.contains("<b>"),
+            "{}",
+            mail.text
+        );
+        assert!(mail.message_id.starts_with("sha256:"));
+        assert_eq!(
+            parse(html.as_bytes()).expect("parses").message_id,
+            mail.message_id,
+            "stable"
+        );
+    }
+
+    #[test]
+    fn garbage_is_refused_with_a_reason() {
+        assert!(parse(b"").is_err());
+        assert!(parse(b"Subject: no sender\r\n\r\nbody").is_err());
+    }
+}
