@@ -47,6 +47,20 @@ pub struct Settings {
     pub sse: SseSettings,
     pub metrics: MetricsSettings,
     pub ivr: IvrSettings,
+    pub outbound: OutboundSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct OutboundSettings {
+    /// Per-channel adapter URLs overriding `SWITCHBOARD_OUTBOUND_URL`.
+    #[serde(default)]
+    pub urls: HashMap<String, String>,
+    /// Attempts before a delivery is given up.
+    pub max_attempts: u32,
+    /// Wait before the second attempt (milliseconds); it doubles after each failure.
+    pub first_backoff_ms: u64,
+    /// How often each replica's sender looks for due deliveries (milliseconds).
+    pub poll_interval_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -264,6 +278,7 @@ impl fmt::Debug for Settings {
             .field("sse", &self.sse)
             .field("metrics", &self.metrics)
             .field("ivr", &self.ivr)
+            .field("outbound", &self.outbound)
             .finish_non_exhaustive()
     }
 }

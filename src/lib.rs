@@ -9,6 +9,7 @@ pub mod configuration;
 pub mod domain;
 pub mod error;
 pub mod metrics;
+pub mod outbound;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

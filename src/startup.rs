@@ -46,6 +46,7 @@ pub struct Application {
     draining: Draining,
     state: web::Data<AppState>,
     timer_interval: Duration,
+    outbound_interval: Duration,
 }
 
 impl Application {
@@ -87,6 +88,7 @@ impl Application {
                     verify_token: settings.meta_verify_token.clone(),
                 }),
             telegram_secret: settings.telegram_secret_token.clone(),
+            outbound: outbound_config(settings)?,
         });
         let tokens = web::Data::new(Tokens::new(
             settings.admin_token.clone(),
@@ -200,6 +202,7 @@ impl Application {
             draining,
             state: app_state,
             timer_interval: Duration::from_millis(settings.routing.timer_interval_ms.max(10)),
+            outbound_interval: Duration::from_millis(settings.outbound.poll_interval_ms.max(10)),
         })
     }
 
@@ -222,11 +225,21 @@ impl Application {
         let api = tokio::spawn(self.api);
         let ops = tokio::spawn(self.ops);
         let timers = tokio::spawn(run_timers(self.state.clone(), self.timer_interval));
+        let sender = self.state.outbound.clone().map(|config| {
+            tokio::spawn(crate::outbound::run_sender(
+                self.state.clone(),
+                config,
+                self.outbound_interval,
+            ))
+        });
         shutdown.await;
         tracing::info!("shutting down: draining in-flight requests");
         self.draining.start();
         stop(api_handle, ops_handle).await;
         timers.abort();
+        if let Some(sender) = sender {
+            sender.abort();
+        }
         for task in [api, ops] {
             task.await.map_err(std::io::Error::other)??;
         }
@@ -268,6 +281,39 @@ fn bind(addr: &str) -> Result<(TcpListener, u16), StartupError> {
         })?
         .port();
     Ok((listener, port))
+}
+
+/// Outbound delivery is on when a secret and at least one URL are set.
+fn outbound_config(
+    settings: &Settings,
+) -> Result<Option<crate::outbound::OutboundConfig>, StartupError> {
+    let Some(secret) = settings.outbound_secret.clone() else {
+        return Ok(None);
+    };
+    let mut channel_urls = std::collections::HashMap::new();
+    for (name, url) in &settings.outbound.urls {
+        let channel = crate::domain::Channel::ALL
+            .into_iter()
+            .find(|c| c.as_str() == name)
+            .ok_or_else(|| {
+                StartupError::Setting(format!("outbound.urls: unknown channel `{name}`"))
+            })?;
+        channel_urls.insert(channel, url.clone());
+    }
+    if settings.outbound_url.is_none() && channel_urls.is_empty() {
+        return Ok(None);
+    }
+    let client = reqwest::Client::builder()
+        .build()
+        .map_err(|e| StartupError::Setting(format!("outbound HTTP client: {e}")))?;
+    Ok(Some(crate::outbound::OutboundConfig {
+        default_url: settings.outbound_url.clone(),
+        channel_urls,
+        secret,
+        max_attempts: settings.outbound.max_attempts.max(1),
+        first_backoff: Duration::from_millis(settings.outbound.first_backoff_ms.max(1)),
+        client,
+    }))
 }
 
 /// The embedded store when no Redis URL is set; one Redis server otherwise.

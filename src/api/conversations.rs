@@ -20,7 +20,34 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/v1/conversations/{id}").route(web::get().to(get_conversation)))
         .service(resource("/v1/conversations/{id}/resolve").route(web::post().to(resolve)))
         .service(resource("/v1/conversations/{id}/messages").route(web::post().to(reply)))
-        .service(resource("/v1/conversations/{id}/transfer").route(web::post().to(transfer)));
+        .service(resource("/v1/conversations/{id}/transfer").route(web::post().to(transfer)))
+        .service(resource("/v1/deliveries/{message_id}").route(web::get().to(delivery)));
+}
+
+/// Where the delivery of an agent's reply to the channel adapter stands.
+#[utoipa::path(
+    get,
+    path = "/v1/deliveries/{message_id}",
+    tag = "conversations",
+    params(("message_id" = String, Path, description = "The reply's message id")),
+    security(("admin_token" = [])),
+    responses(
+        (status = 200, body = crate::store::DeliveryState),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn delivery(
+    _: crate::auth::Admin,
+    state: web::Data<AppState>,
+    message_id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    state
+        .store
+        .delivery_state(&message_id)
+        .await?
+        .map(|d| HttpResponse::Ok().json(d))
+        .ok_or_else(|| ApiError::NotFound(format!("no delivery for `{message_id}`")))
 }
 
 /// Longest reply or note accepted (characters).
@@ -138,11 +165,12 @@ pub async fn reply(
     match state.store.add_reply(&id, &message, now).await? {
         ReplyOutcome::NotFound => Err(ApiError::NotFound(format!("no conversation `{id}`"))),
         ReplyOutcome::Stored { first } => {
+            let email_id = format!("{}@switchboard", message.id.as_str());
             if channel == Channel::Email {
                 // The Message-ID the outbound e-mail carries: a reply to it finds this thread.
-                let mid = format!("{}@switchboard", message.id.as_str());
-                state.store.record_thread(&mid, &id).await?;
+                state.store.record_thread(&email_id, &id).await?;
             }
+            let delivery = enqueue_delivery(&state, &conv, &message, &email_id, now).await?;
             state.metrics.message(channel, Direction::Out);
             if first {
                 let waited = (now - conv.created_at).num_milliseconds().max(0) as f64 / 1000.0;
@@ -152,9 +180,54 @@ pub async fn reply(
                     .with_label_values(&[channel.as_str()])
                     .observe(waited);
             }
-            Ok(HttpResponse::Created().json(message))
+            let mut body =
+                serde_json::to_value(&message).map_err(|e| ApiError::Internal(Box::new(e)))?;
+            body["delivery"] = serde_json::json!(delivery);
+            Ok(HttpResponse::Created().json(body))
         }
     }
+}
+
+/// Puts the reply in the durable outbox for the channel's adapter, addressed to the
+/// customer's address on that channel; `None` when no adapter URL serves the channel.
+async fn enqueue_delivery(
+    state: &AppState,
+    conv: &ConversationView,
+    message: &Message,
+    email_id: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<&'static str>, ApiError> {
+    let Some(outbound) = &state.outbound else {
+        return Ok(None);
+    };
+    let Some(url) = outbound.url_for(message.channel) else {
+        return Ok(None);
+    };
+    let inbound = conv
+        .messages
+        .iter()
+        .rev()
+        .filter(|m| m.direction == Direction::In);
+    let recipient = inbound
+        .clone()
+        .find(|m| m.channel == message.channel && m.network == message.network)
+        .or_else(|| inbound.clone().find(|m| m.channel == message.channel))
+        .map(|m| m.from.clone());
+    let body = serde_json::json!({
+        "conversation_id": conv.id,
+        "message_id": message.id,
+        "channel": message.channel,
+        "network": message.network,
+        "recipient": recipient,
+        "text": message.text,
+        "email_message_id": (message.channel == Channel::Email).then(|| format!("<{email_id}>")),
+        "sent_at": message.at,
+    });
+    state
+        .store
+        .enqueue_delivery(message.id.as_str(), url, &body.to_string(), now)
+        .await?;
+    Ok(Some("pending"))
 }
 
 /// Where to send a conversation, and why.

@@ -30,6 +30,8 @@ pub struct AppState {
     /// Twilio's auth token and our public base URL, when the Twilio webhooks are on.
     pub twilio: Option<TwilioConfig>,
     pub meta: Option<MetaConfig>,
+    /// Where agents' replies are delivered, when configured.
+    pub outbound: Option<crate::outbound::OutboundConfig>,
     pub telegram_secret: Option<String>,
 }
 

@@ -36,6 +36,7 @@ use super::{agents, calls, conversations, customers, events, messages, ops};
         conversations::resolve,
         conversations::reply,
         conversations::transfer,
+        conversations::delivery,
         customers::get_customer,
         customers::patch_customer,
         customers::find_customer,

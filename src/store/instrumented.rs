@@ -11,8 +11,8 @@ use chrono::{DateTime, Utc};
 use tracing::Instrument;
 
 use super::{
-    AgentEvent, Assignment, CallRecord, ReplyOutcome, ResolveOutcome, RoutingSnapshot, Store,
-    StoreError, TransferOutcome, TransferTarget,
+    AgentEvent, Assignment, CallRecord, Delivery, DeliveryOutcome, DeliveryState, ReplyOutcome,
+    ResolveOutcome, RoutingSnapshot, Store, StoreError, TransferOutcome, TransferTarget,
 };
 use crate::domain::{
     AgentId, AgentProfile, AgentView, ConversationId, ConversationView, CustomerId, CustomerView,
@@ -250,6 +250,48 @@ impl Store for Instrumented {
 
     async fn thread(&self, message_id: &str) -> Result<Option<ConversationId>, StoreError> {
         self.timed_on("thread", message_id, self.inner.thread(message_id))
+            .await
+    }
+
+    async fn enqueue_delivery(
+        &self,
+        id: &str,
+        url: &str,
+        body: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.timed_on(
+            "enqueue_delivery",
+            id,
+            self.inner.enqueue_delivery(id, url, body, now),
+        )
+        .await
+    }
+
+    async fn claim_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        self.timed(
+            "claim_deliveries",
+            self.inner.claim_deliveries(now, lease_until, limit),
+        )
+        .await
+    }
+
+    async fn finish_delivery(&self, id: &str, outcome: &DeliveryOutcome) -> Result<(), StoreError> {
+        self.timed_on(
+            "finish_delivery",
+            id,
+            self.inner.finish_delivery(id, outcome),
+        )
+        .await
+    }
+
+    async fn delivery_state(&self, id: &str) -> Result<Option<DeliveryState>, StoreError> {
+        self.timed_on("delivery_state", id, self.inner.delivery_state(id))
             .await
     }
 

@@ -12,6 +12,7 @@
 //! | `P:v:{cid}:N:m` / `:ch` / `:abs` | list / set / list | its messages (JSON) / channels / merged conversation ids |
 //!
 //! | `P:mid:{message-id}` | string | the conversation an e-mail Message-ID belongs to (180 days) |
+//! | `P:ob:{ob}:due` / `:d:<id>` | zset / hash | the outbox: deliveries by next attempt / url, body, attempts, state, error |
 //! | `P:call:{sid}` | string | a phone call's record (JSON), expiring after a day |
 //! | `P:rt:{rt}…` | (see `lua/routing/prelude.lua`) | routing: agents, load, queues, waits, timers |
 //!
@@ -75,6 +76,11 @@ impl Keys {
     /// The conversation an e-mail Message-ID belongs to (its own slot; one key).
     pub fn thread(&self, message_id: &str) -> String {
         format!("{}:mid:{{{message_id}}}", self.prefix)
+    }
+
+    /// Base of the outbox keys (`:due`, `:d:<id>`), one slot.
+    pub fn outbox(&self) -> String {
+        format!("{}:ob:{{ob}}", self.prefix)
     }
 
     /// A phone call's record (its own slot; one key).

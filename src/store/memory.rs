@@ -13,8 +13,9 @@ use chrono::{DateTime, Utc};
 
 use super::memory_routing::{Request, Routing};
 use super::{
-    AgentEvent, Assignment, CallRecord, ReplyOutcome, ResolveOutcome, RoutingSnapshot, Store,
-    StoreError, StorePolicy, TransferOutcome, TransferTarget, MAX_HOPS,
+    AgentEvent, Assignment, CallRecord, Delivery, DeliveryOutcome, DeliveryState, ReplyOutcome,
+    ResolveOutcome, RoutingSnapshot, Store, StoreError, StorePolicy, TransferOutcome,
+    TransferTarget, MAX_HOPS,
 };
 use crate::domain::{
     merge_target, next_step, AgentId, AgentProfile, AgentView, Channel, ConversationId,
@@ -93,6 +94,18 @@ struct State {
     calls: HashMap<String, CallRecord>,
     /// E-mail Message-IDs → their conversation.
     threads: HashMap<String, ConversationId>,
+    outbox: HashMap<String, OutboxRec>,
+}
+
+#[derive(Debug)]
+struct OutboxRec {
+    url: String,
+    body: String,
+    attempts: u32,
+    state: String,
+    error: Option<String>,
+    /// When it is next due; `None` once delivered or given up.
+    due: Option<DateTime<Utc>>,
 }
 
 /// See the module docs.
@@ -607,6 +620,77 @@ impl Store for MemoryStore {
 
     async fn thread(&self, message_id: &str) -> Result<Option<ConversationId>, StoreError> {
         Ok(self.lock().threads.get(message_id).cloned())
+    }
+
+    async fn enqueue_delivery(
+        &self,
+        id: &str,
+        url: &str,
+        body: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let record = OutboxRec {
+            url: url.to_owned(),
+            body: body.to_owned(),
+            attempts: 0,
+            state: "pending".into(),
+            error: None,
+            due: Some(now),
+        };
+        self.lock().outbox.entry(id.to_owned()).or_insert(record);
+        Ok(())
+    }
+
+    async fn claim_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        let mut state = self.lock();
+        let mut due: Vec<(DateTime<Utc>, String)> = state
+            .outbox
+            .iter()
+            .filter_map(|(id, d)| d.due.filter(|t| *t <= now).map(|t| (t, id.clone())))
+            .collect();
+        due.sort();
+        let mut out = Vec::new();
+        for (_, id) in due.into_iter().take(limit) {
+            if let Some(d) = state.outbox.get_mut(&id) {
+                d.due = Some(lease_until);
+                d.attempts += 1;
+                out.push(Delivery {
+                    id,
+                    url: d.url.clone(),
+                    body: d.body.clone(),
+                    attempts: d.attempts,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    async fn finish_delivery(&self, id: &str, outcome: &DeliveryOutcome) -> Result<(), StoreError> {
+        if let Some(d) = self.lock().outbox.get_mut(id) {
+            match outcome {
+                DeliveryOutcome::Delivered => (d.state, d.due) = ("delivered".into(), None),
+                DeliveryOutcome::Retry { at, error } => {
+                    (d.error, d.due) = (Some(error.clone()), Some(*at))
+                }
+                DeliveryOutcome::Failed { error } => {
+                    (d.state, d.error, d.due) = ("failed".into(), Some(error.clone()), None)
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn delivery_state(&self, id: &str) -> Result<Option<DeliveryState>, StoreError> {
+        Ok(self.lock().outbox.get(id).map(|d| DeliveryState {
+            state: d.state.clone(),
+            attempts: d.attempts,
+            last_error: d.error.clone(),
+        }))
     }
 
     async fn snapshot(&self) -> Result<RoutingSnapshot, StoreError> {

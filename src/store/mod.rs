@@ -8,6 +8,7 @@ mod keys;
 mod memory;
 mod memory_routing;
 mod redis;
+mod redis_outbox;
 mod redis_routing;
 
 use async_trait::async_trait;
@@ -166,6 +167,41 @@ pub struct CallRecord {
     pub state: String,
     pub menu_entered_at: Option<DateTime<Utc>>,
     pub answered_at: Option<DateTime<Utc>>,
+}
+
+/// A reply waiting in the outbox to be delivered to the adapter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    /// The outbound message's id.
+    pub id: String,
+    pub url: String,
+    pub body: String,
+    /// Attempts so far, this one included.
+    pub attempts: u32,
+}
+
+/// Where a delivery stands.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct DeliveryState {
+    /// `pending`, `delivered` or `failed`.
+    pub state: String,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+}
+
+/// What an attempt to deliver did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeliveryOutcome {
+    Delivered,
+    /// Try again at this time.
+    Retry {
+        at: DateTime<Utc>,
+        error: String,
+    },
+    /// Given up.
+    Failed {
+        error: String,
+    },
 }
 
 /// How long an e-mail Message-ID is remembered for threading.
@@ -358,6 +394,29 @@ pub trait Store: Send + Sync + 'static {
 
     /// The conversation an e-mail `Message-ID` belongs to.
     async fn thread(&self, message_id: &str) -> Result<Option<ConversationId>, StoreError>;
+
+    /// Puts a reply in the durable outbox, due now.
+    async fn enqueue_delivery(
+        &self,
+        id: &str,
+        url: &str,
+        body: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// Claims up to `limit` due deliveries, leased until `lease_until` (see `claim.lua`).
+    async fn claim_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Delivery>, StoreError>;
+
+    /// Records an attempt's outcome.
+    async fn finish_delivery(&self, id: &str, outcome: &DeliveryOutcome) -> Result<(), StoreError>;
+
+    /// Where a reply's delivery stands.
+    async fn delivery_state(&self, id: &str) -> Result<Option<DeliveryState>, StoreError>;
 
     /// Answers while the store is reachable.
     async fn ping(&self) -> Result<(), StoreError>;

@@ -21,9 +21,9 @@ use super::redis_routing::RoutingScripts;
 const IDENTITY_CACHE_ENTRIES: usize = 100_000;
 const IDENTITY_CACHE_TTL: StdDuration = StdDuration::from_secs(300);
 use super::{
-    AgentEvent, Assignment, CallRecord, Keys, ReplyOutcome, ResolveOutcome, RoutingSnapshot, Store,
-    StoreError, StorePolicy, TransferOutcome, TransferTarget, CALL_TTL_SECS, EVENTS_KEPT, MAX_HOPS,
-    THREAD_TTL_SECS,
+    AgentEvent, Assignment, CallRecord, Delivery, DeliveryOutcome, DeliveryState, Keys,
+    ReplyOutcome, ResolveOutcome, RoutingSnapshot, Store, StoreError, StorePolicy, TransferOutcome,
+    TransferTarget, CALL_TTL_SECS, EVENTS_KEPT, MAX_HOPS, THREAD_TTL_SECS,
 };
 use crate::domain::{
     merge_target, AgentId, AgentProfile, AgentView, Channel, ConversationId, ConversationState,
@@ -60,6 +60,7 @@ pub struct RedisStore {
     pub(super) policy: StorePolicy,
     scripts: Scripts,
     pub(super) routing_scripts: RoutingScripts,
+    pub(super) outbox_claim: Script,
     identities: IdentityCache,
 }
 
@@ -121,6 +122,7 @@ impl RedisStore {
             policy,
             scripts: Scripts::load(),
             routing_scripts: RoutingScripts::load(),
+            outbox_claim: super::redis_outbox::claim_script(),
             identities: IdentityCache::new(IDENTITY_CACHE_ENTRIES, IDENTITY_CACHE_TTL),
         })
     }
@@ -826,6 +828,33 @@ impl Store for RedisStore {
             .await
             .map_err(from_redis)?;
         raw.map(|c| c.parse().map_err(corrupt)).transpose()
+    }
+
+    async fn enqueue_delivery(
+        &self,
+        id: &str,
+        url: &str,
+        body: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.outbox_enqueue(id, url, body, now).await
+    }
+
+    async fn claim_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        self.outbox_claim(now, lease_until, limit).await
+    }
+
+    async fn finish_delivery(&self, id: &str, outcome: &DeliveryOutcome) -> Result<(), StoreError> {
+        self.outbox_finish(id, outcome).await
+    }
+
+    async fn delivery_state(&self, id: &str) -> Result<Option<DeliveryState>, StoreError> {
+        self.outbox_state(id).await
     }
 
     async fn snapshot(&self) -> Result<RoutingSnapshot, StoreError> {

@@ -11,6 +11,7 @@ mod ingest;
 mod invariants;
 mod metrics;
 mod ops;
+mod outbound;
 mod races;
 mod routing;
 mod shutdown;

@@ -102,6 +102,7 @@ async fn the_openapi_document_describes_every_route() {
         ("/v1/adapters/meta", "post"),
         ("/v1/adapters/telegram", "post"),
         ("/v1/adapters/email", "post"),
+        ("/v1/deliveries/{message_id}", "get"),
         ("/v1/agents/{id}/presence", "put"),
         ("/v1/conversations/{id}/messages", "post"),
         ("/v1/conversations/{id}/transfer", "post"),
@@ -117,7 +118,7 @@ async fn the_openapi_document_describes_every_route() {
         .as_object()
         .map(|p| p.len())
         .unwrap_or_default();
-    assert_eq!(paths, 25, "a route was added without being tested here");
+    assert_eq!(paths, 26, "a route was added without being tested here");
     for schema in [
         "IngestRequest",
         "Receipt",

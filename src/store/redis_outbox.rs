@@ -1,0 +1,155 @@
+//! The durable outbox on Redis, under one hash tag (`P:ob:{ob}`): `:due` (a sorted set of
+//! delivery ids by next attempt) and `:d:<id>` (url, body, attempts, state, error). Every
+//! replica's sender claims due deliveries with a lease (`lua/outbox/claim.lua`), so a
+//! delivery survives restarts and is retried until it lands or is given up.
+
+use chrono::{DateTime, Utc};
+use redis::Script;
+
+use super::redis::{corrupt, from_redis, RedisStore};
+use super::{Delivery, DeliveryOutcome, DeliveryState, StoreError};
+
+pub(super) fn claim_script() -> Script {
+    Script::new(include_str!("lua/outbox/claim.lua"))
+}
+
+impl RedisStore {
+    fn outbox(&self) -> String {
+        self.keys.outbox()
+    }
+
+    pub(super) async fn outbox_enqueue(
+        &self,
+        id: &str,
+        url: &str,
+        body: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let record = format!("{}:d:{id}", self.outbox());
+        // HSETNX on `body` keeps a re-enqueue (a retried request) from resetting attempts.
+        let _: () = redis::pipe()
+            .atomic()
+            .cmd("HSETNX")
+            .arg(&record)
+            .arg("body")
+            .arg(body)
+            .ignore()
+            .cmd("HSETNX")
+            .arg(&record)
+            .arg("url")
+            .arg(url)
+            .ignore()
+            .cmd("HSETNX")
+            .arg(&record)
+            .arg("state")
+            .arg("pending")
+            .ignore()
+            .cmd("ZADD")
+            .arg(format!("{}:due", self.outbox()))
+            .arg("NX")
+            .arg(now.timestamp_millis())
+            .arg(id)
+            .ignore()
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(from_redis)?;
+        Ok(())
+    }
+
+    pub(super) async fn outbox_claim(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        let parts: Vec<String> = self
+            .outbox_claim
+            .key(self.outbox())
+            .arg(now.timestamp_millis())
+            .arg(limit)
+            .arg(lease_until.timestamp_millis())
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(from_redis)?;
+        parts
+            .chunks(4)
+            .map(|c| match c {
+                [id, url, body, attempts] => Ok(Delivery {
+                    id: id.clone(),
+                    url: url.clone(),
+                    body: body.clone(),
+                    attempts: attempts.parse().map_err(corrupt)?,
+                }),
+                other => Err(StoreError::Corrupt(format!("claim answered {other:?}"))),
+            })
+            .collect()
+    }
+
+    pub(super) async fn outbox_finish(
+        &self,
+        id: &str,
+        outcome: &DeliveryOutcome,
+    ) -> Result<(), StoreError> {
+        let record = format!("{}:d:{id}", self.outbox());
+        let due = format!("{}:due", self.outbox());
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        match outcome {
+            DeliveryOutcome::Delivered => {
+                pipe.cmd("HSET")
+                    .arg(&record)
+                    .arg("state")
+                    .arg("delivered")
+                    .ignore();
+                pipe.cmd("ZREM").arg(&due).arg(id).ignore();
+            }
+            DeliveryOutcome::Retry { at, error } => {
+                pipe.cmd("HSET")
+                    .arg(&record)
+                    .arg("error")
+                    .arg(error)
+                    .ignore();
+                pipe.cmd("ZADD")
+                    .arg(&due)
+                    .arg(at.timestamp_millis())
+                    .arg(id)
+                    .ignore();
+            }
+            DeliveryOutcome::Failed { error } => {
+                pipe.cmd("HSET")
+                    .arg(&record)
+                    .arg("state")
+                    .arg("failed")
+                    .arg("error")
+                    .arg(error)
+                    .ignore();
+                pipe.cmd("ZREM").arg(&due).arg(id).ignore();
+            }
+        }
+        let _: () = pipe
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(from_redis)?;
+        Ok(())
+    }
+
+    pub(super) async fn outbox_state(&self, id: &str) -> Result<Option<DeliveryState>, StoreError> {
+        let fields: Vec<Option<String>> = redis::cmd("HMGET")
+            .arg(format!("{}:d:{id}", self.outbox()))
+            .arg(&["state", "attempts", "error"])
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(from_redis)?;
+        Ok(match fields.as_slice() {
+            [Some(state), attempts, error] => Some(DeliveryState {
+                state: state.clone(),
+                attempts: attempts
+                    .as_deref()
+                    .and_then(|a| a.parse().ok())
+                    .unwrap_or(0),
+                last_error: error.clone(),
+            }),
+            _ => None,
+        })
+    }
+}
