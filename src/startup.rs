@@ -69,6 +69,7 @@ impl Application {
             normaliser,
             limits: settings.limits(),
             metrics,
+            max_body_bytes: settings.ingest.max_body_bytes,
             ivr: crate::calls::IvrPolicy {
                 known_if: settings.ivr.known_if.clone(),
                 recent_contact: chrono::Duration::hours(

@@ -3,12 +3,12 @@
 //! name, RFC 2047 subjects, the text part (or text from HTML), attachments as metadata,
 //! `Message-ID` as the idempotency key, and `In-Reply-To`/`References` to find the thread.
 
-use actix_web::web::Bytes;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, TimeZone, Utc};
 use mail_parser::{MessageParser, MimeHeaders};
 use sha2::{Digest, Sha256};
 
+use crate::api::body::RawBody;
 use crate::api::messages::ingest_raw;
 use crate::api::{resource, AppState};
 use crate::auth::Adapter;
@@ -105,7 +105,7 @@ pub async fn email(
     _: Adapter,
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> Result<HttpResponse, ApiError> {
     let ct = req
         .headers()

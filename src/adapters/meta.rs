@@ -4,7 +4,6 @@
 //! received (never re-serialised). Every message in a batch is ingested; statuses and
 //! other events are accepted and ignored.
 
-use actix_web::web::Bytes;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, TimeZone, Utc};
 use hmac::{Hmac, Mac};
@@ -12,6 +11,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use sha2::Sha256;
 
+use crate::api::body::RawBody;
 use crate::api::messages::ingest_raw;
 use crate::api::{resource, AppState};
 use crate::domain::{Channel, Network, RawInbound};
@@ -105,7 +105,7 @@ pub async fn handshake(
 pub async fn events(
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> Result<HttpResponse, ApiError> {
     let secret = state
         .meta

@@ -2,12 +2,12 @@
 //! with `SWITCHBOARD_TELEGRAM_SECRET_TOKEN`; `update_id` and `message_id` make the
 //! idempotency key. Updates that carry no message are accepted and ignored.
 
-use actix_web::web::Bytes;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{TimeZone, Utc};
 use serde_json::Value;
 use subtle::ConstantTimeEq;
 
+use crate::api::body::RawBody;
 use crate::api::messages::ingest_raw;
 use crate::api::{resource, AppState};
 use crate::domain::{Channel, Network, RawInbound};
@@ -65,7 +65,7 @@ pub fn message(update: &Value) -> Option<RawInbound> {
 pub async fn update(
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> Result<HttpResponse, ApiError> {
     let expected = state
         .telegram_secret

@@ -2,6 +2,7 @@
 //! map the answer. Routes are grouped by resource, each with its own `configure`.
 
 mod agents;
+pub mod body;
 mod calls;
 mod conversations;
 mod customers;
@@ -27,6 +28,8 @@ pub struct AppState {
     pub limits: Limits,
     pub metrics: Metrics,
     pub ivr: crate::calls::IvrPolicy,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
     /// Twilio's auth token and our public base URL, when the Twilio webhooks are on.
     pub twilio: Option<TwilioConfig>,
     pub meta: Option<MetaConfig>,

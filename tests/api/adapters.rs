@@ -339,3 +339,36 @@ async fn a_raw_email_arrives_once_and_a_reply_from_another_address_joins_its_thr
         .expect("sent");
     assert_eq!(anonymous.status(), 401);
 }
+
+#[tokio::test]
+async fn oversized_webhooks_get_413_problems_and_store_nothing() {
+    let redis = RedisServer::start();
+    let app = app(&redis).await;
+    let big = format!(
+        "From: a@b.c\r\nMessage-ID: <big@x>\r\n\r\n{}",
+        "x".repeat(1_100_000)
+    );
+    let r = app
+        .client
+        .post(format!("{}/v1/adapters/email", app.address))
+        .bearer_auth(crate::helpers::ADAPTER_TOKEN)
+        .header("Content-Type", "message/rfc822")
+        .body(big)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(r.status(), 413);
+    assert_eq!(r.headers()["content-type"], "application/problem+json");
+    let body = "y".repeat(1_100_000);
+    let sig = hub_signature(body.as_bytes());
+    let r = app
+        .client
+        .post(format!("{}/v1/adapters/meta", app.address))
+        .header("X-Hub-Signature-256", sig)
+        .body(body)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(r.status(), 413);
+    assert!(customer_of(&app, "email:a@b.c").await.is_none());
+}

@@ -1,10 +1,10 @@
 //! Twilio Messaging: inbound SMS, and WhatsApp through Twilio (`whatsapp:+1…` senders),
 //! ingested like `POST /v1/messages` and answered with an empty `<Response/>`.
 
-use actix_web::web::Bytes;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::{twiml, verified, Params};
+use crate::api::body::RawBody;
 use crate::api::messages::ingest_raw;
 use crate::api::{resource, AppState};
 use crate::domain::{Channel, Network, RawInbound};
@@ -68,7 +68,7 @@ fn inbound(params: &Params) -> Result<RawInbound, ApiError> {
 pub async fn messaging(
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> Result<HttpResponse, ApiError> {
     let (params, _) = verified(&state, &req, &body)?;
     ingest_raw(&state, inbound(&params)?).await?;

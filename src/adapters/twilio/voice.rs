@@ -3,11 +3,11 @@
 //! `SWITCHBOARD_PUBLIC_URL` + path + query and every posted parameter; a forged or
 //! missing one is refused with 403 before anything is read or changed. Answers are TwiML.
 
-use actix_web::web::Bytes;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::Utc;
 
 use super::{twiml, verified, xml, Params};
+use crate::api::body::RawBody;
 use crate::api::{resource, AppState, TwilioConfig};
 use crate::calls::{self, CallEvent};
 use crate::error::{ApiError, Problem};
@@ -92,7 +92,7 @@ fn wants_a_person(params: &Params) -> bool {
 pub async fn voice(
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> Result<HttpResponse, ApiError> {
     let (params, config) = verified(&state, &req, &body)?;
     let call = calls::incoming(
@@ -115,7 +115,7 @@ pub async fn voice(
 pub async fn menu(
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> Result<HttpResponse, ApiError> {
     let (params, config) = verified(&state, &req, &body)?;
     let sid = params.require("CallSid")?;
@@ -145,7 +145,7 @@ pub async fn menu(
 pub async fn dial(
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> Result<HttpResponse, ApiError> {
     let (params, config) = verified(&state, &req, &body)?;
     let sid = params.require("CallSid")?;
@@ -206,7 +206,7 @@ pub async fn dial(
 pub async fn status(
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> Result<HttpResponse, ApiError> {
     let (params, _) = verified(&state, &req, &body)?;
     let sid = params.require("CallSid")?;
