@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 
 use crate::api::AppState;
 use crate::domain::{
-    Channel, CustomerView, Decision, IdentityKind, InboundMessage, Network, RawInbound,
+    Channel, CustomerView, Decision, IdentityKind, InboundMessage, Network, RawInbound, Route,
     DEFAULT_TIER,
 };
 use crate::error::ApiError;
@@ -170,14 +170,19 @@ async fn route_to_human(
     state
         .metrics
         .routed(receipt.route.decision, receipt.route.reason);
-    let assigned = receipt.route.decision == Decision::Assigned;
     call.customer_id = Some(receipt.customer_id.to_string());
     call.conversation_id = Some(receipt.conversation_id.to_string());
+    place(call, &receipt.route, receipt.route.reason.as_str());
+    Ok(())
+}
+
+/// Records where routing put the call: `connect` to its agent, or `queue`.
+pub fn place(call: &mut CallRecord, route: &Route, reason: &str) {
+    let assigned = route.decision == Decision::Assigned;
     call.decision = if assigned { "connect" } else { "queue" }.into();
     call.state = if assigned { "connected" } else { "queued" }.into();
-    call.agent_id = receipt.route.agent_id.clone();
-    call.reason = receipt.route.reason.as_str().into();
-    Ok(())
+    call.agent_id = route.agent_id.clone();
+    call.reason = reason.into();
 }
 
 /// Applies an event from the phone adapter; `None` for an unknown call.

@@ -179,20 +179,7 @@ pub async fn dial(
         .await?
     {
         state.metrics.assignments(&assignments);
-        call.agent_id = route.agent_id.clone();
-        call.decision = if route.agent_id.is_some() {
-            "connect"
-        } else {
-            "queue"
-        }
-        .into();
-        call.state = if route.agent_id.is_some() {
-            "connected"
-        } else {
-            "queued"
-        }
-        .into();
-        call.reason = "fallback".into();
+        calls::place(&mut call, &route, "fallback");
         state.store.save_call(&call).await?;
     }
     answer(&state, &call, &config).await
