@@ -6,10 +6,12 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
+use actix_web::web;
+
+use crate::api::messages::ingest_raw;
 use crate::api::AppState;
 use crate::domain::{
-    Channel, CustomerView, Decision, IdentityKind, InboundMessage, Network, RawInbound, Route,
-    DEFAULT_TIER,
+    Channel, CustomerView, Decision, IdentityKind, Network, RawInbound, Route, DEFAULT_TIER,
 };
 use crate::error::ApiError;
 use crate::store::CallRecord;
@@ -95,7 +97,7 @@ async fn known_because(
 
 /// A call arrives. Idempotent on the provider's call id.
 pub async fn incoming(
-    state: &AppState,
+    state: &web::Data<AppState>,
     external_id: &str,
     from: &str,
     to: &str,
@@ -137,7 +139,7 @@ pub async fn incoming(
             .ivr_bypass
             .with_label_values(&[rule.as_str()])
             .inc();
-        route_to_human(state, &mut call, now).await?;
+        route_to_human(state, &mut call).await?;
         call.menu_entered_at = None;
     }
     state.store.save_call(&call).await?;
@@ -147,9 +149,8 @@ pub async fn incoming(
 /// Joins the caller's conversation (the call is a timeline entry) and routes it: to
 /// their personal agent, the first free human, or the queue with raised priority.
 async fn route_to_human(
-    state: &AppState,
+    state: &web::Data<AppState>,
     call: &mut CallRecord,
-    now: DateTime<Utc>,
 ) -> Result<(), ApiError> {
     let raw = RawInbound {
         channel: Channel::Phone,
@@ -162,14 +163,8 @@ async fn route_to_human(
         text: Some(format!("Phone call to {}", call.to)),
         sent_at: None,
     };
-    let msg = InboundMessage::parse(raw, &state.normaliser, &state.limits)?;
-    let receipt = state.store.ingest(&msg, now).await?;
-    state
-        .metrics
-        .message(Channel::Phone, crate::domain::Direction::In);
-    state
-        .metrics
-        .routed(receipt.route.decision, receipt.route.reason);
+    // The same path as every other inbound message: stored, counted, the holder told.
+    let receipt = ingest_raw(state, raw).await?;
     call.customer_id = Some(receipt.customer_id.to_string());
     call.conversation_id = Some(receipt.conversation_id.to_string());
     place(call, &receipt.route, receipt.route.reason.as_str());
@@ -187,7 +182,7 @@ pub fn place(call: &mut CallRecord, route: &Route, reason: &str) {
 
 /// Applies an event from the phone adapter; `None` for an unknown call.
 pub async fn event(
-    state: &AppState,
+    state: &web::Data<AppState>,
     external_id: &str,
     event: CallEvent,
     now: DateTime<Utc>,
@@ -213,7 +208,7 @@ pub async fn event(
                     .with_label_values(&["agent_requested"])
                     .observe(secs);
             }
-            route_to_human(state, &mut call, now).await?;
+            route_to_human(state, &mut call).await?;
         }
         CallEvent::SelfServed if in_menu => {
             if let Some(secs) = menu_time(&call) {
