@@ -294,7 +294,7 @@ impl Metrics {
     }
 
     fn sla_target(&self, channel: Channel) -> f64 {
-        let i = Channel::ALL.iter().position(|c| *c == channel).unwrap_or(0);
+        let i = channel.index();
         self.sla_targets[i]
     }
 

@@ -43,7 +43,7 @@ pub struct StorePolicy {
 impl StorePolicy {
     /// How long a conversation of this channel and customer tier waits for its agent.
     pub fn sticky_wait(&self, channel: Channel, tier: &str) -> Duration {
-        let i = Channel::ALL.iter().position(|c| *c == channel).unwrap_or(0);
+        let i = channel.index();
         self.tier_sticky_waits
             .get(tier)
             .unwrap_or(&self.sticky_waits)[i]
