@@ -239,6 +239,28 @@ async fn routing_cycles(
     .await
 }
 
+/// `requests` GETs of `url`, each of which must answer 2xx.
+async fn get_ok_run(
+    name: &'static str,
+    client: &reqwest::Client,
+    url: String,
+    requests: usize,
+    concurrency: usize,
+) -> Run {
+    let c = client.clone();
+    drive(name, requests, concurrency, move |_| {
+        let (c, url) = (c.clone(), url.clone());
+        async move {
+            let r = c.get(&url).send().await.map_err(|e| e.to_string())?;
+            r.status()
+                .is_success()
+                .then_some(())
+                .ok_or_else(|| r.status().to_string())
+        }
+    })
+    .await
+}
+
 #[tokio::main]
 async fn main() {
     let a = args();
@@ -278,40 +300,23 @@ async fn main() {
     })
     .await;
 
-    let (c, url) = (client.clone(), ops.clone());
-    let health = drive("healthz", a.requests, a.concurrency, move |_| {
-        let (c, url) = (c.clone(), url.clone());
-        async move {
-            let r = c
-                .get(format!("{url}/healthz"))
-                .send()
-                .await
-                .map_err(|e| e.to_string())?;
-            r.status()
-                .is_success()
-                .then_some(())
-                .ok_or_else(|| r.status().to_string())
-        }
-    })
+    let health = get_ok_run(
+        "healthz",
+        &client,
+        format!("{ops}/healthz"),
+        a.requests,
+        a.concurrency,
+    )
     .await;
-
     // HTTP plus exactly one Redis round trip (the store's PING): the ceiling for any
     // endpoint of this service that touches Redis at all.
-    let (c, url) = (client.clone(), ops.clone());
-    let ready = drive("readyz", a.requests, a.concurrency, move |_| {
-        let (c, url) = (c.clone(), url.clone());
-        async move {
-            let r = c
-                .get(format!("{url}/readyz"))
-                .send()
-                .await
-                .map_err(|e| e.to_string())?;
-            r.status()
-                .is_success()
-                .then_some(())
-                .ok_or_else(|| r.status().to_string())
-        }
-    })
+    let ready = get_ok_run(
+        "readyz",
+        &client,
+        format!("{ops}/readyz"),
+        a.requests,
+        a.concurrency,
+    )
     .await;
 
     let redis = redis::Client::open(a.redis.as_str()).expect("redis url");
