@@ -12,6 +12,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::memory_routing::{Request, Routing};
+use super::records::{inbound_record, priority, sort_timeline};
 use super::{
     AgentEvent, Assignment, CallRecord, Delivery, DeliveryOutcome, DeliveryState, ReplyOutcome,
     ResolveOutcome, RoutingSnapshot, Store, StoreError, StorePolicy, TransferOutcome,
@@ -19,8 +20,8 @@ use super::{
 };
 use crate::domain::{
     merge_target, next_step, AgentId, AgentProfile, AgentView, Channel, ConversationId,
-    ConversationState, ConversationStep, ConversationView, CustomerId, CustomerView, Direction,
-    EntryKind, Identity, InboundMessage, Message, MessageId, Presence, Receipt, DEFAULT_TIER,
+    ConversationState, ConversationStep, ConversationView, CustomerId, CustomerView, EntryKind,
+    Identity, InboundMessage, Message, Presence, Receipt, DEFAULT_TIER,
 };
 
 #[derive(Debug)]
@@ -700,37 +701,4 @@ impl Store for MemoryStore {
     async fn ping(&self) -> Result<(), StoreError> {
         Ok(())
     }
-}
-
-/// Queue priority: a classified tier outranks the standard one; a repeat contact adds
-/// one; a caller, who is on the line now, adds two (CONTRACT rule 5: "priority raised").
-pub(super) fn priority(tier: &str, repeat_contact: bool, channel: Channel) -> u8 {
-    let tier = if tier == DEFAULT_TIER { 0 } else { 2 };
-    let caller = if channel == Channel::Phone { 2 } else { 0 };
-    tier + u8::from(repeat_contact) + caller
-}
-
-/// The stored form of an inbound message.
-pub(super) fn inbound_record(msg: &InboundMessage, now: DateTime<Utc>) -> Message {
-    Message {
-        id: MessageId::generate(),
-        direction: Direction::In,
-        channel: msg.medium().channel(),
-        network: msg.medium().network(),
-        from: msg.from().value().to_owned(),
-        text: msg.text().to_owned(),
-        subject: msg.subject().map(str::to_owned),
-        external_id: Some(msg.external_id().to_owned()),
-        at: msg.at(now),
-        received_at: now,
-        kind: EntryKind::Message,
-    }
-}
-
-/// Orders a timeline by when things happened, then by arrival (message ids are UUIDv7).
-pub(super) fn sort_timeline(messages: &mut [Message]) {
-    messages.sort_by(|a, b| {
-        a.at.cmp(&b.at)
-            .then_with(|| a.id.as_str().cmp(b.id.as_str()))
-    });
 }

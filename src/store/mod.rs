@@ -7,6 +7,7 @@ mod instrumented;
 mod keys;
 mod memory;
 mod memory_routing;
+mod records;
 mod redis;
 mod redis_outbox;
 mod redis_routing;

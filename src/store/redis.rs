@@ -14,7 +14,7 @@ use redis::{ErrorKind, RedisError, Script, ServerErrorKind};
 use serde::{Deserialize, Deserializer};
 
 use super::identity_cache::IdentityCache;
-use super::memory::{inbound_record, priority, sort_timeline};
+use super::records::{inbound_record, priority, sort_timeline};
 use super::redis_routing::RoutingScripts;
 
 /// Identities remembered per process, and for how long (see `identity_cache`).
