@@ -4,6 +4,8 @@ use std::fmt;
 use std::str::FromStr;
 
 use phonenumber::{country, Mode};
+
+use super::phone::parse_phone;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -186,7 +188,7 @@ impl IdentityNormaliser {
     }
 
     fn e164(&self, raw: &str) -> Result<String, DomainError> {
-        let number = phonenumber::parse(Some(self.region), raw).map_err(|e| {
+        let number = parse_phone(self.region, raw).map_err(|e| {
             DomainError::invalid("phone", format!("`{raw}` is not a phone number: {e}"))
         })?;
         if !phonenumber::is_valid(&number) {
@@ -263,6 +265,37 @@ mod tests {
     #[test]
     fn international_numbers_keep_their_country() {
         assert_eq!(phone("+44 20 7946 0958"), "+442079460958");
+    }
+
+    #[test]
+    fn a_foreign_number_is_never_read_with_the_default_regions_trunk_prefix() {
+        // Under US (trunk `1`) a German mobile used to lose the `1` of `151` and become
+        // an unrelated landline: two strangers, one customer.
+        let cases = [
+            ("+4915123456789", "+4915123456789", "German mobile"),
+            (
+                "+49 5123 456789",
+                "+495123456789",
+                "a different German landline",
+            ),
+            ("0049 151 23456789", "+4915123456789", "00 exit code"),
+            ("011 49 151 23456789", "+4915123456789", "the US exit code"),
+            ("+86 131 2345 6789", "+8613123456789", "Chinese mobile"),
+            (
+                "+44 (0)20 7946 0958",
+                "+442079460958",
+                "UK trunk written in brackets",
+            ),
+            (
+                "+7 800 123-45-67",
+                "+78001234567",
+                "Russian toll free (own trunk 8)",
+            ),
+        ];
+        for (raw, e164, why) in cases {
+            assert_eq!(phone(raw), e164, "{why}: {raw}");
+        }
+        assert_ne!(phone("+4915123456789"), phone("+495123456789"));
     }
 
     #[test]

@@ -6,6 +6,9 @@ mod channel;
 mod identity;
 mod ids;
 mod inbound;
+mod phone;
+#[cfg(test)]
+mod phone_examples;
 mod placement;
 mod rules;
 mod views;
