@@ -111,9 +111,11 @@ pub async fn incoming(
     if let Some(call) = state.store.call(external_id).await? {
         return Ok(call);
     }
+    // Withheld, SIP and client callers are customers too (never a 400 that makes the
+    // provider hang up on them); a withheld caller is a stranger to every other call.
     let caller = state
         .normaliser
-        .normalise(IdentityKind::Phone, from)
+        .phone_sender(from, external_id)
         .map_err(|e| ApiError::BadRequest(format!("`from`: {e}")))?;
     let customer = state.store.customer_by_identity(&caller[0]).await?;
     let known = match &customer {
@@ -122,7 +124,11 @@ pub async fn incoming(
     };
     let mut call = CallRecord {
         external_id: external_id.to_owned(),
-        from: caller[0].value().to_owned(),
+        // Re-read by the ingest of this call, so it stays in a form `phone_sender` reads.
+        from: match caller[0].kind() {
+            IdentityKind::Phone => caller[0].value().to_owned(),
+            _ => from.trim().to_owned(),
+        },
         to: to.to_owned(),
         customer_id: customer.map(|c| c.id.to_string()),
         conversation_id: None,

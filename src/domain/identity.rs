@@ -28,6 +28,15 @@ pub enum IdentityKind {
     Messenger,
     Instagram,
     X,
+    /// A SIP caller (`sip:alice@example.com`), kept as `user@host`.
+    Sip,
+    /// A Twilio Voice SDK (or similar softphone) client identity (`client:alice`).
+    Client,
+    /// An SMS short code (`72345`) or alphanumeric sender id (`ACME`): not dialable.
+    Sender,
+    /// A caller who withheld their number: one per call (its provider id), so two
+    /// strangers never share a customer.
+    Anonymous,
 }
 
 impl IdentityKind {
@@ -41,6 +50,10 @@ impl IdentityKind {
             IdentityKind::Messenger => "messenger",
             IdentityKind::Instagram => "instagram",
             IdentityKind::X => "x",
+            IdentityKind::Sip => "sip",
+            IdentityKind::Client => "client",
+            IdentityKind::Sender => "sender",
+            IdentityKind::Anonymous => "anonymous",
         }
     }
 
@@ -73,6 +86,10 @@ impl FromStr for IdentityKind {
             "messenger" => IdentityKind::Messenger,
             "instagram" => IdentityKind::Instagram,
             "x" => IdentityKind::X,
+            "sip" => IdentityKind::Sip,
+            "client" => IdentityKind::Client,
+            "sender" => IdentityKind::Sender,
+            "anonymous" => IdentityKind::Anonymous,
             other => {
                 return Err(DomainError::invalid(
                     "kind",
@@ -167,10 +184,36 @@ impl IdentityNormaliser {
                 ])
             }
             IdentityKind::X => one(raw.trim_start_matches('@').to_lowercase()),
+            IdentityKind::Sip => one(normalise_sip(raw)?),
+            IdentityKind::Client => one(strip_scheme(raw, "client:").to_owned()),
+            IdentityKind::Sender => one(normalise_sender(raw)?),
             IdentityKind::Chat
+            | IdentityKind::Anonymous
             | IdentityKind::Telegram
             | IdentityKind::Messenger
             | IdentityKind::Instagram => one(raw.to_owned()),
+        }
+    }
+
+    /// The identity of whoever is on the other end of a call or an SMS: a phone number
+    /// when there is one; otherwise a SIP or client address, a short code or sender id,
+    /// or, for a withheld number, an identity of this call alone (`call_id`).
+    pub fn phone_sender(&self, raw: &str, call_id: &str) -> Result<Vec<Identity>, DomainError> {
+        let raw = raw.trim();
+        if is_withheld(raw) {
+            return self.normalise(IdentityKind::Anonymous, call_id);
+        }
+        let lower = raw.to_ascii_lowercase();
+        if lower.starts_with("client:") {
+            return self.normalise(IdentityKind::Client, raw);
+        }
+        if lower.starts_with("sip:") || lower.starts_with("sips:") {
+            return self.normalise(IdentityKind::Sip, raw);
+        }
+        match self.normalise(IdentityKind::Phone, raw) {
+            Ok(ids) => Ok(ids),
+            Err(e) if is_sender_id(raw) => self.normalise(IdentityKind::Sender, raw).map_err(|_| e),
+            Err(e) => Err(e),
         }
     }
 
@@ -208,6 +251,74 @@ fn whatsapp_as_international(raw: &str) -> String {
         raw.to_owned()
     } else {
         format!("+{raw}")
+    }
+}
+
+/// What carriers and Twilio send for a withheld caller id, including Twilio's keypad
+/// spellings (`+266696687` is ANONYMOUS, `+7378742833` RESTRICTED, ...).
+fn is_withheld(raw: &str) -> bool {
+    const WORDS: [&str; 9] = [
+        "anonymous",
+        "restricted",
+        "private",
+        "unknown",
+        "unavailable",
+        "blocked",
+        "withheld",
+        "unknown caller",
+        "no caller id",
+    ];
+    const KEYPAD: [&str; 5] = [
+        "+266696687",
+        "+7378742833",
+        "+2562533",
+        "+8656696",
+        "+86282452253",
+    ];
+    let lower = raw.to_ascii_lowercase();
+    WORDS.contains(&lower.as_str()) || KEYPAD.contains(&raw)
+}
+
+/// A short code (3-8 digits) or an alphanumeric sender id (up to 11 letters, digits and
+/// spaces, with at least one letter), as SMS carriers deliver them.
+fn is_sender_id(raw: &str) -> bool {
+    let short_code = (3..=8).contains(&raw.len()) && raw.bytes().all(|b| b.is_ascii_digit());
+    let alphanumeric = (1..=11).contains(&raw.len())
+        && raw.bytes().any(|b| b.is_ascii_alphabetic())
+        && raw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b' ');
+    short_code || alphanumeric
+}
+
+fn normalise_sender(raw: &str) -> Result<String, DomainError> {
+    if is_sender_id(raw) {
+        Ok(raw.to_ascii_uppercase())
+    } else {
+        Err(DomainError::invalid(
+            "sender",
+            format!("`{raw}` is neither a short code nor an alphanumeric sender id"),
+        ))
+    }
+}
+
+/// `sip:Alice@Example.com;transport=tls` → `alice@example.com`.
+fn normalise_sip(raw: &str) -> Result<String, DomainError> {
+    let rest = strip_scheme(strip_scheme(raw, "sips:"), "sip:");
+    let address = rest.split([';', '?']).next().unwrap_or("").to_lowercase();
+    match address.split_once('@') {
+        Some((user, host)) if !user.is_empty() && !host.is_empty() => Ok(address),
+        None if !address.is_empty() => Ok(address),
+        _ => Err(DomainError::invalid(
+            "sip",
+            format!("`{raw}` is not a SIP address"),
+        )),
+    }
+}
+
+/// `raw` without a leading `scheme` in any case.
+fn strip_scheme<'a>(raw: &'a str, scheme: &str) -> &'a str {
+    match raw.get(..scheme.len()) {
+        Some(head) if head.eq_ignore_ascii_case(scheme) => &raw[scheme.len()..],
+        _ => raw,
     }
 }
 
@@ -348,6 +459,38 @@ mod tests {
         assert_eq!(id.key(), "phone:+14155550100");
         assert!(us().parse_key("fax:123").is_err());
         assert!(us().parse_key("no-colon").is_err());
+    }
+
+    #[test]
+    fn callers_and_senders_without_a_number_get_an_identity_that_fits() {
+        let cases = [
+            ("anonymous", "CA1", "anonymous:CA1"),
+            ("Restricted", "CA2", "anonymous:CA2"),
+            ("+266696687", "CA3", "anonymous:CA3"),
+            ("Unavailable", "CA4", "anonymous:CA4"),
+            ("client:alice", "CA5", "client:alice"),
+            (
+                "sip:Bob@PBX.example.com;transport=tls",
+                "CA6",
+                "sip:bob@pbx.example.com",
+            ),
+            ("72345", "SM1", "sender:72345"),
+            ("Acme Bank", "SM2", "sender:ACME BANK"),
+            ("+1 415 555 0100", "CA7", "phone:+14155550100"),
+        ];
+        for (raw, call, key) in cases {
+            let ids = us().phone_sender(raw, call).expect(raw);
+            assert_eq!(ids[0].key(), key, "{raw}");
+        }
+        assert!(
+            us().phone_sender("hello world!", "x").is_err(),
+            "punctuation"
+        );
+        assert!(us().phone_sender("sip:", "x").is_err(), "empty SIP address");
+        assert!(
+            us().phone_sender("  ", "x").is_err(),
+            "blank is not withheld"
+        );
     }
 
     #[test]

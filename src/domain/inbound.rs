@@ -78,9 +78,11 @@ impl InboundMessage {
                 format!("more than {} identities", limits.max_identities),
             ));
         }
-        let mut identities = normaliser
-            .normalise(IdentityKind::of_sender(&medium), &raw.from)
-            .map_err(|e| rename_field(e, "from"))?;
+        let sender = match medium.channel() {
+            Channel::Phone => normaliser.phone_sender(&raw.from, &external_id),
+            _ => normaliser.normalise(IdentityKind::of_sender(&medium), &raw.from),
+        };
+        let mut identities = sender.map_err(|e| rename_field(e, "from"))?;
         let from = identities[0].clone();
         for extra in &raw.identities {
             identities.extend(normaliser.normalise(extra.kind, &extra.value)?);

@@ -337,3 +337,85 @@ async fn calls_reach_an_agents_sip_address_and_an_unanswered_dial_falls_back() {
         (Some("away"), Some(0))
     );
 }
+
+#[tokio::test]
+async fn withheld_sip_and_client_callers_are_customers_and_never_refused() {
+    let redis = RedisServer::start();
+    let app = app(&redis).await;
+    agent_online(&app, "a").await;
+    for (sid, from) in [("CA30", "anonymous"), ("CA31", "+266696687")] {
+        let (status, twiml) = twilio(
+            &app,
+            "/v1/adapters/twilio/voice",
+            &[("CallSid", sid), ("From", from), ("To", "+18005550000")],
+            None,
+        )
+        .await;
+        assert_eq!(status, 200, "{from}: {twiml}");
+        assert!(
+            twiml.contains("<Gather"),
+            "a withheld caller hears the menu"
+        );
+    }
+    // Two withheld callers who ask for a human are two strangers, each with a conversation.
+    let first: Value = event(&app, "CA30", "agent_requested")
+        .await
+        .json()
+        .await
+        .expect("json");
+    let second: Value = event(&app, "CA31", "agent_requested")
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(first["decision"], "connect");
+    assert!(first["conversation_id"].is_string(), "{first}");
+    assert_ne!(first["customer_id"], second["customer_id"]);
+
+    // A softphone client is a customer known by its client identity on the next call.
+    let client = call(&app, "CA32", "client:alice").await;
+    assert_eq!(client["decision"], "ivr");
+    let served: Value = event(&app, "CA32", "agent_requested")
+        .await
+        .json()
+        .await
+        .expect("json");
+    for sid in ["CA30", "CA31", "CA32"] {
+        event(&app, sid, "hung_up").await; // frees a's one phone line
+    }
+    let again = call(&app, "CA33", "client:alice").await;
+    assert_eq!(
+        (again["decision"].as_str(), again["customer_id"].clone()),
+        (Some("connect"), served["customer_id"].clone()),
+        "{again}"
+    );
+    let found = app.admin_get("/v1/customers?identity=client:alice").await;
+    assert_eq!(found.status(), 200);
+    let sip = call(&app, "CA34", "sip:Bob@pbx.example.com").await;
+    assert_eq!(sip["decision"], "ivr", "{sip}");
+}
+
+#[tokio::test]
+async fn an_sms_from_a_short_code_or_an_alphanumeric_sender_is_stored() {
+    let redis = RedisServer::start();
+    let app = app(&redis).await;
+    for (sid, from) in [("SM1", "72345"), ("SM2", "ACME")] {
+        let form = [
+            ("MessageSid", sid),
+            ("From", from),
+            ("To", "+18005550000"),
+            ("Body", "Your code is 1234"),
+            ("NumMedia", "0"),
+        ];
+        let (status, body) = twilio(&app, "/v1/adapters/twilio/messaging", &form, None).await;
+        assert_eq!(status, 200, "{from}: {body}");
+    }
+    let found = app.admin_json("/v1/customers?identity=sender:acme").await;
+    assert_eq!(found["identities"][0]["kind"], "sender", "{found}");
+    assert_eq!(
+        app.admin_get("/v1/customers?identity=sender:72345")
+            .await
+            .status(),
+        200
+    );
+}
