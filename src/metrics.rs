@@ -52,6 +52,7 @@ pub struct Metrics {
     pub agents: GaugeVec,
     pub ivr_bypass: IntCounterVec,
     pub sla_breaches: IntCounterVec,
+    pub skipped: IntCounterVec,
 }
 
 impl Metrics {
@@ -172,6 +173,12 @@ impl Metrics {
                 "Store errors by operation and kind.",
                 &["op", "kind"],
             )?,
+            skipped: counter(
+                &registry,
+                "switchboard_webhook_messages_skipped_total",
+                "Invalid messages skipped inside a provider's batch (the rest were stored).",
+                &["adapter"],
+            )?,
             sla_targets,
             refreshed: Arc::new(Mutex::new(None)),
             registry,
@@ -182,6 +189,7 @@ impl Metrics {
 
     /// Known label values start at zero so `rate()` and alerts work before the first event.
     fn initialise_labels(&self) {
+        self.skipped.with_label_values(&["meta"]);
         for channel in Channel::ALL {
             for direction in [Direction::In, Direction::Out] {
                 self.messages

@@ -372,3 +372,87 @@ async fn oversized_webhooks_get_413_problems_and_store_nothing() {
     assert_eq!(r.status(), 413);
     assert!(customer_of(&app, "email:a@b.c").await.is_none());
 }
+
+async fn timeline_of(app: &TestApp, identity: &str) -> Vec<String> {
+    let c = customer_of(app, identity).await.expect("customer");
+    let conv = app
+        .admin_json(&format!(
+            "/v1/conversations/{}",
+            c["open_conversation_id"].as_str().unwrap_or_default()
+        ))
+        .await;
+    conv["messages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|m| m["text"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn one_bad_message_in_a_meta_batch_is_skipped_and_every_other_is_stored() {
+    let redis = RedisServer::start();
+    let app = app(&redis).await;
+    // The middle message's sender is no phone number; it used to fail the batch with 400
+    // at that message, so the third one was never stored, on every retry.
+    let body = r#"{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"value":{"messaging_product":"whatsapp","contacts":[{"profile":{"name":"Sheena"},"wa_id":"16505551234"}],"messages":[
+        {"from":"16505551234","id":"wamid.1","timestamp":"1749416383","type":"text","text":{"body":"first"}},
+        {"from":"not-a-number","id":"wamid.2","timestamp":"1749416384","type":"text","text":{"body":"broken"}},
+        {"from":"16505551234","id":"wamid.3","timestamp":"1749416385","type":"interactive","interactive":{"type":"button_reply","button_reply":{"id":"yes-1","title":"Yes"}}}
+    ]},"field":"messages"}]}]}"#;
+    assert_eq!(meta(&app, body, &hub_signature(body.as_bytes())).await, 200);
+    assert_eq!(
+        timeline_of(&app, "whatsapp:+16505551234").await,
+        ["first", "[button] Yes (id: yes-1)"]
+    );
+    assert_eq!(
+        meta(&app, body, &hub_signature(body.as_bytes())).await,
+        200,
+        "the provider's retry"
+    );
+    assert_eq!(timeline_of(&app, "whatsapp:+16505551234").await.len(), 2);
+    let metrics = app
+        .client
+        .get(format!("{}/metrics", app.ops_address))
+        .send()
+        .await
+        .expect("sent")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.contains(r#"switchboard_webhook_messages_skipped_total{adapter="meta"} 2"#),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn telegram_edits_and_button_presses_join_the_timeline() {
+    let redis = RedisServer::start();
+    let app = app(&redis).await;
+    let updates = [
+        json!({"update_id":1,"message":{"message_id":5,"from":{"id":77,"is_bot":false,"first_name":"Ann"},"chat":{"id":77,"type":"private"},"date":1700000000,"text":"order 1234"}}),
+        json!({"update_id":2,"edited_message":{"message_id":5,"from":{"id":77,"is_bot":false,"first_name":"Ann"},"chat":{"id":77,"type":"private"},"date":1700000000,"edit_date":1700000060,"text":"order 1235"}}),
+        json!({"update_id":3,"callback_query":{"id":"cb1","from":{"id":77,"is_bot":false,"first_name":"Ann"},"chat_instance":"x","data":"refund"}}),
+    ];
+    for update in &updates {
+        let status = app
+            .client
+            .post(format!("{}/v1/adapters/telegram", app.address))
+            .header("X-Telegram-Bot-Api-Secret-Token", TELEGRAM_SECRET)
+            .json(update)
+            .send()
+            .await
+            .expect("sent")
+            .status();
+        assert_eq!(status, 200);
+    }
+    assert_eq!(
+        timeline_of(&app, "telegram:77").await,
+        [
+            "order 1234",
+            "[edited message 5] order 1235",
+            "[button] refund"
+        ]
+    );
+}

@@ -42,6 +42,16 @@ fn inbound(params: &Params) -> Result<RawInbound, ApiError> {
             text.push_str(&format!("\n[{kind}: {url}]"));
         }
     }
+    // WhatsApp through Twilio: a tapped template button, a shared location.
+    if let Some(button) = params.get("ButtonText") {
+        let payload = params.get("ButtonPayload").unwrap_or("");
+        text.push_str(&format!("\n[button] {button} (payload: {payload})"));
+    }
+    if let (Some(lat), Some(lon)) = (params.get("Latitude"), params.get("Longitude")) {
+        let place = [params.get("Label"), params.get("Address")];
+        let place: Vec<&str> = place.into_iter().flatten().collect();
+        text.push_str(&format!("\n[location {lat}, {lon}] {}", place.join(", ")));
+    }
     Ok(RawInbound {
         channel,
         network: Some(network),

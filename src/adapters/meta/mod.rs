@@ -4,17 +4,19 @@
 //! received (never re-serialised). Every message in a batch is ingested; statuses and
 //! other events are accepted and ignored.
 
+mod payload;
+
+pub use payload::{messages, messenger_text, whatsapp_text};
+
 use actix_web::{web, HttpRequest, HttpResponse};
-use chrono::{DateTime, TimeZone, Utc};
 use hmac::{Hmac, Mac};
 use serde::Deserialize;
 use serde_json::Value;
 use sha2::Sha256;
 
+use super::ingest_batch;
 use crate::api::body::RawBody;
-use crate::api::messages::ingest_raw;
 use crate::api::{resource, AppState};
-use crate::domain::{Channel, Network, RawInbound};
 use crate::error::{ApiError, Problem};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -92,7 +94,9 @@ pub async fn handshake(
     }
 }
 
-/// A batch of Meta events: every message is ingested; anything else is ignored.
+/// A batch of Meta events: every valid message is stored, an invalid one is skipped
+/// (logged and counted) so it never holds the others hostage; anything else is ignored.
+/// A store failure fails the batch, so Meta retries it (stored messages dedupe).
 #[utoipa::path(post, path = "/v1/adapters/meta", tag = "meta",
     request_body(content = String, content_type = "application/json", description = "Meta's webhook payload (whatsapp_business_account, page or instagram)"),
     params(("X-Hub-Signature-256" = String, Header, description = "sha256=<hex HMAC-SHA256 of the raw body>")),
@@ -123,123 +127,16 @@ pub async fn events(
     }
     let payload: Value = serde_json::from_slice(&body)
         .map_err(|e| ApiError::BadRequest(format!("malformed JSON: {e}")))?;
-    for raw in messages(&payload) {
-        ingest_raw(&state, raw).await?;
-    }
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "status": "ok" })))
-}
-
-/// Every customer message in a payload (also when Meta wraps the envelope in an array).
-pub fn messages(payload: &Value) -> Vec<RawInbound> {
-    let envelopes: Vec<&Value> = match payload {
-        Value::Array(items) => items.iter().collect(),
-        other => vec![other],
-    };
-    let mut out = Vec::new();
-    for envelope in envelopes {
-        let object = envelope["object"].as_str().unwrap_or("");
-        for entry in envelope["entry"].as_array().into_iter().flatten() {
-            match object {
-                "whatsapp_business_account" => out.extend(whatsapp(entry)),
-                "page" => out.extend(messaging(entry, Network::Messenger)),
-                "instagram" => out.extend(messaging(entry, Network::Instagram)),
-                _ => {}
-            }
-        }
-    }
-    out
-}
-
-fn whatsapp(entry: &Value) -> Vec<RawInbound> {
-    let mut out = Vec::new();
-    for change in entry["changes"].as_array().into_iter().flatten() {
-        let value = &change["value"];
-        let name_of = |wa_id: &str| {
-            value["contacts"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .find(|c| c["wa_id"] == wa_id)
-                .and_then(|c| c["profile"]["name"].as_str())
-                .map(str::to_owned)
-        };
-        for m in value["messages"].as_array().into_iter().flatten() {
-            let (Some(from), Some(id)) = (m["from"].as_str(), m["id"].as_str()) else {
-                continue;
-            };
-            let kind = m["type"].as_str().unwrap_or("unknown");
-            let text = m["text"]["body"]
-                .as_str()
-                .map(str::to_owned)
-                .unwrap_or_else(|| format!("[{kind}]"));
-            let sent_at = m["timestamp"]
-                .as_str()
-                .and_then(|t| t.parse::<i64>().ok())
-                .and_then(seconds);
-            out.push(raw(
-                Network::Whatsapp,
-                id,
-                from,
-                name_of(from),
-                text,
-                sent_at,
-            ));
-        }
-    }
-    out
-}
-
-fn messaging(entry: &Value, network: Network) -> Vec<RawInbound> {
-    let mut out = Vec::new();
-    for event in entry["messaging"].as_array().into_iter().flatten() {
-        let message = &event["message"];
-        if message.is_null() || message["is_echo"].as_bool() == Some(true) {
-            continue; // deliveries, reads, postbacks and our own echoes
-        }
-        let (Some(from), Some(id)) = (event["sender"]["id"].as_str(), message["mid"].as_str())
-        else {
-            continue;
-        };
-        let text = message["text"]
-            .as_str()
-            .map(str::to_owned)
-            .unwrap_or_else(|| "[attachment]".to_owned());
-        let sent_at = event["timestamp"]
-            .as_i64()
-            .and_then(|ms| Utc.timestamp_millis_opt(ms).single());
-        out.push(raw(network, id, from, None, text, sent_at));
-    }
-    out
-}
-
-fn seconds(s: i64) -> Option<DateTime<Utc>> {
-    Utc.timestamp_opt(s, 0).single()
-}
-
-fn raw(
-    network: Network,
-    id: &str,
-    from: &str,
-    name: Option<String>,
-    text: String,
-    sent_at: Option<DateTime<Utc>>,
-) -> RawInbound {
-    RawInbound {
-        channel: Channel::Social,
-        network: Some(network),
-        external_id: id.to_owned(),
-        from: from.to_owned(),
-        identities: vec![],
-        display_name: name,
-        subject: None,
-        text: Some(text),
-        sent_at,
-    }
+    let report = ingest_batch(&state, "meta", payload::messages(&payload)).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "status": "ok", "stored": report.stored, "skipped": report.skipped
+    })))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::Network;
 
     #[test]
     fn githubs_published_hub_signature_vector_verifies() {
@@ -283,25 +180,30 @@ mod tests {
               "messages":[{"from":"16505551234","id":"wamid.A","timestamp":"1749416383","type":"text","text":{"body":"Another color?"}},
                           {"from":"16505551234","id":"wamid.B","timestamp":"1749416384","type":"image","image":{}}]},"field":"messages"},
             {"value":{"messaging_product":"whatsapp","statuses":[{"id":"wamid.X","status":"delivered"}]},"field":"messages"}]}]}"#).expect("json");
-        let got = messages(&payload);
+        let got: Vec<_> = messages(&payload).into_iter().flatten().collect();
         assert_eq!(got.len(), 2);
         assert_eq!(
             (got[0].external_id.as_str(), got[0].from.as_str()),
             ("wamid.A", "16505551234")
         );
         assert_eq!(got[0].display_name.as_deref(), Some("Sheena Nelson"));
-        assert_eq!(got[1].text.as_deref(), Some("[image]"));
+        assert_eq!(
+            got[1].text.as_deref(),
+            Some("[image]"),
+            "no id: only the kind"
+        );
         let page: Value = serde_json::from_str(r#"{"object":"page","entry":[{"id":"1","time":1,"messaging":[
             {"sender":{"id":"USER"},"recipient":{"id":"PAGE"},"timestamp":1457764197627,"message":{"mid":"mid.1","text":"hello, world!"}},
             {"sender":{"id":"PAGE"},"recipient":{"id":"USER"},"timestamp":1457764197628,"message":{"mid":"mid.2","text":"echo","is_echo":true}},
             {"sender":{"id":"USER"},"recipient":{"id":"PAGE"},"timestamp":1457764197629,"read":{"watermark":1}}]}]}"#).expect("json");
-        let got = messages(&page);
+        let got: Vec<_> = messages(&page).into_iter().flatten().collect();
         assert_eq!(got.len(), 1);
         assert_eq!(
             (got[0].network, got[0].text.as_deref()),
             (Some(Network::Messenger), Some("hello, world!"))
         );
         let insta: Value = serde_json::from_str(r#"[{"object":"instagram","entry":[{"id":"IG","time":1,"messaging":[{"sender":{"id":"IGSID"},"recipient":{"id":"IG"},"timestamp":1700000000000,"message":{"mid":"m1","text":"hi"}}]}]}]"#).expect("json");
-        assert_eq!(messages(&insta)[0].network, Some(Network::Instagram));
+        let got = messages(&insta).pop().expect("one").expect("valid");
+        assert_eq!(got.network, Some(Network::Instagram));
     }
 }
