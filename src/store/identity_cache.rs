@@ -51,6 +51,12 @@ impl IdentityCache {
         shard.insert(key, (customer, Instant::now()));
     }
 
+    /// Drops what the cache believes about `key` (it proved wrong).
+    pub fn forget(&self, key: &str) {
+        let mut shard = self.shard(key).lock().unwrap_or_else(|p| p.into_inner());
+        shard.remove(key);
+    }
+
     /// The one customer all of `keys` are known to belong to, if the cache knows them all.
     pub fn owner_of_all<'a>(&self, mut keys: impl Iterator<Item = &'a str>) -> Option<CustomerId> {
         let first = self.get(keys.next()?)?;

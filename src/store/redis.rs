@@ -90,9 +90,17 @@ fn lua_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
     }
 }
 
+/// The customers holding a message's identities, and whether only the cache said so.
+struct Claimed {
+    owners: BTreeSet<CustomerId>,
+    from_cache: bool,
+}
+
 enum ScriptAnswer {
     /// The script's further answers.
     Ok(Vec<String>),
+    /// The customer (known from the cache only) does not exist in Redis.
+    Unknown,
     Duplicate(String),
     Moved(CustomerId),
 }
@@ -134,14 +142,21 @@ impl RedisStore {
         &self,
         identities: &[Identity],
         fresh: &CustomerId,
-    ) -> Result<BTreeSet<CustomerId>, StoreError> {
+        use_cache: bool,
+    ) -> Result<Claimed, StoreError> {
         // A known customer's usual identities: no round trip (see `identity_cache`).
         let keys: Vec<String> = identities.iter().map(Identity::key).collect();
-        if let Some(owner) = self
-            .identities
-            .owner_of_all(keys.iter().map(String::as_str))
-        {
-            return Ok(BTreeSet::from([owner]));
+        let cached = use_cache
+            .then(|| {
+                self.identities
+                    .owner_of_all(keys.iter().map(String::as_str))
+            })
+            .flatten();
+        if let Some(owner) = cached {
+            return Ok(Claimed {
+                owners: BTreeSet::from([owner]),
+                from_cache: true,
+            });
         }
         let claims = identities.iter().map(|identity| {
             let mut conn = self.conn.clone();
@@ -168,7 +183,28 @@ impl RedisStore {
         for (key, owner) in keys.into_iter().zip(&owners) {
             self.identities.put(key, owner.clone());
         }
-        Ok(owners.into_iter().collect())
+        Ok(Claimed {
+            owners: owners.into_iter().collect(),
+            from_cache: false,
+        })
+    }
+
+    /// The customer a message belongs to: its identities claimed (or looked up in the
+    /// cache), and every other customer holding one of them merged into the oldest.
+    async fn owner(
+        &self,
+        msg: &InboundMessage,
+        fresh: &CustomerId,
+        use_cache: bool,
+        now: DateTime<Utc>,
+    ) -> Result<(CustomerId, bool), StoreError> {
+        let claimed = self.claim(msg.identities(), fresh, use_cache).await?;
+        let mut target = merge_target(claimed.owners.iter(), fresh);
+        let others: Vec<&CustomerId> = claimed.owners.iter().filter(|o| **o != target).collect();
+        for other in others {
+            target = self.merge(other, &target, now).await?;
+        }
+        Ok((target, claimed.from_cache))
     }
 
     /// Round trip 2: the ingest script on the customer's slot.
@@ -177,6 +213,7 @@ impl RedisStore {
         cid: &CustomerId,
         msg: &InboundMessage,
         message: &Message,
+        from_cache: bool,
         now: DateTime<Utc>,
     ) -> Result<ScriptAnswer, StoreError> {
         let message_json =
@@ -193,7 +230,8 @@ impl RedisStore {
             .arg(message_json)
             .arg(msg.medium().channel().as_str())
             .arg(msg.display_name().unwrap_or(""))
-            .arg(DEFAULT_QUEUE);
+            .arg(DEFAULT_QUEUE)
+            .arg(if from_cache { "1" } else { "0" });
         for identity in msg.identities() {
             call.arg(identity.key());
         }
@@ -470,16 +508,11 @@ impl Store for RedisStore {
         now: DateTime<Utc>,
     ) -> Result<Receipt, StoreError> {
         let fresh = CustomerId::generate();
-        let owners = self.claim(msg.identities(), &fresh).await?;
-        let mut target = merge_target(owners.iter(), &fresh);
-        let others: Vec<&CustomerId> = owners.iter().filter(|o| **o != target).collect();
-        for other in others {
-            target = self.merge(other, &target, now).await?;
-        }
+        let (mut target, mut from_cache) = self.owner(msg, &fresh, true, now).await?;
         let message = inbound_record(msg, now);
         for _ in 0..MAX_HOPS {
             tracing::Span::current().record("customer_id", target.as_str());
-            match self.append(&target, msg, &message, now).await? {
+            match self.append(&target, msg, &message, from_cache, now).await? {
                 ScriptAnswer::Ok(parts) => {
                     return self
                         .routed(appended(parts)?, msg.medium().channel(), now)
@@ -496,6 +529,15 @@ impl Store for RedisStore {
                 }
                 // A stale identity pointer led to a merged customer: finish that merge
                 // (idempotent) so the pointers move, then follow it.
+                // The cache named a customer Redis no longer has (data lost in a
+                // failover or a restart without persistence): forget it and claim the
+                // identities in Redis again, so every replica agrees on one customer.
+                ScriptAnswer::Unknown => {
+                    for identity in msg.identities() {
+                        self.identities.forget(&identity.key());
+                    }
+                    (target, from_cache) = self.owner(msg, &fresh, false, now).await?;
+                }
                 ScriptAnswer::Moved(next) => {
                     target = self.merge(&target, &next, now).await?;
                     for identity in msg.identities() {
@@ -909,6 +951,7 @@ fn script_answer(answer: Vec<String>) -> Result<ScriptAnswer, StoreError> {
     match (parts.next().as_deref(), parts.next()) {
         (Some("ok"), first) => Ok(ScriptAnswer::Ok(first.into_iter().chain(parts).collect())),
         (Some("dup"), Some(receipt)) => Ok(ScriptAnswer::Duplicate(receipt)),
+        (Some("unknown"), _) => Ok(ScriptAnswer::Unknown),
         (Some("moved"), Some(to)) => Ok(ScriptAnswer::Moved(parse_customer(&to)?)),
         (status, _) => Err(StoreError::Corrupt(format!("script answered {status:?}"))),
     }

@@ -5,6 +5,7 @@ mod adapters;
 mod agents;
 mod calls;
 mod conformance;
+mod data_loss;
 mod errors;
 mod events;
 mod ingest;

@@ -2,7 +2,8 @@
 -- KEYS[1] customer hash C, KEYS[2] conversation base V (same hash tag: the customer id).
 -- ARGV: 1 customer id, 2 idempotency key, 3 now (ms), 4 reopen window (ms),
 --       5 idempotency ttl (ms), 6 message id, 7 message json, 8 channel,
---       9 display name or '', 10 queue, 11.. identity keys.
+--       9 display name or '', 10 queue, 11 '1' when only the process's identity cache
+--       named this customer, 12.. identity keys.
 -- Race closed: the idempotency check, the open/reopen/start decision and the append are
 -- one step, so a retried webhook racing its original stores the message once, and two
 -- first messages of one customer cannot open two conversations.
@@ -21,6 +22,9 @@ end
 -- One read for every customer field the decision needs.
 local f = redis.call('HMGET', c, 'merged_into', 'created_at', 'display_name', 'open', 'last')
 if f[1] then return {'moved', f[1]} end
+-- A customer named by a cache but unknown here was lost with Redis's data: the caller
+-- claims the identities again rather than recreating a customer no identity points to.
+if not f[2] and ARGV[11] == '1' then return {'unknown'} end
 
 -- On roughly one write in 16, a random sample of records is checked and the expired
 -- ones dropped, so a busy customer's hash stays near one TTL's worth of messages.
@@ -36,7 +40,7 @@ end
 
 if not f[2] then redis.call('HSET', c, 'created_at', now, 'tier', 'standard', 'seq', 0) end
 if ARGV[9] ~= '' and not f[3] then redis.call('HSET', c, 'display_name', ARGV[9]) end
-redis.call('SADD', c .. ':ids', unpack(ARGV, 11))
+redis.call('SADD', c .. ':ids', unpack(ARGV, 12))
 
 local seq = f[4]
 local reopened = false
