@@ -66,6 +66,8 @@ impl Tokens {
         let key = self.agent_key.as_ref()?;
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_required_spec_claims(&["exp", "sub"]);
+        // A token issued for later (`nbf`) is not valid yet.
+        validation.validate_nbf = true;
         let data = jsonwebtoken::decode::<Claims>(jwt, key, &validation).ok()?;
         data.claims.sub.parse().ok()
     }
@@ -78,11 +80,18 @@ impl Tokens {
             .headers()
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
+            .and_then(bearer)
             .ok_or(ApiError::Unauthorized)?;
         tokens.caller(presented).ok_or(ApiError::Unauthorized)
     }
+}
+
+/// The credentials of an `Authorization: Bearer <token>` header. The scheme name is
+/// case-insensitive (RFC 9110 §11.1), so `bearer` and `BEARER` are the same.
+fn bearer(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
 /// A channel adapter (`SWITCHBOARD_ADAPTER_TOKENS`).
@@ -197,11 +206,37 @@ mod tests {
                 jwt("s3cret", json!({ "sub": "a/7", "exp": future() })),
                 "not an agent id",
             ),
+            (
+                jwt(
+                    "s3cret",
+                    json!({ "sub": "a-7", "exp": future(), "nbf": future() - 60 }),
+                ),
+                "not valid before a time still to come",
+            ),
         ];
         for (token, why) in cases {
             assert_eq!(t.caller(&token), None, "{why}");
         }
+        let started = jwt(
+            "s3cret",
+            json!({ "sub": "a-7", "exp": future(), "nbf": 1_000_000 }),
+        );
+        assert!(t.caller(&started).is_some(), "an nbf in the past is fine");
         let without_secret = Tokens::new(None, vec![], None);
         assert_eq!(without_secret.caller(&good), None, "no secret, no agents");
+    }
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive() {
+        for (header, token) in [
+            ("Bearer abc", Some("abc")),
+            ("bearer abc", Some("abc")),
+            ("BEARER  abc ", Some("abc")),
+            ("Basic abc", None),
+            ("Bearer", None),
+            ("Bearer ", None),
+        ] {
+            assert_eq!(bearer(header), token, "{header}");
+        }
     }
 }

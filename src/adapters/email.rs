@@ -9,7 +9,6 @@ use mail_parser::{MessageParser, MimeHeaders};
 use sha2::{Digest, Sha256};
 
 use crate::api::body::RawBody;
-use crate::api::messages::ingest_raw;
 use crate::api::{resource, AppState};
 use crate::auth::Adapter;
 use crate::domain::{Channel, RawIdentity, RawInbound, Receipt};
@@ -44,9 +43,10 @@ pub fn parse(raw: &[u8]) -> Result<ParsedEmail, String> {
         .and_then(|a| a.first())
         .ok_or("no From address")?;
     let from = sender.address().ok_or("no From address")?.to_owned();
+    // Mail arrives with CRLF line ends; the timeline (and every other channel) uses LF.
     let mut text = msg
         .body_text(0)
-        .map(|t| t.trim().to_owned())
+        .map(|t| t.replace("\r\n", "\n").trim().to_owned())
         .unwrap_or_default();
     for part in msg.attachments() {
         let name = part.attachment_name().unwrap_or("unnamed");
@@ -144,7 +144,7 @@ pub async fn email(
         text: Some(mail.text.clone()),
         sent_at: mail.sent_at,
     };
-    let receipt = ingest_raw(&state, raw).await?;
+    let receipt = crate::adapters::ingest_provider(&state, raw).await?;
     state
         .store
         .record_thread(&mail.message_id, &receipt.conversation_id)
@@ -219,6 +219,13 @@ JVBERi0xLjQK\r\n\
             mail.message_id,
             "stable"
         );
+    }
+
+    #[test]
+    fn crlf_line_ends_become_lf() {
+        let mail = "From: a@b.c\r\nSubject: hi\r\n\r\nline one\r\nline two\r\n";
+        let text = parse(mail.as_bytes()).expect("parses").text;
+        assert_eq!(text, "line one\nline two");
     }
 
     #[test]

@@ -10,8 +10,17 @@ use actix_web::{web, ResponseError};
 
 use crate::api::messages::ingest_raw;
 use crate::api::AppState;
-use crate::domain::RawInbound;
+use crate::domain::{RawInbound, Receipt};
 use crate::error::ApiError;
+
+/// Ingests one provider message, cut to the field limits rather than refused (see
+/// `Limits::fit`): every adapter's way into the shared ingest path.
+pub async fn ingest_provider(
+    state: &web::Data<AppState>,
+    raw: RawInbound,
+) -> Result<Receipt, ApiError> {
+    ingest_raw(state, state.limits.fit(raw)).await
+}
 
 /// What became of a batch of provider messages.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -32,7 +41,7 @@ pub async fn ingest_batch(
     let mut report = BatchReport::default();
     for item in items {
         let why = match item {
-            Ok(raw) => match ingest_raw(state, raw).await {
+            Ok(raw) => match ingest_provider(state, raw).await {
                 Ok(_) => {
                     report.stored += 1;
                     continue;

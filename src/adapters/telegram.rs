@@ -9,7 +9,6 @@ use serde_json::Value;
 use subtle::ConstantTimeEq;
 
 use crate::api::body::RawBody;
-use crate::api::messages::ingest_raw;
 use crate::api::{resource, AppState};
 use crate::domain::{Channel, Network, RawInbound};
 use crate::error::{ApiError, Problem};
@@ -163,7 +162,7 @@ pub async fn update(
     let update: Value = serde_json::from_slice(&body)
         .map_err(|e| ApiError::BadRequest(format!("malformed JSON: {e}")))?;
     if let Some(raw) = message(&update) {
-        ingest_raw(&state, raw).await?;
+        crate::adapters::ingest_provider(&state, raw).await?;
     }
     Ok(HttpResponse::Ok().json(serde_json::json!({ "ok": true })))
 }

@@ -1,10 +1,12 @@
 //! Conversation reads and actions, for admins and for the agents who hold them.
 
-use actix_web::{web, HttpResponse};
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::body::RawBody;
 use super::{resource, AppState};
 use crate::auth::{Caller, Staff};
 use crate::domain::{
@@ -398,6 +400,24 @@ pub struct ResolveResponse {
     pub csat: Option<u8>,
 }
 
+/// The optional body of a resolve: empty, or a JSON `ResolveRequest`.
+fn resolve_request(req: &HttpRequest, body: &[u8]) -> Result<ResolveRequest, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(ResolveRequest::default());
+    }
+    let json = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.to_ascii_lowercase().starts_with("application/json"));
+    if !json {
+        return Err(ApiError::UnsupportedMediaType(
+            "the body must be application/json".into(),
+        ));
+    }
+    serde_json::from_slice(body).map_err(|e| ApiError::BadRequest(format!("malformed JSON: {e}")))
+}
+
 /// Resolves the conversation; a message within the reopen window reopens it.
 #[utoipa::path(
     post,
@@ -412,6 +432,7 @@ pub struct ResolveResponse {
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already resolved", body = Problem, content_type = "application/problem+json"),
+        (status = 415, body = Problem, content_type = "application/problem+json"),
         (status = 503, body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -419,9 +440,13 @@ pub async fn resolve(
     staff: Staff,
     state: web::Data<AppState>,
     id: web::Path<String>,
-    body: Option<web::Json<ResolveRequest>>,
+    req: HttpRequest,
+    RawBody(body): RawBody,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&id)?;
+    // Parsed before anything changes: a rating we cannot read must not be dropped
+    // silently while the conversation resolves anyway.
+    let csat = resolve_request(&req, &body)?.csat;
     if let Caller::Agent(me) = &staff.0 {
         let held = state
             .store
@@ -434,7 +459,6 @@ pub async fn resolve(
             )));
         }
     }
-    let csat = body.and_then(|b| b.into_inner().csat);
     if csat.is_some_and(|c| !(1..=5).contains(&c)) {
         return Err(ApiError::BadRequest(
             "`csat` must be between 1 and 5".into(),

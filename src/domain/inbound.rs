@@ -26,6 +26,33 @@ impl Default for Limits {
     }
 }
 
+impl Limits {
+    /// Brings a provider's message within the field limits by cutting, never refusing:
+    /// a provider answered 4xx drops the message (a mail relay bounces it), so a long
+    /// e-mail is better stored cut, with a marker saying how much is missing.
+    pub fn fit(&self, mut raw: RawInbound) -> RawInbound {
+        raw.text = raw.text.map(|t| cut(t, self.max_text_chars));
+        raw.subject = raw.subject.map(|t| cut(t, self.max_subject_chars));
+        raw.display_name = raw
+            .display_name
+            .map(|t| cut(t, self.max_display_name_chars));
+        raw
+    }
+}
+
+/// `text` within `max` characters, the marker included.
+fn cut(text: String, max: usize) -> String {
+    let total = text.chars().count();
+    if total <= max {
+        return text;
+    }
+    let marker = |missing: usize| format!("\n[truncated: {missing} more characters]");
+    let keep = max.saturating_sub(marker(total).chars().count());
+    let mut out: String = text.chars().take(keep).collect();
+    out.push_str(&marker(total - keep));
+    out
+}
+
 /// One extra identity as the adapter sent it.
 #[derive(Debug, Clone)]
 pub struct RawIdentity {
@@ -243,6 +270,31 @@ mod tests {
         assert!(parse(r).is_err(), "too many identities");
         let err = parse(raw(Channel::Email, None, "not-an-email")).expect_err("bad from");
         assert!(matches!(err, DomainError::Invalid { ref field, .. } if field == "from"));
+    }
+
+    #[test]
+    fn a_providers_overlong_fields_are_cut_with_a_marker_not_refused() {
+        let limits = Limits::default();
+        let mut r = raw(Channel::Email, None, "a@b.c");
+        r.text = Some("é".repeat(limits.max_text_chars * 2));
+        r.subject = Some("s".repeat(limits.max_subject_chars + 1));
+        let fitted = limits.fit(r);
+        let text = fitted.text.clone().unwrap_or_default();
+        let kept = text.chars().count();
+        assert!(
+            (limits.max_text_chars - 10..=limits.max_text_chars).contains(&kept),
+            "{kept}"
+        );
+        assert!(
+            text.ends_with(" more characters]"),
+            "{}",
+            &text[text.len() - 60..]
+        );
+        assert!(text.starts_with("éé"));
+        assert!(parse(fitted).is_ok(), "within every limit now");
+        let mut short = raw(Channel::Chat, None, "v");
+        short.text = Some("fine".into());
+        assert_eq!(limits.fit(short).text.as_deref(), Some("fine"));
     }
 
     #[test]

@@ -356,6 +356,10 @@ impl RedisStore {
             .map(|i| i.parse())
             .collect::<Result<_, _>>()
             .map_err(corrupt)?;
+        // An empty pipeline is not a round trip redis-rs can answer: nothing to read.
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
         let mut pipe = redis::pipe();
         for id in &ids {
             pipe.hgetall(self.keys.agent(id));

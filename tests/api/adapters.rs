@@ -456,3 +456,27 @@ async fn telegram_edits_and_button_presses_join_the_timeline() {
         ]
     );
 }
+
+#[tokio::test]
+async fn an_e_mail_longer_than_the_text_limit_is_stored_cut_with_a_marker() {
+    let redis = RedisServer::start();
+    let app = app(&redis).await;
+    let body = "All work and no play.\r\n".repeat(4000); // ~92,000 characters
+    let raw = format!(
+        "From: long@example.com\r\nSubject: logs\r\nMessage-ID: <long-1@example.com>\r\n\r\n{body}"
+    );
+    let (status, receipt) = mail(&app, &raw).await;
+    assert_eq!(status, 202, "{receipt}");
+    let text = timeline_of(&app, "email:long@example.com").await.remove(0);
+    assert!(
+        text.starts_with("All work and no play.\nAll work"),
+        "LF line ends"
+    );
+    assert!(
+        text.ends_with(" more characters]"),
+        "{}",
+        &text[text.len() - 80..]
+    );
+    let kept = text.chars().count();
+    assert!((64 * 1024 - 10..=64 * 1024).contains(&kept), "{kept}");
+}

@@ -419,3 +419,42 @@ async fn an_sms_from_a_short_code_or_an_alphanumeric_sender_is_stored() {
         200
     );
 }
+
+#[tokio::test]
+async fn a_caller_who_hangs_up_while_the_agent_rings_ends_the_call_without_sending_the_agent_away()
+{
+    let redis = RedisServer::start();
+    let app = app(&redis).await;
+    agent_online(&app, "a").await;
+    app.ingest(&message("phone", Some("sms"), "+14155550100", "hi"))
+        .await;
+    agent_online(&app, "b").await;
+    let form = [
+        ("CallSid", "CA40"),
+        ("From", "+14155550100"),
+        ("To", "+18005550000"),
+    ];
+    let (_, twiml) = twilio(&app, "/v1/adapters/twilio/voice", &form, None).await;
+    assert!(twiml.contains("<Client>a</Client>"), "{twiml}");
+    let (status, ended) = twilio(
+        &app,
+        "/v1/adapters/twilio/voice/dial",
+        &[
+            ("CallSid", "CA40"),
+            ("DialCallStatus", "canceled"),
+            ("CallStatus", "completed"),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(ended.contains("<Hangup/>"), "{ended}");
+    let a = app.admin_json("/v1/agents/a").await;
+    assert_eq!(
+        (a["presence"].as_str(), a["load"]["phone"].as_u64()),
+        (Some("online"), Some(0)),
+        "a stays online and the line is free"
+    );
+    let b = app.admin_json("/v1/agents/b").await;
+    assert_eq!(b["load"]["phone"], 0, "the ended call went to nobody");
+}

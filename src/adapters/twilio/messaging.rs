@@ -5,7 +5,6 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::{twiml, verified, Params};
 use crate::api::body::RawBody;
-use crate::api::messages::ingest_raw;
 use crate::api::{resource, AppState};
 use crate::domain::{Channel, Network, RawInbound};
 use crate::error::{ApiError, Problem};
@@ -81,6 +80,6 @@ pub async fn messaging(
     RawBody(body): RawBody,
 ) -> Result<HttpResponse, ApiError> {
     let (params, _) = verified(&state, &req, &body)?;
-    ingest_raw(&state, inbound(&params)?).await?;
+    crate::adapters::ingest_provider(&state, inbound(&params)?).await?;
     Ok(twiml(String::new()))
 }

@@ -150,7 +150,7 @@ pub async fn dial(
     let (params, config) = verified(&state, &req, &body)?;
     let sid = params.require("CallSid")?;
     let now = Utc::now();
-    if params.get("DialCallStatus") == Some("completed") {
+    if !caller_still_waiting(&params) {
         calls::event(&state, sid, CallEvent::HungUp, now).await?;
         return Ok(twiml("<Hangup/>".into()));
     }
@@ -183,6 +183,22 @@ pub async fn dial(
         state.store.save_call(&call).await?;
     }
     answer(&state, &call, &config).await
+}
+
+/// Whether the dial ended with the caller still on the line and nobody having talked to
+/// them: the agent did not answer (`no-answer`, `busy`, `failed`). A talk that ended
+/// (`completed`, `answered`), a caller who hung up while it rang (`canceled`) or a parent
+/// call that is over is an ended call, never a reason to set the agent away or requeue.
+fn caller_still_waiting(params: &Params) -> bool {
+    let unanswered = matches!(
+        params.get("DialCallStatus"),
+        Some("no-answer" | "busy" | "failed")
+    );
+    let parent_over = matches!(
+        params.get("CallStatus"),
+        Some("completed" | "canceled" | "busy" | "failed" | "no-answer")
+    );
+    unanswered && !parent_over
 }
 
 /// Call status callback: a finished call frees its agent's phone unit.
@@ -229,5 +245,41 @@ mod tests {
         )])));
         assert!(!wants_a_person(&p(&[("Digits", "1")])));
         assert!(!wants_a_person(&p(&[("SpeechResult", "order status")])));
+    }
+
+    #[test]
+    fn only_an_unanswered_dial_with_the_caller_on_the_line_falls_back() {
+        let p = |pairs: &[(&str, &str)]| {
+            Params(
+                pairs
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            )
+        };
+        let cases = [
+            (
+                &[
+                    ("DialCallStatus", "no-answer"),
+                    ("CallStatus", "in-progress"),
+                ][..],
+                true,
+            ),
+            (&[("DialCallStatus", "busy")][..], true),
+            (
+                &[("DialCallStatus", "canceled"), ("CallStatus", "completed")][..],
+                false,
+            ),
+            (&[("DialCallStatus", "canceled")][..], false),
+            (
+                &[("DialCallStatus", "no-answer"), ("CallStatus", "completed")][..],
+                false,
+            ),
+            (&[("DialCallStatus", "completed")][..], false),
+            (&[("DialCallStatus", "answered")][..], false),
+        ];
+        for (params, waiting) in cases {
+            assert_eq!(caller_still_waiting(&p(params)), waiting, "{params:?}");
+        }
     }
 }
