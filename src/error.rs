@@ -24,8 +24,9 @@ pub enum ApiError {
     Forbidden,
     #[error("{0}")]
     NotFound(String),
-    #[error("{0}")]
-    MethodNotAllowed(String),
+    /// `allow` lists the methods the resource takes, for the `Allow` header (RFC 9110).
+    #[error("{detail}")]
+    MethodNotAllowed { detail: String, allow: String },
     #[error("{0}")]
     Conflict(String),
     #[error("the body is larger than {0} bytes")]
@@ -57,7 +58,7 @@ impl ApiError {
             ApiError::Unauthorized => ("unauthorized", "Unauthorized"),
             ApiError::Forbidden => ("forbidden", "Forbidden"),
             ApiError::NotFound(_) => ("not-found", "Not found"),
-            ApiError::MethodNotAllowed(_) => ("method-not-allowed", "Method not allowed"),
+            ApiError::MethodNotAllowed { .. } => ("method-not-allowed", "Method not allowed"),
             ApiError::Conflict(_) => ("conflict", "Conflict"),
             ApiError::PayloadTooLarge(_) => ("payload-too-large", "Payload too large"),
             ApiError::UnsupportedMediaType(_) => {
@@ -86,7 +87,7 @@ impl ResponseError for ApiError {
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -111,6 +112,11 @@ impl ResponseError for ApiError {
                     header::RETRY_AFTER,
                     HeaderValue::from_static(RETRY_AFTER_SECS),
                 ));
+            }
+            ApiError::MethodNotAllowed { allow, .. } => {
+                if let Ok(value) = HeaderValue::from_str(allow) {
+                    response.insert_header((header::ALLOW, value));
+                }
             }
             _ => {}
         }

@@ -34,6 +34,7 @@ pub struct CapacityDto {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AgentRequest {
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub name: String,
     #[serde(default)]
     pub teams: Vec<String>,

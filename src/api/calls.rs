@@ -19,6 +19,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CallRequest {
     /// The provider's call id (Twilio's `CallSid`); a retry answers the first decision.
+    #[schema(min_length = 1, max_length = 128, pattern = r"\S")]
     pub external_id: String,
     /// The caller's number, in any usual written form.
     pub from: String,

@@ -32,8 +32,10 @@ pub struct IngestRequest {
     #[serde(default)]
     pub network: Option<Network>,
     /// The provider's message id; with channel and network, the idempotency key.
+    #[schema(min_length = 1, max_length = 512, pattern = r"\S")]
     pub external_id: String,
     /// The sender's address on the channel (phone number, e-mail, visitor id, ...).
+    #[schema(min_length = 1, max_length = 256, pattern = r"\S")]
     pub from: String,
     /// Further identifiers the adapter vouches for (a logged-in chat user's e-mail, say).
     #[serde(default)]

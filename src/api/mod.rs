@@ -108,11 +108,14 @@ pub fn resource(path: &str) -> actix_web::Resource {
 }
 
 async fn method_not_allowed(req: HttpRequest) -> Result<actix_web::HttpResponse, ApiError> {
-    Err(ApiError::MethodNotAllowed(format!(
-        "{} is not allowed on {}",
-        req.method(),
-        req.path()
-    )))
+    let allow = req
+        .match_pattern()
+        .and_then(|pattern| openapi::allowed_methods(&pattern))
+        .unwrap_or_default();
+    Err(ApiError::MethodNotAllowed {
+        detail: format!("{} is not allowed on {}", req.method(), req.path()),
+        allow,
+    })
 }
 
 async fn not_found(req: HttpRequest) -> Result<actix_web::HttpResponse, ApiError> {

@@ -1,10 +1,16 @@
 //! The OpenAPI document, generated from the handlers' annotations, at `GET /openapi.json`.
 
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
 use actix_web::{web, HttpResponse};
+use utoipa::openapi::path::Operation;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
-use super::{agents, calls, conversations, customers, events, messages, ops};
+use super::{agents, calls, conversations, customers, events, messages};
+use crate::domain::{Channel, Medium, Network};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -41,12 +47,9 @@ use super::{agents, calls, conversations, customers, events, messages, ops};
         customers::patch_customer,
         customers::find_customer,
         openapi_json,
-        ops::healthz,
-        ops::readyz,
-        ops::metrics,
     ),
     components(schemas(crate::domain::Identity, crate::domain::Message, crate::domain::Route)),
-    modifiers(&BearerTokens),
+    modifiers(&BearerTokens, &CommonProblems),
     tags(
         (name = "ingest", description = "Inbound messages from channel adapters"),
         (name = "agents", description = "Agents, their capacity and presence"),
@@ -57,10 +60,91 @@ use super::{agents, calls, conversations, customers, events, messages, ops};
         (name = "twilio", description = "Twilio Programmable Voice webhooks (signed with X-Twilio-Signature)"),
         (name = "conversations", description = "Timelines and conversation actions"),
         (name = "customers", description = "Customers and their identities"),
-        (name = "ops", description = "Health, readiness and metrics (ops port)"),
+        (name = "ops", description = "This document. Health, readiness and metrics are on the ops port"),
     )
 )]
 pub struct ApiDoc;
+
+/// The answers every route of a kind gives, added where its annotation leaves them out,
+/// so the document lists every status the server can send: bad input (400), missing or
+/// wrong credentials (401, 403), unknown ids (404), bodies too large (413) or of the
+/// wrong type (415), rate limits (429) and an unreachable store (503).
+struct CommonProblems;
+
+impl Modify for CommonProblems {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            if path == "/openapi.json" {
+                continue;
+            }
+            let ops = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for op in ops.into_iter().flatten() {
+                for (status, why) in common_problems(path, op) {
+                    op.responses
+                        .responses
+                        .entry(status.to_owned())
+                        .or_insert_with(|| problem_response(why));
+                }
+            }
+        }
+    }
+}
+
+fn common_problems(path: &str, op: &Operation) -> Vec<(&'static str, &'static str)> {
+    let mut out = vec![
+        (
+            "429",
+            "Rate limit exceeded; retry after `Retry-After` seconds",
+        ),
+        (
+            "503",
+            "The store is unreachable; retry after `Retry-After` seconds",
+        ),
+    ];
+    if op.security.is_some() {
+        out.push(("401", "Missing or invalid bearer token"));
+        out.push(("403", "This token may not do that"));
+    }
+    if path.starts_with("/v1/adapters/twilio") {
+        out.push(("404", "The Twilio webhooks are not configured"));
+    }
+    if path.contains('{') {
+        out.push(("400", "Malformed path or query"));
+        out.push(("404", "No such resource"));
+    }
+    if let Some(body) = &op.request_body {
+        out.push(("400", "Malformed body"));
+        out.push(("413", "Body larger than the limit"));
+        let typed = ["application/json", "message/rfc822"];
+        if body.content.keys().any(|ct| typed.contains(&ct.as_str())) {
+            out.push(("415", "Wrong Content-Type"));
+        }
+    }
+    if op.parameters.as_ref().is_some_and(|p| !p.is_empty()) {
+        out.push(("400", "Malformed parameters"));
+    }
+    out
+}
+
+fn problem_response(description: &str) -> RefOr<Response> {
+    RefOr::T(
+        ResponseBuilder::new()
+            .description(description)
+            .content(
+                "application/problem+json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("Problem")))
+                    .build(),
+            )
+            .build(),
+    )
+}
 
 struct BearerTokens;
 
@@ -86,6 +170,34 @@ impl Modify for BearerTokens {
     }
 }
 
+/// The methods the document lists for a route pattern (`/v1/agents/{id}`), as an
+/// `Allow` header value: the document is the one list of what each route takes.
+pub fn allowed_methods(pattern: &str) -> Option<String> {
+    static ALLOWED: OnceLock<HashMap<String, String>> = OnceLock::new();
+    let table = ALLOWED.get_or_init(|| {
+        ApiDoc::openapi()
+            .paths
+            .paths
+            .into_iter()
+            .map(|(path, item)| {
+                let methods = [
+                    ("GET", item.get.is_some()),
+                    ("PUT", item.put.is_some()),
+                    ("POST", item.post.is_some()),
+                    ("DELETE", item.delete.is_some()),
+                    ("PATCH", item.patch.is_some()),
+                ];
+                let allow: Vec<&str> = methods
+                    .into_iter()
+                    .filter_map(|(m, on)| on.then_some(m))
+                    .collect();
+                (path, allow.join(", "))
+            })
+            .collect()
+    });
+    table.get(pattern).cloned()
+}
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(super::resource("/openapi.json").route(web::get().to(openapi_json)));
 }
@@ -93,5 +205,43 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 /// This document.
 #[utoipa::path(get, path = "/openapi.json", tag = "ops", responses((status = 200, description = "The OpenAPI document")))]
 pub async fn openapi_json() -> HttpResponse {
-    HttpResponse::Ok().json(ApiDoc::openapi())
+    HttpResponse::Ok().json(document())
+}
+
+/// The generated document plus the rules the derive cannot express.
+pub fn document() -> &'static serde_json::Value {
+    static DOC: OnceLock<serde_json::Value> = OnceLock::new();
+    DOC.get_or_init(|| {
+        let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
+        network_rules(&mut doc["components"]["schemas"]["IngestRequest"]);
+        doc
+    })
+}
+
+/// Which `network` each `channel` takes (`Medium::new`): phone `voice` or `sms` (or
+/// none), social one of its networks (required), e-mail and chat none. JSON Schema
+/// 2020-12 `if`/`then`, which OpenAPI 3.1 schemas are.
+fn network_rules(schema: &mut serde_json::Value) {
+    use serde_json::json;
+    let networks = |channel: Channel| -> Vec<&str> {
+        Network::ALL
+            .iter()
+            .filter(|n| Medium::new(channel, Some(**n)).is_ok())
+            .map(|n| n.as_str())
+            .collect()
+    };
+    let rule = |channel: Channel| {
+        let allowed = networks(channel);
+        let network = if allowed.is_empty() {
+            json!({ "type": "null" })
+        } else {
+            json!({ "enum": allowed })
+        };
+        let mut then = json!({ "properties": { "network": network } });
+        if Medium::new(channel, None).is_err() {
+            then["required"] = json!(["network"]);
+        }
+        json!({ "if": { "properties": { "channel": { "const": channel.as_str() } } }, "then": then })
+    };
+    schema["allOf"] = Channel::ALL.iter().map(|c| rule(*c)).collect();
 }

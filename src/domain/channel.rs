@@ -54,6 +54,16 @@ impl Channel {
 }
 
 impl Network {
+    pub const ALL: [Network; 7] = [
+        Network::Voice,
+        Network::Sms,
+        Network::Whatsapp,
+        Network::Telegram,
+        Network::Messenger,
+        Network::Instagram,
+        Network::X,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Network::Voice => "voice",

@@ -270,3 +270,102 @@ async fn an_unreachable_store_answers_503_with_retry_after() {
         .expect("sent");
     assert_eq!(ready.status(), 503);
 }
+
+#[tokio::test]
+async fn a_wrong_method_answers_405_with_the_methods_the_route_takes() {
+    let app = spawn_app(test_settings(None, &[])).await;
+    for (method, path, allow) in [
+        (reqwest::Method::GET, "/v1/messages", "POST"),
+        (reqwest::Method::POST, "/v1/agents/a-1", "GET, PUT, DELETE"),
+        (reqwest::Method::POST, "/v1/customers/x", "GET, PATCH"),
+    ] {
+        let r = app
+            .client
+            .request(method, format!("{}{path}", app.address))
+            .bearer_auth(ADMIN_TOKEN);
+        let response = r.send().await.expect("sent");
+        assert_eq!(response.status(), 405, "{path}");
+        assert_eq!(
+            response
+                .headers()
+                .get("allow")
+                .and_then(|v| v.to_str().ok()),
+            Some(allow),
+            "{path}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_unreadable_rating_is_refused_and_leaves_the_conversation_open() {
+    let redis = RedisServer::start();
+    let app = spawn_app(test_settings(Some(&redis.url()), &[])).await;
+    let receipt = app.ingest(&message("chat", None, "v-1", "hi")).await;
+    let conv = receipt["conversation_id"].as_str().unwrap_or_default();
+    let path = format!("{}/v1/conversations/{conv}/resolve", app.address);
+    let cases: [(&str, &str, &str, u16); 4] = [
+        ("out of range", "application/json", r#"{"csat":300}"#, 400),
+        ("a string", "application/json", r#"{"csat":"5"}"#, 400),
+        ("malformed JSON", "application/json", r#"{"csat":"#, 400),
+        ("not JSON", "text/plain", "csat=5", 415),
+    ];
+    for (why, content_type, body, status) in cases {
+        let response = app
+            .client
+            .post(&path)
+            .bearer_auth(ADMIN_TOKEN)
+            .header(CONTENT_TYPE, content_type)
+            .body(body)
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(response.status(), status, "{why}");
+        let view = app.admin_json(&format!("/v1/conversations/{conv}")).await;
+        assert_eq!(view["state"], "open", "{why}: not resolved");
+    }
+    let empty = app
+        .client
+        .post(&path)
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(empty.status(), 200, "an empty body resolves");
+}
+
+#[tokio::test]
+async fn the_bearer_scheme_may_be_written_in_any_case() {
+    let app = spawn_app(test_settings(None, &[])).await;
+    for scheme in ["bearer", "BEARER", "Bearer"] {
+        let response = app
+            .client
+            .post(format!("{}/v1/messages", app.address))
+            .header("Authorization", format!("{scheme} {ADAPTER_TOKEN}"))
+            .json(&message("chat", None, "v-9", "hi"))
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(response.status(), 202, "{scheme}");
+    }
+}
+
+#[tokio::test]
+async fn listing_agents_on_a_fresh_redis_answers_an_empty_list() {
+    let redis = RedisServer::start();
+    let app = spawn_app(test_settings(Some(&redis.url()), &[])).await;
+    assert_eq!(app.admin_json("/v1/agents").await, json!([]));
+    app.admin_put("/v1/agents/a", &json!({ "name": "A" })).await;
+    let removed = app
+        .client
+        .delete(format!("{}/v1/agents/a", app.address))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .expect("sent");
+    assert!(removed.status().is_success());
+    assert_eq!(
+        app.admin_json("/v1/agents").await,
+        json!([]),
+        "after the last is removed"
+    );
+}
