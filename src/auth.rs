@@ -51,7 +51,7 @@ impl Tokens {
 
     /// Checks every static token, whatever matches first, so timing says nothing of
     /// which one did; then, failing those, the agent JWT.
-    fn caller(&self, presented: &str) -> Option<Caller> {
+    pub(crate) fn caller(&self, presented: &str) -> Option<Caller> {
         let same = |t: &String| bool::from(t.as_bytes().ct_eq(presented.as_bytes()));
         let admin = self.admin.iter().fold(false, |hit, t| hit | same(t));
         let adapter = self.adapters.iter().fold(false, |hit, t| hit | same(t));
@@ -88,7 +88,7 @@ impl Tokens {
 
 /// The credentials of an `Authorization: Bearer <token>` header. The scheme name is
 /// case-insensitive (RFC 9110 §11.1), so `bearer` and `BEARER` are the same.
-fn bearer(value: &str) -> Option<&str> {
+pub(crate) fn bearer(value: &str) -> Option<&str> {
     let (scheme, token) = value.trim().split_once(' ')?;
     let token = token.trim();
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)

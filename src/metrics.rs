@@ -53,6 +53,7 @@ pub struct Metrics {
     pub ivr_bypass: IntCounterVec,
     pub sla_breaches: IntCounterVec,
     pub skipped: IntCounterVec,
+    pub rate_limited: IntCounterVec,
 }
 
 impl Metrics {
@@ -179,6 +180,12 @@ impl Metrics {
                 "Invalid messages skipped inside a provider's batch (the rest were stored).",
                 &["adapter"],
             )?,
+            rate_limited: counter(
+                &registry,
+                "switchboard_rate_limited_total",
+                "Requests refused with 429, by kind of caller.",
+                &["caller"],
+            )?,
             sla_targets,
             refreshed: Arc::new(Mutex::new(None)),
             registry,
@@ -190,6 +197,9 @@ impl Metrics {
     /// Known label values start at zero so `rate()` and alerts work before the first event.
     fn initialise_labels(&self) {
         self.skipped.with_label_values(&["meta"]);
+        for caller in ["adapter", "agent", "admin", "provider"] {
+            self.rate_limited.with_label_values(&[caller]);
+        }
         for channel in Channel::ALL {
             for direction in [Direction::In, Direction::Out] {
                 self.messages

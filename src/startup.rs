@@ -90,6 +90,7 @@ impl Application {
                 }),
             telegram_secret: settings.telegram_secret_token.clone(),
             outbound: outbound_config(settings)?,
+            rate_limits: settings.rate_limit.clone(),
         });
         let tokens = web::Data::new(Tokens::new(
             settings.admin_token.clone(),
@@ -117,6 +118,7 @@ impl Application {
         let api_state = state.clone();
         let api = HttpServer::new(move || {
             App::new()
+                .wrap(actix_web::middleware::from_fn(api::rate_limit::limit))
                 .wrap_fn(|req, srv| {
                     // Count and time every request by route *pattern*, never the raw path.
                     let started = std::time::Instant::now();

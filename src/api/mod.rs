@@ -10,6 +10,7 @@ pub mod events;
 pub mod messages;
 pub mod openapi;
 pub mod ops;
+pub mod rate_limit;
 
 use std::sync::Arc;
 
@@ -36,6 +37,7 @@ pub struct AppState {
     /// Where agents' replies are delivered, when configured.
     pub outbound: Option<crate::outbound::OutboundConfig>,
     pub telegram_secret: Option<String>,
+    pub rate_limits: crate::configuration::RateLimitSettings,
 }
 
 /// Meta's app secret (event signatures) and verify token (subscription handshake).

@@ -302,4 +302,13 @@ impl Store for Instrumented {
     async fn ping(&self) -> Result<(), StoreError> {
         self.timed("ping", self.inner.ping()).await
     }
+
+    async fn count_request(
+        &self,
+        bucket: &str,
+        window: std::time::Duration,
+    ) -> Result<(u64, std::time::Duration), StoreError> {
+        self.timed("count_request", self.inner.count_request(bucket, window))
+            .await
+    }
 }

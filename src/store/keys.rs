@@ -14,6 +14,7 @@
 //! | `P:mid:{message-id}` | string | the conversation an e-mail Message-ID belongs to (180 days) |
 //! | `P:ob:{ob}:due` / `:d:<id>` | zset / hash | the outbox: deliveries by next attempt / url, body, attempts, state, error |
 //! | `P:call:{sid}` | string | a phone call's record (JSON), expiring after a day |
+//! | `P:rl:{bucket}` | string | requests of a rate-limit bucket in its current window |
 //! | `P:rt:{rt}…` | (see `lua/routing/prelude.lua`) | routing: agents, load, queues, waits, timers |
 //!
 //! Everything about one customer shares the hash tag `{cid}`, so each Lua script touches
@@ -38,6 +39,11 @@ impl Keys {
 
     pub fn identity(&self, identity: &Identity) -> String {
         format!("{}:id:{{{}}}", self.prefix, identity.key())
+    }
+
+    /// A rate-limit bucket's counter (`adapter:<hash>`, `agent:<id>`, `provider:meta`).
+    pub fn rate(&self, bucket: &str) -> String {
+        format!("{}:rl:{{{bucket}}}", self.prefix)
     }
 
     pub fn customer(&self, id: &CustomerId) -> String {

@@ -114,6 +114,9 @@ struct OutboxRec {
 pub struct MemoryStore {
     state: Mutex<State>,
     policy: StorePolicy,
+    /// Rate-limit windows: bucket → (requests, window end). Apart from `state`, so a
+    /// limit check never waits for routing.
+    windows: Mutex<HashMap<String, (u64, std::time::Instant)>>,
 }
 
 impl MemoryStore {
@@ -121,6 +124,7 @@ impl MemoryStore {
         Self {
             state: Mutex::default(),
             policy,
+            windows: Mutex::default(),
         }
     }
 
@@ -700,5 +704,27 @@ impl Store for MemoryStore {
 
     async fn ping(&self) -> Result<(), StoreError> {
         Ok(())
+    }
+
+    async fn count_request(
+        &self,
+        bucket: &str,
+        window: std::time::Duration,
+    ) -> Result<(u64, std::time::Duration), StoreError> {
+        let now = std::time::Instant::now();
+        let mut windows = self.windows.lock().unwrap_or_else(|p| p.into_inner());
+        // Windows that ended are dropped as they are met, and all of them now and then,
+        // so idle callers do not accumulate.
+        if windows.len() > 10_000 {
+            windows.retain(|_, (_, end)| *end > now);
+        }
+        let entry = windows
+            .entry(bucket.to_owned())
+            .or_insert((0, now + window));
+        if entry.1 <= now {
+            *entry = (0, now + window);
+        }
+        entry.0 += 1;
+        Ok((entry.0, entry.1 - now))
     }
 }

@@ -421,6 +421,15 @@ pub trait Store: Send + Sync + 'static {
 
     /// Answers while the store is reachable.
     async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Counts one request against `bucket` in a fixed window that starts with the
+    /// bucket's first request; answers the count so far and the time left in the window.
+    /// Shared by every replica (one Redis round trip).
+    async fn count_request(
+        &self,
+        bucket: &str,
+        window: std::time::Duration,
+    ) -> Result<(u64, std::time::Duration), StoreError>;
 }
 
 /// Most merge hops a request follows before it gives up with `Contention`.

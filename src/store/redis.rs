@@ -910,6 +910,30 @@ impl Store for RedisStore {
             .map_err(from_redis)?;
         Ok(())
     }
+
+    async fn count_request(
+        &self,
+        bucket: &str,
+        window: StdDuration,
+    ) -> Result<(u64, StdDuration), StoreError> {
+        // MULTI, so a counter can never be left without its expiry (a lost PEXPIRE
+        // would block the caller forever); `NX` keeps the window's first expiry.
+        let key = self.keys.rate(bucket);
+        let window_ms = u64::try_from(window.as_millis()).unwrap_or(u64::MAX);
+        let (count, _, left): (u64, i64, i64) = redis::pipe()
+            .atomic()
+            .incr(&key, 1)
+            .cmd("PEXPIRE")
+            .arg(&key)
+            .arg(window_ms)
+            .arg("NX")
+            .pttl(&key)
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(from_redis)?;
+        let left = u64::try_from(left).unwrap_or(window_ms);
+        Ok((count, StdDuration::from_millis(left)))
+    }
 }
 
 /// `HGETALL`, `LRANGE` messages, `SMEMBERS` channels, `LRANGE` merged conversations.

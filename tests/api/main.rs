@@ -14,5 +14,6 @@ mod metrics;
 mod ops;
 mod outbound;
 mod races;
+mod rate_limits;
 mod routing;
 mod shutdown;

@@ -1,0 +1,143 @@
+//! Rate limits per caller, shared by every replica: each request is counted in the
+//! store (one Redis round trip) in a one-second window per bucket, and past the
+//! configured limit answered 429 problem+json with `Retry-After`. A store that cannot
+//! count lets the request through: the request itself then meets the same store and
+//! answers 503 if it needs it, and a limiter must never be the outage.
+
+use std::time::Duration;
+
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header;
+use actix_web::middleware::Next;
+use actix_web::web;
+use sha2::{Digest, Sha256};
+
+use super::AppState;
+use crate::auth::{bearer, Caller, Tokens};
+use crate::configuration::RateLimitSettings;
+use crate::error::ApiError;
+
+const WINDOW: Duration = Duration::from_secs(1);
+
+/// Who a request is counted against, and its limit per window.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Bucket {
+    /// The `switchboard_rate_limited_total` label: adapter, agent, admin or provider.
+    pub caller: &'static str,
+    pub key: String,
+    pub limit: u64,
+}
+
+/// The bucket of a request: a provider's webhook by provider, else by its credentials.
+/// Requests without valid credentials are not counted (they end in 401 at once).
+pub fn bucket(
+    path: &str,
+    authorization: Option<&str>,
+    tokens: &Tokens,
+    limits: &RateLimitSettings,
+) -> Option<Bucket> {
+    let provider = ["twilio", "meta", "telegram"]
+        .into_iter()
+        .find(|p| path.starts_with(&format!("/v1/adapters/{p}")));
+    let (caller, key, limit) = match provider {
+        Some(p) => ("provider", format!("provider:{p}"), limits.provider_per_sec),
+        None => {
+            let token = bearer(authorization?)?;
+            match tokens.caller(token)? {
+                Caller::Admin => ("admin", "admin".to_owned(), limits.admin_per_sec),
+                // The token itself never becomes a key name.
+                Caller::Adapter => {
+                    let digest = Sha256::digest(token.as_bytes());
+                    let short: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+                    (
+                        "adapter",
+                        format!("adapter:{short}"),
+                        limits.adapter_per_sec,
+                    )
+                }
+                Caller::Agent(id) => ("agent", format!("agent:{id}"), limits.agent_per_sec),
+            }
+        }
+    };
+    (limit > 0).then_some(Bucket { caller, key, limit })
+}
+
+/// The middleware (`actix_web::middleware::from_fn`).
+/// The refusal is a response, not an error, so the outer middlewares (request metrics,
+/// request id) see and count it like any other answer.
+pub async fn limit<B: MessageBody>(
+    req: ServiceRequest,
+    next: Next<B>,
+) -> Result<ServiceResponse<EitherBody<B>>, actix_web::Error> {
+    let found = match (
+        req.app_data::<web::Data<AppState>>(),
+        req.app_data::<web::Data<Tokens>>(),
+    ) {
+        (Some(state), Some(tokens)) => {
+            let auth = req
+                .headers()
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok());
+            bucket(req.path(), auth, tokens, &state.rate_limits).map(|b| (state.clone(), b))
+        }
+        _ => None,
+    };
+    if let Some((state, bucket)) = found {
+        match state.store.count_request(&bucket.key, WINDOW).await {
+            Ok((count, left)) if count > bucket.limit => {
+                state
+                    .metrics
+                    .rate_limited
+                    .with_label_values(&[bucket.caller])
+                    .inc();
+                let retry_after_secs = left.as_millis().div_ceil(1000).max(1) as u64;
+                let refusal = ApiError::TooManyRequests { retry_after_secs };
+                return Ok(req.error_response(refusal).map_into_right_body());
+            }
+            Ok(_) => {}
+            Err(e) => tracing::debug!(error = %e, "rate limit not counted"),
+        }
+    }
+    Ok(next.call(req).await?.map_into_left_body())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_are_counted_per_provider_per_token_or_per_agent() {
+        let tokens = Tokens::new(Some("adm".into()), vec!["ad1".into(), "ad2".into()], None);
+        let limits = RateLimitSettings::default();
+        let b = |path: &str, auth: Option<&str>| bucket(path, auth, &tokens, &limits);
+        let meta = b("/v1/adapters/meta", None).expect("provider");
+        assert_eq!(
+            (meta.caller, meta.key.as_str()),
+            ("provider", "provider:meta")
+        );
+        let one = b("/v1/messages", Some("Bearer ad1")).expect("adapter");
+        let two = b("/v1/messages", Some("bearer ad2")).expect("adapter");
+        assert_eq!(one.caller, "adapter");
+        assert_ne!(one.key, two.key, "each adapter token has its own budget");
+        assert!(!one.key.contains("ad1"), "the token is not in the key");
+        assert_eq!(
+            b("/v1/agents", Some("Bearer adm")).map(|b| b.key),
+            Some("admin".into())
+        );
+        assert_eq!(
+            b("/v1/messages", Some("Bearer nope")),
+            None,
+            "401s are not counted"
+        );
+        assert_eq!(b("/v1/messages", None), None);
+        let off = RateLimitSettings {
+            adapter_per_sec: 0,
+            ..limits.clone()
+        };
+        assert_eq!(
+            bucket("/v1/messages", Some("Bearer ad1"), &tokens, &off),
+            None
+        );
+    }
+}

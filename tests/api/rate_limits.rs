@@ -1,0 +1,50 @@
+//! Rate limits are per caller and shared by every replica (counted in Redis).
+
+use serde_json::Value;
+
+use crate::helpers::{message, spawn_app, test_settings, RedisServer};
+
+#[tokio::test]
+async fn an_adapter_over_its_limit_gets_429_with_retry_after_on_every_replica() {
+    let redis = RedisServer::start();
+    let limit = [("SWITCHBOARD_RATE_LIMIT__ADAPTER_PER_SEC", "5")];
+    let one = spawn_app(test_settings(Some(&redis.url()), &limit)).await;
+    let two = spawn_app(test_settings(Some(&redis.url()), &limit)).await;
+    let mut answers = Vec::new();
+    for i in 0..12 {
+        let app = if i % 2 == 0 { &one } else { &two };
+        let r = app
+            .post_message(&message("chat", None, &format!("v-{i}"), "hi"))
+            .await;
+        answers.push((r.status().as_u16(), r.headers().get("retry-after").cloned()));
+        if r.status() == 429 {
+            let problem: Value = r.json().await.expect("problem");
+            assert_eq!(problem["status"], 429);
+        }
+    }
+    let accepted = answers.iter().filter(|(s, _)| *s == 202).count();
+    assert_eq!(accepted, 5, "one budget for both replicas: {answers:?}");
+    assert!(answers
+        .iter()
+        .filter(|(s, _)| *s == 429)
+        .all(|(_, retry)| retry.as_ref().is_some_and(|v| v == "1")));
+    let metrics = one
+        .client
+        .get(format!("{}/metrics", one.ops_address))
+        .send()
+        .await
+        .expect("sent")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.contains(r#"switchboard_rate_limited_total{caller="adapter"}"#),
+        "{metrics}"
+    );
+    // The next window has a fresh budget.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let again = one
+        .post_message(&message("chat", None, "v-late", "hi"))
+        .await;
+    assert_eq!(again.status(), 202);
+}
