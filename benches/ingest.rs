@@ -140,9 +140,19 @@ fn sender(customer: usize) -> String {
 const ADMIN: &str = "bench-admin";
 
 /// Starts the service in this process on free ports, its keys under a fresh prefix.
-async fn start_service(redis: &str, token: &str, tag: &str) -> (String, String) {
+/// With `count_limits` every adapter request is counted against a rate limit too high to
+/// refuse anything (what the limiter costs); otherwise limits are off.
+async fn start_service(
+    redis: &str,
+    token: &str,
+    tag: &str,
+    count_limits: bool,
+) -> (String, String) {
     let prefix = format!("bench{}{tag}", std::process::id());
+    let adapter_limit = if count_limits { "1000000000" } else { "0" };
     let env = [
+        ("SWITCHBOARD_RATE_LIMIT__ADAPTER_PER_SEC", adapter_limit),
+        ("SWITCHBOARD_RATE_LIMIT__ADMIN_PER_SEC", "0"),
         ("SWITCHBOARD_REDIS_URL", redis),
         ("SWITCHBOARD_REDIS__KEY_PREFIX", prefix.as_str()),
         ("SWITCHBOARD_LISTEN", "127.0.0.1:0"),
@@ -275,7 +285,7 @@ async fn main() {
             a.ops_url.clone().unwrap_or_else(|| url.clone()),
         ),
         None => {
-            let (api, ops) = start_service(&a.redis, &token, "i").await;
+            let (api, ops) = start_service(&a.redis, &token, "i", true).await;
             // Enough agents for every customer's conversation to be assigned: the measured
             // path is the common case, a known customer writing into an assigned conversation.
             online_agents(
@@ -349,9 +359,46 @@ async fn main() {
     })
     .await;
 
+    // The same ingest on a service with rate limits off: what counting costs.
+    let unlimited = match &a.url {
+        Some(_) => None,
+        None => {
+            let (api, _) = start_service(&a.redis, &token, "n", false).await;
+            online_agents(
+                &client,
+                &api,
+                customers.div_ceil(100).max(1),
+                100,
+                a.concurrency,
+            )
+            .await;
+            let (c, t) = (client.clone(), token.clone());
+            let run = drive("ingest-no-limits", a.requests, a.concurrency, move |i| {
+                ingest(
+                    c.clone(),
+                    api.clone(),
+                    t.clone(),
+                    i % customers,
+                    format!("n-{run_id}-{i}"),
+                )
+            })
+            .await;
+            Some(run)
+        }
+    };
+
     println!();
-    for run in [&health, &ready, &ping, &ingest_run] {
+    for run in [&health, &ready, &ping, &ingest_run]
+        .into_iter()
+        .chain(&unlimited)
+    {
         run.print();
+    }
+    if let Some(unlimited) = &unlimited {
+        println!(
+            "ingest (limits counted) / ingest (limits off) = {:.2}",
+            ingest_run.rate() / unlimited.rate()
+        );
     }
     println!();
     println!(
@@ -377,7 +424,7 @@ async fn main() {
     );
     let mut runs = Vec::new();
     for (agents, tag) in [(10, "route-10"), (10_000, "route-10k")] {
-        let (api, _) = start_service(&a.redis, &token, tag).await;
+        let (api, _) = start_service(&a.redis, &token, tag, false).await;
         online_agents(&client, &api, agents, 100, a.concurrency).await;
         runs.push(
             routing_cycles(&client, &api, &token, a.routing_cycles, a.concurrency, tag).await,
