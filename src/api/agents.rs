@@ -97,13 +97,15 @@ pub async fn put_agent(
     let profile = AgentProfile::new(id, body.name, body.teams, capacity)?
         .with_skills(body.skills, body.languages)?
         .with_dial(body.dial)?;
-    let (view, created) = state.store.put_agent(&profile, Utc::now()).await?;
-    let mut response = if created {
+    let saved = state.store.put_agent(&profile, Utc::now()).await?;
+    // More capacity takes waiting work at once: those are assignments like any other.
+    state.metrics.assignments(&saved.assignments);
+    let mut response = if saved.created {
         HttpResponse::Created()
     } else {
         HttpResponse::Ok()
     };
-    Ok(response.json(view))
+    Ok(response.json(saved.view))
 }
 
 /// An agent: presence, load per channel and portfolio size.

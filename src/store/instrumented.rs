@@ -12,7 +12,8 @@ use tracing::Instrument;
 
 use super::{
     AgentEvent, Assignment, CallRecord, Delivery, DeliveryOutcome, DeliveryState, ReplyOutcome,
-    ResolveOutcome, RoutingSnapshot, Store, StoreError, TransferOutcome, TransferTarget,
+    ResolveOutcome, RoutingSnapshot, SavedAgent, Store, StoreError, TransferOutcome,
+    TransferTarget,
 };
 use crate::domain::{
     AgentId, AgentProfile, AgentView, ConversationId, ConversationView, CustomerId, CustomerView,
@@ -128,7 +129,7 @@ impl Store for Instrumented {
         &self,
         profile: &AgentProfile,
         now: DateTime<Utc>,
-    ) -> Result<(AgentView, bool), StoreError> {
+    ) -> Result<SavedAgent, StoreError> {
         self.timed("put_agent", self.inner.put_agent(profile, now))
             .await
     }

@@ -54,6 +54,11 @@ impl Keys {
         format!("{}:ids", self.customer(id))
     }
 
+    /// The customer's idempotency records (`ingest.lua` appends `:dx` itself).
+    pub fn customer_dedup(&self, id: &CustomerId) -> String {
+        format!("{}:dx", self.customer(id))
+    }
+
     pub fn customer_conversations(&self, id: &CustomerId) -> String {
         format!("{}:convs", self.customer(id))
     }

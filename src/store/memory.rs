@@ -15,7 +15,7 @@ use super::memory_routing::{Request, Routing};
 use super::records::{inbound_record, priority, sort_timeline};
 use super::{
     AgentEvent, Assignment, CallRecord, Delivery, DeliveryOutcome, DeliveryState, ReplyOutcome,
-    ResolveOutcome, RoutingSnapshot, Store, StoreError, StorePolicy, TransferOutcome,
+    ResolveOutcome, RoutingSnapshot, SavedAgent, Store, StoreError, StorePolicy, TransferOutcome,
     TransferTarget, MAX_HOPS,
 };
 use crate::domain::{
@@ -506,9 +506,13 @@ impl Store for MemoryStore {
         &self,
         profile: &AgentProfile,
         now: DateTime<Utc>,
-    ) -> Result<(AgentView, bool), StoreError> {
-        let (view, created, _) = self.lock().routing.put_agent(profile.clone(), now);
-        Ok((view, created))
+    ) -> Result<SavedAgent, StoreError> {
+        let (view, created, assignments) = self.lock().routing.put_agent(profile.clone(), now);
+        Ok(SavedAgent {
+            view,
+            created,
+            assignments,
+        })
     }
 
     async fn agent(&self, id: &AgentId) -> Result<Option<AgentView>, StoreError> {

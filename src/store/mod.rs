@@ -70,6 +70,15 @@ impl Default for StorePolicy {
 }
 
 /// A conversation given to an agent by routing (for events and wait metrics).
+/// An agent created or updated: its view, whether it is new, and the waiting work its
+/// (new) capacity took at once, which counts as assignments like any other.
+#[derive(Debug, Clone)]
+pub struct SavedAgent {
+    pub view: AgentView,
+    pub created: bool,
+    pub assignments: Vec<Assignment>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Assignment {
     pub conversation_id: ConversationId,
@@ -304,7 +313,7 @@ pub trait Store: Send + Sync + 'static {
         &self,
         profile: &AgentProfile,
         now: DateTime<Utc>,
-    ) -> Result<(AgentView, bool), StoreError>;
+    ) -> Result<SavedAgent, StoreError>;
 
     async fn agent(&self, id: &AgentId) -> Result<Option<AgentView>, StoreError>;
 

@@ -22,13 +22,13 @@ const IDENTITY_CACHE_ENTRIES: usize = 100_000;
 const IDENTITY_CACHE_TTL: StdDuration = StdDuration::from_secs(300);
 use super::{
     AgentEvent, Assignment, CallRecord, Delivery, DeliveryOutcome, DeliveryState, Keys,
-    ReplyOutcome, ResolveOutcome, RoutingSnapshot, Store, StoreError, StorePolicy, TransferOutcome,
-    TransferTarget, CALL_TTL_SECS, EVENTS_KEPT, MAX_HOPS, THREAD_TTL_SECS,
+    ReplyOutcome, ResolveOutcome, RoutingSnapshot, SavedAgent, Store, StoreError, StorePolicy,
+    TransferOutcome, TransferTarget, CALL_TTL_SECS, EVENTS_KEPT, MAX_HOPS, THREAD_TTL_SECS,
 };
 use crate::domain::{
     merge_target, AgentId, AgentProfile, AgentView, Channel, ConversationId, ConversationState,
-    ConversationView, CustomerId, CustomerView, Decision, EntryKind, Identity, InboundMessage,
-    Message, Presence, Receipt, Route, RouteReason, DEFAULT_QUEUE, DEFAULT_TIER,
+    ConversationView, CustomerId, CustomerView, EntryKind, Identity, InboundMessage, Message,
+    Presence, Receipt, DEFAULT_QUEUE, DEFAULT_TIER,
 };
 
 struct Scripts {
@@ -242,26 +242,23 @@ impl RedisStore {
         script_answer(answer)
     }
 
-    /// Round trip 3, only for a conversation no agent holds yet: routing decides, and a
-    /// newly chosen personal agent and the assignment are mirrored on the customer.
+    /// Round trip 3, only for a conversation no agent holds yet: routing decides; then
+    /// one pipeline mirrors a newly chosen personal agent and the assignment on the
+    /// customer's slot and gives the idempotency record the real route (the ingest
+    /// script wrote it before routing had decided), so a retry after the conversation
+    /// is resolved answers what the first delivery was told.
     async fn routed(
         &self,
         a: Appended,
-        channel: Channel,
+        msg: &InboundMessage,
         now: DateTime<Utc>,
     ) -> Result<Receipt, StoreError> {
         let conv = a.receipt.conversation_id.clone();
-        if let Some(agent) = a.agent {
-            return Ok(Receipt {
-                route: Route {
-                    decision: Decision::Assigned,
-                    agent_id: Some(agent),
-                    queue: None,
-                    reason: RouteReason::AlreadyAssigned,
-                },
-                ..a.receipt
-            });
+        if a.agent.is_some() {
+            // Held already: the script's receipt carries the real route.
+            return Ok(a.receipt);
         }
+        let channel = msg.medium().channel();
         let priority = priority(&a.tier, a.repeat_contacts > 0, channel);
         let routed = self
             .route_conversation(
@@ -273,23 +270,33 @@ impl RedisStore {
                 now,
             )
             .await?;
-        if let Some(personal) = &routed.new_personal_agent {
-            let _: i64 = redis::cmd("HSET")
-                .arg(self.keys.customer(conv.customer()))
-                .arg("personal_agent")
-                .arg(personal.as_str())
-                .query_async(&mut self.conn.clone())
-                .await
-                .map_err(from_redis)?;
-        }
-        if let Some(agent) = &routed.route.agent_id {
-            self.mirror_agent(&conv, Some(&agent.parse().map_err(corrupt)?))
-                .await?;
-        }
-        Ok(Receipt {
+        let receipt = Receipt {
             route: routed.route,
             ..a.receipt
-        })
+        };
+        let cid = conv.customer();
+        let mut pipe = redis::pipe();
+        if let Some(personal) = &routed.new_personal_agent {
+            pipe.hset(self.keys.customer(cid), "personal_agent", personal.as_str())
+                .ignore();
+        }
+        if let Some(agent) = &receipt.route.agent_id {
+            let agent: AgentId = agent.parse().map_err(corrupt)?;
+            pipe.hset(self.keys.conversation(&conv), "agent", agent.as_str())
+                .ignore();
+        }
+        let expires = now.timestamp_millis() + self.policy.dedup_ttl.num_milliseconds();
+        let record = serde_json::to_string(&receipt).map_err(corrupt)?;
+        pipe.hset(
+            self.keys.customer_dedup(cid),
+            msg.idempotency_key(),
+            format!("{expires}|{record}"),
+        )
+        .ignore();
+        pipe.query_async::<()>(&mut self.conn.clone())
+            .await
+            .map_err(from_redis)?;
+        Ok(receipt)
     }
 
     /// Merges `source` into `target` and answers the customer that survives (which is
@@ -513,11 +520,7 @@ impl Store for RedisStore {
         for _ in 0..MAX_HOPS {
             tracing::Span::current().record("customer_id", target.as_str());
             match self.append(&target, msg, &message, from_cache, now).await? {
-                ScriptAnswer::Ok(parts) => {
-                    return self
-                        .routed(appended(parts)?, msg.medium().channel(), now)
-                        .await
-                }
+                ScriptAnswer::Ok(parts) => return self.routed(appended(parts)?, msg, now).await,
                 ScriptAnswer::Duplicate(receipt) => {
                     // A retry learns where its conversation stands now.
                     let receipt = parse_receipt(&receipt, true)?;
@@ -674,13 +677,17 @@ impl Store for RedisStore {
         &self,
         profile: &AgentProfile,
         now: DateTime<Utc>,
-    ) -> Result<(AgentView, bool), StoreError> {
-        let created = self.put_agent_profile(profile, now).await?;
+    ) -> Result<SavedAgent, StoreError> {
+        let (created, assignments) = self.put_agent_profile(profile, now).await?;
         let view = self
             .load_agent(&profile.id)
             .await?
             .ok_or_else(|| StoreError::Corrupt(format!("agent {} vanished", profile.id)))?;
-        Ok((view, created))
+        Ok(SavedAgent {
+            view,
+            created,
+            assignments,
+        })
     }
 
     async fn agent(&self, id: &AgentId) -> Result<Option<AgentView>, StoreError> {

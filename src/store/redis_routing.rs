@@ -154,7 +154,7 @@ impl RedisStore {
         &self,
         profile: &AgentProfile,
         now: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<(bool, Vec<Assignment>), StoreError> {
         let stored = StoredProfile {
             name: profile.name.clone(),
             teams: profile.teams.clone(),
@@ -179,8 +179,7 @@ impl RedisStore {
         let mut parts = answer.into_iter();
         let created = matches!(parts.next(), Some(Value::Int(1)));
         let made = parts.map(strings).collect::<Result<Vec<_>, _>>()?;
-        self.recorded(made, now).await?;
-        Ok(created)
+        Ok((created, self.recorded(made, now).await?))
     }
 
     pub(super) async fn presence(

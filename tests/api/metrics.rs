@@ -162,3 +162,39 @@ async fn the_deployment_gauges_vanish_while_the_store_is_unreachable() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn work_taken_by_raising_an_agents_capacity_counts_as_waits_on_both_stores() {
+    let redis = RedisServer::start();
+    for url in [None, Some(redis.url())] {
+        let app = spawn_app(test_settings(url.as_deref(), &[])).await;
+        let one_chat = json!({ "name": "A", "capacity": { "chat": 1 } });
+        app.admin_put("/v1/agents/a", &one_chat).await;
+        app.admin_put("/v1/agents/a/presence", &json!({ "presence": "online" }))
+            .await;
+        app.ingest(&message("chat", None, "first", "hi")).await;
+        let second = app.ingest(&message("chat", None, "second", "hi")).await;
+        assert_eq!(second["route"]["decision"], "queued", "{url:?}");
+        let before = scrape(&app).await;
+        let count = |text: &str| {
+            text.lines()
+                .filter(|l| l.starts_with("switchboard_wait_seconds_count{channel=\"chat\""))
+                .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+                .sum::<f64>()
+        };
+        let two_chats = json!({ "name": "A", "capacity": { "chat": 2 } });
+        app.admin_put("/v1/agents/a", &two_chats).await;
+        let conv = second["conversation_id"].as_str().unwrap_or_default();
+        let view = app.admin_json(&format!("/v1/conversations/{conv}")).await;
+        assert_eq!(
+            view["agent_id"], "a",
+            "{url:?}: the new unit took the waiting chat"
+        );
+        let after = scrape(&app).await;
+        assert_eq!(
+            count(&after) - count(&before),
+            1.0,
+            "{url:?}: its wait observed"
+        );
+    }
+}

@@ -10,7 +10,7 @@ use serde_json::json;
 use switchboard::domain::{
     AgentId, AgentProfile, Capacity, Decision, Presence, Receipt, RouteReason,
 };
-use switchboard::store::{RedisStore, Store, StorePolicy};
+use switchboard::store::{RedisStore, SavedAgent, Store, StorePolicy};
 
 use crate::helpers::{ext, inbound, Harness, RedisServer};
 
@@ -30,6 +30,7 @@ both_stores!(
     the_first_reply_is_marked_first,
     an_agent_offline_past_the_grace_period_hands_its_conversations_back,
     removing_an_agent_reroutes_its_work_and_its_customers_get_a_new_personal_agent,
+    a_retry_after_resolve_answers_the_first_real_route,
 );
 
 fn t0() -> DateTime<Utc> {
@@ -351,18 +352,19 @@ async fn presence_of_an_unknown_agent_is_refused_and_profiles_update_in_place(h:
         .await
         .expect("call")
         .is_none());
-    let (_, created) = h
+    let created = h
         .store
         .put_agent(&profile("a", 1), t0())
         .await
-        .expect("put");
+        .expect("put")
+        .created;
     assert!(created);
     h.store
         .set_presence(&id("a"), Presence::Online, t0())
         .await
         .expect("presence");
     chat(&h, "p-1", t0()).await;
-    let (view, created) = h
+    let SavedAgent { view, created, .. } = h
         .store
         .put_agent(&profile("a", 4), t0())
         .await
@@ -805,4 +807,47 @@ async fn a_vip_waits_longer_and_queues_first_in_memory() {
 #[tokio::test]
 async fn a_vip_waits_longer_and_queues_first_in_redis() {
     a_vip_waits_longer_for_their_agent_and_queues_first(Harness::redis_with(tiered_policy())).await;
+}
+
+async fn a_retry_after_resolve_answers_the_first_real_route(h: Harness) {
+    let message = |ext: &str, from: &str| {
+        inbound(json!({ "channel": "chat", "external_id": ext, "from": from, "text": "hi" }))
+    };
+    // Queued first (nobody online), then drained, resolved and retried.
+    let queued = h
+        .store
+        .ingest(&message("q-1", "v-q"), t0())
+        .await
+        .expect("ingest");
+    assert_eq!(queued.route.decision, Decision::Queued, "{queued:?}");
+    agent_online(&h, "a", 3).await;
+    let first = h
+        .store
+        .ingest(&message("r-1", "v-r"), t0())
+        .await
+        .expect("ingest");
+    assigned_to(&first, "a", RouteReason::NewPersonalAgent);
+    let second = h
+        .store
+        .ingest(&message("r-2", "v-r"), t0())
+        .await
+        .expect("ingest");
+    assigned_to(&second, "a", RouteReason::AlreadyAssigned);
+    let later = t0() + Duration::minutes(1);
+    for conv in [&queued.conversation_id, &first.conversation_id] {
+        h.store.resolve(conv, later).await.expect("resolve");
+    }
+    for (ext, from, original) in [
+        ("q-1", "v-q", &queued),
+        ("r-1", "v-r", &first),
+        ("r-2", "v-r", &second),
+    ] {
+        let retry = h
+            .store
+            .ingest(&message(ext, from), later)
+            .await
+            .expect("retry");
+        assert!(retry.duplicate, "{ext}");
+        assert_eq!(retry.route, original.route, "{ext}: the first real route");
+    }
 }

@@ -67,17 +67,24 @@ end
 local conv = v .. ':' .. seq
 redis.call('SADD', conv .. ':ch', ARGV[8])
 redis.call('RPUSH', conv .. ':m', ARGV[7])
-local queue = redis.call('HGET', conv, 'queue')
+-- Routing needs these only when no agent holds the conversation (its `agent` mirror).
+local held = redis.call('HMGET', conv, 'agent', 'repeat_contacts', 'queue')
+-- A held conversation's route is final here; otherwise a placeholder that the store
+-- replaces with routing's decision once it is made.
+local route
+if held[1] then
+  route = { decision = 'assigned', agent_id = held[1], queue = cjson.null,
+            reason = 'already_assigned' }
+else
+  route = { decision = 'queued', agent_id = cjson.null, queue = held[3] or cjson.null,
+            reason = 'no_agent_available' }
+end
 local receipt = cjson.encode({
   message_id = ARGV[6], customer_id = cid, conversation_id = cid .. '-' .. seq,
-  repeat_contact = reopened,
-  route = { decision = 'queued', agent_id = cjson.null, queue = queue or cjson.null,
-            reason = 'no_agent_available' } })
+  repeat_contact = reopened, route = route })
 redis.call('HSET', c .. ':dx', idem, (now + ttl) .. '|' .. receipt)
 -- No record outlives the customer's last write by more than `ttl`: the records of a
 -- customer who went quiet expire with the hash.
 redis.call('PEXPIRE', c .. ':dx', ttl)
--- Routing needs these only when no agent holds the conversation (its `agent` mirror).
-local held = redis.call('HMGET', conv, 'agent', 'repeat_contacts')
 local cust = redis.call('HMGET', c, 'personal_agent', 'tier')
 return {'ok', receipt, held[1] or '', cust[1] or '', cust[2] or 'standard', held[2] or '0'}
