@@ -2,15 +2,10 @@
 //! Redis implementation for production and an in-memory one for the quick start and
 //! fast tests. Both pass the same conformance suite (`tests/api/conformance.rs`).
 
-mod identity_cache;
 mod instrumented;
-mod keys;
 mod memory;
-mod memory_routing;
 mod records;
 mod redis;
-mod redis_outbox;
-mod redis_routing;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
@@ -23,7 +18,7 @@ use crate::domain::{
 pub use self::instrumented::Instrumented;
 pub use self::memory::MemoryStore;
 pub use self::redis::RedisStore;
-pub use keys::Keys;
+pub use self::redis::Keys;
 
 /// Rules the stores apply that come from settings.
 #[derive(Debug, Clone)]

@@ -11,9 +11,11 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::memory_routing::{Request, Routing};
-use super::records::{inbound_record, priority, sort_timeline};
-use super::{
+mod routing;
+
+use self::routing::{Request, Routing};
+use crate::store::records::{inbound_record, priority, sort_timeline};
+use crate::store::{
     AgentEvent, Assignment, CallRecord, Delivery, DeliveryOutcome, DeliveryState, ReplyOutcome,
     ResolveOutcome, RoutingSnapshot, SavedAgent, Store, StoreError, StorePolicy, TransferOutcome,
     TransferTarget, MAX_HOPS,

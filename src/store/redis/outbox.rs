@@ -6,8 +6,8 @@
 use chrono::{DateTime, Utc};
 use redis::Script;
 
-use super::redis::{corrupt, from_redis, RedisStore};
-use super::{Delivery, DeliveryOutcome, DeliveryState, StoreError};
+use super::{corrupt, from_redis, RedisStore};
+use crate::store::{Delivery, DeliveryOutcome, DeliveryState, StoreError};
 
 pub(super) fn claim_script() -> Script {
     Script::new(include_str!("lua/outbox/claim.lua"))

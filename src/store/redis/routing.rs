@@ -11,8 +11,8 @@ use futures_util::future::try_join_all;
 use redis::{Script, Value};
 use serde::{Deserialize, Serialize};
 
-use super::redis::{corrupt, from_redis, RedisStore};
-use super::{
+use super::{corrupt, from_redis, RedisStore};
+use crate::store::{
     Assignment, QueueStat, RoutingSnapshot, StoreError, TransferOutcome, TransferTarget,
     MAX_TRANSFERS, QUEUES,
 };

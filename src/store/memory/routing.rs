@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use chrono::{DateTime, Utc};
 
-use super::{
+use crate::store::{
     AgentEvent, Assignment, QueueStat, RoutingSnapshot, StorePolicy, TransferOutcome,
     TransferTarget, EVENTS_KEPT, MAX_TRANSFERS, QUEUES, SUPERVISOR_QUEUE,
 };

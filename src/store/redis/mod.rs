@@ -13,15 +13,22 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{ErrorKind, RedisError, Script, ServerErrorKind};
 use serde::{Deserialize, Deserializer};
 
-use super::identity_cache::IdentityCache;
-use super::records::{inbound_record, priority, sort_timeline};
-use super::redis_routing::RoutingScripts;
+mod identity_cache;
+mod keys;
+mod outbox;
+mod routing;
+
+pub use keys::Keys;
+
+use self::identity_cache::IdentityCache;
+use crate::store::records::{inbound_record, priority, sort_timeline};
+use self::routing::RoutingScripts;
 
 /// Identities remembered per process, and for how long (see `identity_cache`).
 const IDENTITY_CACHE_ENTRIES: usize = 100_000;
 const IDENTITY_CACHE_TTL: StdDuration = StdDuration::from_secs(300);
-use super::{
-    AgentEvent, Assignment, CallRecord, Delivery, DeliveryOutcome, DeliveryState, Keys,
+use crate::store::{
+    AgentEvent, Assignment, CallRecord, Delivery, DeliveryOutcome, DeliveryState,
     ReplyOutcome, ResolveOutcome, RoutingSnapshot, SavedAgent, Store, StoreError, StorePolicy,
     TransferOutcome, TransferTarget, CALL_TTL_SECS, EVENTS_KEPT, MAX_HOPS, THREAD_TTL_SECS,
 };
@@ -55,12 +62,12 @@ impl Scripts {
 
 /// See the module docs and [`Keys`] for the layout.
 pub struct RedisStore {
-    pub(super) conn: ConnectionManager,
-    pub(super) keys: Keys,
-    pub(super) policy: StorePolicy,
+    conn: ConnectionManager,
+    keys: Keys,
+    policy: StorePolicy,
     scripts: Scripts,
-    pub(super) routing_scripts: RoutingScripts,
-    pub(super) outbox_claim: Script,
+    routing_scripts: RoutingScripts,
+    outbox_claim: Script,
     identities: IdentityCache,
 }
 
@@ -130,7 +137,7 @@ impl RedisStore {
             policy,
             scripts: Scripts::load(),
             routing_scripts: RoutingScripts::load(),
-            outbox_claim: super::redis_outbox::claim_script(),
+            outbox_claim: outbox::claim_script(),
             identities: IdentityCache::new(IDENTITY_CACHE_ENTRIES, IDENTITY_CACHE_TTL),
         })
     }
