@@ -10,6 +10,7 @@ pub mod domain;
 pub mod error;
 pub mod metrics;
 pub mod outbound;
+pub mod routing;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

@@ -9,7 +9,6 @@ mod inbound;
 mod phone;
 #[cfg(test)]
 mod phone_examples;
-mod placement;
 mod rules;
 mod views;
 
@@ -18,7 +17,6 @@ pub use channel::{Channel, Medium, Network};
 pub use identity::{Identity, IdentityKind, IdentityNormaliser, MAX_IDENTITY_LEN};
 pub use ids::{ConversationId, CustomerId, MessageId};
 pub use inbound::{InboundMessage, Limits, RawIdentity, RawInbound};
-pub use placement::{place, queue_score, PersonalAgent, Placement};
 pub use rules::{merge_target, next_step, ConversationStep};
 pub use views::{
     ConversationState, ConversationView, CustomerView, Decision, Direction, EntryKind, Message,

@@ -8,63 +8,23 @@ mod records;
 mod redis;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 
 use crate::domain::{
-    AgentId, AgentProfile, AgentView, Channel, ConversationId, ConversationView, CustomerId,
-    CustomerView, Identity, InboundMessage, Message, Presence, Receipt, Route, RouteReason,
+    AgentId, AgentProfile, AgentView, ConversationId, ConversationView, CustomerId, CustomerView,
+    Identity, InboundMessage, Message, Presence, Receipt,
+};
+
+pub use crate::routing::{
+    AgentEvent, Assignment, QueueStat, RoutingSnapshot, StorePolicy, TransferOutcome,
+    TransferTarget, EVENTS_KEPT, MAX_TRANSFERS, QUEUES, SUPERVISOR_QUEUE,
 };
 
 pub use self::instrumented::Instrumented;
 pub use self::memory::MemoryStore;
-pub use self::redis::RedisStore;
 pub use self::redis::Keys;
+pub use self::redis::RedisStore;
 
-/// Rules the stores apply that come from settings.
-#[derive(Debug, Clone)]
-pub struct StorePolicy {
-    /// How long a message's idempotency record is kept.
-    pub dedup_ttl: Duration,
-    /// How long after resolution a new message reopens a conversation.
-    pub reopen_window: Duration,
-    /// How long a conversation waits for its busy personal agent, per channel
-    /// (phone, email, chat, social).
-    pub sticky_waits: [Duration; 4],
-    /// Per-tier overrides of `sticky_waits` (e.g. longer for `vip`).
-    pub tier_sticky_waits: std::collections::HashMap<String, [Duration; 4]>,
-    /// How long an agent may be offline before its conversations go back to routing.
-    pub offline_grace: Duration,
-}
-
-impl StorePolicy {
-    /// How long a conversation of this channel and customer tier waits for its agent.
-    pub fn sticky_wait(&self, channel: Channel, tier: &str) -> Duration {
-        let i = channel.index();
-        self.tier_sticky_waits
-            .get(tier)
-            .unwrap_or(&self.sticky_waits)[i]
-    }
-}
-
-impl Default for StorePolicy {
-    /// The contract's defaults; sticky waits phone 30 s, email 4 h, chat 60 s, social 10 min.
-    fn default() -> Self {
-        Self {
-            dedup_ttl: Duration::days(7),
-            reopen_window: Duration::hours(72),
-            sticky_waits: [
-                Duration::seconds(30),
-                Duration::hours(4),
-                Duration::seconds(60),
-                Duration::minutes(10),
-            ],
-            tier_sticky_waits: std::collections::HashMap::new(),
-            offline_grace: Duration::minutes(2),
-        }
-    }
-}
-
-/// A conversation given to an agent by routing (for events and wait metrics).
 /// An agent created or updated: its view, whether it is new, and the waiting work its
 /// (new) capacity took at once, which counts as assignments like any other.
 #[derive(Debug, Clone)]
@@ -72,35 +32,6 @@ pub struct SavedAgent {
     pub view: AgentView,
     pub created: bool,
     pub assignments: Vec<Assignment>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Assignment {
-    pub conversation_id: ConversationId,
-    pub agent_id: AgentId,
-    pub reason: RouteReason,
-    pub channel: Channel,
-    /// How long it waited for an agent.
-    pub waited: Duration,
-}
-
-impl Assignment {
-    pub fn new(
-        conversation: &ConversationId,
-        agent: &AgentId,
-        reason: RouteReason,
-        channel: Channel,
-        since: DateTime<Utc>,
-        now: DateTime<Utc>,
-    ) -> Self {
-        Self {
-            conversation_id: conversation.clone(),
-            agent_id: agent.clone(),
-            reason,
-            channel,
-            waited: now - since,
-        }
-    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -115,44 +46,6 @@ pub enum StoreError {
     #[error("contention: {0}")]
     Contention(String),
 }
-
-/// Something an agent is told about, kept per agent so a reconnecting agent can replay it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AgentEvent {
-    /// Increasing within one agent's events; the SSE `id`.
-    pub id: String,
-    /// `conversation.assigned`, `conversation.transferred`, `conversation.covered`
-    /// (someone else covers one of the agent's customers) or `message.created`.
-    pub kind: String,
-    pub conversation_id: ConversationId,
-    pub reason: Option<String>,
-    /// For `conversation.covered`: the agent covering.
-    pub other_agent: Option<String>,
-}
-
-/// Most events kept per agent.
-pub const EVENTS_KEPT: usize = 1000;
-
-/// The deployment-wide state of routing, for the gauges every replica reports alike.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RoutingSnapshot {
-    /// Every queue (`phone`, `email`, `chat`, `social`, `supervisor`), including the
-    /// conversations waiting for their personal agent in their channel's queue.
-    pub queues: Vec<QueueStat>,
-    pub online: u64,
-    pub away: u64,
-    pub offline: u64,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct QueueStat {
-    pub queue: String,
-    pub depth: u64,
-    pub oldest_since: Option<DateTime<Utc>>,
-}
-
-/// The queues, in the order snapshots list them.
-pub const QUEUES: [&str; 5] = ["phone", "email", "chat", "social", SUPERVISOR_QUEUE];
 
 /// A phone call's state, kept for a day: what was decided for it and where it stands.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
@@ -214,35 +107,6 @@ pub const THREAD_TTL_SECS: u64 = 180 * 86_400;
 
 /// How long a call's record is kept.
 pub const CALL_TTL_SECS: u64 = 86_400;
-
-/// Where a transfer sends a conversation.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TransferTarget {
-    Agent(AgentId),
-    /// A channel's queue (`chat`, ...) or `supervisor`.
-    Queue(String),
-}
-
-/// Conversations transferred more than this many times go to the supervisor queue.
-pub const MAX_TRANSFERS: u32 = 2;
-
-/// The queue of conversations that were passed around too often.
-pub const SUPERVISOR_QUEUE: &str = "supervisor";
-
-/// What a transfer did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TransferOutcome {
-    /// Moved: where it is now, how often it was transferred, and what the freed unit did.
-    Transferred {
-        route: Route,
-        transfers: u32,
-        assignments: Vec<Assignment>,
-    },
-    /// The conversation is not routed (resolved, or never was).
-    NotRouted,
-    /// The target agent is unknown, not online, or full.
-    AgentUnavailable,
-}
 
 /// What storing an agent's reply did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

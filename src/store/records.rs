@@ -1,19 +1,9 @@
-//! What both stores compute alike: the stored form of an inbound message, the order of
-//! a timeline, and a conversation's queue priority.
+//! What both stores compute alike: the stored form of an inbound message and the order
+//! of a timeline.
 
 use chrono::{DateTime, Utc};
 
-use crate::domain::{
-    Channel, Direction, EntryKind, InboundMessage, Message, MessageId, DEFAULT_TIER,
-};
-
-/// Queue priority: a classified tier outranks the standard one; a repeat contact adds
-/// one; a caller, who is on the line now, adds two (CONTRACT rule 5: "priority raised").
-pub(super) fn priority(tier: &str, repeat_contact: bool, channel: Channel) -> u8 {
-    let tier = if tier == DEFAULT_TIER { 0 } else { 2 };
-    let caller = if channel == Channel::Phone { 2 } else { 0 };
-    tier + u8::from(repeat_contact) + caller
-}
+use crate::domain::{Direction, EntryKind, InboundMessage, Message, MessageId};
 
 /// The stored form of an inbound message.
 pub(super) fn inbound_record(msg: &InboundMessage, now: DateTime<Utc>) -> Message {

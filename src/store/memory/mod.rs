@@ -11,19 +11,18 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-mod routing;
-
-use self::routing::{Request, Routing};
-use crate::store::records::{inbound_record, priority, sort_timeline};
-use crate::store::{
-    AgentEvent, Assignment, CallRecord, Delivery, DeliveryOutcome, DeliveryState, ReplyOutcome,
-    ResolveOutcome, RoutingSnapshot, SavedAgent, Store, StoreError, StorePolicy, TransferOutcome,
-    TransferTarget, MAX_HOPS,
-};
 use crate::domain::{
     merge_target, next_step, AgentId, AgentProfile, AgentView, Channel, ConversationId,
     ConversationState, ConversationStep, ConversationView, CustomerId, CustomerView, EntryKind,
     Identity, InboundMessage, Message, Presence, Receipt, DEFAULT_TIER,
+};
+use crate::routing::priority;
+use crate::routing::{Request, Routing};
+use crate::store::records::{inbound_record, sort_timeline};
+use crate::store::{
+    AgentEvent, Assignment, CallRecord, Delivery, DeliveryOutcome, DeliveryState, ReplyOutcome,
+    ResolveOutcome, RoutingSnapshot, SavedAgent, Store, StoreError, StorePolicy, TransferOutcome,
+    TransferTarget, MAX_HOPS,
 };
 
 #[derive(Debug)]

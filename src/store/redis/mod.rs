@@ -21,21 +21,22 @@ mod routing;
 pub use keys::Keys;
 
 use self::identity_cache::IdentityCache;
-use crate::store::records::{inbound_record, priority, sort_timeline};
 use self::routing::RoutingScripts;
+use crate::routing::priority;
+use crate::store::records::{inbound_record, sort_timeline};
 
 /// Identities remembered per process, and for how long (see `identity_cache`).
 const IDENTITY_CACHE_ENTRIES: usize = 100_000;
 const IDENTITY_CACHE_TTL: StdDuration = StdDuration::from_secs(300);
-use crate::store::{
-    AgentEvent, Assignment, CallRecord, Delivery, DeliveryOutcome, DeliveryState,
-    ReplyOutcome, ResolveOutcome, RoutingSnapshot, SavedAgent, Store, StoreError, StorePolicy,
-    TransferOutcome, TransferTarget, CALL_TTL_SECS, EVENTS_KEPT, MAX_HOPS, THREAD_TTL_SECS,
-};
 use crate::domain::{
     merge_target, AgentId, AgentProfile, AgentView, Channel, ConversationId, ConversationState,
     ConversationView, CustomerId, CustomerView, EntryKind, Identity, InboundMessage, Message,
     Presence, Receipt, DEFAULT_QUEUE, DEFAULT_TIER,
+};
+use crate::store::{
+    AgentEvent, Assignment, CallRecord, Delivery, DeliveryOutcome, DeliveryState, ReplyOutcome,
+    ResolveOutcome, RoutingSnapshot, SavedAgent, Store, StoreError, StorePolicy, TransferOutcome,
+    TransferTarget, CALL_TTL_SECS, EVENTS_KEPT, MAX_HOPS, THREAD_TTL_SECS,
 };
 
 struct Scripts {

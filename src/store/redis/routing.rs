@@ -12,13 +12,13 @@ use redis::{Script, Value};
 use serde::{Deserialize, Serialize};
 
 use super::{corrupt, from_redis, RedisStore};
-use crate::store::{
-    Assignment, QueueStat, RoutingSnapshot, StoreError, TransferOutcome, TransferTarget,
-    MAX_TRANSFERS, QUEUES,
-};
 use crate::domain::{
     AgentId, AgentProfile, AgentView, Capacity, Channel, ConversationId, Decision, Presence, Route,
     RouteReason,
+};
+use crate::store::{
+    Assignment, QueueStat, RoutingSnapshot, StoreError, TransferOutcome, TransferTarget,
+    MAX_TRANSFERS, QUEUES,
 };
 
 const PRELUDE: &str = include_str!("lua/routing/prelude.lua");

@@ -1,7 +1,7 @@
 //! Where a conversation that needs an agent goes (CONTRACT rules 2–3), as a pure
 //! decision over what the store found. Both stores apply it; the Lua script mirrors it.
 
-use super::{AgentId, Presence, RouteReason};
+use crate::domain::{AgentId, Presence, RouteReason};
 
 /// The customer's personal agent as routing found them.
 #[derive(Debug, Clone, Copy)]

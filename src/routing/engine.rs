@@ -6,13 +6,14 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use chrono::{DateTime, Utc};
 
-use crate::store::{
-    AgentEvent, Assignment, QueueStat, RoutingSnapshot, StorePolicy, TransferOutcome,
-    TransferTarget, EVENTS_KEPT, MAX_TRANSFERS, QUEUES, SUPERVISOR_QUEUE,
+use super::{
+    place, queue_score, AgentEvent, Assignment, PersonalAgent, Placement, QueueStat,
+    RoutingSnapshot, StorePolicy, TransferOutcome, TransferTarget, EVENTS_KEPT, MAX_TRANSFERS,
+    QUEUES, SUPERVISOR_QUEUE,
 };
 use crate::domain::{
-    place, queue_score, AgentId, AgentProfile, AgentView, Channel, ConversationId, Decision,
-    PersonalAgent, Placement, Presence, Route, RouteReason,
+    AgentId, AgentProfile, AgentView, Channel, ConversationId, Decision, Presence, Route,
+    RouteReason,
 };
 
 #[derive(Debug)]
@@ -105,7 +106,7 @@ impl RouteRec {
 }
 
 /// What a conversation needs routed.
-pub(super) struct Request<'a> {
+pub struct Request<'a> {
     pub conversation: &'a ConversationId,
     pub channel: Channel,
     pub priority: u8,
@@ -116,7 +117,7 @@ pub(super) struct Request<'a> {
 }
 
 #[derive(Debug, Default)]
-pub(super) struct Routing {
+pub struct Routing {
     agents: BTreeMap<AgentId, AgentRec>,
     routes: HashMap<ConversationId, RouteRec>,
     log: HashMap<AgentId, VecDeque<AgentEvent>>,

@@ -1,0 +1,20 @@
+//! The routing specification in Rust: who gets a conversation (placement), in which order
+//! queues drain (priority), and the whole engine — assign, wait, fall back, hand back,
+//! transfer, drain — that the embedded store runs under its lock. The Redis store runs
+//! the same steps as Lua scripts (`store/redis/lua/routing/`) on one hash slot; the
+//! constants both need live here.
+
+mod engine;
+mod outcomes;
+mod placement;
+mod policy;
+mod priority;
+
+pub use engine::{Request, Routing};
+pub use outcomes::{
+    AgentEvent, Assignment, QueueStat, RoutingSnapshot, TransferOutcome, TransferTarget,
+    EVENTS_KEPT, MAX_TRANSFERS, QUEUES, SUPERVISOR_QUEUE,
+};
+pub use placement::{place, queue_score, PersonalAgent, Placement};
+pub use policy::StorePolicy;
+pub use priority::priority;

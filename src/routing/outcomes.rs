@@ -1,0 +1,103 @@
+//! What routing decides and reports: assignments, agents' events, transfers, and the
+//! deployment-wide snapshot; plus the constants both engines share.
+
+use chrono::{DateTime, Duration, Utc};
+
+use crate::domain::{AgentId, Channel, ConversationId, Route, RouteReason};
+
+/// A conversation given to an agent by routing (for events and wait metrics).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Assignment {
+    pub conversation_id: ConversationId,
+    pub agent_id: AgentId,
+    pub reason: RouteReason,
+    pub channel: Channel,
+    /// How long it waited for an agent.
+    pub waited: Duration,
+}
+
+impl Assignment {
+    pub fn new(
+        conversation: &ConversationId,
+        agent: &AgentId,
+        reason: RouteReason,
+        channel: Channel,
+        since: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            conversation_id: conversation.clone(),
+            agent_id: agent.clone(),
+            reason,
+            channel,
+            waited: now - since,
+        }
+    }
+}
+
+/// Something an agent is told about, kept per agent so a reconnecting agent can replay it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentEvent {
+    /// Increasing within one agent's events; the SSE `id`.
+    pub id: String,
+    /// `conversation.assigned`, `conversation.transferred`, `conversation.covered`
+    /// (someone else covers one of the agent's customers) or `message.created`.
+    pub kind: String,
+    pub conversation_id: ConversationId,
+    pub reason: Option<String>,
+    /// For `conversation.covered`: the agent covering.
+    pub other_agent: Option<String>,
+}
+
+/// Most events kept per agent.
+pub const EVENTS_KEPT: usize = 1000;
+
+/// The deployment-wide state of routing, for the gauges every replica reports alike.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RoutingSnapshot {
+    /// Every queue (`phone`, `email`, `chat`, `social`, `supervisor`), including the
+    /// conversations waiting for their personal agent in their channel's queue.
+    pub queues: Vec<QueueStat>,
+    pub online: u64,
+    pub away: u64,
+    pub offline: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueStat {
+    pub queue: String,
+    pub depth: u64,
+    pub oldest_since: Option<DateTime<Utc>>,
+}
+
+/// The queues, in the order snapshots list them.
+pub const QUEUES: [&str; 5] = ["phone", "email", "chat", "social", SUPERVISOR_QUEUE];
+
+/// Where a transfer sends a conversation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TransferTarget {
+    Agent(AgentId),
+    /// A channel's queue (`chat`, ...) or `supervisor`.
+    Queue(String),
+}
+
+/// Conversations transferred more than this many times go to the supervisor queue.
+pub const MAX_TRANSFERS: u32 = 2;
+
+/// The queue of conversations that were passed around too often.
+pub const SUPERVISOR_QUEUE: &str = "supervisor";
+
+/// What a transfer did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TransferOutcome {
+    /// Moved: where it is now, how often it was transferred, and what the freed unit did.
+    Transferred {
+        route: Route,
+        transfers: u32,
+        assignments: Vec<Assignment>,
+    },
+    /// The conversation is not routed (resolved, or never was).
+    NotRouted,
+    /// The target agent is unknown, not online, or full.
+    AgentUnavailable,
+}
