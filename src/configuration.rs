@@ -49,33 +49,7 @@ pub struct Settings {
     pub ivr: IvrSettings,
     pub outbound: OutboundSettings,
     #[serde(default)]
-    pub rate_limit: RateLimitSettings,
-}
-
-/// Requests per second allowed to one caller, counted in Redis so every replica shares
-/// the budget; 0 turns a limit off. Beyond it: 429 with `Retry-After`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default)]
-pub struct RateLimitSettings {
-    /// Per adapter token (`POST /v1/messages`, `/v1/calls`, the e-mail adapter, ...).
-    pub adapter_per_sec: u64,
-    /// Per agent (by the JWT's `sub`).
-    pub agent_per_sec: u64,
-    /// For the admin token.
-    pub admin_per_sec: u64,
-    /// Per provider webhook (`twilio`, `meta`, `telegram`), whatever its sender.
-    pub provider_per_sec: u64,
-}
-
-impl Default for RateLimitSettings {
-    fn default() -> Self {
-        Self {
-            adapter_per_sec: 2000,
-            agent_per_sec: 50,
-            admin_per_sec: 200,
-            provider_per_sec: 1000,
-        }
-    }
+    pub rate_limit: crate::http::rate_limit::RateLimits,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -95,7 +69,7 @@ pub struct OutboundSettings {
 pub struct IvrSettings {
     /// Which callers count as known and skip the menu: any of `open_conversation`,
     /// `recent_contact`, `tier`, `open_complaint`, `known_customer`.
-    pub known_if: Vec<crate::calls::KnownRule>,
+    pub known_if: Vec<crate::app::calls::KnownRule>,
     /// "Recent" for `recent_contact`, in hours.
     pub recent_contact_hours: u64,
 }

@@ -9,15 +9,22 @@ use std::time::Duration;
 
 use actix_web::dev::{Server, ServerHandle, Service};
 use actix_web::http::header::{HeaderName, HeaderValue};
-use actix_web::{web, App, HttpMessage, HttpServer};
+use actix_web::{web, HttpMessage, HttpServer};
+use tokio_util::sync::CancellationToken;
 use tracing_actix_web::{RequestId, TracingLogger};
 
-use crate::api::{self, events::SseTiming, ops::Draining, AppState};
-use crate::auth::Tokens;
+use crate::adapters::meta::MetaConfig;
+use crate::adapters::telegram::TelegramConfig;
+use crate::adapters::twilio::TwilioConfig;
+use crate::app::metrics::Metrics;
+use crate::app::outbound::OutboundConfig;
+use crate::app::{App, Instrumented};
 use crate::configuration::Settings;
 use crate::domain::IdentityNormaliser;
-use crate::metrics::Metrics;
-use crate::store::{Instrumented, MemoryStore, RedisStore, Store};
+use crate::http::auth::Tokens;
+use crate::http::{self, events::SseTiming, ops::Draining, HttpLimits};
+use crate::store::{MemoryStore, RedisStore, Store};
+use crate::workers;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -44,7 +51,7 @@ pub struct Application {
     port: u16,
     ops_port: u16,
     draining: Draining,
-    state: web::Data<AppState>,
+    state: Arc<App>,
     timer_interval: Duration,
     outbound_interval: Duration,
 }
@@ -64,32 +71,22 @@ impl Application {
             .map_err(|e| StartupError::Setting(e.to_string()))?;
         let metrics = Metrics::with_sla_targets(settings.metrics.sla_targets())?;
         let store: Arc<dyn Store> = Arc::new(Instrumented::new(store, metrics.clone()));
-        let state = web::Data::new(AppState {
+        let state = Arc::new(App {
             store,
             normaliser,
             limits: settings.limits(),
             metrics,
-            max_body_bytes: settings.ingest.max_body_bytes,
-            ivr: crate::calls::IvrPolicy {
+            ivr: crate::app::calls::IvrPolicy {
                 known_if: settings.ivr.known_if.clone(),
                 recent_contact: chrono::Duration::hours(
                     i64::try_from(settings.ivr.recent_contact_hours).unwrap_or(24),
                 ),
             },
-            twilio: match (&settings.twilio_auth_token, &settings.public_url) {
-                (Some(token), Some(url)) => Some(api::TwilioConfig {
-                    auth_token: token.clone(),
-                    public_url: url.trim_end_matches('/').to_owned(),
-                }),
-                _ => None,
-            },
-            meta: (settings.meta_app_secret.is_some() || settings.meta_verify_token.is_some())
-                .then(|| api::MetaConfig {
-                    app_secret: settings.meta_app_secret.clone(),
-                    verify_token: settings.meta_verify_token.clone(),
-                }),
-            telegram_secret: settings.telegram_secret_token.clone(),
             outbound: outbound_config(settings)?,
+        });
+        let webhooks = Webhooks::from(settings);
+        let limits = web::Data::new(HttpLimits {
+            max_body_bytes: settings.ingest.max_body_bytes,
             rate_limits: settings.rate_limit.clone(),
         });
         let tokens = web::Data::new(Tokens::new(
@@ -115,16 +112,14 @@ impl Application {
         };
         let max_body = settings.ingest.max_body_bytes;
 
-        let api_state = state.clone();
+        let api_state = web::Data::from(state.clone());
         let api = HttpServer::new(move || {
-            App::new()
-                .wrap(actix_web::middleware::from_fn(api::rate_limit::limit))
+            actix_web::App::new()
+                .wrap(actix_web::middleware::from_fn(http::rate_limit::limit))
                 .wrap_fn(|req, srv| {
                     // Count and time every request by route *pattern*, never the raw path.
                     let started = std::time::Instant::now();
-                    let metrics = req
-                        .app_data::<web::Data<AppState>>()
-                        .map(|s| s.metrics.clone());
+                    let metrics = req.app_data::<web::Data<App>>().map(|s| s.metrics.clone());
                     let method = req.method().to_string();
                     let fut = srv.call(req);
                     async move {
@@ -163,9 +158,11 @@ impl Application {
                 .wrap(TracingLogger::default())
                 .app_data(api_state.clone())
                 .app_data(tokens.clone())
+                .app_data(limits.clone())
                 .app_data(api_draining.clone())
                 .app_data(sse.clone())
-                .configure(api::configure(max_body))
+                .configure(|cfg| webhooks.register(cfg))
+                .configure(http::configure(max_body))
         })
         .disable_signals()
         .shutdown_timeout(grace)
@@ -179,12 +176,12 @@ impl Application {
         .run();
 
         let ops_draining = web::Data::new(draining.clone());
-        let app_state = state.clone();
+        let ops_state = web::Data::from(state.clone());
         let ops = HttpServer::new(move || {
-            App::new()
-                .app_data(state.clone())
+            actix_web::App::new()
+                .app_data(ops_state.clone())
                 .app_data(ops_draining.clone())
-                .configure(api::ops::configure)
+                .configure(http::ops::configure)
         })
         .disable_signals()
         .shutdown_timeout(grace)
@@ -203,7 +200,7 @@ impl Application {
             port,
             ops_port,
             draining,
-            state: app_state,
+            state,
             timer_interval: Duration::from_millis(settings.routing.timer_interval_ms.max(10)),
             outbound_interval: Duration::from_millis(settings.outbound.poll_interval_ms.max(10)),
         })
@@ -227,41 +224,36 @@ impl Application {
         let ops_handle = self.ops.handle();
         let api = tokio::spawn(self.api);
         let ops = tokio::spawn(self.ops);
-        let timers = tokio::spawn(run_timers(self.state.clone(), self.timer_interval));
-        let sender = self.state.outbound.clone().map(|config| {
-            tokio::spawn(crate::outbound::run_sender(
+        // One token stops every background task; each finishes the round it is in.
+        let stop_workers = CancellationToken::new();
+        let mut background = vec![tokio::spawn(workers::timers::run_timers(
+            self.state.clone(),
+            self.timer_interval,
+            stop_workers.clone(),
+        ))];
+        if let Some(config) = self.state.outbound.clone() {
+            background.push(tokio::spawn(workers::outbound::run_sender(
                 self.state.clone(),
                 config,
                 self.outbound_interval,
-            ))
-        });
+                stop_workers.clone(),
+            )));
+        }
         shutdown.await;
         tracing::info!("shutting down: draining in-flight requests");
         self.draining.start();
         stop(api_handle, ops_handle).await;
-        timers.abort();
-        if let Some(sender) = sender {
-            sender.abort();
+        stop_workers.cancel();
+        for task in background {
+            if let Err(e) = task.await {
+                tracing::warn!(error = %e, "a background task ended badly");
+            }
         }
         for task in [api, ops] {
             task.await.map_err(std::io::Error::other)??;
         }
         tracing::info!("stopped");
         Ok(())
-    }
-}
-
-/// Every replica polls for expired sticky waits; the store hands each expiry to exactly
-/// one caller, so no leader is needed.
-async fn run_timers(state: web::Data<AppState>, every: Duration) {
-    let mut tick = tokio::time::interval(every);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        match state.store.fire_timers(chrono::Utc::now()).await {
-            Ok(made) => state.metrics.assignments(&made),
-            Err(e) => tracing::warn!(error = %e, "expired waits not handled this round"),
-        }
     }
 }
 
@@ -287,9 +279,7 @@ fn bind(addr: &str) -> Result<(TcpListener, u16), StartupError> {
 }
 
 /// Outbound delivery is on when a secret and at least one URL are set.
-fn outbound_config(
-    settings: &Settings,
-) -> Result<Option<crate::outbound::OutboundConfig>, StartupError> {
+fn outbound_config(settings: &Settings) -> Result<Option<OutboundConfig>, StartupError> {
     let Some(secret) = settings.outbound_secret.clone() else {
         return Ok(None);
     };
@@ -309,7 +299,7 @@ fn outbound_config(
     let client = reqwest::Client::builder()
         .build()
         .map_err(|e| StartupError::Setting(format!("outbound HTTP client: {e}")))?;
-    Ok(Some(crate::outbound::OutboundConfig {
+    Ok(Some(OutboundConfig {
         default_url: settings.outbound_url.clone(),
         channel_urls,
         secret,
@@ -338,5 +328,51 @@ pub fn open_store(settings: &Settings) -> Result<Arc<dyn Store>, StartupError> {
             &settings.redis.key_prefix,
             policy,
         )?)),
+    }
+}
+
+/// The provider webhooks' own configurations, each registered only when set.
+#[derive(Clone)]
+struct Webhooks {
+    twilio: Option<web::Data<TwilioConfig>>,
+    meta: Option<web::Data<MetaConfig>>,
+    telegram: Option<web::Data<TelegramConfig>>,
+}
+
+impl Webhooks {
+    fn from(settings: &Settings) -> Self {
+        let twilio = match (&settings.twilio_auth_token, &settings.public_url) {
+            (Some(token), Some(url)) => Some(TwilioConfig {
+                auth_token: token.clone(),
+                public_url: url.trim_end_matches('/').to_owned(),
+            }),
+            _ => None,
+        };
+        let meta = (settings.meta_app_secret.is_some() || settings.meta_verify_token.is_some())
+            .then(|| MetaConfig {
+                app_secret: settings.meta_app_secret.clone(),
+                verify_token: settings.meta_verify_token.clone(),
+            });
+        let telegram = settings
+            .telegram_secret_token
+            .clone()
+            .map(|secret_token| TelegramConfig { secret_token });
+        Self {
+            twilio: twilio.map(web::Data::new),
+            meta: meta.map(web::Data::new),
+            telegram: telegram.map(web::Data::new),
+        }
+    }
+
+    fn register(&self, cfg: &mut web::ServiceConfig) {
+        if let Some(twilio) = &self.twilio {
+            cfg.app_data(twilio.clone());
+        }
+        if let Some(meta) = &self.meta {
+            cfg.app_data(meta.clone());
+        }
+        if let Some(telegram) = &self.telegram {
+            cfg.app_data(telegram.clone());
+        }
     }
 }

@@ -3,20 +3,12 @@
 //! name, RFC 2047 subjects, the text part (or text from HTML), attachments as metadata,
 //! `Message-ID` as the idempotency key, and `In-Reply-To`/`References` to find the thread.
 
-use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, TimeZone, Utc};
 use mail_parser::{MessageParser, MimeHeaders};
 use sha2::{Digest, Sha256};
 
-use crate::api::body::RawBody;
-use crate::api::{resource, AppState};
-use crate::auth::Adapter;
+use crate::app::{ingest, App, AppError};
 use crate::domain::{Channel, RawIdentity, RawInbound, Receipt};
-use crate::error::{ApiError, Problem};
-
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/v1/adapters/email").route(web::post().to(email)));
-}
 
 /// What the service takes from an e-mail.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,41 +80,16 @@ pub fn parse(raw: &[u8]) -> Result<ParsedEmail, String> {
     })
 }
 
-/// A raw e-mail: stored as a message of its sender; a reply that names an earlier mail of
-/// a conversation joins that conversation's customer (even from another address).
-#[utoipa::path(post, path = "/v1/adapters/email", tag = "email",
-    request_body(content = String, content_type = "message/rfc822", description = "The raw message"),
-    security(("adapter_token" = [])),
-    responses(
-        (status = 202, body = Receipt),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 413, body = Problem, content_type = "application/problem+json"),
-        (status = 415, body = Problem, content_type = "application/problem+json"),
-        (status = 503, body = Problem, content_type = "application/problem+json"),
-    ))]
-pub async fn email(
-    _: Adapter,
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    RawBody(body): RawBody,
-) -> Result<HttpResponse, ApiError> {
-    let ct = req
-        .headers()
-        .get("Content-Type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    if !ct.trim().to_ascii_lowercase().starts_with("message/rfc822") {
-        return Err(ApiError::UnsupportedMediaType(
-            "the body must be message/rfc822".into(),
-        ));
-    }
-    let mail = parse(&body).map_err(|e| ApiError::BadRequest(format!("malformed e-mail: {e}")))?;
+/// Stores a parsed mail as a message of its sender. A reply that names an earlier mail of
+/// a conversation (`In-Reply-To`, `References`) joins that conversation's customer, even
+/// from another address: the thread's customer vouches for the sender, and the stitching
+/// rules merge them. The mail's own Message-ID is remembered for the replies to it.
+pub async fn ingest(app: &App, mail: ParsedEmail) -> Result<Receipt, AppError> {
     let mut identities = Vec::new();
     for id in &mail.replies_to {
-        if let Some(conv) = state.store.thread(id).await? {
+        if let Some(conv) = app.store.thread(id).await? {
             // The thread's customer vouches for this sender: the stitching rules merge them.
-            if let Some(customer) = state.store.customer(conv.customer()).await? {
+            if let Some(customer) = app.store.customer(conv.customer()).await? {
                 if let Some(known) = customer.identities.first() {
                     identities.push(RawIdentity {
                         kind: known.kind(),
@@ -144,12 +111,11 @@ pub async fn email(
         text: Some(mail.text.clone()),
         sent_at: mail.sent_at,
     };
-    let receipt = crate::adapters::ingest_provider(&state, raw).await?;
-    state
-        .store
+    let receipt = ingest::ingest_provider(app, raw).await?;
+    app.store
         .record_thread(&mail.message_id, &receipt.conversation_id)
         .await?;
-    Ok(HttpResponse::Accepted().json(receipt))
+    Ok(receipt)
 }
 
 #[cfg(test)]

@@ -3,18 +3,15 @@
 //! idempotency key. Edits and button presses are entries of their own; updates that
 //! carry nothing from a customer are accepted and ignored.
 
-use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{TimeZone, Utc};
 use serde_json::Value;
-use subtle::ConstantTimeEq;
 
-use crate::api::body::RawBody;
-use crate::api::{resource, AppState};
 use crate::domain::{Channel, Network, RawInbound};
-use crate::error::{ApiError, Problem};
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/v1/adapters/telegram").route(web::post().to(update)));
+/// The secret token given to `setWebhook` (`SWITCHBOARD_TELEGRAM_SECRET_TOKEN`).
+#[derive(Debug, Clone)]
+pub struct TelegramConfig {
+    pub secret_token: String,
 }
 
 /// The customer message in an update, if it carries one: a message, an edit of one (a
@@ -129,42 +126,6 @@ fn inbound(external_id: String, from: &Value, text: String, at: Option<i64>) -> 
         text: Some(text),
         sent_at: at.and_then(|s| Utc.timestamp_opt(s, 0).single()),
     }
-}
-
-/// One Telegram update.
-#[utoipa::path(post, path = "/v1/adapters/telegram", tag = "telegram",
-    request_body(content = String, content_type = "application/json", description = "A Telegram Update"),
-    params(("X-Telegram-Bot-Api-Secret-Token" = String, Header, description = "The webhook's secret token")),
-    responses(
-        (status = 200, description = "Stored, or nothing to store"),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Missing or wrong secret token; nothing stored", body = Problem, content_type = "application/problem+json"),
-        (status = 503, body = Problem, content_type = "application/problem+json"),
-    ))]
-pub async fn update(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    RawBody(body): RawBody,
-) -> Result<HttpResponse, ApiError> {
-    let expected = state
-        .telegram_secret
-        .as_deref()
-        .ok_or(ApiError::Forbidden)?;
-    let presented = req
-        .headers()
-        .get("X-Telegram-Bot-Api-Secret-Token")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    if !bool::from(presented.as_bytes().ct_eq(expected.as_bytes())) {
-        tracing::warn!("refused a Telegram update without the right secret token");
-        return Err(ApiError::Forbidden);
-    }
-    let update: Value = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::BadRequest(format!("malformed JSON: {e}")))?;
-    if let Some(raw) = message(&update) {
-        crate::adapters::ingest_provider(&state, raw).await?;
-    }
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "ok": true })))
 }
 
 #[cfg(test)]

@@ -2,7 +2,6 @@
 //! Redis implementation for production and an in-memory one for the quick start and
 //! fast tests. Both pass the same conformance suite (`tests/api/conformance.rs`).
 
-mod instrumented;
 mod memory;
 mod records;
 mod redis;
@@ -20,7 +19,6 @@ pub use crate::routing::{
     TransferTarget, EVENTS_KEPT, MAX_TRANSFERS, QUEUES, SUPERVISOR_QUEUE,
 };
 
-pub use self::instrumented::Instrumented;
 pub use self::memory::MemoryStore;
 pub use self::redis::Keys;
 pub use self::redis::RedisStore;

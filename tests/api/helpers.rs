@@ -8,9 +8,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use switchboard::api::messages::IngestRequest;
 use switchboard::configuration::Settings;
 use switchboard::domain::{IdentityNormaliser, InboundMessage, Limits};
+use switchboard::http::messages::IngestRequest;
 use switchboard::startup::Application;
 use switchboard::store::{MemoryStore, RedisStore, Store, StorePolicy};
 use tokio::sync::oneshot;

@@ -42,7 +42,7 @@ fn receiver() -> Receiver {
                         .get("X-Switchboard-Signature")
                         .and_then(|v| v.to_str().ok())
                         .unwrap_or("");
-                    if sig != switchboard::outbound::sign(SECRET, &body) {
+                    if sig != switchboard::app::outbound::sign(SECRET, &body) {
                         b.fetch_add(1, Ordering::SeqCst);
                         return HttpResponse::Unauthorized().finish();
                     }

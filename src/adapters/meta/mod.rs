@@ -8,23 +8,14 @@ mod payload;
 
 pub use payload::{messages, messenger_text, whatsapp_text};
 
-use actix_web::{web, HttpRequest, HttpResponse};
 use hmac::{Hmac, Mac};
-use serde::Deserialize;
-use serde_json::Value;
 use sha2::Sha256;
 
-use super::ingest_batch;
-use crate::api::body::RawBody;
-use crate::api::{resource, AppState};
-use crate::error::{ApiError, Problem};
-
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        resource("/v1/adapters/meta")
-            .route(web::get().to(handshake))
-            .route(web::post().to(events)),
-    );
+/// Meta's app secret (event signatures) and verify token (subscription handshake).
+#[derive(Debug, Clone)]
+pub struct MetaConfig {
+    pub app_secret: Option<String>,
+    pub verify_token: Option<String>,
 }
 
 /// Whether `header` (`sha256=<hex>`) is the app secret's HMAC-SHA256 of `body`.
@@ -51,92 +42,11 @@ fn decode_hex(hex: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
-#[derive(Debug, Deserialize)]
-pub struct Handshake {
-    #[serde(rename = "hub.mode")]
-    mode: Option<String>,
-    #[serde(rename = "hub.verify_token")]
-    verify_token: Option<String>,
-    #[serde(rename = "hub.challenge")]
-    challenge: Option<String>,
-}
-
-/// Meta's subscription handshake: echoes `hub.challenge` only for the right verify token.
-#[utoipa::path(get, path = "/v1/adapters/meta", tag = "meta",
-    params(
-        ("hub.mode" = String, Query, description = "`subscribe`"),
-        ("hub.verify_token" = String, Query, description = "Must equal SWITCHBOARD_META_VERIFY_TOKEN"),
-        ("hub.challenge" = String, Query, description = "Echoed back"),
-    ),
-    responses(
-        (status = 200, description = "The challenge", content_type = "text/plain"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-    ))]
-pub async fn handshake(
-    state: web::Data<AppState>,
-    query: web::Query<Handshake>,
-) -> Result<HttpResponse, ApiError> {
-    let expected = state
-        .meta
-        .as_ref()
-        .and_then(|m| m.verify_token.as_deref())
-        .ok_or(ApiError::Forbidden)?;
-    let token = query.verify_token.as_deref().unwrap_or("");
-    let same = bool::from(subtle::ConstantTimeEq::ct_eq(
-        token.as_bytes(),
-        expected.as_bytes(),
-    ));
-    match (&query.mode, &query.challenge) {
-        (Some(mode), Some(challenge)) if mode == "subscribe" && same => Ok(HttpResponse::Ok()
-            .content_type("text/plain")
-            .body(challenge.clone())),
-        _ => Err(ApiError::Forbidden),
-    }
-}
-
-/// A batch of Meta events: every valid message is stored, an invalid one is skipped
-/// (logged and counted) so it never holds the others hostage; anything else is ignored.
-/// A store failure fails the batch, so Meta retries it (stored messages dedupe).
-#[utoipa::path(post, path = "/v1/adapters/meta", tag = "meta",
-    request_body(content = String, content_type = "application/json", description = "Meta's webhook payload (whatsapp_business_account, page or instagram)"),
-    params(("X-Hub-Signature-256" = String, Header, description = "sha256=<hex HMAC-SHA256 of the raw body>")),
-    responses(
-        (status = 200, description = "Accepted (messages stored, other events ignored)"),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Missing or forged signature; nothing stored", body = Problem, content_type = "application/problem+json"),
-        (status = 503, body = Problem, content_type = "application/problem+json"),
-    ))]
-pub async fn events(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    RawBody(body): RawBody,
-) -> Result<HttpResponse, ApiError> {
-    let secret = state
-        .meta
-        .as_ref()
-        .and_then(|m| m.app_secret.as_deref())
-        .ok_or(ApiError::Forbidden)?;
-    let header = req
-        .headers()
-        .get("X-Hub-Signature-256")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    if !signature_matches(secret, &body, header) {
-        tracing::warn!("refused a Meta event without a valid X-Hub-Signature-256");
-        return Err(ApiError::Forbidden);
-    }
-    let payload: Value = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::BadRequest(format!("malformed JSON: {e}")))?;
-    let report = ingest_batch(&state, "meta", payload::messages(&payload)).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({
-        "status": "ok", "stored": report.stored, "skipped": report.skipped
-    })))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::domain::Network;
+    use serde_json::Value;
 
     #[test]
     fn githubs_published_hub_signature_vector_verifies() {

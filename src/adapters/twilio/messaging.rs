@@ -1,24 +1,16 @@
 //! Twilio Messaging: inbound SMS, and WhatsApp through Twilio (`whatsapp:+1…` senders),
 //! ingested like `POST /v1/messages` and answered with an empty `<Response/>`.
 
-use actix_web::{web, HttpRequest, HttpResponse};
-
-use super::{twiml, verified, Params};
-use crate::api::body::RawBody;
-use crate::api::{resource, AppState};
+use super::Params;
+use crate::app::AppError;
 use crate::domain::{Channel, Network, RawInbound};
-use crate::error::{ApiError, Problem};
-
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/v1/adapters/twilio/messaging").route(web::post().to(messaging)));
-}
 
 /// The inbound message in Twilio's parameters.
-fn inbound(params: &Params) -> Result<RawInbound, ApiError> {
+pub fn inbound(params: &Params) -> Result<RawInbound, AppError> {
     let sid = params
         .get("MessageSid")
         .or_else(|| params.get("SmsMessageSid"))
-        .ok_or_else(|| ApiError::BadRequest("missing `MessageSid`".into()))?;
+        .ok_or_else(|| AppError::Invalid("missing `MessageSid`".into()))?;
     let from = params.require("From")?;
     let (channel, network, from) = match from.strip_prefix("whatsapp:") {
         Some(number) => (
@@ -62,24 +54,4 @@ fn inbound(params: &Params) -> Result<RawInbound, ApiError> {
         text: Some(text.trim().to_owned()),
         sent_at: None,
     })
-}
-
-/// An inbound SMS or WhatsApp message through Twilio.
-#[utoipa::path(post, path = "/v1/adapters/twilio/messaging", tag = "twilio",
-    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "Twilio's message parameters (MessageSid, From, To, Body, ...)"),
-    params(("X-Twilio-Signature" = String, Header, description = "Twilio's signature")),
-    responses(
-        (status = 200, description = "Stored (or a retry of a stored one): empty TwiML", content_type = "text/xml"),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Missing or forged signature; nothing stored", body = Problem, content_type = "application/problem+json"),
-        (status = 503, body = Problem, content_type = "application/problem+json"),
-    ))]
-pub async fn messaging(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    RawBody(body): RawBody,
-) -> Result<HttpResponse, ApiError> {
-    let (params, _) = verified(&state, &req, &body)?;
-    crate::adapters::ingest_provider(&state, inbound(&params)?).await?;
-    Ok(twiml(String::new()))
 }

@@ -6,15 +6,13 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use actix_web::web;
-
-use crate::api::messages::ingest_raw;
-use crate::api::AppState;
+use super::ingest::ingest;
+use super::{App, AppError};
 use crate::domain::{
-    Channel, CustomerView, Decision, IdentityKind, Network, RawInbound, Route, DEFAULT_TIER,
+    Channel, CustomerView, Decision, IdentityKind, Network, Presence, RawInbound, Route,
+    RouteReason, DEFAULT_TIER,
 };
-use crate::error::ApiError;
-use crate::store::CallRecord;
+use crate::store::{CallRecord, TransferOutcome, TransferTarget};
 
 /// Which callers count as known (and so skip the menu).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -69,10 +67,10 @@ pub enum CallEvent {
 
 /// The first rule (in the configured order) that makes this caller known.
 async fn known_because(
-    state: &AppState,
+    state: &App,
     customer: &CustomerView,
     now: DateTime<Utc>,
-) -> Result<Option<KnownRule>, ApiError> {
+) -> Result<Option<KnownRule>, AppError> {
     for rule in &state.ivr.known_if {
         let hit = match rule {
             KnownRule::KnownCustomer => true,
@@ -97,14 +95,14 @@ async fn known_because(
 
 /// A call arrives. Idempotent on the provider's call id.
 pub async fn incoming(
-    state: &web::Data<AppState>,
+    state: &App,
     external_id: &str,
     from: &str,
     to: &str,
     now: DateTime<Utc>,
-) -> Result<CallRecord, ApiError> {
+) -> Result<CallRecord, AppError> {
     if external_id.trim().is_empty() || external_id.len() > 128 {
-        return Err(ApiError::BadRequest(
+        return Err(AppError::Invalid(
             "`external_id` must be 1-128 characters".into(),
         ));
     }
@@ -116,7 +114,7 @@ pub async fn incoming(
     let caller = state
         .normaliser
         .phone_sender(from, external_id)
-        .map_err(|e| ApiError::BadRequest(format!("`from`: {e}")))?;
+        .map_err(|e| AppError::Invalid(format!("`from`: {e}")))?;
     let customer = state.store.customer_by_identity(&caller[0]).await?;
     let known = match &customer {
         Some(c) => known_because(state, c, now).await?,
@@ -154,10 +152,7 @@ pub async fn incoming(
 
 /// Joins the caller's conversation (the call is a timeline entry) and routes it: to
 /// their personal agent, the first free human, or the queue with raised priority.
-async fn route_to_human(
-    state: &web::Data<AppState>,
-    call: &mut CallRecord,
-) -> Result<(), ApiError> {
+async fn route_to_human(state: &App, call: &mut CallRecord) -> Result<(), AppError> {
     let raw = RawInbound {
         channel: Channel::Phone,
         network: Some(Network::Voice),
@@ -170,7 +165,7 @@ async fn route_to_human(
         sent_at: None,
     };
     // The same path as every other inbound message: stored, counted, the holder told.
-    let receipt = ingest_raw(state, raw).await?;
+    let receipt = ingest(state, raw).await?;
     call.customer_id = Some(receipt.customer_id.to_string());
     call.conversation_id = Some(receipt.conversation_id.to_string());
     place(call, &receipt.route, receipt.route.reason.as_str());
@@ -188,11 +183,11 @@ pub fn place(call: &mut CallRecord, route: &Route, reason: &str) {
 
 /// Applies an event from the phone adapter; `None` for an unknown call.
 pub async fn event(
-    state: &web::Data<AppState>,
+    state: &App,
     external_id: &str,
     event: CallEvent,
     now: DateTime<Utc>,
-) -> Result<Option<CallRecord>, ApiError> {
+) -> Result<Option<CallRecord>, AppError> {
     let Some(mut call) = state.store.call(external_id).await? else {
         return Ok(None);
     };
@@ -251,5 +246,41 @@ pub async fn event(
         _ => return Ok(Some(call)),
     }
     state.store.save_call(&call).await?;
+    Ok(Some(call))
+}
+
+/// The agent a call was sent to did not answer while the caller waited: redirection on
+/// no answer. The agent is set away (no new work until they come back) and the call
+/// goes to whoever has room, or the phone queue. Answers the call as it stands now;
+/// `None` for an unknown call.
+pub async fn unanswered(
+    state: &App,
+    external_id: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<CallRecord>, AppError> {
+    let Some(mut call) = state.store.call(external_id).await? else {
+        return Ok(None);
+    };
+    let Some(conv) = call.conversation_id.as_deref().and_then(|c| c.parse().ok()) else {
+        return Ok(Some(call));
+    };
+    if let Some(agent) = call.agent_id.as_deref().and_then(|a| a.parse().ok()) {
+        if let Some(made) = state
+            .store
+            .set_presence(&agent, Presence::Away, now)
+            .await?
+        {
+            state.metrics.assignments(&made);
+        }
+    }
+    let phone = TransferTarget::Queue(Channel::Phone.as_str().to_owned());
+    if let TransferOutcome::Transferred {
+        route, assignments, ..
+    } = state.store.transfer(&conv, &phone, now).await?
+    {
+        state.metrics.assignments(&assignments);
+        place(&mut call, &route, RouteReason::Fallback.as_str());
+        state.store.save_call(&call).await?;
+    }
     Ok(Some(call))
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use actix_web::{web, HttpResponse};
 use serde_json::json;
 
-use super::AppState;
+use crate::app::App;
 
 /// Flipped once at shutdown so load balancers stop sending before the drain.
 #[derive(Debug, Default, Clone)]
@@ -43,7 +43,7 @@ pub async fn healthz() -> HttpResponse {
     (status = 200, description = "Ready (ops port)"),
     (status = 503, description = "Store unreachable or draining"),
 ))]
-pub async fn readyz(state: web::Data<AppState>, draining: web::Data<Draining>) -> HttpResponse {
+pub async fn readyz(state: web::Data<App>, draining: web::Data<Draining>) -> HttpResponse {
     if draining.is_draining() {
         return unready("draining");
     }
@@ -67,7 +67,7 @@ fn unready(why: &str) -> HttpResponse {
 /// oldest-wait and agent gauges are the whole deployment's, read from the store (at most
 /// once a second) so every replica reports the same values.
 #[utoipa::path(get, path = "/metrics", tag = "ops", responses((status = 200, description = "Prometheus metrics (ops port)", content_type = "text/plain")))]
-pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+pub async fn metrics(state: web::Data<App>) -> HttpResponse {
     if state.metrics.deployment_stale() {
         match tokio::time::timeout(READY_TIMEOUT, state.store.snapshot()).await {
             Ok(Ok(snapshot)) => state.metrics.deployment(&snapshot, chrono::Utc::now()),

@@ -13,12 +13,40 @@ use actix_web::middleware::Next;
 use actix_web::web;
 use sha2::{Digest, Sha256};
 
-use super::AppState;
-use crate::auth::{bearer, Caller, Tokens};
-use crate::configuration::RateLimitSettings;
-use crate::error::ApiError;
+use serde::Deserialize;
+
+use super::auth::{bearer, Caller, Tokens};
+use super::error::ApiError;
+use super::HttpLimits;
+use crate::app::App;
 
 const WINDOW: Duration = Duration::from_secs(1);
+
+/// Requests per second allowed to one caller, counted in the store so every replica
+/// shares the budget; 0 turns a limit off. Beyond it: 429 with `Retry-After`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct RateLimits {
+    /// Per adapter token (`POST /v1/messages`, `/v1/calls`, the e-mail adapter, ...).
+    pub adapter_per_sec: u64,
+    /// Per agent (by the JWT's `sub`).
+    pub agent_per_sec: u64,
+    /// For the admin token.
+    pub admin_per_sec: u64,
+    /// Per provider webhook (`twilio`, `meta`, `telegram`), whatever its sender.
+    pub provider_per_sec: u64,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        Self {
+            adapter_per_sec: 2000,
+            agent_per_sec: 50,
+            admin_per_sec: 200,
+            provider_per_sec: 1000,
+        }
+    }
+}
 
 /// Who a request is counted against, and its limit per window.
 #[derive(Debug, PartialEq, Eq)]
@@ -35,7 +63,7 @@ pub fn bucket(
     path: &str,
     authorization: Option<&str>,
     tokens: &Tokens,
-    limits: &RateLimitSettings,
+    limits: &RateLimits,
 ) -> Option<Bucket> {
     let provider = ["twilio", "meta", "telegram"]
         .into_iter()
@@ -71,15 +99,16 @@ pub async fn limit<B: MessageBody>(
     next: Next<B>,
 ) -> Result<ServiceResponse<EitherBody<B>>, actix_web::Error> {
     let found = match (
-        req.app_data::<web::Data<AppState>>(),
+        req.app_data::<web::Data<App>>(),
         req.app_data::<web::Data<Tokens>>(),
+        req.app_data::<web::Data<HttpLimits>>(),
     ) {
-        (Some(state), Some(tokens)) => {
+        (Some(state), Some(tokens), Some(limits)) => {
             let auth = req
                 .headers()
                 .get(header::AUTHORIZATION)
                 .and_then(|v| v.to_str().ok());
-            bucket(req.path(), auth, tokens, &state.rate_limits).map(|b| (state.clone(), b))
+            bucket(req.path(), auth, tokens, &limits.rate_limits).map(|b| (state.clone(), b))
         }
         _ => None,
     };
@@ -109,7 +138,7 @@ mod tests {
     #[test]
     fn requests_are_counted_per_provider_per_token_or_per_agent() {
         let tokens = Tokens::new(Some("adm".into()), vec!["ad1".into(), "ad2".into()], None);
-        let limits = RateLimitSettings::default();
+        let limits = RateLimits::default();
         let b = |path: &str, auth: Option<&str>| bucket(path, auth, &tokens, &limits);
         let meta = b("/v1/adapters/meta", None).expect("provider");
         assert_eq!(
@@ -131,7 +160,7 @@ mod tests {
             "401s are not counted"
         );
         assert_eq!(b("/v1/messages", None), None);
-        let off = RateLimitSettings {
+        let off = RateLimits {
             adapter_per_sec: 0,
             ..limits.clone()
         };

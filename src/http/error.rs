@@ -8,6 +8,7 @@ use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::app::AppError;
 use crate::domain::DomainError;
 use crate::store::StoreError;
 
@@ -134,6 +135,18 @@ impl ResponseError for ApiError {
 impl From<DomainError> for ApiError {
     fn from(e: DomainError) -> Self {
         ApiError::BadRequest(e.to_string())
+    }
+}
+
+impl From<AppError> for ApiError {
+    fn from(e: AppError) -> Self {
+        match e {
+            AppError::Invalid(detail) => ApiError::BadRequest(detail),
+            AppError::NotFound(detail) => ApiError::NotFound(detail),
+            AppError::Conflict(detail) => ApiError::Conflict(detail),
+            AppError::Unavailable(e) => ApiError::Unavailable(e),
+            AppError::Internal(e) => ApiError::Internal(e),
+        }
     }
 }
 

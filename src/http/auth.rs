@@ -12,8 +12,8 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
+use super::error::ApiError;
 use crate::domain::AgentId;
-use crate::error::ApiError;
 
 /// The credentials this deployment accepts.
 #[derive(Clone, Default)]

@@ -5,13 +5,11 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::{resource, AppState};
-use crate::auth::Adapter;
-use crate::domain::{
-    AgentId, Channel, Decision, IdentityKind, InboundMessage, Network, RawIdentity, RawInbound,
-    Receipt, RouteReason,
-};
-use crate::error::{ApiError, Problem};
+use super::auth::Adapter;
+use super::error::{ApiError, Problem};
+use super::resource;
+use crate::app::{ingest, App};
+use crate::domain::{Channel, IdentityKind, Network, RawIdentity, RawInbound, Receipt};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/v1/messages").route(web::post().to(ingest)));
@@ -73,28 +71,6 @@ impl From<IngestRequest> for RawInbound {
     }
 }
 
-/// Tells the agent holding the conversation that the customer wrote. Off the request's
-/// path: the message is stored either way, and the timeline shows it if this is lost.
-fn notify_holder(state: &web::Data<AppState>, receipt: &Receipt) {
-    let held = receipt.route.reason == RouteReason::AlreadyAssigned;
-    let Some(agent) = receipt.route.agent_id.as_deref().filter(|_| held) else {
-        return;
-    };
-    let Ok(agent) = agent.parse::<AgentId>() else {
-        return;
-    };
-    let (state, conv) = (state.clone(), receipt.conversation_id.clone());
-    actix_web::rt::spawn(async move {
-        if let Err(e) = state
-            .store
-            .push_event(&agent, "message.created", &conv)
-            .await
-        {
-            tracing::warn!(%agent, error = %e, "message.created not recorded");
-        }
-    });
-}
-
 /// Stitches the message to its customer's one conversation. A retry of the same
 /// `(channel, network, external_id)` stores nothing and answers the first receipt
 /// with `duplicate: true`.
@@ -116,39 +92,9 @@ fn notify_holder(state: &web::Data<AppState>, receipt: &Receipt) {
 )]
 pub async fn ingest(
     _: Adapter,
-    state: web::Data<AppState>,
+    state: web::Data<App>,
     body: web::Json<IngestRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let receipt = ingest_raw(&state, body.into_inner().into()).await?;
+    let receipt = ingest::ingest(&state, body.into_inner().into()).await?;
     Ok(HttpResponse::Accepted().json(receipt))
-}
-
-/// The one ingest operation every adapter maps onto: parse, store, count, notify.
-pub async fn ingest_raw(state: &web::Data<AppState>, raw: RawInbound) -> Result<Receipt, ApiError> {
-    let msg = InboundMessage::parse(raw, &state.normaliser, &state.limits)?;
-    let receipt = state.store.ingest(&msg, Utc::now()).await?;
-    if !receipt.duplicate {
-        state
-            .metrics
-            .message(msg.medium().channel(), crate::domain::Direction::In);
-        state
-            .metrics
-            .routed(receipt.route.decision, receipt.route.reason);
-        notify_holder(state, &receipt);
-        if receipt.repeat_contact {
-            let ch = msg.medium().channel().as_str();
-            state.metrics.repeat_contacts.with_label_values(&[ch]).inc();
-        }
-        let r = &receipt.route;
-        if r.decision == Decision::Assigned && r.reason != RouteReason::AlreadyAssigned {
-            state.metrics.assigned_now(msg.medium().channel(), r.reason);
-        }
-    }
-    tracing::info!(
-        customer_id = %receipt.customer_id,
-        conversation_id = %receipt.conversation_id,
-        duplicate = receipt.duplicate,
-        "message ingested"
-    );
-    Ok(receipt)
 }

@@ -5,10 +5,11 @@ use chrono::Utc;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::{resource, AppState};
-use crate::auth::Adapter;
-use crate::calls::{self, CallEvent};
-use crate::error::{ApiError, Problem};
+use super::auth::Adapter;
+use super::error::{ApiError, Problem};
+use super::resource;
+use crate::app::calls::{self, CallEvent};
+use crate::app::App;
 use crate::store::CallRecord;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -46,7 +47,7 @@ pub struct CallRequest {
 )]
 pub async fn incoming_call(
     _: Adapter,
-    state: web::Data<AppState>,
+    state: web::Data<App>,
     body: web::Json<CallRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let call = calls::incoming(&state, &body.external_id, &body.from, &body.to, Utc::now()).await?;
@@ -78,7 +79,7 @@ pub struct CallEventRequest {
 )]
 pub async fn call_event(
     _: Adapter,
-    state: web::Data<AppState>,
+    state: web::Data<App>,
     external_id: web::Path<String>,
     body: web::Json<CallEventRequest>,
 ) -> Result<HttpResponse, ApiError> {

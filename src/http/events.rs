@@ -10,11 +10,12 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::stream;
 use serde_json::{json, Value};
 
+use super::auth::Staff;
+use super::error::{ApiError, Problem};
 use super::ops::Draining;
-use super::{resource, AppState};
-use crate::auth::Staff;
+use super::resource;
+use crate::app::App;
 use crate::domain::AgentId;
-use crate::error::{ApiError, Problem};
 use crate::store::AgentEvent;
 
 /// Events sent per poll at most.
@@ -56,7 +57,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 )]
 pub async fn events(
     staff: Staff,
-    state: web::Data<AppState>,
+    state: web::Data<App>,
     timing: web::Data<SseTiming>,
     draining: web::Data<Draining>,
     id: web::Path<String>,
@@ -120,7 +121,7 @@ fn valid_event_id(id: &str) -> bool {
 }
 
 struct Feed {
-    state: web::Data<AppState>,
+    state: web::Data<App>,
     agent: AgentId,
     cursor: String,
     timing: SseTiming,

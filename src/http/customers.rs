@@ -5,10 +5,11 @@ use percent_encoding::percent_decode_str;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
-use super::{resource, AppState};
-use crate::auth::Admin;
+use super::auth::Admin;
+use super::error::{ApiError, Problem};
+use super::resource;
+use crate::app::App;
 use crate::domain::{CustomerId, CustomerView};
-use crate::error::{ApiError, Problem};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/v1/customers").route(web::get().to(find_customer)))
@@ -35,7 +36,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 )]
 pub async fn get_customer(
     _: Admin,
-    state: web::Data<AppState>,
+    state: web::Data<App>,
     id: web::Path<String>,
 ) -> Result<web::Json<CustomerView>, ApiError> {
     let not_found = || ApiError::NotFound(format!("no customer `{id}`"));
@@ -74,7 +75,7 @@ pub struct CustomerPatch {
 )]
 pub async fn patch_customer(
     _: Admin,
-    state: web::Data<AppState>,
+    state: web::Data<App>,
     id: web::Path<String>,
     body: web::Json<CustomerPatch>,
 ) -> Result<web::Json<CustomerView>, ApiError> {
@@ -141,7 +142,7 @@ impl IdentityQuery {
 )]
 pub async fn find_customer(
     _: Admin,
-    state: web::Data<AppState>,
+    state: web::Data<App>,
     req: HttpRequest,
 ) -> Result<web::Json<CustomerView>, ApiError> {
     let query = IdentityQuery::from_request(&req)?;

@@ -10,8 +10,8 @@ use actix_web::web::{Bytes, BytesMut};
 use actix_web::{web, FromRequest, HttpRequest};
 use futures_util::StreamExt;
 
-use super::AppState;
-use crate::error::ApiError;
+use super::error::ApiError;
+use super::HttpLimits;
 
 pub struct RawBody(pub Bytes);
 
@@ -21,8 +21,8 @@ impl FromRequest for RawBody {
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let max = req
-            .app_data::<web::Data<AppState>>()
-            .map_or(1024 * 1024, |s| s.max_body_bytes);
+            .app_data::<web::Data<HttpLimits>>()
+            .map_or(1024 * 1024, |l| l.max_body_bytes);
         let mut payload = payload.take();
         Box::pin(async move {
             let mut body = BytesMut::new();

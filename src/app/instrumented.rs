@@ -10,16 +10,16 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use tracing::Instrument;
 
-use super::{
-    AgentEvent, Assignment, CallRecord, Delivery, DeliveryOutcome, DeliveryState, ReplyOutcome,
-    ResolveOutcome, RoutingSnapshot, SavedAgent, Store, StoreError, TransferOutcome,
-    TransferTarget,
-};
+use crate::app::metrics::Metrics;
 use crate::domain::{
     AgentId, AgentProfile, AgentView, ConversationId, ConversationView, CustomerId, CustomerView,
     Identity, InboundMessage, Message, Presence, Receipt,
 };
-use crate::metrics::Metrics;
+use crate::store::{
+    AgentEvent, Assignment, CallRecord, Delivery, DeliveryOutcome, DeliveryState, ReplyOutcome,
+    ResolveOutcome, RoutingSnapshot, SavedAgent, Store, StoreError, TransferOutcome,
+    TransferTarget,
+};
 
 pub struct Instrumented {
     inner: Arc<dyn Store>,

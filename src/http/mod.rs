@@ -1,58 +1,33 @@
-//! HTTP routes. Handlers stay thin: extract → parse into domain types → call the store →
-//! map the answer. Routes are grouped by resource, each with its own `configure`.
+//! HTTP: thin handlers (extract → parse into domain types → call a use case → map the
+//! answer), the extractors (credentials, raw bodies), the middleware (rate limits),
+//! problem+json errors and the OpenAPI document. Routes are grouped by resource, each
+//! with its own `configure`; provider webhooks are in `webhooks`.
 
 mod agents;
+pub mod auth;
 pub mod body;
 mod calls;
 mod conversations;
 mod customers;
+pub mod error;
 pub mod events;
 pub mod messages;
 pub mod openapi;
 pub mod ops;
 pub mod rate_limit;
-
-use std::sync::Arc;
+pub mod webhooks;
 
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
 use actix_web::{web, HttpRequest};
 
-use crate::domain::{IdentityNormaliser, Limits};
-use crate::error::ApiError;
-use crate::metrics::Metrics;
-use crate::store::Store;
+use self::error::ApiError;
 
-/// What every handler may use.
-pub struct AppState {
-    pub store: Arc<dyn Store>,
-    pub normaliser: IdentityNormaliser,
-    pub limits: Limits,
-    pub metrics: Metrics,
-    pub ivr: crate::calls::IvrPolicy,
+/// What the HTTP layer itself enforces: body size and rate limits.
+#[derive(Debug, Clone)]
+pub struct HttpLimits {
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
-    /// Twilio's auth token and our public base URL, when the Twilio webhooks are on.
-    pub twilio: Option<TwilioConfig>,
-    pub meta: Option<MetaConfig>,
-    /// Where agents' replies are delivered, when configured.
-    pub outbound: Option<crate::outbound::OutboundConfig>,
-    pub telegram_secret: Option<String>,
-    pub rate_limits: crate::configuration::RateLimitSettings,
-}
-
-/// Meta's app secret (event signatures) and verify token (subscription handshake).
-#[derive(Debug, Clone)]
-pub struct MetaConfig {
-    pub app_secret: Option<String>,
-    pub verify_token: Option<String>,
-}
-
-/// What checking Twilio's signatures takes.
-#[derive(Debug, Clone)]
-pub struct TwilioConfig {
-    pub auth_token: String,
-    /// The external base URL Twilio calls (`SWITCHBOARD_PUBLIC_URL`), no trailing slash.
-    pub public_url: String,
+    pub rate_limits: rate_limit::RateLimits,
 }
 
 /// Registers the API routes and the extractor settings that turn bad input into problems.
@@ -70,11 +45,11 @@ pub fn configure(max_body_bytes: usize) -> impl Fn(&mut web::ServiceConfig) + Cl
         .configure(messages::configure)
         .configure(agents::configure)
         .configure(calls::configure)
-        .configure(crate::adapters::twilio::voice::configure)
-        .configure(crate::adapters::twilio::messaging::configure)
-        .configure(crate::adapters::meta::configure)
-        .configure(crate::adapters::email::configure)
-        .configure(crate::adapters::telegram::configure)
+        .configure(webhooks::twilio_voice::configure)
+        .configure(webhooks::twilio_messaging::configure)
+        .configure(webhooks::meta::configure)
+        .configure(webhooks::email::configure)
+        .configure(webhooks::telegram::configure)
         .configure(events::configure)
         .configure(conversations::configure)
         .configure(customers::configure)

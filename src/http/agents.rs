@@ -1,14 +1,14 @@
 //! Agents: profiles (admin), presence (the agent itself or an admin), reads.
 
 use actix_web::{web, HttpResponse};
-use chrono::Utc;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::{resource, AppState};
-use crate::auth::{Admin, Staff};
+use super::auth::{Admin, Staff};
+use super::error::{ApiError, Problem};
+use super::resource;
+use crate::app::{agents, App};
 use crate::domain::{AgentId, AgentProfile, AgentView, Capacity, Presence};
-use crate::error::{ApiError, Problem};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/v1/agents").route(web::get().to(list_agents)))
@@ -81,7 +81,7 @@ fn agent_id(raw: &str) -> Result<AgentId, ApiError> {
 )]
 pub async fn put_agent(
     _: Admin,
-    state: web::Data<AppState>,
+    state: web::Data<App>,
     id: web::Path<String>,
     body: web::Json<AgentRequest>,
 ) -> Result<HttpResponse, ApiError> {
@@ -97,9 +97,7 @@ pub async fn put_agent(
     let profile = AgentProfile::new(id, body.name, body.teams, capacity)?
         .with_skills(body.skills, body.languages)?
         .with_dial(body.dial)?;
-    let saved = state.store.put_agent(&profile, Utc::now()).await?;
-    // More capacity takes waiting work at once: those are assignments like any other.
-    state.metrics.assignments(&saved.assignments);
+    let saved = agents::save(&state, &profile).await?;
     let mut response = if saved.created {
         HttpResponse::Created()
     } else {
@@ -124,7 +122,7 @@ pub async fn put_agent(
 )]
 pub async fn get_agent(
     staff: Staff,
-    state: web::Data<AppState>,
+    state: web::Data<App>,
     id: web::Path<String>,
 ) -> Result<web::Json<AgentView>, ApiError> {
     let id = agent_id(&id)?;
@@ -157,16 +155,11 @@ pub async fn get_agent(
 )]
 pub async fn delete_agent(
     _: Admin,
-    state: web::Data<AppState>,
+    state: web::Data<App>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = agent_id(&id)?;
-    let made = state
-        .store
-        .delete_agent(&id, Utc::now())
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no agent `{id}`")))?;
-    state.metrics.assignments(&made);
+    agents::remove(&state, &id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -184,7 +177,7 @@ pub async fn delete_agent(
 )]
 pub async fn list_agents(
     _: Admin,
-    state: web::Data<AppState>,
+    state: web::Data<App>,
 ) -> Result<web::Json<Vec<AgentView>>, ApiError> {
     Ok(web::Json(state.store.agents().await?))
 }
@@ -208,7 +201,7 @@ pub async fn list_agents(
 )]
 pub async fn put_presence(
     staff: Staff,
-    state: web::Data<AppState>,
+    state: web::Data<App>,
     id: web::Path<String>,
     body: web::Json<PresenceRequest>,
 ) -> Result<web::Json<AgentView>, ApiError> {
@@ -216,17 +209,7 @@ pub async fn put_presence(
     if !staff.may_act_as(&id) {
         return Err(ApiError::Forbidden);
     }
-    let not_found = || ApiError::NotFound(format!("no agent `{id}`"));
-    let made = state
-        .store
-        .set_presence(&id, body.presence, Utc::now())
-        .await?
-        .ok_or_else(not_found)?;
-    state.metrics.assignments(&made);
-    state
-        .store
-        .agent(&id)
-        .await?
-        .map(web::Json)
-        .ok_or_else(not_found)
+    Ok(web::Json(
+        agents::set_presence(&state, &id, body.presence).await?,
+    ))
 }

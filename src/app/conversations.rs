@@ -1,0 +1,286 @@
+//! What staff do with a conversation: read it, reply (stored, delivered through the
+//! outbox, the first one timed), transfer it (with a note), resolve it (with a rating).
+//! An agent acts only on what it holds; anything else is answered like a missing
+//! conversation, so one agent cannot learn another's conversations exist.
+
+use chrono::{DateTime, Utc};
+
+use super::{Actor, App, AppError};
+use crate::domain::{
+    Channel, ConversationId, ConversationView, Direction, EntryKind, Medium, Message, MessageId,
+    Network, Route,
+};
+use crate::store::{
+    ReplyOutcome, ResolveOutcome, TransferOutcome, TransferTarget, SUPERVISOR_QUEUE,
+};
+
+/// Longest reply or note accepted (characters).
+pub const MAX_REPLY_CHARS: usize = 64 * 1024;
+
+/// The conversation, if the actor may read it: admins always; an agent while it holds
+/// it or owns its customer.
+pub async fn read(
+    app: &App,
+    actor: &Actor,
+    id: &ConversationId,
+) -> Result<ConversationView, AppError> {
+    let conv = app.store.conversation(id).await?;
+    conv.filter(|c| match actor {
+        Actor::Admin => true,
+        Actor::Agent(me) => {
+            c.agent_id.as_deref() == Some(me.as_str())
+                || c.customer.personal_agent_id.as_deref() == Some(me.as_str())
+        }
+    })
+    .ok_or_else(|| AppError::NotFound(format!("no conversation `{id}`")))
+}
+
+/// The conversation, if the actor may act on it: admins always, an agent while it holds it.
+async fn held_by(
+    app: &App,
+    actor: &Actor,
+    id: &ConversationId,
+) -> Result<ConversationView, AppError> {
+    let conv = app.store.conversation(id).await?;
+    conv.filter(|c| match actor {
+        Actor::Admin => true,
+        Actor::Agent(me) => c.agent_id.as_deref() == Some(me.as_str()),
+    })
+    .ok_or_else(|| AppError::NotFound(format!("no conversation `{id}` of yours")))
+}
+
+/// The channel and network of the customer's last message: where replies go by default.
+fn last_medium(conv: &ConversationView) -> Result<Medium, AppError> {
+    let last_in = conv
+        .messages
+        .iter()
+        .rev()
+        .find(|m| m.direction == Direction::In);
+    Ok(last_in.map_or(Medium::new(Channel::Chat, None), |m| {
+        Medium::new(m.channel, m.network)
+    })?)
+}
+
+/// A timeline entry written by staff: a reply or a note.
+fn staff_entry(
+    actor: &Actor,
+    medium: Medium,
+    text: String,
+    kind: EntryKind,
+    now: DateTime<Utc>,
+) -> Message {
+    Message {
+        id: MessageId::generate(),
+        direction: Direction::Out,
+        channel: medium.channel(),
+        network: medium.network(),
+        from: match actor {
+            Actor::Agent(me) => me.to_string(),
+            Actor::Admin => "admin".to_owned(),
+        },
+        text,
+        subject: None,
+        external_id: None,
+        at: now,
+        received_at: now,
+        kind,
+    }
+}
+
+/// A reply as staff wrote it.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub text: String,
+    /// Defaults to the channel (and network) of the customer's last message.
+    pub channel: Option<Channel>,
+    pub network: Option<Network>,
+}
+
+/// What a stored reply became: the timeline entry, and its delivery (`pending`) when an
+/// adapter URL serves its channel.
+pub struct Replied {
+    pub message: Message,
+    pub delivery: Option<&'static str>,
+}
+
+/// Stores a reply as an outbound message on the customer's last channel (unless another
+/// is named) and puts it in the outbox; the first one counts as the first response.
+pub async fn reply(
+    app: &App,
+    actor: &Actor,
+    id: &ConversationId,
+    reply: Reply,
+) -> Result<Replied, AppError> {
+    let text = bounded_text("text", &reply.text)?.ok_or_else(|| {
+        AppError::Invalid(format!("`text` must be 1-{MAX_REPLY_CHARS} characters"))
+    })?;
+    let conv = held_by(app, actor, id).await?;
+    let medium = match reply.channel {
+        Some(channel) => Medium::new(channel, reply.network)?,
+        None => last_medium(&conv)?,
+    };
+    let channel = medium.channel();
+    let now = Utc::now();
+    let message = staff_entry(actor, medium, text, EntryKind::Message, now);
+    let ReplyOutcome::Stored { first } = app.store.add_reply(id, &message, now).await? else {
+        return Err(AppError::NotFound(format!("no conversation `{id}`")));
+    };
+    let email_id = format!("{}@switchboard", message.id.as_str());
+    if channel == Channel::Email {
+        // The Message-ID the outbound e-mail carries: a reply to it finds this thread.
+        app.store.record_thread(&email_id, id).await?;
+    }
+    let delivery = enqueue_delivery(app, &conv, &message, &email_id, now).await?;
+    app.metrics.message(channel, Direction::Out);
+    if first {
+        let waited = (now - conv.created_at).num_milliseconds().max(0) as f64 / 1000.0;
+        app.metrics
+            .first_response_seconds
+            .with_label_values(&[channel.as_str()])
+            .observe(waited);
+    }
+    Ok(Replied { message, delivery })
+}
+
+/// Trimmed text within the reply limit; `None` when blank.
+fn bounded_text(field: &str, raw: &str) -> Result<Option<String>, AppError> {
+    let text = raw.trim();
+    if text.chars().count() > MAX_REPLY_CHARS {
+        return Err(AppError::Invalid(format!(
+            "`{field}` must be at most {MAX_REPLY_CHARS} characters"
+        )));
+    }
+    Ok(Some(text.to_owned()).filter(|t| !t.is_empty()))
+}
+
+/// Puts the reply in the durable outbox for the channel's adapter, addressed to the
+/// customer's address on that channel; `None` when no adapter URL serves the channel.
+async fn enqueue_delivery(
+    app: &App,
+    conv: &ConversationView,
+    message: &Message,
+    email_id: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<&'static str>, AppError> {
+    let Some(url) = app
+        .outbound
+        .as_ref()
+        .and_then(|o| o.url_for(message.channel))
+    else {
+        return Ok(None);
+    };
+    let inbound = conv
+        .messages
+        .iter()
+        .rev()
+        .filter(|m| m.direction == Direction::In);
+    let recipient = inbound
+        .clone()
+        .find(|m| m.channel == message.channel && m.network == message.network)
+        .or_else(|| inbound.clone().find(|m| m.channel == message.channel))
+        .map(|m| m.from.clone());
+    let body = serde_json::json!({
+        "conversation_id": conv.id,
+        "message_id": message.id,
+        "channel": message.channel,
+        "network": message.network,
+        "recipient": recipient,
+        "text": message.text,
+        "email_message_id": (message.channel == Channel::Email).then(|| format!("<{email_id}>")),
+        "sent_at": message.at,
+    });
+    app.store
+        .enqueue_delivery(message.id.as_str(), url, &body.to_string(), now)
+        .await?;
+    Ok(Some("pending"))
+}
+
+/// Where a transfer goes, as staff named it.
+#[derive(Debug, Clone)]
+pub enum Destination {
+    Agent(String),
+    Queue(String),
+}
+
+/// Moves the conversation (its whole timeline travels with it) and records the note. A
+/// conversation transferred more than twice goes to the supervisor queue instead.
+pub async fn transfer(
+    app: &App,
+    actor: &Actor,
+    id: &ConversationId,
+    to: Destination,
+    note: Option<String>,
+) -> Result<(Route, u32), AppError> {
+    let conv = held_by(app, actor, id).await?;
+    let medium = last_medium(&conv)?;
+    let target = match to {
+        Destination::Agent(agent) => TransferTarget::Agent(agent.parse()?),
+        Destination::Queue(queue)
+            if queue == SUPERVISOR_QUEUE || Channel::ALL.map(Channel::as_str).contains(&queue.as_str()) =>
+        {
+            TransferTarget::Queue(queue)
+        }
+        Destination::Queue(queue) => {
+            return Err(AppError::Invalid(format!(
+                "`to_queue` must be a channel (the conversation's own queue) or `{SUPERVISOR_QUEUE}`, not `{queue}`"
+            )))
+        }
+    };
+    let note = match note {
+        Some(n) => bounded_text("note", &n)?,
+        None => None,
+    };
+    let now = Utc::now();
+    match app.store.transfer(id, &target, now).await? {
+        TransferOutcome::NotRouted => Err(AppError::Conflict(format!(
+            "conversation `{id}` is not waiting for or held by anyone"
+        ))),
+        TransferOutcome::AgentUnavailable => Err(AppError::Conflict(
+            "the target agent is unknown, not online, or full".into(),
+        )),
+        TransferOutcome::Transferred {
+            route,
+            transfers,
+            assignments,
+        } => {
+            app.metrics.assignments(&assignments);
+            let to = match (&route.agent_id, route.queue.as_deref()) {
+                (_, Some(SUPERVISOR_QUEUE)) => "supervisor",
+                (Some(_), _) => "agent",
+                _ => "queue",
+            };
+            app.metrics.transfers.with_label_values(&[to]).inc();
+            if let Some(text) = note {
+                let entry = staff_entry(actor, medium, text, EntryKind::Note, now);
+                app.store.add_reply(id, &entry, now).await?;
+            }
+            Ok((route, transfers))
+        }
+    }
+}
+
+/// Resolves the conversation (a rating, if any, must be 1–5); the freed unit serves
+/// whoever waits at once, and those assignments are counted.
+pub async fn resolve(
+    app: &App,
+    actor: &Actor,
+    id: &ConversationId,
+    csat: Option<u8>,
+) -> Result<(), AppError> {
+    if let Actor::Agent(_) = actor {
+        held_by(app, actor, id).await?;
+    }
+    if csat.is_some_and(|c| !(1..=5).contains(&c)) {
+        return Err(AppError::Invalid("`csat` must be between 1 and 5".into()));
+    }
+    match app.store.resolve(id, Utc::now()).await? {
+        ResolveOutcome::Resolved(drained) => {
+            app.metrics.assignments(&drained);
+            Ok(())
+        }
+        ResolveOutcome::AlreadyResolved => Err(AppError::Conflict(format!(
+            "conversation `{id}` is already resolved"
+        ))),
+        ResolveOutcome::NotFound => Err(AppError::NotFound(format!("no conversation `{id}`"))),
+    }
+}

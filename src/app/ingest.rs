@@ -1,0 +1,105 @@
+//! Ingest: the one way an inbound message enters, whatever door it came through — parse,
+//! store, count, tell the holding agent. Providers' messages are cut to the field limits
+//! rather than refused, and their batches store every valid message.
+
+use chrono::Utc;
+
+use super::{App, AppError};
+use crate::domain::{
+    AgentId, Decision, Direction, InboundMessage, RawInbound, Receipt, RouteReason,
+};
+
+/// Parses, stores, counts and notifies. A retry of the same `(channel, network,
+/// external_id)` stores nothing and answers the first receipt with `duplicate: true`.
+pub async fn ingest(app: &App, raw: RawInbound) -> Result<Receipt, AppError> {
+    let msg = InboundMessage::parse(raw, &app.normaliser, &app.limits)?;
+    let receipt = app.store.ingest(&msg, Utc::now()).await?;
+    if !receipt.duplicate {
+        count(app, &msg, &receipt);
+        notify_holder(app, &receipt);
+    }
+    tracing::debug!(
+        customer_id = %receipt.customer_id,
+        conversation_id = %receipt.conversation_id,
+        duplicate = receipt.duplicate,
+        "message ingested"
+    );
+    Ok(receipt)
+}
+
+fn count(app: &App, msg: &InboundMessage, receipt: &Receipt) {
+    let channel = msg.medium().channel();
+    app.metrics.message(channel, Direction::In);
+    app.metrics
+        .routed(receipt.route.decision, receipt.route.reason);
+    if receipt.repeat_contact {
+        app.metrics
+            .repeat_contacts
+            .with_label_values(&[channel.as_str()])
+            .inc();
+    }
+    let r = &receipt.route;
+    if r.decision == Decision::Assigned && r.reason != RouteReason::AlreadyAssigned {
+        app.metrics.assigned_now(channel, r.reason);
+    }
+}
+
+/// Tells the agent holding the conversation that the customer wrote. Off the request's
+/// path: the message is stored either way, and the timeline shows it if this is lost.
+fn notify_holder(app: &App, receipt: &Receipt) {
+    let held = receipt.route.reason == RouteReason::AlreadyAssigned;
+    let Some(agent) = receipt.route.agent_id.as_deref().filter(|_| held) else {
+        return;
+    };
+    let Ok(agent) = agent.parse::<AgentId>() else {
+        return;
+    };
+    let (store, conv) = (app.store.clone(), receipt.conversation_id.clone());
+    tokio::spawn(async move {
+        if let Err(e) = store.push_event(&agent, "message.created", &conv).await {
+            tracing::warn!(%agent, error = %e, "message.created not recorded");
+        }
+    });
+}
+
+/// Ingests one provider message, cut to the field limits rather than refused (see
+/// `Limits::fit`): every provider adapter's way in.
+pub async fn ingest_provider(app: &App, raw: RawInbound) -> Result<Receipt, AppError> {
+    ingest(app, app.limits.fit(raw)).await
+}
+
+/// What became of a batch of provider messages.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct BatchReport {
+    pub stored: usize,
+    pub skipped: usize,
+}
+
+/// Ingests every message of a provider's batch. One the provider sent malformed, or
+/// that breaks a field rule, is skipped, logged and counted: refusing the batch would
+/// make the provider retry it forever and lose every message after it. A store failure
+/// fails the whole batch (nothing unstored is acknowledged); the retry dedupes the rest.
+pub async fn ingest_batch(
+    app: &App,
+    adapter: &'static str,
+    items: Vec<Result<RawInbound, String>>,
+) -> Result<BatchReport, AppError> {
+    let mut report = BatchReport::default();
+    for item in items {
+        let why = match item {
+            Ok(raw) => match ingest_provider(app, raw).await {
+                Ok(_) => {
+                    report.stored += 1;
+                    continue;
+                }
+                Err(AppError::Invalid(why)) => why,
+                Err(e) => return Err(e),
+            },
+            Err(why) => why,
+        };
+        tracing::warn!(adapter, reason = %why, "skipped an invalid message of a batch");
+        app.metrics.skipped.with_label_values(&[adapter]).inc();
+        report.skipped += 1;
+    }
+    Ok(report)
+}

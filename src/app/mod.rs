@@ -1,0 +1,71 @@
+//! The use cases: ingest (and its provider variants), calls and the IVR bypass, replies,
+//! transfers, resolutions, agents and presence. Each takes the `App` (the store and the
+//! rules' settings), does its work over the store, and does all the metric accounting,
+//! so every door into the service (HTTP, provider webhooks, workers) counts alike. They
+//! answer `AppError`, which the HTTP layer maps onto problem+json.
+
+pub mod agents;
+pub mod calls;
+pub mod conversations;
+pub mod ingest;
+mod instrumented;
+pub mod metrics;
+pub mod outbound;
+
+use std::sync::Arc;
+
+use crate::domain::{AgentId, DomainError, IdentityNormaliser, Limits};
+use crate::store::{Store, StoreError};
+
+pub use instrumented::Instrumented;
+
+/// What every use case may use.
+pub struct App {
+    pub store: Arc<dyn Store>,
+    pub normaliser: IdentityNormaliser,
+    pub limits: Limits,
+    pub metrics: metrics::Metrics,
+    pub ivr: calls::IvrPolicy,
+    /// Where agents' replies are delivered, when configured.
+    pub outbound: Option<outbound::OutboundConfig>,
+}
+
+/// Who acts on a conversation: an admin (or supervisor) reaches every one, an agent only
+/// those it holds (or whose customer it owns, for reads).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Actor {
+    Admin,
+    Agent(AgentId),
+}
+
+/// Why a use case did not do what was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// The input breaks a rule; the caller's to fix.
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    NotFound(String),
+    /// The request contradicts the current state (resolved twice, agent full, ...).
+    #[error("{0}")]
+    Conflict(String),
+    #[error("the store is unreachable; retry shortly")]
+    Unavailable(#[source] StoreError),
+    #[error("internal error")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl From<DomainError> for AppError {
+    fn from(e: DomainError) -> Self {
+        AppError::Invalid(e.to_string())
+    }
+}
+
+impl From<StoreError> for AppError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable(_) | StoreError::Contention(_) => AppError::Unavailable(e),
+            StoreError::Corrupt(_) => AppError::Internal(Box::new(e)),
+        }
+    }
+}

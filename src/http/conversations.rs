@@ -1,0 +1,271 @@
+//! Conversation reads and actions, for admins and for the agents who hold them.
+
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::auth::{Caller, Staff};
+use super::body::RawBody;
+use super::error::{ApiError, Problem};
+use super::resource;
+use crate::app::conversations;
+use crate::app::{Actor, App};
+use crate::domain::{
+    Channel, ConversationId, ConversationState, ConversationView, Message, Network, Route,
+};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("/v1/conversations/{id}").route(web::get().to(get_conversation)))
+        .service(resource("/v1/conversations/{id}/resolve").route(web::post().to(resolve)))
+        .service(resource("/v1/conversations/{id}/messages").route(web::post().to(reply)))
+        .service(resource("/v1/conversations/{id}/transfer").route(web::post().to(transfer)))
+        .service(resource("/v1/deliveries/{message_id}").route(web::get().to(delivery)));
+}
+
+/// Where the delivery of an agent's reply to the channel adapter stands.
+#[utoipa::path(
+    get,
+    path = "/v1/deliveries/{message_id}",
+    tag = "conversations",
+    params(("message_id" = String, Path, description = "The reply's message id")),
+    security(("admin_token" = [])),
+    responses(
+        (status = 200, body = crate::store::DeliveryState),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn delivery(
+    _: super::auth::Admin,
+    state: web::Data<App>,
+    message_id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    state
+        .store
+        .delivery_state(&message_id)
+        .await?
+        .map(|d| HttpResponse::Ok().json(d))
+        .ok_or_else(|| ApiError::NotFound(format!("no delivery for `{message_id}`")))
+}
+
+/// An agent's reply.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReplyRequest {
+    pub text: String,
+    /// Defaults to the channel of the customer's last message.
+    #[serde(default)]
+    pub channel: Option<Channel>,
+    #[serde(default)]
+    pub network: Option<Network>,
+}
+
+/// Stores an agent's reply as an outbound message; it goes out on the customer's last
+/// channel unless another is named. The first one counts as the first response.
+#[utoipa::path(
+    post,
+    path = "/v1/conversations/{id}/messages",
+    tag = "conversations",
+    params(("id" = String, Path, description = "Conversation id")),
+    request_body = ReplyRequest,
+    security(("admin_token" = []), ("agent_jwt" = [])),
+    responses(
+        (status = 201, body = Message),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Missing, or not held by this agent", body = Problem, content_type = "application/problem+json"),
+        (status = 503, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn reply(
+    staff: Staff,
+    state: web::Data<App>,
+    id: web::Path<String>,
+    body: web::Json<ReplyRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_id(&id)?;
+    let body = body.into_inner();
+    let reply = conversations::Reply {
+        text: body.text,
+        channel: body.channel,
+        network: body.network,
+    };
+    let replied = conversations::reply(&state, &actor(&staff), &id, reply).await?;
+    let mut body =
+        serde_json::to_value(&replied.message).map_err(|e| ApiError::Internal(Box::new(e)))?;
+    body["delivery"] = serde_json::json!(replied.delivery);
+    Ok(HttpResponse::Created().json(body))
+}
+
+/// Where to send a conversation, and why.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TransferRequest {
+    /// An online agent with room on the conversation's channel...
+    #[serde(default)]
+    pub to_agent: Option<String>,
+    /// ...or a queue: the conversation's channel (`chat`, ...) or `supervisor`.
+    #[serde(default)]
+    pub to_queue: Option<String>,
+    /// Travels with the whole timeline, as an internal note.
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TransferResponse {
+    pub route: Route,
+    pub transfers: u32,
+}
+
+/// Transfers the conversation (timeline and note included). A conversation transferred
+/// more than twice goes to the supervisor queue instead.
+#[utoipa::path(
+    post,
+    path = "/v1/conversations/{id}/transfer",
+    tag = "conversations",
+    params(("id" = String, Path, description = "Conversation id")),
+    request_body = TransferRequest,
+    security(("admin_token" = []), ("agent_jwt" = [])),
+    responses(
+        (status = 200, body = TransferResponse),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Target agent unavailable, or the conversation is not routed", body = Problem, content_type = "application/problem+json"),
+        (status = 503, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn transfer(
+    staff: Staff,
+    state: web::Data<App>,
+    id: web::Path<String>,
+    body: web::Json<TransferRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_id(&id)?;
+    let body = body.into_inner();
+    let to = match (body.to_agent, body.to_queue) {
+        (Some(agent), None) => conversations::Destination::Agent(agent),
+        (None, Some(queue)) => conversations::Destination::Queue(queue),
+        _ => {
+            return Err(ApiError::BadRequest(
+                "give exactly one of `to_agent` and `to_queue`".into(),
+            ))
+        }
+    };
+    let (route, transfers) =
+        conversations::transfer(&state, &actor(&staff), &id, to, body.note).await?;
+    Ok(HttpResponse::Ok().json(TransferResponse { route, transfers }))
+}
+
+/// The staff member as the use cases see them.
+fn actor(staff: &Staff) -> Actor {
+    match &staff.0 {
+        Caller::Agent(me) => Actor::Agent(me.clone()),
+        _ => Actor::Admin,
+    }
+}
+
+fn parse_id(raw: &str) -> Result<ConversationId, ApiError> {
+    raw.parse()
+        .map_err(|_| ApiError::NotFound(format!("no conversation `{raw}`")))
+}
+
+/// The conversation with its customer and whole cross-channel timeline, in order.
+#[utoipa::path(
+    get,
+    path = "/v1/conversations/{id}",
+    tag = "conversations",
+    params(("id" = String, Path, description = "Conversation id")),
+    security(("admin_token" = []), ("agent_jwt" = [])),
+    responses(
+        (status = 200, body = ConversationView),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 503, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn get_conversation(
+    staff: Staff,
+    state: web::Data<App>,
+    id: web::Path<String>,
+) -> Result<web::Json<ConversationView>, ApiError> {
+    let id = parse_id(&id)?;
+    // Another agent's conversation is answered exactly like a missing one.
+    Ok(web::Json(
+        conversations::read(&state, &actor(&staff), &id).await?,
+    ))
+}
+
+/// Optional satisfaction score given on resolution.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResolveRequest {
+    /// 1 (bad) to 5 (great).
+    #[serde(default)]
+    pub csat: Option<u8>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ResolveResponse {
+    pub id: String,
+    pub state: ConversationState,
+    pub csat: Option<u8>,
+}
+
+/// The optional body of a resolve: empty, or a JSON `ResolveRequest`.
+fn resolve_request(req: &HttpRequest, body: &[u8]) -> Result<ResolveRequest, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(ResolveRequest::default());
+    }
+    let json = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.to_ascii_lowercase().starts_with("application/json"));
+    if !json {
+        return Err(ApiError::UnsupportedMediaType(
+            "the body must be application/json".into(),
+        ));
+    }
+    serde_json::from_slice(body).map_err(|e| ApiError::BadRequest(format!("malformed JSON: {e}")))
+}
+
+/// Resolves the conversation; a message within the reopen window reopens it.
+#[utoipa::path(
+    post,
+    path = "/v1/conversations/{id}/resolve",
+    tag = "conversations",
+    params(("id" = String, Path, description = "Conversation id")),
+    request_body(content = Option<ResolveRequest>, description = "Optional; may be empty"),
+    security(("admin_token" = []), ("agent_jwt" = [])),
+    responses(
+        (status = 200, body = ResolveResponse),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already resolved", body = Problem, content_type = "application/problem+json"),
+        (status = 415, body = Problem, content_type = "application/problem+json"),
+        (status = 503, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn resolve(
+    staff: Staff,
+    state: web::Data<App>,
+    id: web::Path<String>,
+    req: HttpRequest,
+    RawBody(body): RawBody,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_id(&id)?;
+    // Parsed before anything changes: a rating we cannot read must not be dropped
+    // silently while the conversation resolves anyway.
+    let csat = resolve_request(&req, &body)?.csat;
+    conversations::resolve(&state, &actor(&staff), &id, csat).await?;
+    Ok(HttpResponse::Ok().json(ResolveResponse {
+        id: id.to_string(),
+        state: ConversationState::Resolved,
+        csat,
+    }))
+}
