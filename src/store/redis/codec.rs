@@ -1,0 +1,102 @@
+//! Reading what Redis answers: hashes, ids, receipts and events, and which errors are
+//! transient (503) and which are bugs or corrupt data.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, TimeZone, Utc};
+use redis::{ErrorKind, RedisError, ServerErrorKind};
+
+use crate::domain::{Channel, CustomerId};
+use crate::store::{AgentEvent, StoreError};
+
+/// A hash read with `HGETALL`.
+pub(super) struct Hash(pub(super) Vec<(String, String)>);
+
+impl Hash {
+    pub(super) fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub(super) fn time(&self, name: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+        self.get(name)
+            .map(|ms| {
+                let ms: i64 = ms.parse().map_err(corrupt)?;
+                Utc.timestamp_millis_opt(ms)
+                    .single()
+                    .ok_or_else(|| StoreError::Corrupt(format!("bad time {ms}")))
+            })
+            .transpose()
+    }
+}
+
+pub(super) fn agent_event(
+    id: String,
+    fields: Vec<(String, String)>,
+) -> Result<AgentEvent, StoreError> {
+    let get = |name: &str| {
+        fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .filter(|v| !v.is_empty())
+    };
+    Ok(AgentEvent {
+        kind: get("kind").ok_or_else(|| StoreError::Corrupt(format!("event {id} has no kind")))?,
+        conversation_id: get("conversation")
+            .unwrap_or_default()
+            .parse()
+            .map_err(corrupt)?,
+        reason: get("reason"),
+        other_agent: get("agent"),
+        id,
+    })
+}
+
+pub(super) fn parse_customer(raw: &str) -> Result<CustomerId, StoreError> {
+    raw.parse().map_err(corrupt)
+}
+
+pub(super) fn parse_channels(raw: &[String]) -> Result<BTreeSet<Channel>, StoreError> {
+    raw.iter()
+        .map(|c| serde_json::from_value(serde_json::Value::String(c.clone())))
+        .collect::<Result<_, _>>()
+        .map_err(corrupt)
+}
+
+pub(crate) fn corrupt(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(e.to_string())
+}
+
+pub(super) fn unavailable(e: RedisError) -> StoreError {
+    StoreError::Unavailable(Box::new(e))
+}
+
+/// Transient faults (network, timeouts, a loading or failing-over server) are
+/// `Unavailable` and answer 503; anything else is a bug or corrupt data.
+pub(crate) fn from_redis(e: RedisError) -> StoreError {
+    let transient = e.is_io_error()
+        || e.is_timeout()
+        || e.is_connection_dropped()
+        || e.is_connection_refusal()
+        || e.is_cluster_error()
+        || matches!(
+            e.kind(),
+            ErrorKind::Io
+                | ErrorKind::ClusterConnectionNotFound
+                | ErrorKind::Server(
+                    ServerErrorKind::BusyLoading
+                        | ServerErrorKind::TryAgain
+                        | ServerErrorKind::ClusterDown
+                        | ServerErrorKind::MasterDown
+                        | ServerErrorKind::ReadOnly
+                )
+        );
+    if transient {
+        unavailable(e)
+    } else {
+        StoreError::Corrupt(e.to_string())
+    }
+}

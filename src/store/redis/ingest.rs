@@ -1,0 +1,288 @@
+//! Ingest on Redis. Two round trips in the common case: one to claim (or look up) the
+//! message's identities, one Lua script on the customer's slot for everything else; a
+//! third only when the conversation needs routing.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Utc};
+use futures_util::future::try_join_all;
+use redis::RedisError;
+
+use super::codec::{corrupt, from_redis, parse_customer};
+use super::RedisStore;
+use crate::domain::{
+    merge_target, AgentId, CustomerId, Identity, InboundMessage, Message, Receipt, DEFAULT_QUEUE,
+};
+use crate::routing::priority;
+use crate::store::records::inbound_record;
+use crate::store::{StoreError, MAX_HOPS};
+
+/// The customers holding a message's identities, and whether only the cache said so.
+pub(super) struct Claimed {
+    owners: BTreeSet<CustomerId>,
+    from_cache: bool,
+}
+
+pub(super) enum ScriptAnswer {
+    /// The script's further answers.
+    Ok(Vec<String>),
+    /// The customer (known from the cache only) does not exist in Redis.
+    Unknown,
+    Duplicate(String),
+    Moved(CustomerId),
+}
+
+/// What the ingest script answers besides the receipt.
+pub(super) struct Appended {
+    receipt: Receipt,
+    /// The conversation's assigned agent (mirror), if any.
+    agent: Option<String>,
+    personal_agent: Option<String>,
+    tier: String,
+    repeat_contacts: u32,
+}
+
+impl RedisStore {
+    #[tracing::instrument(skip_all, fields(key = %msg.idempotency_key(), customer_id))]
+    pub(super) async fn ingest_message(
+        &self,
+        msg: &InboundMessage,
+        now: DateTime<Utc>,
+    ) -> Result<Receipt, StoreError> {
+        let fresh = CustomerId::generate();
+        let (mut target, mut from_cache) = self.owner(msg, &fresh, true, now).await?;
+        let message = inbound_record(msg, now);
+        for _ in 0..MAX_HOPS {
+            tracing::Span::current().record("customer_id", target.as_str());
+            match self.append(&target, msg, &message, from_cache, now).await? {
+                ScriptAnswer::Ok(parts) => return self.routed(appended(parts)?, msg, now).await,
+                ScriptAnswer::Duplicate(receipt) => {
+                    // A retry learns where its conversation stands now.
+                    let receipt = parse_receipt(&receipt, true)?;
+                    let route = self.current_route(&receipt.conversation_id).await?;
+                    return Ok(Receipt {
+                        route: route.unwrap_or(receipt.route.clone()),
+                        ..receipt
+                    });
+                }
+                // The cache named a customer Redis no longer has (data lost in a
+                // failover or a restart without persistence): forget it and claim the
+                // identities in Redis again, so every replica agrees on one customer.
+                ScriptAnswer::Unknown => {
+                    for identity in msg.identities() {
+                        self.identities.forget(&identity.key());
+                    }
+                    (target, from_cache) = self.owner(msg, &fresh, false, now).await?;
+                }
+                // A stale identity pointer led to a merged customer: finish that merge
+                // (idempotent) so the pointers move, then follow it.
+                ScriptAnswer::Moved(next) => {
+                    target = self.merge(&target, &next, now).await?;
+                    for identity in msg.identities() {
+                        self.identities.put(identity.key(), target.clone());
+                    }
+                }
+            }
+        }
+        Err(StoreError::Contention(format!(
+            "customer of {} kept moving",
+            msg.from()
+        )))
+    }
+
+    /// Round trip 1: claims every identity for `fresh` unless someone holds it already
+    /// (`SET NX GET`, Redis ≥ 7), and answers every holder. Commands go out together on
+    /// the multiplexed connection, so this is one round trip however many identities.
+    pub(super) async fn claim(
+        &self,
+        identities: &[Identity],
+        fresh: &CustomerId,
+        use_cache: bool,
+    ) -> Result<Claimed, StoreError> {
+        // A known customer's usual identities: no round trip (see `identity_cache`).
+        let keys: Vec<String> = identities.iter().map(Identity::key).collect();
+        let cached = use_cache
+            .then(|| {
+                self.identities
+                    .owner_of_all(keys.iter().map(String::as_str))
+            })
+            .flatten();
+        if let Some(owner) = cached {
+            return Ok(Claimed {
+                owners: BTreeSet::from([owner]),
+                from_cache: true,
+            });
+        }
+        let claims = identities.iter().map(|identity| {
+            let mut conn = self.conn.clone();
+            let key = self.keys.identity(identity);
+            async move {
+                let prior: Option<String> = redis::cmd("SET")
+                    .arg(key)
+                    .arg(fresh.as_str())
+                    .arg("NX")
+                    .arg("GET")
+                    .query_async(&mut conn)
+                    .await?;
+                Ok::<_, RedisError>(prior)
+            }
+        });
+        let answers = try_join_all(claims).await.map_err(from_redis)?;
+        let owners = answers
+            .into_iter()
+            .map(|prior| match prior {
+                Some(owner) => parse_customer(&owner),
+                None => Ok(fresh.clone()),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        for (key, owner) in keys.into_iter().zip(&owners) {
+            self.identities.put(key, owner.clone());
+        }
+        Ok(Claimed {
+            owners: owners.into_iter().collect(),
+            from_cache: false,
+        })
+    }
+
+    /// The customer a message belongs to: its identities claimed (or looked up in the
+    /// cache), and every other customer holding one of them merged into the oldest.
+    pub(super) async fn owner(
+        &self,
+        msg: &InboundMessage,
+        fresh: &CustomerId,
+        use_cache: bool,
+        now: DateTime<Utc>,
+    ) -> Result<(CustomerId, bool), StoreError> {
+        let claimed = self.claim(msg.identities(), fresh, use_cache).await?;
+        let mut target = merge_target(claimed.owners.iter(), fresh);
+        let others: Vec<&CustomerId> = claimed.owners.iter().filter(|o| **o != target).collect();
+        for other in others {
+            target = self.merge(other, &target, now).await?;
+        }
+        Ok((target, claimed.from_cache))
+    }
+
+    /// Round trip 2: the ingest script on the customer's slot.
+    pub(super) async fn append(
+        &self,
+        cid: &CustomerId,
+        msg: &InboundMessage,
+        message: &Message,
+        from_cache: bool,
+        now: DateTime<Utc>,
+    ) -> Result<ScriptAnswer, StoreError> {
+        let message_json =
+            serde_json::to_string(message).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let mut call = self.scripts.ingest.prepare_invoke();
+        call.key(self.keys.customer(cid))
+            .key(self.keys.conversations(cid))
+            .arg(cid.as_str())
+            .arg(msg.idempotency_key())
+            .arg(now.timestamp_millis())
+            .arg(self.policy.reopen_window.num_milliseconds())
+            .arg(self.policy.dedup_ttl.num_milliseconds())
+            .arg(message.id.as_str())
+            .arg(message_json)
+            .arg(msg.medium().channel().as_str())
+            .arg(msg.display_name().unwrap_or(""))
+            .arg(DEFAULT_QUEUE)
+            .arg(if from_cache { "1" } else { "0" });
+        for identity in msg.identities() {
+            call.arg(identity.key());
+        }
+        let answer: Vec<String> = call
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(from_redis)?;
+        script_answer(answer)
+    }
+
+    /// Round trip 3, only for a conversation no agent holds yet: routing decides; then
+    /// one pipeline mirrors a newly chosen personal agent and the assignment on the
+    /// customer's slot and gives the idempotency record the real route (the ingest
+    /// script wrote it before routing had decided), so a retry after the conversation
+    /// is resolved answers what the first delivery was told.
+    pub(super) async fn routed(
+        &self,
+        a: Appended,
+        msg: &InboundMessage,
+        now: DateTime<Utc>,
+    ) -> Result<Receipt, StoreError> {
+        let conv = a.receipt.conversation_id.clone();
+        if a.agent.is_some() {
+            // Held already: the script's receipt carries the real route.
+            return Ok(a.receipt);
+        }
+        let channel = msg.medium().channel();
+        let priority = priority(&a.tier, a.repeat_contacts > 0, channel);
+        let routed = self
+            .route_conversation(
+                &conv,
+                channel,
+                priority,
+                &a.tier,
+                a.personal_agent.as_deref(),
+                now,
+            )
+            .await?;
+        let receipt = Receipt {
+            route: routed.route,
+            ..a.receipt
+        };
+        let cid = conv.customer();
+        let mut pipe = redis::pipe();
+        if let Some(personal) = &routed.new_personal_agent {
+            pipe.hset(self.keys.customer(cid), "personal_agent", personal.as_str())
+                .ignore();
+        }
+        if let Some(agent) = &receipt.route.agent_id {
+            let agent: AgentId = agent.parse().map_err(corrupt)?;
+            pipe.hset(self.keys.conversation(&conv), "agent", agent.as_str())
+                .ignore();
+        }
+        let expires = now.timestamp_millis() + self.policy.dedup_ttl.num_milliseconds();
+        let record = serde_json::to_string(&receipt).map_err(corrupt)?;
+        pipe.hset(
+            self.keys.customer_dedup(cid),
+            msg.idempotency_key(),
+            format!("{expires}|{record}"),
+        )
+        .ignore();
+        pipe.query_async::<()>(&mut self.conn.clone())
+            .await
+            .map_err(from_redis)?;
+        Ok(receipt)
+    }
+}
+
+pub(super) fn script_answer(answer: Vec<String>) -> Result<ScriptAnswer, StoreError> {
+    let mut parts = answer.into_iter();
+    match (parts.next().as_deref(), parts.next()) {
+        (Some("ok"), first) => Ok(ScriptAnswer::Ok(first.into_iter().chain(parts).collect())),
+        (Some("dup"), Some(receipt)) => Ok(ScriptAnswer::Duplicate(receipt)),
+        (Some("unknown"), _) => Ok(ScriptAnswer::Unknown),
+        (Some("moved"), Some(to)) => Ok(ScriptAnswer::Moved(parse_customer(&to)?)),
+        (status, _) => Err(StoreError::Corrupt(format!("script answered {status:?}"))),
+    }
+}
+
+pub(super) fn appended(parts: Vec<String>) -> Result<Appended, StoreError> {
+    let [receipt, agent, personal, tier, repeat] = <[String; 5]>::try_from(parts)
+        .map_err(|p| StoreError::Corrupt(format!("ingest answered {p:?}")))?;
+    let some = |s: String| Some(s).filter(|s| !s.is_empty());
+    Ok(Appended {
+        receipt: parse_receipt(&receipt, false)?,
+        agent: some(agent),
+        personal_agent: some(personal),
+        tier,
+        repeat_contacts: repeat.parse().unwrap_or(0),
+    })
+}
+
+pub(super) fn parse_receipt(raw: &str, duplicate: bool) -> Result<Receipt, StoreError> {
+    let receipt: Receipt = serde_json::from_str(raw).map_err(corrupt)?;
+    Ok(Receipt {
+        duplicate,
+        ..receipt
+    })
+}

@@ -1,0 +1,161 @@
+//! Merges of two customers proven one person: a saga of idempotent single-slot scripts
+//! (merge_out on the younger, merge_in on the older, identity pointers moved last) that
+//! whoever meets a half-merged customer finishes.
+
+use chrono::{DateTime, Utc};
+use futures_util::future::try_join_all;
+use serde::{Deserialize, Deserializer};
+
+use super::codec::{corrupt, from_redis, parse_customer};
+use super::ingest::{script_answer, ScriptAnswer};
+use super::RedisStore;
+use crate::domain::{CustomerId, Identity, DEFAULT_QUEUE};
+use crate::store::{StoreError, MAX_HOPS};
+
+/// What merge_out hands to merge_in: everything of S that T absorbs.
+#[derive(Debug, Deserialize)]
+pub(super) struct Snapshot {
+    merged_into: String,
+    /// The conversation that was open when the customer was merged away.
+    #[serde(default)]
+    open: Option<String>,
+    #[serde(deserialize_with = "lua_list")]
+    ids: Vec<String>,
+}
+
+/// cjson encodes an empty Lua table as `{}`; read that as an empty list.
+pub(super) fn lua_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum ListOrEmpty {
+        List(Vec<String>),
+        Empty(serde_json::Map<String, serde_json::Value>),
+    }
+    match ListOrEmpty::deserialize(d)? {
+        ListOrEmpty::List(v) => Ok(v),
+        ListOrEmpty::Empty(map) if map.is_empty() => Ok(Vec::new()),
+        ListOrEmpty::Empty(_) => Err(serde::de::Error::custom("expected a list")),
+    }
+}
+
+impl RedisStore {
+    /// Merges `source` into `target` and answers the customer that survives (which is
+    /// `target`, or whoever `target` itself was merged into meanwhile).
+    pub(super) async fn merge(
+        &self,
+        source: &CustomerId,
+        target: &CustomerId,
+        now: DateTime<Utc>,
+    ) -> Result<CustomerId, StoreError> {
+        let raw: String = self
+            .scripts
+            .merge_out
+            .key(self.keys.customer(source))
+            .key(self.keys.conversations(source))
+            .arg(target.as_str())
+            .arg(now.timestamp_millis())
+            .arg(source.as_str())
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(from_redis)?;
+        let snapshot: Snapshot = serde_json::from_str(&raw).map_err(corrupt)?;
+        let into = parse_customer(&snapshot.merged_into)?;
+        // `source` may have gone into another customer first; finish that merge (the
+        // merge_in is idempotent, and its first runner may have died) either way.
+        let absorbed_by = self.absorb(&into, source, &raw, now).await?;
+        if let Some(open) = &snapshot.open {
+            // Its timeline joined the survivor's conversation, which routing owns now.
+            self.release_conversation(&open.parse().map_err(corrupt)?, now)
+                .await?;
+        }
+        self.repoint(&snapshot.ids, source, &absorbed_by).await?;
+        if absorbed_by == *target {
+            return Ok(absorbed_by);
+        }
+        // Then `target` and that customer are one person as well: younger into older.
+        let target = self.live(target).await?;
+        if target == absorbed_by {
+            return Ok(target);
+        }
+        let (older, younger) = if absorbed_by < target {
+            (absorbed_by, target)
+        } else {
+            (target, absorbed_by)
+        };
+        Box::pin(self.merge(&younger, &older, now)).await
+    }
+
+    /// Runs merge_in of `source`'s snapshot on `target`, following `target`'s own merges;
+    /// answers the customer that absorbed it.
+    pub(super) async fn absorb(
+        &self,
+        target: &CustomerId,
+        source: &CustomerId,
+        snapshot: &str,
+        now: DateTime<Utc>,
+    ) -> Result<CustomerId, StoreError> {
+        let mut target = target.clone();
+        for _ in 0..MAX_HOPS {
+            let answer: Vec<String> = self
+                .scripts
+                .merge_in
+                .key(self.keys.customer(&target))
+                .key(self.keys.conversations(&target))
+                .arg(source.as_str())
+                .arg(now.timestamp_millis())
+                .arg(target.as_str())
+                .arg(snapshot)
+                .arg(DEFAULT_QUEUE)
+                .invoke_async(&mut self.conn.clone())
+                .await
+                .map_err(from_redis)?;
+            match script_answer(answer)? {
+                ScriptAnswer::Moved(next) => target = next,
+                _ => return Ok(target),
+            }
+        }
+        Err(StoreError::Contention(format!(
+            "absorbing {source} kept moving"
+        )))
+    }
+
+    /// The customer that holds `id`'s data now (follows `merged_into`).
+    pub(super) async fn live(&self, id: &CustomerId) -> Result<CustomerId, StoreError> {
+        let mut id = id.clone();
+        for _ in 0..MAX_HOPS {
+            let next: Option<String> = redis::cmd("HGET")
+                .arg(self.keys.customer(&id))
+                .arg("merged_into")
+                .query_async(&mut self.conn.clone())
+                .await
+                .map_err(from_redis)?;
+            match next {
+                Some(next) => id = parse_customer(&next)?,
+                None => return Ok(id),
+            }
+        }
+        Err(StoreError::Contention(format!(
+            "merge chain from {id} too long"
+        )))
+    }
+
+    /// Points a merged customer's identities at the survivor (saves later requests a hop).
+    pub(super) async fn repoint(
+        &self,
+        identities: &[String],
+        from: &CustomerId,
+        to: &CustomerId,
+    ) -> Result<(), StoreError> {
+        let moves = identities
+            .iter()
+            .filter_map(|key| Identity::from_stored_key(key))
+            .map(|identity| {
+                let mut conn = self.conn.clone();
+                let mut call = self.scripts.repoint.key(self.keys.identity(&identity));
+                call.arg(from.as_str()).arg(to.as_str());
+                async move { call.invoke_async::<i64>(&mut conn).await }
+            });
+        try_join_all(moves).await.map_err(from_redis)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,369 @@
+//! The `Store` trait on Redis: each operation runs here or in the module that owns it.
+
+use std::time::Duration as StdDuration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use super::codec::{agent_event, corrupt, from_redis, parse_customer};
+use super::RedisStore;
+use crate::domain::{
+    AgentId, AgentProfile, AgentView, ConversationId, ConversationView, CustomerId, CustomerView,
+    EntryKind, Identity, InboundMessage, Message, Presence, Receipt,
+};
+use crate::store::{
+    AgentEvent, Assignment, CallRecord, Delivery, DeliveryOutcome, DeliveryState, ReplyOutcome,
+    ResolveOutcome, RoutingSnapshot, SavedAgent, Store, StoreError, TransferOutcome,
+    TransferTarget, CALL_TTL_SECS, EVENTS_KEPT, THREAD_TTL_SECS,
+};
+
+#[async_trait]
+impl Store for RedisStore {
+    async fn ingest(
+        &self,
+        msg: &InboundMessage,
+        now: DateTime<Utc>,
+    ) -> Result<Receipt, StoreError> {
+        self.ingest_message(msg, now).await
+    }
+
+    async fn customer(&self, id: &CustomerId) -> Result<Option<CustomerView>, StoreError> {
+        self.load_customer(id).await
+    }
+
+    async fn set_tier(
+        &self,
+        id: &CustomerId,
+        tier: &str,
+    ) -> Result<Option<CustomerView>, StoreError> {
+        let Some(customer) = self.load_customer(id).await? else {
+            return Ok(None);
+        };
+        // HSET XX-like: only an existing record (a concurrent merge leaves a pointer, and
+        // the survivor is what `load_customer` found).
+        let _: i64 = redis::cmd("HSET")
+            .arg(self.keys.customer(&customer.id))
+            .arg("tier")
+            .arg(tier)
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(from_redis)?;
+        self.load_customer(&customer.id).await
+    }
+
+    async fn customer_by_identity(
+        &self,
+        identity: &Identity,
+    ) -> Result<Option<CustomerView>, StoreError> {
+        let owner: Option<String> = redis::cmd("GET")
+            .arg(self.keys.identity(identity))
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(from_redis)?;
+        match owner {
+            Some(owner) => self.load_customer(&parse_customer(&owner)?).await,
+            None => Ok(None),
+        }
+    }
+
+    async fn conversation(
+        &self,
+        id: &ConversationId,
+    ) -> Result<Option<ConversationView>, StoreError> {
+        self.conversation_view(id).await
+    }
+
+    async fn resolve(
+        &self,
+        id: &ConversationId,
+        now: DateTime<Utc>,
+    ) -> Result<ResolveOutcome, StoreError> {
+        let answer: String = self
+            .scripts
+            .resolve
+            .key(self.keys.customer(id.customer()))
+            .key(self.keys.conversations(id.customer()))
+            .arg(id.seq())
+            .arg(now.timestamp_millis())
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(from_redis)?;
+        match answer.as_str() {
+            "resolved" => Ok(ResolveOutcome::Resolved(
+                self.release_conversation(id, now).await?,
+            )),
+            "already_resolved" => Ok(ResolveOutcome::AlreadyResolved),
+            "not_found" => Ok(ResolveOutcome::NotFound),
+            other => Err(StoreError::Corrupt(format!("resolve answered {other}"))),
+        }
+    }
+
+    async fn put_agent(
+        &self,
+        profile: &AgentProfile,
+        now: DateTime<Utc>,
+    ) -> Result<SavedAgent, StoreError> {
+        let (created, assignments) = self.put_agent_profile(profile, now).await?;
+        let view = self
+            .load_agent(&profile.id)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt(format!("agent {} vanished", profile.id)))?;
+        Ok(SavedAgent {
+            view,
+            created,
+            assignments,
+        })
+    }
+
+    async fn agent(&self, id: &AgentId) -> Result<Option<AgentView>, StoreError> {
+        self.load_agent(id).await
+    }
+
+    async fn agents(&self) -> Result<Vec<AgentView>, StoreError> {
+        self.load_agents().await
+    }
+
+    async fn set_presence(
+        &self,
+        id: &AgentId,
+        presence: Presence,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Vec<Assignment>>, StoreError> {
+        self.presence(id, presence, now).await
+    }
+
+    async fn fire_timers(&self, now: DateTime<Utc>) -> Result<Vec<Assignment>, StoreError> {
+        self.timers(now).await
+    }
+
+    async fn delete_agent(
+        &self,
+        id: &AgentId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Vec<Assignment>>, StoreError> {
+        self.remove_agent(id, now).await
+    }
+
+    async fn add_reply(
+        &self,
+        id: &ConversationId,
+        message: &Message,
+        now: DateTime<Utc>,
+    ) -> Result<ReplyOutcome, StoreError> {
+        let answer: String = self
+            .scripts
+            .reply
+            .key(self.keys.customer(id.customer()))
+            .key(self.keys.conversations(id.customer()))
+            .arg(id.seq())
+            .arg(serde_json::to_string(message).map_err(corrupt)?)
+            .arg(now.timestamp_millis())
+            .arg(if message.kind == EntryKind::Message {
+                "1"
+            } else {
+                "0"
+            })
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(from_redis)?;
+        Ok(match answer.as_str() {
+            "not_found" => ReplyOutcome::NotFound,
+            first => ReplyOutcome::Stored {
+                first: first == "first",
+            },
+        })
+    }
+
+    async fn push_event(
+        &self,
+        agent: &AgentId,
+        kind: &str,
+        conversation: &ConversationId,
+    ) -> Result<(), StoreError> {
+        let _: String = redis::cmd("XADD")
+            .arg(self.keys.agent_events(agent))
+            .arg(&["MAXLEN", "~"])
+            .arg(EVENTS_KEPT)
+            .arg("*")
+            .arg(&[
+                "kind",
+                kind,
+                "conversation",
+                &conversation.to_string(),
+                "reason",
+                "",
+                "agent",
+                "",
+            ])
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(from_redis)?;
+        Ok(())
+    }
+
+    async fn agent_events(
+        &self,
+        agent: &AgentId,
+        after: &str,
+        limit: usize,
+    ) -> Result<Vec<AgentEvent>, StoreError> {
+        let entries: Vec<(String, Vec<(String, String)>)> = redis::cmd("XRANGE")
+            .arg(self.keys.agent_events(agent))
+            .arg(format!("({after}"))
+            .arg("+")
+            .arg("COUNT")
+            .arg(limit)
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(from_redis)?;
+        entries
+            .into_iter()
+            .map(|(id, fields)| agent_event(id, fields))
+            .collect()
+    }
+
+    async fn last_event_id(&self, agent: &AgentId) -> Result<String, StoreError> {
+        let newest: Vec<(String, Vec<(String, String)>)> = redis::cmd("XREVRANGE")
+            .arg(self.keys.agent_events(agent))
+            .arg("+")
+            .arg("-")
+            .arg("COUNT")
+            .arg(1)
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(from_redis)?;
+        Ok(newest
+            .into_iter()
+            .next()
+            .map_or_else(|| "0-0".to_owned(), |(id, _)| id))
+    }
+
+    async fn transfer(
+        &self,
+        id: &ConversationId,
+        to: &TransferTarget,
+        now: DateTime<Utc>,
+    ) -> Result<TransferOutcome, StoreError> {
+        self.transfer_conversation(id, to, now).await
+    }
+
+    async fn call(&self, external_id: &str) -> Result<Option<CallRecord>, StoreError> {
+        let raw: Option<String> = redis::cmd("GET")
+            .arg(self.keys.call(external_id))
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(from_redis)?;
+        raw.map(|r| serde_json::from_str(&r).map_err(corrupt))
+            .transpose()
+    }
+
+    async fn save_call(&self, call: &CallRecord) -> Result<(), StoreError> {
+        let _: () = redis::cmd("SET")
+            .arg(self.keys.call(&call.external_id))
+            .arg(serde_json::to_string(call).map_err(corrupt)?)
+            .arg("EX")
+            .arg(CALL_TTL_SECS)
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(from_redis)?;
+        Ok(())
+    }
+
+    async fn release(
+        &self,
+        id: &ConversationId,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Assignment>, StoreError> {
+        let made = self.release_conversation(id, now).await?;
+        self.mirror_agent(id, None).await?;
+        Ok(made)
+    }
+
+    async fn record_thread(
+        &self,
+        message_id: &str,
+        conversation: &ConversationId,
+    ) -> Result<(), StoreError> {
+        let _: () = redis::cmd("SET")
+            .arg(self.keys.thread(message_id))
+            .arg(conversation.to_string())
+            .arg("EX")
+            .arg(THREAD_TTL_SECS)
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(from_redis)?;
+        Ok(())
+    }
+
+    async fn thread(&self, message_id: &str) -> Result<Option<ConversationId>, StoreError> {
+        let raw: Option<String> = redis::cmd("GET")
+            .arg(self.keys.thread(message_id))
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(from_redis)?;
+        raw.map(|c| c.parse().map_err(corrupt)).transpose()
+    }
+
+    async fn enqueue_delivery(
+        &self,
+        id: &str,
+        url: &str,
+        body: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.outbox_enqueue(id, url, body, now).await
+    }
+
+    async fn claim_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        self.outbox_claim(now, lease_until, limit).await
+    }
+
+    async fn finish_delivery(&self, id: &str, outcome: &DeliveryOutcome) -> Result<(), StoreError> {
+        self.outbox_finish(id, outcome).await
+    }
+
+    async fn delivery_state(&self, id: &str) -> Result<Option<DeliveryState>, StoreError> {
+        self.outbox_state(id).await
+    }
+
+    async fn snapshot(&self) -> Result<RoutingSnapshot, StoreError> {
+        self.routing_snapshot().await
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        let _: String = redis::cmd("PING")
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(from_redis)?;
+        Ok(())
+    }
+
+    async fn count_request(
+        &self,
+        bucket: &str,
+        window: StdDuration,
+    ) -> Result<(u64, StdDuration), StoreError> {
+        // MULTI, so a counter can never be left without its expiry (a lost PEXPIRE
+        // would block the caller forever); `NX` keeps the window's first expiry.
+        let key = self.keys.rate(bucket);
+        let window_ms = u64::try_from(window.as_millis()).unwrap_or(u64::MAX);
+        let (count, _, left): (u64, i64, i64) = redis::pipe()
+            .atomic()
+            .incr(&key, 1)
+            .cmd("PEXPIRE")
+            .arg(&key)
+            .arg(window_ms)
+            .arg("NX")
+            .pttl(&key)
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(from_redis)?;
+        let left = u64::try_from(left).unwrap_or(window_ms);
+        Ok((count, StdDuration::from_millis(left)))
+    }
+}
