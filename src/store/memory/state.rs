@@ -1,0 +1,243 @@
+//! The embedded store's state changes: stitching identities, merges, opening and
+//! reopening conversations, routing them, and the views read from it.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Utc};
+
+use crate::domain::{
+    merge_target, next_step, Channel, ConversationId, ConversationState, ConversationStep,
+    CustomerId, CustomerView, Identity, Message,
+};
+use crate::routing::priority;
+use crate::routing::Request;
+use crate::store::{StoreError, StorePolicy, MAX_HOPS};
+
+use super::{ConvRec, CustomerRec, State};
+
+impl State {
+    /// Follows merge pointers to the customer that holds `id`'s data now.
+    pub(super) fn live(&self, id: &CustomerId) -> Result<CustomerId, StoreError> {
+        let mut id = id.clone();
+        for _ in 0..MAX_HOPS {
+            match self.customers.get(&id).and_then(|c| c.merged_into.clone()) {
+                Some(next) => id = next,
+                None => return Ok(id),
+            }
+        }
+        Err(StoreError::Contention(format!(
+            "merge chain from {id} too long"
+        )))
+    }
+
+    pub(super) fn customer_mut(&mut self, id: &CustomerId) -> Result<&mut CustomerRec, StoreError> {
+        self.customers
+            .get_mut(id)
+            .ok_or_else(|| StoreError::Corrupt(format!("customer {id} missing")))
+    }
+
+    pub(super) fn start_conversation(
+        &mut self,
+        cid: &CustomerId,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        let c = self.customer_mut(cid)?;
+        c.seq += 1;
+        let seq = c.seq;
+        let id = ConversationId::new(cid.clone(), seq);
+        c.conversations.push(id.clone());
+        c.open = Some(seq);
+        c.last = Some(seq);
+        self.conversations.insert(id, ConvRec::new(now));
+        Ok(seq)
+    }
+
+    /// Moves `source`'s identities, history and open conversation into `target`.
+    pub(super) fn merge(
+        &mut self,
+        source: &CustomerId,
+        target: &CustomerId,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut src = self
+            .customers
+            .remove(source)
+            .ok_or_else(|| StoreError::Corrupt(format!("customer {source} missing")))?;
+        let src_open = src
+            .open
+            .take()
+            .map(|seq| ConversationId::new(source.clone(), seq));
+        if let Some(open) = &src_open {
+            if let Some(conv) = self.conversations.get_mut(open) {
+                conv.state = ConversationState::Resolved;
+                conv.resolved_at = Some(now);
+            }
+            // Its timeline joins the survivor's conversation, which routing owns now.
+            self.routing.release(open, now);
+        }
+        for identity in &src.identities {
+            self.identities.insert(identity.clone(), target.clone());
+        }
+        let t = self.customer_mut(target)?;
+        t.identities.extend(src.identities.iter().cloned());
+        for conv in &src.conversations {
+            if !t.conversations.contains(conv) {
+                t.conversations.push(conv.clone());
+            }
+        }
+        for (key, entry) in src.dedup.drain() {
+            t.dedup.entry(key).or_insert(entry);
+        }
+        t.personal_agent = t.personal_agent.take().or(src.personal_agent.take());
+        t.display_name = t.display_name.take().or(src.display_name.take());
+        let t_open = t.open;
+        if let Some(absorbed) = src_open {
+            let seq = match t_open {
+                Some(seq) => seq,
+                None => self.start_conversation(target, now)?,
+            };
+            let conv = ConversationId::new(target.clone(), seq);
+            if let Some(c) = self.conversations.get_mut(&conv) {
+                c.absorbed.push(absorbed);
+            }
+        }
+        src.merged_into = Some(target.clone());
+        self.customers.insert(source.clone(), src);
+        Ok(())
+    }
+
+    /// Finds (or creates) the one customer all of `identities` belong to, merging as needed.
+    pub(super) fn stitch(
+        &mut self,
+        identities: &[Identity],
+        now: DateTime<Utc>,
+    ) -> Result<CustomerId, StoreError> {
+        let mut owners = BTreeSet::new();
+        for identity in identities {
+            if let Some(owner) = self.identities.get(identity) {
+                owners.insert(self.live(owner)?);
+            }
+        }
+        let fresh = CustomerId::generate();
+        let target = merge_target(owners.iter(), &fresh);
+        self.customers
+            .entry(target.clone())
+            .or_insert_with(|| CustomerRec::new(now));
+        for other in owners.iter().filter(|o| **o != target) {
+            self.merge(other, &target, now)?;
+        }
+        for identity in identities {
+            self.identities.insert(identity.clone(), target.clone());
+        }
+        self.customer_mut(&target)?
+            .identities
+            .extend(identities.iter().cloned());
+        Ok(target)
+    }
+
+    pub(super) fn conversation_for(
+        &mut self,
+        cid: &CustomerId,
+        now: DateTime<Utc>,
+        policy: &StorePolicy,
+    ) -> Result<(u64, bool), StoreError> {
+        let c = self.customer_mut(cid)?;
+        let last_resolved = c.last.and_then(|seq| {
+            let conv = self
+                .conversations
+                .get(&ConversationId::new(cid.clone(), seq))?;
+            Some((seq, conv.resolved_at?))
+        });
+        let open = self.customers.get(cid).and_then(|c| c.open);
+        match next_step(open, last_resolved, now, policy.reopen_window) {
+            ConversationStep::Append(seq) => Ok((seq, false)),
+            ConversationStep::Reopen(seq) => {
+                if let Some(conv) = self
+                    .conversations
+                    .get_mut(&ConversationId::new(cid.clone(), seq))
+                {
+                    conv.state = ConversationState::Open;
+                    conv.resolved_at = None;
+                    conv.repeat_contacts += 1;
+                }
+                self.customer_mut(cid)?.open = Some(seq);
+                Ok((seq, true))
+            }
+            ConversationStep::Start => Ok((self.start_conversation(cid, now)?, false)),
+        }
+    }
+
+    /// Routes the conversation (or answers where it stands), recording a newly chosen
+    /// personal agent on the customer.
+    pub(super) fn route(
+        &mut self,
+        cid: &CustomerId,
+        conv: &ConversationId,
+        channel: Channel,
+        repeat: bool,
+        now: DateTime<Utc>,
+        policy: &StorePolicy,
+    ) -> Result<crate::domain::Route, StoreError> {
+        let State {
+            customers, routing, ..
+        } = self;
+        let customer = customers
+            .get_mut(cid)
+            .ok_or_else(|| StoreError::Corrupt(format!("customer {cid} missing")))?;
+        let request = Request {
+            conversation: conv,
+            channel,
+            priority: priority(&customer.tier, repeat, channel),
+            tier: &customer.tier,
+            personal_agent: &mut customer.personal_agent,
+        };
+        Ok(routing.route(request, now, policy).0)
+    }
+
+    pub(super) fn customer_view(
+        &self,
+        id: &CustomerId,
+    ) -> Result<Option<CustomerView>, StoreError> {
+        if !self.customers.contains_key(id) {
+            return Ok(None);
+        }
+        let id = self.live(id)?;
+        let Some(c) = self.customers.get(&id) else {
+            return Ok(None);
+        };
+        Ok(Some(CustomerView {
+            id: id.clone(),
+            display_name: c.display_name.clone(),
+            identities: c.identities.iter().cloned().collect(),
+            tier: c.tier.clone(),
+            personal_agent_id: c
+                .personal_agent
+                .as_ref()
+                .filter(|a| self.routing.agent(a).is_some())
+                .map(ToString::to_string),
+            open_conversation_id: c.open.map(|seq| ConversationId::new(id.clone(), seq)),
+            conversation_ids: c.conversations.clone(),
+            created_at: c.created_at,
+        }))
+    }
+
+    /// Messages of `id` and of every conversation merged into it, depth-first.
+    pub(super) fn timeline(
+        &self,
+        id: &ConversationId,
+        depth: usize,
+        out: &mut Vec<Message>,
+        channels: &mut BTreeSet<Channel>,
+    ) {
+        let Some(conv) = self.conversations.get(id) else {
+            return;
+        };
+        out.extend(conv.messages.iter().cloned());
+        channels.extend(conv.channels.iter().copied());
+        if depth < MAX_HOPS {
+            for absorbed in &conv.absorbed {
+                self.timeline(absorbed, depth + 1, out, channels);
+            }
+        }
+    }
+}

@@ -1,0 +1,393 @@
+//! The `Store` trait on the embedded store: every operation under the one lock.
+
+use std::collections::BTreeSet;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::domain::{
+    AgentId, AgentProfile, AgentView, ConversationId, ConversationState, ConversationView,
+    CustomerId, CustomerView, EntryKind, Identity, InboundMessage, Message, Presence, Receipt,
+};
+use crate::store::records::{inbound_record, sort_timeline};
+use crate::store::{
+    AgentEvent, Assignment, CallRecord, Delivery, DeliveryOutcome, DeliveryState, ReplyOutcome,
+    ResolveOutcome, RoutingSnapshot, SavedAgent, Store, StoreError, TransferOutcome,
+    TransferTarget,
+};
+
+use super::{MemoryStore, OutboxRec};
+
+#[async_trait]
+impl Store for MemoryStore {
+    async fn ingest(
+        &self,
+        msg: &InboundMessage,
+        now: DateTime<Utc>,
+    ) -> Result<Receipt, StoreError> {
+        let mut state = self.lock();
+        let cid = state.stitch(msg.identities(), now)?;
+        let key = msg.idempotency_key();
+        let customer = state.customer_mut(&cid)?;
+        if let Some((receipt, expires)) = customer.dedup.get(&key) {
+            if *expires > now {
+                // A retry learns where its conversation stands now.
+                let receipt = receipt.clone();
+                let route = state.routing.current(&receipt.conversation_id);
+                return Ok(Receipt {
+                    duplicate: true,
+                    route: route.unwrap_or(receipt.route.clone()),
+                    ..receipt
+                });
+            }
+        }
+        customer.dedup.retain(|_, (_, expires)| *expires > now);
+        if customer.display_name.is_none() {
+            customer.display_name = msg.display_name().map(str::to_owned);
+        }
+        let (seq, repeat_contact) = state.conversation_for(&cid, now, &self.policy)?;
+        let conv_id = ConversationId::new(cid.clone(), seq);
+        let message = inbound_record(msg, now);
+        let conv = state
+            .conversations
+            .get_mut(&conv_id)
+            .ok_or_else(|| StoreError::Corrupt(format!("conversation {conv_id} missing")))?;
+        conv.channels.insert(msg.medium().channel());
+        conv.messages.push(message.clone());
+        let repeat = conv.repeat_contacts > 0;
+        let route = state.route(
+            &cid,
+            &conv_id,
+            msg.medium().channel(),
+            repeat,
+            now,
+            &self.policy,
+        )?;
+        let receipt = Receipt {
+            message_id: message.id,
+            customer_id: cid.clone(),
+            conversation_id: conv_id,
+            duplicate: false,
+            route,
+            repeat_contact,
+        };
+        let expires = now + self.policy.dedup_ttl;
+        state
+            .customer_mut(&cid)?
+            .dedup
+            .insert(key, (receipt.clone(), expires));
+        Ok(receipt)
+    }
+
+    async fn customer(&self, id: &CustomerId) -> Result<Option<CustomerView>, StoreError> {
+        self.lock().customer_view(id)
+    }
+
+    async fn set_tier(
+        &self,
+        id: &CustomerId,
+        tier: &str,
+    ) -> Result<Option<CustomerView>, StoreError> {
+        let mut state = self.lock();
+        if !state.customers.contains_key(id) {
+            return Ok(None);
+        }
+        let live = state.live(id)?;
+        state.customer_mut(&live)?.tier = tier.to_owned();
+        state.customer_view(&live)
+    }
+
+    async fn customer_by_identity(
+        &self,
+        identity: &Identity,
+    ) -> Result<Option<CustomerView>, StoreError> {
+        let state = self.lock();
+        match state.identities.get(identity) {
+            Some(owner) => state.customer_view(owner),
+            None => Ok(None),
+        }
+    }
+
+    async fn conversation(
+        &self,
+        id: &ConversationId,
+    ) -> Result<Option<ConversationView>, StoreError> {
+        let state = self.lock();
+        let Some(conv) = state.conversations.get(id) else {
+            return Ok(None);
+        };
+        let Some(customer) = state.customer_view(id.customer())? else {
+            return Ok(None);
+        };
+        let mut messages = Vec::new();
+        let mut channels = BTreeSet::new();
+        state.timeline(id, 0, &mut messages, &mut channels);
+        sort_timeline(&mut messages);
+        let route = state.routing.current(id);
+        Ok(Some(ConversationView {
+            id: id.clone(),
+            customer,
+            state: conv.state,
+            agent_id: route.as_ref().and_then(|r| r.agent_id.clone()),
+            queue: route.as_ref().and_then(|r| r.queue.clone()),
+            route,
+            channels: channels.into_iter().collect(),
+            repeat_contacts: conv.repeat_contacts,
+            merged_conversation_ids: conv.absorbed.clone(),
+            created_at: conv.created_at,
+            resolved_at: conv.resolved_at,
+            messages,
+        }))
+    }
+
+    async fn resolve(
+        &self,
+        id: &ConversationId,
+        now: DateTime<Utc>,
+    ) -> Result<ResolveOutcome, StoreError> {
+        let mut state = self.lock();
+        let Some(conv) = state.conversations.get_mut(id) else {
+            return Ok(ResolveOutcome::NotFound);
+        };
+        if conv.state == ConversationState::Resolved {
+            return Ok(ResolveOutcome::AlreadyResolved);
+        }
+        conv.state = ConversationState::Resolved;
+        conv.resolved_at = Some(now);
+        let customer = state.customer_mut(id.customer())?;
+        if customer.open == Some(id.seq()) {
+            customer.open = None;
+        }
+        Ok(ResolveOutcome::Resolved(state.routing.release(id, now)))
+    }
+
+    async fn put_agent(
+        &self,
+        profile: &AgentProfile,
+        now: DateTime<Utc>,
+    ) -> Result<SavedAgent, StoreError> {
+        let (view, created, assignments) = self.lock().routing.put_agent(profile.clone(), now);
+        Ok(SavedAgent {
+            view,
+            created,
+            assignments,
+        })
+    }
+
+    async fn agent(&self, id: &AgentId) -> Result<Option<AgentView>, StoreError> {
+        Ok(self.lock().routing.agent(id))
+    }
+
+    async fn agents(&self) -> Result<Vec<AgentView>, StoreError> {
+        Ok(self.lock().routing.agents())
+    }
+
+    async fn set_presence(
+        &self,
+        id: &AgentId,
+        presence: Presence,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Vec<Assignment>>, StoreError> {
+        let grace = self.policy.offline_grace;
+        Ok(self.lock().routing.set_presence(id, presence, now, grace))
+    }
+
+    async fn fire_timers(&self, now: DateTime<Utc>) -> Result<Vec<Assignment>, StoreError> {
+        Ok(self.lock().routing.fire_timers(now))
+    }
+
+    async fn delete_agent(
+        &self,
+        id: &AgentId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Vec<Assignment>>, StoreError> {
+        Ok(self.lock().routing.delete_agent(id, now))
+    }
+
+    async fn add_reply(
+        &self,
+        id: &ConversationId,
+        message: &Message,
+        now: DateTime<Utc>,
+    ) -> Result<ReplyOutcome, StoreError> {
+        let mut state = self.lock();
+        let Some(conv) = state.conversations.get_mut(id) else {
+            return Ok(ReplyOutcome::NotFound);
+        };
+        conv.messages.push(message.clone());
+        let first = message.kind == EntryKind::Message && conv.first_response_at.is_none();
+        if first {
+            conv.first_response_at = Some(now);
+        }
+        Ok(ReplyOutcome::Stored { first })
+    }
+
+    async fn push_event(
+        &self,
+        agent: &AgentId,
+        kind: &str,
+        conversation: &ConversationId,
+    ) -> Result<(), StoreError> {
+        self.lock()
+            .routing
+            .event(agent, kind, conversation, "", None);
+        Ok(())
+    }
+
+    async fn agent_events(
+        &self,
+        agent: &AgentId,
+        after: &str,
+        limit: usize,
+    ) -> Result<Vec<AgentEvent>, StoreError> {
+        Ok(self.lock().routing.events(agent, after, limit))
+    }
+
+    async fn last_event_id(&self, agent: &AgentId) -> Result<String, StoreError> {
+        Ok(self.lock().routing.last_event_id(agent))
+    }
+
+    async fn transfer(
+        &self,
+        id: &ConversationId,
+        to: &TransferTarget,
+        now: DateTime<Utc>,
+    ) -> Result<TransferOutcome, StoreError> {
+        Ok(self.lock().routing.transfer(id, to, now))
+    }
+
+    async fn call(&self, external_id: &str) -> Result<Option<CallRecord>, StoreError> {
+        Ok(self.lock().calls.get(external_id).cloned())
+    }
+
+    async fn save_call(&self, call: &CallRecord) -> Result<(), StoreError> {
+        self.lock()
+            .calls
+            .insert(call.external_id.clone(), call.clone());
+        Ok(())
+    }
+
+    async fn release(
+        &self,
+        id: &ConversationId,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Assignment>, StoreError> {
+        Ok(self.lock().routing.release(id, now))
+    }
+
+    async fn record_thread(
+        &self,
+        message_id: &str,
+        conversation: &ConversationId,
+    ) -> Result<(), StoreError> {
+        self.lock()
+            .threads
+            .insert(message_id.to_owned(), conversation.clone());
+        Ok(())
+    }
+
+    async fn thread(&self, message_id: &str) -> Result<Option<ConversationId>, StoreError> {
+        Ok(self.lock().threads.get(message_id).cloned())
+    }
+
+    async fn enqueue_delivery(
+        &self,
+        id: &str,
+        url: &str,
+        body: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let record = OutboxRec {
+            url: url.to_owned(),
+            body: body.to_owned(),
+            attempts: 0,
+            state: "pending".into(),
+            error: None,
+            due: Some(now),
+        };
+        self.lock().outbox.entry(id.to_owned()).or_insert(record);
+        Ok(())
+    }
+
+    async fn claim_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        let mut state = self.lock();
+        let mut due: Vec<(DateTime<Utc>, String)> = state
+            .outbox
+            .iter()
+            .filter_map(|(id, d)| d.due.filter(|t| *t <= now).map(|t| (t, id.clone())))
+            .collect();
+        due.sort();
+        let mut out = Vec::new();
+        for (_, id) in due.into_iter().take(limit) {
+            if let Some(d) = state.outbox.get_mut(&id) {
+                d.due = Some(lease_until);
+                d.attempts += 1;
+                out.push(Delivery {
+                    id,
+                    url: d.url.clone(),
+                    body: d.body.clone(),
+                    attempts: d.attempts,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    async fn finish_delivery(&self, id: &str, outcome: &DeliveryOutcome) -> Result<(), StoreError> {
+        if let Some(d) = self.lock().outbox.get_mut(id) {
+            match outcome {
+                DeliveryOutcome::Delivered => (d.state, d.due) = ("delivered".into(), None),
+                DeliveryOutcome::Retry { at, error } => {
+                    (d.error, d.due) = (Some(error.clone()), Some(*at))
+                }
+                DeliveryOutcome::Failed { error } => {
+                    (d.state, d.error, d.due) = ("failed".into(), Some(error.clone()), None)
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn delivery_state(&self, id: &str) -> Result<Option<DeliveryState>, StoreError> {
+        Ok(self.lock().outbox.get(id).map(|d| DeliveryState {
+            state: d.state.clone(),
+            attempts: d.attempts,
+            last_error: d.error.clone(),
+        }))
+    }
+
+    async fn snapshot(&self) -> Result<RoutingSnapshot, StoreError> {
+        Ok(self.lock().routing.snapshot())
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    async fn count_request(
+        &self,
+        bucket: &str,
+        window: std::time::Duration,
+    ) -> Result<(u64, std::time::Duration), StoreError> {
+        let now = std::time::Instant::now();
+        let mut windows = self.windows.lock().unwrap_or_else(|p| p.into_inner());
+        // Windows that ended are dropped as they are met, and all of them now and then,
+        // so idle callers do not accumulate.
+        if windows.len() > 10_000 {
+            windows.retain(|_, (_, end)| *end > now);
+        }
+        let entry = windows
+            .entry(bucket.to_owned())
+            .or_insert((0, now + window));
+        if entry.1 <= now {
+            *entry = (0, now + window);
+        }
+        entry.0 += 1;
+        Ok((entry.0, entry.1 - now))
+    }
+}
