@@ -1,0 +1,374 @@
+//! The reference routing engine: agents, their load and portfolio, and where each
+//! conversation waiting for or holding an agent stands. The embedded store runs it
+//! under its lock; the Redis store runs the same steps as Lua (`store/redis/lua/routing`).
+//! Picks scan the agents (fine for one process); the Redis store keeps sorted sets.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+
+use chrono::{DateTime, Utc};
+
+use super::{
+    place, AgentEvent, Assignment, PersonalAgent, Placement, QueueStat, RoutingSnapshot,
+    StorePolicy, QUEUES,
+};
+use crate::domain::{
+    AgentId, AgentProfile, AgentView, Channel, ConversationId, Decision, Presence, Route,
+    RouteReason,
+};
+
+mod events;
+mod moves;
+
+#[derive(Debug)]
+struct AgentRec {
+    profile: AgentProfile,
+    presence: Presence,
+    load: BTreeMap<Channel, u32>,
+    portfolio: u64,
+}
+
+impl AgentRec {
+    pub(super) fn load(&self, channel: Channel) -> u32 {
+        self.load.get(&channel).copied().unwrap_or(0)
+    }
+
+    pub(super) fn has_room(&self, channel: Channel) -> bool {
+        self.load(channel) < self.profile.capacity.of(channel)
+    }
+
+    pub(super) fn view(&self) -> AgentView {
+        AgentView {
+            id: self.profile.id.clone(),
+            name: self.profile.name.clone(),
+            teams: self.profile.teams.clone(),
+            skills: self.profile.skills.clone(),
+            languages: self.profile.languages.clone(),
+            dial: self.profile.dial.clone(),
+            capacity: self.profile.capacity.clone(),
+            presence: self.presence,
+            load: Channel::ALL
+                .iter()
+                .map(|c| (c.as_str().to_owned(), self.load(*c)))
+                .collect(),
+            portfolio: self.portfolio,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Holding {
+    Assigned(AgentId),
+    Waiting {
+        agent: AgentId,
+        deadline: DateTime<Utc>,
+    },
+    Queued,
+    /// Between its old holder and its new place, during a transfer.
+    Transferring,
+}
+
+#[derive(Debug, Clone)]
+struct RouteRec {
+    channel: Channel,
+    holding: Holding,
+    owner: Option<AgentId>,
+    since: DateTime<Utc>,
+    priority: u8,
+    transfers: u32,
+    /// A queue other than the channel's (the supervisor queue).
+    queue: Option<String>,
+}
+
+impl RouteRec {
+    pub(super) fn route(&self, reason: RouteReason) -> Route {
+        match &self.holding {
+            Holding::Assigned(agent) => Route {
+                decision: Decision::Assigned,
+                agent_id: Some(agent.to_string()),
+                queue: None,
+                reason,
+            },
+            Holding::Waiting { .. } => Route {
+                decision: Decision::Queued,
+                agent_id: None,
+                queue: Some(self.channel.as_str().to_owned()),
+                reason: RouteReason::WaitingForPersonalAgent,
+            },
+            Holding::Queued | Holding::Transferring => Route {
+                decision: Decision::Queued,
+                agent_id: None,
+                queue: Some(
+                    self.queue
+                        .clone()
+                        .unwrap_or_else(|| self.channel.as_str().to_owned()),
+                ),
+                reason: RouteReason::NoAgentAvailable,
+            },
+        }
+    }
+}
+
+/// What a conversation needs routed.
+pub struct Request<'a> {
+    pub conversation: &'a ConversationId,
+    pub channel: Channel,
+    pub priority: u8,
+    /// The customer's tier: it may lengthen the sticky wait.
+    pub tier: &'a str,
+    /// The customer's personal agent; routing fills it in for a first conversation.
+    pub personal_agent: &'a mut Option<AgentId>,
+}
+
+#[derive(Debug, Default)]
+pub struct Routing {
+    agents: BTreeMap<AgentId, AgentRec>,
+    routes: HashMap<ConversationId, RouteRec>,
+    log: HashMap<AgentId, VecDeque<AgentEvent>>,
+    next_event: u64,
+    /// Offline agents, and when their conversations go back to routing.
+    graces: HashMap<AgentId, DateTime<Utc>>,
+}
+
+impl Routing {
+    pub fn put_agent(
+        &mut self,
+        profile: AgentProfile,
+        now: DateTime<Utc>,
+    ) -> (AgentView, bool, Vec<Assignment>) {
+        let id = profile.id.clone();
+        let created = !self.agents.contains_key(&id);
+        let rec = self.agents.entry(id.clone()).or_insert_with(|| AgentRec {
+            profile: profile.clone(),
+            presence: Presence::Offline,
+            load: BTreeMap::new(),
+            portfolio: 0,
+        });
+        rec.profile = profile;
+        let view = rec.view();
+        let drained = self.drain_all(&id, now);
+        (view, created, drained)
+    }
+
+    pub fn agent(&self, id: &AgentId) -> Option<AgentView> {
+        self.agents.get(id).map(AgentRec::view)
+    }
+
+    pub fn agents(&self) -> Vec<AgentView> {
+        self.agents.values().map(AgentRec::view).collect()
+    }
+
+    /// `None` when there is no such agent.
+    pub fn set_presence(
+        &mut self,
+        id: &AgentId,
+        presence: Presence,
+        now: DateTime<Utc>,
+        grace: chrono::Duration,
+    ) -> Option<Vec<Assignment>> {
+        self.agents.get_mut(id)?.presence = presence;
+        let mut made = Vec::new();
+        if presence == Presence::Offline {
+            self.graces.entry(id.clone()).or_insert(now + grace);
+            made.extend(self.release_waiting(id, now));
+        } else {
+            self.graces.remove(id);
+            made.extend(self.drain_all(id, now));
+        }
+        Some(made)
+    }
+
+    /// Nobody waits for an agent who left: their waiting customers fall back now.
+    pub(super) fn release_waiting(&mut self, id: &AgentId, now: DateTime<Utc>) -> Vec<Assignment> {
+        let mut made = Vec::new();
+        for channel in Channel::ALL {
+            let waiting = self.ordered(
+                |r| {
+                    r.channel == channel
+                        && matches!(&r.holding, Holding::Waiting { agent, .. } if agent == id)
+                },
+                |r| (r.since, 0.0),
+            );
+            for conv in waiting {
+                made.extend(self.replace_without_waiting(&conv, now));
+            }
+        }
+        made
+    }
+
+    /// Every conversation `id` holds goes back to routing, oldest first; owners stay.
+    pub(super) fn hand_back(&mut self, id: &AgentId, now: DateTime<Utc>) -> Vec<Assignment> {
+        let held = self.ordered(
+            |r| r.holding == Holding::Assigned(id.clone()),
+            |r| (r.since, 0.0),
+        );
+        let mut made = Vec::new();
+        for conv in held {
+            let Some(channel) = self.routes.get(&conv).map(|r| r.channel) else {
+                continue;
+            };
+            self.give_back(id, channel);
+            made.extend(self.replace_without_waiting(&conv, now));
+        }
+        made
+    }
+
+    pub fn delete_agent(&mut self, id: &AgentId, now: DateTime<Utc>) -> Option<Vec<Assignment>> {
+        self.agents.get_mut(id)?.presence = Presence::Offline;
+        self.graces.remove(id);
+        let mut made = self.hand_back(id, now);
+        made.extend(self.release_waiting(id, now));
+        self.agents.remove(id);
+        Some(made)
+    }
+
+    /// The route of a conversation, routing it first if it holds nothing yet.
+    pub fn route(
+        &mut self,
+        req: Request<'_>,
+        now: DateTime<Utc>,
+        policy: &StorePolicy,
+    ) -> (Route, Option<Assignment>) {
+        if let Some(rec) = self.routes.get(req.conversation) {
+            return (rec.route(RouteReason::AlreadyAssigned), None);
+        }
+        let mut new = false;
+        if req
+            .personal_agent
+            .as_ref()
+            .is_none_or(|a| !self.agents.contains_key(a))
+        {
+            *req.personal_agent = self.choose_personal_agent(req.channel);
+            new = req.personal_agent.is_some();
+            if let Some(agent) = req
+                .personal_agent
+                .as_ref()
+                .and_then(|a| self.agents.get_mut(a))
+            {
+                agent.portfolio += 1;
+            }
+        }
+        let personal = req.personal_agent.as_ref().and_then(|id| {
+            self.agents.get(id).map(|a| PersonalAgent {
+                id,
+                presence: a.presence,
+                has_room: a.has_room(req.channel),
+                new,
+            })
+        });
+        let least_loaded = self.least_loaded(req.channel);
+        let placement = place(personal, true, least_loaded.as_ref());
+        let mut rec = RouteRec {
+            channel: req.channel,
+            holding: Holding::Queued,
+            owner: req.personal_agent.clone(),
+            since: now,
+            priority: req.priority,
+            transfers: 0,
+            queue: None,
+        };
+        let (reason, assignment) = match placement {
+            Placement::Assign(agent, reason) => {
+                rec.holding = Holding::Assigned(agent.clone());
+                self.routes.insert(req.conversation.clone(), rec.clone());
+                self.give(req.conversation, &agent, req.channel, Some(reason));
+                (
+                    reason,
+                    Some(Assignment::new(
+                        req.conversation,
+                        &agent,
+                        reason,
+                        req.channel,
+                        now,
+                        now,
+                    )),
+                )
+            }
+            Placement::WaitFor(agent) => {
+                rec.holding = Holding::Waiting {
+                    agent,
+                    deadline: now + policy.sticky_wait(req.channel, req.tier),
+                };
+                (RouteReason::WaitingForPersonalAgent, None)
+            }
+            Placement::Queue => (RouteReason::NoAgentAvailable, None),
+        };
+        let route = rec.route(reason);
+        self.routes.insert(req.conversation.clone(), rec);
+        (route, assignment)
+    }
+
+    pub fn snapshot(&self) -> RoutingSnapshot {
+        let queues = QUEUES
+            .iter()
+            .map(|q| {
+                let waiting = self.routes.values().filter(|r| {
+                    let in_queue = r.queue.as_deref().unwrap_or(r.channel.as_str()) == *q;
+                    in_queue && matches!(r.holding, Holding::Waiting { .. } | Holding::Queued)
+                });
+                let (depth, oldest) =
+                    waiting.fold((0, None), |(n, oldest): (u64, Option<DateTime<Utc>>), r| {
+                        (n + 1, Some(oldest.map_or(r.since, |o| o.min(r.since))))
+                    });
+                QueueStat {
+                    queue: (*q).to_owned(),
+                    depth,
+                    oldest_since: oldest,
+                }
+            })
+            .collect();
+        let count = |p: Presence| self.agents.values().filter(|a| a.presence == p).count() as u64;
+        RoutingSnapshot {
+            queues,
+            online: count(Presence::Online),
+            away: count(Presence::Away),
+            offline: count(Presence::Offline),
+        }
+    }
+
+    /// The current route of a conversation, if it has one.
+    pub fn current(&self, conv: &ConversationId) -> Option<Route> {
+        self.routes
+            .get(conv)
+            .map(|r| r.route(RouteReason::AlreadyAssigned))
+    }
+
+    /// Forgets a resolved conversation; its agent's freed unit goes to whoever waits.
+    pub fn release(&mut self, conv: &ConversationId, now: DateTime<Utc>) -> Vec<Assignment> {
+        match self.routes.remove(conv) {
+            Some(RouteRec {
+                holding: Holding::Assigned(agent),
+                channel,
+                ..
+            }) => {
+                self.give_back(&agent, channel);
+                self.drain(&agent, channel, now)
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// Smallest portfolio, then lowest load on the channel, then id; among agents who
+    /// take the channel at all.
+    pub(super) fn choose_personal_agent(&self, channel: Channel) -> Option<AgentId> {
+        self.agents
+            .values()
+            .filter(|a| a.profile.capacity.of(channel) > 0)
+            .min_by(|a, b| {
+                (a.portfolio, a.load(channel), &a.profile.id).cmp(&(
+                    b.portfolio,
+                    b.load(channel),
+                    &b.profile.id,
+                ))
+            })
+            .map(|a| a.profile.id.clone())
+    }
+
+    /// The online agent with room on the channel and the lowest load there, then id.
+    pub(super) fn least_loaded(&self, channel: Channel) -> Option<AgentId> {
+        self.agents
+            .values()
+            .filter(|a| a.presence == Presence::Online && a.has_room(channel))
+            .min_by(|a, b| (a.load(channel), &a.profile.id).cmp(&(b.load(channel), &b.profile.id)))
+            .map(|a| a.profile.id.clone())
+    }
+}
