@@ -3,6 +3,7 @@
 //! the customer's hash slot. Merges, rare by nature, run as a saga of idempotent
 //! single-slot scripts that whoever meets a half-merged customer finishes.
 
+mod agents;
 mod codec;
 mod identity_cache;
 mod ingest;
