@@ -48,12 +48,20 @@ impl Binary {
         panic!("switchboard never became ready");
     }
 
-    fn terminate(mut self) -> i32 {
+    fn signal_term(&self) {
         let status = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status()
             .expect("kill runs");
         assert!(status.success());
+    }
+
+    fn terminate(mut self) -> i32 {
+        self.signal_term();
+        self.wait_exit()
+    }
+
+    fn wait_exit(&mut self) -> i32 {
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
             if let Some(status) = self.child.try_wait().expect("wait") {
@@ -127,4 +135,46 @@ async fn sigterm_exits_zero_and_a_restart_shows_the_whole_timeline() {
         .collect();
     assert_eq!(texts, ["step 0", "step 1", "step 2"]);
     assert_eq!(second.terminate(), 0);
+}
+
+#[tokio::test]
+async fn after_sigterm_readiness_fails_while_a_slow_request_in_flight_still_completes() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let redis = RedisServer::start();
+    let client = reqwest::Client::new();
+    let mut binary = Binary::start(&redis.url());
+    binary.wait_ready(&client).await;
+    let body = message("chat", None, "slow-sender", "sent slowly").to_string();
+    let (head, tail) = body.split_at(body.len() / 2);
+    let addr = binary.api.trim_start_matches("http://").to_owned();
+    let mut slow = tokio::net::TcpStream::connect(&addr)
+        .await
+        .expect("connect");
+    let request_head = format!(
+        "POST /v1/messages HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {ADAPTER_TOKEN}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{head}",
+        body.len()
+    );
+    slow.write_all(request_head.as_bytes()).await.expect("head");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    binary.signal_term();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let ready = client.get(format!("{}/readyz", binary.ops)).send().await;
+        if ready.is_ok_and(|r| r.status() == 503) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "readiness never turned 503");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    slow.write_all(tail.as_bytes())
+        .await
+        .expect("the rest of the body");
+    let mut answer = String::new();
+    slow.read_to_string(&mut answer).await.expect("answer");
+    assert!(answer.starts_with("HTTP/1.1 202"), "{answer}");
+    assert_eq!(binary.wait_exit(), 0, "then it exits 0");
 }
