@@ -9,8 +9,8 @@ use utoipa::ToSchema;
 use super::ingest::ingest;
 use super::{App, AppError};
 use crate::domain::{
-    Channel, CustomerView, Decision, IdentityKind, Network, Presence, RawInbound, Route,
-    RouteReason, DEFAULT_TIER,
+    CallDecision, CallState, Channel, CustomerView, Decision, IdentityKind, Network, Presence,
+    RawInbound, Route, RouteReason, DEFAULT_TIER,
 };
 use crate::store::{CallRecord, TransferOutcome, TransferTarget};
 
@@ -130,10 +130,10 @@ pub async fn incoming(
         to: to.to_owned(),
         customer_id: customer.map(|c| c.id.to_string()),
         conversation_id: None,
-        decision: "ivr".into(),
+        decision: CallDecision::Ivr,
         agent_id: None,
         reason: "unknown_caller".into(),
-        state: "in_menu".into(),
+        state: CallState::InMenu,
         menu_entered_at: Some(now),
         answered_at: None,
     };
@@ -175,8 +175,11 @@ async fn route_to_human(state: &App, call: &mut CallRecord) -> Result<(), AppErr
 /// Records where routing put the call: `connect` to its agent, or `queue`.
 pub fn place(call: &mut CallRecord, route: &Route, reason: &str) {
     let assigned = route.decision == Decision::Assigned;
-    call.decision = if assigned { "connect" } else { "queue" }.into();
-    call.state = if assigned { "connected" } else { "queued" }.into();
+    (call.decision, call.state) = if assigned {
+        (CallDecision::Connect, CallState::Connected)
+    } else {
+        (CallDecision::Queue, CallState::Queued)
+    };
     call.agent_id = route.agent_id.clone();
     call.reason = reason.into();
 }
@@ -191,14 +194,14 @@ pub async fn event(
     let Some(mut call) = state.store.call(external_id).await? else {
         return Ok(None);
     };
-    let in_menu = call.state == "in_menu";
+    let in_menu = call.state == CallState::InMenu;
     let menu_time = |call: &CallRecord| {
         call.menu_entered_at
             .map(|t| (now - t).num_milliseconds().max(0) as f64 / 1000.0)
     };
     match event {
-        CallEvent::MenuEntered if call.state != "ended" => {
-            call.state = "in_menu".into();
+        CallEvent::MenuEntered if call.state != CallState::Ended => {
+            call.state = CallState::InMenu;
             call.menu_entered_at.get_or_insert(now);
         }
         CallEvent::AgentRequested if in_menu => {
@@ -219,13 +222,13 @@ pub async fn event(
                     .with_label_values(&["self_served"])
                     .observe(secs);
             }
-            call.state = "ended".into();
+            call.state = CallState::Ended;
         }
-        CallEvent::Answered if call.state == "connected" => {
-            call.state = "answered".into();
+        CallEvent::Answered if call.state == CallState::Connected => {
+            call.state = CallState::Answered;
             call.answered_at = Some(now);
         }
-        CallEvent::HungUp if call.state != "ended" => {
+        CallEvent::HungUp if call.state != CallState::Ended => {
             if in_menu {
                 if let Some(secs) = menu_time(&call) {
                     state
@@ -240,7 +243,7 @@ pub async fn event(
                 let made = state.store.release(&conv, now).await?;
                 state.metrics.assignments(&made);
             }
-            call.state = "ended".into();
+            call.state = CallState::Ended;
         }
         // Anything else repeats or contradicts what is known already: no change.
         _ => return Ok(Some(call)),

@@ -11,7 +11,7 @@ use crate::domain::{
     Network, Route,
 };
 use crate::store::{
-    ReplyOutcome, ResolveOutcome, TransferOutcome, TransferTarget, SUPERVISOR_QUEUE,
+    DeliveryStatus, ReplyOutcome, ResolveOutcome, TransferOutcome, TransferTarget, SUPERVISOR_QUEUE,
 };
 
 /// Longest reply or note accepted (characters).
@@ -100,7 +100,7 @@ pub struct Reply {
 /// adapter URL serves its channel.
 pub struct Replied {
     pub message: Message,
-    pub delivery: Option<&'static str>,
+    pub delivery: Option<DeliveryStatus>,
 }
 
 /// Stores a reply as an outbound message on the customer's last channel (unless another
@@ -161,7 +161,7 @@ async fn enqueue_delivery(
     message: &Message,
     email_id: &str,
     now: DateTime<Utc>,
-) -> Result<Option<&'static str>, AppError> {
+) -> Result<Option<DeliveryStatus>, AppError> {
     let Some(url) = app
         .outbound
         .as_ref()
@@ -192,7 +192,7 @@ async fn enqueue_delivery(
     app.store
         .enqueue_delivery(message.id.as_str(), url, &body.to_string(), now)
         .await?;
-    Ok(Some("pending"))
+    Ok(Some(DeliveryStatus::Pending))
 }
 
 /// Where a transfer goes, as staff named it.

@@ -8,6 +8,7 @@ use super::{App, AppError};
 use crate::domain::{
     AgentId, Decision, Direction, InboundMessage, RawInbound, Receipt, RouteReason,
 };
+use crate::store::EventKind;
 
 /// Parses, stores, counts and notifies. A retry of the same `(channel, network,
 /// external_id)` stores nothing and answers the first receipt with `duplicate: true`.
@@ -56,7 +57,10 @@ fn notify_holder(app: &App, receipt: &Receipt) {
     };
     let (store, conv) = (app.store.clone(), receipt.conversation_id.clone());
     tokio::spawn(async move {
-        if let Err(e) = store.push_event(&agent, "message.created", &conv).await {
+        if let Err(e) = store
+            .push_event(&agent, EventKind::MessageCreated, &conv)
+            .await
+        {
             tracing::warn!(%agent, error = %e, "message.created not recorded");
         }
     });

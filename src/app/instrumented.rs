@@ -16,8 +16,8 @@ use crate::domain::{
     Identity, InboundMessage, Message, Presence, Receipt,
 };
 use crate::store::{
-    AgentEvent, Assignment, CallRecord, Delivery, DeliveryOutcome, DeliveryState, ReplyOutcome,
-    ResolveOutcome, RoutingSnapshot, SavedAgent, Store, StoreError, TransferOutcome,
+    AgentEvent, Assignment, CallRecord, Delivery, DeliveryOutcome, DeliveryState, EventKind,
+    ReplyOutcome, ResolveOutcome, RoutingSnapshot, SavedAgent, Store, StoreError, TransferOutcome,
     TransferTarget,
 };
 
@@ -192,7 +192,7 @@ impl Store for Instrumented {
     async fn push_event(
         &self,
         agent: &AgentId,
-        kind: &str,
+        kind: EventKind,
         conversation: &ConversationId,
     ) -> Result<(), StoreError> {
         self.timed(

@@ -53,6 +53,17 @@ impl Channel {
     }
 }
 
+impl std::str::FromStr for Channel {
+    type Err = DomainError;
+
+    fn from_str(s: &str) -> Result<Self, DomainError> {
+        Channel::ALL
+            .into_iter()
+            .find(|c| c.as_str() == s)
+            .ok_or_else(|| DomainError::invalid("channel", format!("unknown channel `{s}`")))
+    }
+}
+
 impl Network {
     pub const ALL: [Network; 7] = [
         Network::Voice,

@@ -2,6 +2,7 @@
 //! into these types once, at the edge, and stores and services only ever see them.
 
 mod agent;
+mod call;
 mod channel;
 mod identity;
 mod ids;
@@ -13,6 +14,7 @@ mod rules;
 mod views;
 
 pub use agent::{AgentId, AgentProfile, AgentView, Capacity, Presence, MAX_CAPACITY};
+pub use call::{CallDecision, CallState};
 pub use channel::{Channel, Medium, Network};
 pub use identity::{Identity, IdentityKind, IdentityNormaliser, MAX_IDENTITY_LEN};
 pub use ids::{ConversationId, CustomerId, MessageId};

@@ -75,6 +75,15 @@ pub enum RouteReason {
 }
 
 impl RouteReason {
+    pub const ALL: [RouteReason; 6] = [
+        RouteReason::PersonalAgent,
+        RouteReason::NewPersonalAgent,
+        RouteReason::AlreadyAssigned,
+        RouteReason::Fallback,
+        RouteReason::NoAgentAvailable,
+        RouteReason::WaitingForPersonalAgent,
+    ];
+
     /// The contract's name for the reason (also the metrics label).
     pub fn as_str(self) -> &'static str {
         match self {
@@ -85,6 +94,17 @@ impl RouteReason {
             RouteReason::NoAgentAvailable => "no_agent_available",
             RouteReason::WaitingForPersonalAgent => "waiting_for_personal_agent",
         }
+    }
+}
+
+impl std::str::FromStr for RouteReason {
+    type Err = super::DomainError;
+
+    fn from_str(s: &str) -> Result<Self, super::DomainError> {
+        RouteReason::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| super::DomainError::invalid("reason", format!("unknown reason `{s}`")))
     }
 }
 

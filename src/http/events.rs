@@ -16,7 +16,7 @@ use super::ops::Draining;
 use super::resource;
 use crate::app::App;
 use crate::domain::AgentId;
-use crate::store::AgentEvent;
+use crate::store::{AgentEvent, EventKind};
 
 /// Events sent per poll at most.
 const BATCH: usize = 100;
@@ -174,7 +174,7 @@ impl Feed {
             "reason": event.reason,
             "other_agent_id": event.other_agent,
         });
-        if event.kind != "conversation.covered" {
+        if event.kind != EventKind::ConversationCovered {
             if let Ok(Some(conv)) = self.state.store.conversation(&event.conversation_id).await {
                 let recent = conv.messages.len().saturating_sub(RECENT_MESSAGES);
                 data["customer"] = serde_json::to_value(&conv.customer).unwrap_or(Value::Null);
@@ -185,7 +185,9 @@ impl Feed {
         }
         format!(
             "id: {}\nevent: {}\ndata: {}\n\n",
-            event.id, event.kind, data
+            event.id,
+            event.kind.as_str(),
+            data
         )
     }
 }

@@ -12,7 +12,7 @@ mod priority;
 
 pub use engine::{Request, Routing};
 pub use outcomes::{
-    AgentEvent, Assignment, QueueStat, RoutingSnapshot, TransferOutcome, TransferTarget,
+    AgentEvent, Assignment, EventKind, QueueStat, RoutingSnapshot, TransferOutcome, TransferTarget,
     EVENTS_KEPT, MAX_TRANSFERS, QUEUES, SUPERVISOR_QUEUE,
 };
 pub use placement::{place, queue_score, PersonalAgent, Placement};

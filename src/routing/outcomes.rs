@@ -40,13 +40,54 @@ impl Assignment {
 pub struct AgentEvent {
     /// Increasing within one agent's events; the SSE `id`.
     pub id: String,
-    /// `conversation.assigned`, `conversation.transferred`, `conversation.covered`
-    /// (someone else covers one of the agent's customers) or `message.created`.
-    pub kind: String,
+    pub kind: EventKind,
     pub conversation_id: ConversationId,
     pub reason: Option<String>,
     /// For `conversation.covered`: the agent covering.
     pub other_agent: Option<String>,
+}
+
+/// What an agent is told (the SSE `event:` name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventKind {
+    /// A conversation is now the agent's.
+    ConversationAssigned,
+    /// A conversation was transferred to the agent.
+    ConversationTransferred,
+    /// Someone else covers one of the agent's own customers.
+    ConversationCovered,
+    /// A customer wrote in a conversation the agent holds.
+    MessageCreated,
+}
+
+impl EventKind {
+    pub const ALL: [EventKind; 4] = [
+        EventKind::ConversationAssigned,
+        EventKind::ConversationTransferred,
+        EventKind::ConversationCovered,
+        EventKind::MessageCreated,
+    ];
+
+    /// The name on the wire, also what the Lua scripts write into the event streams.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::ConversationAssigned => "conversation.assigned",
+            EventKind::ConversationTransferred => "conversation.transferred",
+            EventKind::ConversationCovered => "conversation.covered",
+            EventKind::MessageCreated => "message.created",
+        }
+    }
+}
+
+impl std::str::FromStr for EventKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        EventKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| format!("unknown event kind `{s}`"))
+    }
 }
 
 /// Most events kept per agent.

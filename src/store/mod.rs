@@ -10,12 +10,12 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::domain::{
-    AgentId, AgentProfile, AgentView, ConversationId, ConversationView, CustomerId, CustomerView,
-    Identity, InboundMessage, Message, Presence, Receipt,
+    AgentId, AgentProfile, AgentView, CallDecision, CallState, ConversationId, ConversationView,
+    CustomerId, CustomerView, Identity, InboundMessage, Message, Presence, Receipt,
 };
 
 pub use crate::routing::{
-    AgentEvent, Assignment, QueueStat, RoutingSnapshot, StorePolicy, TransferOutcome,
+    AgentEvent, Assignment, EventKind, QueueStat, RoutingSnapshot, StorePolicy, TransferOutcome,
     TransferTarget, EVENTS_KEPT, MAX_TRANSFERS, QUEUES, SUPERVISOR_QUEUE,
 };
 
@@ -54,13 +54,11 @@ pub struct CallRecord {
     pub to: String,
     pub customer_id: Option<String>,
     pub conversation_id: Option<String>,
-    /// `connect`, `queue` or `ivr`.
-    pub decision: String,
+    pub decision: CallDecision,
     pub agent_id: Option<String>,
     /// Why: a routing reason for `connect`/`queue`, or `unknown_caller` for `ivr`.
     pub reason: String,
-    /// `ringing`, `in_menu`, `connected`, `queued`, `answered` or `ended`.
-    pub state: String,
+    pub state: CallState,
     pub menu_entered_at: Option<DateTime<Utc>>,
     pub answered_at: Option<DateTime<Utc>>,
 }
@@ -79,10 +77,43 @@ pub struct Delivery {
 /// Where a delivery stands.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct DeliveryState {
-    /// `pending`, `delivered` or `failed`.
-    pub state: String,
+    pub state: DeliveryStatus,
     pub attempts: u32,
     pub last_error: Option<String>,
+}
+
+/// Where a reply's delivery is: waiting for (another) attempt, landed, or given up.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryStatus {
+    Pending,
+    Delivered,
+    Failed,
+}
+
+impl DeliveryStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Pending => "pending",
+            DeliveryStatus::Delivered => "delivered",
+            DeliveryStatus::Failed => "failed",
+        }
+    }
+}
+
+impl std::str::FromStr for DeliveryStatus {
+    type Err = StoreError;
+
+    fn from_str(s: &str) -> Result<Self, StoreError> {
+        match s {
+            "pending" => Ok(DeliveryStatus::Pending),
+            "delivered" => Ok(DeliveryStatus::Delivered),
+            "failed" => Ok(DeliveryStatus::Failed),
+            other => Err(StoreError::Corrupt(format!("delivery state `{other}`"))),
+        }
+    }
 }
 
 /// What an attempt to deliver did.
@@ -218,7 +249,7 @@ pub trait Store: Send + Sync + 'static {
     async fn push_event(
         &self,
         agent: &AgentId,
-        kind: &str,
+        kind: EventKind,
         conversation: &ConversationId,
     ) -> Result<(), StoreError>;
 

@@ -8,6 +8,7 @@ use super::twilio::{twiml, verified};
 use crate::adapters::twilio::{voice, TwilioConfig};
 use crate::app::calls::{self, CallEvent};
 use crate::app::App;
+use crate::domain::CallDecision;
 use crate::http::body::RawBody;
 use crate::http::error::{ApiError, Problem};
 use crate::http::resource;
@@ -30,15 +31,15 @@ async fn answer(
     config: &TwilioConfig,
 ) -> Result<HttpResponse, ApiError> {
     let base = format!("{}{BASE}", config.public_url);
-    Ok(match (call.decision.as_str(), call.agent_id.as_deref()) {
-        ("connect", Some(agent)) => {
+    Ok(match (call.decision, call.agent_id.as_deref()) {
+        (CallDecision::Connect, Some(agent)) => {
             let dial = match agent.parse() {
                 Ok(id) => state.store.agent(&id).await?.and_then(|a| a.dial),
                 Err(_) => None,
             };
             twiml(voice::dial(&base, agent, dial.as_deref()))
         }
-        ("queue", _) => twiml(voice::enqueue(&base)),
+        (CallDecision::Queue, _) => twiml(voice::enqueue(&base)),
         _ => twiml(voice::menu(&base)),
     })
 }

@@ -2,7 +2,7 @@
 //! replayed after an id, as the Redis streams are.
 
 use crate::domain::{AgentId, ConversationId};
-use crate::routing::{AgentEvent, EVENTS_KEPT};
+use crate::routing::{AgentEvent, EventKind, EVENTS_KEPT};
 
 use super::Routing;
 
@@ -10,7 +10,7 @@ impl Routing {
     pub fn event(
         &mut self,
         agent: &AgentId,
-        kind: &str,
+        kind: EventKind,
         conv: &ConversationId,
         reason: &str,
         other: Option<String>,
@@ -19,7 +19,7 @@ impl Routing {
         let log = self.log.entry(agent.clone()).or_default();
         log.push_back(AgentEvent {
             id: format!("{}-0", self.next_event),
-            kind: kind.to_owned(),
+            kind,
             conversation_id: conv.clone(),
             reason: Some(reason.to_owned()).filter(|r| !r.is_empty()),
             other_agent: other,

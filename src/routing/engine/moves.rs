@@ -5,7 +5,8 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::{AgentId, Channel, ConversationId, Presence, RouteReason};
 use crate::routing::{
-    queue_score, Assignment, TransferOutcome, TransferTarget, MAX_TRANSFERS, SUPERVISOR_QUEUE,
+    queue_score, Assignment, EventKind, TransferOutcome, TransferTarget, MAX_TRANSFERS,
+    SUPERVISOR_QUEUE,
 };
 
 use super::{Holding, RouteRec, Routing};
@@ -260,9 +261,9 @@ impl Routing {
         }
         let label = reason.map(RouteReason::as_str).unwrap_or("transfer");
         let kind = if reason.is_some() {
-            "conversation.assigned"
+            EventKind::ConversationAssigned
         } else {
-            "conversation.transferred"
+            EventKind::ConversationTransferred
         };
         self.event(agent, kind, conv, label, None);
         let owner = self.routes.get(conv).and_then(|r| r.owner.clone());
@@ -270,7 +271,7 @@ impl Routing {
             if owner != *agent {
                 self.event(
                     &owner,
-                    "conversation.covered",
+                    EventKind::ConversationCovered,
                     conv,
                     label,
                     Some(agent.to_string()),

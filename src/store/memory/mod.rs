@@ -15,7 +15,7 @@ use crate::domain::{
     DEFAULT_TIER,
 };
 use crate::routing::Routing;
-use crate::store::{CallRecord, StorePolicy};
+use crate::store::{CallRecord, DeliveryStatus, StorePolicy};
 
 mod state;
 mod store_impl;
@@ -99,7 +99,7 @@ struct OutboxRec {
     url: String,
     body: String,
     attempts: u32,
-    state: String,
+    state: DeliveryStatus,
     error: Option<String>,
     /// When it is next due; `None` once delivered or given up.
     due: Option<DateTime<Utc>>,

@@ -11,9 +11,9 @@ use crate::domain::{
 };
 use crate::store::records::{inbound_record, sort_timeline};
 use crate::store::{
-    AgentEvent, Assignment, CallRecord, Delivery, DeliveryOutcome, DeliveryState, ReplyOutcome,
-    ResolveOutcome, RoutingSnapshot, SavedAgent, Store, StoreError, TransferOutcome,
-    TransferTarget,
+    AgentEvent, Assignment, CallRecord, Delivery, DeliveryOutcome, DeliveryState, DeliveryStatus,
+    EventKind, ReplyOutcome, ResolveOutcome, RoutingSnapshot, SavedAgent, Store, StoreError,
+    TransferOutcome, TransferTarget,
 };
 
 use super::{MemoryStore, OutboxRec};
@@ -225,7 +225,7 @@ impl Store for MemoryStore {
     async fn push_event(
         &self,
         agent: &AgentId,
-        kind: &str,
+        kind: EventKind,
         conversation: &ConversationId,
     ) -> Result<(), StoreError> {
         self.lock()
@@ -301,7 +301,7 @@ impl Store for MemoryStore {
             url: url.to_owned(),
             body: body.to_owned(),
             attempts: 0,
-            state: "pending".into(),
+            state: DeliveryStatus::Pending,
             error: None,
             due: Some(now),
         };
@@ -341,12 +341,12 @@ impl Store for MemoryStore {
     async fn finish_delivery(&self, id: &str, outcome: &DeliveryOutcome) -> Result<(), StoreError> {
         if let Some(d) = self.lock().outbox.get_mut(id) {
             match outcome {
-                DeliveryOutcome::Delivered => (d.state, d.due) = ("delivered".into(), None),
+                DeliveryOutcome::Delivered => (d.state, d.due) = (DeliveryStatus::Delivered, None),
                 DeliveryOutcome::Retry { at, error } => {
                     (d.error, d.due) = (Some(error.clone()), Some(*at))
                 }
                 DeliveryOutcome::Failed { error } => {
-                    (d.state, d.error, d.due) = ("failed".into(), Some(error.clone()), None)
+                    (d.state, d.error, d.due) = (DeliveryStatus::Failed, Some(error.clone()), None)
                 }
             }
         }
@@ -355,7 +355,7 @@ impl Store for MemoryStore {
 
     async fn delivery_state(&self, id: &str) -> Result<Option<DeliveryState>, StoreError> {
         Ok(self.lock().outbox.get(id).map(|d| DeliveryState {
-            state: d.state.clone(),
+            state: d.state,
             attempts: d.attempts,
             last_error: d.error.clone(),
         }))

@@ -44,7 +44,10 @@ pub(super) fn agent_event(
             .filter(|v| !v.is_empty())
     };
     Ok(AgentEvent {
-        kind: get("kind").ok_or_else(|| StoreError::Corrupt(format!("event {id} has no kind")))?,
+        kind: get("kind")
+            .ok_or_else(|| StoreError::Corrupt(format!("event {id} has no kind")))?
+            .parse()
+            .map_err(corrupt)?,
         conversation_id: get("conversation")
             .unwrap_or_default()
             .parse()
@@ -61,7 +64,7 @@ pub(super) fn parse_customer(raw: &str) -> Result<CustomerId, StoreError> {
 
 pub(super) fn parse_channels(raw: &[String]) -> Result<BTreeSet<Channel>, StoreError> {
     raw.iter()
-        .map(|c| serde_json::from_value(serde_json::Value::String(c.clone())))
+        .map(|c| c.parse::<Channel>())
         .collect::<Result<_, _>>()
         .map_err(corrupt)
 }

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use redis::Script;
 
 use super::{corrupt, from_redis, RedisStore};
-use crate::store::{Delivery, DeliveryOutcome, DeliveryState, StoreError};
+use crate::store::{Delivery, DeliveryOutcome, DeliveryState, DeliveryStatus, StoreError};
 
 pub(super) fn claim_script() -> Script {
     Script::new(include_str!("lua/outbox/claim.lua"))
@@ -42,7 +42,7 @@ impl RedisStore {
             .cmd("HSETNX")
             .arg(&record)
             .arg("state")
-            .arg("pending")
+            .arg(DeliveryStatus::Pending.as_str())
             .ignore()
             .cmd("ZADD")
             .arg(format!("{}:due", self.outbox()))
@@ -99,7 +99,7 @@ impl RedisStore {
                 pipe.cmd("HSET")
                     .arg(&record)
                     .arg("state")
-                    .arg("delivered")
+                    .arg(DeliveryStatus::Delivered.as_str())
                     .ignore();
                 pipe.cmd("ZREM").arg(&due).arg(id).ignore();
             }
@@ -119,7 +119,7 @@ impl RedisStore {
                 pipe.cmd("HSET")
                     .arg(&record)
                     .arg("state")
-                    .arg("failed")
+                    .arg(DeliveryStatus::Failed.as_str())
                     .arg("error")
                     .arg(error)
                     .ignore();
@@ -142,7 +142,7 @@ impl RedisStore {
             .map_err(from_redis)?;
         Ok(match fields.as_slice() {
             [Some(state), attempts, error] => Some(DeliveryState {
-                state: state.clone(),
+                state: state.parse()?,
                 attempts: attempts
                     .as_deref()
                     .and_then(|a| a.parse().ok())

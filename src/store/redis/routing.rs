@@ -293,8 +293,7 @@ impl RedisStore {
 }
 
 fn route_of(state: &str, agent: &str, reason: &str, channel: &str) -> Result<Route, StoreError> {
-    let reason: RouteReason =
-        serde_json::from_value(serde_json::Value::String(reason.to_owned())).map_err(corrupt)?;
+    let reason: RouteReason = reason.parse().map_err(corrupt)?;
     Ok(match state {
         "assigned" => Route {
             decision: Decision::Assigned,
@@ -326,10 +325,8 @@ fn assignment(parts: Vec<String>, now: DateTime<Utc>) -> Result<Assignment, Stor
         .timestamp_millis_opt(since.parse().map_err(corrupt)?)
         .single()
         .unwrap_or(now);
-    let channel: Channel =
-        serde_json::from_value(serde_json::Value::String(channel)).map_err(corrupt)?;
-    let reason: RouteReason =
-        serde_json::from_value(serde_json::Value::String(reason)).map_err(corrupt)?;
+    let channel: Channel = channel.parse().map_err(corrupt)?;
+    let reason: RouteReason = reason.parse().map_err(corrupt)?;
     Ok(Assignment {
         conversation_id: conv.parse().map_err(corrupt)?,
         agent_id: agent.parse().map_err(corrupt)?,

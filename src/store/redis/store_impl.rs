@@ -12,8 +12,8 @@ use crate::domain::{
     EntryKind, Identity, InboundMessage, Message, Presence, Receipt,
 };
 use crate::store::{
-    AgentEvent, Assignment, CallRecord, Delivery, DeliveryOutcome, DeliveryState, ReplyOutcome,
-    ResolveOutcome, RoutingSnapshot, SavedAgent, Store, StoreError, TransferOutcome,
+    AgentEvent, Assignment, CallRecord, Delivery, DeliveryOutcome, DeliveryState, EventKind,
+    ReplyOutcome, ResolveOutcome, RoutingSnapshot, SavedAgent, Store, StoreError, TransferOutcome,
     TransferTarget, CALL_TTL_SECS, EVENTS_KEPT, THREAD_TTL_SECS,
 };
 
@@ -177,7 +177,7 @@ impl Store for RedisStore {
     async fn push_event(
         &self,
         agent: &AgentId,
-        kind: &str,
+        kind: EventKind,
         conversation: &ConversationId,
     ) -> Result<(), StoreError> {
         let _: String = redis::cmd("XADD")
@@ -187,7 +187,7 @@ impl Store for RedisStore {
             .arg("*")
             .arg(&[
                 "kind",
-                kind,
+                kind.as_str(),
                 "conversation",
                 &conversation.to_string(),
                 "reason",
