@@ -12,7 +12,7 @@ use crate::domain::{
     CallDecision, CallState, Channel, CustomerView, Decision, IdentityKind, Network, Presence,
     RawInbound, Route, RouteReason, DEFAULT_TIER,
 };
-use crate::store::{CallRecord, TransferOutcome, TransferTarget};
+use crate::store::{CallRecord, Queue, TransferOutcome, TransferTarget};
 
 /// Which callers count as known (and so skip the menu).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -276,7 +276,7 @@ pub async fn unanswered(
             state.metrics.assignments(&made);
         }
     }
-    let phone = TransferTarget::Queue(Channel::Phone.as_str().to_owned());
+    let phone = TransferTarget::Queue(Queue::Channel(Channel::Phone));
     if let TransferOutcome::Transferred {
         route, assignments, ..
     } = state.store.transfer(&conv, &phone, now).await?

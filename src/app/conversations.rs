@@ -215,16 +215,11 @@ pub async fn transfer(
     let medium = last_medium(&conv)?;
     let target = match to {
         Destination::Agent(agent) => TransferTarget::Agent(agent.parse()?),
-        Destination::Queue(queue)
-            if queue == SUPERVISOR_QUEUE || Channel::ALL.map(Channel::as_str).contains(&queue.as_str()) =>
-        {
-            TransferTarget::Queue(queue)
-        }
-        Destination::Queue(queue) => {
-            return Err(AppError::Invalid(format!(
+        Destination::Queue(queue) => TransferTarget::Queue(queue.parse().map_err(|_| {
+            AppError::Invalid(format!(
                 "`to_queue` must be a channel (the conversation's own queue) or `{SUPERVISOR_QUEUE}`, not `{queue}`"
-            )))
-        }
+            ))
+        })?),
     };
     let note = match note {
         Some(n) => bounded_text("note", &n)?,

@@ -250,13 +250,13 @@ impl Metrics {
     pub fn deployment(&self, snapshot: &RoutingSnapshot, now: DateTime<Utc>) {
         for q in &snapshot.queues {
             self.queue_depth
-                .with_label_values(&[&q.queue])
+                .with_label_values(&[q.queue.as_str()])
                 .set(q.depth as f64);
             let oldest = q
                 .oldest_since
                 .map_or(0.0, |s| (now - s).num_milliseconds().max(0) as f64 / 1000.0);
             self.oldest_wait_seconds
-                .with_label_values(&[&q.queue])
+                .with_label_values(&[q.queue.as_str()])
                 .set(oldest);
         }
         for (status, n) in [

@@ -12,8 +12,8 @@ mod priority;
 
 pub use engine::{Request, Routing};
 pub use outcomes::{
-    AgentEvent, Assignment, EventKind, QueueStat, RoutingSnapshot, TransferOutcome, TransferTarget,
-    EVENTS_KEPT, MAX_TRANSFERS, QUEUES, SUPERVISOR_QUEUE,
+    AgentEvent, Assignment, EventKind, Queue, QueueStat, RoutingSnapshot, TransferOutcome,
+    TransferTarget, EVENTS_KEPT, MAX_TRANSFERS, QUEUES, SUPERVISOR_QUEUE,
 };
 pub use placement::{place, queue_score, PersonalAgent, Placement};
 pub use policy::StorePolicy;

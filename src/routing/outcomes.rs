@@ -106,20 +106,58 @@ pub struct RoutingSnapshot {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueueStat {
-    pub queue: String,
+    pub queue: Queue,
     pub depth: u64,
     pub oldest_since: Option<DateTime<Utc>>,
 }
 
+/// A queue: each channel's, and the supervisor's (conversations passed around too often).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Queue {
+    Channel(Channel),
+    Supervisor,
+}
+
+impl Queue {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Queue::Channel(channel) => channel.as_str(),
+            Queue::Supervisor => SUPERVISOR_QUEUE,
+        }
+    }
+}
+
+impl std::str::FromStr for Queue {
+    type Err = crate::domain::DomainError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            SUPERVISOR_QUEUE => Ok(Queue::Supervisor),
+            channel => channel.parse().map(Queue::Channel),
+        }
+    }
+}
+
+impl From<Channel> for Queue {
+    fn from(channel: Channel) -> Self {
+        Queue::Channel(channel)
+    }
+}
+
 /// The queues, in the order snapshots list them.
-pub const QUEUES: [&str; 5] = ["phone", "email", "chat", "social", SUPERVISOR_QUEUE];
+pub const QUEUES: [Queue; 5] = [
+    Queue::Channel(Channel::Phone),
+    Queue::Channel(Channel::Email),
+    Queue::Channel(Channel::Chat),
+    Queue::Channel(Channel::Social),
+    Queue::Supervisor,
+];
 
 /// Where a transfer sends a conversation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TransferTarget {
     Agent(AgentId),
-    /// A channel's queue (`chat`, ...) or `supervisor`.
-    Queue(String),
+    Queue(Queue),
 }
 
 /// Conversations transferred more than this many times go to the supervisor queue.

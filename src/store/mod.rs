@@ -15,8 +15,8 @@ use crate::domain::{
 };
 
 pub use crate::routing::{
-    AgentEvent, Assignment, EventKind, QueueStat, RoutingSnapshot, StorePolicy, TransferOutcome,
-    TransferTarget, EVENTS_KEPT, MAX_TRANSFERS, QUEUES, SUPERVISOR_QUEUE,
+    AgentEvent, Assignment, EventKind, Queue, QueueStat, RoutingSnapshot, StorePolicy,
+    TransferOutcome, TransferTarget, EVENTS_KEPT, MAX_TRANSFERS, QUEUES, SUPERVISOR_QUEUE,
 };
 
 pub use self::memory::MemoryStore;

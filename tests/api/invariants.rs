@@ -7,9 +7,9 @@ use std::collections::HashMap;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
 use switchboard::domain::{
-    AgentId, AgentProfile, Capacity, ConversationId, Presence, Route, RouteReason,
+    AgentId, AgentProfile, Capacity, Channel, ConversationId, Presence, Route, RouteReason,
 };
-use switchboard::store::{ResolveOutcome, TransferOutcome, TransferTarget};
+use switchboard::store::{Queue, ResolveOutcome, TransferOutcome, TransferTarget};
 
 use crate::helpers::{inbound, Harness};
 
@@ -199,9 +199,9 @@ impl Sim {
                 let target = match agent {
                     Some(a) => TransferTarget::Agent(AGENTS[*a].parse::<AgentId>().expect("id")),
                     None => TransferTarget::Queue(if conv.seq() % 2 == 0 {
-                        "supervisor".into()
+                        Queue::Supervisor
                     } else {
-                        "chat".into()
+                        Queue::Channel(Channel::Chat)
                     }),
                 };
                 match store.transfer(&conv, &target, now).await.expect("transfer") {

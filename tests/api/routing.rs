@@ -8,9 +8,9 @@ use chrono::{DateTime, Duration, Utc};
 use futures_util::future::join_all;
 use serde_json::json;
 use switchboard::domain::{
-    AgentId, AgentProfile, Capacity, Decision, Presence, Receipt, RouteReason,
+    AgentId, AgentProfile, Capacity, Channel, Decision, Presence, Receipt, RouteReason,
 };
-use switchboard::store::{RedisStore, SavedAgent, Store, StorePolicy};
+use switchboard::store::{Queue, RedisStore, SavedAgent, Store, StorePolicy};
 
 use crate::helpers::{ext, inbound, Harness, RedisServer};
 
@@ -497,7 +497,7 @@ async fn transfers_move_capacity_and_the_third_goes_to_the_supervisor(h: Harness
         .store
         .transfer(
             &r.conversation_id,
-            &TransferTarget::Queue("chat".into()),
+            &TransferTarget::Queue(Queue::Channel(Channel::Chat)),
             t0(),
         )
         .await
@@ -533,7 +533,7 @@ async fn a_transfer_to_a_full_or_offline_agent_is_refused_and_changes_nothing(h:
         .store
         .transfer(
             &first.conversation_id,
-            &TransferTarget::Queue("chat".into()),
+            &TransferTarget::Queue(Queue::Channel(Channel::Chat)),
             t0(),
         )
         .await

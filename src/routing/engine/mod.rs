@@ -302,7 +302,7 @@ impl Routing {
             .iter()
             .map(|q| {
                 let waiting = self.routes.values().filter(|r| {
-                    let in_queue = r.queue.as_deref().unwrap_or(r.channel.as_str()) == *q;
+                    let in_queue = r.queue.as_deref().unwrap_or(r.channel.as_str()) == q.as_str();
                     in_queue && matches!(r.holding, Holding::Waiting { .. } | Holding::Queued)
                 });
                 let (depth, oldest) =

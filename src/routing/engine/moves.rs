@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::{AgentId, Channel, ConversationId, Presence, RouteReason};
 use crate::routing::{
-    queue_score, Assignment, EventKind, TransferOutcome, TransferTarget, MAX_TRANSFERS,
+    queue_score, Assignment, EventKind, Queue, TransferOutcome, TransferTarget, MAX_TRANSFERS,
     SUPERVISOR_QUEUE,
 };
 
@@ -40,8 +40,7 @@ impl Routing {
             }
             _ => None,
         };
-        let to_supervisor =
-            supervisor || matches!(to, TransferTarget::Queue(q) if q == SUPERVISOR_QUEUE);
+        let to_supervisor = supervisor || matches!(to, TransferTarget::Queue(Queue::Supervisor));
         // Order matters: the target agent takes its unit before the old holder's freed
         // unit serves whoever waits for them; a conversation sent to its channel's queue
         // is placed last, with everyone's room known.

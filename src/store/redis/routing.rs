@@ -152,7 +152,7 @@ impl RedisStore {
                     .single(),
             };
             snapshot.queues.push(QueueStat {
-                queue: queue.clone(),
+                queue: queue.parse().map_err(corrupt)?,
                 depth: depth.parse().map_err(corrupt)?,
                 oldest_since,
             });
