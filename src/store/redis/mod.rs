@@ -5,6 +5,7 @@
 
 mod agents;
 mod codec;
+mod constants;
 mod identity_cache;
 mod ingest;
 mod keys;
@@ -43,12 +44,12 @@ struct Scripts {
 impl Scripts {
     fn load() -> Self {
         Self {
-            ingest: Script::new(include_str!("lua/ingest.lua")),
-            merge_out: Script::new(include_str!("lua/merge_out.lua")),
-            merge_in: Script::new(include_str!("lua/merge_in.lua")),
-            repoint: Script::new(include_str!("lua/repoint.lua")),
-            resolve: Script::new(include_str!("lua/resolve.lua")),
-            reply: Script::new(include_str!("lua/reply.lua")),
+            ingest: constants::script(include_str!("lua/ingest.lua")),
+            merge_out: constants::script(include_str!("lua/merge_out.lua")),
+            merge_in: constants::script(include_str!("lua/merge_in.lua")),
+            repoint: constants::script(include_str!("lua/repoint.lua")),
+            resolve: constants::script(include_str!("lua/resolve.lua")),
+            reply: constants::script(include_str!("lua/reply.lua")),
         }
     }
 }

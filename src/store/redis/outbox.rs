@@ -10,7 +10,7 @@ use super::{corrupt, from_redis, RedisStore};
 use crate::store::{Delivery, DeliveryOutcome, DeliveryState, DeliveryStatus, StoreError};
 
 pub(super) fn claim_script() -> Script {
-    Script::new(include_str!("lua/outbox/claim.lua"))
+    super::constants::script(include_str!("lua/outbox/claim.lua"))
 }
 
 impl RedisStore {

@@ -33,7 +33,7 @@ pub(super) struct RoutingScripts {
 
 impl RoutingScripts {
     pub fn load() -> Self {
-        let with_prelude = |body: &str| Script::new(&format!("{PRELUDE}\n{body}"));
+        let with_prelude = |body: &str| super::constants::script(&format!("{PRELUDE}\n{body}"));
         Self {
             route: with_prelude(include_str!("lua/routing/route.lua")),
             release: with_prelude(include_str!("lua/routing/release.lua")),

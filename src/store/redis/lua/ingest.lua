@@ -38,7 +38,7 @@ if now % 16 == 0 then
   end
 end
 
-if not f[2] then redis.call('HSET', c, 'created_at', now, 'tier', 'standard', 'seq', 0) end
+if not f[2] then redis.call('HSET', c, 'created_at', now, 'tier', DEFAULT_TIER, 'seq', 0) end
 if ARGV[9] ~= '' and not f[3] then redis.call('HSET', c, 'display_name', ARGV[9]) end
 redis.call('SADD', c .. ':ids', unpack(ARGV, 12))
 
@@ -74,10 +74,10 @@ local held = redis.call('HMGET', conv, 'agent', 'repeat_contacts', 'queue')
 local route
 if held[1] then
   route = { decision = 'assigned', agent_id = held[1], queue = cjson.null,
-            reason = 'already_assigned' }
+            reason = R_ALREADY_ASSIGNED }
 else
   route = { decision = 'queued', agent_id = cjson.null, queue = held[3] or cjson.null,
-            reason = 'no_agent_available' }
+            reason = R_NO_AGENT_AVAILABLE }
 end
 local receipt = cjson.encode({
   message_id = ARGV[6], customer_id = cid, conversation_id = cid .. '-' .. seq,
@@ -87,4 +87,4 @@ redis.call('HSET', c .. ':dx', idem, (now + ttl) .. '|' .. receipt)
 -- customer who went quiet expire with the hash.
 redis.call('PEXPIRE', c .. ':dx', ttl)
 local cust = redis.call('HMGET', c, 'personal_agent', 'tier')
-return {'ok', receipt, held[1] or '', cust[1] or '', cust[2] or 'standard', held[2] or '0'}
+return {'ok', receipt, held[1] or '', cust[1] or '', cust[2] or DEFAULT_TIER, held[2] or '0'}

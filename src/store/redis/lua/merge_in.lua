@@ -11,7 +11,7 @@ local now, cid = tonumber(ARGV[2]), ARGV[3]
 local s = cjson.decode(ARGV[4])
 
 if redis.call('HSETNX', c, 'created_at', now) == 1 then
-  redis.call('HSET', c, 'tier', 'standard', 'seq', 0)
+  redis.call('HSET', c, 'tier', DEFAULT_TIER, 'seq', 0)
 end
 for _, id in ipairs(s.ids) do redis.call('SADD', c .. ':ids', id) end
 local have = {}

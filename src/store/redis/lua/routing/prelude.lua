@@ -20,7 +20,6 @@
 --                             deployment-wide queue depth and oldest wait
 --   :presence:<status> set    agents by presence (online, away, offline)
 local R = KEYS[1]
-local CHANNELS = {'phone', 'email', 'chat', 'social'}
 
 local function akey(a) return R .. ':a:' .. a end
 local function rkey(conv) return R .. ':r:' .. conv end
@@ -56,7 +55,7 @@ end
 
 -- Counts `conv` as waiting in `queue` (or no longer waiting anywhere, with nil).
 local function waiting_in(conv, queue)
-  for _, q in ipairs({'phone', 'email', 'chat', 'social', 'supervisor'}) do
+  for _, q in ipairs(QUEUES) do
     redis.call('ZREM', R .. ':wait:' .. q, conv)
   end
   if queue then
@@ -73,7 +72,7 @@ local function set_presence(a, presence)
 end
 
 local function event(a, kind, conv, reason, other)
-  redis.call('XADD', R .. ':ev:' .. a, 'MAXLEN', '~', 1000, '*',
+  redis.call('XADD', R .. ':ev:' .. a, 'MAXLEN', '~', EVENTS_KEPT, '*',
     'kind', kind, 'conversation', conv, 'reason', reason, 'agent', other)
 end
 
@@ -88,12 +87,12 @@ local function assign(conv, a, ch, reason)
   reindex(a, ch)
   local owner = redis.call('HGET', rkey(conv), 'owner') or ''
   if reason == 'transfer' then
-    event(a, 'conversation.transferred', conv, reason, '')
+    event(a, EV_CONVERSATION_TRANSFERRED, conv, reason, '')
   else
-    event(a, 'conversation.assigned', conv, reason, '')
+    event(a, EV_CONVERSATION_ASSIGNED, conv, reason, '')
   end
   if owner ~= '' and owner ~= a and reason ~= 'transfer' then
-    event(owner, 'conversation.covered', conv, reason, a)
+    event(owner, EV_CONVERSATION_COVERED, conv, reason, a)
   end
   return {conv, a, reason, ch, redis.call('HGET', rkey(conv), 'since')}
 end
@@ -103,7 +102,7 @@ end
 local function fall_back(conv, ch, out)
   local a = least_loaded(ch)
   if a then
-    out[#out + 1] = assign(conv, a, ch, 'fallback')
+    out[#out + 1] = assign(conv, a, ch, R_FALLBACK)
   else
     local r = redis.call('HMGET', rkey(conv), 'priority', 'since')
     redis.call('HSET', rkey(conv), 'state', 'queued')
@@ -160,6 +159,6 @@ local function drain(a, ch, out)
       redis.call('ZREM', R .. ':q:' .. ch, conv)
     end
     local owner = redis.call('HGET', rkey(conv), 'owner')
-    out[#out + 1] = assign(conv, a, ch, owner == a and 'personal_agent' or 'fallback')
+    out[#out + 1] = assign(conv, a, ch, owner == a and R_PERSONAL_AGENT or R_FALLBACK)
   end
 end

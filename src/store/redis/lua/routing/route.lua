@@ -6,7 +6,7 @@ local conv, ch, priority, personal, now = ARGV[1], ARGV[2], tonumber(ARGV[3]), A
 local r = rkey(conv)
 local held = redis.call('HMGET', r, 'state', 'agent', 'channel', 'owner', 'queue')
 if held[1] then
-  return {held[1], held[2] or '', 'already_assigned', held[5] or held[3], held[4] or '', 0}
+  return {held[1], held[2] or '', R_ALREADY_ASSIGNED, held[5] or held[3], held[4] or '', 0}
 end
 
 local new = 0
@@ -23,7 +23,7 @@ redis.call('HSET', r, 'channel', ch, 'owner', personal, 'since', now, 'priority'
 if personal ~= '' then
   local p = redis.call('HMGET', akey(personal), 'presence', 'cap:' .. ch, 'load:' .. ch)
   if p[1] == 'online' and num(p[3]) < num(p[2]) then
-    local reason = new == 1 and 'new_personal_agent' or 'personal_agent'
+    local reason = new == 1 and R_NEW_PERSONAL_AGENT or R_PERSONAL_AGENT
     assign(conv, personal, ch, reason)
     return {'assigned', personal, reason, ch, personal, new}
   end
@@ -32,15 +32,15 @@ if personal ~= '' then
     waiting_in(conv, ch)
     redis.call('ZADD', R .. ':w:' .. personal .. ':' .. ch, now, conv)
     redis.call('ZADD', R .. ':timers', now + tonumber(ARGV[6]), conv)
-    return {'waiting', '', 'waiting_for_personal_agent', ch, personal, new}
+    return {'waiting', '', R_WAITING_FOR_PERSONAL_AGENT, ch, personal, new}
   end
 end
 local a = least_loaded(ch)
 if a then
-  assign(conv, a, ch, 'fallback')
-  return {'assigned', a, 'fallback', ch, personal, new}
+  assign(conv, a, ch, R_FALLBACK)
+  return {'assigned', a, R_FALLBACK, ch, personal, new}
 end
 redis.call('HSET', r, 'state', 'queued')
 redis.call('ZADD', R .. ':q:' .. ch, queue_score(priority, now), conv)
 waiting_in(conv, ch)
-return {'queued', '', 'no_agent_available', ch, personal, new}
+return {'queued', '', R_NO_AGENT_AVAILABLE, ch, personal, new}

@@ -2,7 +2,7 @@
 -- and since when the oldest; agents per presence. Bounded by the number of queues.
 -- Answers {queue, depth, oldest since (ms) or '', ... , 'agents', online, away, offline}.
 local out = {}
-for _, q in ipairs({'phone', 'email', 'chat', 'social', 'supervisor'}) do
+for _, q in ipairs(QUEUES) do
   local key = R .. ':wait:' .. q
   local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
   out[#out + 1] = q

@@ -31,7 +31,7 @@ redis.call('HSET', rkey(conv), 'transfers', transfers)
 -- Order matters: the target agent takes its unit before the old holder's freed unit
 -- serves whoever waits for them; a conversation sent to its channel's queue is placed
 -- last, with everyone's room known.
-local to_supervisor = supervisor or ARGV[3] == 'supervisor'
+local to_supervisor = supervisor or ARGV[3] == SUPERVISOR
 local out = {}
 local state, agent, queue = 'queued', '', ch
 if target ~= '' and not to_supervisor then
@@ -47,11 +47,11 @@ if state ~= 'assigned' then
   local a = (not to_supervisor) and least_loaded(ch) or nil
   if a then
     redis.call('HDEL', rkey(conv), 'queue')
-    out[#out + 1] = assign(conv, a, ch, 'fallback')
+    out[#out + 1] = assign(conv, a, ch, R_FALLBACK)
     state, agent = 'assigned', a
   else
     if to_supervisor then
-      queue = 'supervisor'
+      queue = SUPERVISOR
       redis.call('HSET', rkey(conv), 'queue', queue)
     else
       redis.call('HDEL', rkey(conv), 'queue')

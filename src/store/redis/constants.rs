@@ -1,0 +1,108 @@
+//! The constants the Lua scripts use, rendered from Rust when the scripts load, so no
+//! name or number is typed twice: channels, queues, the supervisor queue, the event cap,
+//! the default tier, event kinds and route reasons. Every script is loaded through
+//! `script()`, which prepends them.
+
+use std::fmt::Write;
+
+use redis::Script;
+
+use crate::domain::{Channel, RouteReason, DEFAULT_TIER};
+use crate::routing::{EventKind, QUEUES, SUPERVISOR_QUEUE};
+use crate::store::EVENTS_KEPT;
+
+/// `local NAME = value` lines for every constant the scripts share.
+pub fn lua_constants() -> String {
+    let list = |items: Vec<&str>| {
+        let quoted: Vec<String> = items.iter().map(|s| format!("'{s}'")).collect();
+        format!("{{{}}}", quoted.join(", "))
+    };
+    let mut out =
+        String::from("-- Rendered from Rust (store/redis/constants.rs): never typed in Lua.\n");
+    let channels = list(Channel::ALL.iter().map(|c| c.as_str()).collect());
+    let queues = list(QUEUES.iter().map(|q| q.as_str()).collect());
+    let _ = writeln!(out, "local CHANNELS = {channels}");
+    let _ = writeln!(out, "local QUEUES = {queues}");
+    let _ = writeln!(out, "local SUPERVISOR = '{SUPERVISOR_QUEUE}'");
+    let _ = writeln!(out, "local EVENTS_KEPT = {EVENTS_KEPT}");
+    let _ = writeln!(out, "local DEFAULT_TIER = '{DEFAULT_TIER}'");
+    for kind in EventKind::ALL {
+        let name = kind.as_str().replace('.', "_").to_uppercase();
+        let _ = writeln!(out, "local EV_{name} = '{}'", kind.as_str());
+    }
+    for reason in RouteReason::ALL {
+        let name = reason.as_str().to_uppercase();
+        let _ = writeln!(out, "local R_{name} = '{}'", reason.as_str());
+    }
+    out
+}
+
+/// A script with the shared constants prepended.
+pub fn script(body: &str) -> Script {
+    Script::new(&format!("{}\n{body}", lua_constants()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every Lua source, as `include_str!` embeds it.
+    const SOURCES: [(&str, &str); 16] = [
+        ("ingest", include_str!("lua/ingest.lua")),
+        ("merge_out", include_str!("lua/merge_out.lua")),
+        ("merge_in", include_str!("lua/merge_in.lua")),
+        ("repoint", include_str!("lua/repoint.lua")),
+        ("resolve", include_str!("lua/resolve.lua")),
+        ("reply", include_str!("lua/reply.lua")),
+        ("claim", include_str!("lua/outbox/claim.lua")),
+        ("prelude", include_str!("lua/routing/prelude.lua")),
+        ("route", include_str!("lua/routing/route.lua")),
+        ("release", include_str!("lua/routing/release.lua")),
+        ("presence", include_str!("lua/routing/presence.lua")),
+        ("put_agent", include_str!("lua/routing/put_agent.lua")),
+        ("timers", include_str!("lua/routing/timers.lua")),
+        ("delete_agent", include_str!("lua/routing/delete_agent.lua")),
+        ("transfer", include_str!("lua/routing/transfer.lua")),
+        ("snapshot", include_str!("lua/routing/snapshot.lua")),
+    ];
+
+    #[test]
+    fn the_constants_come_from_rust() {
+        let rendered = lua_constants();
+        assert!(rendered.contains("local CHANNELS = {'phone', 'email', 'chat', 'social'}"));
+        assert!(rendered.contains("'supervisor'}"), "{rendered}");
+        assert!(rendered.contains(&format!("local EVENTS_KEPT = {EVENTS_KEPT}")));
+        assert!(rendered.contains("local EV_CONVERSATION_COVERED = 'conversation.covered'"));
+        assert!(rendered.contains("local R_NEW_PERSONAL_AGENT = 'new_personal_agent'"));
+    }
+
+    #[test]
+    fn no_lua_source_types_a_constant_again() {
+        let mut literals: Vec<String> = Channel::ALL
+            .iter()
+            .map(|c| format!("'{}'", c.as_str()))
+            .collect();
+        literals.push(format!("'{SUPERVISOR_QUEUE}'"));
+        literals.push(format!("'{DEFAULT_TIER}'"));
+        literals.push(format!(", {EVENTS_KEPT},"));
+        literals.extend(EventKind::ALL.iter().map(|k| format!("'{}'", k.as_str())));
+        literals.extend(RouteReason::ALL.iter().map(|r| format!("'{}'", r.as_str())));
+        for (name, source) in SOURCES {
+            for literal in &literals {
+                // `'personal_agent'` is also a hash field name; only reasons in code count.
+                let code: String = source
+                    .lines()
+                    .filter(|l| !l.trim_start().starts_with("--"))
+                    .filter(|l| {
+                        !l.contains("HMGET") && !l.contains("HSET") && !l.contains("field(")
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n");
+                assert!(
+                    !code.contains(literal.as_str()),
+                    "{name}.lua types {literal}"
+                );
+            }
+        }
+    }
+}
