@@ -300,6 +300,10 @@ impl Store for Instrumented {
         self.timed("snapshot", self.inner.snapshot()).await
     }
 
+    fn placement_mismatches(&self) -> u64 {
+        self.inner.placement_mismatches()
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         self.timed("ping", self.inner.ping()).await
     }

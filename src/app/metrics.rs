@@ -54,6 +54,7 @@ pub struct Metrics {
     pub sla_breaches: IntCounterVec,
     pub skipped: IntCounterVec,
     pub rate_limited: IntCounterVec,
+    pub placement_mismatches: prometheus::IntCounter,
 }
 
 impl Metrics {
@@ -186,6 +187,14 @@ impl Metrics {
                 "Requests refused with 429, by kind of caller.",
                 &["caller"],
             )?,
+            placement_mismatches: {
+                let c = prometheus::IntCounter::new(
+                    "switchboard_placement_mismatches_total",
+                    "Routing decisions of the Redis scripts that the Rust placement rule disagreed with.",
+                )?;
+                registry.register(Box::new(c.clone()))?;
+                c
+            },
             sla_targets,
             refreshed: Arc::new(Mutex::new(None)),
             registry,
@@ -314,6 +323,14 @@ impl Metrics {
     fn sla_target(&self, channel: Channel) -> f64 {
         let i = channel.index();
         self.sla_targets[i]
+    }
+
+    /// Brings the mismatch counter up to what the store has seen.
+    pub fn placement_mismatches_seen(&self, total: u64) {
+        let counted = self.placement_mismatches.get();
+        if total > counted {
+            self.placement_mismatches.inc_by(total - counted);
+        }
     }
 
     /// Whether the deployment-wide gauges are older than a second (and claims the refresh).

@@ -68,6 +68,9 @@ fn unready(why: &str) -> HttpResponse {
 /// once a second) so every replica reports the same values.
 #[utoipa::path(get, path = "/metrics", tag = "ops", responses((status = 200, description = "Prometheus metrics (ops port)", content_type = "text/plain")))]
 pub async fn metrics(state: web::Data<App>) -> HttpResponse {
+    state
+        .metrics
+        .placement_mismatches_seen(state.store.placement_mismatches());
     if state.metrics.deployment_stale() {
         match tokio::time::timeout(READY_TIMEOUT, state.store.snapshot()).await {
             Ok(Ok(snapshot)) => state.metrics.deployment(&snapshot, chrono::Utc::now()),

@@ -319,6 +319,12 @@ pub trait Store: Send + Sync + 'static {
     /// Answers while the store is reachable.
     async fn ping(&self) -> Result<(), StoreError>;
 
+    /// Routing decisions of this process that the Rust placement rule disagreed with
+    /// (the Redis scripts are checked against `routing::place`; the embedded store runs it).
+    fn placement_mismatches(&self) -> u64 {
+        0
+    }
+
     /// Counts one request against `bucket` in a fixed window that starts with the
     /// bucket's first request; answers the count so far and the time left in the window.
     /// Shared by every replica (one Redis round trip).

@@ -61,6 +61,11 @@ async fn every_contract_metric_is_exported_from_the_start() {
         sample(&text, r#"switchboard_agents{status="online"}"#),
         Some(0.0)
     );
+    assert_eq!(
+        sample(&text, "switchboard_placement_mismatches_total"),
+        Some(0.0),
+        "the Lua/Rust placement cross-check is exported"
+    );
 }
 
 #[tokio::test]

@@ -15,6 +15,7 @@ mod reads;
 mod routing;
 mod store_impl;
 
+use std::sync::atomic::AtomicU64;
 use std::time::Duration as StdDuration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -63,6 +64,8 @@ pub struct RedisStore {
     routing_scripts: RoutingScripts,
     outbox_claim: Script,
     identities: IdentityCache,
+    /// Routing decisions the Rust placement rule disagreed with (see `routing.rs`).
+    placement_mismatches: AtomicU64,
 }
 
 impl RedisStore {
@@ -82,6 +85,7 @@ impl RedisStore {
             routing_scripts: RoutingScripts::load(),
             outbox_claim: outbox::claim_script(),
             identities: IdentityCache::new(IDENTITY_CACHE_ENTRIES, IDENTITY_CACHE_TTL),
+            placement_mismatches: AtomicU64::new(0),
         })
     }
 }

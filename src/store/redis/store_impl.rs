@@ -335,6 +335,11 @@ impl Store for RedisStore {
         self.routing_snapshot().await
     }
 
+    fn placement_mismatches(&self) -> u64 {
+        self.placement_mismatches
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         let _: String = redis::cmd("PING")
             .query_async(&mut self.conn.clone())

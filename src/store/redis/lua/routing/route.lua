@@ -1,12 +1,15 @@
 -- Routes one conversation that needs an agent, or answers where it already stands.
 -- ARGV: 1 conversation, 2 channel, 3 priority, 4 personal agent or '', 5 now (ms),
 --       6 sticky wait (ms).
--- Answers {state, agent, reason, queue, personal agent, 1 if chosen now}.
+-- Answers {state, agent, reason, queue, personal agent, 1 if chosen now, and the inputs
+-- the decision read: the personal agent's presence ('' if none), 1 if they had room,
+-- the least loaded agent with room ('' if not looked up or none)}, so the store can check
+-- the decision against the Rust placement rule (`routing::place`).
 local conv, ch, priority, personal, now = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5])
 local r = rkey(conv)
 local held = redis.call('HMGET', r, 'state', 'agent', 'channel', 'owner', 'queue')
 if held[1] then
-  return {held[1], held[2] or '', R_ALREADY_ASSIGNED, held[5] or held[3], held[4] or '', 0}
+  return {held[1], held[2] or '', R_ALREADY_ASSIGNED, held[5] or held[3], held[4] or '', 0, '', 0, ''}
 end
 
 local new = 0
@@ -20,27 +23,29 @@ if personal == '' or redis.call('SISMEMBER', R .. ':agents', personal) == 0 then
 end
 
 redis.call('HSET', r, 'channel', ch, 'owner', personal, 'since', now, 'priority', priority)
+local seen_presence, seen_room = '', 0
 if personal ~= '' then
   local p = redis.call('HMGET', akey(personal), 'presence', 'cap:' .. ch, 'load:' .. ch)
+  seen_presence, seen_room = p[1] or '', num(p[3]) < num(p[2]) and 1 or 0
   if p[1] == 'online' and num(p[3]) < num(p[2]) then
     local reason = new == 1 and R_NEW_PERSONAL_AGENT or R_PERSONAL_AGENT
     assign(conv, personal, ch, reason)
-    return {'assigned', personal, reason, ch, personal, new}
+    return {'assigned', personal, reason, ch, personal, new, seen_presence, seen_room, ''}
   end
   if p[1] == 'online' or p[1] == 'away' then
     redis.call('HSET', r, 'state', 'waiting', 'agent', personal)
     waiting_in(conv, ch)
     redis.call('ZADD', R .. ':w:' .. personal .. ':' .. ch, now, conv)
     redis.call('ZADD', R .. ':timers', now + tonumber(ARGV[6]), conv)
-    return {'waiting', '', R_WAITING_FOR_PERSONAL_AGENT, ch, personal, new}
+    return {'waiting', '', R_WAITING_FOR_PERSONAL_AGENT, ch, personal, new, seen_presence, seen_room, ''}
   end
 end
 local a = least_loaded(ch)
 if a then
   assign(conv, a, ch, R_FALLBACK)
-  return {'assigned', a, R_FALLBACK, ch, personal, new}
+  return {'assigned', a, R_FALLBACK, ch, personal, new, seen_presence, seen_room, a}
 end
 redis.call('HSET', r, 'state', 'queued')
 redis.call('ZADD', R .. ':q:' .. ch, queue_score(priority, now), conv)
 waiting_in(conv, ch)
-return {'queued', '', R_NO_AGENT_AVAILABLE, ch, personal, new}
+return {'queued', '', R_NO_AGENT_AVAILABLE, ch, personal, new, seen_presence, seen_room, ''}
