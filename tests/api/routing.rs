@@ -31,6 +31,7 @@ both_stores!(
     an_agent_offline_past_the_grace_period_hands_its_conversations_back,
     removing_an_agent_reroutes_its_work_and_its_customers_get_a_new_personal_agent,
     a_retry_after_resolve_answers_the_first_real_route,
+    a_removed_personal_agent_added_again_is_a_stranger_to_their_old_customers,
 );
 
 fn t0() -> DateTime<Utc> {
@@ -850,4 +851,33 @@ async fn a_retry_after_resolve_answers_the_first_real_route(h: Harness) {
         assert!(retry.duplicate, "{ext}");
         assert_eq!(retry.route, original.route, "{ext}: the first real route");
     }
+}
+
+async fn a_removed_personal_agent_added_again_is_a_stranger_to_their_old_customers(h: Harness) {
+    agent_online(&h, "a", 3).await;
+    let first = chat(&h, "v-old", t0()).await;
+    assigned_to(&first, "a", RouteReason::NewPersonalAgent);
+    h.store
+        .resolve(&first.conversation_id, t0())
+        .await
+        .expect("resolve");
+    h.store.delete_agent(&id("a"), t0()).await.expect("delete");
+    let alone = chat(&h, "v-old", t0() + Duration::minutes(1)).await;
+    assert_eq!(
+        alone.route.reason,
+        RouteReason::NoAgentAvailable,
+        "{alone:?}"
+    );
+    // An agent created again under the same id is a new person: the old customers, who
+    // lost their personal agent at the removal, do not get them back by the id alone.
+    agent_online(&h, "a", 3).await;
+    let customer = h
+        .store
+        .customer(&first.customer_id)
+        .await
+        .expect("read")
+        .expect("customer");
+    assert_eq!(customer.personal_agent_id, None);
+    let a = h.store.agent(&id("a")).await.expect("read").expect("agent");
+    assert_eq!(a.portfolio, 0, "nobody's personal agent yet");
 }

@@ -231,6 +231,10 @@ impl RedisStore {
         };
         let cid = conv.customer();
         let mut pipe = redis::pipe();
+        if routed.personal_gone {
+            pipe.hdel(self.keys.customer(cid), "personal_agent")
+                .ignore();
+        }
         if let Some(personal) = &routed.new_personal_agent {
             pipe.hset(self.keys.customer(cid), "personal_agent", personal.as_str())
                 .ignore();

@@ -55,6 +55,9 @@ pub(super) struct Routed {
     pub route: Route,
     /// The personal agent, when routing chose one just now.
     pub new_personal_agent: Option<AgentId>,
+    /// Routing found no personal agent (the stored one was removed, and nobody could
+    /// take their place): the customer's mirror must forget it, as the engine does.
+    pub personal_gone: bool,
 }
 
 impl RedisStore {
@@ -107,6 +110,7 @@ impl RedisStore {
         Ok(Routed {
             route,
             new_personal_agent,
+            personal_gone: placed_now && personal.is_empty() && personal_agent.is_some(),
         })
     }
 
