@@ -42,3 +42,11 @@ pub async fn remove(app: &App, id: &AgentId) -> Result<(), AppError> {
     app.metrics.assignments(&made);
     Ok(())
 }
+
+/// Fires expired sticky waits and offline graces (every replica calls this; the store
+/// hands each expiry to one caller) and counts the assignments they made.
+pub async fn fire_timers(app: &App) -> Result<(), AppError> {
+    let made = app.store.fire_timers(Utc::now()).await?;
+    app.metrics.assignments(&made);
+    Ok(())
+}

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::app::App;
+use crate::app::{agents, App};
 
 /// Fires expired sticky waits and offline graces every `every` until `stop`.
 pub async fn run_timers(state: Arc<App>, every: Duration, stop: CancellationToken) {
@@ -16,9 +16,8 @@ pub async fn run_timers(state: Arc<App>, every: Duration, stop: CancellationToke
             _ = stop.cancelled() => return,
             _ = tick.tick() => {}
         }
-        match state.store.fire_timers(chrono::Utc::now()).await {
-            Ok(made) => state.metrics.assignments(&made),
-            Err(e) => tracing::warn!(error = %e, "expired waits not handled this round"),
+        if let Err(e) = agents::fire_timers(&state).await {
+            tracing::warn!(error = %e, "expired waits not handled this round");
         }
     }
 }
