@@ -152,6 +152,44 @@ pub struct HttpSettings {
 #[derive(Debug, Clone, Deserialize)]
 pub struct RedisSettings {
     pub key_prefix: String,
+    /// Connecting to a node, and waiting for an answer, before the request fails (503).
+    #[serde(default = "two_seconds")]
+    pub connect_timeout_ms: u64,
+    #[serde(default = "two_seconds")]
+    pub response_timeout_ms: u64,
+    /// Retries of a failed request (a moved slot, a failover) and the waits between them.
+    #[serde(default = "two")]
+    pub retries: u32,
+    #[serde(default = "fifty")]
+    pub min_retry_wait_ms: u64,
+    #[serde(default = "five_hundred")]
+    pub max_retry_wait_ms: u64,
+}
+
+fn two_seconds() -> u64 {
+    2000
+}
+fn two() -> u32 {
+    2
+}
+fn fifty() -> u64 {
+    50
+}
+fn five_hundred() -> u64 {
+    500
+}
+
+impl RedisSettings {
+    pub fn timeouts(&self) -> crate::store::Timeouts {
+        let ms = std::time::Duration::from_millis;
+        crate::store::Timeouts {
+            connect: ms(self.connect_timeout_ms),
+            response: ms(self.response_timeout_ms),
+            retries: self.retries,
+            min_retry_wait: ms(self.min_retry_wait_ms),
+            max_retry_wait: ms(self.max_retry_wait_ms),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -320,13 +320,12 @@ pub fn open_store(settings: &Settings) -> Result<Arc<dyn Store>, StartupError> {
             );
             Ok(Arc::new(MemoryStore::new(policy)))
         }
-        Some(urls) if urls.contains(',') => Err(StartupError::Setting(
-            "Redis Cluster URLs are not supported yet; give one redis:// URL".into(),
-        )),
-        Some(url) => Ok(Arc::new(RedisStore::connect(
+        // One server, or a comma-separated list of a Redis Cluster's nodes.
+        Some(url) => Ok(Arc::new(RedisStore::connect_with(
             url,
             &settings.redis.key_prefix,
             policy,
+            &settings.redis.timeouts(),
         )?)),
     }
 }

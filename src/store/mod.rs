@@ -20,7 +20,7 @@ pub use crate::routing::{
 };
 
 pub use self::memory::MemoryStore;
-pub use self::redis::Keys;
+pub use self::redis::{Keys, Timeouts};
 pub use self::redis::RedisStore;
 
 /// An agent created or updated: its view, whether it is new, and the waiting work its

@@ -5,6 +5,7 @@
 
 mod agents;
 mod codec;
+mod conn;
 mod constants;
 mod identity_cache;
 mod ingest;
@@ -18,10 +19,12 @@ mod store_impl;
 use std::sync::atomic::AtomicU64;
 use std::time::Duration as StdDuration;
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::Script;
 
+pub use conn::Timeouts;
 pub use keys::Keys;
+
+use self::conn::Conn;
 
 use self::codec::unavailable;
 pub(super) use self::codec::{corrupt, from_redis};
@@ -57,7 +60,7 @@ impl Scripts {
 
 /// See the module docs and [`Keys`] for the layout.
 pub struct RedisStore {
-    conn: ConnectionManager,
+    conn: Conn,
     keys: Keys,
     policy: StorePolicy,
     scripts: Scripts,
@@ -69,14 +72,19 @@ pub struct RedisStore {
 }
 
 impl RedisStore {
-    /// Connects lazily: the service starts (not ready) while Redis is still down.
+    /// Connects lazily: the service starts (not ready) while Redis is still down. `url`
+    /// is one server's, or a comma-separated list of a Redis Cluster's nodes.
     pub fn connect(url: &str, prefix: &str, policy: StorePolicy) -> Result<Self, StoreError> {
-        let client = redis::Client::open(url).map_err(unavailable)?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(StdDuration::from_secs(2)))
-            .set_response_timeout(Some(StdDuration::from_secs(2)))
-            .set_number_of_retries(2);
-        let conn = ConnectionManager::new_lazy_with_config(client, config).map_err(unavailable)?;
+        Self::connect_with(url, prefix, policy, &Timeouts::default())
+    }
+
+    pub fn connect_with(
+        url: &str,
+        prefix: &str,
+        policy: StorePolicy,
+        timeouts: &Timeouts,
+    ) -> Result<Self, StoreError> {
+        let conn = Conn::open(url, timeouts).map_err(unavailable)?;
         Ok(Self {
             conn,
             keys: Keys::new(prefix),

@@ -1,0 +1,101 @@
+//! One connection type for both deployments: a single server (`ConnectionManager`,
+//! reconnecting, multiplexed) or a Redis Cluster (`cluster_async::ClusterConnection`,
+//! which routes each command and script by its keys' slot). Everything the store sends
+//! keeps a script's or a pipeline's keys in one slot, so both run the same code.
+
+use std::time::Duration;
+
+use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::{ClusterClientBuilder, ClusterConfig};
+use redis::cluster_async::ClusterConnection;
+use redis::{Cmd, Pipeline, RedisError, RedisFuture, Value};
+
+/// How long to wait, and how often to retry, talking to Redis. The cluster client's
+/// own defaults leave requests unbounded and sleep at least 1.28 s per retry; a request
+/// that must answer 503 quickly cannot wait like that.
+#[derive(Debug, Clone)]
+pub struct Timeouts {
+    pub connect: Duration,
+    pub response: Duration,
+    pub retries: u32,
+    pub min_retry_wait: Duration,
+    pub max_retry_wait: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self {
+            connect: Duration::from_secs(2),
+            response: Duration::from_secs(2),
+            retries: 2,
+            min_retry_wait: Duration::from_millis(50),
+            max_retry_wait: Duration::from_millis(500),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub enum Conn {
+    Single(ConnectionManager),
+    Cluster(ClusterConnection),
+}
+
+impl Conn {
+    /// `url` is one `redis://` (or `rediss://`) URL, or a comma-separated list of a
+    /// cluster's nodes. Connects lazily: the service starts (not ready) while Redis is down.
+    pub fn open(url: &str, timeouts: &Timeouts) -> Result<Self, RedisError> {
+        let nodes: Vec<&str> = url.split(',').map(str::trim).filter(|n| !n.is_empty()).collect();
+        if nodes.len() > 1 {
+            let millis = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+            let client = ClusterClientBuilder::new(nodes)
+                .connection_timeout(timeouts.connect)
+                .response_timeout(timeouts.response)
+                .retries(timeouts.retries)
+                .min_retry_wait(millis(timeouts.min_retry_wait))
+                .max_retry_wait(millis(timeouts.max_retry_wait))
+                .build()?;
+            let config = ClusterConfig::new()
+                .set_connection_timeout(timeouts.connect)
+                .set_response_timeout(timeouts.response);
+            return Ok(Conn::Cluster(
+                client.get_pending_async_connection_with_config(config),
+            ));
+        }
+        let client = redis::Client::open(url)?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(timeouts.connect))
+            .set_response_timeout(Some(timeouts.response))
+            .set_number_of_retries(timeouts.retries as usize);
+        Ok(Conn::Single(ConnectionManager::new_lazy_with_config(
+            client, config,
+        )?))
+    }
+}
+
+impl ConnectionLike for Conn {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Conn::Single(c) => c.req_packed_command(cmd),
+            Conn::Cluster(c) => c.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Conn::Single(c) => c.req_packed_commands(pipeline, offset, count),
+            Conn::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Conn::Single(c) => c.get_db(),
+            Conn::Cluster(c) => c.get_db(),
+        }
+    }
+}
