@@ -121,7 +121,12 @@ pub fn test_settings(redis_url: Option<&str>, extra: &[(&str, &str)]) -> Setting
     .collect();
     if let Some(url) = redis_url {
         env.insert("SWITCHBOARD_REDIS_URL".into(), url.into());
-        env.insert("SWITCHBOARD_REDIS__KEY_PREFIX".into(), "sb".into());
+        // The cluster is shared by every test of the process: each app gets its own keys.
+        let prefix = match url.contains(',') {
+            true => format!("t{}", Uuid::new_v4().simple()),
+            false => "sb".into(),
+        };
+        env.insert("SWITCHBOARD_REDIS__KEY_PREFIX".into(), prefix);
     }
     for (k, v) in extra {
         env.insert(k.to_string(), v.to_string());
@@ -284,7 +289,32 @@ pub fn redis_store(policy: StorePolicy) -> (Arc<dyn Store>, RedisServer) {
     (Arc::new(store), server)
 }
 
-/// A store under test: the embedded one, or Redis on its own server.
+/// A real local Redis Cluster (3 masters + 3 replicas, `scripts/redis-cluster.sh`),
+/// started once and shared by every test of this process, each keeping its keys under
+/// its own prefix; it stops itself when the test process ends. Answers its nodes as
+/// `SWITCHBOARD_REDIS_URL` takes them.
+pub fn cluster_nodes() -> &'static str {
+    static NODES: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    NODES.get_or_init(|| {
+        let pid = std::process::id().to_string();
+        let dir = std::env::temp_dir().join(format!("switchboard-cluster-{pid}"));
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/redis-cluster.sh");
+        let out = Command::new(script)
+            .arg("start")
+            .arg(&dir)
+            .arg(&pid)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {script}: {e}"));
+        assert!(
+            out.status.success(),
+            "the Redis Cluster did not start: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    })
+}
+
+/// A store under test: the embedded one, Redis on its own server, or the Redis Cluster.
 pub struct Harness {
     pub store: Arc<dyn Store>,
     _server: Option<RedisServer>,
@@ -306,6 +336,16 @@ impl Harness {
         Self::redis_with(StorePolicy::default())
     }
 
+    pub fn cluster() -> Self {
+        let prefix = format!("t{}", Uuid::new_v4().simple());
+        let store = RedisStore::connect(cluster_nodes(), &prefix, StorePolicy::default())
+            .expect("cluster store");
+        Self {
+            store: Arc::new(store),
+            _server: None,
+        }
+    }
+
     pub fn redis_with(policy: StorePolicy) -> Self {
         let (store, server) = redis_store(policy);
         Self {
@@ -315,7 +355,8 @@ impl Harness {
     }
 }
 
-/// Runs each `async fn name(h: Harness)` against both stores: `memory::name`, `redis::name`.
+/// Runs each `async fn name(h: Harness)` against every store: `memory::name`,
+/// `redis::name` (one server) and `cluster::name` (a Redis Cluster).
 macro_rules! both_stores {
     ($($name:ident),* $(,)?) => {
         mod memory {
@@ -323,6 +364,9 @@ macro_rules! both_stores {
         }
         mod redis {
             $( #[tokio::test] async fn $name() { super::$name(crate::helpers::Harness::redis()).await } )*
+        }
+        mod cluster {
+            $( #[tokio::test] async fn $name() { super::$name(crate::helpers::Harness::cluster()).await } )*
         }
     };
 }

@@ -11,6 +11,7 @@ mod events;
 mod ingest;
 mod invariants;
 mod metrics;
+mod on_cluster;
 mod ops;
 mod outbound;
 mod races;

@@ -44,7 +44,15 @@ impl Conn {
     /// `url` is one `redis://` (or `rediss://`) URL, or a comma-separated list of a
     /// cluster's nodes. Connects lazily: the service starts (not ready) while Redis is down.
     pub fn open(url: &str, timeouts: &Timeouts) -> Result<Self, RedisError> {
-        let nodes: Vec<&str> = url.split(',').map(str::trim).filter(|n| !n.is_empty()).collect();
+        let nodes: Vec<String> = url
+            .split(',')
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(|n| match n.contains("://") {
+                true => n.to_owned(),
+                false => format!("redis://{n}"),
+            })
+            .collect();
         if nodes.len() > 1 {
             let millis = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
             let client = ClusterClientBuilder::new(nodes)
