@@ -101,3 +101,26 @@ async fn on_a_cluster_a_queue_drains_when_capacity_frees_and_gauges_are_read() {
         .expect("sent");
     assert_eq!(calls.status(), 200, "call records and rate limits work too");
 }
+
+#[tokio::test]
+async fn after_a_promoted_replica_with_an_empty_script_cache_requests_still_succeed() {
+    let app = app().await;
+    agent_online(&app, "a").await;
+    app.ingest(&message("chat", None, "v-noscript", "before"))
+        .await;
+    // A replica promoted by a failover has no scripts cached: every node forgets them.
+    for node in cluster_nodes().split(',') {
+        let client = redis::Client::open(node).expect("node url");
+        let mut conn = client.get_connection().expect("node");
+        redis::cmd("SCRIPT")
+            .arg("FLUSH")
+            .query::<()>(&mut conn)
+            .expect("script flush");
+    }
+    let after = app
+        .ingest(&message("chat", None, "v-noscript", "after"))
+        .await;
+    assert_eq!(after["route"]["agent_id"], "a", "{after}");
+    let agent = app.admin_json("/v1/agents/a").await;
+    assert_eq!(agent["load"]["chat"], 1, "routing scripts reloaded too");
+}
