@@ -88,6 +88,7 @@ impl Application {
         let limits = web::Data::new(HttpLimits {
             max_body_bytes: settings.ingest.max_body_bytes,
             rate_limits: settings.rate_limit.clone(),
+            leases: Default::default(),
         });
         let tokens = web::Data::new(Tokens::new(
             settings.admin_token.clone(),

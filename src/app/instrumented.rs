@@ -311,9 +311,10 @@ impl Store for Instrumented {
     async fn count_request(
         &self,
         bucket: &str,
+        n: u64,
         window: std::time::Duration,
     ) -> Result<(u64, std::time::Duration), StoreError> {
-        self.timed("count_request", self.inner.count_request(bucket, window))
+        self.timed("count_request", self.inner.count_request(bucket, n, window))
             .await
     }
 }

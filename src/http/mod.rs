@@ -23,11 +23,13 @@ use actix_web::{web, HttpRequest};
 use self::error::ApiError;
 
 /// What the HTTP layer itself enforces: body size and rate limits.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct HttpLimits {
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
     pub rate_limits: rate_limit::RateLimits,
+    /// This replica's leases of the shared rate-limit budgets.
+    pub leases: rate_limit::Leases,
 }
 
 /// Registers the API routes and the extractor settings that turn bad input into problems.

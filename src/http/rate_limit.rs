@@ -1,10 +1,15 @@
-//! Rate limits per caller, shared by every replica: each request is counted in the
-//! store (one Redis round trip) in a one-second window per bucket, and past the
-//! configured limit answered 429 problem+json with `Retry-After`. A store that cannot
-//! count lets the request through: the request itself then meets the same store and
-//! answers 503 if it needs it, and a limiter must never be the outage.
+//! Rate limits per caller, shared by every replica: requests are counted in the store in
+//! a one-second window per bucket, and past the configured limit answered 429
+//! problem+json with `Retry-After`. A replica does not pay a round trip per request: it
+//! takes a lease of a slice of the window's budget (a twentieth of the limit) with one
+//! `INCRBY` and spends it locally, so every replica together never admits more than the
+//! limit; a refused window is refused locally until it ends. A store that cannot count
+//! lets the request through: the request itself then meets the same store and answers
+//! 503 if it needs it, and a limiter must never be the outage.
 
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -68,6 +73,18 @@ pub fn bucket(
     let provider = ["twilio", "meta", "telegram"]
         .into_iter()
         .find(|p| path.starts_with(&format!("/v1/adapters/{p}")));
+    let off = |limit: u64| limit == 0;
+    if provider.is_none()
+        && [
+            limits.adapter_per_sec,
+            limits.agent_per_sec,
+            limits.admin_per_sec,
+        ]
+        .into_iter()
+        .all(off)
+    {
+        return None;
+    }
     let (caller, key, limit) = match provider {
         Some(p) => ("provider", format!("provider:{p}"), limits.provider_per_sec),
         None => {
@@ -91,6 +108,83 @@ pub fn bucket(
     (limit > 0).then_some(Bucket { caller, key, limit })
 }
 
+/// How much of a window's budget one lease takes.
+fn lease_size(limit: u64) -> u64 {
+    (limit / 20).max(1)
+}
+
+/// What this replica may still admit in a bucket's current window.
+#[derive(Debug, Clone, Copy)]
+struct Lease {
+    left: u64,
+    until: Instant,
+    /// The window's budget is spent: refuse without asking the store again.
+    refused: bool,
+}
+
+/// This replica's leases, per bucket.
+#[derive(Debug, Default)]
+pub struct Leases(Mutex<HashMap<String, Lease>>);
+
+impl Leases {
+    /// Spends one request of a live lease: `Some(true)` admitted, `Some(false)` refused
+    /// (with the window's remaining time), `None` when a new lease must be taken.
+    fn spend(&self, key: &str, now: Instant) -> Option<Result<(), Duration>> {
+        let mut leases = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let lease = leases.get_mut(key).filter(|l| l.until > now)?;
+        if lease.refused {
+            return Some(Err(lease.until - now));
+        }
+        if lease.left == 0 {
+            return None;
+        }
+        lease.left -= 1;
+        Some(Ok(()))
+    }
+
+    fn keep(&self, key: &str, lease: Lease) {
+        let mut leases = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if leases.len() > 10_000 {
+            let now = Instant::now();
+            leases.retain(|_, l| l.until > now);
+        }
+        leases.insert(key.to_owned(), lease);
+    }
+}
+
+/// Admits one request of `bucket`, or answers how long until its window ends.
+async fn admit(state: &App, leases: &Leases, bucket: &Bucket) -> Result<(), Duration> {
+    let now = Instant::now();
+    if let Some(answer) = leases.spend(&bucket.key, now) {
+        return answer;
+    }
+    let n = lease_size(bucket.limit);
+    match state.store.count_request(&bucket.key, n, WINDOW).await {
+        Ok((count, left)) => {
+            let before = count.saturating_sub(n);
+            let granted = bucket.limit.saturating_sub(before).min(n);
+            let until = now + left;
+            leases.keep(
+                &bucket.key,
+                Lease {
+                    left: granted.saturating_sub(1),
+                    until,
+                    refused: granted == 0,
+                },
+            );
+            if granted == 0 {
+                Err(left)
+            } else {
+                Ok(())
+            }
+        }
+        Err(e) => {
+            tracing::debug!(error = %e, "rate limit not counted");
+            Ok(())
+        }
+    }
+}
+
 /// The middleware (`actix_web::middleware::from_fn`).
 /// The refusal is a response, not an error, so the outer middlewares (request metrics,
 /// request id) see and count it like any other answer.
@@ -108,24 +202,21 @@ pub async fn limit<B: MessageBody>(
                 .headers()
                 .get(header::AUTHORIZATION)
                 .and_then(|v| v.to_str().ok());
-            bucket(req.path(), auth, tokens, &limits.rate_limits).map(|b| (state.clone(), b))
+            bucket(req.path(), auth, tokens, &limits.rate_limits)
+                .map(|b| (state.clone(), limits.clone(), b))
         }
         _ => None,
     };
-    if let Some((state, bucket)) = found {
-        match state.store.count_request(&bucket.key, WINDOW).await {
-            Ok((count, left)) if count > bucket.limit => {
-                state
-                    .metrics
-                    .rate_limited
-                    .with_label_values(&[bucket.caller])
-                    .inc();
-                let retry_after_secs = left.as_millis().div_ceil(1000).max(1) as u64;
-                let refusal = ApiError::TooManyRequests { retry_after_secs };
-                return Ok(req.error_response(refusal).map_into_right_body());
-            }
-            Ok(_) => {}
-            Err(e) => tracing::debug!(error = %e, "rate limit not counted"),
+    if let Some((state, limits, bucket)) = found {
+        if let Err(left) = admit(&state, &limits.leases, &bucket).await {
+            state
+                .metrics
+                .rate_limited
+                .with_label_values(&[bucket.caller])
+                .inc();
+            let retry_after_secs = left.as_millis().div_ceil(1000).max(1) as u64;
+            let refusal = ApiError::TooManyRequests { retry_after_secs };
+            return Ok(req.error_response(refusal).map_into_right_body());
         }
     }
     Ok(next.call(req).await?.map_into_left_body())

@@ -325,12 +325,13 @@ pub trait Store: Send + Sync + 'static {
         0
     }
 
-    /// Counts one request against `bucket` in a fixed window that starts with the
+    /// Counts `n` requests against `bucket` in a fixed window that starts with the
     /// bucket's first request; answers the count so far and the time left in the window.
     /// Shared by every replica (one Redis round trip).
     async fn count_request(
         &self,
         bucket: &str,
+        n: u64,
         window: std::time::Duration,
     ) -> Result<(u64, std::time::Duration), StoreError>;
 }

@@ -48,3 +48,23 @@ async fn an_adapter_over_its_limit_gets_429_with_retry_after_on_every_replica() 
         .await;
     assert_eq!(again.status(), 202);
 }
+
+#[tokio::test]
+async fn replicas_spending_leased_budgets_together_never_admit_more_than_the_limit() {
+    let redis = RedisServer::start();
+    // A limit of 100 is leased 5 at a time: one count in Redis per 5 requests a replica.
+    let limit = [("SWITCHBOARD_RATE_LIMIT__ADAPTER_PER_SEC", "100")];
+    let one = spawn_app(test_settings(Some(&redis.url()), &limit)).await;
+    let two = spawn_app(test_settings(Some(&redis.url()), &limit)).await;
+    let mut accepted = 0;
+    for i in 0..140 {
+        let app = if i % 2 == 0 { &one } else { &two };
+        let r = app
+            .post_message(&message("chat", None, &format!("lease-{i}"), "hi"))
+            .await;
+        if r.status() == 202 {
+            accepted += 1;
+        }
+    }
+    assert_eq!(accepted, 100, "the whole budget, and not one more");
+}

@@ -372,6 +372,7 @@ impl Store for MemoryStore {
     async fn count_request(
         &self,
         bucket: &str,
+        n: u64,
         window: std::time::Duration,
     ) -> Result<(u64, std::time::Duration), StoreError> {
         let now = std::time::Instant::now();
@@ -387,7 +388,7 @@ impl Store for MemoryStore {
         if entry.1 <= now {
             *entry = (0, now + window);
         }
-        entry.0 += 1;
+        entry.0 += n;
         Ok((entry.0, entry.1 - now))
     }
 }

@@ -351,6 +351,7 @@ impl Store for RedisStore {
     async fn count_request(
         &self,
         bucket: &str,
+        n: u64,
         window: StdDuration,
     ) -> Result<(u64, StdDuration), StoreError> {
         // MULTI, so a counter can never be left without its expiry (a lost PEXPIRE
@@ -359,7 +360,7 @@ impl Store for RedisStore {
         let window_ms = u64::try_from(window.as_millis()).unwrap_or(u64::MAX);
         let (count, _, left): (u64, i64, i64) = redis::pipe()
             .atomic()
-            .incr(&key, 1)
+            .incr(&key, n)
             .cmd("PEXPIRE")
             .arg(&key)
             .arg(window_ms)
