@@ -142,13 +142,33 @@ impl Leases {
         Some(Ok(()))
     }
 
-    fn keep(&self, key: &str, lease: Lease) {
+    /// Adds what the store granted to the bucket's lease for the window ending `until`
+    /// and spends one request of it. Concurrent requests of one replica may each take a
+    /// lease at once; what they got adds up, so none is refused while another holds room.
+    fn grant(&self, key: &str, granted: u64, until: Instant, now: Instant) -> bool {
         let mut leases = self.0.lock().unwrap_or_else(|p| p.into_inner());
         if leases.len() > 10_000 {
-            let now = Instant::now();
             leases.retain(|_, l| l.until > now);
         }
-        leases.insert(key.to_owned(), lease);
+        let lease = leases.entry(key.to_owned()).or_insert(Lease {
+            left: 0,
+            until,
+            refused: false,
+        });
+        if lease.until <= now {
+            *lease = Lease {
+                left: 0,
+                until,
+                refused: false,
+            };
+        }
+        lease.left += granted;
+        if lease.left == 0 {
+            lease.refused = true;
+            return false;
+        }
+        lease.left -= 1;
+        true
     }
 }
 
@@ -163,19 +183,10 @@ async fn admit(state: &App, leases: &Leases, bucket: &Bucket) -> Result<(), Dura
         Ok((count, left)) => {
             let before = count.saturating_sub(n);
             let granted = bucket.limit.saturating_sub(before).min(n);
-            let until = now + left;
-            leases.keep(
-                &bucket.key,
-                Lease {
-                    left: granted.saturating_sub(1),
-                    until,
-                    refused: granted == 0,
-                },
-            );
-            if granted == 0 {
-                Err(left)
-            } else {
+            if leases.grant(&bucket.key, granted, now + left, now) {
                 Ok(())
+            } else {
+                Err(left)
             }
         }
         Err(e) => {
@@ -259,5 +270,28 @@ mod tests {
             bucket("/v1/messages", Some("Bearer ad1"), &tokens, &off),
             None
         );
+    }
+
+    #[test]
+    fn concurrent_leases_of_one_replica_add_up_instead_of_refusing() {
+        let leases = Leases::default();
+        let now = Instant::now();
+        let until = now + Duration::from_secs(1);
+        assert_eq!(leases.spend("k", now), None, "no lease yet");
+        assert!(leases.grant("k", 3, until, now), "a lease of 3, one spent");
+        // A request that raced for a lease and got nothing still spends the one held.
+        assert!(leases.grant("k", 0, until, now));
+        assert_eq!(leases.spend("k", now), Some(Ok(())));
+        assert_eq!(leases.spend("k", now), None, "spent: ask the store again");
+        assert!(
+            !leases.grant("k", 0, until, now),
+            "nothing left anywhere: refused"
+        );
+        assert!(
+            matches!(leases.spend("k", now), Some(Err(_))),
+            "refused locally"
+        );
+        let later = until + Duration::from_millis(1);
+        assert_eq!(leases.spend("k", later), None, "a new window");
     }
 }

@@ -68,3 +68,22 @@ async fn replicas_spending_leased_budgets_together_never_admit_more_than_the_lim
     }
     assert_eq!(accepted, 100, "the whole budget, and not one more");
 }
+
+#[tokio::test]
+async fn a_concurrent_burst_under_the_limit_is_never_refused() {
+    let redis = RedisServer::start();
+    let limit = [("SWITCHBOARD_RATE_LIMIT__ADAPTER_PER_SEC", "1000")];
+    let app = spawn_app(test_settings(Some(&redis.url()), &limit)).await;
+    // 64 requests at once all find no lease and race to take one; 64 < 1000.
+    let burst = (0..64).map(|i| {
+        let body = message("chat", None, &format!("burst-{i}"), "hi");
+        let request = app
+            .client
+            .post(format!("{}/v1/messages", app.address))
+            .bearer_auth(crate::helpers::ADAPTER_TOKEN)
+            .json(&body);
+        async move { request.send().await.expect("sent").status().as_u16() }
+    });
+    let statuses = futures_util::future::join_all(burst).await;
+    assert!(statuses.iter().all(|s| *s == 202), "{statuses:?}");
+}
