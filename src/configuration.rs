@@ -164,6 +164,10 @@ pub struct RedisSettings {
     pub min_retry_wait_ms: u64,
     #[serde(default = "five_hundred")]
     pub max_retry_wait_ms: u64,
+    /// A PEM file with the CA of the servers' certificates, for `rediss://` with a
+    /// private CA (`SWITCHBOARD_REDIS__TLS_CA_FILE`); unset: the system's roots.
+    #[serde(default, deserialize_with = "blank_is_none")]
+    pub tls_ca_file: Option<String>,
 }
 
 fn two_seconds() -> u64 {
@@ -180,15 +184,22 @@ fn five_hundred() -> u64 {
 }
 
 impl RedisSettings {
-    pub fn timeouts(&self) -> crate::store::Timeouts {
+    pub fn timeouts(&self) -> Result<crate::store::Timeouts, String> {
         let ms = std::time::Duration::from_millis;
-        crate::store::Timeouts {
+        let tls_ca = match &self.tls_ca_file {
+            Some(path) => {
+                Some(std::fs::read(path).map_err(|e| format!("redis.tls_ca_file `{path}`: {e}"))?)
+            }
+            None => None,
+        };
+        Ok(crate::store::Timeouts {
+            tls_ca,
             connect: ms(self.connect_timeout_ms),
             response: ms(self.response_timeout_ms),
             retries: self.retries,
             min_retry_wait: ms(self.min_retry_wait_ms),
             max_retry_wait: ms(self.max_retry_wait_ms),
-        }
+        })
     }
 }
 

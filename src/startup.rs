@@ -326,7 +326,7 @@ pub fn open_store(settings: &Settings) -> Result<Arc<dyn Store>, StartupError> {
             url,
             &settings.redis.key_prefix,
             policy,
-            &settings.redis.timeouts(),
+            &settings.redis.timeouts().map_err(StartupError::Setting)?,
         )?)),
     }
 }

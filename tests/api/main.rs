@@ -18,3 +18,4 @@ mod races;
 mod rate_limits;
 mod routing;
 mod shutdown;
+mod tls;

@@ -15,6 +15,9 @@ use redis::{Cmd, Pipeline, RedisError, RedisFuture, Value};
 /// that must answer 503 quickly cannot wait like that.
 #[derive(Debug, Clone)]
 pub struct Timeouts {
+    /// PEM of the CA that signs the servers' certificates, for `rediss://` with a private
+    /// CA (managed services' certificates are trusted through the system's roots).
+    pub tls_ca: Option<Vec<u8>>,
     pub connect: Duration,
     pub response: Duration,
     pub retries: u32,
@@ -25,6 +28,7 @@ pub struct Timeouts {
 impl Default for Timeouts {
     fn default() -> Self {
         Self {
+            tls_ca: None,
             connect: Duration::from_secs(2),
             response: Duration::from_secs(2),
             retries: 2,
@@ -44,6 +48,12 @@ impl Conn {
     /// `url` is one `redis://` (or `rediss://`) URL, or a comma-separated list of a
     /// cluster's nodes. Connects lazily: the service starts (not ready) while Redis is down.
     pub fn open(url: &str, timeouts: &Timeouts) -> Result<Self, RedisError> {
+        // rustls is built with ring only; make it the process's provider (once).
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let certs = || redis::TlsCertificates {
+            client_tls: None,
+            root_cert: timeouts.tls_ca.clone(),
+        };
         let nodes: Vec<String> = url
             .split(',')
             .map(str::trim)
@@ -55,7 +65,11 @@ impl Conn {
             .collect();
         if nodes.len() > 1 {
             let millis = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
-            let client = ClusterClientBuilder::new(nodes)
+            let mut builder = ClusterClientBuilder::new(nodes);
+            if timeouts.tls_ca.is_some() {
+                builder = builder.certs(certs());
+            }
+            let client = builder
                 .connection_timeout(timeouts.connect)
                 .response_timeout(timeouts.response)
                 .retries(timeouts.retries)
@@ -69,7 +83,10 @@ impl Conn {
                 client.get_pending_async_connection_with_config(config),
             ));
         }
-        let client = redis::Client::open(url)?;
+        let client = match &timeouts.tls_ca {
+            Some(_) => redis::Client::build_with_tls(url, certs())?,
+            None => redis::Client::open(url)?,
+        };
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(timeouts.connect))
             .set_response_timeout(Some(timeouts.response))
