@@ -63,6 +63,10 @@ pub struct OutboundSettings {
     pub first_backoff_ms: u64,
     /// How often each replica's sender looks for due deliveries (milliseconds).
     pub poll_interval_ms: u64,
+    /// A PEM file with the CA of the adapters' `https://` certificates, for a private CA
+    /// (`SWITCHBOARD_OUTBOUND__CA_FILE`); unset: the system's roots.
+    #[serde(default, deserialize_with = "blank_is_none")]
+    pub ca_file: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

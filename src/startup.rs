@@ -297,9 +297,14 @@ fn outbound_config(settings: &Settings) -> Result<Option<OutboundConfig>, Startu
     if settings.outbound_url.is_none() && channel_urls.is_empty() {
         return Ok(None);
     }
-    let client = reqwest::Client::builder()
-        .build()
-        .map_err(|e| StartupError::Setting(format!("outbound HTTP client: {e}")))?;
+    let setting = |e: String| StartupError::Setting(format!("outbound: {e}"));
+    let mut builder = reqwest::Client::builder();
+    if let Some(path) = &settings.outbound.ca_file {
+        let pem = std::fs::read(path).map_err(|e| setting(format!("ca_file `{path}`: {e}")))?;
+        let ca = reqwest::Certificate::from_pem(&pem).map_err(|e| setting(e.to_string()))?;
+        builder = builder.add_root_certificate(ca);
+    }
+    let client = builder.build().map_err(|e| setting(e.to_string()))?;
     Ok(Some(OutboundConfig {
         default_url: settings.outbound_url.clone(),
         channel_urls,
