@@ -172,6 +172,9 @@ pub struct RedisSettings {
     /// private CA (`SWITCHBOARD_REDIS__TLS_CA_FILE`); unset: the system's roots.
     #[serde(default, deserialize_with = "blank_is_none")]
     pub tls_ca_file: Option<String>,
+    /// Replicas that must hold an ingested message before its 2xx (`WAIT`); 0 = none.
+    #[serde(default)]
+    pub replicas_to_ack: u32,
 }
 
 fn two_seconds() -> u64 {
@@ -188,7 +191,7 @@ fn five_hundred() -> u64 {
 }
 
 impl RedisSettings {
-    pub fn timeouts(&self) -> Result<crate::store::Timeouts, String> {
+    pub fn timeouts(&self) -> Result<crate::store::RedisOptions, String> {
         let ms = std::time::Duration::from_millis;
         let tls_ca = match &self.tls_ca_file {
             Some(path) => {
@@ -196,7 +199,8 @@ impl RedisSettings {
             }
             None => None,
         };
-        Ok(crate::store::Timeouts {
+        Ok(crate::store::RedisOptions {
+            replicas_to_ack: self.replicas_to_ack,
             tls_ca,
             connect: ms(self.connect_timeout_ms),
             response: ms(self.response_timeout_ms),

@@ -21,7 +21,7 @@ pub use crate::routing::{
 
 pub use self::memory::MemoryStore;
 pub use self::redis::RedisStore;
-pub use self::redis::{Keys, Timeouts};
+pub use self::redis::{Keys, RedisOptions};
 
 /// An agent created or updated: its view, whether it is new, and the waiting work its
 /// (new) capacity took at once, which counts as assignments like any other.

@@ -10,11 +10,15 @@ use redis::cluster::{ClusterClientBuilder, ClusterConfig};
 use redis::cluster_async::ClusterConnection;
 use redis::{Cmd, Pipeline, RedisError, RedisFuture, Value};
 
-/// How long to wait, and how often to retry, talking to Redis. The cluster client's
-/// own defaults leave requests unbounded and sleep at least 1.28 s per retry; a request
-/// that must answer 503 quickly cannot wait like that.
+/// How to talk to Redis: TLS trust, how long to wait and how often to retry (the
+/// cluster client's own defaults leave requests unbounded and sleep at least 1.28 s per
+/// retry; a request that must answer 503 quickly cannot wait like that), and how many
+/// replicas must hold a message before its 2xx.
 #[derive(Debug, Clone)]
-pub struct Timeouts {
+pub struct RedisOptions {
+    /// Replicas that must acknowledge an ingested message (`WAIT`) before it is answered
+    /// 2xx; 0 trusts the primary alone (asynchronous replication may lose its last writes).
+    pub replicas_to_ack: u32,
     /// PEM of the CA that signs the servers' certificates, for `rediss://` with a private
     /// CA (managed services' certificates are trusted through the system's roots).
     pub tls_ca: Option<Vec<u8>>,
@@ -25,9 +29,10 @@ pub struct Timeouts {
     pub max_retry_wait: Duration,
 }
 
-impl Default for Timeouts {
+impl Default for RedisOptions {
     fn default() -> Self {
         Self {
+            replicas_to_ack: 0,
             tls_ca: None,
             connect: Duration::from_secs(2),
             response: Duration::from_secs(2),
@@ -47,7 +52,7 @@ pub enum Conn {
 impl Conn {
     /// `url` is one `redis://` (or `rediss://`) URL, or a comma-separated list of a
     /// cluster's nodes. Connects lazily: the service starts (not ready) while Redis is down.
-    pub fn open(url: &str, timeouts: &Timeouts) -> Result<Self, RedisError> {
+    pub fn open(url: &str, timeouts: &RedisOptions) -> Result<Self, RedisError> {
         // rustls is built with ring only; make it the process's provider (once).
         let _ = rustls::crypto::ring::default_provider().install_default();
         let certs = || redis::TlsCertificates {

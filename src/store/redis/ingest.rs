@@ -49,6 +49,46 @@ impl RedisStore {
         msg: &InboundMessage,
         now: DateTime<Utc>,
     ) -> Result<Receipt, StoreError> {
+        let receipt = self.store_message(msg, now).await?;
+        self.replicated(&receipt.customer_id).await?;
+        Ok(receipt)
+    }
+
+    /// With `replicas_to_ack`, the message counts as stored only once that many replicas
+    /// hold it: `WAIT` on the connection to the customer's primary (a keyed read routes
+    /// it there on a cluster; the multiplexed connection carried the message's writes
+    /// before it). Fewer in time: 503, and the adapter's retry is answered as a duplicate
+    /// once replication caught up.
+    async fn replicated(&self, customer: &CustomerId) -> Result<(), StoreError> {
+        if self.replicas_to_ack == 0 {
+            return Ok(());
+        }
+        let timeout = u64::try_from(self.ack_timeout.as_millis()).unwrap_or(u64::MAX);
+        let (_, acked): (i64, u32) = redis::pipe()
+            .pttl(self.keys.customer(customer))
+            .cmd("WAIT")
+            .arg(self.replicas_to_ack)
+            .arg(timeout)
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(from_redis)?;
+        if acked < self.replicas_to_ack {
+            return Err(StoreError::Unavailable(
+                format!(
+                    "{acked} of {} replicas acknowledged the message",
+                    self.replicas_to_ack
+                )
+                .into(),
+            ));
+        }
+        Ok(())
+    }
+
+    async fn store_message(
+        &self,
+        msg: &InboundMessage,
+        now: DateTime<Utc>,
+    ) -> Result<Receipt, StoreError> {
         let fresh = CustomerId::generate();
         let (mut target, mut from_cache) = self.owner(msg, &fresh, true, now).await?;
         let message = inbound_record(msg, now);

@@ -21,7 +21,7 @@ use std::time::Duration as StdDuration;
 
 use redis::Script;
 
-pub use conn::Timeouts;
+pub use conn::RedisOptions;
 pub use keys::Keys;
 
 use self::conn::Conn;
@@ -69,22 +69,28 @@ pub struct RedisStore {
     identities: IdentityCache,
     /// Routing decisions the Rust placement rule disagreed with (see `routing.rs`).
     placement_mismatches: AtomicU64,
+    /// Replicas that must hold an ingested message before it is acknowledged, and how
+    /// long to wait for them (see `ingest.rs`).
+    replicas_to_ack: u32,
+    ack_timeout: StdDuration,
 }
 
 impl RedisStore {
     /// Connects lazily: the service starts (not ready) while Redis is still down. `url`
     /// is one server's, or a comma-separated list of a Redis Cluster's nodes.
     pub fn connect(url: &str, prefix: &str, policy: StorePolicy) -> Result<Self, StoreError> {
-        Self::connect_with(url, prefix, policy, &Timeouts::default())
+        Self::connect_with(url, prefix, policy, &RedisOptions::default())
     }
 
     pub fn connect_with(
         url: &str,
         prefix: &str,
         policy: StorePolicy,
-        timeouts: &Timeouts,
+        timeouts: &RedisOptions,
     ) -> Result<Self, StoreError> {
         let conn = Conn::open(url, timeouts).map_err(unavailable)?;
+        // Half the response timeout: WAIT must answer before the client gives up on it.
+        let (replicas_to_ack, ack_timeout) = (timeouts.replicas_to_ack, timeouts.response / 2);
         Ok(Self {
             conn,
             keys: Keys::new(prefix),
@@ -94,6 +100,8 @@ impl RedisStore {
             outbox_claim: outbox::claim_script(),
             identities: IdentityCache::new(IDENTITY_CACHE_ENTRIES, IDENTITY_CACHE_TTL),
             placement_mismatches: AtomicU64::new(0),
+            replicas_to_ack,
+            ack_timeout,
         })
     }
 }
