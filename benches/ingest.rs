@@ -6,6 +6,7 @@
 //!
 //! cargo bench --bench ingest -- [--redis redis://127.0.0.1:6379] [--url http://host:port]
 //!     [--customers 1000] [--concurrency 32] [--requests 20000] [--routing-cycles 3000]
+//!     [--replicas-to-ack 1]   (the first ingest waits for a replica: run one)
 //!
 //! Then the routing scenario: with 10 and with 10,000 online agents, cycles of a new
 //! customer's first message (personal agent chosen, conversation assigned) and its
@@ -32,6 +33,8 @@ struct Args {
     concurrency: usize,
     requests: usize,
     routing_cycles: usize,
+    /// `[redis] replicas_to_ack` of the measured ingest service (a replica must run).
+    replicas_to_ack: u32,
 }
 
 fn args() -> Args {
@@ -43,6 +46,7 @@ fn args() -> Args {
         concurrency: 32,
         requests: 20_000,
         routing_cycles: 3_000,
+        replicas_to_ack: 0,
     };
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let mut it = argv.iter();
@@ -57,6 +61,7 @@ fn args() -> Args {
             "--concurrency" => a.concurrency = v.parse().unwrap_or(a.concurrency),
             "--requests" => a.requests = v.parse().unwrap_or(a.requests),
             "--routing-cycles" => a.routing_cycles = v.parse().unwrap_or(a.routing_cycles),
+            "--replicas-to-ack" => a.replicas_to_ack = v.parse().unwrap_or(0),
             _ => continue, // `cargo bench` adds `--bench`; ignore what we don't know.
         }
         it.next();
@@ -147,12 +152,15 @@ async fn start_service(
     token: &str,
     tag: &str,
     count_limits: bool,
+    replicas_to_ack: u32,
 ) -> (String, String) {
+    let replicas = replicas_to_ack.to_string();
     let prefix = format!("bench{}{tag}", std::process::id());
     let adapter_limit = if count_limits { "1000000000" } else { "0" };
     let env = [
         ("SWITCHBOARD_RATE_LIMIT__ADAPTER_PER_SEC", adapter_limit),
         ("SWITCHBOARD_RATE_LIMIT__ADMIN_PER_SEC", "0"),
+        ("SWITCHBOARD_REDIS__REPLICAS_TO_ACK", replicas.as_str()),
         ("SWITCHBOARD_REDIS_URL", redis),
         ("SWITCHBOARD_REDIS__KEY_PREFIX", prefix.as_str()),
         ("SWITCHBOARD_LISTEN", "127.0.0.1:0"),
@@ -285,7 +293,7 @@ async fn main() {
             a.ops_url.clone().unwrap_or_else(|| url.clone()),
         ),
         None => {
-            let (api, ops) = start_service(&a.redis, &token, "i", true).await;
+            let (api, ops) = start_service(&a.redis, &token, "i", true, a.replicas_to_ack).await;
             // Enough agents for every customer's conversation to be assigned: the measured
             // path is the common case, a known customer writing into an assigned conversation.
             online_agents(
@@ -363,7 +371,7 @@ async fn main() {
     let unlimited = match &a.url {
         Some(_) => None,
         None => {
-            let (api, _) = start_service(&a.redis, &token, "n", false).await;
+            let (api, _) = start_service(&a.redis, &token, "n", false, 0).await;
             online_agents(
                 &client,
                 &api,
@@ -424,7 +432,7 @@ async fn main() {
     );
     let mut runs = Vec::new();
     for (agents, tag) in [(10, "route-10"), (10_000, "route-10k")] {
-        let (api, _) = start_service(&a.redis, &token, tag, false).await;
+        let (api, _) = start_service(&a.redis, &token, tag, false, 0).await;
         online_agents(&client, &api, agents, 100, a.concurrency).await;
         runs.push(
             routing_cycles(&client, &api, &token, a.routing_cycles, a.concurrency, tag).await,
