@@ -65,7 +65,13 @@ def main():
     assert "checksum/config" in pod["metadata"]["annotations"]
     assert "replicas" not in dep["spec"], "the HPA owns the replica count"
     env = env_of(c)
-    assert env["SWITCHBOARD_REDIS_URL"]["value"] == "redis://redis:6379"
+    assert env["SWITCHBOARD_REDIS_URL"]["value"] == "rediss://redis:6380"
+    # A private CA for rediss:// is a mounted Secret named by its setting.
+    assert env["SWITCHBOARD_REDIS__TLS_CA_FILE"]["value"] == "/etc/switchboard/redis-ca/ca.pem"
+    mounts = {m["name"]: m["mountPath"] for m in c["volumeMounts"]}
+    assert mounts.get("redis-ca") == "/etc/switchboard/redis-ca", mounts
+    volumes = {v["name"]: v for v in pod["spec"]["volumes"]}
+    assert volumes["redis-ca"]["secret"]["secretName"] == "redis-ca"
     assert env["SWITCHBOARD_ADMIN_TOKEN"]["valueFrom"]["secretKeyRef"]["key"] == "admin-token"
     ports = {p["name"]: p["port"] for p in one(objs, "Service")["spec"]["ports"]}
     assert ports == {"http": 8080, "ops": 9090}, ports

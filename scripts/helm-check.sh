@@ -26,7 +26,8 @@ if ! command -v promtool >/dev/null 2>&1; then
 fi
 
 chart=helm/switchboard
-all_on=(--set redis.url=redis://redis:6379 --set autoscaling.enabled=true
+all_on=(--set redis.url=rediss://redis:6380 --set redis.tlsCaSecret.name=redis-ca
+  --set config.redis.replicas_to_ack=1 --set autoscaling.enabled=true
   --set podDisruptionBudget.enabled=true --set serviceMonitor.enabled=true
   --set prometheusRule.enabled=true --set grafanaDashboard.enabled=true)
 
