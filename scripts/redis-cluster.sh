@@ -65,6 +65,9 @@ start)
     ok=1
     for node in "${nodes[@]}"; do
       redis-cli -p "${node##*:}" cluster info 2>/dev/null | grep -q 'cluster_state:ok' || ok=0
+      # Every node must also know the three replicas (they start out as masters).
+      replicas=$(redis-cli -p "${node##*:}" cluster nodes 2>/dev/null | grep -c slave || true)
+      [ "$replicas" = 3 ] || ok=0
     done
     [ $ok -eq 1 ] && break
     sleep 0.05

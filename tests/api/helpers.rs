@@ -38,8 +38,13 @@ impl RedisServer {
         let bin = std::env::var("REDIS_SERVER").unwrap_or_else(|_| "redis-server".into());
         for _ in 0..5 {
             let port = free_port();
+            // A directory of its own: redis-server loads any dump.rdb where it starts.
+            let dir = std::env::temp_dir().join(format!("switchboard-redis-{port}"));
+            let _ = std::fs::create_dir_all(&dir);
             let child = Command::new(&bin)
                 .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+                .arg("--dir")
+                .arg(&dir)
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()

@@ -9,6 +9,7 @@ mod data_loss;
 mod durability;
 mod errors;
 mod events;
+mod failover;
 mod ingest;
 mod invariants;
 mod metrics;

@@ -50,7 +50,8 @@ impl RedisStore {
         now: DateTime<Utc>,
     ) -> Result<Receipt, StoreError> {
         let receipt = self.store_message(msg, now).await?;
-        self.replicated(&receipt.customer_id).await?;
+        self.replicated(&receipt.customer_id, msg.identities())
+            .await?;
         Ok(receipt)
     }
 
@@ -59,23 +60,38 @@ impl RedisStore {
     /// it there on a cluster; the multiplexed connection carried the message's writes
     /// before it). Fewer in time: 503, and the adapter's retry is answered as a duplicate
     /// once replication caught up.
-    async fn replicated(&self, customer: &CustomerId) -> Result<(), StoreError> {
+    async fn replicated(
+        &self,
+        customer: &CustomerId,
+        identities: &[Identity],
+    ) -> Result<(), StoreError> {
         if self.replicas_to_ack == 0 {
             return Ok(());
         }
+        // The customer's slot, and every identity's: an identity key lost in a failover
+        // would split the customer in two as surely as a lost message loses the message.
+        let mut keys = vec![self.keys.customer(customer)];
+        keys.extend(identities.iter().map(|i| self.keys.identity(i)));
         let timeout = u64::try_from(self.ack_timeout.as_millis()).unwrap_or(u64::MAX);
-        let (_, acked): (i64, u32) = redis::pipe()
-            .pttl(self.keys.customer(customer))
-            .cmd("WAIT")
-            .arg(self.replicas_to_ack)
-            .arg(timeout)
-            .query_async(&mut self.conn.clone())
-            .await
-            .map_err(from_redis)?;
-        if acked < self.replicas_to_ack {
+        let waits = keys.into_iter().map(|key| {
+            let mut conn = self.conn.clone();
+            let replicas = self.replicas_to_ack;
+            async move {
+                redis::pipe()
+                    .pttl(key)
+                    .cmd("WAIT")
+                    .arg(replicas)
+                    .arg(timeout)
+                    .query_async::<(i64, u32)>(&mut conn)
+                    .await
+            }
+        });
+        let acked = try_join_all(waits).await.map_err(from_redis)?;
+        let fewest = acked.iter().map(|(_, n)| *n).min().unwrap_or(0);
+        if fewest < self.replicas_to_ack {
             return Err(StoreError::Unavailable(
                 format!(
-                    "{acked} of {} replicas acknowledged the message",
+                    "{fewest} of {} replicas acknowledged the message",
                     self.replicas_to_ack
                 )
                 .into(),
