@@ -8,7 +8,7 @@
 //! 503 if it needs it, and a limiter must never be the outage.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use actix_web::body::{EitherBody, MessageBody};
@@ -125,11 +125,23 @@ struct Lease {
     refused: bool,
 }
 
-/// This replica's leases, per bucket.
+/// This replica's leases, per bucket, and the gate that lets one request at a time take
+/// a new lease (a burst would otherwise reserve the window many times over at once).
 #[derive(Debug, Default)]
-pub struct Leases(Mutex<HashMap<String, Lease>>);
+pub struct Leases(
+    Mutex<HashMap<String, Lease>>,
+    Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+);
 
 impl Leases {
+    fn gate(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut gates = self.1.lock().unwrap_or_else(|p| p.into_inner());
+        if gates.len() > 10_000 {
+            gates.retain(|_, g| Arc::strong_count(g) > 1);
+        }
+        gates.entry(key.to_owned()).or_default().clone()
+    }
+
     /// Spends one request of a live lease: `Some(true)` admitted, `Some(false)` refused
     /// (with the window's remaining time), `None` when a new lease must be taken.
     fn spend(&self, key: &str, now: Instant) -> Option<Result<(), Duration>> {
@@ -179,6 +191,12 @@ impl Leases {
 async fn admit(state: &App, leases: &Leases, bucket: &Bucket) -> Result<(), Duration> {
     let now = Instant::now();
     if let Some(answer) = leases.spend(&bucket.key, now) {
+        return answer;
+    }
+    // One lease taken at a time per bucket: whoever waited here finds it refilled.
+    let gate = leases.gate(&bucket.key);
+    let _taking = gate.lock().await;
+    if let Some(answer) = leases.spend(&bucket.key, Instant::now()) {
         return answer;
     }
     let n = lease_size(bucket.limit);
