@@ -11,6 +11,7 @@ mod phone;
 #[cfg(test)]
 mod phone_examples;
 mod rules;
+mod sender;
 mod views;
 
 pub use agent::{AgentId, AgentProfile, AgentView, Capacity, Presence, MAX_CAPACITY};
