@@ -7,7 +7,7 @@ use std::future::{ready, Ready};
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
-use actix_web::{web, FromRequest, HttpRequest};
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
@@ -73,6 +73,9 @@ impl Tokens {
     }
 
     fn of(req: &HttpRequest) -> Result<Caller, ApiError> {
+        if let Some(Authenticated(caller)) = req.extensions().get::<Authenticated>() {
+            return Ok(caller.clone());
+        }
         let tokens = req
             .app_data::<web::Data<Tokens>>()
             .ok_or_else(|| ApiError::Internal("token table not configured".into()))?;
@@ -93,6 +96,11 @@ pub(crate) fn bearer(value: &str) -> Option<&str> {
     let token = token.trim();
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
+
+/// The caller the rate-limit middleware already identified (request extensions), so a
+/// request's token is checked, and an agent's JWT verified, once.
+#[derive(Debug, Clone)]
+pub(crate) struct Authenticated(pub Caller);
 
 /// A channel adapter (`SWITCHBOARD_ADAPTER_TOKENS`).
 #[derive(Debug)]

@@ -15,12 +15,12 @@ use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header;
 use actix_web::middleware::Next;
-use actix_web::web;
+use actix_web::{web, HttpMessage};
 use sha2::{Digest, Sha256};
 
 use serde::Deserialize;
 
-use super::auth::{bearer, Caller, Tokens};
+use super::auth::{bearer, Authenticated, Caller, Tokens};
 use super::error::ApiError;
 use super::HttpLimits;
 use crate::app::App;
@@ -65,50 +65,49 @@ pub struct Bucket {
     pub limit: u64,
 }
 
-/// The bucket of a request: a provider's webhook by provider, else by its credentials.
-/// Requests without valid credentials are not counted (they end in 401 at once).
+/// The bucket of a request: a provider's webhook by provider, else by its credentials
+/// (the bearer token and who it names). Requests without valid credentials are not
+/// counted (they end in 401 at once).
 pub fn bucket(
     path: &str,
-    authorization: Option<&str>,
-    tokens: &Tokens,
+    credentials: Option<(&str, &Caller)>,
     limits: &RateLimits,
 ) -> Option<Bucket> {
     let provider = ["twilio", "meta", "telegram"]
         .into_iter()
         .find(|p| path.starts_with(&format!("/v1/adapters/{p}")));
-    let off = |limit: u64| limit == 0;
-    if provider.is_none()
-        && [
-            limits.adapter_per_sec,
-            limits.agent_per_sec,
-            limits.admin_per_sec,
-        ]
-        .into_iter()
-        .all(off)
-    {
+    if let Some(p) = provider {
+        let limit = limits.provider_per_sec;
+        return (limit > 0).then(|| Bucket {
+            caller: "provider",
+            key: format!("provider:{p}"),
+            limit,
+        });
+    }
+    let (token, caller) = credentials?;
+    let (label, limit) = match caller {
+        Caller::Admin => ("admin", limits.admin_per_sec),
+        Caller::Adapter => ("adapter", limits.adapter_per_sec),
+        Caller::Agent(_) => ("agent", limits.agent_per_sec),
+    };
+    if limit == 0 {
         return None;
     }
-    let (caller, key, limit) = match provider {
-        Some(p) => ("provider", format!("provider:{p}"), limits.provider_per_sec),
-        None => {
-            let token = bearer(authorization?)?;
-            match tokens.caller(token)? {
-                Caller::Admin => ("admin", "admin".to_owned(), limits.admin_per_sec),
-                // The token itself never becomes a key name.
-                Caller::Adapter => {
-                    let digest = Sha256::digest(token.as_bytes());
-                    let short: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
-                    (
-                        "adapter",
-                        format!("adapter:{short}"),
-                        limits.adapter_per_sec,
-                    )
-                }
-                Caller::Agent(id) => ("agent", format!("agent:{id}"), limits.agent_per_sec),
-            }
+    let key = match caller {
+        Caller::Admin => "admin".to_owned(),
+        // The token itself never becomes a key name.
+        Caller::Adapter => {
+            let digest = Sha256::digest(token.as_bytes());
+            let short: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+            format!("adapter:{short}")
         }
+        Caller::Agent(id) => format!("agent:{id}"),
     };
-    (limit > 0).then_some(Bucket { caller, key, limit })
+    Some(Bucket {
+        caller: label,
+        key,
+        limit,
+    })
 }
 
 /// How much of a window's budget one lease takes.
@@ -238,11 +237,19 @@ pub async fn limit<B: MessageBody>(
         req.app_data::<web::Data<HttpLimits>>(),
     ) {
         (Some(state), Some(tokens), Some(limits)) => {
-            let auth = req
+            // Who is calling is decided once, here; the extractors reuse it.
+            let token = req
                 .headers()
                 .get(header::AUTHORIZATION)
-                .and_then(|v| v.to_str().ok());
-            bucket(req.path(), auth, tokens, &limits.rate_limits)
+                .and_then(|v| v.to_str().ok())
+                .and_then(bearer)
+                .map(str::to_owned);
+            let caller = token.as_deref().and_then(|t| tokens.caller(t));
+            if let Some(caller) = &caller {
+                req.extensions_mut().insert(Authenticated(caller.clone()));
+            }
+            let credentials = token.as_deref().zip(caller.as_ref());
+            bucket(req.path(), credentials, &limits.rate_limits)
                 .map(|b| (state.clone(), limits.clone(), b))
         }
         _ => None,
@@ -268,37 +275,30 @@ mod tests {
 
     #[test]
     fn requests_are_counted_per_provider_per_token_or_per_agent() {
-        let tokens = Tokens::new(Some("adm".into()), vec!["ad1".into(), "ad2".into()], None);
         let limits = RateLimits::default();
-        let b = |path: &str, auth: Option<&str>| bucket(path, auth, &tokens, &limits);
+        let adapter = Caller::Adapter;
+        let b =
+            |path: &str, credentials: Option<(&str, &Caller)>| bucket(path, credentials, &limits);
         let meta = b("/v1/adapters/meta", None).expect("provider");
         assert_eq!(
             (meta.caller, meta.key.as_str()),
             ("provider", "provider:meta")
         );
-        let one = b("/v1/messages", Some("Bearer ad1")).expect("adapter");
-        let two = b("/v1/messages", Some("bearer ad2")).expect("adapter");
+        let one = b("/v1/messages", Some(("ad1", &adapter))).expect("adapter");
+        let two = b("/v1/messages", Some(("ad2", &adapter))).expect("adapter");
         assert_eq!(one.caller, "adapter");
         assert_ne!(one.key, two.key, "each adapter token has its own budget");
         assert!(!one.key.contains("ad1"), "the token is not in the key");
         assert_eq!(
-            b("/v1/agents", Some("Bearer adm")).map(|b| b.key),
+            b("/v1/agents", Some(("adm", &Caller::Admin))).map(|b| b.key),
             Some("admin".into())
         );
-        assert_eq!(
-            b("/v1/messages", Some("Bearer nope")),
-            None,
-            "401s are not counted"
-        );
-        assert_eq!(b("/v1/messages", None), None);
+        assert_eq!(b("/v1/messages", None), None, "401s are not counted");
         let off = RateLimits {
             adapter_per_sec: 0,
             ..limits.clone()
         };
-        assert_eq!(
-            bucket("/v1/messages", Some("Bearer ad1"), &tokens, &off),
-            None
-        );
+        assert_eq!(bucket("/v1/messages", Some(("ad1", &adapter)), &off), None);
     }
 
     #[test]

@@ -411,15 +411,7 @@ async fn one_bad_message_in_a_meta_batch_is_skipped_and_every_other_is_stored() 
         "the provider's retry"
     );
     assert_eq!(timeline_of(&app, "whatsapp:+16505551234").await.len(), 2);
-    let metrics = app
-        .client
-        .get(format!("{}/metrics", app.ops_address))
-        .send()
-        .await
-        .expect("sent")
-        .text()
-        .await
-        .expect("text");
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains(r#"switchboard_webhook_messages_skipped_total{adapter="meta"} 2"#),
         "{metrics}"

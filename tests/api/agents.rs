@@ -320,15 +320,7 @@ async fn an_agent_replies_and_transfers_with_a_note() {
         ],
         "b sees the whole timeline and the note"
     );
-    let metrics = app
-        .client
-        .get(format!("{}/metrics", app.ops_address))
-        .send()
-        .await
-        .expect("sent")
-        .text()
-        .await
-        .expect("text");
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains(r#"switchboard_messages_total{channel="social",direction="out"} 1"#),
         "{metrics}"

@@ -16,16 +16,6 @@ async fn app(redis: &RedisServer) -> TestApp {
     spawn_app(test_settings(Some(&redis.url()), &twilio)).await
 }
 
-async fn agent_online(app: &TestApp, id: &str) {
-    app.admin_put(&format!("/v1/agents/{id}"), &json!({ "name": id }))
-        .await;
-    app.admin_put(
-        &format!("/v1/agents/{id}/presence"),
-        &json!({ "presence": "online" }),
-    )
-    .await;
-}
-
 async fn call(app: &TestApp, sid: &str, from: &str) -> Value {
     let r = app
         .client
@@ -47,17 +37,6 @@ async fn event(app: &TestApp, sid: &str, event: &str) -> reqwest::Response {
         .send()
         .await
         .expect("sent")
-}
-
-async fn scrape(app: &TestApp) -> String {
-    app.client
-        .get(format!("{}/metrics", app.ops_address))
-        .send()
-        .await
-        .expect("sent")
-        .text()
-        .await
-        .expect("text")
 }
 
 /// Posts a form to a Twilio webhook path, signed as Twilio would (or with `forged`).
@@ -94,7 +73,7 @@ async fn a_known_caller_goes_straight_to_their_personal_agent_and_the_call_joins
 {
     let redis = RedisServer::start();
     let app = app(&redis).await;
-    agent_online(&app, "a").await;
+    app.agent_online("a").await;
     let chat = app
         .ingest(&message("email", None, "jane@x.io", "about my order"))
         .await;
@@ -102,7 +81,7 @@ async fn a_known_caller_goes_straight_to_their_personal_agent_and_the_call_joins
     let mut sms = message("phone", Some("sms"), "+1 415 555 0100", "it's me");
     sms["identities"] = json!([{ "kind": "email", "value": "jane@x.io" }]);
     app.ingest(&sms).await;
-    agent_online(&app, "b").await;
+    app.agent_online("b").await;
 
     let answer = call(&app, "CA1", "(415) 555-0100").await;
     assert_eq!(
@@ -132,7 +111,7 @@ async fn a_known_caller_goes_straight_to_their_personal_agent_and_the_call_joins
         (Some("phone"), Some("voice")),
         "the call is on the timeline"
     );
-    let metrics = scrape(&app).await;
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains(r#"switchboard_ivr_bypass_total{reason="known_customer"} 1"#),
         "{metrics}"
@@ -143,7 +122,7 @@ async fn a_known_caller_goes_straight_to_their_personal_agent_and_the_call_joins
 async fn an_unknown_caller_gets_the_menu_and_zero_reaches_a_human() {
     let redis = RedisServer::start();
     let app = app(&redis).await;
-    agent_online(&app, "a").await;
+    app.agent_online("a").await;
     let answer = call(&app, "CA2", "+14155550177").await;
     assert_eq!(
         (answer["decision"].as_str(), answer["reason"].as_str()),
@@ -159,7 +138,7 @@ async fn an_unknown_caller_gets_the_menu_and_zero_reaches_a_human() {
         (human["decision"].as_str(), human["agent_id"].as_str()),
         (Some("connect"), Some("a"))
     );
-    let metrics = scrape(&app).await;
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains(r#"switchboard_ivr_seconds_count{outcome="agent_requested"} 1"#),
         "{metrics}"
@@ -172,7 +151,7 @@ async fn a_busy_personal_agent_means_another_human_or_a_raised_wait_never_the_me
 ) {
     let redis = RedisServer::start();
     let app = app(&redis).await;
-    agent_online(&app, "a").await;
+    app.agent_online("a").await;
     app.ingest(&message("phone", Some("sms"), "+14155550111", "hi"))
         .await; // a owns them
     let first = call(&app, "CA3", "+14155550111").await; // takes a's only phone unit
@@ -210,7 +189,7 @@ async fn a_busy_personal_agent_means_another_human_or_a_raised_wait_never_the_me
 async fn the_twilio_webhook_dials_known_callers_gives_others_the_menu_and_refuses_forgeries() {
     let redis = RedisServer::start();
     let app = app(&redis).await;
-    agent_online(&app, "a").await;
+    app.agent_online("a").await;
     app.ingest(&message("phone", Some("sms"), "+14155550100", "hi"))
         .await;
 
@@ -284,7 +263,7 @@ async fn the_twilio_webhook_dials_known_callers_gives_others_the_menu_and_refuse
     )
     .await;
     assert_eq!(status, 200);
-    let metrics = scrape(&app).await;
+    let metrics = app.metrics().await;
     assert!(metrics.contains(r#"switchboard_ivr_bypass_total{reason="known_customer"} 1"#));
     assert!(metrics.contains(r#"switchboard_ivr_seconds_count{outcome="agent_requested"} 1"#));
 }
@@ -306,7 +285,7 @@ async fn calls_reach_an_agents_sip_address_and_an_unanswered_dial_falls_back() {
     assert_eq!(bad.status(), 400);
     app.ingest(&message("phone", Some("sms"), "+14155550100", "hi"))
         .await;
-    agent_online(&app, "b").await;
+    app.agent_online("b").await;
 
     let form = [
         ("CallSid", "CA20"),
@@ -342,7 +321,7 @@ async fn calls_reach_an_agents_sip_address_and_an_unanswered_dial_falls_back() {
 async fn withheld_sip_and_client_callers_are_customers_and_never_refused() {
     let redis = RedisServer::start();
     let app = app(&redis).await;
-    agent_online(&app, "a").await;
+    app.agent_online("a").await;
     for (sid, from) in [("CA30", "anonymous"), ("CA31", "+266696687")] {
         let (status, twiml) = twilio(
             &app,
@@ -425,10 +404,10 @@ async fn a_caller_who_hangs_up_while_the_agent_rings_ends_the_call_without_sendi
 {
     let redis = RedisServer::start();
     let app = app(&redis).await;
-    agent_online(&app, "a").await;
+    app.agent_online("a").await;
     app.ingest(&message("phone", Some("sms"), "+14155550100", "hi"))
         .await;
-    agent_online(&app, "b").await;
+    app.agent_online("b").await;
     let form = [
         ("CallSid", "CA40"),
         ("From", "+14155550100"),

@@ -11,28 +11,16 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::helpers::{message, spawn_app, test_settings, TestApp};
+use crate::helpers::{message, spawn_app, start_cluster, test_settings, TestApp, CLUSTER_SCRIPT};
 
 /// A cluster for this test alone: it is failed over and a node is killed.
 fn own_cluster() -> (String, std::path::PathBuf) {
-    let pid = std::process::id().to_string();
     let dir = std::env::temp_dir().join(format!(
-        "switchboard-drill-{pid}-{}",
+        "switchboard-drill-{}-{}",
+        std::process::id(),
         uuid::Uuid::new_v4().simple()
     ));
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/redis-cluster.sh");
-    let out = Command::new(script)
-        .arg("start")
-        .arg(&dir)
-        .arg(&pid)
-        .output()
-        .expect("cluster script");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (String::from_utf8_lossy(&out.stdout).trim().to_owned(), dir)
+    (start_cluster(&dir), dir)
 }
 
 fn cli(port: &str, args: &[&str]) -> String {
@@ -291,12 +279,9 @@ async fn drill(replicas_to_ack: u32) {
             assert!(!timer.trim().is_empty(), "{conv} waits without a timer");
         }
     }
-    Command::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/scripts/redis-cluster.sh"
-    ))
-    .arg("stop")
-    .arg(&dir)
-    .status()
-    .expect("stop");
+    Command::new(CLUSTER_SCRIPT)
+        .arg("stop")
+        .arg(&dir)
+        .status()
+        .expect("stop");
 }

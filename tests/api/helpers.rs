@@ -241,6 +241,29 @@ impl TestApp {
             .expect("request sent")
     }
 
+    /// The ops port's Prometheus text.
+    pub async fn metrics(&self) -> String {
+        self.client
+            .get(format!("{}/metrics", self.ops_address))
+            .send()
+            .await
+            .expect("sent")
+            .text()
+            .await
+            .expect("text")
+    }
+
+    /// Creates agent `id` (default capacities) and sets it online.
+    pub async fn agent_online(&self, id: &str) {
+        self.admin_put(&format!("/v1/agents/{id}"), &json!({ "name": id }))
+            .await;
+        self.admin_put(
+            &format!("/v1/agents/{id}/presence"),
+            &json!({ "presence": "online" }),
+        )
+        .await;
+    }
+
     pub async fn admin_post(&self, path: &str, body: &Value) -> reqwest::Response {
         self.client
             .post(format!("{}{path}", self.address))
@@ -301,23 +324,29 @@ pub fn redis_store(policy: StorePolicy) -> (Arc<dyn Store>, RedisServer) {
 pub fn cluster_nodes() -> &'static str {
     static NODES: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     NODES.get_or_init(|| {
-        let pid = std::process::id().to_string();
-        let dir = std::env::temp_dir().join(format!("switchboard-cluster-{pid}"));
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/redis-cluster.sh");
-        let out = Command::new(script)
-            .arg("start")
-            .arg(&dir)
-            .arg(&pid)
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run {script}: {e}"));
-        assert!(
-            out.status.success(),
-            "the Redis Cluster did not start: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+        let dir = std::env::temp_dir().join(format!("switchboard-cluster-{}", std::process::id()));
+        start_cluster(&dir)
     })
 }
+
+/// Starts a Redis Cluster with its files in `dir` (`scripts/redis-cluster.sh`), stopping
+/// itself when this test process ends; answers its nodes.
+pub fn start_cluster(dir: &std::path::Path) -> String {
+    let out = Command::new(CLUSTER_SCRIPT)
+        .arg("start")
+        .arg(dir)
+        .arg(std::process::id().to_string())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {CLUSTER_SCRIPT}: {e}"));
+    assert!(
+        out.status.success(),
+        "the Redis Cluster did not start: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+pub const CLUSTER_SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/redis-cluster.sh");
 
 /// A store under test: the embedded one, Redis on its own server, or the Redis Cluster.
 pub struct Harness {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::helpers::{message, spawn_app, test_settings, RedisServer, TestApp};
+use crate::helpers::{message, spawn_app, test_settings, RedisServer};
 
 const CONTRACT: [(&str, &str); 10] = [
     ("switchboard_wait_seconds", "histogram"),
@@ -21,17 +21,6 @@ const CONTRACT: [(&str, &str); 10] = [
     ("switchboard_sla_breaches_total", "counter"),
 ];
 
-async fn scrape(app: &TestApp) -> String {
-    app.client
-        .get(format!("{}/metrics", app.ops_address))
-        .send()
-        .await
-        .expect("sent")
-        .text()
-        .await
-        .expect("text")
-}
-
 /// The value of one sample, e.g. `switchboard_queue_depth{queue="chat"}`.
 fn sample(text: &str, series: &str) -> Option<f64> {
     text.lines()
@@ -42,7 +31,7 @@ fn sample(text: &str, series: &str) -> Option<f64> {
 async fn every_contract_metric_is_exported_from_the_start() {
     let redis = RedisServer::start();
     let app = spawn_app(test_settings(Some(&redis.url()), &[])).await;
-    let text = scrape(&app).await;
+    let text = app.metrics().await;
     for (name, kind) in CONTRACT {
         assert!(
             text.contains(&format!("# TYPE {name} {kind}")),
@@ -79,7 +68,7 @@ async fn two_replicas_report_the_same_queue_depth_and_oldest_wait() {
     }
     two.ingest(&message("email", None, "w@x.io", "hello")).await;
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    let (a, b) = (scrape(&one).await, scrape(&two).await);
+    let (a, b) = (one.metrics().await, two.metrics().await);
     for queue in ["chat", "email", "phone"] {
         let series = format!(r#"switchboard_queue_depth{{queue="{queue}"}}"#);
         assert_eq!(sample(&a, &series), sample(&b, &series), "{series}");
@@ -121,7 +110,7 @@ async fn a_queued_conversations_wait_and_first_response_are_observed_and_slow_on
         )
         .await;
     assert_eq!(reply.status(), 201);
-    let text = scrape(&app).await;
+    let text = app.metrics().await;
     let waits = sample(
         &text,
         r#"switchboard_wait_seconds_count{channel="chat",outcome="personal_agent",queue="chat"}"#,
@@ -154,10 +143,10 @@ async fn a_queued_conversations_wait_and_first_response_are_observed_and_slow_on
 async fn the_deployment_gauges_vanish_while_the_store_is_unreachable() {
     let mut redis = RedisServer::start();
     let app = spawn_app(test_settings(Some(&redis.url()), &[])).await;
-    assert!(scrape(&app).await.contains("switchboard_queue_depth{"));
+    assert!(app.metrics().await.contains("switchboard_queue_depth{"));
     redis.stop();
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    let text = scrape(&app).await;
+    let text = app.metrics().await;
     assert!(
         !text.contains("switchboard_queue_depth{"),
         "absent, so `absent()` alerts fire"
@@ -180,7 +169,7 @@ async fn work_taken_by_raising_an_agents_capacity_counts_as_waits_on_both_stores
         app.ingest(&message("chat", None, "first", "hi")).await;
         let second = app.ingest(&message("chat", None, "second", "hi")).await;
         assert_eq!(second["route"]["decision"], "queued", "{url:?}");
-        let before = scrape(&app).await;
+        let before = app.metrics().await;
         let count = |text: &str| {
             text.lines()
                 .filter(|l| l.starts_with("switchboard_wait_seconds_count{channel=\"chat\""))
@@ -195,7 +184,7 @@ async fn work_taken_by_raising_an_agents_capacity_counts_as_waits_on_both_stores
             view["agent_id"], "a",
             "{url:?}: the new unit took the waiting chat"
         );
-        let after = scrape(&app).await;
+        let after = app.metrics().await;
         assert_eq!(
             count(&after) - count(&before),
             1.0,

@@ -9,20 +9,10 @@ async fn app() -> TestApp {
     spawn_app(test_settings(Some(cluster_nodes()), &[])).await
 }
 
-async fn agent_online(app: &TestApp, id: &str) {
-    app.admin_put(&format!("/v1/agents/{id}"), &json!({ "name": id }))
-        .await;
-    app.admin_put(
-        &format!("/v1/agents/{id}/presence"),
-        &json!({ "presence": "online" }),
-    )
-    .await;
-}
-
 #[tokio::test]
 async fn on_a_cluster_one_person_on_three_channels_is_one_conversation_with_their_agent() {
     let app = app().await;
-    agent_online(&app, "a").await;
+    app.agent_online("a").await;
     let first = app
         .ingest(&message("phone", Some("sms"), "+1 415 555 0100", "hi"))
         .await;
@@ -78,15 +68,7 @@ async fn on_a_cluster_a_queue_drains_when_capacity_frees_and_gauges_are_read() {
         view["agent_id"], "a",
         "the freed unit took the waiting chat"
     );
-    let metrics = app
-        .client
-        .get(format!("{}/metrics", app.ops_address))
-        .send()
-        .await
-        .expect("sent")
-        .text()
-        .await
-        .expect("text");
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains("switchboard_queue_depth{queue=\"chat\"} 0"),
         "{metrics}"
@@ -105,7 +87,7 @@ async fn on_a_cluster_a_queue_drains_when_capacity_frees_and_gauges_are_read() {
 #[tokio::test]
 async fn after_a_promoted_replica_with_an_empty_script_cache_requests_still_succeed() {
     let app = app().await;
-    agent_online(&app, "a").await;
+    app.agent_online("a").await;
     app.ingest(&message("chat", None, "v-noscript", "before"))
         .await;
     // A replica promoted by a failover has no scripts cached: every node forgets them.

@@ -19,15 +19,7 @@ async fn health_readiness_and_metrics_answer_on_the_ops_port() {
     }
     app.ingest(&message("email", None, "m@x.io", "count me"))
         .await;
-    let text = app
-        .client
-        .get(format!("{}/metrics", app.ops_address))
-        .send()
-        .await
-        .expect("sent")
-        .text()
-        .await
-        .expect("text");
+    let text = app.metrics().await;
     assert!(
         text.contains(r#"switchboard_messages_total{channel="email",direction="in"} 1"#),
         "{text}"

@@ -28,15 +28,7 @@ async fn an_adapter_over_its_limit_gets_429_with_retry_after_on_every_replica() 
         .iter()
         .filter(|(s, _)| *s == 429)
         .all(|(_, retry)| retry.as_ref().is_some_and(|v| v == "1")));
-    let metrics = one
-        .client
-        .get(format!("{}/metrics", one.ops_address))
-        .send()
-        .await
-        .expect("sent")
-        .text()
-        .await
-        .expect("text");
+    let metrics = one.metrics().await;
     assert!(
         metrics.contains(r#"switchboard_rate_limited_total{caller="adapter"}"#),
         "{metrics}"

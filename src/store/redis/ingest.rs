@@ -302,12 +302,13 @@ impl RedisStore {
         }
         let expires = now.timestamp_millis() + self.policy.dedup_ttl.num_milliseconds();
         let record = serde_json::to_string(&receipt).map_err(corrupt)?;
-        pipe.hset(
-            self.keys.customer_dedup(cid),
-            msg.idempotency_key(),
-            format!("{expires}|{record}"),
-        )
-        .ignore();
+        let dedup = self.keys.customer_dedup(cid);
+        pipe.hset(&dedup, msg.idempotency_key(), format!("{expires}|{record}"))
+            .ignore();
+        // As the script does: the records expire a TTL after the customer's last write
+        // (also if a merge moved this customer's records away meanwhile).
+        pipe.pexpire(&dedup, self.policy.dedup_ttl.num_milliseconds())
+            .ignore();
         pipe.query_async::<()>(&mut self.conn.clone())
             .await
             .map_err(from_redis)?;
