@@ -101,6 +101,7 @@ pub async fn ingest(app: &App, mail: ParsedEmail) -> Result<Receipt, AppError> {
         }
     }
     let raw = RawInbound {
+        group: None,
         channel: Channel::Email,
         network: None,
         external_id: mail.message_id.clone(),

@@ -112,6 +112,7 @@ fn inbound(external_id: String, from: &Value, text: String, at: Option<i64>) -> 
         .collect::<Vec<_>>()
         .join(" ");
     RawInbound {
+        group: None,
         channel: Channel::Social,
         network: Some(Network::Telegram),
         external_id,

@@ -10,7 +10,7 @@ use super::ingest::ingest;
 use super::{App, AppError};
 use crate::domain::{
     CallDecision, CallState, Channel, CustomerView, Decision, IdentityKind, Network, Presence,
-    RawInbound, Route, RouteReason, DEFAULT_TIER,
+    RawInbound, Route, RouteReason, RoutingGroup, DEFAULT_TIER,
 };
 use crate::store::{CallRecord, Queue, TransferOutcome, TransferTarget};
 
@@ -99,6 +99,7 @@ pub async fn incoming(
     external_id: &str,
     from: &str,
     to: &str,
+    group: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<CallRecord, AppError> {
     if external_id.trim().is_empty() || external_id.len() > 128 {
@@ -106,6 +107,7 @@ pub async fn incoming(
             "`external_id` must be 1-128 characters".into(),
         ));
     }
+    let group = group.map(str::parse::<RoutingGroup>).transpose()?;
     if let Some(call) = state.store.call(external_id).await? {
         return Ok(call);
     }
@@ -136,6 +138,7 @@ pub async fn incoming(
         state: CallState::InMenu,
         menu_entered_at: Some(now),
         answered_at: None,
+        group: group.map(|g| g.to_string()),
     };
     if let Some(rule) = known {
         state
@@ -154,6 +157,7 @@ pub async fn incoming(
 /// their personal agent, the first free human, or the queue with raised priority.
 async fn route_to_human(state: &App, call: &mut CallRecord) -> Result<(), AppError> {
     let raw = RawInbound {
+        group: call.group.clone(),
         channel: Channel::Phone,
         network: Some(Network::Voice),
         external_id: call.external_id.clone(),

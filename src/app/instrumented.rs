@@ -59,6 +59,7 @@ impl Instrumented {
                 StoreError::Unavailable(_) => "unavailable",
                 StoreError::Corrupt(_) => "corrupt",
                 StoreError::Contention(_) => "contention",
+                StoreError::Conflict(_) => "conflict",
             };
             self.metrics
                 .store_errors

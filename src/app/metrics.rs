@@ -48,6 +48,8 @@ pub struct Metrics {
     pub first_response_seconds: HistogramVec,
     pub ivr_seconds: HistogramVec,
     pub queue_depth: GaugeVec,
+    /// The same depth per routing group (the deployment-wide gauge is their sum).
+    pub group_queue_depth: GaugeVec,
     pub oldest_wait_seconds: GaugeVec,
     pub agents: GaugeVec,
     pub ivr_bypass: IntCounterVec,
@@ -112,6 +114,12 @@ impl Metrics {
                 "switchboard_queue_depth",
                 "Conversations waiting now.",
                 &["queue"],
+            )?,
+            group_queue_depth: gauge(
+                &registry,
+                "switchboard_group_queue_depth",
+                "Conversations waiting now, per routing group.",
+                &["group", "queue"],
             )?,
             oldest_wait_seconds: gauge(
                 &registry,
@@ -268,6 +276,14 @@ impl Metrics {
                 .with_label_values(&[q.queue.as_str()])
                 .set(oldest);
         }
+        self.group_queue_depth.reset();
+        for (group, queues) in &snapshot.by_group {
+            for q in queues {
+                self.group_queue_depth
+                    .with_label_values(&[group.as_str(), q.queue.as_str()])
+                    .set(q.depth as f64);
+            }
+        }
         for (status, n) in [
             ("online", snapshot.online),
             ("away", snapshot.away),
@@ -280,6 +296,7 @@ impl Metrics {
     /// Drops the deployment-wide gauges: the store could not be read.
     pub fn deployment_unknown(&self) {
         self.queue_depth.reset();
+        self.group_queue_depth.reset();
         self.oldest_wait_seconds.reset();
         self.agents.reset();
     }

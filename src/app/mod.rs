@@ -65,6 +65,7 @@ impl From<StoreError> for AppError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Unavailable(_) | StoreError::Contention(_) => AppError::Unavailable(e),
+            StoreError::Conflict(detail) => AppError::Conflict(detail),
             StoreError::Corrupt(_) => AppError::Internal(Box::new(e)),
         }
     }

@@ -7,7 +7,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{Channel, DomainError};
+use super::{Channel, DomainError, RoutingGroup};
 
 /// An agent id: 1–64 characters of `[A-Za-z0-9._-]` (it appears in URLs and JWT `sub`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -141,6 +141,8 @@ pub struct AgentProfile {
     /// Where calls reach this agent: a `sip:` URI or an E.164 number; by default the
     /// phone adapter's own client named by the agent id.
     pub dial: Option<String>,
+    /// The routing group the agent works in; they serve only its conversations.
+    pub group: RoutingGroup,
 }
 
 impl AgentProfile {
@@ -174,7 +176,13 @@ impl AgentProfile {
             skills: Vec::new(),
             languages: Vec::new(),
             dial: None,
+            group: RoutingGroup::default(),
         })
+    }
+
+    pub fn in_group(mut self, group: RoutingGroup) -> Self {
+        self.group = group;
+        self
     }
 
     /// Sets where calls reach this agent: `sip:user@host` or `+<8-15 digits>`.
@@ -229,6 +237,9 @@ pub struct AgentView {
     pub skills: Vec<String>,
     pub languages: Vec<String>,
     pub dial: Option<String>,
+    /// The routing group the agent serves.
+    #[schema(value_type = String, example = "default")]
+    pub group: RoutingGroup,
     pub capacity: Capacity,
     pub presence: Presence,
     /// Conversations assigned now, per channel.

@@ -2,7 +2,9 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{Channel, DomainError, Identity, IdentityKind, IdentityNormaliser, Medium, Network};
+use super::{
+    Channel, DomainError, Identity, IdentityKind, IdentityNormaliser, Medium, Network, RoutingGroup,
+};
 
 /// Field limits for inbound messages (characters, not bytes).
 #[derive(Debug, Clone)]
@@ -72,6 +74,8 @@ pub struct RawInbound {
     pub subject: Option<String>,
     pub text: Option<String>,
     pub sent_at: Option<DateTime<Utc>>,
+    /// The routing group the adapter names (the inbox or line used), if any.
+    pub group: Option<String>,
 }
 
 /// A checked inbound message: normalised identities, bounded fields.
@@ -85,6 +89,9 @@ pub struct InboundMessage {
     subject: Option<String>,
     text: String,
     sent_at: Option<DateTime<Utc>>,
+    /// The routing group the adapter names (the inbox or line used); it decides where a
+    /// customer without a personal agent is routed.
+    group: Option<RoutingGroup>,
 }
 
 impl InboundMessage {
@@ -135,7 +142,12 @@ impl InboundMessage {
             subject,
             text,
             sent_at: raw.sent_at,
+            group: raw.group.as_deref().map(str::parse).transpose()?,
         })
+    }
+
+    pub fn group(&self) -> Option<&RoutingGroup> {
+        self.group.as_ref()
     }
 
     pub fn medium(&self) -> &Medium {
@@ -206,6 +218,7 @@ mod tests {
 
     fn raw(channel: Channel, network: Option<Network>, from: &str) -> RawInbound {
         RawInbound {
+            group: None,
             channel,
             network,
             external_id: "ext-1".into(),

@@ -4,6 +4,7 @@
 mod agent;
 mod call;
 mod channel;
+mod group;
 mod identity;
 mod ids;
 mod inbound;
@@ -17,6 +18,7 @@ mod views;
 pub use agent::{AgentId, AgentProfile, AgentView, Capacity, Presence, MAX_CAPACITY};
 pub use call::{CallDecision, CallState};
 pub use channel::{Channel, Medium, Network};
+pub use group::{RoutingGroup, DEFAULT_GROUP};
 pub use identity::{Identity, IdentityKind, IdentityNormaliser, MAX_IDENTITY_LEN};
 pub use ids::{ConversationId, CustomerId, MessageId};
 pub use inbound::{InboundMessage, Limits, RawIdentity, RawInbound};

@@ -8,7 +8,7 @@ use super::auth::{Admin, Staff};
 use super::error::{ApiError, Problem};
 use super::resource;
 use crate::app::{agents, App};
-use crate::domain::{AgentId, AgentProfile, AgentView, Capacity, Presence};
+use crate::domain::{AgentId, AgentProfile, AgentView, Capacity, Presence, DEFAULT_GROUP};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/v1/agents").route(web::get().to(list_agents)))
@@ -49,6 +49,16 @@ pub struct AgentRequest {
     /// phone adapter's client named by the agent id).
     #[serde(default)]
     pub dial: Option<String>,
+    /// The routing group the agent works in (default `default`). Moving an agent to
+    /// another group needs an idle agent: nothing held, nobody waiting, no customers.
+    #[serde(default)]
+    #[schema(
+        min_length = 1,
+        max_length = 32,
+        pattern = "^[a-z0-9][a-z0-9_-]*$",
+        example = "sales"
+    )]
+    pub group: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -76,6 +86,7 @@ fn agent_id(raw: &str) -> Result<AgentId, ApiError> {
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A move to another group while the agent is busy", body = Problem, content_type = "application/problem+json"),
         (status = 503, body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -96,7 +107,8 @@ pub async fn put_agent(
     };
     let profile = AgentProfile::new(id, body.name, body.teams, capacity)?
         .with_skills(body.skills, body.languages)?
-        .with_dial(body.dial)?;
+        .with_dial(body.dial)?
+        .in_group(body.group.as_deref().unwrap_or(DEFAULT_GROUP).parse()?);
     let saved = agents::save(&state, &profile).await?;
     let mut response = if saved.created {
         HttpResponse::Created()

@@ -27,6 +27,16 @@ pub struct CallRequest {
     /// The number called.
     #[serde(default)]
     pub to: String,
+    /// The routing group of the line called: it decides where a caller without a
+    /// personal agent is routed (default `default`).
+    #[serde(default)]
+    #[schema(
+        min_length = 1,
+        max_length = 32,
+        pattern = "^[a-z0-9][a-z0-9_-]*$",
+        example = "sales"
+    )]
+    pub group: Option<String>,
 }
 
 /// A call arrives: a known customer is sent past the menu (`connect` to their personal
@@ -50,7 +60,15 @@ pub async fn incoming_call(
     state: web::Data<App>,
     body: web::Json<CallRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let call = calls::incoming(&state, &body.external_id, &body.from, &body.to, Utc::now()).await?;
+    let call = calls::incoming(
+        &state,
+        &body.external_id,
+        &body.from,
+        &body.to,
+        body.group.as_deref(),
+        Utc::now(),
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(call))
 }
 

@@ -154,6 +154,7 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Unavailable(_) | StoreError::Contention(_) => ApiError::Unavailable(e),
+            StoreError::Conflict(detail) => ApiError::Conflict(detail),
             StoreError::Corrupt(_) => ApiError::Internal(Box::new(e)),
         }
     }

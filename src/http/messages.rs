@@ -46,11 +46,22 @@ pub struct IngestRequest {
     pub text: Option<String>,
     #[serde(default)]
     pub sent_at: Option<DateTime<Utc>>,
+    /// The routing group of the inbox or line the customer used: it decides where a
+    /// customer without a personal agent is routed (default `default`).
+    #[serde(default)]
+    #[schema(
+        min_length = 1,
+        max_length = 32,
+        pattern = "^[a-z0-9][a-z0-9_-]*$",
+        example = "sales"
+    )]
+    pub group: Option<String>,
 }
 
 impl From<IngestRequest> for RawInbound {
     fn from(dto: IngestRequest) -> Self {
         RawInbound {
+            group: dto.group,
             channel: dto.channel,
             network: dto.network,
             external_id: dto.external_id,

@@ -5,12 +5,14 @@
 //! constants both need live here.
 
 mod engine;
+mod groups;
 mod outcomes;
 mod placement;
 mod policy;
 mod priority;
 
-pub use engine::{Request, Routing};
+pub use engine::{Handoff, Request, Routing};
+pub use groups::{routing_group, Groups, BUSY_AGENT};
 pub use outcomes::{
     AgentEvent, Assignment, EventKind, Queue, QueueStat, RoutingSnapshot, TransferOutcome,
     TransferTarget, EVENTS_KEPT, MAX_TRANSFERS, QUEUES, SUPERVISOR_QUEUE,

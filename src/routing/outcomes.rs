@@ -1,9 +1,11 @@
 //! What routing decides and reports: assignments, agents' events, transfers, and the
 //! deployment-wide snapshot; plus the constants both engines share.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Duration, Utc};
 
-use crate::domain::{AgentId, Channel, ConversationId, Route, RouteReason};
+use crate::domain::{AgentId, Channel, ConversationId, Route, RouteReason, RoutingGroup};
 
 /// A conversation given to an agent by routing (for events and wait metrics).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,6 +104,45 @@ pub struct RoutingSnapshot {
     pub online: u64,
     pub away: u64,
     pub offline: u64,
+    /// The same queues per routing group (the totals above are their sums).
+    pub by_group: BTreeMap<RoutingGroup, Vec<QueueStat>>,
+}
+
+impl RoutingSnapshot {
+    /// An empty picture with every queue present.
+    pub fn empty() -> Self {
+        Self {
+            queues: QUEUES
+                .iter()
+                .map(|q| QueueStat {
+                    queue: *q,
+                    depth: 0,
+                    oldest_since: None,
+                })
+                .collect(),
+            ..Self::default()
+        }
+    }
+
+    /// Adds one group's picture to the deployment's.
+    pub fn add(&mut self, group: &RoutingGroup, part: RoutingSnapshot) {
+        for stat in &part.queues {
+            match self.queues.iter_mut().find(|q| q.queue == stat.queue) {
+                Some(total) => {
+                    total.depth += stat.depth;
+                    total.oldest_since = match (total.oldest_since, stat.oldest_since) {
+                        (Some(a), Some(b)) => Some(a.min(b)),
+                        (a, b) => a.or(b),
+                    };
+                }
+                None => self.queues.push(stat.clone()),
+            }
+        }
+        self.online += part.online;
+        self.away += part.away;
+        self.offline += part.offline;
+        self.by_group.insert(group.clone(), part.queues);
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -43,6 +43,9 @@ pub enum StoreError {
     /// Customers kept moving under us (merges chained past the hop limit).
     #[error("contention: {0}")]
     Contention(String),
+    /// The change contradicts what is stored (e.g. moving a busy agent to another group).
+    #[error("{0}")]
+    Conflict(String),
 }
 
 /// A phone call's state, kept for a day: what was decided for it and where it stands.
@@ -61,6 +64,9 @@ pub struct CallRecord {
     pub state: CallState,
     pub menu_entered_at: Option<DateTime<Utc>>,
     pub answered_at: Option<DateTime<Utc>>,
+    /// The routing group of the line called, as the adapter named it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
 }
 
 /// A reply waiting in the outbox to be delivered to the adapter.

@@ -267,6 +267,7 @@ fn raw(
     sent_at: Option<DateTime<Utc>>,
 ) -> RawInbound {
     RawInbound {
+        group: None,
         channel: Channel::Social,
         network: Some(network),
         external_id: id.to_owned(),

@@ -44,6 +44,7 @@ pub fn inbound(params: &Params) -> Result<RawInbound, AppError> {
         text.push_str(&format!("\n[location {lat}, {lon}] {}", place.join(", ")));
     }
     Ok(RawInbound {
+        group: None,
         channel,
         network: Some(network),
         external_id: sid.to_owned(),

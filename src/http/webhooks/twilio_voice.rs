@@ -66,6 +66,7 @@ pub async fn voice(
         params.require("CallSid")?,
         params.require("From")?,
         params.get("To").unwrap_or(""),
+        None,
         Utc::now(),
     )
     .await?;

@@ -17,7 +17,10 @@ use crate::domain::{
 };
 
 mod events;
+mod handoff;
 mod moves;
+
+pub use handoff::Handoff;
 
 #[derive(Debug)]
 struct AgentRec {
@@ -44,6 +47,7 @@ impl AgentRec {
             skills: self.profile.skills.clone(),
             languages: self.profile.languages.clone(),
             dial: self.profile.dial.clone(),
+            group: self.profile.group.clone(),
             capacity: self.profile.capacity.clone(),
             presence: self.presence,
             load: Channel::ALL
@@ -322,6 +326,7 @@ impl Routing {
             online: count(Presence::Online),
             away: count(Presence::Away),
             offline: count(Presence::Offline),
+            by_group: BTreeMap::new(),
         }
     }
 

@@ -12,9 +12,9 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::{
     AgentId, Channel, ConversationId, ConversationState, CustomerId, Identity, Message, Receipt,
-    DEFAULT_TIER,
+    RoutingGroup, DEFAULT_TIER,
 };
-use crate::routing::Routing;
+use crate::routing::Groups;
 use crate::store::{CallRecord, DeliveryStatus, StorePolicy};
 
 mod state;
@@ -26,6 +26,8 @@ struct CustomerRec {
     display_name: Option<String>,
     tier: String,
     personal_agent: Option<AgentId>,
+    /// The group of the personal agent (a customer belongs to their agent's group).
+    group: RoutingGroup,
     identities: BTreeSet<Identity>,
     conversations: Vec<ConversationId>,
     open: Option<u64>,
@@ -43,6 +45,7 @@ impl CustomerRec {
             display_name: None,
             tier: DEFAULT_TIER.to_owned(),
             personal_agent: None,
+            group: RoutingGroup::default(),
             identities: BTreeSet::new(),
             conversations: Vec::new(),
             open: None,
@@ -64,6 +67,8 @@ struct ConvRec {
     channels: BTreeSet<Channel>,
     messages: Vec<Message>,
     absorbed: Vec<ConversationId>,
+    /// The routing group it is routed in, decided when it (re)opens.
+    group: Option<RoutingGroup>,
 }
 
 impl ConvRec {
@@ -77,6 +82,7 @@ impl ConvRec {
             channels: BTreeSet::new(),
             messages: Vec::new(),
             absorbed: Vec::new(),
+            group: None,
         }
     }
 }
@@ -86,7 +92,7 @@ struct State {
     identities: HashMap<Identity, CustomerId>,
     customers: HashMap<CustomerId, CustomerRec>,
     conversations: HashMap<ConversationId, ConvRec>,
-    routing: Routing,
+    routing: Groups,
     /// Calls by provider id (not expired: the embedded store lives one process).
     calls: HashMap<String, CallRecord>,
     /// E-mail Message-IDs → their conversation.

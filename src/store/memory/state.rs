@@ -7,10 +7,9 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::{
     merge_target, next_step, Channel, ConversationId, ConversationState, ConversationStep,
-    CustomerId, CustomerView, Identity, Message,
+    CustomerId, CustomerView, Identity, InboundMessage, Message, RoutingGroup,
 };
-use crate::routing::priority;
-use crate::routing::Request;
+use crate::routing::{priority, routing_group, Request};
 use crate::store::{StoreError, StorePolicy, MAX_HOPS};
 
 use super::{ConvRec, CustomerRec, State};
@@ -73,7 +72,8 @@ impl State {
                 conv.resolved_at = Some(now);
             }
             // Its timeline joins the survivor's conversation, which routing owns now.
-            self.routing.release(open, now);
+            let group = self.conv_group(open);
+            self.routing.release(&group, open, now);
         }
         for identity in &src.identities {
             self.identities.insert(identity.clone(), target.clone());
@@ -88,7 +88,12 @@ impl State {
         for (key, entry) in src.dedup.drain() {
             t.dedup.entry(key).or_insert(entry);
         }
-        t.personal_agent = t.personal_agent.take().or(src.personal_agent.take());
+        if t.personal_agent.is_none() {
+            if let Some(agent) = src.personal_agent.take() {
+                t.personal_agent = Some(agent);
+                t.group = src.group.clone();
+            }
+        }
         t.display_name = t.display_name.take().or(src.display_name.take());
         let t_open = t.open;
         if let Some(absorbed) = src_open {
@@ -159,6 +164,8 @@ impl State {
                     conv.state = ConversationState::Open;
                     conv.resolved_at = None;
                     conv.repeat_contacts += 1;
+                    // Routed afresh: in the group the customer belongs to now.
+                    conv.group = None;
                 }
                 self.customer_mut(cid)?.open = Some(seq);
                 Ok((seq, true))
@@ -167,23 +174,38 @@ impl State {
         }
     }
 
-    /// Routes the conversation (or answers where it stands), recording a newly chosen
-    /// personal agent on the customer.
+    /// Routes the conversation `msg` joined (or answers where it stands) in its group,
+    /// recording a newly chosen personal agent, and their group, on the customer.
     pub(super) fn route(
         &mut self,
         cid: &CustomerId,
         conv: &ConversationId,
-        channel: Channel,
+        msg: &InboundMessage,
         repeat: bool,
         now: DateTime<Utc>,
         policy: &StorePolicy,
     ) -> Result<crate::domain::Route, StoreError> {
+        let (channel, hint) = (msg.medium().channel(), msg.group());
         let State {
-            customers, routing, ..
+            customers,
+            conversations,
+            routing,
+            ..
         } = self;
         let customer = customers
             .get_mut(cid)
             .ok_or_else(|| StoreError::Corrupt(format!("customer {cid} missing")))?;
+        let group = conversations
+            .get_mut(conv)
+            .map(|c| {
+                c.group
+                    .get_or_insert_with(|| {
+                        routing_group(customer.personal_agent.is_some(), &customer.group, hint)
+                    })
+                    .clone()
+            })
+            .unwrap_or_default();
+        let had_personal = customer.personal_agent.clone();
         let request = Request {
             conversation: conv,
             channel,
@@ -191,7 +213,19 @@ impl State {
             tier: &customer.tier,
             personal_agent: &mut customer.personal_agent,
         };
-        Ok(routing.route(request, now, policy).0)
+        let route = routing.route(&group, request, now, policy).0;
+        if customer.personal_agent.is_some() && customer.personal_agent != had_personal {
+            customer.group = group;
+        }
+        Ok(route)
+    }
+
+    /// The group a conversation is routed in (the default before it ever was).
+    pub(super) fn conv_group(&self, conv: &ConversationId) -> RoutingGroup {
+        self.conversations
+            .get(conv)
+            .and_then(|c| c.group.clone())
+            .unwrap_or_default()
     }
 
     pub(super) fn customer_view(

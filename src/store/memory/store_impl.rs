@@ -33,7 +33,8 @@ impl Store for MemoryStore {
             if *expires > now {
                 // A retry learns where its conversation stands now.
                 let receipt = receipt.clone();
-                let route = state.routing.current(&receipt.conversation_id);
+                let group = state.conv_group(&receipt.conversation_id);
+                let route = state.routing.current(&group, &receipt.conversation_id);
                 return Ok(Receipt {
                     duplicate: true,
                     route: route.unwrap_or(receipt.route.clone()),
@@ -55,14 +56,7 @@ impl Store for MemoryStore {
         conv.channels.insert(msg.medium().channel());
         conv.messages.push(message.clone());
         let repeat = conv.repeat_contacts > 0;
-        let route = state.route(
-            &cid,
-            &conv_id,
-            msg.medium().channel(),
-            repeat,
-            now,
-            &self.policy,
-        )?;
+        let route = state.route(&cid, &conv_id, msg, repeat, now, &self.policy)?;
         let receipt = Receipt {
             message_id: message.id,
             customer_id: cid.clone(),
@@ -123,7 +117,7 @@ impl Store for MemoryStore {
         let mut channels = BTreeSet::new();
         state.timeline(id, 0, &mut messages, &mut channels);
         sort_timeline(&mut messages);
-        let route = state.routing.current(id);
+        let route = state.routing.current(&state.conv_group(id), id);
         Ok(Some(ConversationView {
             id: id.clone(),
             customer,
@@ -158,7 +152,10 @@ impl Store for MemoryStore {
         if customer.open == Some(id.seq()) {
             customer.open = None;
         }
-        Ok(ResolveOutcome::Resolved(state.routing.release(id, now)))
+        let group = state.conv_group(id);
+        Ok(ResolveOutcome::Resolved(
+            state.routing.release(&group, id, now),
+        ))
     }
 
     async fn put_agent(
@@ -166,7 +163,11 @@ impl Store for MemoryStore {
         profile: &AgentProfile,
         now: DateTime<Utc>,
     ) -> Result<SavedAgent, StoreError> {
-        let (view, created, assignments) = self.lock().routing.put_agent(profile.clone(), now);
+        let (view, created, assignments) = self
+            .lock()
+            .routing
+            .put_agent(profile.clone(), now)
+            .map_err(|busy| StoreError::Conflict(busy.to_owned()))?;
         Ok(SavedAgent {
             view,
             created,
@@ -228,9 +229,7 @@ impl Store for MemoryStore {
         kind: EventKind,
         conversation: &ConversationId,
     ) -> Result<(), StoreError> {
-        self.lock()
-            .routing
-            .event(agent, kind, conversation, "", None);
+        self.lock().routing.event(agent, kind, conversation);
         Ok(())
     }
 
@@ -253,7 +252,13 @@ impl Store for MemoryStore {
         to: &TransferTarget,
         now: DateTime<Utc>,
     ) -> Result<TransferOutcome, StoreError> {
-        Ok(self.lock().routing.transfer(id, to, now))
+        let mut state = self.lock();
+        let group = state.conv_group(id);
+        let (outcome, now_in) = state.routing.transfer(&group, id, to, now);
+        if let Some(conv) = state.conversations.get_mut(id) {
+            conv.group = Some(now_in);
+        }
+        Ok(outcome)
     }
 
     async fn call(&self, external_id: &str) -> Result<Option<CallRecord>, StoreError> {
@@ -272,7 +277,9 @@ impl Store for MemoryStore {
         id: &ConversationId,
         now: DateTime<Utc>,
     ) -> Result<Vec<Assignment>, StoreError> {
-        Ok(self.lock().routing.release(id, now))
+        let mut state = self.lock();
+        let group = state.conv_group(id);
+        Ok(state.routing.release(&group, id, now))
     }
 
     async fn record_thread(

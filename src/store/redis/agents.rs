@@ -1,5 +1,5 @@
-//! Agents on Redis: profiles, presence and removal, each one routing script on the
-//! routing slot (a change may hand waiting work to someone); and the agents' views.
+//! Agents on Redis: profiles, presence and removal, each one routing script on their
+//! group's slot (a change may hand waiting work to someone); and the agents' views.
 
 use std::collections::BTreeMap;
 
@@ -8,7 +8,8 @@ use redis::Value;
 use serde::{Deserialize, Serialize};
 
 use super::{corrupt, from_redis, RedisStore};
-use crate::domain::{AgentId, AgentProfile, AgentView, Capacity, Channel, Presence};
+use crate::domain::{AgentId, AgentProfile, AgentView, Capacity, Channel, Presence, RoutingGroup};
+use crate::routing::BUSY_AGENT;
 use crate::store::{Assignment, StoreError};
 
 use super::routing::strings;
@@ -27,11 +28,32 @@ pub(super) struct StoredProfile {
 }
 
 impl RedisStore {
+    /// Creates or updates an agent in their profile's group. A move from another group
+    /// takes an idle agent out of the old one first (refused for a busy one); then the
+    /// pointer moves, then the agent is put: a crash between leaves an agent that the
+    /// admin's retry of the same `PUT` puts right.
     pub(super) async fn put_agent_profile(
         &self,
         profile: &AgentProfile,
         now: DateTime<Utc>,
     ) -> Result<(bool, Vec<Assignment>), StoreError> {
+        let current = self.agent_group(&profile.id).await?;
+        let mut moved = false;
+        if current != profile.group {
+            let left: String = self
+                .routing_scripts
+                .leave_group
+                .key(self.keys.routing(&current))
+                .arg(profile.id.as_str())
+                .invoke_async(&mut self.conn.clone())
+                .await
+                .map_err(from_redis)?;
+            if left == "busy" {
+                return Err(StoreError::Conflict(BUSY_AGENT.to_owned()));
+            }
+            moved = left == "left";
+        }
+        self.set_agent_group(&profile.id, &profile.group).await?;
         let stored = StoredProfile {
             name: profile.name.clone(),
             teams: profile.teams.clone(),
@@ -43,7 +65,7 @@ impl RedisStore {
         let answer: Vec<Value> = self
             .routing_scripts
             .put_agent
-            .key(self.keys.routing())
+            .key(self.keys.routing(&profile.group))
             .arg(profile.id.as_str())
             .arg(serde_json::to_string(&stored).map_err(corrupt)?)
             .arg(cap.phone)
@@ -54,7 +76,7 @@ impl RedisStore {
             .await
             .map_err(from_redis)?;
         let mut parts = answer.into_iter();
-        let created = matches!(parts.next(), Some(Value::Int(1)));
+        let created = matches!(parts.next(), Some(Value::Int(1))) && !moved;
         let made = parts.map(strings).collect::<Result<Vec<_>, _>>()?;
         Ok((created, self.recorded(made, now).await?))
     }
@@ -65,10 +87,11 @@ impl RedisStore {
         presence: Presence,
         now: DateTime<Utc>,
     ) -> Result<Option<Vec<Assignment>>, StoreError> {
+        let group = self.agent_group(id).await?;
         let made: Option<Vec<Vec<String>>> = self
             .routing_scripts
             .presence
-            .key(self.keys.routing())
+            .key(self.keys.routing(&group))
             .arg(id.as_str())
             .arg(presence.as_str())
             .arg(now.timestamp_millis())
@@ -87,46 +110,59 @@ impl RedisStore {
         id: &AgentId,
         now: DateTime<Utc>,
     ) -> Result<Option<Vec<Assignment>>, StoreError> {
+        let group = self.agent_group(id).await?;
         let made: Option<Vec<Vec<String>>> = self
             .routing_scripts
             .delete_agent
-            .key(self.keys.routing())
+            .key(self.keys.routing(&group))
             .arg(id.as_str())
             .invoke_async(&mut self.conn.clone())
             .await
             .map_err(from_redis)?;
         match made {
+            // The group pointer stays: the removed agent's events stay readable.
             Some(made) => Ok(Some(self.recorded(made, now).await?)),
             None => Ok(None),
         }
     }
 
     /// Whether `id` is (still) an agent.
-    pub(super) async fn is_agent(&self, id: &str) -> Result<bool, StoreError> {
+    pub(super) async fn is_agent(&self, id: &AgentId) -> Result<bool, StoreError> {
+        let group = self.agent_group(id).await?;
         redis::cmd("SISMEMBER")
-            .arg(self.keys.agents())
-            .arg(id)
+            .arg(self.keys.agents(&group))
+            .arg(id.as_str())
             .query_async(&mut self.conn.clone())
             .await
             .map_err(from_redis)
     }
 
     pub(super) async fn load_agent(&self, id: &AgentId) -> Result<Option<AgentView>, StoreError> {
+        let group = self.agent_group(id).await?;
         let fields: Vec<(String, String)> = redis::cmd("HGETALL")
-            .arg(self.keys.agent(id))
+            .arg(self.keys.agent(&group, id))
             .query_async(&mut self.conn.clone())
             .await
             .map_err(from_redis)?;
-        agent_view(id, fields)
+        agent_view(id, &group, fields)
     }
 
+    /// Every group's agents, by id.
     pub(super) async fn load_agents(&self) -> Result<Vec<AgentView>, StoreError> {
-        let mut ids: Vec<String> = redis::cmd("SMEMBERS")
-            .arg(self.keys.agents())
+        let mut all = Vec::new();
+        for group in self.all_groups().await? {
+            all.extend(self.group_agents(&group).await?);
+        }
+        all.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(all)
+    }
+
+    async fn group_agents(&self, group: &RoutingGroup) -> Result<Vec<AgentView>, StoreError> {
+        let ids: Vec<String> = redis::cmd("SMEMBERS")
+            .arg(self.keys.agents(group))
             .query_async(&mut self.conn.clone())
             .await
             .map_err(from_redis)?;
-        ids.sort();
         let ids: Vec<AgentId> = ids
             .iter()
             .map(|i| i.parse())
@@ -138,7 +174,7 @@ impl RedisStore {
         }
         let mut pipe = redis::pipe();
         for id in &ids {
-            pipe.hgetall(self.keys.agent(id));
+            pipe.hgetall(self.keys.agent(group, id));
         }
         let all: Vec<Vec<(String, String)>> = pipe
             .query_async(&mut self.conn.clone())
@@ -147,7 +183,7 @@ impl RedisStore {
         let views = ids
             .iter()
             .zip(all)
-            .map(|(id, fields)| agent_view(id, fields));
+            .map(|(id, fields)| agent_view(id, group, fields));
         Ok(views
             .collect::<Result<Vec<_>, _>>()?
             .into_iter()
@@ -158,6 +194,7 @@ impl RedisStore {
 
 pub(super) fn agent_view(
     id: &AgentId,
+    group: &RoutingGroup,
     fields: Vec<(String, String)>,
 ) -> Result<Option<AgentView>, StoreError> {
     if fields.is_empty() {
@@ -174,6 +211,7 @@ pub(super) fn agent_view(
         skills: profile.skills,
         languages: profile.languages,
         dial: profile.dial,
+        group: group.clone(),
         capacity: Capacity {
             phone: num("cap:phone"),
             email: num("cap:email"),

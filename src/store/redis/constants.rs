@@ -7,7 +7,7 @@ use std::fmt::Write;
 
 use redis::Script;
 
-use crate::domain::{Channel, RouteReason, DEFAULT_TIER};
+use crate::domain::{Channel, RouteReason, DEFAULT_GROUP, DEFAULT_TIER};
 use crate::routing::{EventKind, QUEUES, SUPERVISOR_QUEUE};
 use crate::store::EVENTS_KEPT;
 
@@ -26,6 +26,7 @@ pub fn lua_constants() -> String {
     let _ = writeln!(out, "local SUPERVISOR = '{SUPERVISOR_QUEUE}'");
     let _ = writeln!(out, "local EVENTS_KEPT = {EVENTS_KEPT}");
     let _ = writeln!(out, "local DEFAULT_TIER = '{DEFAULT_TIER}'");
+    let _ = writeln!(out, "local DEFAULT_GROUP = '{DEFAULT_GROUP}'");
     for kind in EventKind::ALL {
         let name = kind.as_str().replace('.', "_").to_uppercase();
         let _ = writeln!(out, "local EV_{name} = '{}'", kind.as_str());
@@ -47,7 +48,7 @@ mod tests {
     use super::*;
 
     /// Every Lua source, as `include_str!` embeds it.
-    const SOURCES: [(&str, &str); 16] = [
+    const SOURCES: [(&str, &str); 20] = [
         ("ingest", include_str!("lua/ingest.lua")),
         ("merge_out", include_str!("lua/merge_out.lua")),
         ("merge_in", include_str!("lua/merge_in.lua")),
@@ -64,6 +65,10 @@ mod tests {
         ("delete_agent", include_str!("lua/routing/delete_agent.lua")),
         ("transfer", include_str!("lua/routing/transfer.lua")),
         ("snapshot", include_str!("lua/routing/snapshot.lua")),
+        ("hand_off", include_str!("lua/routing/hand_off.lua")),
+        ("take_over", include_str!("lua/routing/take_over.lua")),
+        ("leave_group", include_str!("lua/routing/leave_group.lua")),
+        ("regroup", include_str!("lua/regroup.lua")),
     ];
 
     #[test]
@@ -84,6 +89,7 @@ mod tests {
             .collect();
         literals.push(format!("'{SUPERVISOR_QUEUE}'"));
         literals.push(format!("'{DEFAULT_TIER}'"));
+        literals.push(format!("'{DEFAULT_GROUP}'"));
         literals.push(format!(", {EVENTS_KEPT},"));
         literals.extend(EventKind::ALL.iter().map(|k| format!("'{}'", k.as_str())));
         literals.extend(RouteReason::ALL.iter().map(|r| format!("'{}'", r.as_str())));

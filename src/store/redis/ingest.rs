@@ -11,7 +11,8 @@ use redis::RedisError;
 use super::codec::{corrupt, from_redis, parse_customer};
 use super::RedisStore;
 use crate::domain::{
-    merge_target, AgentId, CustomerId, Identity, InboundMessage, Message, Receipt, DEFAULT_QUEUE,
+    merge_target, AgentId, CustomerId, Identity, InboundMessage, Message, Receipt, RoutingGroup,
+    DEFAULT_QUEUE,
 };
 use crate::routing::priority;
 use crate::store::records::inbound_record;
@@ -40,6 +41,8 @@ pub(super) struct Appended {
     personal_agent: Option<String>,
     tier: String,
     repeat_contacts: u32,
+    /// The routing group the conversation is routed in (decided by the script).
+    group: RoutingGroup,
 }
 
 impl RedisStore {
@@ -242,7 +245,8 @@ impl RedisStore {
             .arg(msg.medium().channel().as_str())
             .arg(msg.display_name().unwrap_or(""))
             .arg(DEFAULT_QUEUE)
-            .arg(if from_cache { "1" } else { "0" });
+            .arg(if from_cache { "1" } else { "0" })
+            .arg(msg.group().map_or("", RoutingGroup::as_str));
         for identity in msg.identities() {
             call.arg(identity.key());
         }
@@ -271,8 +275,10 @@ impl RedisStore {
         }
         let channel = msg.medium().channel();
         let priority = priority(&a.tier, a.repeat_contacts > 0, channel);
+        self.register_group(&a.group).await?;
         let routed = self
             .route_conversation(
+                &a.group,
                 &conv,
                 channel,
                 priority,
@@ -292,8 +298,15 @@ impl RedisStore {
                 .ignore();
         }
         if let Some(personal) = &routed.new_personal_agent {
-            pipe.hset(self.keys.customer(cid), "personal_agent", personal.as_str())
-                .ignore();
+            // A customer belongs to their personal agent's group.
+            pipe.hset_multiple(
+                self.keys.customer(cid),
+                &[
+                    ("personal_agent", personal.as_str()),
+                    ("group", a.group.as_str()),
+                ],
+            )
+            .ignore();
         }
         if let Some(agent) = &receipt.route.agent_id {
             let agent: AgentId = agent.parse().map_err(corrupt)?;
@@ -328,7 +341,7 @@ pub(super) fn script_answer(answer: Vec<String>) -> Result<ScriptAnswer, StoreEr
 }
 
 pub(super) fn appended(parts: Vec<String>) -> Result<Appended, StoreError> {
-    let [receipt, agent, personal, tier, repeat] = <[String; 5]>::try_from(parts)
+    let [receipt, agent, personal, tier, repeat, group] = <[String; 6]>::try_from(parts)
         .map_err(|p| StoreError::Corrupt(format!("ingest answered {p:?}")))?;
     let some = |s: String| Some(s).filter(|s| !s.is_empty());
     Ok(Appended {
@@ -337,6 +350,7 @@ pub(super) fn appended(parts: Vec<String>) -> Result<Appended, StoreError> {
         personal_agent: some(personal),
         tier,
         repeat_contacts: repeat.parse().unwrap_or(0),
+        group: group.parse().map_err(corrupt)?,
     })
 }
 

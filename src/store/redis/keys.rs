@@ -3,26 +3,28 @@
 //! | key | type | holds |
 //! |---|---|---|
 //! | `P:id:{kind:value}` | string | the customer id holding an identity |
-//! | `P:c:{cid}` | hash | customer: `created_at`, `tier`, `display_name`, `personal_agent`, `seq`, `open`, `last`, `merged_into`, `merged_open` |
+//! | `P:c:{cid}` | hash | customer: `created_at`, `tier`, `display_name`, `personal_agent`, `group`, `seq`, `open`, `last`, `merged_into`, `merged_open` |
 //! | `P:c:{cid}:ids` | set | the customer's identities as `kind:value` |
 //! | `P:c:{cid}:convs` | list | the customer's conversation ids, oldest first |
 //! | `P:c:{cid}:dx` | hash | idempotency key → `<expiry ms>|<first receipt JSON>` |
 //! | `P:c:{cid}:merged` | set | customers already absorbed (makes merges idempotent) |
-//! | `P:v:{cid}:N` | hash | conversation N: `state`, `created_at`, `resolved_at`, `queue`, `repeat_contacts` |
+//! | `P:v:{cid}:N` | hash | conversation N: `state`, `created_at`, `resolved_at`, `queue`, `repeat_contacts`, `group`, `agent` (mirrors of routing) |
 //! | `P:v:{cid}:N:m` / `:ch` / `:abs` | list / set / list | its messages (JSON) / channels / merged conversation ids |
 //!
 //! | `P:mid:{message-id}` | string | the conversation an e-mail Message-ID belongs to (180 days) |
 //! | `P:ob:{ob}:due` / `:d:<id>` | zset / hash | the outbox: deliveries by next attempt / url, body, attempts, state, error |
 //! | `P:call:{sid}` | string | a phone call's record (JSON), expiring after a day |
 //! | `P:rl:{bucket}` | string | requests of a rate-limit bucket in its current window |
-//! | `P:rt:{rt}…` | (see `lua/routing/prelude.lua`) | routing: agents, load, queues, waits, timers |
+//! | `P:rt:{rt}…`, `P:rt:{rt:<group>}…` | (see `lua/routing/prelude.lua`) | a routing group's agents, load, queues, waits, timers, events, hand-offs |
+//! | `P:ag:{agent}` | string | the routing group an agent works in (absent: `default`) |
+//! | `P:groups` | set | the routing groups besides `default` |
 //!
 //! Everything about one customer shares the hash tag `{cid}`, so each Lua script touches
 //! one slot and runs unchanged on a Redis Cluster. Identity keys are tagged by the
 //! identity and are only ever touched one key at a time. The scripts receive `P:c:{cid}`
 //! and `P:v:{cid}` and append the suffixes above; nothing else names a key.
 
-use crate::domain::{AgentId, ConversationId, CustomerId, Identity};
+use crate::domain::{AgentId, ConversationId, CustomerId, Identity, RoutingGroup};
 
 /// Builds keys under one prefix (tests use a random prefix per test).
 #[derive(Debug, Clone)]
@@ -99,26 +101,43 @@ impl Keys {
         format!("{}:call:{{{external_id}}}", self.prefix)
     }
 
-    /// Base of the routing keys: all routing state shares one slot, so capacity and
-    /// assignment checks are atomic. The routing scripts append the suffixes.
-    pub fn routing(&self) -> String {
-        format!("{}:rt:{{rt}}", self.prefix)
+    /// Base of a routing group's keys: all of a group's routing state shares one slot,
+    /// so capacity and assignment checks are atomic, and groups spread over a cluster's
+    /// masters. The default group keeps the tag `{rt}` it had before groups existed, so
+    /// a deployment's routing state stays where it was. The scripts append the suffixes.
+    pub fn routing(&self, group: &RoutingGroup) -> String {
+        if group.is_default() {
+            format!("{}:rt:{{rt}}", self.prefix)
+        } else {
+            format!("{}:rt:{{rt:{group}}}", self.prefix)
+        }
     }
 
-    pub fn agents(&self) -> String {
-        format!("{}:agents", self.routing())
+    pub fn agents(&self, group: &RoutingGroup) -> String {
+        format!("{}:agents", self.routing(group))
     }
 
-    pub fn agent(&self, id: &AgentId) -> String {
-        format!("{}:a:{id}", self.routing())
+    pub fn agent(&self, group: &RoutingGroup, id: &AgentId) -> String {
+        format!("{}:a:{id}", self.routing(group))
     }
 
-    pub fn agent_events(&self, id: &AgentId) -> String {
-        format!("{}:ev:{id}", self.routing())
+    pub fn agent_events(&self, group: &RoutingGroup, id: &AgentId) -> String {
+        format!("{}:ev:{id}", self.routing(group))
     }
 
-    pub fn route(&self, conversation: &ConversationId) -> String {
-        format!("{}:r:{conversation}", self.routing())
+    pub fn route(&self, group: &RoutingGroup, conversation: &ConversationId) -> String {
+        format!("{}:r:{conversation}", self.routing(group))
+    }
+
+    /// The group an agent works in (absent: the default group). One key, its own slot.
+    pub fn agent_group(&self, id: &AgentId) -> String {
+        format!("{}:ag:{{{id}}}", self.prefix)
+    }
+
+    /// Every group that ever had an agent or a conversation (the default one implied):
+    /// what the timers and the gauges walk.
+    pub fn groups(&self) -> String {
+        format!("{}:groups", self.prefix)
     }
 }
 
@@ -153,5 +172,20 @@ mod tests {
             keys.conversation_messages(&conv),
             format!("sb:v:{{{c}}}:3:m")
         );
+    }
+
+    #[test]
+    fn each_routing_group_has_its_own_tag_and_default_keeps_the_old_one() {
+        let keys = Keys::new("sb");
+        assert_eq!(tag(&keys.routing(&RoutingGroup::default())), "rt");
+        let sales: RoutingGroup = "sales".parse().expect("group");
+        let a: AgentId = "ann".parse().expect("agent");
+        for key in [
+            keys.agents(&sales),
+            keys.agent(&sales, &a),
+            keys.agent_events(&sales, &a),
+        ] {
+            assert_eq!(tag(&key), "rt:sales", "{key}");
+        }
     }
 }

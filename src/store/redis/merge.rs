@@ -9,7 +9,7 @@ use serde::{Deserialize, Deserializer};
 use super::codec::{corrupt, from_redis, parse_customer};
 use super::ingest::{script_answer, ScriptAnswer};
 use super::RedisStore;
-use crate::domain::{CustomerId, Identity, DEFAULT_QUEUE};
+use crate::domain::{CustomerId, Identity, RoutingGroup, DEFAULT_QUEUE};
 use crate::store::{StoreError, MAX_HOPS};
 
 /// What merge_out hands to merge_in: everything of S that T absorbs.
@@ -19,6 +19,9 @@ pub(super) struct Snapshot {
     /// The conversation that was open when the customer was merged away.
     #[serde(default)]
     open: Option<String>,
+    /// The routing group that conversation was routed in.
+    #[serde(default)]
+    open_group: Option<String>,
     #[serde(deserialize_with = "lua_list")]
     ids: Vec<String>,
 }
@@ -65,7 +68,11 @@ impl RedisStore {
         let absorbed_by = self.absorb(&into, source, &raw, now).await?;
         if let Some(open) = &snapshot.open {
             // Its timeline joined the survivor's conversation, which routing owns now.
-            self.release_conversation(&open.parse().map_err(corrupt)?, now)
+            let group = match &snapshot.open_group {
+                Some(g) => g.parse().map_err(corrupt)?,
+                None => RoutingGroup::default(),
+            };
+            self.release_conversation(&group, &open.parse().map_err(corrupt)?, now)
                 .await?;
         }
         self.repoint(&snapshot.ids, source, &absorbed_by).await?;

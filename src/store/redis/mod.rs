@@ -7,6 +7,8 @@ mod agents;
 mod codec;
 mod conn;
 mod constants;
+mod groups;
+mod handoff;
 mod identity_cache;
 mod ingest;
 mod keys;
@@ -43,6 +45,7 @@ struct Scripts {
     repoint: Script,
     resolve: Script,
     reply: Script,
+    regroup: Script,
 }
 
 impl Scripts {
@@ -54,6 +57,7 @@ impl Scripts {
             repoint: constants::script(include_str!("lua/repoint.lua")),
             resolve: constants::script(include_str!("lua/resolve.lua")),
             reply: constants::script(include_str!("lua/reply.lua")),
+            regroup: constants::script(include_str!("lua/regroup.lua")),
         }
     }
 }
@@ -67,6 +71,7 @@ pub struct RedisStore {
     routing_scripts: RoutingScripts,
     outbox_claim: Script,
     identities: IdentityCache,
+    groups: groups::GroupMemory,
     /// Routing decisions the Rust placement rule disagreed with (see `routing.rs`).
     placement_mismatches: AtomicU64,
     /// Replicas that must hold an ingested message before it is acknowledged, and how
@@ -99,6 +104,7 @@ impl RedisStore {
             routing_scripts: RoutingScripts::load(),
             outbox_claim: outbox::claim_script(),
             identities: IdentityCache::new(IDENTITY_CACHE_ENTRIES, IDENTITY_CACHE_TTL),
+            groups: groups::GroupMemory::default(),
             placement_mismatches: AtomicU64::new(0),
             replicas_to_ack,
             ack_timeout,

@@ -5,8 +5,8 @@ use std::collections::BTreeSet;
 use super::codec::{corrupt, from_redis, parse_channels, parse_customer, Hash};
 use super::RedisStore;
 use crate::domain::{
-    Channel, ConversationId, ConversationState, ConversationView, CustomerId, CustomerView,
-    Identity, Message, DEFAULT_TIER,
+    AgentId, Channel, ConversationId, ConversationState, ConversationView, CustomerId,
+    CustomerView, Identity, Message, DEFAULT_TIER,
 };
 use crate::store::records::sort_timeline;
 use crate::store::{StoreError, MAX_HOPS};
@@ -54,8 +54,8 @@ impl RedisStore {
             let seq = |name: &str| hash.get(name).map(|s| s.parse::<u64>()).transpose();
             let open = seq("open").map_err(corrupt)?;
             // A removed agent is nobody's personal agent any more.
-            let personal_agent = match hash.get("personal_agent") {
-                Some(a) if self.is_agent(a).await? => Some(a.to_owned()),
+            let personal_agent = match hash.get("personal_agent").map(|a| a.parse::<AgentId>()) {
+                Some(Ok(a)) if self.is_agent(&a).await? => Some(a.to_string()),
                 _ => None,
             };
             return Ok(Some(CustomerView {

@@ -11,7 +11,9 @@ use redis::{Script, Value};
 use std::sync::atomic::Ordering;
 
 use super::{corrupt, from_redis, RedisStore};
-use crate::domain::{AgentId, Channel, ConversationId, Decision, Presence, Route, RouteReason};
+use crate::domain::{
+    AgentId, Channel, ConversationId, Decision, Presence, Route, RouteReason, RoutingGroup,
+};
 use crate::routing::{place, PersonalAgent, Placement};
 use crate::store::{
     Assignment, QueueStat, RoutingSnapshot, StoreError, TransferOutcome, TransferTarget,
@@ -32,6 +34,9 @@ pub(super) struct RoutingScripts {
     pub(super) delete_agent: Script,
     snapshot: Script,
     transfer: Script,
+    pub(super) hand_off: Script,
+    pub(super) take_over: Script,
+    pub(super) leave_group: Script,
 }
 
 impl RoutingScripts {
@@ -46,6 +51,9 @@ impl RoutingScripts {
             delete_agent: with_prelude(include_str!("lua/routing/delete_agent.lua")),
             snapshot: with_prelude(include_str!("lua/routing/snapshot.lua")),
             transfer: with_prelude(include_str!("lua/routing/transfer.lua")),
+            hand_off: with_prelude(include_str!("lua/routing/hand_off.lua")),
+            take_over: with_prelude(include_str!("lua/routing/take_over.lua")),
+            leave_group: with_prelude(include_str!("lua/routing/leave_group.lua")),
         }
     }
 }
@@ -62,8 +70,10 @@ pub(super) struct Routed {
 
 impl RedisStore {
     /// Routes a conversation that needs an agent (or answers where it stands).
+    #[allow(clippy::too_many_arguments)]
     pub(super) async fn route_conversation(
         &self,
+        group: &RoutingGroup,
         conv: &ConversationId,
         channel: Channel,
         priority: u8,
@@ -74,7 +84,7 @@ impl RedisStore {
         let answer: Vec<String> = self
             .routing_scripts
             .route
-            .key(self.keys.routing())
+            .key(self.keys.routing(group))
             .arg(conv.to_string())
             .arg(channel.as_str())
             .arg(priority)
@@ -119,8 +129,9 @@ impl RedisStore {
         &self,
         conv: &ConversationId,
     ) -> Result<Option<Route>, StoreError> {
+        let group = self.conversation_group(conv).await?;
         let held: Vec<Option<String>> = redis::cmd("HMGET")
-            .arg(self.keys.route(conv))
+            .arg(self.keys.route(&group, conv))
             .arg(&["state", "agent", "channel", "queue"])
             .query_async(&mut self.conn.clone())
             .await
@@ -139,25 +150,38 @@ impl RedisStore {
     /// Frees what a conversation held; answers the assignments the freed unit made.
     pub(super) async fn release_conversation(
         &self,
+        group: &RoutingGroup,
         conv: &ConversationId,
         now: DateTime<Utc>,
     ) -> Result<Vec<Assignment>, StoreError> {
         let made: Vec<Vec<String>> = self
             .routing_scripts
             .release
-            .key(self.keys.routing())
+            .key(self.keys.routing(group))
             .arg(conv.to_string())
+            .arg(now.timestamp_millis())
             .invoke_async(&mut self.conn.clone())
             .await
             .map_err(from_redis)?;
         self.recorded(made, now).await
     }
 
+    /// The deployment-wide picture: every group's, summed (one script per group, at once).
     pub(super) async fn routing_snapshot(&self) -> Result<RoutingSnapshot, StoreError> {
+        let groups = self.all_groups().await?;
+        let parts = try_join_all(groups.iter().map(|g| self.group_snapshot(g))).await?;
+        let mut total = RoutingSnapshot::empty();
+        for (group, part) in groups.iter().zip(parts) {
+            total.add(group, part);
+        }
+        Ok(total)
+    }
+
+    async fn group_snapshot(&self, group: &RoutingGroup) -> Result<RoutingSnapshot, StoreError> {
         let parts: Vec<String> = self
             .routing_scripts
             .snapshot
-            .key(self.keys.routing())
+            .key(self.keys.routing(group))
             .invoke_async(&mut self.conn.clone())
             .await
             .map_err(from_redis)?;
@@ -189,11 +213,25 @@ impl RedisStore {
         Ok(snapshot)
     }
 
+    /// Every group's expired waits and graces, and hand-offs left half done.
     pub(super) async fn timers(&self, now: DateTime<Utc>) -> Result<Vec<Assignment>, StoreError> {
+        let mut made = Vec::new();
+        for group in self.all_groups().await? {
+            made.extend(self.group_timers(&group, now).await?);
+            made.extend(self.finish_handoffs(&group, now).await?);
+        }
+        Ok(made)
+    }
+
+    async fn group_timers(
+        &self,
+        group: &RoutingGroup,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Assignment>, StoreError> {
         let made: Vec<Vec<String>> = self
             .routing_scripts
             .timers
-            .key(self.keys.routing())
+            .key(self.keys.routing(group))
             .arg(now.timestamp_millis())
             .arg(TIMER_BATCH)
             .invoke_async(&mut self.conn.clone())
@@ -202,8 +240,32 @@ impl RedisStore {
         self.recorded(made, now).await
     }
 
+    /// A transfer inside the conversation's group (one script); to an agent of another
+    /// group it is a hand-off (see `handoff.rs`).
     pub(super) async fn transfer_conversation(
         &self,
+        conv: &ConversationId,
+        to: &TransferTarget,
+        now: DateTime<Utc>,
+    ) -> Result<TransferOutcome, StoreError> {
+        let group = self.conversation_group(conv).await?;
+        if let TransferTarget::Agent(agent) = to {
+            let target_group = self.agent_group(agent).await?;
+            if target_group != group {
+                let handoff = self
+                    .hand_off(&group, &target_group, conv, agent, now)
+                    .await?;
+                if let Some(outcome) = handoff {
+                    return Ok(outcome);
+                }
+            }
+        }
+        self.transfer_within(&group, conv, to, now).await
+    }
+
+    async fn transfer_within(
+        &self,
+        group: &RoutingGroup,
         conv: &ConversationId,
         to: &TransferTarget,
         now: DateTime<Utc>,
@@ -215,7 +277,7 @@ impl RedisStore {
         let answer: Vec<Value> = self
             .routing_scripts
             .transfer
-            .key(self.keys.routing())
+            .key(self.keys.routing(group))
             .arg(conv.to_string())
             .arg(agent)
             .arg(queue)
@@ -314,7 +376,12 @@ impl RedisStore {
     }
 }
 
-fn route_of(state: &str, agent: &str, reason: &str, channel: &str) -> Result<Route, StoreError> {
+pub(super) fn route_of(
+    state: &str,
+    agent: &str,
+    reason: &str,
+    channel: &str,
+) -> Result<Route, StoreError> {
     let reason: RouteReason = reason.parse().map_err(corrupt)?;
     Ok(match state {
         "assigned" => Route {

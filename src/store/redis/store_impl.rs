@@ -78,7 +78,7 @@ impl Store for RedisStore {
         id: &ConversationId,
         now: DateTime<Utc>,
     ) -> Result<ResolveOutcome, StoreError> {
-        let answer: String = self
+        let answer: Vec<String> = self
             .scripts
             .resolve
             .key(self.keys.customer(id.customer()))
@@ -88,13 +88,16 @@ impl Store for RedisStore {
             .invoke_async(&mut self.conn.clone())
             .await
             .map_err(from_redis)?;
-        match answer.as_str() {
-            "resolved" => Ok(ResolveOutcome::Resolved(
-                self.release_conversation(id, now).await?,
-            )),
-            "already_resolved" => Ok(ResolveOutcome::AlreadyResolved),
-            "not_found" => Ok(ResolveOutcome::NotFound),
-            other => Err(StoreError::Corrupt(format!("resolve answered {other}"))),
+        match answer.as_slice() {
+            [status, group] if status == "resolved" => {
+                let group = group.parse().map_err(corrupt)?;
+                Ok(ResolveOutcome::Resolved(
+                    self.release_conversation(&group, id, now).await?,
+                ))
+            }
+            [status] if status == "already_resolved" => Ok(ResolveOutcome::AlreadyResolved),
+            [status] if status == "not_found" => Ok(ResolveOutcome::NotFound),
+            other => Err(StoreError::Corrupt(format!("resolve answered {other:?}"))),
         }
     }
 
@@ -180,8 +183,9 @@ impl Store for RedisStore {
         kind: EventKind,
         conversation: &ConversationId,
     ) -> Result<(), StoreError> {
+        let group = self.agent_group_cached(agent).await?;
         let _: String = redis::cmd("XADD")
-            .arg(self.keys.agent_events(agent))
+            .arg(self.keys.agent_events(&group, agent))
             .arg(&["MAXLEN", "~"])
             .arg(EVENTS_KEPT)
             .arg("*")
@@ -207,8 +211,9 @@ impl Store for RedisStore {
         after: &str,
         limit: usize,
     ) -> Result<Vec<AgentEvent>, StoreError> {
+        let group = self.agent_group_cached(agent).await?;
         let entries: Vec<(String, Vec<(String, String)>)> = redis::cmd("XRANGE")
-            .arg(self.keys.agent_events(agent))
+            .arg(self.keys.agent_events(&group, agent))
             .arg(format!("({after}"))
             .arg("+")
             .arg("COUNT")
@@ -223,8 +228,9 @@ impl Store for RedisStore {
     }
 
     async fn last_event_id(&self, agent: &AgentId) -> Result<String, StoreError> {
+        let group = self.agent_group_cached(agent).await?;
         let newest: Vec<(String, Vec<(String, String)>)> = redis::cmd("XREVRANGE")
-            .arg(self.keys.agent_events(agent))
+            .arg(self.keys.agent_events(&group, agent))
             .arg("+")
             .arg("-")
             .arg("COUNT")
@@ -274,7 +280,8 @@ impl Store for RedisStore {
         id: &ConversationId,
         now: DateTime<Utc>,
     ) -> Result<Vec<Assignment>, StoreError> {
-        let made = self.release_conversation(id, now).await?;
+        let group = self.conversation_group(id).await?;
+        let made = self.release_conversation(&group, id, now).await?;
         self.mirror_agent(id, None).await?;
         Ok(made)
     }

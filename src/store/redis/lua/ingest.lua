@@ -3,7 +3,8 @@
 -- ARGV: 1 customer id, 2 idempotency key, 3 now (ms), 4 reopen window (ms),
 --       5 idempotency ttl (ms), 6 message id, 7 message json, 8 channel,
 --       9 display name or '', 10 queue, 11 '1' when only the process's identity cache
---       named this customer, 12.. identity keys.
+--       named this customer, 12 the routing group the adapter named or '',
+--       13.. identity keys.
 -- Race closed: the idempotency check, the open/reopen/start decision and the append are
 -- one step, so a retried webhook racing its original stores the message once, and two
 -- first messages of one customer cannot open two conversations.
@@ -40,7 +41,7 @@ end
 
 if not f[2] then redis.call('HSET', c, 'created_at', now, 'tier', DEFAULT_TIER, 'seq', 0) end
 if ARGV[9] ~= '' and not f[3] then redis.call('HSET', c, 'display_name', ARGV[9]) end
-redis.call('SADD', c .. ':ids', unpack(ARGV, 12))
+redis.call('SADD', c .. ':ids', unpack(ARGV, 13))
 
 local seq = f[4]
 local reopened = false
@@ -52,7 +53,8 @@ if not seq then
     reopened = true
     local conv = v .. ':' .. seq
     redis.call('HSET', conv, 'state', 'open')
-    redis.call('HDEL', conv, 'resolved_at')
+    -- Routed afresh: in the group the customer belongs to now.
+    redis.call('HDEL', conv, 'resolved_at', 'group')
     redis.call('HINCRBY', conv, 'repeat_contacts', 1)
   else
     seq = tostring(redis.call('HINCRBY', c, 'seq', 1))
@@ -68,7 +70,16 @@ local conv = v .. ':' .. seq
 redis.call('SADD', conv .. ':ch', ARGV[8])
 redis.call('RPUSH', conv .. ':m', ARGV[7])
 -- Routing needs these only when no agent holds the conversation (its `agent` mirror).
-local held = redis.call('HMGET', conv, 'agent', 'repeat_contacts', 'queue')
+local held = redis.call('HMGET', conv, 'agent', 'repeat_contacts', 'queue', 'group')
+local cust = redis.call('HMGET', c, 'personal_agent', 'tier', 'group')
+-- The routing group is decided once per opening, here, so concurrent messages agree:
+-- the personal agent's group (the customer's), else the adapter's, else the customer's
+-- (`routing::routing_group`).
+local group = held[4]
+if not group then
+  group = (not cust[1] and ARGV[12] ~= '' and ARGV[12]) or cust[3] or DEFAULT_GROUP
+  redis.call('HSET', conv, 'group', group)
+end
 -- A held conversation's route is final here; otherwise a placeholder that the store
 -- replaces with routing's decision once it is made.
 local route
@@ -86,5 +97,4 @@ redis.call('HSET', c .. ':dx', idem, (now + ttl) .. '|' .. receipt)
 -- No record outlives the customer's last write by more than `ttl`: the records of a
 -- customer who went quiet expire with the hash.
 redis.call('PEXPIRE', c .. ':dx', ttl)
-local cust = redis.call('HMGET', c, 'personal_agent', 'tier')
-return {'ok', receipt, held[1] or '', cust[1] or '', cust[2] or DEFAULT_TIER, held[2] or '0'}
+return {'ok', receipt, held[1] or '', cust[1] or '', cust[2] or DEFAULT_TIER, held[2] or '0', group}

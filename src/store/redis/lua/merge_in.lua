@@ -20,7 +20,10 @@ for _, conv in ipairs(s.convs) do
   if not have[conv] then redis.call('RPUSH', c .. ':convs', conv) end
 end
 for i = 1, #s.dx, 2 do redis.call('HSETNX', c .. ':dx', s.dx[i], s.dx[i + 1]) end
-if s.personal_agent ~= cjson.null then redis.call('HSETNX', c, 'personal_agent', s.personal_agent) end
+-- The personal agent comes with their group (a customer belongs to their agent's group).
+if s.personal_agent ~= cjson.null and redis.call('HSETNX', c, 'personal_agent', s.personal_agent) == 1 then
+  redis.call('HSET', c, 'group', s.group ~= cjson.null and s.group or DEFAULT_GROUP)
+end
 if s.display_name ~= cjson.null then redis.call('HSETNX', c, 'display_name', s.display_name) end
 
 if s.open ~= cjson.null then

@@ -11,7 +11,8 @@ if not into then
   local open = redis.call('HGET', c, 'open')
   if open then
     redis.call('HSET', v .. ':' .. open, 'state', 'resolved', 'resolved_at', ARGV[2])
-    redis.call('HSET', c, 'merged_open', ARGV[3] .. '-' .. open)
+    redis.call('HSET', c, 'merged_open', ARGV[3] .. '-' .. open,
+      'merged_open_group', redis.call('HGET', v .. ':' .. open, 'group') or DEFAULT_GROUP)
     redis.call('HDEL', c, 'open')
   end
 end
@@ -19,6 +20,8 @@ local function field(name) return redis.call('HGET', c, name) or cjson.null end
 return cjson.encode({
   merged_into = into,
   open = field('merged_open'),
+  open_group = field('merged_open_group'),
+  group = field('group'),
   personal_agent = field('personal_agent'),
   display_name = field('display_name'),
   ids = redis.call('SMEMBERS', c .. ':ids'),

@@ -1,7 +1,8 @@
--- Shared by every routing script (prepended in Rust). All routing state lives under
--- KEYS[1] = `P:rt:{rt}`, one hash slot, so capacity checks and assignments are atomic:
--- no agent is ever over capacity and no conversation is assigned twice, whatever the
--- number of replicas. Layout (suffixes of KEYS[1]):
+-- Shared by every routing script (prepended in Rust). A routing group's state lives
+-- under KEYS[1] = `P:rt:{rt}` (the default group) or `P:rt:{rt:<group>}`, one hash slot,
+-- so capacity checks and assignments are atomic: no agent is ever over capacity and no
+-- conversation is assigned twice, whatever the number of replicas. Groups never share
+-- a script. Layout (suffixes of KEYS[1]):
 --   :agents            set    agent ids
 --   :a:<agent>         hash   profile, presence, cap:<ch>, load:<ch>, portfolio
 --   :pf:<ch>           zset   agents taking <ch>, by portfolio * 2^20 + load (personal-agent choice)
@@ -19,6 +20,10 @@
 --                             queued or waiting for its personal agent, by since: the
 --                             deployment-wide queue depth and oldest wait
 --   :presence:<status> set    agents by presence (online, away, offline)
+--   :out               hash   conversations handed off to another group: where to, and
+--                             what they carry (hand_off.lua), until the hand-off is done
+--   :gone              zset   conversations released while not routed here, by when
+--                             (tombstones that stop a late hand-off; pruned after a day)
 local R = KEYS[1]
 
 local function akey(a) return R .. ':a:' .. a end

@@ -1,10 +1,15 @@
 -- Forgets a conversation that no longer needs an agent (resolved, or merged away);
 -- the freed unit goes at once to whoever waits for that agent, then to the queue.
--- ARGV: 1 conversation. Answers the assignments this made.
+-- A conversation not routed here leaves a tombstone in :gone, so a cross-group hand-off
+-- still under way does not route it here afterwards (see take_over.lua).
+-- ARGV: 1 conversation, 2 now (ms). Answers the assignments this made.
 local conv = ARGV[1]
 local r = redis.call('HMGET', rkey(conv), 'state', 'agent', 'channel', 'queue')
 local out = {}
-if not r[1] then return out end
+if not r[1] then
+  redis.call('ZADD', R .. ':gone', ARGV[2], conv)
+  return out
+end
 waiting_in(conv, nil)
 redis.call('DEL', rkey(conv))
 local state, a, ch = r[1], r[2], r[3]

@@ -11,6 +11,10 @@ local held = redis.call('HMGET', r, 'state', 'agent', 'channel', 'owner', 'queue
 if held[1] then
   return {held[1], held[2] or '', R_ALREADY_ASSIGNED, held[5] or held[3], held[4] or '', 0, '', 0, ''}
 end
+-- Leaving for another group (a cross-group transfer under way): not routed here again.
+if redis.call('HEXISTS', R .. ':out', conv) == 1 then
+  return {'queued', '', R_ALREADY_ASSIGNED, ch, '', 0, '', 0, ''}
+end
 
 local new = 0
 if personal == '' or redis.call('SISMEMBER', R .. ':agents', personal) == 0 then

@@ -17,4 +17,6 @@ for _, a in ipairs(redis.call('ZRANGEBYSCORE', R .. ':graces', '-inf', ARGV[1], 
   redis.call('ZREM', R .. ':graces', a)
   if redis.call('HGET', akey(a), 'presence') == 'offline' then hand_back(a, out) end
 end
+-- Tombstones outlive any hand-off by far after a day.
+redis.call('ZREMRANGEBYSCORE', R .. ':gone', '-inf', tonumber(ARGV[1]) - 86400000)
 return out

@@ -1,0 +1,33 @@
+-- First step of a transfer to an agent of another routing group (see `handoff.rs`): the
+-- conversation leaves this group, its holder's freed unit going at once to whoever
+-- waits, and a hand-off record under :out says where it is going, so whoever finds the
+-- hand-off half done finishes it. Rerunning it answers the same record.
+-- ARGV: 1 conversation, 2 target group, 3 target agent, 4 now (ms), 5 transfer limit.
+-- Answers {'not_routed'}, {'limit'} (past it: an ordinary transfer, to the supervisor),
+-- or {record, assignments...}; a record is `group|agent|channel|priority|since|transfers|started`.
+local conv = ARGV[1]
+local out_key = R .. ':out'
+local r = redis.call('HMGET', rkey(conv), 'state', 'agent', 'channel', 'transfers', 'priority', 'since', 'queue')
+if not r[1] then
+  local record = redis.call('HGET', out_key, conv)
+  if record then return {record} end
+  return {'not_routed'}
+end
+local ch = r[3]
+local transfers = num(r[4]) + 1
+if transfers > tonumber(ARGV[5]) then return {'limit'} end
+local record = table.concat({ARGV[2], ARGV[3], ch, num(r[5]), num(r[6]), transfers, ARGV[4]}, '|')
+redis.call('HSET', out_key, conv, record)
+waiting_in(conv, nil)
+redis.call('DEL', rkey(conv))
+local out = {record}
+if r[1] == 'assigned' then
+  unhold(conv, r[2], ch)
+  drain(r[2], ch, out)
+elseif r[1] == 'waiting' then
+  redis.call('ZREM', R .. ':w:' .. r[2] .. ':' .. ch, conv)
+  redis.call('ZREM', R .. ':timers', conv)
+else
+  redis.call('ZREM', R .. ':q:' .. (r[7] or ch), conv)
+end
+return out
