@@ -10,6 +10,7 @@ mod durability;
 mod errors;
 mod events;
 mod failover;
+mod groups;
 mod ingest;
 mod invariants;
 mod metrics;
