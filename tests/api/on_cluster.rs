@@ -106,3 +106,89 @@ async fn after_a_promoted_replica_with_an_empty_script_cache_requests_still_succ
     let agent = app.admin_json("/v1/agents/a").await;
     assert_eq!(agent["load"]["chat"], 1, "routing scripts reloaded too");
 }
+
+fn cli(port: &str, args: &[&str]) -> String {
+    let out = std::process::Command::new("redis-cli")
+        .args(["-p", port])
+        .args(args)
+        .output()
+        .expect("redis-cli");
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// The port of the master serving `slot`, from `CLUSTER NODES`.
+fn master_of(any_port: &str, slot: u16) -> String {
+    for line in cli(any_port, &["cluster", "nodes"]).lines() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        if !f[2].contains("master") || f[2].contains("fail") {
+            continue;
+        }
+        for range in &f[8..] {
+            let (lo, hi) = range.split_once('-').unwrap_or((range, range));
+            if let (Ok(lo), Ok(hi)) = (lo.parse::<u16>(), hi.parse::<u16>()) {
+                if (lo..=hi).contains(&slot) {
+                    return f[1].split(['@', ':']).nth(1).unwrap_or("").to_owned();
+                }
+            }
+        }
+    }
+    panic!("no master serves slot {slot}");
+}
+
+#[tokio::test]
+async fn on_a_cluster_four_routing_groups_route_on_more_than_one_master() {
+    let prefix = format!("tg{}", uuid::Uuid::new_v4().simple());
+    let settings = test_settings(
+        Some(cluster_nodes()),
+        &[("SWITCHBOARD_REDIS__KEY_PREFIX", prefix.as_str())],
+    );
+    let app = spawn_app(settings).await;
+    let groups = [("a", "default"), ("b", "sales"), ("c", "es"), ("d", "vip")];
+    for (agent, group) in groups {
+        app.admin_put(
+            &format!("/v1/agents/{agent}"),
+            &json!({ "name": agent, "group": group }),
+        )
+        .await;
+        app.admin_put(
+            &format!("/v1/agents/{agent}/presence"),
+            &json!({ "presence": "online" }),
+        )
+        .await;
+        let mut msg = message("chat", None, &format!("visitor-{group}"), "hi");
+        msg["group"] = json!(group);
+        let r = app.ingest(&msg).await;
+        assert_eq!(r["route"]["agent_id"], agent, "{r}");
+    }
+    let any = cluster_nodes()
+        .split(',')
+        .next()
+        .and_then(|n| n.rsplit(':').next())
+        .unwrap_or_default()
+        .to_owned();
+    let mut masters = std::collections::BTreeSet::new();
+    for (agent, group) in groups {
+        let tag = match group {
+            "default" => "{rt}".to_owned(),
+            g => format!("{{rt:{g}}}"),
+        };
+        let key = format!("{prefix}:rt:{tag}:a:{agent}");
+        let slot: u16 = cli(&any, &["cluster", "keyslot", &key])
+            .parse()
+            .expect("slot");
+        let master = master_of(&any, slot);
+        let in_slot = cli(
+            &master,
+            &["cluster", "getkeysinslot", &slot.to_string(), "10000"],
+        );
+        let ours: Vec<&str> = in_slot.lines().filter(|k| k.starts_with(&prefix)).collect();
+        assert!(
+            ours.contains(&key.as_str()),
+            "{key} not on {master}: {ours:?}"
+        );
+        let dbsize = cli(&master, &["dbsize"]);
+        println!("group {group}: slot {slot} on master :{master} (dbsize {dbsize}), {} keys of this test there", ours.len());
+        masters.insert(master);
+    }
+    assert!(masters.len() >= 2, "all groups on one master: {masters:?}");
+}
