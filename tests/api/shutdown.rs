@@ -8,16 +8,23 @@ use serde_json::Value;
 
 use crate::helpers::{free_port, message, RedisServer, ADAPTER_TOKEN, ADMIN_TOKEN};
 
-struct Binary {
+/// The real binary on a free port, killed when dropped.
+pub struct Binary {
     child: Child,
-    api: String,
+    pub api: String,
     ops: String,
 }
 
 impl Binary {
-    fn start(redis_url: &str) -> Self {
+    pub fn start(redis_url: &str) -> Self {
+        Self::start_with(redis_url, &[])
+    }
+
+    /// With further environment (e.g. `SWITCHBOARD_CRASH_AT`).
+    pub fn start_with(redis_url: &str, env: &[(&str, &str)]) -> Self {
         let (api_port, ops_port) = (free_port(), free_port());
         let child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+            .envs(env.iter().copied())
             .env("SWITCHBOARD_REDIS_URL", redis_url)
             .env("SWITCHBOARD_LISTEN", format!("127.0.0.1:{api_port}"))
             .env("SWITCHBOARD_OPS_LISTEN", format!("127.0.0.1:{ops_port}"))
@@ -35,7 +42,7 @@ impl Binary {
         }
     }
 
-    async fn wait_ready(&self, client: &reqwest::Client) {
+    pub async fn wait_ready(&self, client: &reqwest::Client) {
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
             if let Ok(r) = client.get(format!("{}/readyz", self.ops)).send().await {
@@ -61,13 +68,13 @@ impl Binary {
         self.wait_exit()
     }
 
-    fn wait_exit(&mut self) -> i32 {
+    pub fn wait_exit(&mut self) -> i32 {
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
             if let Some(status) = self.child.try_wait().expect("wait") {
                 return status.code().unwrap_or(-1);
             }
-            assert!(Instant::now() < deadline, "did not exit after SIGTERM");
+            assert!(Instant::now() < deadline, "did not exit");
             std::thread::sleep(Duration::from_millis(20));
         }
     }

@@ -1,0 +1,125 @@
+//! A cross-group transfer is a saga of single-slot steps (`store/redis/handoff.rs`). The
+//! real binary is killed between its first step and the rest (`SWITCHBOARD_CRASH_AT`,
+//! an abort as sudden as `kill -9`); a restarted replica's timers finish it, and the
+//! conversation, the capacity and the events move exactly once.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use switchboard::domain::AgentId;
+use switchboard::store::{EventKind, RedisStore, Store, StorePolicy};
+
+use crate::helpers::{message, RedisServer, ADAPTER_TOKEN, ADMIN_TOKEN};
+use crate::shutdown::Binary;
+
+async fn admin_put(client: &reqwest::Client, api: &str, path: &str, body: Value) {
+    let r = client
+        .put(format!("{api}{path}"))
+        .bearer_auth(ADMIN_TOKEN)
+        .json(&body)
+        .send()
+        .await
+        .expect("sent");
+    assert!(r.status().is_success(), "{path}: {}", r.status());
+}
+
+async fn chat_load(store: &RedisStore, agent: &str) -> u32 {
+    let id: AgentId = agent.parse().expect("id");
+    let view = store.agent(&id).await.expect("read").expect("agent");
+    view.load.get("chat").copied().unwrap_or(0)
+}
+
+async fn transferred_events(store: &RedisStore, agent: &str, conv: &str) -> usize {
+    let id: AgentId = agent.parse().expect("id");
+    let events = store.agent_events(&id, "0-0", 1000).await.expect("events");
+    events
+        .iter()
+        .filter(|e| e.kind == EventKind::ConversationTransferred)
+        .filter(|e| e.conversation_id.to_string() == conv)
+        .count()
+}
+
+#[tokio::test]
+async fn a_cross_group_transfer_killed_half_way_is_finished_exactly_once_by_a_restart() {
+    let redis = RedisServer::start();
+    let client = reqwest::Client::new();
+    let mut first = Binary::start_with(&redis.url(), &[("SWITCHBOARD_CRASH_AT", "handoff")]);
+    first.wait_ready(&client).await;
+    for (agent, group) in [("ann", "default"), ("sam", "sales")] {
+        let path = format!("/v1/agents/{agent}");
+        admin_put(
+            &client,
+            &first.api,
+            &path,
+            json!({ "name": agent, "group": group }),
+        )
+        .await;
+        let presence = json!({ "presence": "online" });
+        admin_put(&client, &first.api, &format!("{path}/presence"), presence).await;
+    }
+    let r: Value = client
+        .post(format!("{}/v1/messages", first.api))
+        .bearer_auth(ADAPTER_TOKEN)
+        .json(&message("chat", None, "visitor-1", "hi"))
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(r["route"]["agent_id"], "ann", "{r}");
+    let conv = r["conversation_id"]
+        .as_str()
+        .expect("conversation")
+        .to_owned();
+
+    let cut = client
+        .post(format!("{}/v1/conversations/{conv}/transfer", first.api))
+        .bearer_auth(ADMIN_TOKEN)
+        .json(&json!({ "to_agent": "sam" }))
+        .send()
+        .await;
+    assert!(cut.is_err(), "the process died mid-transfer: {cut:?}");
+    assert_ne!(first.wait_exit(), 0, "aborted");
+
+    // Half done: ann's unit came back, nobody holds the conversation yet.
+    let store = RedisStore::connect(&redis.url(), "sb", StorePolicy::default()).expect("store");
+    assert_eq!(chat_load(&store, "ann").await, 0);
+    assert_eq!(chat_load(&store, "sam").await, 0);
+
+    let second = Binary::start(&redis.url());
+    second.wait_ready(&client).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while chat_load(&store, "sam").await == 0 {
+        assert!(Instant::now() < deadline, "the hand-off was never finished");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Timers keep running: nothing moves twice.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(chat_load(&store, "sam").await, 1);
+    assert_eq!(chat_load(&store, "ann").await, 0);
+    assert_eq!(transferred_events(&store, "sam", &conv).await, 1);
+    let view: Value = client
+        .get(format!("{}/v1/conversations/{conv}", second.api))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(view["agent_id"], "sam", "{view}");
+    // The customer writes again: sam's, without routing.
+    let next: Value = client
+        .post(format!("{}/v1/messages", second.api))
+        .bearer_auth(ADAPTER_TOKEN)
+        .json(&message("chat", None, "visitor-1", "still there?"))
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(next["route"]["agent_id"], "sam", "{next}");
+    assert_eq!(next["route"]["reason"], "already_assigned", "{next}");
+}
