@@ -7,10 +7,16 @@
 //! cargo bench --bench ingest -- [--redis redis://127.0.0.1:6379] [--url http://host:port]
 //!     [--customers 1000] [--concurrency 32] [--requests 20000] [--routing-cycles 3000]
 //!     [--replicas-to-ack 1]   (the first ingest waits for a replica: run one)
+//!     [--cluster host:port,host:port,...]   (routing groups on a Redis Cluster, below)
 //!
 //! Then the routing scenario: with 10 and with 10,000 online agents, cycles of a new
 //! customer's first message (personal agent chosen, conversation assigned) and its
 //! resolution; the two rates and their ratio show whether routing cost grows with agents.
+//!
+//! With `--cluster`, routing groups: the same cycles with 40 agents on one server in one
+//! group, on the cluster in one group, and on the cluster in 4 groups (`default`, `sales`,
+//! `es`, `vip`, whose hash tags sit on three different masters), each customer writing
+//! to one group's inbox; the ratios show what a cluster costs and what groups buy back.
 //!
 //! Without `--url` the service runs in this process on a free port (`--url` points it at
 //! a running one instead, whose adapter token is `$SWITCHBOARD_BENCH_TOKEN`, and whose
@@ -35,6 +41,8 @@ struct Args {
     routing_cycles: usize,
     /// `[redis] replicas_to_ack` of the measured ingest service (a replica must run).
     replicas_to_ack: u32,
+    /// A Redis Cluster's nodes, for the routing-groups scenario.
+    cluster: Option<String>,
 }
 
 fn args() -> Args {
@@ -47,6 +55,7 @@ fn args() -> Args {
         requests: 20_000,
         routing_cycles: 3_000,
         replicas_to_ack: 0,
+        cluster: None,
     };
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let mut it = argv.iter();
@@ -62,6 +71,7 @@ fn args() -> Args {
             "--requests" => a.requests = v.parse().unwrap_or(a.requests),
             "--routing-cycles" => a.routing_cycles = v.parse().unwrap_or(a.routing_cycles),
             "--replicas-to-ack" => a.replicas_to_ack = v.parse().unwrap_or(0),
+            "--cluster" => a.cluster = Some(v),
             _ => continue, // `cargo bench` adds `--bench`; ignore what we don't know.
         }
         it.next();
@@ -183,6 +193,10 @@ async fn start_service(
     urls
 }
 
+/// The routing groups of the groups scenario: their hash tags sit on three masters of a
+/// three-master cluster made by `scripts/redis-cluster.sh`.
+const GROUPS: [&str; 4] = ["default", "sales", "es", "vip"];
+
 /// Creates `n` online agents taking up to `email` e-mails each.
 async fn online_agents(
     client: &reqwest::Client,
@@ -191,12 +205,25 @@ async fn online_agents(
     email: u32,
     concurrency: usize,
 ) {
+    online_agents_in(client, api, n, email, concurrency, 1).await
+}
+
+/// Creates `n` online agents, agent `i` in group `GROUPS[i % groups]`.
+async fn online_agents_in(
+    client: &reqwest::Client,
+    api: &str,
+    n: usize,
+    email: u32,
+    concurrency: usize,
+    groups: usize,
+) {
     let (c, url) = (client.clone(), api.to_owned());
     drive("agents", n, concurrency, move |i| {
         let (c, url) = (c.clone(), url.clone());
         async move {
             let agent = format!("{url}/v1/agents/agent-{i}");
-            let body = json!({ "name": format!("Agent {i}"), "capacity": { "email": email } });
+            let group = GROUPS[i % groups.max(1)];
+            let body = json!({ "name": format!("Agent {i}"), "capacity": { "email": email }, "group": group });
             let r = c
                 .put(&agent)
                 .bearer_auth(ADMIN)
@@ -233,11 +260,25 @@ async fn routing_cycles(
     concurrency: usize,
     tag: &'static str,
 ) -> Run {
+    routing_cycles_in(client, api, token, cycles, concurrency, tag, 1).await
+}
+
+/// Routing cycles, customer `i` writing to the inbox of group `GROUPS[i % groups]`.
+async fn routing_cycles_in(
+    client: &reqwest::Client,
+    api: &str,
+    token: &str,
+    cycles: usize,
+    concurrency: usize,
+    tag: &'static str,
+    groups: usize,
+) -> Run {
     let (c, url, t) = (client.clone(), api.to_owned(), token.to_owned());
     drive(tag, cycles, concurrency, move |i| {
         let (c, url, t) = (c.clone(), url.clone(), t.clone());
         async move {
-            let body = json!({ "channel": "email", "external_id": format!("r-{tag}-{i}"), "from": format!("route-{i}@example.com"), "text": "route me" });
+            let group = GROUPS[i % groups.max(1)];
+            let body = json!({ "channel": "email", "external_id": format!("r-{tag}-{i}"), "from": format!("route-{i}@example.com"), "text": "route me", "group": group });
             let r = c.post(format!("{url}/v1/messages")).bearer_auth(&t).json(&body).send().await.map_err(|e| e.to_string())?;
             let receipt: serde_json::Value = r.json().await.map_err(|e| e.to_string())?;
             if receipt["route"]["decision"] != "assigned" {
@@ -444,6 +485,45 @@ async fn main() {
     println!(
         "routing 10k agents / 10 agents = {:.2}",
         runs[1].rate() / runs[0].rate()
+    );
+    if let Some(cluster) = &a.cluster {
+        routing_groups(&a, cluster, &client, &token).await;
+    }
+}
+
+/// Routing cycles on one server in one group, on the cluster in one group and in four.
+async fn routing_groups(a: &Args, cluster: &str, client: &reqwest::Client, token: &str) {
+    println!();
+    println!("routing groups: {} cycles, 40 agents", a.routing_cycles);
+    let mut runs = Vec::new();
+    for (redis, groups, tag) in [
+        (a.redis.as_str(), 1, "server-1-group"),
+        (cluster, 1, "cluster-1-group"),
+        (cluster, 4, "cluster-4-groups"),
+    ] {
+        let (api, _) = start_service(redis, token, tag, false, 0).await;
+        online_agents_in(client, &api, 40, 100, a.concurrency, groups).await;
+        let run = routing_cycles_in(
+            client,
+            &api,
+            token,
+            a.routing_cycles,
+            a.concurrency,
+            tag,
+            groups,
+        );
+        runs.push(run.await);
+    }
+    for run in &runs {
+        run.print();
+    }
+    println!(
+        "cluster (1 group) / one server = {:.2}",
+        runs[1].rate() / runs[0].rate()
+    );
+    println!(
+        "cluster: 4 groups / 1 group    = {:.2}",
+        runs[2].rate() / runs[1].rate()
     );
 }
 
