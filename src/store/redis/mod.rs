@@ -16,6 +16,7 @@ mod merge;
 mod outbox;
 mod reads;
 mod routing;
+mod seen;
 mod store_impl;
 
 use std::sync::atomic::AtomicU64;

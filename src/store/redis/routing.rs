@@ -10,11 +10,9 @@ use redis::{Script, Value};
 
 use std::sync::atomic::Ordering;
 
+use super::seen::Seen;
 use super::{corrupt, from_redis, RedisStore};
-use crate::domain::{
-    AgentId, Channel, ConversationId, Decision, Presence, Route, RouteReason, RoutingGroup,
-};
-use crate::routing::{place, PersonalAgent, Placement};
+use crate::domain::{AgentId, Channel, ConversationId, Decision, Route, RouteReason, RoutingGroup};
 use crate::store::{
     Assignment, QueueStat, RoutingSnapshot, StoreError, TransferOutcome, TransferTarget,
     MAX_TRANSFERS, QUEUES,
@@ -406,48 +404,6 @@ pub(super) fn route_of(
     })
 }
 
-/// The inputs the route script's decision read, as it answers them.
-#[derive(Debug)]
-struct Seen<'a> {
-    personal: &'a str,
-    new: bool,
-    presence: &'a str,
-    room: bool,
-    least_loaded: &'a str,
-}
-
-impl Seen<'_> {
-    /// Whether the script decided what the Rust placement rule decides from the same
-    /// inputs: the Lua is the production engine, `routing::place` its specification.
-    fn agrees(&self, route: &Route) -> bool {
-        let Ok(personal_id) = self.personal.parse::<AgentId>() else {
-            return self.expected(None, route);
-        };
-        let presence = self.presence.parse().unwrap_or(Presence::Offline);
-        let personal = PersonalAgent {
-            id: &personal_id,
-            presence,
-            has_room: self.room,
-            new: self.new,
-        };
-        self.expected(Some(personal), route)
-    }
-
-    fn expected(&self, personal: Option<PersonalAgent<'_>>, route: &Route) -> bool {
-        let least_loaded = self.least_loaded.parse::<AgentId>().ok();
-        // A first routing may always wait: the sticky wait has only just started.
-        match place(personal, true, least_loaded.as_ref()) {
-            Placement::Assign(agent, reason) => {
-                route.decision == Decision::Assigned
-                    && route.agent_id.as_deref() == Some(agent.as_str())
-                    && route.reason == reason
-            }
-            Placement::WaitFor(_) => route.reason == RouteReason::WaitingForPersonalAgent,
-            Placement::Queue => route.reason == RouteReason::NoAgentAvailable,
-        }
-    }
-}
-
 /// `{conversation, agent, reason, channel, waiting since (ms)}` from a routing script.
 fn assignment(parts: Vec<String>, now: DateTime<Utc>) -> Result<Assignment, StoreError> {
     let [conv, agent, reason, channel, since] = <[String; 5]>::try_from(parts)
@@ -469,52 +425,4 @@ fn assignment(parts: Vec<String>, now: DateTime<Utc>) -> Result<Assignment, Stor
 
 pub(super) fn strings(value: Value) -> Result<Vec<String>, StoreError> {
     redis::from_redis_value(value).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn route(decision: Decision, agent: Option<&str>, reason: RouteReason) -> Route {
-        Route {
-            decision,
-            agent_id: agent.map(str::to_owned),
-            queue: None,
-            reason,
-        }
-    }
-
-    #[test]
-    fn a_script_decision_is_checked_against_the_placement_rule() {
-        let seen = Seen {
-            personal: "a",
-            new: false,
-            presence: "online",
-            room: true,
-            least_loaded: "b",
-        };
-        let to_a = route(Decision::Assigned, Some("a"), RouteReason::PersonalAgent);
-        assert!(seen.agrees(&to_a));
-        let to_b = route(Decision::Assigned, Some("b"), RouteReason::Fallback);
-        assert!(!seen.agrees(&to_b), "the personal agent had room");
-        let full = Seen {
-            room: false,
-            ..seen
-        };
-        let waits = route(Decision::Queued, None, RouteReason::WaitingForPersonalAgent);
-        assert!(full.agrees(&waits));
-        let nobody = Seen {
-            personal: "",
-            new: false,
-            presence: "",
-            room: false,
-            least_loaded: "",
-        };
-        assert!(nobody.agrees(&route(
-            Decision::Queued,
-            None,
-            RouteReason::NoAgentAvailable
-        )));
-        assert!(!nobody.agrees(&to_a));
-    }
 }
