@@ -68,6 +68,13 @@ start)
       # Every node must also know the three replicas (they start out as masters).
       replicas=$(redis-cli -p "${node##*:}" cluster nodes 2>/dev/null | grep -c slave || true)
       [ "$replicas" = 3 ] || ok=0
+      # And every replica has finished its first sync: before that it acknowledges
+      # nothing, and a failover would promote an empty node.
+      info=$(redis-cli -p "${node##*:}" info replication 2>/dev/null)
+      if grep -q 'role:slave' <<<"$info"; then
+        grep -q 'master_link_status:up' <<<"$info" || ok=0
+        grep -q 'master_sync_in_progress:0' <<<"$info" || ok=0
+      fi
     done
     [ $ok -eq 1 ] && break
     sleep 0.05

@@ -73,14 +73,27 @@ async fn a_failover_and_a_killed_master_never_lose_an_answer_or_break_routing() 
     drill(0).await;
 }
 
-/// Not yet true: in local runs 10 of 289 acknowledged messages were not found after the
-/// drill even with `replicas_to_ack = 1` (the message count is over the visitors'
-/// customers; orphaned customers may hide them). Run by hand:
-/// `cargo test --test api with_replicas_to_ack_a_killed -- --ignored --nocapture`.
-#[ignore = "open: acknowledged messages not found after a killed master with replicas_to_ack"]
+/// With `replicas_to_ack = 1` every acknowledged message outlives the killed master.
 #[tokio::test]
 async fn with_replicas_to_ack_a_killed_master_loses_no_acknowledged_message() {
     drill(1).await;
+}
+
+/// A read that the cluster may still answer 503 while the killed master's slots fail
+/// over (about two `cluster-node-timeout`s): retried until it answers; `None` for 404.
+async fn read_after_failover(app: &TestApp, path: &str) -> Option<Value> {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let r = app.admin_get(path).await;
+        match r.status().as_u16() {
+            200 => return Some(r.json().await.expect("json")),
+            404 => return None,
+            503 if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            other => panic!("GET {path}: {other}"),
+        }
+    }
 }
 
 async fn drill(replicas_to_ack: u32) {
@@ -120,24 +133,30 @@ async fn drill(replicas_to_ack: u32) {
     let (routing_master, routing_replica, masters) = topology(&any, slot);
 
     let answers: Arc<Mutex<Vec<(u16, bool)>>> = Arc::default();
+    let acknowledged: Arc<Mutex<HashSet<String>>> = Arc::default();
     let conversations: Arc<Mutex<HashSet<String>>> = Arc::default();
     let stop = Instant::now() + Duration::from_secs(9);
     let mut adapters = Vec::new();
     for n in 0..8 {
         let app: Arc<TestApp> = if n % 2 == 0 { one.clone() } else { two.clone() };
         let (answers, conversations) = (answers.clone(), conversations.clone());
+        let acknowledged = acknowledged.clone();
         adapters.push(tokio::spawn(async move {
             let mut i = 0;
             while Instant::now() < stop {
                 i += 1;
                 let from = format!("v-{}", (n * 7 + i) % 24);
-                let r = app
-                    .post_message(&message("chat", None, &from, "drill"))
-                    .await;
+                let text = format!("drill {n}-{i}");
+                let r = app.post_message(&message("chat", None, &from, &text)).await;
                 let status = r.status().as_u16();
                 let retry_after = r.headers().contains_key("retry-after");
                 answers.lock().expect("lock").push((status, retry_after));
+                if status != 202 && status != 503 {
+                    eprintln!("drill: {status}: {}", r.text().await.unwrap_or_default());
+                    continue;
+                }
                 if status == 202 {
+                    acknowledged.lock().expect("lock").insert(text);
                     let body: Value = r.json().await.unwrap_or_default();
                     let conv = body["conversation_id"]
                         .as_str()
@@ -195,39 +214,40 @@ async fn drill(replicas_to_ack: u32) {
     assert!(ok > 50, "{ok} accepted, {refused} refused with 503");
     eprintln!("drill: {ok} accepted, {refused} answered 503 with Retry-After");
 
-    // Every acknowledged message is still in some timeline (a lost identity key can
-    // split a visitor and a later merge join them again, so count messages, not ids);
-    // without replicas_to_ack, report how many a killed master took with it.
-    let mut stored = 0;
+    // Every acknowledged message is still in its visitor's timeline (each text is unique,
+    // so a message stored but answered 503 cannot stand in for a lost one); without
+    // replicas_to_ack, report how many a killed master took with it.
+    let mut texts: HashSet<String> = HashSet::new();
     for visitor in 0..24 {
-        let found = one
-            .admin_get(&format!("/v1/customers?identity=chat:v-{visitor}"))
-            .await;
-        if found.status() != 200 {
+        let path = format!("/v1/customers?identity=chat:v-{visitor}");
+        let Some(customer) = read_after_failover(&one, &path).await else {
             continue;
-        }
-        let customer: Value = found.json().await.expect("json");
+        };
         for conv in customer["conversation_ids"]
             .as_array()
             .into_iter()
             .flatten()
         {
-            let view = one
-                .admin_json(&format!(
-                    "/v1/conversations/{}",
-                    conv.as_str().unwrap_or_default()
-                ))
-                .await;
-            stored += view["messages"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter(|m| m["text"] == "drill")
-                .count();
+            let path = format!("/v1/conversations/{}", conv.as_str().unwrap_or_default());
+            let view = read_after_failover(&one, &path)
+                .await
+                .unwrap_or_else(|| panic!("{path} listed but not found"));
+            texts.extend(
+                view["messages"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|m| m["text"].as_str().map(str::to_owned)),
+            );
         }
     }
-    let lost = ok.saturating_sub(stored);
-    eprintln!("drill: {stored} of {ok} acknowledged messages found, {lost} lost");
+    let acknowledged = acknowledged.lock().expect("lock").clone();
+    let missing: Vec<&String> = acknowledged.difference(&texts).collect();
+    let lost = missing.len();
+    eprintln!(
+        "drill: {} of {ok} acknowledged messages found, {lost} lost: {missing:?}",
+        ok - lost
+    );
     if replicas_to_ack > 0 {
         assert_eq!(
             lost, 0,
