@@ -491,8 +491,49 @@ async fn main() {
     }
 }
 
-/// Routing cycles on one server in one group, on the cluster in one group and in four.
+/// Known customers' messages into assigned conversations on one service: warm-up (one
+/// message per customer) then `requests` measured.
+async fn known_ingest(
+    a: &Args,
+    redis: &str,
+    client: &reqwest::Client,
+    token: &str,
+    tag: &'static str,
+) -> Run {
+    let (api, _) = start_service(redis, token, tag, false, 0).await;
+    let customers = a.customers.max(1);
+    online_agents(client, &api, customers.div_ceil(100), 100, a.concurrency).await;
+    let (c, url, t) = (client.clone(), api.clone(), token.to_owned());
+    drive("warm-up", customers, a.concurrency, move |i| {
+        ingest(c.clone(), url.clone(), t.clone(), i, format!("w-{tag}-{i}"))
+    })
+    .await;
+    let (c, url, t) = (client.clone(), api, token.to_owned());
+    drive(tag, a.requests, a.concurrency, move |i| {
+        ingest(
+            c.clone(),
+            url.clone(),
+            t.clone(),
+            i % customers,
+            format!("k-{tag}-{i}"),
+        )
+    })
+    .await
+}
+
+/// What a cluster costs per message, and routing cycles on one server in one group, on
+/// the cluster in one group and in four.
 async fn routing_groups(a: &Args, cluster: &str, client: &reqwest::Client, token: &str) {
+    println!();
+    println!("ingest of known customers: one server vs the cluster");
+    let server = known_ingest(a, &a.redis, client, token, "ingest-server").await;
+    let on_cluster = known_ingest(a, cluster, client, token, "ingest-cluster").await;
+    server.print();
+    on_cluster.print();
+    println!(
+        "ingest: cluster / one server    = {:.2}",
+        on_cluster.rate() / server.rate()
+    );
     println!();
     println!("routing groups: {} cycles, 40 agents", a.routing_cycles);
     let mut runs = Vec::new();
