@@ -25,6 +25,7 @@ use crate::http::auth::Tokens;
 use crate::http::{self, events::SseTiming, ops::Draining, HttpLimits};
 use crate::store::{MemoryStore, RedisStore, Store};
 use crate::workers;
+use crate::workers::event_hub::EventHub;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -54,6 +55,9 @@ pub struct Application {
     state: Arc<App>,
     timer_interval: Duration,
     outbound_interval: Duration,
+    /// The one shared poll of every open agent event stream, and its interval.
+    event_hub: Arc<EventHub>,
+    event_poll: Duration,
 }
 
 impl Application {
@@ -104,6 +108,8 @@ impl Application {
             poll: Duration::from_millis(settings.sse.poll_interval_ms.max(10)),
             heartbeat: Duration::from_secs(settings.sse.heartbeat_secs.max(1)),
         });
+        let event_hub = Arc::new(EventHub::default());
+        let hub = web::Data::new(event_hub.clone());
         let (api_listener, port) = bind(&settings.listen)?;
         let (ops_listener, ops_port) = bind(&settings.ops_listen)?;
         let grace = settings.http.shutdown_timeout_secs;
@@ -162,6 +168,7 @@ impl Application {
                 .app_data(limits.clone())
                 .app_data(api_draining.clone())
                 .app_data(sse.clone())
+                .app_data(hub.clone())
                 .configure(|cfg| webhooks.register(cfg))
                 .configure(http::configure(max_body))
         })
@@ -204,6 +211,8 @@ impl Application {
             state,
             timer_interval: Duration::from_millis(settings.routing.timer_interval_ms.max(10)),
             outbound_interval: Duration::from_millis(settings.outbound.poll_interval_ms.max(10)),
+            event_hub,
+            event_poll: Duration::from_millis(settings.sse.poll_interval_ms.max(10)),
         })
     }
 
@@ -227,11 +236,19 @@ impl Application {
         let ops = tokio::spawn(self.ops);
         // One token stops every background task; each finishes the round it is in.
         let stop_workers = CancellationToken::new();
-        let mut background = vec![tokio::spawn(workers::timers::run_timers(
-            self.state.clone(),
-            self.timer_interval,
-            stop_workers.clone(),
-        ))];
+        let mut background = vec![
+            tokio::spawn(workers::timers::run_timers(
+                self.state.clone(),
+                self.timer_interval,
+                stop_workers.clone(),
+            )),
+            tokio::spawn(workers::event_hub::run_event_hub(
+                self.event_hub.clone(),
+                self.state.store.clone(),
+                self.event_poll,
+                stop_workers.clone(),
+            )),
+        ];
         if let Some(config) = self.state.outbound.clone() {
             background.push(tokio::spawn(workers::outbound::run_sender(
                 self.state.clone(),

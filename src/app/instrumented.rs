@@ -218,6 +218,15 @@ impl Store for Instrumented {
             .await
     }
 
+    async fn newest_events(
+        &self,
+        cursors: &[(AgentId, String)],
+        limit: usize,
+    ) -> Result<Vec<(AgentId, String)>, StoreError> {
+        self.timed("newest_events", self.inner.newest_events(cursors, limit))
+            .await
+    }
+
     async fn call(&self, external_id: &str) -> Result<Option<CallRecord>, StoreError> {
         self.timed_on("call", external_id, self.inner.call(external_id))
             .await

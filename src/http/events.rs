@@ -1,9 +1,12 @@
 //! `GET /v1/agents/{id}/events`: server-sent events for one agent. Events are kept per
 //! agent in the store, so `Last-Event-ID` replays whatever a reconnecting agent missed.
-//! The stream polls the store (every `sse.poll_interval_ms`), sends a comment as a
-//! heartbeat when idle, and ends when the service starts draining.
+//! A stream reads the store from its own cursor when it starts and whenever the
+//! replica's one shared poll (`workers::event_hub`, every `sse.poll_interval_ms`) saw
+//! something newer for its agent; it sends a comment as a heartbeat when idle, and ends
+//! when the service starts draining.
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use actix_web::web::Bytes;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -17,6 +20,7 @@ use super::resource;
 use crate::app::App;
 use crate::domain::AgentId;
 use crate::store::{AgentEvent, EventKind};
+use crate::workers::event_hub::{is_after, EventHub, Subscription};
 
 /// Events sent per poll at most.
 const BATCH: usize = 100;
@@ -60,6 +64,7 @@ pub async fn events(
     state: web::Data<App>,
     timing: web::Data<SseTiming>,
     draining: web::Data<Draining>,
+    hub: web::Data<Arc<EventHub>>,
     id: web::Path<String>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
@@ -77,12 +82,14 @@ pub async fn events(
         None => state.store.last_event_id(&agent).await?,
     };
     let feed = Feed {
+        subscription: hub.subscribe(&agent, &cursor),
         state,
         agent,
         cursor,
         timing: **timing,
         draining: (**draining).clone(),
         idle: Duration::ZERO,
+        checked: None,
     };
     let body = stream::unfold(feed, |mut feed| async move {
         let chunk = feed.next_chunk().await?;
@@ -127,6 +134,10 @@ struct Feed {
     timing: SseTiming,
     draining: Draining,
     idle: Duration,
+    subscription: Subscription,
+    /// The hub's newest id when this stream last read and found itself caught up;
+    /// `None` until the first read (the replay from the stream's own cursor).
+    checked: Option<String>,
 }
 
 impl Feed {
@@ -136,35 +147,60 @@ impl Feed {
             if self.draining.is_draining() {
                 return None;
             }
-            match self
-                .state
-                .store
-                .agent_events(&self.agent, &self.cursor, BATCH)
-                .await
-            {
-                Ok(events) if !events.is_empty() => {
+            if self.has_news() {
+                if let Some(chunk) = self.read().await {
                     self.idle = Duration::ZERO;
-                    let mut out = String::new();
-                    for event in &events {
-                        out.push_str(&self.render(event).await);
-                    }
-                    if let Some(last) = events.last() {
-                        self.cursor.clone_from(&last.id);
-                    }
-                    return Some(Bytes::from(out));
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    tracing::warn!(agent = %self.agent, error = %e, "events not read this round")
+                    return Some(chunk);
                 }
             }
-            tokio::time::sleep(self.timing.poll).await;
-            self.idle += self.timing.poll;
+            // No store call while waiting: the hub polls for every stream at once; the
+            // wait is cut to the poll interval so draining is noticed as soon as before.
+            let started = Instant::now();
+            self.subscription.changed(self.timing.poll).await;
+            self.idle += started.elapsed();
             if self.idle >= self.timing.heartbeat {
                 self.idle = Duration::ZERO;
                 return Some(Bytes::from_static(b": heartbeat\n\n"));
             }
         }
+    }
+
+    /// Whether to read the store: never read yet, or the hub saw an event past the
+    /// cursor that this stream has not looked for yet.
+    fn has_news(&self) -> bool {
+        let newest = self.subscription.newest();
+        match &self.checked {
+            None => true,
+            Some(checked) => *checked != newest && is_after(&newest, &self.cursor),
+        }
+    }
+
+    /// Reads the next batch from the stream's cursor; `None` if there was none.
+    async fn read(&mut self) -> Option<Bytes> {
+        let newest = self.subscription.newest();
+        let events = match self
+            .state
+            .store
+            .agent_events(&self.agent, &self.cursor, BATCH)
+            .await
+        {
+            Ok(events) => events,
+            Err(e) => {
+                tracing::warn!(agent = %self.agent, error = %e, "events not read this round");
+                return None;
+            }
+        };
+        // A full batch may have more behind it: read again before waiting.
+        if events.len() < BATCH {
+            self.checked = Some(newest);
+        }
+        let last = events.last()?.id.clone();
+        let mut out = String::new();
+        for event in &events {
+            out.push_str(&self.render(event).await);
+        }
+        self.cursor = last;
+        Some(Bytes::from(out))
     }
 
     async fn render(&self, event: &AgentEvent) -> String {

@@ -271,6 +271,15 @@ pub trait Store: Send + Sync + 'static {
     /// with no `Last-Event-ID` starts.
     async fn last_event_id(&self, agent: &AgentId) -> Result<String, StoreError>;
 
+    /// For each agent with events after its cursor, the id of the newest of the next
+    /// `limit`. One round trip per routing group however many agents: what lets every
+    /// open event stream of a replica share one poll (`workers::event_hub`).
+    async fn newest_events(
+        &self,
+        cursors: &[(AgentId, String)],
+        limit: usize,
+    ) -> Result<Vec<(AgentId, String)>, StoreError>;
+
     /// Queue depths, oldest waits and agents by presence, deployment-wide.
     async fn snapshot(&self) -> Result<RoutingSnapshot, StoreError>;
 

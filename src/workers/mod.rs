@@ -1,5 +1,7 @@
 //! Background work every replica runs: routing's timers (expired sticky waits, offline
-//! graces) and the outbound sender. Both stop through one cancellation token at shutdown.
+//! graces), the outbound sender and the one shared poll of agents' event streams. All
+//! stop through one cancellation token at shutdown.
 
+pub mod event_hub;
 pub mod outbound;
 pub mod timers;

@@ -179,3 +179,64 @@ async fn an_idle_stream_sends_heartbeats_and_other_agents_are_refused() {
         .expect("a chunk");
     assert_eq!(&chunk[..], b": heartbeat\n\n");
 }
+
+/// Commands an event stream may cost the server, run so far (`INFO commandstats`): the
+/// stream reads, and the lookups of an agent's group. (The timers' and rate limits'
+/// commands are another matter.)
+fn commands_run(port: u16) -> u64 {
+    let out = std::process::Command::new("redis-cli")
+        .args(["-p", &port.to_string(), "info", "commandstats"])
+        .output()
+        .expect("redis-cli");
+    let counted = ["xread", "xrange", "xrevrange", "get"];
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| {
+            let name = l.strip_prefix("cmdstat_").and_then(|l| l.split(':').next());
+            name.is_some_and(|n| counted.contains(&n))
+        })
+        .filter_map(|l| {
+            l.split("calls=")
+                .nth(1)?
+                .split(',')
+                .next()?
+                .parse::<u64>()
+                .ok()
+        })
+        .sum()
+}
+
+#[tokio::test]
+async fn idle_streams_share_one_poll_and_still_hear_at_once() {
+    let redis = RedisServer::start();
+    let app = spawn_app(test_settings(Some(&redis.url()), &[])).await;
+    const STREAMS: usize = 100;
+    for i in 0..STREAMS {
+        agent(&app, &format!("agent-{i}"), "online").await;
+    }
+    let mut streams = Vec::new();
+    for i in 0..STREAMS {
+        streams.push(Sse::open(&app, &format!("agent-{i}"), None).await);
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = commands_run(redis.port);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let idle = commands_run(redis.port) - before;
+    eprintln!("{idle} stream commands in 2 s for {STREAMS} idle streams");
+    // One poll per stream would be 100 streams x 4 polls/s x 2 s = 800 reads (and a
+    // group lookup each 2 s); the shared poll is one XREAD per interval for all of them.
+    assert!(
+        idle <= 20,
+        "{idle} commands in 2 s for {STREAMS} idle streams"
+    );
+
+    let r = app.ingest(&message("chat", None, "v-1", "anyone?")).await;
+    let agent = r["route"]["agent_id"]
+        .as_str()
+        .expect("assigned")
+        .to_owned();
+    let index: usize = agent["agent-".len()..].parse().expect("agent index");
+    let got = streams[index].events(1).await;
+    assert_eq!(got[0].1, "conversation.assigned");
+    assert_eq!(got[0].2["conversation_id"], r["conversation_id"]);
+}

@@ -246,6 +246,21 @@ impl Store for MemoryStore {
         Ok(self.lock().routing.last_event_id(agent))
     }
 
+    async fn newest_events(
+        &self,
+        cursors: &[(AgentId, String)],
+        limit: usize,
+    ) -> Result<Vec<(AgentId, String)>, StoreError> {
+        let state = self.lock();
+        Ok(cursors
+            .iter()
+            .filter_map(|(agent, after)| {
+                let events = state.routing.events(agent, after, limit);
+                events.last().map(|e| (agent.clone(), e.id.clone()))
+            })
+            .collect())
+    }
+
     async fn transfer(
         &self,
         id: &ConversationId,

@@ -50,9 +50,18 @@ impl RedisStore {
         &self,
         id: &AgentId,
     ) -> Result<RoutingGroup, StoreError> {
+        self.agent_group_within(id, AGENT_GROUP_TTL).await
+    }
+
+    /// The agent's group, from memory when it was read within `ttl`.
+    pub(super) async fn agent_group_within(
+        &self,
+        id: &AgentId,
+        ttl: Duration,
+    ) -> Result<RoutingGroup, StoreError> {
         let known = self.groups.agents.lock().ok().and_then(|m| {
             m.get(id)
-                .filter(|(_, at)| at.elapsed() < AGENT_GROUP_TTL)
+                .filter(|(_, at)| at.elapsed() < ttl)
                 .map(|(g, _)| g.clone())
         });
         match known {

@@ -7,6 +7,7 @@ mod agents;
 mod codec;
 mod conn;
 mod constants;
+mod events;
 mod groups;
 mod handoff;
 mod identity_cache;

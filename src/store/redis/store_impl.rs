@@ -5,7 +5,7 @@ use std::time::Duration as StdDuration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::codec::{agent_event, corrupt, from_redis, parse_customer};
+use super::codec::{corrupt, from_redis, parse_customer};
 use super::RedisStore;
 use crate::domain::{
     AgentId, AgentProfile, AgentView, ConversationId, ConversationView, CustomerId, CustomerView,
@@ -14,7 +14,7 @@ use crate::domain::{
 use crate::store::{
     AgentEvent, Assignment, CallRecord, Delivery, DeliveryOutcome, DeliveryState, EventKind,
     ReplyOutcome, ResolveOutcome, RoutingSnapshot, SavedAgent, Store, StoreError, TransferOutcome,
-    TransferTarget, CALL_TTL_SECS, EVENTS_KEPT, THREAD_TTL_SECS,
+    TransferTarget, CALL_TTL_SECS, THREAD_TTL_SECS,
 };
 
 #[async_trait]
@@ -183,26 +183,7 @@ impl Store for RedisStore {
         kind: EventKind,
         conversation: &ConversationId,
     ) -> Result<(), StoreError> {
-        let group = self.agent_group_cached(agent).await?;
-        let _: String = redis::cmd("XADD")
-            .arg(self.keys.agent_events(&group, agent))
-            .arg(&["MAXLEN", "~"])
-            .arg(EVENTS_KEPT)
-            .arg("*")
-            .arg(&[
-                "kind",
-                kind.as_str(),
-                "conversation",
-                &conversation.to_string(),
-                "reason",
-                "",
-                "agent",
-                "",
-            ])
-            .query_async(&mut self.conn.clone())
-            .await
-            .map_err(from_redis)?;
-        Ok(())
+        self.push_agent_event(agent, kind, conversation).await
     }
 
     async fn agent_events(
@@ -211,37 +192,19 @@ impl Store for RedisStore {
         after: &str,
         limit: usize,
     ) -> Result<Vec<AgentEvent>, StoreError> {
-        let group = self.agent_group_cached(agent).await?;
-        let entries: Vec<(String, Vec<(String, String)>)> = redis::cmd("XRANGE")
-            .arg(self.keys.agent_events(&group, agent))
-            .arg(format!("({after}"))
-            .arg("+")
-            .arg("COUNT")
-            .arg(limit)
-            .query_async(&mut self.conn.clone())
-            .await
-            .map_err(from_redis)?;
-        entries
-            .into_iter()
-            .map(|(id, fields)| agent_event(id, fields))
-            .collect()
+        self.read_agent_events(agent, after, limit).await
     }
 
     async fn last_event_id(&self, agent: &AgentId) -> Result<String, StoreError> {
-        let group = self.agent_group_cached(agent).await?;
-        let newest: Vec<(String, Vec<(String, String)>)> = redis::cmd("XREVRANGE")
-            .arg(self.keys.agent_events(&group, agent))
-            .arg("+")
-            .arg("-")
-            .arg("COUNT")
-            .arg(1)
-            .query_async(&mut self.conn.clone())
-            .await
-            .map_err(from_redis)?;
-        Ok(newest
-            .into_iter()
-            .next()
-            .map_or_else(|| "0-0".to_owned(), |(id, _)| id))
+        self.newest_event_id(agent).await
+    }
+
+    async fn newest_events(
+        &self,
+        cursors: &[(AgentId, String)],
+        limit: usize,
+    ) -> Result<Vec<(AgentId, String)>, StoreError> {
+        self.newest_of_streams(cursors, limit).await
     }
 
     async fn transfer(

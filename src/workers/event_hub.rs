@@ -1,0 +1,177 @@
+//! Every open agent event stream of this replica shares one poll of the store: the hub
+//! knows each watched agent's newest event id, asks the store once per interval for all
+//! of them (`Store::newest_events`: one `XREAD` per routing group), and wakes the
+//! streams of agents with something new, which then read their own events from their own
+//! cursor. Idle agents cost nothing per stream; replay by `Last-Event-ID` stays exact,
+//! because each stream still reads the store from its own cursor.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use crate::domain::AgentId;
+use crate::store::Store;
+
+/// Events the poll looks ahead per agent (only the newest id is kept).
+const LOOK_AHEAD: usize = 100;
+
+struct Watched {
+    newest: watch::Sender<String>,
+    streams: usize,
+}
+
+/// See the module docs.
+#[derive(Default)]
+pub struct EventHub {
+    watched: Mutex<HashMap<AgentId, Watched>>,
+}
+
+/// One stream's interest in an agent; it stops being watched with its last subscription.
+pub struct Subscription {
+    hub: Arc<EventHub>,
+    agent: AgentId,
+    newest: watch::Receiver<String>,
+}
+
+impl EventHub {
+    fn lock(&self) -> MutexGuard<'_, HashMap<AgentId, Watched>> {
+        self.watched.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Watches `agent` from `cursor` (the stream's own position) on.
+    pub fn subscribe(self: &Arc<Self>, agent: &AgentId, cursor: &str) -> Subscription {
+        let mut watched = self.lock();
+        let entry = watched.entry(agent.clone()).or_insert_with(|| Watched {
+            newest: watch::channel(cursor.to_owned()).0,
+            streams: 0,
+        });
+        entry.streams += 1;
+        Subscription {
+            hub: self.clone(),
+            agent: agent.clone(),
+            newest: entry.newest.subscribe(),
+        }
+    }
+
+    /// Every watched agent with the newest event id known.
+    fn cursors(&self) -> Vec<(AgentId, String)> {
+        self.lock()
+            .iter()
+            .map(|(agent, w)| (agent.clone(), w.newest.borrow().clone()))
+            .collect()
+    }
+
+    /// Records a newer event of `agent` and wakes its streams.
+    fn advance(&self, agent: &AgentId, newest: String) {
+        if let Some(w) = self.lock().get(agent) {
+            w.newest.send_if_modified(|known| {
+                let newer = is_after(&newest, known);
+                if newer {
+                    *known = newest;
+                }
+                newer
+            });
+        }
+    }
+
+    /// Agents watched now (for tests and metrics).
+    pub fn watched(&self) -> usize {
+        self.lock().len()
+    }
+}
+
+impl Subscription {
+    /// The newest event id the hub knows of.
+    pub fn newest(&self) -> String {
+        self.newest.borrow().clone()
+    }
+
+    /// Waits until the hub knows of a newer event, at most `wait`.
+    pub async fn changed(&mut self, wait: Duration) {
+        let _ = tokio::time::timeout(wait, self.newest.changed()).await;
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        let mut watched = self.hub.lock();
+        if let Some(w) = watched.get_mut(&self.agent) {
+            w.streams -= 1;
+            if w.streams == 0 {
+                watched.remove(&self.agent);
+            }
+        }
+    }
+}
+
+/// Whether stream id `a` (`<ms>-<seq>`) comes after `b`.
+pub fn is_after(a: &str, b: &str) -> bool {
+    fn parts(id: &str) -> (u64, u64) {
+        let (ms, seq) = id.split_once('-').unwrap_or((id, "0"));
+        (ms.parse().unwrap_or(0), seq.parse().unwrap_or(0))
+    }
+    parts(a) > parts(b)
+}
+
+/// Polls the store for every watched agent every `every` until `stop`.
+pub async fn run_event_hub(
+    hub: Arc<EventHub>,
+    store: Arc<dyn Store>,
+    every: Duration,
+    stop: CancellationToken,
+) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        let cursors = hub.cursors();
+        if cursors.is_empty() {
+            continue;
+        }
+        match store.newest_events(&cursors, LOOK_AHEAD).await {
+            Ok(newest) => {
+                for (agent, id) in newest {
+                    hub.advance(&agent, id);
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "agents' events not polled this round"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stream_ids_compare_by_time_then_sequence() {
+        assert!(is_after("2-0", "1-9"));
+        assert!(is_after("1-10", "1-9"));
+        assert!(!is_after("1-9", "1-9"));
+        assert!(is_after("1-0", "0-0"));
+    }
+
+    #[tokio::test]
+    async fn an_agent_is_watched_while_a_stream_subscribes_and_woken_on_news() {
+        let hub = Arc::new(EventHub::default());
+        let agent: AgentId = "ann".parse().expect("id");
+        let mut one = hub.subscribe(&agent, "5-0");
+        let two = hub.subscribe(&agent, "7-0");
+        assert_eq!(hub.watched(), 1);
+        hub.advance(&agent, "4-0".into());
+        assert_eq!(one.newest(), "5-0", "never goes back");
+        hub.advance(&agent, "9-0".into());
+        one.changed(Duration::from_secs(1)).await;
+        assert_eq!((one.newest(), two.newest()), ("9-0".into(), "9-0".into()));
+        drop(one);
+        assert_eq!(hub.watched(), 1);
+        drop(two);
+        assert_eq!(hub.watched(), 0);
+    }
+}
