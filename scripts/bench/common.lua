@@ -1,0 +1,29 @@
+-- Shared by the wrk scenarios of scripts/bench.sh: each thread numbers its requests, so
+-- every message has its own external_id (a retry would be a duplicate, not a message).
+counter = 0
+thread_id = 0
+local threads = {}
+
+function setup(thread)
+  thread:set("id", #threads)
+  table.insert(threads, thread)
+end
+
+function init(args)
+  thread_id = id
+  visitors = tonumber(os.getenv("VISITORS") or "10000")
+  math.randomseed(os.time() + thread_id * 7919)
+end
+
+function message(from)
+  counter = counter + 1
+  local body = '{"channel":"chat","external_id":"' .. run .. '-' .. thread_id .. '-' .. counter ..
+    '","from":"' .. from .. '","text":"' .. text .. '"}'
+  return wrk.format("POST", "/v1/messages", nil, body)
+end
+
+run = os.getenv("RUN") or "r"
+-- A 100-character message, as in the memory figures.
+text = string.rep("0123456789", 10)
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer " .. (os.getenv("TOKEN") or "bench-adapter")
