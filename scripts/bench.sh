@@ -61,15 +61,28 @@ cli() { redis-cli -p "$redis_port" "$@"; }
 redis_cpu() { cli info cpu | awk -F: '/^used_cpu_(sys|user):/ {s += $2} END {printf "%.6f", s}'; }
 redis_usec() { cli info commandstats | sed -n 's/.*usec=\([0-9]*\),.*/\1/p' | awk '{s += $1} END {print s + 0}'; }
 
+service_cpu() { awk '{printf "%.6f", ($14 + $15) / '"$(getconf CLK_TCK)"'}' "/proc/$service_pid/stat"; }
+
 # Runs one wrk scenario; prints its line and leaves its rate in $rate.
 scenario() {
   local name=$1 url=$2 script=${3:-}
-  local cpu0 usec0 out requests p50 p99 cpu usec
-  cpu0=$(redis_cpu); usec0=$(redis_usec)
+  local cpu0 usec0 svc0 out requests p50 p99 cpu usec svc
+  cpu0=$(redis_cpu); usec0=$(redis_usec); svc0=$(service_cpu)
+  [ -z "${STATS:-}" ] || cli config resetstat >/dev/null
+  # With PROFILE=<scenario>: perf samples the service during that scenario.
+  if [ "${PROFILE:-}" = "$name" ]; then
+    perf record -F 999 -g -p "$service_pid" -o "$work/perf.data" >/dev/null 2>&1 &
+    perf_pid=$!
+  fi
   if [ -n "$script" ]; then
     out=$(RUN="$name$$" wrk -t "$threads" -c "$connections" -d "$duration" --latency -s "$script" "$url")
   else
     out=$(wrk -t "$threads" -c "$connections" -d "$duration" --latency "$url")
+  fi
+  if [ "${PROFILE:-}" = "$name" ]; then
+    kill -INT "$perf_pid"; wait "$perf_pid" || true
+    perf report -i "$work/perf.data" --no-children --sort symbol --stdio 2>/dev/null \
+      | grep -v '^#' | grep '%' | head -40 >&2
   fi
   if grep -q 'Non-2xx' <<<"$out"; then
     echo "$name: some answers were not 2xx:" >&2; echo "$out" >&2; exit 1
@@ -79,9 +92,12 @@ scenario() {
   p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
   p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
   cpu=$(python3 -c "print(f'{($(redis_cpu) - $cpu0) * 1e6 / $requests:.1f}')")
-  usec=$(python3 -c "print(f'{($(redis_usec) - $usec0) / $requests:.1f}')")
-  printf '%-10s %9.0f req/s  p50 %8s  p99 %8s  redis cpu %6s us/req  redis commands %6s us/req' \
-    "$name" "$rate" "$p50" "$p99" "$cpu" "$usec"
+  usec=$(python3 -c "print(f'{max(0, $(redis_usec) - $usec0) / $requests:.1f}')")
+  svc=$(python3 -c "print(f'{($(service_cpu) - $svc0) * 1e6 / $requests:.1f}')")
+  printf '%-8s %7.0f req/s  p50 %8s  p99 %8s  redis cpu %5s us/req  service cpu %5s us/req' \
+    "$name" "$rate" "$p50" "$p99" "$cpu" "$svc"
+  # With STATS=1: what Redis ran for this scenario, per command.
+  [ -z "${STATS:-}" ] || { echo; cli info commandstats | grep -v '^#' | sort -t= -k3 -nr | head -12; }
 }
 
 echo "wrk: $threads threads, $connections connections, $duration per scenario"
