@@ -114,7 +114,14 @@ impl RedisStore {
         for _ in 0..MAX_HOPS {
             tracing::Span::current().record("customer_id", target.as_str());
             match self.append(&target, msg, &message, from_cache, now).await? {
-                ScriptAnswer::Ok(parts) => return self.routed(appended(parts)?, msg, now).await,
+                ScriptAnswer::Ok(parts) => {
+                    // Cached only once a script stored them on the customer, so a cached
+                    // customer holds its identities (the script skips adding them).
+                    for identity in msg.identities() {
+                        self.identities.put(identity.key(), target.clone());
+                    }
+                    return self.routed(appended(parts)?, msg, now).await;
+                }
                 ScriptAnswer::Duplicate(receipt) => {
                     // A retry learns where its conversation stands now.
                     let receipt = parse_receipt(&receipt, true)?;
@@ -194,9 +201,6 @@ impl RedisStore {
                 None => Ok(fresh.clone()),
             })
             .collect::<Result<Vec<_>, _>>()?;
-        for (key, owner) in keys.into_iter().zip(&owners) {
-            self.identities.put(key, owner.clone());
-        }
         Ok(Claimed {
             owners: owners.into_iter().collect(),
             from_cache: false,

@@ -20,28 +20,17 @@ if prior then
     return {'dup', string.sub(prior, bar + 1)}
   end
 end
--- One read for every customer field the decision needs.
-local f = redis.call('HMGET', c, 'merged_into', 'created_at', 'display_name', 'open', 'last')
+-- One read for every customer field this script needs.
+local f = redis.call('HMGET', c, 'merged_into', 'created_at', 'display_name', 'open', 'last', 'personal_agent', 'tier', 'group')
 if f[1] then return {'moved', f[1]} end
 -- A customer named by a cache but unknown here was lost with Redis's data: the caller
 -- claims the identities again rather than recreating a customer no identity points to.
 if not f[2] and ARGV[11] == '1' then return {'unknown'} end
 
--- On roughly one write in 16, a random sample of records is checked and the expired
--- ones dropped, so a busy customer's hash stays near one TTL's worth of messages.
-if now % 16 == 0 then
-  local sample = redis.call('HRANDFIELD', c .. ':dx', 32, 'WITHVALUES')
-  for i = 1, #sample, 2 do
-    local v = sample[i + 1]
-    if tonumber(string.sub(v, 1, string.find(v, '|', 1, true) - 1)) <= now then
-      redis.call('HDEL', c .. ':dx', sample[i])
-    end
-  end
-end
-
 if not f[2] then redis.call('HSET', c, 'created_at', now, 'tier', DEFAULT_TIER, 'seq', 0) end
 if ARGV[9] ~= '' and not f[3] then redis.call('HSET', c, 'display_name', ARGV[9]) end
-redis.call('SADD', c .. ':ids', unpack(ARGV, 13))
+-- A customer found through the identity cache already holds these identities.
+if ARGV[11] ~= '1' then redis.call('SADD', c .. ':ids', unpack(ARGV, 13)) end
 
 local seq = f[4]
 local reopened = false
@@ -71,7 +60,7 @@ redis.call('SADD', conv .. ':ch', ARGV[8])
 redis.call('RPUSH', conv .. ':m', ARGV[7])
 -- Routing needs these only when no agent holds the conversation (its `agent` mirror).
 local held = redis.call('HMGET', conv, 'agent', 'repeat_contacts', 'queue', 'group')
-local cust = redis.call('HMGET', c, 'personal_agent', 'tier', 'group')
+local cust = {f[6], f[7], f[8]}
 -- The routing group is decided once per opening, here, so concurrent messages agree:
 -- the personal agent's group (the customer's), else the adapter's, else the customer's
 -- (`routing::routing_group`).

@@ -11,4 +11,13 @@ redis.call('HSET', conv, 'state', 'resolved', 'resolved_at', ARGV[2])
 -- Routing frees the agent next; a reopened conversation is routed afresh.
 redis.call('HDEL', conv, 'agent')
 if redis.call('HGET', c, 'open') == ARGV[1] then redis.call('HDEL', c, 'open') end
+-- Off the ingest path: a sample of the customer's idempotency records is checked and the
+-- expired ones dropped, so a busy customer's hash stays near one TTL's worth.
+local sample = redis.call('HRANDFIELD', c .. ':dx', 64, 'WITHVALUES')
+for i = 1, #sample, 2 do
+  local v = sample[i + 1]
+  if tonumber(string.sub(v, 1, string.find(v, '|', 1, true) - 1)) <= tonumber(ARGV[2]) then
+    redis.call('HDEL', c .. ':dx', sample[i])
+  end
+end
 return {'resolved', redis.call('HGET', conv, 'group') or DEFAULT_GROUP}
