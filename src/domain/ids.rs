@@ -110,6 +110,11 @@ impl MessageId {
         MessageId(Uuid::now_v7().simple().to_string())
     }
 
+    /// A stored message id (32 hex digits), as `generate` made it.
+    pub fn parse(s: &str) -> Option<Self> {
+        (s.len() == 32 && s.bytes().all(|b| b.is_ascii_hexdigit())).then(|| MessageId(s.to_owned()))
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }

@@ -9,7 +9,7 @@ use futures_util::future::try_join_all;
 use redis::RedisError;
 
 use super::codec::{corrupt, from_redis, parse_customer};
-use super::RedisStore;
+use super::{receipts, RedisStore};
 use crate::domain::{
     merge_target, AgentId, CustomerId, Identity, InboundMessage, Message, Receipt, RoutingGroup,
     DEFAULT_QUEUE,
@@ -124,7 +124,7 @@ impl RedisStore {
                 }
                 ScriptAnswer::Duplicate(receipt) => {
                     // A retry learns where its conversation stands now.
-                    let receipt = parse_receipt(&receipt, true)?;
+                    let receipt = receipts::decode(&receipt, true)?;
                     let route = self.current_route(&receipt.conversation_id).await?;
                     return Ok(Receipt {
                         route: route.unwrap_or(receipt.route.clone()),
@@ -318,7 +318,7 @@ impl RedisStore {
                 .ignore();
         }
         let expires = now.timestamp_millis() + self.policy.dedup_ttl.num_milliseconds();
-        let record = serde_json::to_string(&receipt).map_err(corrupt)?;
+        let record = receipts::encode(&receipt);
         let dedup = self.keys.customer_dedup(cid);
         pipe.hset(&dedup, msg.idempotency_key(), format!("{expires}|{record}"))
             .ignore();
@@ -349,19 +349,11 @@ pub(super) fn appended(parts: Vec<String>) -> Result<Appended, StoreError> {
         .map_err(|p| StoreError::Corrupt(format!("ingest answered {p:?}")))?;
     let some = |s: String| Some(s).filter(|s| !s.is_empty());
     Ok(Appended {
-        receipt: parse_receipt(&receipt, false)?,
+        receipt: receipts::decode(&receipt, false)?,
         agent: some(agent),
         personal_agent: some(personal),
         tier,
         repeat_contacts: repeat.parse().unwrap_or(0),
         group: group.parse().map_err(corrupt)?,
-    })
-}
-
-pub(super) fn parse_receipt(raw: &str, duplicate: bool) -> Result<Receipt, StoreError> {
-    let receipt: Receipt = serde_json::from_str(raw).map_err(corrupt)?;
-    Ok(Receipt {
-        duplicate,
-        ..receipt
     })
 }

@@ -16,6 +16,7 @@ mod keys;
 mod merge;
 mod outbox;
 mod reads;
+mod receipts;
 mod routing;
 mod seen;
 mod store_impl;

@@ -12,7 +12,8 @@ local c, v = KEYS[1], KEYS[2]
 local cid, idem = ARGV[1], ARGV[2]
 local now, reopen, ttl = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 
--- Idempotency records are `<expires ms>|<receipt json>` in one hash per customer.
+-- Idempotency records are `<expires ms>|<receipt record>` in one hash per customer
+-- (`receipts.rs` has the record's layout).
 local prior = redis.call('HGET', c .. ':dx', idem)
 if prior then
   local bar = string.find(prior, '|', 1, true)
@@ -71,17 +72,14 @@ if not group then
 end
 -- A held conversation's route is final here; otherwise a placeholder that the store
 -- replaces with routing's decision once it is made.
-local route
+local receipt
 if held[1] then
-  route = { decision = 'assigned', agent_id = held[1], queue = cjson.null,
-            reason = R_ALREADY_ASSIGNED }
+  receipt = table.concat({ARGV[6], cid .. '-' .. seq, reopened and '1' or '0', 'assigned',
+    held[1], '', R_ALREADY_ASSIGNED}, '|')
 else
-  route = { decision = 'queued', agent_id = cjson.null, queue = held[3] or cjson.null,
-            reason = R_NO_AGENT_AVAILABLE }
+  receipt = table.concat({ARGV[6], cid .. '-' .. seq, reopened and '1' or '0', 'queued',
+    '', held[3] or '', R_NO_AGENT_AVAILABLE}, '|')
 end
-local receipt = cjson.encode({
-  message_id = ARGV[6], customer_id = cid, conversation_id = cid .. '-' .. seq,
-  repeat_contact = reopened, route = route })
 redis.call('HSET', c .. ':dx', idem, (now + ttl) .. '|' .. receipt)
 -- No record outlives the customer's last write by more than `ttl`: the records of a
 -- customer who went quiet expire with the hash.
