@@ -152,12 +152,17 @@ async fn a_busy_personal_agent_means_another_human_or_a_raised_wait_never_the_me
     let redis = RedisServer::start();
     let app = app(&redis).await;
     app.agent_online("a").await;
+    // a serves (and so owns) both customers, one after the other.
+    let earlier = app
+        .ingest(&message("phone", Some("sms"), "+14155550122", "hi"))
+        .await;
+    let earlier = earlier["conversation_id"].as_str().unwrap_or_default();
+    app.admin_post(&format!("/v1/conversations/{earlier}/resolve"), &json!({}))
+        .await;
     app.ingest(&message("phone", Some("sms"), "+14155550111", "hi"))
-        .await; // a owns them
-    let first = call(&app, "CA3", "+14155550111").await; // takes a's only phone unit
+        .await;
+    let first = call(&app, "CA3", "+14155550111").await; // a's only phone unit is taken
     assert_eq!(first["agent_id"], "a");
-    app.ingest(&message("phone", Some("sms"), "+14155550122", "hi"))
-        .await; // a owns them too
     let second = call(&app, "CA4", "+14155550122").await;
     assert_eq!(
         second["decision"], "queue",

@@ -113,12 +113,12 @@ async fn a_queued_conversations_wait_and_first_response_are_observed_and_slow_on
     let text = app.metrics().await;
     let waits = sample(
         &text,
-        r#"switchboard_wait_seconds_count{channel="chat",outcome="personal_agent",queue="chat"}"#,
+        r#"switchboard_wait_seconds_count{channel="chat",outcome="new_personal_agent",queue="chat"}"#,
     );
     assert_eq!(waits, Some(1.0), "{text}");
     let waited = sample(
         &text,
-        r#"switchboard_wait_seconds_sum{channel="chat",outcome="personal_agent",queue="chat"}"#,
+        r#"switchboard_wait_seconds_sum{channel="chat",outcome="new_personal_agent",queue="chat"}"#,
     )
     .unwrap_or(0.0);
     assert!(waited >= 0.05, "waited {waited}");

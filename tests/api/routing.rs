@@ -32,6 +32,9 @@ both_stores!(
     removing_an_agent_reroutes_its_work_and_its_customers_get_a_new_personal_agent,
     a_retry_after_resolve_answers_the_first_real_route,
     a_removed_personal_agent_added_again_is_a_stranger_to_their_old_customers,
+    a_customer_queued_overnight_gets_the_agent_who_took_them_as_personal_agent,
+    with_one_agent_online_and_one_offline_the_new_customers_manager_is_the_online_one,
+    with_the_smallest_portfolio_full_a_new_customer_goes_at_once_to_a_colleague_with_room,
 );
 
 fn t0() -> DateTime<Utc> {
@@ -191,22 +194,23 @@ async fn with_the_personal_agent_offline_it_falls_back_and_the_owner_stays(h: Ha
     );
 }
 
-async fn a_full_personal_agent_is_waited_for_then_freed_capacity_goes_to_them(h: Harness) {
-    agent_online(&h, "a", 1).await;
-    let first = chat(&h, "v-1", t0()).await;
-    assigned_to(&first, "a", RouteReason::NewPersonalAgent);
-    let second = chat(&h, "v-2", t0()).await; // a is the smallest portfolio... and full
+/// v-2 is a's customer (served once, resolved); then v-1 becomes a's customer too and
+/// a, with room for one chat, is full. Answers v-1's receipt.
+async fn customer_of_a_who_is_now_busy(h: &Harness) -> Receipt {
+    let v2 = chat(h, "v-2", t0()).await;
+    assigned_to(&v2, "a", RouteReason::NewPersonalAgent);
     h.store
-        .resolve(&second.conversation_id, t0())
+        .resolve(&v2.conversation_id, t0())
         .await
         .expect("resolve");
-    let v2 = h
-        .store
-        .customer(&second.customer_id)
-        .await
-        .expect("read")
-        .expect("customer");
-    assert_eq!(v2.personal_agent_id.as_deref(), Some("a"));
+    let v1 = chat(h, "v-1", t0()).await;
+    assigned_to(&v1, "a", RouteReason::NewPersonalAgent);
+    v1
+}
+
+async fn a_full_personal_agent_is_waited_for_then_freed_capacity_goes_to_them(h: Harness) {
+    agent_online(&h, "a", 1).await;
+    let first = customer_of_a_who_is_now_busy(&h).await;
     agent_online(&h, "b", 1).await;
     let waiting = chat(&h, "v-2", t0() + Duration::days(10)).await;
     assert_eq!(waiting.route.decision, Decision::Queued);
@@ -235,7 +239,7 @@ async fn a_full_personal_agent_is_waited_for_then_freed_capacity_goes_to_them(h:
 
 async fn an_expired_sticky_wait_falls_back_to_the_least_loaded_agent(h: Harness) {
     agent_online(&h, "a", 1).await;
-    chat(&h, "v-1", t0()).await;
+    customer_of_a_who_is_now_busy(&h).await;
     let waiting = chat(&h, "v-2", t0()).await;
     assert_eq!(waiting.route.reason, RouteReason::WaitingForPersonalAgent);
     agent_online(&h, "b", 1).await;
@@ -738,19 +742,26 @@ fn tiered_policy() -> StorePolicy {
 
 async fn a_vip_waits_longer_for_their_agent_and_queues_first(h: Harness) {
     agent_online(&h, "a", 1).await;
+    // Both are a's customers (served once each), the vip one a vip.
+    for customer in ["standard", "vip"] {
+        let r = chat(&h, customer, t0()).await;
+        assigned_to(&r, "a", RouteReason::NewPersonalAgent);
+        if customer == "vip" {
+            h.store
+                .set_tier(&r.customer_id, "vip")
+                .await
+                .expect("tier")
+                .expect("customer");
+        }
+        h.store
+            .resolve(&r.conversation_id, t0())
+            .await
+            .expect("resolve");
+    }
     chat(&h, "first", t0()).await; // a is full from now on
+                                   // Both write again: reopened, waiting for a.
     let standard = chat(&h, "standard", t0()).await;
     let vip = chat(&h, "vip", t0()).await;
-    h.store
-        .set_tier(&vip.customer_id, "vip")
-        .await
-        .expect("tier")
-        .expect("customer");
-    h.store
-        .resolve(&vip.conversation_id, t0())
-        .await
-        .expect("resolve");
-    let vip = chat(&h, "vip", t0() + Duration::seconds(1)).await; // reopened, waiting again
     assert_eq!(vip.route.reason, RouteReason::WaitingForPersonalAgent);
     assert_eq!(standard.route.reason, RouteReason::WaitingForPersonalAgent);
     // Nobody else is online: expired waits join the queue.
@@ -868,6 +879,11 @@ async fn a_removed_personal_agent_added_again_is_a_stranger_to_their_old_custome
         RouteReason::NoAgentAvailable,
         "{alone:?}"
     );
+    // (Resolved before anyone comes back: whoever took it would become their manager.)
+    h.store
+        .resolve(&alone.conversation_id, t0() + Duration::minutes(1))
+        .await
+        .expect("resolve");
     // An agent created again under the same id is a new person: the old customers, who
     // lost their personal agent at the removal, do not get them back by the id alone.
     agent_online(&h, "a", 3).await;
@@ -880,4 +896,92 @@ async fn a_removed_personal_agent_added_again_is_a_stranger_to_their_old_custome
     assert_eq!(customer.personal_agent_id, None);
     let a = h.store.agent(&id("a")).await.expect("read").expect("agent");
     assert_eq!(a.portfolio, 0, "nobody's personal agent yet");
+}
+
+async fn personal_agent_of(h: &Harness, r: &Receipt) -> Option<String> {
+    let customer = h.store.customer(&r.customer_id).await.expect("read");
+    customer.expect("customer").personal_agent_id
+}
+
+async fn portfolio(h: &Harness, agent: &str) -> u64 {
+    let view = h
+        .store
+        .agent(&id(agent))
+        .await
+        .expect("read")
+        .expect("agent");
+    view.portfolio
+}
+
+async fn a_customer_queued_overnight_gets_the_agent_who_took_them_as_personal_agent(h: Harness) {
+    let night = chat(&h, "v-1", t0()).await;
+    assert_eq!(
+        night.route.reason,
+        RouteReason::NoAgentAvailable,
+        "{night:?}"
+    );
+    assert_eq!(personal_agent_of(&h, &night).await, None);
+    // Morning: b comes online and takes the queued customer, who is b's from now on.
+    h.store
+        .put_agent(&profile("b", 3), t0())
+        .await
+        .expect("put");
+    let made = h
+        .store
+        .set_presence(&id("b"), Presence::Online, t0() + Duration::hours(8))
+        .await
+        .expect("presence")
+        .expect("known");
+    assert_eq!(made.len(), 1);
+    assert_eq!(made[0].reason, RouteReason::NewPersonalAgent);
+    assert_eq!(personal_agent_of(&h, &night).await.as_deref(), Some("b"));
+    assert_eq!(portfolio(&h, "b").await, 1);
+    h.store
+        .resolve(&night.conversation_id, t0() + Duration::hours(9))
+        .await
+        .expect("resolve");
+    // Their next conversation goes to b, though a colleague is idler.
+    agent_online(&h, "a", 3).await;
+    let next = chat(&h, "v-1", t0() + Duration::days(10)).await;
+    assigned_to(&next, "b", RouteReason::PersonalAgent);
+}
+
+async fn with_one_agent_online_and_one_offline_the_new_customers_manager_is_the_online_one(
+    h: Harness,
+) {
+    h.store
+        .put_agent(&profile("a", 3), t0())
+        .await
+        .expect("put"); // offline
+    agent_online(&h, "b", 3).await;
+    let r = chat(&h, "v-1", t0()).await;
+    assigned_to(&r, "b", RouteReason::NewPersonalAgent);
+    assert_eq!(personal_agent_of(&h, &r).await.as_deref(), Some("b"));
+    assert_eq!((portfolio(&h, "a").await, portfolio(&h, "b").await), (0, 1));
+}
+
+async fn with_the_smallest_portfolio_full_a_new_customer_goes_at_once_to_a_colleague_with_room(
+    h: Harness,
+) {
+    agent_online(&h, "a", 1).await;
+    agent_online(&h, "b", 3).await;
+    assigned_to(
+        &chat(&h, "v-1", t0()).await,
+        "a",
+        RouteReason::NewPersonalAgent,
+    );
+    assigned_to(
+        &chat(&h, "v-2", t0()).await,
+        "b",
+        RouteReason::NewPersonalAgent,
+    );
+    assigned_to(
+        &chat(&h, "v-3", t0()).await,
+        "b",
+        RouteReason::NewPersonalAgent,
+    );
+    // a has the smaller portfolio (1 to 2) but no room: the newcomer does not wait for a.
+    let r = chat(&h, "v-4", t0()).await;
+    assigned_to(&r, "b", RouteReason::NewPersonalAgent);
+    assert_eq!(personal_agent_of(&h, &r).await.as_deref(), Some("b"));
 }

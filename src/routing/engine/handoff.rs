@@ -97,6 +97,8 @@ impl Routing {
             priority: handoff.priority,
             transfers: handoff.transfers,
             queue: None,
+            // The customer's personal agent belongs to the other group.
+            adopt: false,
         };
         let route = rec.route(RouteReason::AlreadyAssigned);
         self.routes.insert(conv.clone(), rec);

@@ -81,6 +81,9 @@ struct RouteRec {
     transfers: u32,
     /// A queue other than the channel's (the supervisor queue).
     queue: Option<String>,
+    /// Nobody could serve the customer when they had no personal agent: whoever takes
+    /// the conversation first becomes their personal agent.
+    adopt: bool,
 }
 
 impl RouteRec {
@@ -269,6 +272,7 @@ impl Routing {
             priority: req.priority,
             transfers: 0,
             queue: None,
+            adopt: req.personal_agent.is_none(),
         };
         let (reason, assignment) = match placement {
             Placement::Assign(agent, reason) => {
@@ -352,12 +356,13 @@ impl Routing {
         }
     }
 
-    /// Smallest portfolio, then lowest load on the channel, then id; among agents who
-    /// take the channel at all.
+    /// Smallest portfolio, then lowest load on the channel, then id; among the agents who
+    /// can serve the customer now (online, with room on the channel): a new customer never
+    /// waits for, and is never given, an agent who cannot (CONTRACT rule 2).
     pub(super) fn choose_personal_agent(&self, channel: Channel) -> Option<AgentId> {
         self.agents
             .values()
-            .filter(|a| a.profile.capacity.of(channel) > 0)
+            .filter(|a| a.presence == Presence::Online && a.has_room(channel))
             .min_by(|a, b| {
                 (a.portfolio, a.load(channel), &a.profile.id).cmp(&(
                     b.portfolio,

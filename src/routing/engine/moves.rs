@@ -66,11 +66,13 @@ impl Routing {
         {
             let placed = match (to_supervisor, self.least_loaded(rec.channel)) {
                 (false, Some(agent)) => {
-                    self.give(conv, &agent, rec.channel, Some(RouteReason::Fallback));
+                    let reason = self
+                        .give(conv, &agent, rec.channel, Some(RouteReason::Fallback))
+                        .unwrap_or(RouteReason::Fallback);
                     assignments.push(Assignment::new(
                         conv,
                         &agent,
-                        RouteReason::Fallback,
+                        reason,
                         rec.channel,
                         rec.since,
                         now,
@@ -146,14 +148,16 @@ impl Routing {
         let rec = self.routes.get(conv)?.clone();
         match self.least_loaded(rec.channel) {
             Some(agent) => {
-                self.give(conv, &agent, rec.channel, Some(RouteReason::Fallback));
+                let reason = self
+                    .give(conv, &agent, rec.channel, Some(RouteReason::Fallback))
+                    .unwrap_or(RouteReason::Fallback);
                 if let Some(r) = self.routes.get_mut(conv) {
                     r.holding = Holding::Assigned(agent.clone());
                 }
                 Some(Assignment::new(
                     conv,
                     &agent,
-                    RouteReason::Fallback,
+                    reason,
                     rec.channel,
                     rec.since,
                     now,
@@ -194,10 +198,11 @@ impl Routing {
             } else {
                 RouteReason::Fallback
             };
-            made.push(Assignment::new(
-                &conv, agent, reason, channel, rec.since, now,
-            ));
-            self.give(&conv, agent, channel, Some(reason));
+            let since = rec.since;
+            let reason = self
+                .give(&conv, agent, channel, Some(reason))
+                .unwrap_or(reason);
+            made.push(Assignment::new(&conv, agent, reason, channel, since, now));
         }
         made
     }
@@ -248,13 +253,21 @@ impl Routing {
 
     /// Gives `conv` to `agent`, taking one unit of `channel`, and tells them (and, when
     /// someone else covers a customer, their personal agent). `None` means a transfer.
+    /// A customer nobody could serve at first gets `agent` as personal agent (answered
+    /// as `NewPersonalAgent`, the reason this answers).
     pub(super) fn give(
         &mut self,
         conv: &ConversationId,
         agent: &AgentId,
         channel: Channel,
         reason: Option<RouteReason>,
-    ) {
+    ) -> Option<RouteReason> {
+        let adopted = reason.is_some() && self.adopt(conv, agent);
+        let reason = if adopted {
+            Some(RouteReason::NewPersonalAgent)
+        } else {
+            reason
+        };
         if let Some(a) = self.agents.get_mut(agent) {
             *a.load.entry(channel).or_insert(0) += 1;
         }
@@ -277,5 +290,19 @@ impl Routing {
                 );
             }
         }
+        reason
+    }
+
+    /// Makes `agent` the owner of an unowned conversation's customer; whether it did.
+    fn adopt(&mut self, conv: &ConversationId, agent: &AgentId) -> bool {
+        let Some(rec) = self.routes.get_mut(conv).filter(|r| r.adopt) else {
+            return false;
+        };
+        rec.adopt = false;
+        rec.owner = Some(agent.clone());
+        if let Some(a) = self.agents.get_mut(agent) {
+            a.portfolio += 1;
+        }
+        true
     }
 }

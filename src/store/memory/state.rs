@@ -7,9 +7,9 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::{
     merge_target, next_step, Channel, ConversationId, ConversationState, ConversationStep,
-    CustomerId, CustomerView, Identity, InboundMessage, Message, RoutingGroup,
+    CustomerId, CustomerView, Identity, InboundMessage, Message, RouteReason, RoutingGroup,
 };
-use crate::routing::{priority, routing_group, Request};
+use crate::routing::{priority, routing_group, Assignment, Request};
 use crate::store::{StoreError, StorePolicy, MAX_HOPS};
 
 use super::{ConvRec, CustomerRec, State};
@@ -73,7 +73,8 @@ impl State {
             }
             // Its timeline joins the survivor's conversation, which routing owns now.
             let group = self.conv_group(open);
-            self.routing.release(&group, open, now);
+            let made = self.routing.release(&group, open, now);
+            self.adopt(&made);
         }
         for identity in &src.identities {
             self.identities.insert(identity.clone(), target.clone());
@@ -218,6 +219,30 @@ impl State {
             customer.group = group;
         }
         Ok(route)
+    }
+
+    /// Customers nobody could serve at first get as personal agent whoever took them
+    /// (assignments answered as `NewPersonalAgent`), in that agent's group.
+    pub(super) fn adopt(&mut self, made: &[Assignment]) {
+        for a in made
+            .iter()
+            .filter(|a| a.reason == RouteReason::NewPersonalAgent)
+        {
+            let Ok(cid) = self.live(a.conversation_id.customer()) else {
+                continue;
+            };
+            let group = self
+                .routing
+                .group_of(&a.agent_id)
+                .cloned()
+                .unwrap_or_default();
+            if let Some(c) = self.customers.get_mut(&cid) {
+                if c.personal_agent.is_none() {
+                    c.personal_agent = Some(a.agent_id.clone());
+                    c.group = group;
+                }
+            }
+        }
     }
 
     /// The group a conversation is routed in (the default before it ever was).

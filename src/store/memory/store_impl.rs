@@ -163,11 +163,12 @@ impl Store for MemoryStore {
         profile: &AgentProfile,
         now: DateTime<Utc>,
     ) -> Result<SavedAgent, StoreError> {
-        let (view, created, assignments) = self
-            .lock()
+        let mut state = self.lock();
+        let (view, created, assignments) = state
             .routing
             .put_agent(profile.clone(), now)
             .map_err(|busy| StoreError::Conflict(busy.to_owned()))?;
+        state.adopt(&assignments);
         Ok(SavedAgent {
             view,
             created,
@@ -190,11 +191,17 @@ impl Store for MemoryStore {
         now: DateTime<Utc>,
     ) -> Result<Option<Vec<Assignment>>, StoreError> {
         let grace = self.policy.offline_grace;
-        Ok(self.lock().routing.set_presence(id, presence, now, grace))
+        let mut state = self.lock();
+        let made = state.routing.set_presence(id, presence, now, grace);
+        state.adopt(made.as_deref().unwrap_or_default());
+        Ok(made)
     }
 
     async fn fire_timers(&self, now: DateTime<Utc>) -> Result<Vec<Assignment>, StoreError> {
-        Ok(self.lock().routing.fire_timers(now))
+        let mut state = self.lock();
+        let made = state.routing.fire_timers(now);
+        state.adopt(&made);
+        Ok(made)
     }
 
     async fn delete_agent(
@@ -202,7 +209,10 @@ impl Store for MemoryStore {
         id: &AgentId,
         now: DateTime<Utc>,
     ) -> Result<Option<Vec<Assignment>>, StoreError> {
-        Ok(self.lock().routing.delete_agent(id, now))
+        let mut state = self.lock();
+        let made = state.routing.delete_agent(id, now);
+        state.adopt(made.as_deref().unwrap_or_default());
+        Ok(made)
     }
 
     async fn add_reply(
@@ -270,6 +280,9 @@ impl Store for MemoryStore {
         let mut state = self.lock();
         let group = state.conv_group(id);
         let (outcome, now_in) = state.routing.transfer(&group, id, to, now);
+        if let TransferOutcome::Transferred { assignments, .. } = &outcome {
+            state.adopt(assignments);
+        }
         if let Some(conv) = state.conversations.get_mut(id) {
             conv.group = Some(now_in);
         }
@@ -294,7 +307,9 @@ impl Store for MemoryStore {
     ) -> Result<Vec<Assignment>, StoreError> {
         let mut state = self.lock();
         let group = state.conv_group(id);
-        Ok(state.routing.release(&group, id, now))
+        let made = state.routing.release(&group, id, now);
+        state.adopt(&made);
+        Ok(made)
     }
 
     async fn record_thread(

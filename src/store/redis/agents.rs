@@ -78,7 +78,7 @@ impl RedisStore {
         let mut parts = answer.into_iter();
         let created = matches!(parts.next(), Some(Value::Int(1))) && !moved;
         let made = parts.map(strings).collect::<Result<Vec<_>, _>>()?;
-        Ok((created, self.recorded(made, now).await?))
+        Ok((created, self.recorded(made, &profile.group, now).await?))
     }
 
     pub(super) async fn presence(
@@ -100,7 +100,7 @@ impl RedisStore {
             .await
             .map_err(from_redis)?;
         match made {
-            Some(made) => Ok(Some(self.recorded(made, now).await?)),
+            Some(made) => Ok(Some(self.recorded(made, &group, now).await?)),
             None => Ok(None),
         }
     }
@@ -121,7 +121,7 @@ impl RedisStore {
             .map_err(from_redis)?;
         match made {
             // The group pointer stays: the removed agent's events stay readable.
-            Some(made) => Ok(Some(self.recorded(made, now).await?)),
+            Some(made) => Ok(Some(self.recorded(made, &group, now).await?)),
             None => Ok(None),
         }
     }

@@ -48,7 +48,7 @@ mod tests {
     use super::*;
 
     /// Every Lua source, as `include_str!` embeds it.
-    const SOURCES: [(&str, &str); 20] = [
+    const SOURCES: [(&str, &str); 21] = [
         ("ingest", include_str!("lua/ingest.lua")),
         ("merge_out", include_str!("lua/merge_out.lua")),
         ("merge_in", include_str!("lua/merge_in.lua")),
@@ -69,6 +69,7 @@ mod tests {
         ("take_over", include_str!("lua/routing/take_over.lua")),
         ("leave_group", include_str!("lua/routing/leave_group.lua")),
         ("regroup", include_str!("lua/regroup.lua")),
+        ("adopt", include_str!("lua/adopt.lua")),
     ];
 
     #[test]

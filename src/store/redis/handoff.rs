@@ -96,7 +96,7 @@ impl RedisStore {
         }
         let record = Record::parse(&head)?;
         let freed = parts.map(strings).collect::<Result<Vec<_>, _>>()?;
-        let mut assignments = self.recorded(freed, now).await?;
+        let mut assignments = self.recorded(freed, from, now).await?;
         crash_point("handoff");
         let (route, more) = self.complete(from, conv, &record, now).await?;
         assignments.extend(more);
@@ -178,7 +178,7 @@ impl RedisStore {
             .map_err(corrupt)?;
         self.mirror_agent(conv, assigned.as_ref()).await?;
         let made = parts.map(strings).collect::<Result<Vec<_>, _>>()?;
-        Ok((Some(route), self.recorded(made, now).await?))
+        Ok((Some(route), self.recorded(made, &record.group, now).await?))
     }
 
     /// Finishes the hand-offs out of `group` that a dead process left half done.

@@ -49,6 +49,7 @@ struct Scripts {
     resolve: Script,
     reply: Script,
     regroup: Script,
+    adopt: Script,
 }
 
 impl Scripts {
@@ -61,6 +62,7 @@ impl Scripts {
             resolve: constants::script(include_str!("lua/resolve.lua")),
             reply: constants::script(include_str!("lua/reply.lua")),
             regroup: constants::script(include_str!("lua/regroup.lua")),
+            adopt: constants::script(include_str!("lua/adopt.lua")),
         }
     }
 }

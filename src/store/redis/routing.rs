@@ -161,7 +161,7 @@ impl RedisStore {
             .invoke_async(&mut self.conn.clone())
             .await
             .map_err(from_redis)?;
-        self.recorded(made, now).await
+        self.recorded(made, group, now).await
     }
 
     /// The deployment-wide picture: every group's, summed (one script per group, at once).
@@ -235,7 +235,7 @@ impl RedisStore {
             .invoke_async(&mut self.conn.clone())
             .await
             .map_err(from_redis)?;
-        self.recorded(made, now).await
+        self.recorded(made, group, now).await
     }
 
     /// A transfer inside the conversation's group (one script); to an agent of another
@@ -305,7 +305,7 @@ impl RedisStore {
             .map_err(corrupt)?;
         self.mirror_agent(conv, assigned.as_ref()).await?;
         let made = parts.map(strings).collect::<Result<Vec<_>, _>>()?;
-        let assignments = self.recorded(made, now).await?;
+        let assignments = self.recorded(made, group, now).await?;
         Ok(TransferOutcome::Transferred {
             route,
             transfers: transfers.parse().map_err(corrupt)?,
@@ -319,6 +319,7 @@ impl RedisStore {
     pub(super) async fn recorded(
         &self,
         made: Vec<Vec<String>>,
+        group: &RoutingGroup,
         now: DateTime<Utc>,
     ) -> Result<Vec<Assignment>, StoreError> {
         let (queued, assigned): (Vec<_>, Vec<_>) = made
@@ -344,7 +345,25 @@ impl RedisStore {
                 .map(|(conv, agent)| self.mirror_agent(conv, agent.as_ref())),
         )
         .await?;
+        let adopted = assignments
+            .iter()
+            .filter(|a| a.reason == RouteReason::NewPersonalAgent);
+        try_join_all(adopted.map(|a| self.adopt(a, group))).await?;
         Ok(assignments)
+    }
+
+    /// Records on the customer the personal agent who took them (see `adopt.lua`).
+    async fn adopt(&self, a: &Assignment, group: &RoutingGroup) -> Result<(), StoreError> {
+        let _: i64 = self
+            .scripts
+            .adopt
+            .key(self.keys.customer(a.conversation_id.customer()))
+            .arg(a.agent_id.as_str())
+            .arg(group.as_str())
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(from_redis)?;
+        Ok(())
     }
 
     /// Writes (or clears) the conversation's `agent` mirror on the customer's slot.

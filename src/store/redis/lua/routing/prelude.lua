@@ -5,10 +5,13 @@
 -- a script. Layout (suffixes of KEYS[1]):
 --   :agents            set    agent ids
 --   :a:<agent>         hash   profile, presence, cap:<ch>, load:<ch>, portfolio
---   :pf:<ch>           zset   agents taking <ch>, by portfolio * 2^20 + load (personal-agent choice)
+--   :pf:<ch>           zset   online agents with room on <ch>, by portfolio * 2^20 + load
+--                             (a new customer's personal agent: someone who can serve now)
 --   :free:<ch>         zset   online agents with room on <ch>, by load (fallback choice)
 --   :r:<conv>          hash   channel, state (assigned|waiting|queued), agent, owner, since,
---                             priority, transfers, queue (only when not the channel's)
+--                             priority, transfers, queue (only when not the channel's),
+--                             adopt (1: nobody could serve the ownerless customer; whoever
+--                             takes it becomes their personal agent)
 --   :q:<ch>            zset   queued conversations, by priority then time waited
 --   :q:supervisor      zset   conversations transferred too often (nobody drains it automatically)
 --   :w:<agent>:<ch>    zset   conversations waiting for their personal agent, by since
@@ -34,14 +37,11 @@ local function num(v) return tonumber(v or '0') or 0 end
 local function reindex(a, ch)
   local h = redis.call('HMGET', akey(a), 'presence', 'cap:' .. ch, 'load:' .. ch, 'portfolio')
   local cap, load = num(h[2]), num(h[3])
-  if cap > 0 then
-    redis.call('ZADD', R .. ':pf:' .. ch, num(h[4]) * 1048576 + load, a)
-  else
-    redis.call('ZREM', R .. ':pf:' .. ch, a)
-  end
   if h[1] == 'online' and load < cap then
+    redis.call('ZADD', R .. ':pf:' .. ch, num(h[4]) * 1048576 + load, a)
     redis.call('ZADD', R .. ':free:' .. ch, load, a)
   else
+    redis.call('ZREM', R .. ':pf:' .. ch, a)
     redis.call('ZREM', R .. ':free:' .. ch, a)
   end
 end
@@ -85,6 +85,17 @@ end
 -- else covers a customer, their personal agent); answers the assignment. Events are
 -- written in the same script as the assignment, so none is ever lost or invented.
 local function assign(conv, a, ch, reason)
+  -- An ownerless customer nobody could serve at first: whoever takes them is their
+  -- personal agent from now on (`Routing::adopt`).
+  if reason ~= 'transfer' and redis.call('HGET', rkey(conv), 'adopt') then
+    redis.call('HSET', rkey(conv), 'owner', a)
+    redis.call('HDEL', rkey(conv), 'adopt')
+    redis.call('HINCRBY', akey(a), 'portfolio', 1)
+    for _, other in ipairs(CHANNELS) do
+      if other ~= ch then reindex(a, other) end
+    end
+    reason = R_NEW_PERSONAL_AGENT
+  end
   redis.call('HSET', rkey(conv), 'state', 'assigned', 'agent', a)
   waiting_in(conv, nil)
   redis.call('HINCRBY', akey(a), 'load:' .. ch, 1)

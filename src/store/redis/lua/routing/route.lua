@@ -27,6 +27,7 @@ if personal == '' or redis.call('SISMEMBER', R .. ':agents', personal) == 0 then
 end
 
 redis.call('HSET', r, 'channel', ch, 'owner', personal, 'since', now, 'priority', priority)
+if personal == '' then redis.call('HSET', r, 'adopt', 1) end
 local seen_presence, seen_room = '', 0
 if personal ~= '' then
   local p = redis.call('HMGET', akey(personal), 'presence', 'cap:' .. ch, 'load:' .. ch)
