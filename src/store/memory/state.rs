@@ -62,6 +62,7 @@ impl State {
             .customers
             .remove(source)
             .ok_or_else(|| StoreError::Corrupt(format!("customer {source} missing")))?;
+        let mut released = Vec::new();
         let src_open = src
             .open
             .take()
@@ -73,8 +74,7 @@ impl State {
             }
             // Its timeline joins the survivor's conversation, which routing owns now.
             let group = self.conv_group(open);
-            let made = self.routing.release(&group, open, now);
-            self.adopt(&made);
+            released = self.routing.release(&group, open, now);
         }
         for identity in &src.identities {
             self.identities.insert(identity.clone(), target.clone());
@@ -109,6 +109,9 @@ impl State {
         }
         src.merged_into = Some(target.clone());
         self.customers.insert(source.clone(), src);
+        // As on Redis, where the freed unit's assignments are recorded after the survivor
+        // took over the merged customer's fields.
+        self.adopt(&released);
         Ok(())
     }
 

@@ -153,9 +153,9 @@ impl Store for MemoryStore {
             customer.open = None;
         }
         let group = state.conv_group(id);
-        Ok(ResolveOutcome::Resolved(
-            state.routing.release(&group, id, now),
-        ))
+        let made = state.routing.release(&group, id, now);
+        state.adopt(&made);
+        Ok(ResolveOutcome::Resolved(made))
     }
 
     async fn put_agent(
