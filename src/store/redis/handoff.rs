@@ -16,7 +16,7 @@
 use chrono::{DateTime, Utc};
 use redis::Value;
 
-use super::routing::{route_of, strings};
+use super::routing::{head_strings, route_of, strings};
 use super::{corrupt, from_redis, RedisStore};
 use crate::domain::{AgentId, Channel, ConversationId, Route, RoutingGroup};
 use crate::store::{Assignment, StoreError, TransferOutcome, MAX_TRANSFERS};
@@ -161,11 +161,7 @@ impl RedisStore {
             .await
             .map_err(from_redis)?;
         let mut parts = answer.into_iter();
-        let head: Vec<String> = parts
-            .by_ref()
-            .take(4)
-            .map(|v| redis::from_redis_value(v).map_err(corrupt))
-            .collect::<Result<_, _>>()?;
+        let head = head_strings(&mut parts, 4)?;
         let [state, agent, queue, _transfers] = head.as_slice() else {
             return Ok((None, Vec::new()));
         };

@@ -284,11 +284,7 @@ impl RedisStore {
             .await
             .map_err(from_redis)?;
         let mut parts = answer.into_iter();
-        let head: Vec<String> = parts
-            .by_ref()
-            .take(4)
-            .map(|v| redis::from_redis_value(v).map_err(corrupt))
-            .collect::<Result<_, _>>()?;
+        let head = head_strings(&mut parts, 4)?;
         match head.first().map(String::as_str) {
             Some("not_routed") => return Ok(TransferOutcome::NotRouted),
             Some("unavailable") => return Ok(TransferOutcome::AgentUnavailable),
@@ -440,6 +436,17 @@ fn assignment(parts: Vec<String>, now: DateTime<Utc>) -> Result<Assignment, Stor
         channel,
         waited: (now - since).max(Duration::zero()),
     })
+}
+
+/// The first `n` values of a script's answer as strings (the rest are assignments).
+pub(super) fn head_strings(
+    parts: &mut impl Iterator<Item = Value>,
+    n: usize,
+) -> Result<Vec<String>, StoreError> {
+    parts
+        .take(n)
+        .map(|v| redis::from_redis_value(v).map_err(corrupt))
+        .collect()
 }
 
 pub(super) fn strings(value: Value) -> Result<Vec<String>, StoreError> {
