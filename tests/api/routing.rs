@@ -10,7 +10,9 @@ use serde_json::json;
 use switchboard::domain::{
     AgentId, AgentProfile, Capacity, Channel, Decision, Presence, Receipt, RouteReason,
 };
-use switchboard::store::{Queue, RedisStore, SavedAgent, Store, StorePolicy};
+use switchboard::store::{
+    Queue, RedisStore, SavedAgent, Store, StorePolicy, TransferOutcome, TransferTarget,
+};
 
 use crate::helpers::{ext, inbound, Harness, RedisServer};
 
@@ -35,6 +37,7 @@ both_stores!(
     a_customer_queued_overnight_gets_the_agent_who_took_them_as_personal_agent,
     with_one_agent_online_and_one_offline_the_new_customers_manager_is_the_online_one,
     with_the_smallest_portfolio_full_a_new_customer_goes_at_once_to_a_colleague_with_room,
+    an_agent_an_ownerless_customer_is_transferred_to_becomes_their_personal_agent,
 );
 
 fn t0() -> DateTime<Utc> {
@@ -984,4 +987,36 @@ async fn with_the_smallest_portfolio_full_a_new_customer_goes_at_once_to_a_colle
     let r = chat(&h, "v-4", t0()).await;
     assigned_to(&r, "b", RouteReason::NewPersonalAgent);
     assert_eq!(personal_agent_of(&h, &r).await.as_deref(), Some("b"));
+}
+
+async fn an_agent_an_ownerless_customer_is_transferred_to_becomes_their_personal_agent(h: Harness) {
+    let r = chat(&h, "v-1", t0()).await;
+    assert_eq!(r.route.reason, RouteReason::NoAgentAvailable);
+    // Parked with the supervisor (nobody drains that queue), then handed to b.
+    let parked = h
+        .store
+        .transfer(
+            &r.conversation_id,
+            &TransferTarget::Queue(Queue::Supervisor),
+            t0(),
+        )
+        .await
+        .expect("transfer");
+    assert!(
+        matches!(parked, TransferOutcome::Transferred { .. }),
+        "{parked:?}"
+    );
+    agent_online(&h, "b", 3).await;
+    let outcome = h
+        .store
+        .transfer(&r.conversation_id, &TransferTarget::Agent(id("b")), t0())
+        .await
+        .expect("transfer");
+    let TransferOutcome::Transferred { assignments, .. } = outcome else {
+        panic!("not transferred: {outcome:?}");
+    };
+    assert_eq!(assignments.len(), 1, "{assignments:?}");
+    assert_eq!(assignments[0].reason, RouteReason::NewPersonalAgent);
+    assert_eq!(personal_agent_of(&h, &r).await.as_deref(), Some("b"));
+    assert_eq!(portfolio(&h, "b").await, 1);
 }

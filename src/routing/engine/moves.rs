@@ -44,9 +44,21 @@ impl Routing {
         // Order matters: the target agent takes its unit before the old holder's freed
         // unit serves whoever waits for them; a conversation sent to its channel's queue
         // is placed last, with everyone's room known.
+        // The target of an ownerless customer becomes their personal agent.
+        let mut adopted = None;
         let holding = match to {
             TransferTarget::Agent(target) if !to_supervisor => {
                 self.give(conv, target, rec.channel, None);
+                if rec.adopt {
+                    adopted = Some(Assignment::new(
+                        conv,
+                        target,
+                        RouteReason::NewPersonalAgent,
+                        rec.channel,
+                        rec.since,
+                        now,
+                    ));
+                }
                 Holding::Assigned(target.clone())
             }
             _ => Holding::Transferring,
@@ -56,9 +68,11 @@ impl Routing {
             r.queue = to_supervisor.then(|| SUPERVISOR_QUEUE.to_owned());
             r.transfers = transfers;
         }
-        let mut assignments = old
-            .map(|a| self.drain(&a, rec.channel, now))
-            .unwrap_or_default();
+        let mut assignments: Vec<Assignment> = adopted.into_iter().collect();
+        assignments.extend(
+            old.map(|a| self.drain(&a, rec.channel, now))
+                .unwrap_or_default(),
+        );
         if self
             .routes
             .get(conv)
@@ -262,8 +276,8 @@ impl Routing {
         channel: Channel,
         reason: Option<RouteReason>,
     ) -> Option<RouteReason> {
-        let adopted = reason.is_some() && self.adopt(conv, agent);
-        let reason = if adopted {
+        let adopted = self.adopt(conv, agent);
+        let reason = if adopted && reason.is_some() {
             Some(RouteReason::NewPersonalAgent)
         } else {
             reason

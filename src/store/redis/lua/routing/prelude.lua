@@ -87,14 +87,14 @@ end
 local function assign(conv, a, ch, reason)
   -- An ownerless customer nobody could serve at first: whoever takes them is their
   -- personal agent from now on (`Routing::adopt`).
-  if reason ~= 'transfer' and redis.call('HGET', rkey(conv), 'adopt') then
+  if redis.call('HGET', rkey(conv), 'adopt') then
     redis.call('HSET', rkey(conv), 'owner', a)
     redis.call('HDEL', rkey(conv), 'adopt')
     redis.call('HINCRBY', akey(a), 'portfolio', 1)
     for _, other in ipairs(CHANNELS) do
       if other ~= ch then reindex(a, other) end
     end
-    reason = R_NEW_PERSONAL_AGENT
+    if reason ~= 'transfer' then reason = R_NEW_PERSONAL_AGENT end
   end
   redis.call('HSET', rkey(conv), 'state', 'assigned', 'agent', a)
   waiting_in(conv, nil)

@@ -36,6 +36,10 @@ local out = {}
 local state, agent, queue = 'queued', '', ch
 if target ~= '' and not to_supervisor then
   redis.call('HDEL', rkey(conv), 'queue')
+  -- The target of an ownerless customer becomes their personal agent.
+  if redis.call('HGET', rkey(conv), 'adopt') then
+    out[#out + 1] = {conv, target, R_NEW_PERSONAL_AGENT, ch, r[6]}
+  end
   assign(conv, target, ch, 'transfer')
   state, agent = 'assigned', target
 else
