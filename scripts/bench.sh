@@ -58,6 +58,7 @@ done
 RUN=warm wrk -t "$threads" -c "$connections" -d 5s -s scripts/bench/warm.lua "$api" >/dev/null
 
 cli() { redis-cli -p "$redis_port" "$@"; }
+redis_memory() { cli info memory | awk -F: '/^used_memory:/ {print $2 + 0}'; }
 redis_cpu() { cli info cpu | awk -F: '/^used_cpu_(sys|user):/ {s += $2} END {printf "%.6f", s}'; }
 redis_usec() { cli info commandstats | sed -n 's/.*usec=\([0-9]*\),.*/\1/p' | awk '{s += $1} END {print s + 0}'; }
 
@@ -66,8 +67,8 @@ service_cpu() { awk '{printf "%.6f", ($14 + $15) / '"$(getconf CLK_TCK)"'}' "/pr
 # Runs one wrk scenario; prints its line and leaves its rate in $rate.
 scenario() {
   local name=$1 url=$2 script=${3:-}
-  local cpu0 usec0 svc0 out requests p50 p99 cpu usec svc
-  cpu0=$(redis_cpu); usec0=$(redis_usec); svc0=$(service_cpu)
+  local cpu0 usec0 svc0 mem0 out requests p50 p99 cpu usec svc
+  cpu0=$(redis_cpu); usec0=$(redis_usec); svc0=$(service_cpu); mem0=$(redis_memory)
   [ -z "${STATS:-}" ] || cli config resetstat >/dev/null
   # With PROFILE=<scenario>: perf samples the service during that scenario.
   if [ "${PROFILE:-}" = "$name" ]; then
@@ -94,8 +95,9 @@ scenario() {
   cpu=$(python3 -c "print(f'{($(redis_cpu) - $cpu0) * 1e6 / $requests:.1f}')")
   usec=$(python3 -c "print(f'{max(0, $(redis_usec) - $usec0) / $requests:.1f}')")
   svc=$(python3 -c "print(f'{($(service_cpu) - $svc0) * 1e6 / $requests:.1f}')")
-  printf '%-8s %7.0f req/s  p50 %8s  p99 %8s  redis cpu %5s us/req  service cpu %5s us/req' \
-    "$name" "$rate" "$p50" "$p99" "$cpu" "$svc"
+  bytes=$(python3 -c "print(f'{($(redis_memory) - $mem0) / $requests:.0f}')")
+  printf '%-8s %7.0f req/s  p50 %8s  p99 %8s  redis cpu %5s us/req  service cpu %5s us/req  redis memory %4s B/req' \
+    "$name" "$rate" "$p50" "$p99" "$cpu" "$svc" "$bytes"
   # With STATS=1: what Redis ran for this scenario, per command.
   [ -z "${STATS:-}" ] || { echo; cli info commandstats | grep -v '^#' | sort -t= -k3 -nr | head -12; }
 }
