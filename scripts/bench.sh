@@ -102,6 +102,23 @@ scenario() {
   [ -z "${STATS:-}" ] || { echo; cli info commandstats | grep -v '^#' | sort -t= -k3 -nr | head -12; }
 }
 
+# Idle agents: IDLE_STREAMS event streams held open for 10 s; what they cost Redis
+# (commands/s, from INFO commandstats) and each side's CPU.
+idle_streams() {
+  local n=$1 calls0 calls1 cpu0 svc0
+  coproc IDLE { python3 scripts/bench/idle_streams.py 127.0.0.1 "$api_port" "$admin" "$n"; }
+  read -r ready <&"${IDLE[0]}"
+  [ "$ready" = ready ] || { echo "idle streams did not open" >&2; exit 1; }
+  sleep 1
+  calls0=$(cli info commandstats | sed -n 's/^cmdstat_[^:]*:calls=\([0-9]*\),.*/\1/p' | awk '{s += $1} END {print s}')
+  cpu0=$(redis_cpu); svc0=$(service_cpu)
+  sleep 10
+  calls1=$(cli info commandstats | sed -n 's/^cmdstat_[^:]*:calls=\([0-9]*\),.*/\1/p' | awk '{s += $1} END {print s}')
+  python3 -c "print(f'idle: {$n} open event streams: {($calls1 - $calls0) / 10:.0f} Redis commands/s (timers included), Redis {($(redis_cpu) - $cpu0) * 10:.1f} % of a core, service {($(service_cpu) - $svc0) * 10:.1f} % of a core')"
+  exec {IDLE[1]}>&-
+  wait "$IDLE_PID" 2>/dev/null || true
+}
+
 echo "wrk: $threads threads, $connections connections, $duration per scenario"
 scenario readyz "http://127.0.0.1:$ops_port/readyz"; echo
 scenario ceiling "http://127.0.0.1:$ceiling_port" scripts/bench/known.lua; ceiling=$rate; echo
@@ -109,3 +126,4 @@ for s in known new mix; do
   scenario "$s" "$api" "scripts/bench/$s.lua"
   python3 -c "print(f'  {$rate / $ceiling:.2f} of the ceiling')"
 done
+[ "${IDLE_STREAMS:-10000}" = 0 ] || idle_streams "${IDLE_STREAMS:-10000}"

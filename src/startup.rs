@@ -105,7 +105,6 @@ impl Application {
         let draining = Draining::default();
         let api_draining = web::Data::new(draining.clone());
         let sse = web::Data::new(SseTiming {
-            poll: Duration::from_millis(settings.sse.poll_interval_ms.max(10)),
             heartbeat: Duration::from_secs(settings.sse.heartbeat_secs.max(1)),
         });
         let event_hub = Arc::new(EventHub::default());
@@ -260,6 +259,7 @@ impl Application {
         shutdown.await;
         tracing::info!("shutting down: draining in-flight requests");
         self.draining.start();
+        self.event_hub.close();
         stop(api_handle, ops_handle).await;
         stop_workers.cancel();
         for task in background {

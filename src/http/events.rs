@@ -27,10 +27,9 @@ const BATCH: usize = 100;
 /// Messages of the timeline sent with an assignment, so nobody asks the customer again.
 const RECENT_MESSAGES: usize = 20;
 
-/// How the event stream paces itself.
+/// How the event stream paces itself (the shared poll's interval is the hub's).
 #[derive(Debug, Clone, Copy)]
 pub struct SseTiming {
-    pub poll: Duration,
     pub heartbeat: Duration,
 }
 
@@ -144,7 +143,7 @@ impl Feed {
     /// The next chunk to send: a batch of events, a heartbeat, or `None` to end.
     async fn next_chunk(&mut self) -> Option<Bytes> {
         loop {
-            if self.draining.is_draining() {
+            if self.draining.is_draining() || self.subscription.is_closing() {
                 return None;
             }
             if self.has_news() {
@@ -153,10 +152,11 @@ impl Feed {
                     return Some(chunk);
                 }
             }
-            // No store call while waiting: the hub polls for every stream at once; the
-            // wait is cut to the poll interval so draining is noticed as soon as before.
+            // No store call and no wake-up while waiting: the hub polls for every stream
+            // at once and wakes this one on news for its agent, or on draining.
             let started = Instant::now();
-            self.subscription.changed(self.timing.poll).await;
+            let until_heartbeat = self.timing.heartbeat.saturating_sub(self.idle);
+            self.subscription.changed(until_heartbeat).await;
             self.idle += started.elapsed();
             if self.idle >= self.timing.heartbeat {
                 self.idle = Duration::ZERO;

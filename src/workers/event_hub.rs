@@ -24,9 +24,19 @@ struct Watched {
 }
 
 /// See the module docs.
-#[derive(Default)]
 pub struct EventHub {
     watched: Mutex<HashMap<AgentId, Watched>>,
+    /// Set when the service starts draining: every stream wakes and ends.
+    closing: watch::Sender<bool>,
+}
+
+impl Default for EventHub {
+    fn default() -> Self {
+        Self {
+            watched: Mutex::default(),
+            closing: watch::channel(false).0,
+        }
+    }
 }
 
 /// One stream's interest in an agent; it stops being watched with its last subscription.
@@ -34,6 +44,7 @@ pub struct Subscription {
     hub: Arc<EventHub>,
     agent: AgentId,
     newest: watch::Receiver<String>,
+    closing: watch::Receiver<bool>,
 }
 
 impl EventHub {
@@ -53,7 +64,13 @@ impl EventHub {
             hub: self.clone(),
             agent: agent.clone(),
             newest: entry.newest.subscribe(),
+            closing: self.closing.subscribe(),
         }
+    }
+
+    /// Wakes every stream to end it (the service is draining).
+    pub fn close(&self) {
+        self.closing.send_replace(true);
     }
 
     /// Every watched agent with the newest event id known.
@@ -89,9 +106,20 @@ impl Subscription {
         self.newest.borrow().clone()
     }
 
-    /// Waits until the hub knows of a newer event, at most `wait`.
+    /// Waits until the hub knows of a newer event or closes, at most `wait`: an idle
+    /// stream costs no work between its heartbeats.
     pub async fn changed(&mut self, wait: Duration) {
-        let _ = tokio::time::timeout(wait, self.newest.changed()).await;
+        let _ = tokio::time::timeout(wait, async {
+            tokio::select! {
+                _ = self.newest.changed() => {}
+                _ = self.closing.changed() => {}
+            }
+        })
+        .await;
+    }
+
+    pub fn is_closing(&self) -> bool {
+        *self.closing.borrow()
     }
 }
 
@@ -173,5 +201,23 @@ mod tests {
         assert_eq!(hub.watched(), 1);
         drop(two);
         assert_eq!(hub.watched(), 0);
+    }
+
+    #[tokio::test]
+    async fn closing_wakes_a_waiting_stream_at_once() {
+        let hub = Arc::new(EventHub::default());
+        let agent: AgentId = "ann".parse().expect("id");
+        let mut sub = hub.subscribe(&agent, "0-0");
+        let waiter = tokio::spawn(async move {
+            sub.changed(Duration::from_secs(30)).await;
+            sub.is_closing()
+        });
+        tokio::task::yield_now().await;
+        hub.close();
+        let closed = tokio::time::timeout(Duration::from_secs(5), waiter)
+            .await
+            .expect("woken well before its 30 s wait")
+            .expect("task");
+        assert!(closed);
     }
 }

@@ -13,8 +13,9 @@ use crate::domain::{AgentId, ConversationId, RoutingGroup};
 use crate::store::{AgentEvent, EventKind, StoreError, EVENTS_KEPT};
 
 /// How long the shared poll trusts its memory of an agent's group. An agent moves only
-/// while idle; an open stream of a moved agent sees their new group's events after this.
-const POLL_GROUP_TTL: Duration = Duration::from_secs(60);
+/// while idle; an open stream of a moved agent sees their new group's events after this
+/// (a reconnect sees them at once).
+const POLL_GROUP_TTL: Duration = Duration::from_secs(300);
 /// Streams named in one `XREAD` at most (its arguments stay bounded).
 const STREAMS_PER_READ: usize = 500;
 
@@ -29,7 +30,11 @@ impl RedisStore {
         conversation: &ConversationId,
     ) -> Result<(), StoreError> {
         let group = self.agent_group_cached(agent).await?;
-        let _: String = redis::cmd("XADD")
+        // With the group's event counter, in one step (same slot), so the shared poll
+        // never misses it.
+        let mut pipe = redis::pipe();
+        pipe.atomic()
+            .cmd("XADD")
             .arg(self.keys.agent_events(&group, agent))
             .arg(&["MAXLEN", "~"])
             .arg(EVENTS_KEPT)
@@ -44,7 +49,11 @@ impl RedisStore {
                 "agent",
                 "",
             ])
-            .query_async(&mut self.conn.clone())
+            .ignore()
+            .cmd("INCR")
+            .arg(self.keys.event_sequence(&group))
+            .ignore();
+        pipe.query_async::<()>(&mut self.conn.clone())
             .await
             .map_err(from_redis)?;
         Ok(())
@@ -89,8 +98,10 @@ impl RedisStore {
             .map_or_else(|| "0-0".to_owned(), |(id, _)| id))
     }
 
-    /// One `XREAD` per routing group (and per `STREAMS_PER_READ` agents) for every
-    /// cursor: a group's streams share its slot, so this is cluster-safe.
+    /// Per routing group: one `GET` of its event counter, and only when it moved since
+    /// the last poll, one `XREAD` (per `STREAMS_PER_READ` agents) for every cursor: a
+    /// group's streams share its slot, so this is cluster-safe. Idle agents cost a
+    /// `GET` per group per poll, however many of them.
     pub(super) async fn newest_of_streams(
         &self,
         cursors: &[(AgentId, String)],
@@ -101,12 +112,34 @@ impl RedisStore {
             let group = self.agent_group_within(&cursor.0, POLL_GROUP_TTL).await?;
             by_group.entry(group).or_default().push(cursor);
         }
-        let reads = by_group.iter().flat_map(|(group, cursors)| {
-            cursors
-                .chunks(STREAMS_PER_READ)
-                .map(move |chunk| self.xread(group, chunk, limit))
-        });
-        Ok(try_join_all(reads).await?.into_iter().flatten().collect())
+        let polls = by_group
+            .iter()
+            .map(|(group, cursors)| self.poll_group(group, cursors, limit));
+        Ok(try_join_all(polls).await?.into_iter().flatten().collect())
+    }
+
+    async fn poll_group(
+        &self,
+        group: &RoutingGroup,
+        cursors: &[&(AgentId, String)],
+        limit: usize,
+    ) -> Result<Vec<(AgentId, String)>, StoreError> {
+        let seq: Option<String> = redis::cmd("GET")
+            .arg(self.keys.event_sequence(group))
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(from_redis)?;
+        let seq = seq.unwrap_or_default();
+        if self.groups.event_sequence_seen(group, &seq) {
+            return Ok(Vec::new());
+        }
+        let reads = cursors
+            .chunks(STREAMS_PER_READ)
+            .map(|chunk| self.xread(group, chunk, limit));
+        let newest = try_join_all(reads).await?.into_iter().flatten().collect();
+        // Remembered only once read: a failed read is retried next poll.
+        self.groups.saw_event_sequence(group, seq);
+        Ok(newest)
     }
 
     async fn xread(

@@ -22,6 +22,23 @@ const AGENT_GROUP_ENTRIES: usize = 100_000;
 pub(super) struct GroupMemory {
     registered: Mutex<HashSet<RoutingGroup>>,
     agents: Mutex<HashMap<AgentId, (RoutingGroup, Instant)>>,
+    /// Each group's event counter as the shared poll last read its streams.
+    event_sequences: Mutex<HashMap<RoutingGroup, String>>,
+}
+
+impl GroupMemory {
+    /// Whether the shared poll already read `group`'s streams at counter `seq`.
+    pub(super) fn event_sequence_seen(&self, group: &RoutingGroup, seq: &str) -> bool {
+        self.event_sequences
+            .lock()
+            .is_ok_and(|m| m.get(group).is_some_and(|s| s == seq))
+    }
+
+    pub(super) fn saw_event_sequence(&self, group: &RoutingGroup, seq: String) {
+        if let Ok(mut m) = self.event_sequences.lock() {
+            m.insert(group.clone(), seq);
+        }
+    }
 }
 
 fn parse_group(raw: Option<String>) -> Result<RoutingGroup, StoreError> {

@@ -125,6 +125,11 @@ impl Keys {
         format!("{}:ev:{id}", self.routing(group))
     }
 
+    /// Counts a group's events (see `lua/routing/prelude.lua`).
+    pub fn event_sequence(&self, group: &RoutingGroup) -> String {
+        format!("{}:evseq", self.routing(group))
+    }
+
     pub fn route(&self, group: &RoutingGroup, conversation: &ConversationId) -> String {
         format!("{}:r:{conversation}", self.routing(group))
     }

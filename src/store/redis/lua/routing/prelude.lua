@@ -17,6 +17,8 @@
 --   :w:<agent>:<ch>    zset   conversations waiting for their personal agent, by since
 --   :timers            zset   waiting conversations, by the deadline of their sticky wait
 --   :ev:<agent>        stream the agent's events (capped), replayed by Last-Event-ID
+--   :evseq             string counts the group's events: the shared poll reads the
+--                             streams only when it moved
 --   :held:<agent>      zset   conversations the agent holds, by since
 --   :graces            zset   offline agents, by when their conversations go back to routing
 --   :wait:<queue>      zset   every conversation waiting in <queue> (a channel, or supervisor),
@@ -79,6 +81,7 @@ end
 local function event(a, kind, conv, reason, other)
   redis.call('XADD', R .. ':ev:' .. a, 'MAXLEN', '~', EVENTS_KEPT, '*',
     'kind', kind, 'conversation', conv, 'reason', reason, 'agent', other)
+  redis.call('INCR', R .. ':evseq')
 end
 
 -- Gives `conv` to agent `a`, taking one unit of `ch`, and tells them (and, when someone
