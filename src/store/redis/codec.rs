@@ -97,9 +97,58 @@ pub(crate) fn from_redis(e: RedisError) -> StoreError {
                         | ServerErrorKind::ReadOnly
                 )
         );
-    if transient {
+    if transient || failover_inside(&e) {
         unavailable(e)
     } else {
         StoreError::Corrupt(e.to_string())
+    }
+}
+
+/// Errors a failover causes that redis-rs wraps instead of classifying: a transaction
+/// (`MULTI`) aborted because its slot moved (`EXECABORT` around `MOVED`), or a `WAIT`
+/// unblocked because its master became a replica (`UNBLOCKED`, inside a pipeline
+/// failure). They are the same "retry shortly" as the ones classified above; seen in
+/// the failover drill, where they had answered 500.
+fn failover_inside(e: &RedisError) -> bool {
+    let wrapped = matches!(
+        e.kind(),
+        ErrorKind::Server(ServerErrorKind::ExecAbort) | ErrorKind::Extension
+    );
+    let text = e.to_string();
+    wrapped
+        && [
+            "Moved",
+            "MOVED",
+            "Ask",
+            "ASK",
+            "UNBLOCKED",
+            "TRYAGAIN",
+            "CLUSTERDOWN",
+            "READONLY",
+        ]
+        .iter()
+        .any(|marker| text.contains(marker))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_a_failover_wraps_are_retryable_others_are_not() {
+        let unblocked = RedisError::from((
+            ErrorKind::Extension,
+            "Pipeline failure",
+            "UNBLOCKED force unblock from blocking operation".to_owned(),
+        ));
+        assert!(matches!(from_redis(unblocked), StoreError::Unavailable(_)));
+        let aborted = RedisError::from((
+            ErrorKind::Server(ServerErrorKind::ExecAbort),
+            "Transaction aborted",
+            "error: Moved: 3781 127.0.0.1:20671".to_owned(),
+        ));
+        assert!(matches!(from_redis(aborted), StoreError::Unavailable(_)));
+        let wrong = RedisError::from((ErrorKind::Parse, "bad reply", "x".to_owned()));
+        assert!(matches!(from_redis(wrong), StoreError::Corrupt(_)));
     }
 }
