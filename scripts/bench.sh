@@ -5,9 +5,10 @@
 # (`benches/ceiling.rs`: the same POST parsed by a bare actix handler that makes one
 # Redis SET; and GET /readyz, HTTP plus one PING), then known-customer ingest (into an assigned
 # conversation), new-customer ingest (claim, create, route) and a 9:1 mix, each with
-# p50/p99, Redis CPU per message (INFO cpu) and Redis command time per message
-# (INFO commandstats), and the ratio to the ceiling.
-# Usage: scripts/bench.sh            (DURATION=10s CONNECTIONS=64 VISITORS=10000 AGENTS=100)
+# p50/p99, Redis CPU (INFO cpu), service CPU (/proc) and Redis memory (INFO memory) per
+# message, and the ratio to the ceiling; last, what IDLE_STREAMS idle event streams cost.
+# Usage: scripts/bench.sh   (DURATION=10s CONNECTIONS=64 VISITORS=10000 AGENTS=100
+#                            IDLE_STREAMS=10000; STATS=1 for INFO commandstats; PROFILE=known)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -60,15 +61,14 @@ RUN=warm wrk -t "$threads" -c "$connections" -d 5s -s scripts/bench/warm.lua "$a
 cli() { redis-cli -p "$redis_port" "$@"; }
 redis_memory() { cli info memory | awk -F: '/^used_memory:/ {print $2 + 0}'; }
 redis_cpu() { cli info cpu | awk -F: '/^used_cpu_(sys|user):/ {s += $2} END {printf "%.6f", s}'; }
-redis_usec() { cli info commandstats | sed -n 's/.*usec=\([0-9]*\),.*/\1/p' | awk '{s += $1} END {print s + 0}'; }
 
 service_cpu() { awk '{printf "%.6f", ($14 + $15) / '"$(getconf CLK_TCK)"'}' "/proc/$service_pid/stat"; }
 
 # Runs one wrk scenario; prints its line and leaves its rate in $rate.
 scenario() {
   local name=$1 url=$2 script=${3:-}
-  local cpu0 usec0 svc0 mem0 out requests p50 p99 cpu usec svc
-  cpu0=$(redis_cpu); usec0=$(redis_usec); svc0=$(service_cpu); mem0=$(redis_memory)
+  local cpu0 svc0 mem0 out requests p50 p99 cpu svc bytes
+  cpu0=$(redis_cpu); svc0=$(service_cpu); mem0=$(redis_memory)
   [ -z "${STATS:-}" ] || cli config resetstat >/dev/null
   # With PROFILE=<scenario>: perf samples the service during that scenario.
   if [ "${PROFILE:-}" = "$name" ]; then
@@ -93,7 +93,6 @@ scenario() {
   p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
   p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
   cpu=$(python3 -c "print(f'{($(redis_cpu) - $cpu0) * 1e6 / $requests:.1f}')")
-  usec=$(python3 -c "print(f'{max(0, $(redis_usec) - $usec0) / $requests:.1f}')")
   svc=$(python3 -c "print(f'{($(service_cpu) - $svc0) * 1e6 / $requests:.1f}')")
   bytes=$(python3 -c "print(f'{($(redis_memory) - $mem0) / $requests:.0f}')")
   printf '%-8s %7.0f req/s  p50 %8s  p99 %8s  redis cpu %5s us/req  service cpu %5s us/req  redis memory %4s B/req' \

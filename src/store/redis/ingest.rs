@@ -116,9 +116,12 @@ impl RedisStore {
             match self.append(&target, msg, &message, from_cache, now).await? {
                 ScriptAnswer::Ok(parts) => {
                     // Cached only once a script stored them on the customer, so a cached
-                    // customer holds its identities (the script skips adding them).
-                    for identity in msg.identities() {
-                        self.identities.put(identity.key(), target.clone());
+                    // customer holds its identities (the script skips adding them); a
+                    // customer found in the cache is there already.
+                    if !from_cache {
+                        for identity in msg.identities() {
+                            self.identities.put(identity.key(), target.clone());
+                        }
                     }
                     return self.routed(appended(parts)?, msg, now).await;
                 }

@@ -61,13 +61,13 @@ redis.call('SADD', conv .. ':ch', ARGV[8])
 redis.call('RPUSH', conv .. ':m', ARGV[7])
 -- Routing needs these only when no agent holds the conversation (its `agent` mirror).
 local held = redis.call('HMGET', conv, 'agent', 'repeat_contacts', 'queue', 'group')
-local cust = {f[6], f[7], f[8]}
+local personal, tier = f[6], f[7]
 -- The routing group is decided once per opening, here, so concurrent messages agree:
 -- the personal agent's group (the customer's), else the adapter's, else the customer's
 -- (`routing::routing_group`).
 local group = held[4]
 if not group then
-  group = (not cust[1] and ARGV[12] ~= '' and ARGV[12]) or cust[3] or DEFAULT_GROUP
+  group = (not personal and ARGV[12] ~= '' and ARGV[12]) or f[8] or DEFAULT_GROUP
   redis.call('HSET', conv, 'group', group)
 end
 -- A held conversation's route is final here; otherwise a placeholder that the store
@@ -84,4 +84,4 @@ redis.call('HSET', c .. ':dx', idem, (now + ttl) .. '|' .. receipt)
 -- No record outlives the customer's last write by more than `ttl`: the records of a
 -- customer who went quiet expire with the hash.
 redis.call('PEXPIRE', c .. ':dx', ttl)
-return {'ok', receipt, held[1] or '', cust[1] or '', cust[2] or DEFAULT_TIER, held[2] or '0', group}
+return {'ok', receipt, held[1] or '', personal or '', tier or DEFAULT_TIER, held[2] or '0', group}
