@@ -9,6 +9,7 @@ use config::{Config, Environment, File, FileFormat};
 use serde::Deserialize;
 
 use crate::domain::Limits;
+use crate::routing::Relax;
 use crate::store::StorePolicy;
 
 const DEFAULTS: &str = include_str!("../config/default.toml");
@@ -111,6 +112,25 @@ pub struct RoutingSettings {
     pub timer_interval_ms: u64,
     /// How long an agent may be offline before its conversations go back to routing.
     pub offline_grace_secs: u64,
+    /// After how long (from when a conversation starts waiting) its skills are needed at
+    /// any level, and after how long it needs nothing; 0 means never.
+    pub relax_any_level_secs: PerChannel,
+    pub relax_anyone_secs: PerChannel,
+    /// Per customer tier overrides of both (all four channels each).
+    #[serde(default)]
+    pub tier_relax_any_level_secs: HashMap<String, PerChannel>,
+    #[serde(default)]
+    pub tier_relax_anyone_secs: HashMap<String, PerChannel>,
+}
+
+/// Per channel relaxing steps from the two settings (0: never).
+fn relax_steps(any_level: &PerChannel, anyone: &PerChannel) -> [Relax; 4] {
+    let never_if_zero = |d: chrono::Duration| (d > chrono::Duration::zero()).then_some(d);
+    let (a, b) = (any_level.durations(), anyone.durations());
+    std::array::from_fn(|i| Relax {
+        any_level: never_if_zero(a[i]),
+        anyone: never_if_zero(b[i]),
+    })
 }
 
 /// One number per channel.
@@ -293,6 +313,7 @@ impl Settings {
 
     pub fn store_policy(&self) -> StorePolicy {
         let w = &self.routing.sticky_wait_secs;
+        let r = &self.routing;
         StorePolicy {
             dedup_ttl: secs(self.ingest.dedup_ttl_secs),
             reopen_window: secs(self.ingest.reopen_window_secs),
@@ -304,6 +325,21 @@ impl Settings {
                 .map(|(tier, w)| (tier.clone(), w.durations()))
                 .collect(),
             offline_grace: secs(self.routing.offline_grace_secs),
+            relax: relax_steps(&r.relax_any_level_secs, &r.relax_anyone_secs),
+            tier_relax: r
+                .tier_relax_any_level_secs
+                .keys()
+                .chain(r.tier_relax_anyone_secs.keys())
+                .map(|tier| {
+                    let any_level = r.tier_relax_any_level_secs.get(tier);
+                    let anyone = r.tier_relax_anyone_secs.get(tier);
+                    let steps = relax_steps(
+                        any_level.unwrap_or(&r.relax_any_level_secs),
+                        anyone.unwrap_or(&r.relax_anyone_secs),
+                    );
+                    (tier.clone(), steps)
+                })
+                .collect(),
         }
     }
 }

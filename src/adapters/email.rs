@@ -102,6 +102,8 @@ pub async fn ingest(app: &App, mail: ParsedEmail) -> Result<Receipt, AppError> {
     }
     let raw = RawInbound {
         group: None,
+        language: None,
+        skills: None,
         channel: Channel::Email,
         network: None,
         external_id: mail.message_id.clone(),

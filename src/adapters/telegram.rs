@@ -113,6 +113,13 @@ fn inbound(external_id: String, from: &Value, text: String, at: Option<i64>) -> 
         .join(" ");
     RawInbound {
         group: None,
+        // The sender's Telegram client language: the customer's language.
+        language: from
+            .get("language_code")
+            .and_then(Value::as_str)
+            .filter(|l| l.parse::<crate::domain::Language>().is_ok())
+            .map(str::to_owned),
+        skills: None,
         channel: Channel::Social,
         network: Some(Network::Telegram),
         external_id,

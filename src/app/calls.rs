@@ -9,8 +9,8 @@ use utoipa::ToSchema;
 use super::ingest::ingest;
 use super::{App, AppError};
 use crate::domain::{
-    CallDecision, CallState, Channel, CustomerView, Decision, IdentityKind, Network, Presence,
-    RawInbound, Route, RouteReason, RoutingGroup, DEFAULT_TIER,
+    CallDecision, CallState, Channel, CustomerView, Decision, IdentityKind, Language, Network,
+    Presence, RawInbound, Route, RouteReason, RoutingGroup, Skills, DEFAULT_TIER,
 };
 use crate::store::{CallRecord, Queue, TransferOutcome, TransferTarget};
 
@@ -93,13 +93,22 @@ async fn known_because(
     Ok(None)
 }
 
+/// What the phone adapter knows of a call beyond its numbers: the line's routing group,
+/// the caller's language, the skills the call needs.
+#[derive(Debug, Clone, Default)]
+pub struct CallHints {
+    pub group: Option<String>,
+    pub language: Option<String>,
+    pub skills: Option<Skills>,
+}
+
 /// A call arrives. Idempotent on the provider's call id.
 pub async fn incoming(
     state: &App,
     external_id: &str,
     from: &str,
     to: &str,
-    group: Option<&str>,
+    line: &CallHints,
     now: DateTime<Utc>,
 ) -> Result<CallRecord, AppError> {
     if external_id.trim().is_empty() || external_id.len() > 128 {
@@ -107,7 +116,14 @@ pub async fn incoming(
             "`external_id` must be 1-128 characters".into(),
         ));
     }
-    let group = group.map(str::parse::<RoutingGroup>).transpose()?;
+    let group = line
+        .group
+        .as_deref()
+        .map(str::parse::<RoutingGroup>)
+        .transpose()?;
+    if let Some(language) = &line.language {
+        language.parse::<Language>()?;
+    }
     if let Some(call) = state.store.call(external_id).await? {
         return Ok(call);
     }
@@ -139,6 +155,8 @@ pub async fn incoming(
         menu_entered_at: Some(now),
         answered_at: None,
         group: group.map(|g| g.to_string()),
+        language: line.language.clone(),
+        skills: line.skills.clone(),
     };
     if let Some(rule) = known {
         state
@@ -158,6 +176,8 @@ pub async fn incoming(
 async fn route_to_human(state: &App, call: &mut CallRecord) -> Result<(), AppError> {
     let raw = RawInbound {
         group: call.group.clone(),
+        language: call.language.clone(),
+        skills: call.skills.clone(),
         channel: Channel::Phone,
         network: Some(Network::Voice),
         external_id: call.external_id.clone(),

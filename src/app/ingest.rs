@@ -8,6 +8,7 @@ use super::{App, AppError};
 use crate::domain::{
     AgentId, Decision, Direction, InboundMessage, RawInbound, Receipt, RouteReason,
 };
+use crate::routing::Fit;
 use crate::store::EventKind;
 
 /// Parses, stores, counts and notifies. A retry of the same `(channel, network,
@@ -42,6 +43,11 @@ fn count(app: &App, msg: &InboundMessage, receipt: &Receipt) {
     let r = &receipt.route;
     if r.decision == Decision::Assigned && r.reason != RouteReason::AlreadyAssigned {
         app.metrics.assigned_now(channel, r.reason);
+        // At once is at the first step: whoever took it had what the message asked for.
+        let asked = msg.requirements();
+        if !asked.is_empty() {
+            app.metrics.fitted(Fit::Met, asked.language.as_ref(), 0.0);
+        }
     }
 }
 

@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 
-use crate::domain::{Channel, Decision, Direction, RouteReason};
+use crate::domain::{Channel, Decision, Direction, Language, RouteReason};
+use crate::routing::Fit;
 use crate::store::RoutingSnapshot;
 
 /// Why a call skipped the menu (CONTRACT rule 5's "known" rules).
@@ -57,6 +58,9 @@ pub struct Metrics {
     pub skipped: IntCounterVec,
     pub rate_limited: IntCounterVec,
     pub placement_mismatches: prometheus::IntCounter,
+    /// Assignments of conversations that needed a language or skills, by fit.
+    pub requirement_decisions: IntCounterVec,
+    pub language_wait_seconds: HistogramVec,
 }
 
 impl Metrics {
@@ -93,6 +97,19 @@ impl Metrics {
                 "switchboard_wait_seconds",
                 "From a conversation starting to wait until an agent is assigned.",
                 &["channel", "queue", "outcome"],
+                waits.clone(),
+            )?,
+            requirement_decisions: counter(
+                &registry,
+                "switchboard_requirement_decisions_total",
+                "Assignments of conversations that needed a language or skills, by how the agent fit: met (what was first asked), relaxed (skills at any level), unmet (relaxed to anyone).",
+                &["outcome"],
+            )?,
+            language_wait_seconds: histogram(
+                &registry,
+                "switchboard_language_wait_seconds",
+                "From a conversation that asked for a language starting to wait until an agent is assigned.",
+                &["language"],
                 waits.clone(),
             )?,
             first_response_seconds: histogram(
@@ -251,6 +268,10 @@ impl Metrics {
                     .with_label_values(&[ch, ch, outcome.as_str()]);
             }
         }
+        for fit in [Fit::Met, Fit::Relaxed, Fit::Unmet] {
+            self.requirement_decisions
+                .with_label_values(&[fit.as_str()]);
+        }
         // The IVR's label values, fixed for the phone adapter (issue 4) to use.
         for reason in IVR_BYPASS_REASONS {
             self.ivr_bypass.with_label_values(&[reason]);
@@ -334,6 +355,21 @@ impl Metrics {
                 self.sla_breaches.with_label_values(&[ch]).inc();
             }
             self.routed(Decision::Assigned, a.reason);
+            self.fitted(a.fit, a.language.as_ref(), waited);
+        }
+    }
+
+    /// How an assignment met what the conversation needed, and its wait by language.
+    pub fn fitted(&self, fit: Fit, language: Option<&Language>, waited: f64) {
+        if fit != Fit::None {
+            self.requirement_decisions
+                .with_label_values(&[fit.as_str()])
+                .inc();
+        }
+        if let Some(language) = language {
+            self.language_wait_seconds
+                .with_label_values(&[language.as_str()])
+                .observe(waited);
         }
     }
 

@@ -7,6 +7,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::requirements::{self, agent_tags, Language, Skills};
 use super::{Channel, DomainError, RoutingGroup};
 
 /// An agent id: 1–64 characters of `[A-Za-z0-9._-]` (it appears in URLs and JWT `sub`).
@@ -135,9 +136,10 @@ pub struct AgentProfile {
     pub name: String,
     pub teams: Vec<String>,
     pub capacity: Capacity,
-    /// Recorded and shown; routing does not match on them yet.
-    pub skills: Vec<String>,
-    pub languages: Vec<String>,
+    /// Skills with levels 1-5 and languages: a conversation that needs some goes to an
+    /// agent who has them (relaxed over time).
+    pub skills: Skills,
+    pub languages: Vec<Language>,
     /// Where calls reach this agent: a `sip:` URI or an E.164 number; by default the
     /// phone adapter's own client named by the agent id.
     pub dial: Option<String>,
@@ -173,7 +175,7 @@ impl AgentProfile {
             name,
             teams,
             capacity,
-            skills: Vec::new(),
+            skills: Skills::default(),
             languages: Vec::new(),
             dial: None,
             group: RoutingGroup::default(),
@@ -207,23 +209,21 @@ impl AgentProfile {
         Ok(self)
     }
 
-    /// Adds skills and languages (each list at most 32 labels of 1-64 characters).
+    /// Adds skills (checked when parsed) and languages (BCP 47 tags, matched on their
+    /// primary subtag).
     pub fn with_skills(
         mut self,
-        skills: Vec<String>,
-        languages: Vec<String>,
+        skills: Skills,
+        languages: &[String],
     ) -> Result<Self, DomainError> {
-        for (field, list) in [("skills", &skills), ("languages", &languages)] {
-            if list.len() > 32 || list.iter().any(|s| s.is_empty() || s.len() > 64) {
-                return Err(DomainError::invalid(
-                    field,
-                    "at most 32 labels of 1-64 characters",
-                ));
-            }
-        }
         self.skills = skills;
-        self.languages = languages;
+        self.languages = requirements::languages(languages)?;
         Ok(self)
+    }
+
+    /// What the agent can do, as routing matches it (`requirements::agent_tags`).
+    pub fn tags(&self) -> Vec<String> {
+        agent_tags(&self.languages, &self.skills)
     }
 }
 
@@ -234,8 +234,11 @@ pub struct AgentView {
     pub id: AgentId,
     pub name: String,
     pub teams: Vec<String>,
-    pub skills: Vec<String>,
-    pub languages: Vec<String>,
+    /// Skill name → level 1-5.
+    pub skills: Skills,
+    /// Primary language subtags (`es`, `en`).
+    #[schema(value_type = Vec<String>, example = json!(["es", "en"]))]
+    pub languages: Vec<Language>,
     pub dial: Option<String>,
     /// The routing group the agent serves.
     #[schema(value_type = String, example = "default")]

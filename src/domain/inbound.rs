@@ -3,7 +3,8 @@
 use chrono::{DateTime, Utc};
 
 use super::{
-    Channel, DomainError, Identity, IdentityKind, IdentityNormaliser, Medium, Network, RoutingGroup,
+    Channel, DomainError, Identity, IdentityKind, IdentityNormaliser, Medium, Network,
+    Requirements, RoutingGroup, Skills,
 };
 
 /// Field limits for inbound messages (characters, not bytes).
@@ -76,6 +77,10 @@ pub struct RawInbound {
     pub sent_at: Option<DateTime<Utc>>,
     /// The routing group the adapter names (the inbox or line used), if any.
     pub group: Option<String>,
+    /// The customer's language (BCP 47) and the skills the conversation needs, if the
+    /// adapter knows them.
+    pub language: Option<String>,
+    pub skills: Option<Skills>,
 }
 
 /// A checked inbound message: normalised identities, bounded fields.
@@ -92,6 +97,8 @@ pub struct InboundMessage {
     /// The routing group the adapter names (the inbox or line used); it decides where a
     /// customer without a personal agent is routed.
     group: Option<RoutingGroup>,
+    /// The language and skills a new conversation needs.
+    requirements: Requirements,
 }
 
 impl InboundMessage {
@@ -143,7 +150,15 @@ impl InboundMessage {
             text,
             sent_at: raw.sent_at,
             group: raw.group.as_deref().map(str::parse).transpose()?,
+            requirements: Requirements {
+                language: raw.language.as_deref().map(str::parse).transpose()?,
+                skills: raw.skills.unwrap_or_default(),
+            },
         })
+    }
+
+    pub fn requirements(&self) -> &Requirements {
+        &self.requirements
     }
 
     pub fn group(&self) -> Option<&RoutingGroup> {
@@ -219,6 +234,8 @@ mod tests {
     fn raw(channel: Channel, network: Option<Network>, from: &str) -> RawInbound {
         RawInbound {
             group: None,
+            language: None,
+            skills: None,
             channel,
             network,
             external_id: "ext-1".into(),

@@ -11,6 +11,7 @@ mod inbound;
 mod phone;
 #[cfg(test)]
 mod phone_examples;
+mod requirements;
 mod rules;
 mod sender;
 mod views;
@@ -22,6 +23,7 @@ pub use group::{RoutingGroup, DEFAULT_GROUP};
 pub use identity::{Identity, IdentityKind, IdentityNormaliser, MAX_IDENTITY_LEN};
 pub use ids::{ConversationId, CustomerId, MessageId};
 pub use inbound::{InboundMessage, Limits, RawIdentity, RawInbound};
+pub use requirements::{Language, Requirements, Skills, MAX_LABELS};
 pub use rules::{merge_target, next_step, ConversationStep};
 pub use views::{
     ConversationState, ConversationView, CustomerView, Decision, Direction, EntryKind, Message,

@@ -8,7 +8,7 @@ use super::auth::{Admin, Staff};
 use super::error::{ApiError, Problem};
 use super::resource;
 use crate::app::{agents, App};
-use crate::domain::{AgentId, AgentProfile, AgentView, Capacity, Presence, DEFAULT_GROUP};
+use crate::domain::{AgentId, AgentProfile, AgentView, Capacity, Presence, Skills, DEFAULT_GROUP};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/v1/agents").route(web::get().to(list_agents)))
@@ -40,9 +40,10 @@ pub struct AgentRequest {
     pub teams: Vec<String>,
     #[serde(default)]
     pub capacity: CapacityDto,
-    /// Recorded and shown; routing does not match on them yet.
+    /// Skill name → level 1-5 (`{"billing": 3}`; a plain list of names means level 1).
     #[serde(default)]
-    pub skills: Vec<String>,
+    pub skills: Skills,
+    /// BCP 47 language tags; routing matches on the primary subtag (`es` of `es-MX`).
     #[serde(default)]
     pub languages: Vec<String>,
     /// Where calls reach the agent: `sip:user@host` or an E.164 number (default: the
@@ -106,7 +107,7 @@ pub async fn put_agent(
         social: body.capacity.social.unwrap_or(d.social),
     };
     let profile = AgentProfile::new(id, body.name, body.teams, capacity)?
-        .with_skills(body.skills, body.languages)?
+        .with_skills(body.skills, &body.languages)?
         .with_dial(body.dial)?
         .in_group(body.group.as_deref().unwrap_or(DEFAULT_GROUP).parse()?);
     let saved = agents::save(&state, &profile).await?;

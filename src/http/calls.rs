@@ -8,8 +8,9 @@ use utoipa::ToSchema;
 use super::auth::Adapter;
 use super::error::{ApiError, Problem};
 use super::resource;
-use crate::app::calls::{self, CallEvent};
+use crate::app::calls::{self, CallEvent, CallHints};
 use crate::app::App;
+use crate::domain::Skills;
 use crate::store::CallRecord;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -37,6 +38,13 @@ pub struct CallRequest {
         example = "sales"
     )]
     pub group: Option<String>,
+    /// The caller's language (BCP 47, e.g. `es`): the call goes to an agent who speaks it.
+    #[serde(default)]
+    #[schema(example = "es")]
+    pub language: Option<String>,
+    /// Skills the call needs, name → least level 1-5 (e.g. from the line called).
+    #[serde(default)]
+    pub skills: Option<Skills>,
 }
 
 /// A call arrives: a known customer is sent past the menu (`connect` to their personal
@@ -65,7 +73,11 @@ pub async fn incoming_call(
         &body.external_id,
         &body.from,
         &body.to,
-        body.group.as_deref(),
+        &CallHints {
+            group: body.group.clone(),
+            language: body.language.clone(),
+            skills: body.skills.clone(),
+        },
         Utc::now(),
     )
     .await?;

@@ -9,7 +9,7 @@ use super::auth::Adapter;
 use super::error::{ApiError, Problem};
 use super::resource;
 use crate::app::{ingest, App};
-use crate::domain::{Channel, IdentityKind, Network, RawIdentity, RawInbound, Receipt};
+use crate::domain::{Channel, IdentityKind, Network, RawIdentity, RawInbound, Receipt, Skills};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/v1/messages").route(web::post().to(ingest)));
@@ -56,12 +56,22 @@ pub struct IngestRequest {
         example = "sales"
     )]
     pub group: Option<String>,
+    /// The customer's language (BCP 47, e.g. `es` or `pt-BR`): a new conversation goes to
+    /// an agent who speaks it (relaxed over time); remembered for their next ones.
+    #[serde(default)]
+    #[schema(example = "es")]
+    pub language: Option<String>,
+    /// Skills a new conversation needs, name → least level 1-5 (`{"billing": 3}`).
+    #[serde(default)]
+    pub skills: Option<Skills>,
 }
 
 impl From<IngestRequest> for RawInbound {
     fn from(dto: IngestRequest) -> Self {
         RawInbound {
             group: dto.group,
+            language: dto.language,
+            skills: dto.skills,
             channel: dto.channel,
             network: dto.network,
             external_id: dto.external_id,

@@ -6,6 +6,7 @@
 
 mod engine;
 mod groups;
+mod needs;
 mod outcomes;
 mod placement;
 mod policy;
@@ -13,10 +14,11 @@ mod priority;
 
 pub use engine::{Handoff, Request, Routing};
 pub use groups::{routing_group, Groups, BUSY_AGENT};
+pub use needs::{Fit, Needs};
 pub use outcomes::{
     AgentEvent, Assignment, EventKind, Queue, QueueStat, RoutingSnapshot, TransferOutcome,
-    TransferTarget, EVENTS_KEPT, MAX_TRANSFERS, QUEUES, SUPERVISOR_QUEUE,
+    TransferTarget, CANDIDATES, EVENTS_KEPT, MAX_TRANSFERS, QUEUES, QUEUE_SCAN, SUPERVISOR_QUEUE,
 };
 pub use placement::{place, queue_score, PersonalAgent, Placement};
-pub use policy::StorePolicy;
+pub use policy::{Relax, StorePolicy};
 pub use priority::priority;

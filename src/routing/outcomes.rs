@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
 
-use crate::domain::{AgentId, Channel, ConversationId, Route, RouteReason, RoutingGroup};
+use super::Fit;
+use crate::domain::{AgentId, Channel, ConversationId, Language, Route, RouteReason, RoutingGroup};
 
 /// A conversation given to an agent by routing (for events and wait metrics).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,6 +17,10 @@ pub struct Assignment {
     pub channel: Channel,
     /// How long it waited for an agent.
     pub waited: Duration,
+    /// How the agent fits what the conversation needed.
+    pub fit: Fit,
+    /// The language it asked for, if any (wait by language).
+    pub language: Option<Language>,
 }
 
 impl Assignment {
@@ -33,9 +38,24 @@ impl Assignment {
             reason,
             channel,
             waited: now - since,
+            fit: Fit::None,
+            language: None,
         }
     }
+
+    pub fn fitting(mut self, fit: Fit, language: Option<Language>) -> Self {
+        self.fit = fit;
+        self.language = language;
+        self
+    }
 }
+
+/// Most agents a requirement's choice looks at: the first of the index of its rarest
+/// tag, in choice order (an agent with every other tag is almost always among them).
+pub const CANDIDATES: usize = 64;
+
+/// Most queued conversations a freed agent looks through for one they fit.
+pub const QUEUE_SCAN: usize = 64;
 
 /// Something an agent is told about, kept per agent so a reconnecting agent can replay it.
 #[derive(Debug, Clone, PartialEq, Eq)]

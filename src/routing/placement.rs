@@ -12,6 +12,10 @@ pub struct PersonalAgent<'a> {
     pub has_room: bool,
     /// Chosen just now, for this customer's first conversation.
     pub new: bool,
+    /// Has the language and skills the conversation needs now. One who does not is
+    /// passed over like an offline one: the conversation goes to a fitting colleague
+    /// (the owner stays the owner and is told), never waits for them.
+    pub fits: bool,
 }
 
 /// The outcome of routing one conversation.
@@ -24,13 +28,13 @@ pub enum Placement {
 }
 
 /// `may_wait` is false once the sticky wait has expired; `least_loaded` is the least
-/// loaded online agent with room on the channel, if any.
+/// loaded online agent with room on the channel who fits the conversation, if any.
 pub fn place(
     personal: Option<PersonalAgent<'_>>,
     may_wait: bool,
     least_loaded: Option<&AgentId>,
 ) -> Placement {
-    if let Some(p) = personal {
+    if let Some(p) = personal.filter(|p| p.fits) {
         if p.presence == Presence::Online && p.has_room {
             let reason = if p.new {
                 RouteReason::NewPersonalAgent
@@ -68,6 +72,7 @@ mod tests {
             presence,
             has_room,
             new: false,
+            fits: true,
         }
     }
 
@@ -122,6 +127,23 @@ mod tests {
             Placement::Queue
         );
         assert_eq!(place(None, true, None), Placement::Queue);
+    }
+
+    #[test]
+    fn a_personal_agent_who_does_not_fit_is_neither_given_nor_waited_for() {
+        let (a, b) = (id("a"), id("b"));
+        let unfit = |presence, room| PersonalAgent {
+            fits: false,
+            ..personal(&a, presence, room)
+        };
+        assert_eq!(
+            place(Some(unfit(Presence::Online, true)), true, Some(&b)),
+            Placement::Assign(b, RouteReason::Fallback)
+        );
+        assert_eq!(
+            place(Some(unfit(Presence::Away, true)), true, None),
+            Placement::Queue
+        );
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The settings routing and the conversation rules apply: how long a retry is
-//! recognised, the reopen window, sticky waits per channel and tier, the offline grace.
+//! recognised, the reopen window, sticky waits per channel and tier, the offline grace,
+//! when requirements relax.
 
 use chrono::Duration;
 
@@ -19,6 +20,18 @@ pub struct StorePolicy {
     pub tier_sticky_waits: std::collections::HashMap<String, [Duration; 4]>,
     /// How long an agent may be offline before its conversations go back to routing.
     pub offline_grace: Duration,
+    /// When a conversation's requirements relax, per channel: skills to any level, then
+    /// to nobody's requirement at all (`None`: never), from when it starts waiting.
+    pub relax: [Relax; 4],
+    /// Per-tier overrides of `relax`.
+    pub tier_relax: std::collections::HashMap<String, [Relax; 4]>,
+}
+
+/// The two relaxing steps of one channel (see `routing::Needs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Relax {
+    pub any_level: Option<Duration>,
+    pub anyone: Option<Duration>,
 }
 
 impl StorePolicy {
@@ -28,6 +41,16 @@ impl StorePolicy {
         self.tier_sticky_waits
             .get(tier)
             .unwrap_or(&self.sticky_waits)[i]
+    }
+
+    /// After how long requirements relax to any skill level, and to anyone.
+    pub fn relax_after(
+        &self,
+        channel: Channel,
+        tier: &str,
+    ) -> (Option<Duration>, Option<Duration>) {
+        let r = self.tier_relax.get(tier).unwrap_or(&self.relax)[channel.index()];
+        (r.any_level, r.anyone)
     }
 }
 
@@ -45,6 +68,20 @@ impl Default for StorePolicy {
             ],
             tier_sticky_waits: std::collections::HashMap::new(),
             offline_grace: Duration::minutes(2),
+            relax: [
+                relax(30, 90),
+                relax(4 * 3600, 8 * 3600),
+                relax(60, 180),
+                relax(600, 1800),
+            ],
+            tier_relax: std::collections::HashMap::new(),
         }
+    }
+}
+
+fn relax(any_level: i64, anyone: i64) -> Relax {
+    Relax {
+        any_level: Some(Duration::seconds(any_level)),
+        anyone: Some(Duration::seconds(anyone)),
     }
 }

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::{
     AgentId, AgentProfile, AgentView, CallDecision, CallState, ConversationId, ConversationView,
-    CustomerId, CustomerView, Identity, InboundMessage, Message, Presence, Receipt,
+    CustomerId, CustomerView, Identity, InboundMessage, Message, Presence, Receipt, Skills,
 };
 
 pub use crate::routing::{
@@ -67,6 +67,11 @@ pub struct CallRecord {
     /// The routing group of the line called, as the adapter named it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group: Option<String>,
+    /// The caller's language and the skills the call needs, as the adapter named them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skills: Option<Skills>,
 }
 
 /// A reply waiting in the outbox to be delivered to the adapter.

@@ -37,14 +37,14 @@ async fn agents_are_created_updated_and_read() {
         .admin_put(
             "/v1/agents/a-7",
             &json!({ "name": "Ann", "teams": ["billing"], "capacity": { "chat": 4 },
-                     "skills": ["refunds"], "languages": ["en", "de"] }),
+                     "skills": {"refunds": 3}, "languages": ["en", "de-AT"] }),
         )
         .await;
     assert_eq!(created.status(), 201);
     let view: Value = created.json().await.expect("json");
     assert_eq!(view["presence"], "offline");
-    assert_eq!(view["skills"], json!(["refunds"]));
-    assert_eq!(view["languages"], json!(["en", "de"]));
+    assert_eq!(view["skills"], json!({"refunds": 3}));
+    assert_eq!(view["languages"], json!(["en", "de"]), "primary subtags");
     assert_eq!(
         view["capacity"],
         json!({ "phone": 1, "email": 5, "chat": 4, "social": 3 })
@@ -58,12 +58,35 @@ async fn agents_are_created_updated_and_read() {
     assert_eq!(me.json::<Value>().await.expect("json")["name"], "Ann B.");
     let list = app.admin_json("/v1/agents").await;
     assert_eq!(list.as_array().map(Vec::len), Some(1));
+    // Agents stored before levels existed named their skills in a list: level 1 each.
+    let legacy = app
+        .admin_put(
+            "/v1/agents/a-9",
+            &json!({ "name": "Old", "skills": ["refunds"] }),
+        )
+        .await;
+    assert_eq!(
+        legacy.json::<Value>().await.expect("json")["skills"],
+        json!({"refunds": 1})
+    );
     for (why, body) in [
         ("no name", json!({ "teams": [] })),
         ("unknown field", json!({ "name": "x", "skill": 1 })),
         (
             "capacity too large",
             json!({ "name": "x", "capacity": { "chat": 1000 } }),
+        ),
+        (
+            "skill level 0",
+            json!({ "name": "x", "skills": { "billing": 0 } }),
+        ),
+        (
+            "skill level 6",
+            json!({ "name": "x", "skills": { "billing": 6 } }),
+        ),
+        (
+            "not a language",
+            json!({ "name": "x", "languages": ["Spanish"] }),
         ),
     ] {
         let r = app.admin_put("/v1/agents/a-8", &body).await;

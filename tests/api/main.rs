@@ -22,4 +22,5 @@ mod races;
 mod rate_limits;
 mod routing;
 pub mod shutdown;
+mod skills;
 mod tls;

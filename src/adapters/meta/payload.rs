@@ -268,6 +268,8 @@ fn raw(
 ) -> RawInbound {
     RawInbound {
         group: None,
+        language: None,
+        skills: None,
         channel: Channel::Social,
         network: Some(network),
         external_id: id.to_owned(),

@@ -45,6 +45,8 @@ pub fn inbound(params: &Params) -> Result<RawInbound, AppError> {
     }
     Ok(RawInbound {
         group: None,
+        language: None,
+        skills: None,
         channel,
         network: Some(network),
         external_id: sid.to_owned(),

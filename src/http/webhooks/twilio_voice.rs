@@ -6,7 +6,7 @@ use chrono::Utc;
 
 use super::twilio::{twiml, verified};
 use crate::adapters::twilio::{voice, TwilioConfig};
-use crate::app::calls::{self, CallEvent};
+use crate::app::calls::{self, CallEvent, CallHints};
 use crate::app::App;
 use crate::domain::CallDecision;
 use crate::http::body::RawBody;
@@ -66,7 +66,7 @@ pub async fn voice(
         params.require("CallSid")?,
         params.require("From")?,
         params.get("To").unwrap_or(""),
-        None,
+        &CallHints::default(),
         Utc::now(),
     )
     .await?;

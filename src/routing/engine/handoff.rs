@@ -84,7 +84,7 @@ impl Routing {
         let taker = if self.can_take(target, handoff.channel) {
             Some((target.clone(), None))
         } else {
-            self.least_loaded(handoff.channel)
+            self.least_loaded(handoff.channel, &[])
                 .map(|a| (a, Some(RouteReason::Fallback)))
         };
         let rec = RouteRec {
@@ -99,6 +99,11 @@ impl Routing {
             queue: None,
             // The customer's personal agent belongs to the other group.
             adopt: false,
+            // Requirements stay in the group that set them: an explicit transfer chose
+            // the agent.
+            needs: Default::default(),
+            step: 0,
+            relax_due: None,
         };
         let route = rec.route(RouteReason::AlreadyAssigned);
         self.routes.insert(conv.clone(), rec);

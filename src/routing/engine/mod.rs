@@ -8,14 +8,15 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use chrono::{DateTime, Utc};
 
 use super::{
-    place, AgentEvent, Assignment, PersonalAgent, Placement, QueueStat, RoutingSnapshot,
+    place, AgentEvent, Assignment, Needs, PersonalAgent, Placement, QueueStat, RoutingSnapshot,
     StorePolicy, QUEUES,
 };
 use crate::domain::{
-    AgentId, AgentProfile, AgentView, Channel, ConversationId, Decision, Presence, Route,
-    RouteReason,
+    AgentId, AgentProfile, AgentView, Channel, ConversationId, Decision, Presence, Requirements,
+    Route, RouteReason,
 };
 
+mod choice;
 mod events;
 mod handoff;
 mod moves;
@@ -28,6 +29,8 @@ struct AgentRec {
     presence: Presence,
     load: BTreeMap<Channel, u32>,
     portfolio: u64,
+    /// What the agent can do (`AgentProfile::tags`).
+    tags: Vec<String>,
 }
 
 impl AgentRec {
@@ -84,9 +87,19 @@ struct RouteRec {
     /// Nobody could serve the customer when they had no personal agent: whoever takes
     /// the conversation first becomes their personal agent.
     adopt: bool,
+    /// The language and skills it needs, and how far they have relaxed (0 exact, 1 any
+    /// level, 2 nothing); the next relaxing step is due at `relax_due`.
+    needs: Needs,
+    step: u8,
+    relax_due: Option<DateTime<Utc>>,
 }
 
 impl RouteRec {
+    /// The tags an agent must have to take it now.
+    pub(super) fn needs_now(&self) -> &[String] {
+        self.needs.at(self.step)
+    }
+
     pub(super) fn route(&self, reason: RouteReason) -> Route {
         match &self.holding {
             Holding::Assigned(agent) => Route {
@@ -124,6 +137,8 @@ pub struct Request<'a> {
     pub tier: &'a str,
     /// The customer's personal agent; routing fills it in for a first conversation.
     pub personal_agent: &'a mut Option<AgentId>,
+    /// The language and skills it needs.
+    pub requirements: &'a Requirements,
 }
 
 #[derive(Debug, Default)]
@@ -149,7 +164,9 @@ impl Routing {
             presence: Presence::Offline,
             load: BTreeMap::new(),
             portfolio: 0,
+            tags: Vec::new(),
         });
+        rec.tags = profile.tags();
         rec.profile = profile;
         let view = rec.view();
         let drained = self.drain_all(&id, now);
@@ -238,13 +255,15 @@ impl Routing {
         if let Some(rec) = self.routes.get(req.conversation) {
             return (rec.route(RouteReason::AlreadyAssigned), None);
         }
+        let needs = Needs::new(req.requirements, req.channel, req.tier, now, policy);
+        let tags = needs.at(0).to_vec();
         let mut new = false;
         if req
             .personal_agent
             .as_ref()
             .is_none_or(|a| !self.agents.contains_key(a))
         {
-            *req.personal_agent = self.choose_personal_agent(req.channel);
+            *req.personal_agent = self.choose_personal_agent(req.channel, &tags);
             new = req.personal_agent.is_some();
             if let Some(agent) = req
                 .personal_agent
@@ -260,9 +279,10 @@ impl Routing {
                 presence: a.presence,
                 has_room: a.has_room(req.channel),
                 new,
+                fits: a.fits(&tags),
             })
         });
-        let least_loaded = self.least_loaded(req.channel);
+        let least_loaded = self.least_loaded(req.channel, &tags);
         let placement = place(personal, true, least_loaded.as_ref());
         let mut rec = RouteRec {
             channel: req.channel,
@@ -273,23 +293,17 @@ impl Routing {
             transfers: 0,
             queue: None,
             adopt: req.personal_agent.is_none(),
+            relax_due: needs.next_relax(0),
+            needs,
+            step: 0,
         };
         let (reason, assignment) = match placement {
             Placement::Assign(agent, reason) => {
                 rec.holding = Holding::Assigned(agent.clone());
                 self.routes.insert(req.conversation.clone(), rec.clone());
                 self.give(req.conversation, &agent, req.channel, Some(reason));
-                (
-                    reason,
-                    Some(Assignment::new(
-                        req.conversation,
-                        &agent,
-                        reason,
-                        req.channel,
-                        now,
-                        now,
-                    )),
-                )
+                let made = self.assignment(req.conversation, &agent, reason, now, now);
+                (reason, Some(made))
             }
             Placement::WaitFor(agent) => {
                 rec.holding = Holding::Waiting {
@@ -354,31 +368,5 @@ impl Routing {
             }
             _ => Vec::new(),
         }
-    }
-
-    /// Smallest portfolio, then lowest load on the channel, then id; among the agents who
-    /// can serve the customer now (online, with room on the channel): a new customer never
-    /// waits for, and is never given, an agent who cannot (CONTRACT rule 2).
-    pub(super) fn choose_personal_agent(&self, channel: Channel) -> Option<AgentId> {
-        self.agents
-            .values()
-            .filter(|a| a.presence == Presence::Online && a.has_room(channel))
-            .min_by(|a, b| {
-                (a.portfolio, a.load(channel), &a.profile.id).cmp(&(
-                    b.portfolio,
-                    b.load(channel),
-                    &b.profile.id,
-                ))
-            })
-            .map(|a| a.profile.id.clone())
-    }
-
-    /// The online agent with room on the channel and the lowest load there, then id.
-    pub(super) fn least_loaded(&self, channel: Channel) -> Option<AgentId> {
-        self.agents
-            .values()
-            .filter(|a| a.presence == Presence::Online && a.has_room(channel))
-            .min_by(|a, b| (a.load(channel), &a.profile.id).cmp(&(b.load(channel), &b.profile.id)))
-            .map(|a| a.profile.id.clone())
     }
 }

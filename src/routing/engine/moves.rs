@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use crate::domain::{AgentId, Channel, ConversationId, Presence, RouteReason};
 use crate::routing::{
     queue_score, Assignment, EventKind, Queue, TransferOutcome, TransferTarget, MAX_TRANSFERS,
-    SUPERVISOR_QUEUE,
+    QUEUE_SCAN, SUPERVISOR_QUEUE,
 };
 
 use super::{Holding, RouteRec, Routing};
@@ -50,11 +50,10 @@ impl Routing {
             TransferTarget::Agent(target) if !to_supervisor => {
                 self.give(conv, target, rec.channel, None);
                 if rec.adopt {
-                    adopted = Some(Assignment::new(
+                    adopted = Some(self.assignment(
                         conv,
                         target,
                         RouteReason::NewPersonalAgent,
-                        rec.channel,
                         rec.since,
                         now,
                     ));
@@ -78,19 +77,15 @@ impl Routing {
             .get(conv)
             .is_some_and(|r| r.holding == Holding::Transferring)
         {
-            let placed = match (to_supervisor, self.least_loaded(rec.channel)) {
+            let placed = match (
+                to_supervisor,
+                self.least_loaded(rec.channel, rec.needs_now()),
+            ) {
                 (false, Some(agent)) => {
                     let reason = self
                         .give(conv, &agent, rec.channel, Some(RouteReason::Fallback))
                         .unwrap_or(RouteReason::Fallback);
-                    assignments.push(Assignment::new(
-                        conv,
-                        &agent,
-                        reason,
-                        rec.channel,
-                        rec.since,
-                        now,
-                    ));
+                    assignments.push(self.assignment(conv, &agent, reason, rec.since, now));
                     Holding::Assigned(agent)
                 }
                 _ => Holding::Queued,
@@ -151,6 +146,7 @@ impl Routing {
                 made.extend(self.hand_back(&agent, now));
             }
         }
+        made.extend(self.relax_due(now));
         made
     }
 
@@ -159,23 +155,17 @@ impl Routing {
         conv: &ConversationId,
         now: DateTime<Utc>,
     ) -> Option<Assignment> {
-        let rec = self.routes.get(conv)?.clone();
-        match self.least_loaded(rec.channel) {
+        let rec = self.routes.get(conv)?;
+        let (channel, since) = (rec.channel, rec.since);
+        match self.least_loaded(channel, rec.needs_now()) {
             Some(agent) => {
                 let reason = self
-                    .give(conv, &agent, rec.channel, Some(RouteReason::Fallback))
+                    .give(conv, &agent, channel, Some(RouteReason::Fallback))
                     .unwrap_or(RouteReason::Fallback);
                 if let Some(r) = self.routes.get_mut(conv) {
                     r.holding = Holding::Assigned(agent.clone());
                 }
-                Some(Assignment::new(
-                    conv,
-                    &agent,
-                    reason,
-                    rec.channel,
-                    rec.since,
-                    now,
-                ))
+                Some(self.assignment(conv, &agent, reason, since, now))
             }
             None => {
                 if let Some(r) = self.routes.get_mut(conv) {
@@ -194,7 +184,7 @@ impl Routing {
     }
 
     /// Fills `agent`'s free units on `channel`: their own waiting customers first, then
-    /// the channel's queue in priority order.
+    /// the channel's queue in priority order, passing over what they do not fit.
     pub(super) fn drain(
         &mut self,
         agent: &AgentId,
@@ -216,7 +206,7 @@ impl Routing {
             let reason = self
                 .give(&conv, agent, channel, Some(reason))
                 .unwrap_or(reason);
-            made.push(Assignment::new(&conv, agent, reason, channel, since, now));
+            made.push(self.assignment(&conv, agent, reason, since, now));
         }
         made
     }
@@ -236,13 +226,20 @@ impl Routing {
             let queued = |r: &RouteRec| {
                 r.channel == channel && r.holding == Holding::Queued && r.queue.is_none()
             };
+            // Only what they fit, among the first `QUEUE_SCAN` in queue order.
+            let fits = |conv: &ConversationId| {
+                self.routes.get(conv).is_some_and(|r| a.fits(r.needs_now()))
+            };
             let by_priority = |r: &RouteRec| {
                 (
                     DateTime::<Utc>::MIN_UTC,
                     queue_score(r.priority, r.since.timestamp_millis()),
                 )
             };
-            self.ordered(queued, by_priority).into_iter().next()
+            self.ordered(queued, by_priority)
+                .into_iter()
+                .take(QUEUE_SCAN)
+                .find(fits)
         })
     }
 

@@ -11,8 +11,8 @@ use std::sync::Mutex;
 use chrono::{DateTime, Utc};
 
 use crate::domain::{
-    AgentId, Channel, ConversationId, ConversationState, CustomerId, Identity, Message, Receipt,
-    RoutingGroup, DEFAULT_TIER,
+    AgentId, Channel, ConversationId, ConversationState, CustomerId, Identity, Language, Message,
+    Receipt, RoutingGroup, DEFAULT_TIER,
 };
 use crate::routing::Groups;
 use crate::store::{CallRecord, DeliveryStatus, StorePolicy};
@@ -28,6 +28,8 @@ struct CustomerRec {
     personal_agent: Option<AgentId>,
     /// The group of the personal agent (a customer belongs to their agent's group).
     group: RoutingGroup,
+    /// The language their last message said they speak (routing falls back on it).
+    language: Option<Language>,
     identities: BTreeSet<Identity>,
     conversations: Vec<ConversationId>,
     open: Option<u64>,
@@ -46,6 +48,7 @@ impl CustomerRec {
             tier: DEFAULT_TIER.to_owned(),
             personal_agent: None,
             group: RoutingGroup::default(),
+            language: None,
             identities: BTreeSet::new(),
             conversations: Vec::new(),
             open: None,

@@ -7,7 +7,8 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::{
     merge_target, next_step, Channel, ConversationId, ConversationState, ConversationStep,
-    CustomerId, CustomerView, Identity, InboundMessage, Message, RouteReason, RoutingGroup,
+    CustomerId, CustomerView, Identity, InboundMessage, Message, Requirements, RouteReason,
+    RoutingGroup,
 };
 use crate::routing::{priority, routing_group, Assignment, Request};
 use crate::store::{StoreError, StorePolicy, MAX_HOPS};
@@ -210,12 +211,20 @@ impl State {
             })
             .unwrap_or_default();
         let had_personal = customer.personal_agent.clone();
+        if let Some(language) = &msg.requirements().language {
+            customer.language = Some(language.clone());
+        }
+        let requirements = Requirements {
+            language: customer.language.clone(),
+            skills: msg.requirements().skills.clone(),
+        };
         let request = Request {
             conversation: conv,
             channel,
             priority: priority(&customer.tier, repeat, channel),
             tier: &customer.tier,
             personal_agent: &mut customer.personal_agent,
+            requirements: &requirements,
         };
         let route = routing.route(&group, request, now, policy).0;
         if customer.personal_agent.is_some() && customer.personal_agent != had_personal {

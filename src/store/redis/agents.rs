@@ -8,7 +8,9 @@ use redis::Value;
 use serde::{Deserialize, Serialize};
 
 use super::{corrupt, from_redis, RedisStore};
-use crate::domain::{AgentId, AgentProfile, AgentView, Capacity, Channel, Presence, RoutingGroup};
+use crate::domain::{
+    AgentId, AgentProfile, AgentView, Capacity, Channel, Presence, RoutingGroup, Skills,
+};
 use crate::routing::BUSY_AGENT;
 use crate::store::{Assignment, StoreError};
 
@@ -19,12 +21,34 @@ use super::routing::strings;
 pub(super) struct StoredProfile {
     name: String,
     teams: Vec<String>,
+    /// Name → level; agents stored before levels existed have a list of names, and
+    /// labels stored before names were checked are dropped when read (`stored_skills`).
     #[serde(default)]
-    skills: Vec<String>,
+    skills: serde_json::Value,
     #[serde(default)]
     languages: Vec<String>,
     #[serde(default)]
     dial: Option<String>,
+}
+
+/// Skills as stored, keeping those that are valid today.
+fn stored_skills(value: serde_json::Value) -> Skills {
+    let levels: BTreeMap<String, u8> = match value {
+        serde_json::Value::Object(map) => map
+            .into_iter()
+            .filter_map(|(k, v)| Some((k, u8::try_from(v.as_u64()?).ok()?)))
+            .collect(),
+        serde_json::Value::Array(names) => names
+            .into_iter()
+            .filter_map(|n| Some((n.as_str()?.to_owned(), 1)))
+            .collect(),
+        _ => BTreeMap::new(),
+    };
+    let valid = levels
+        .into_iter()
+        .filter(|(k, v)| Skills::new([(k.clone(), *v)].into()).is_ok())
+        .collect();
+    Skills::new(valid).unwrap_or_default()
 }
 
 impl RedisStore {
@@ -57,8 +81,8 @@ impl RedisStore {
         let stored = StoredProfile {
             name: profile.name.clone(),
             teams: profile.teams.clone(),
-            skills: profile.skills.clone(),
-            languages: profile.languages.clone(),
+            skills: serde_json::to_value(&profile.skills).map_err(corrupt)?,
+            languages: profile.languages.iter().map(|l| l.to_string()).collect(),
             dial: profile.dial.clone(),
         };
         let cap = &profile.capacity;
@@ -72,6 +96,7 @@ impl RedisStore {
             .arg(cap.email)
             .arg(cap.chat)
             .arg(cap.social)
+            .arg(profile.tags().join(" "))
             .invoke_async(&mut self.conn.clone())
             .await
             .map_err(from_redis)?;
@@ -208,8 +233,12 @@ pub(super) fn agent_view(
         id: id.clone(),
         name: profile.name,
         teams: profile.teams,
-        skills: profile.skills,
-        languages: profile.languages,
+        skills: stored_skills(profile.skills),
+        languages: profile
+            .languages
+            .iter()
+            .filter_map(|l| l.parse().ok())
+            .collect(),
         dial: profile.dial,
         group: group.clone(),
         capacity: Capacity {

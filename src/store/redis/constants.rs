@@ -8,7 +8,7 @@ use std::fmt::Write;
 use redis::Script;
 
 use crate::domain::{Channel, RouteReason, DEFAULT_GROUP, DEFAULT_TIER};
-use crate::routing::{EventKind, QUEUES, SUPERVISOR_QUEUE};
+use crate::routing::{EventKind, CANDIDATES, QUEUES, QUEUE_SCAN, SUPERVISOR_QUEUE};
 use crate::store::EVENTS_KEPT;
 
 /// `local NAME = value` lines for every constant the scripts share.
@@ -25,6 +25,8 @@ pub fn lua_constants() -> String {
     let _ = writeln!(out, "local QUEUES = {queues}");
     let _ = writeln!(out, "local SUPERVISOR = '{SUPERVISOR_QUEUE}'");
     let _ = writeln!(out, "local EVENTS_KEPT = {EVENTS_KEPT}");
+    let _ = writeln!(out, "local CANDIDATES = {CANDIDATES}");
+    let _ = writeln!(out, "local QUEUE_SCAN = {QUEUE_SCAN}");
     let _ = writeln!(out, "local DEFAULT_TIER = '{DEFAULT_TIER}'");
     let _ = writeln!(out, "local DEFAULT_GROUP = '{DEFAULT_GROUP}'");
     for kind in EventKind::ALL {

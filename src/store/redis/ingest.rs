@@ -11,8 +11,8 @@ use redis::RedisError;
 use super::codec::{corrupt, from_redis, parse_customer};
 use super::{receipts, RedisStore};
 use crate::domain::{
-    merge_target, AgentId, CustomerId, Identity, InboundMessage, Message, Receipt, RoutingGroup,
-    DEFAULT_QUEUE,
+    merge_target, AgentId, CustomerId, Identity, InboundMessage, Language, Message, Receipt,
+    Requirements, RoutingGroup, DEFAULT_QUEUE,
 };
 use crate::routing::priority;
 use crate::store::records::inbound_record;
@@ -43,6 +43,8 @@ pub(super) struct Appended {
     repeat_contacts: u32,
     /// The routing group the conversation is routed in (decided by the script).
     group: RoutingGroup,
+    /// The customer's language, as the message or an earlier one said.
+    language: Option<Language>,
 }
 
 impl RedisStore {
@@ -253,7 +255,13 @@ impl RedisStore {
             .arg(msg.display_name().unwrap_or(""))
             .arg(DEFAULT_QUEUE)
             .arg(if from_cache { "1" } else { "0" })
-            .arg(msg.group().map_or("", RoutingGroup::as_str));
+            .arg(msg.group().map_or("", RoutingGroup::as_str))
+            .arg(
+                msg.requirements()
+                    .language
+                    .as_ref()
+                    .map_or("", Language::as_str),
+            );
         for identity in msg.identities() {
             call.arg(identity.key());
         }
@@ -291,6 +299,10 @@ impl RedisStore {
                 priority,
                 &a.tier,
                 a.personal_agent.as_deref(),
+                &Requirements {
+                    language: a.language.clone(),
+                    skills: msg.requirements().skills.clone(),
+                },
                 now,
             )
             .await?;
@@ -348,7 +360,7 @@ pub(super) fn script_answer(answer: Vec<String>) -> Result<ScriptAnswer, StoreEr
 }
 
 pub(super) fn appended(parts: Vec<String>) -> Result<Appended, StoreError> {
-    let [receipt, agent, personal, tier, repeat, group] = <[String; 6]>::try_from(parts)
+    let [receipt, agent, personal, tier, repeat, group, language] = <[String; 7]>::try_from(parts)
         .map_err(|p| StoreError::Corrupt(format!("ingest answered {p:?}")))?;
     let some = |s: String| Some(s).filter(|s| !s.is_empty());
     Ok(Appended {
@@ -358,5 +370,6 @@ pub(super) fn appended(parts: Vec<String>) -> Result<Appended, StoreError> {
         tier,
         repeat_contacts: repeat.parse().unwrap_or(0),
         group: group.parse().map_err(corrupt)?,
+        language: language.parse().ok(),
     })
 }

@@ -12,7 +12,10 @@ use std::sync::atomic::Ordering;
 
 use super::seen::Seen;
 use super::{corrupt, from_redis, RedisStore};
-use crate::domain::{AgentId, Channel, ConversationId, Decision, Route, RouteReason, RoutingGroup};
+use crate::domain::{
+    AgentId, Channel, ConversationId, Decision, Requirements, Route, RouteReason, RoutingGroup,
+};
+use crate::routing::{Fit, Needs};
 use crate::store::{
     Assignment, QueueStat, RoutingSnapshot, StoreError, TransferOutcome, TransferTarget,
     MAX_TRANSFERS, QUEUES,
@@ -77,8 +80,10 @@ impl RedisStore {
         priority: u8,
         tier: &str,
         personal_agent: Option<&str>,
+        requirements: &Requirements,
         now: DateTime<Utc>,
     ) -> Result<Routed, StoreError> {
+        let needs = Needs::new(requirements, channel, tier, now, &self.policy);
         let answer: Vec<String> = self
             .routing_scripts
             .route
@@ -89,11 +94,12 @@ impl RedisStore {
             .arg(personal_agent.unwrap_or(""))
             .arg(now.timestamp_millis())
             .arg(self.policy.sticky_wait(channel, tier).num_milliseconds())
+            .arg(needs.encode())
             .invoke_async(&mut self.conn.clone())
             .await
             .map_err(from_redis)?;
-        let [state, agent, reason, queue, personal, new, presence, room, least_loaded] =
-            <[String; 9]>::try_from(answer)
+        let [state, agent, reason, queue, personal, new, presence, room, least_loaded, fits] =
+            <[String; 10]>::try_from(answer)
                 .map_err(|a| StoreError::Corrupt(format!("route answered {a:?}")))?;
         let route = route_of(&state, &agent, &reason, &queue)?;
         let seen = Seen {
@@ -102,6 +108,7 @@ impl RedisStore {
             presence: &presence,
             room: room == "1",
             least_loaded: &least_loaded,
+            fits: fits == "1",
         };
         // A conversation routed before is answered as it stands, not placed again.
         let placed_now = reason != RouteReason::AlreadyAssigned.as_str();
@@ -419,9 +426,10 @@ pub(super) fn route_of(
     })
 }
 
-/// `{conversation, agent, reason, channel, waiting since (ms)}` from a routing script.
+/// `{conversation, agent, reason, channel, waiting since (ms), fit, language}` from a
+/// routing script.
 fn assignment(parts: Vec<String>, now: DateTime<Utc>) -> Result<Assignment, StoreError> {
-    let [conv, agent, reason, channel, since] = <[String; 5]>::try_from(parts)
+    let [conv, agent, reason, channel, since, fit, language] = <[String; 7]>::try_from(parts)
         .map_err(|p| StoreError::Corrupt(format!("assignment {p:?}")))?;
     let since = Utc
         .timestamp_millis_opt(since.parse().map_err(corrupt)?)
@@ -435,6 +443,8 @@ fn assignment(parts: Vec<String>, now: DateTime<Utc>) -> Result<Assignment, Stor
         reason,
         channel,
         waited: (now - since).max(Duration::zero()),
+        fit: Fit::parse(&fit),
+        language: language.parse().ok(),
     })
 }
 

@@ -12,6 +12,7 @@ pub(super) struct Seen<'a> {
     pub presence: &'a str,
     pub room: bool,
     pub least_loaded: &'a str,
+    pub fits: bool,
 }
 
 impl Seen<'_> {
@@ -27,6 +28,7 @@ impl Seen<'_> {
             presence,
             has_room: self.room,
             new: self.new,
+            fits: self.fits,
         };
         self.expected(Some(personal), route)
     }
@@ -67,6 +69,7 @@ mod tests {
             presence: "online",
             room: true,
             least_loaded: "b",
+            fits: true,
         };
         let to_a = route(Decision::Assigned, Some("a"), RouteReason::PersonalAgent);
         assert!(seen.agrees(&to_a));
@@ -84,6 +87,7 @@ mod tests {
             presence: "",
             room: false,
             least_loaded: "",
+            fits: false,
         };
         assert!(nobody.agrees(&route(
             Decision::Queued,
@@ -91,5 +95,14 @@ mod tests {
             RouteReason::NoAgentAvailable
         )));
         assert!(!nobody.agrees(&to_a));
+        let unfit = Seen {
+            fits: false,
+            ..seen
+        };
+        assert!(
+            unfit.agrees(&to_b),
+            "a personal agent who does not fit is passed over"
+        );
+        assert!(!unfit.agrees(&to_a));
     }
 }

@@ -4,7 +4,7 @@
 --       5 idempotency ttl (ms), 6 message id, 7 message json, 8 channel,
 --       9 display name or '', 10 queue, 11 '1' when only the process's identity cache
 --       named this customer, 12 the routing group the adapter named or '',
---       13.. identity keys.
+--       13 the customer's language the adapter named or '', 14.. identity keys.
 -- Race closed: the idempotency check, the open/reopen/start decision and the append are
 -- one step, so a retried webhook racing its original stores the message once, and two
 -- first messages of one customer cannot open two conversations.
@@ -22,7 +22,7 @@ if prior then
   end
 end
 -- One read for every customer field this script needs.
-local f = redis.call('HMGET', c, 'merged_into', 'created_at', 'display_name', 'open', 'last', 'personal_agent', 'tier', 'group')
+local f = redis.call('HMGET', c, 'merged_into', 'created_at', 'display_name', 'open', 'last', 'personal_agent', 'tier', 'group', 'lang')
 if f[1] then return {'moved', f[1]} end
 -- A customer named by a cache but unknown here was lost with Redis's data: the caller
 -- claims the identities again rather than recreating a customer no identity points to.
@@ -31,7 +31,13 @@ if not f[2] and ARGV[11] == '1' then return {'unknown'} end
 if not f[2] then redis.call('HSET', c, 'created_at', now, 'tier', DEFAULT_TIER, 'seq', 0) end
 if ARGV[9] ~= '' and not f[3] then redis.call('HSET', c, 'display_name', ARGV[9]) end
 -- A customer found through the identity cache already holds these identities.
-if ARGV[11] ~= '1' then redis.call('SADD', c .. ':ids', unpack(ARGV, 13)) end
+if ARGV[11] ~= '1' then redis.call('SADD', c .. ':ids', unpack(ARGV, 14)) end
+-- The customer's language, remembered for conversations whose adapter does not know it.
+local lang = f[9] or ''
+if ARGV[13] ~= '' and ARGV[13] ~= lang then
+  lang = ARGV[13]
+  redis.call('HSET', c, 'lang', lang)
+end
 
 local seq = f[4]
 local reopened = false
@@ -84,4 +90,4 @@ redis.call('HSET', c .. ':dx', idem, (now + ttl) .. '|' .. receipt)
 -- No record outlives the customer's last write by more than `ttl`: the records of a
 -- customer who went quiet expire with the hash.
 redis.call('PEXPIRE', c .. ':dx', ttl)
-return {'ok', receipt, held[1] or '', personal or '', tier or DEFAULT_TIER, held[2] or '0', group}
+return {'ok', receipt, held[1] or '', personal or '', tier or DEFAULT_TIER, held[2] or '0', group, lang}

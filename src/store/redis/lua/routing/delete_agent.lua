@@ -8,10 +8,7 @@ set_presence(a, 'offline')
 redis.call('ZREM', R .. ':graces', a)
 local out = {}
 hand_back(a, out)
-for _, ch in ipairs(CHANNELS) do
-  redis.call('ZREM', R .. ':pf:' .. ch, a)
-  redis.call('ZREM', R .. ':free:' .. ch, a)
-end
+unindex(a)
 for _, ch in ipairs(CHANNELS) do release_waiting(a, ch, out) end
 redis.call('DEL', akey(a), R .. ':held:' .. a)
 set_presence(a, nil)

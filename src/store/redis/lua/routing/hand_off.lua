@@ -20,6 +20,7 @@ local record = table.concat({ARGV[2], ARGV[3], ch, num(r[5]), num(r[6]), transfe
 redis.call('HSET', out_key, conv, record)
 waiting_in(conv, nil)
 redis.call('DEL', rkey(conv))
+redis.call('ZREM', R .. ':relax', conv)
 local out = {record}
 if r[1] == 'assigned' then
   unhold(conv, r[2], ch)

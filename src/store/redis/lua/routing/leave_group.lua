@@ -12,10 +12,7 @@ for _, ch in ipairs(CHANNELS) do
 end
 redis.call('SREM', R .. ':agents', a)
 redis.call('ZREM', R .. ':graces', a)
-for _, ch in ipairs(CHANNELS) do
-  redis.call('ZREM', R .. ':pf:' .. ch, a)
-  redis.call('ZREM', R .. ':free:' .. ch, a)
-end
+unindex(a)
 set_presence(a, nil)
 redis.call('DEL', akey(a), R .. ':held:' .. a)
 return 'left'

@@ -4,14 +4,20 @@
 -- conversation is assigned twice, whatever the number of replicas. Groups never share
 -- a script. Layout (suffixes of KEYS[1]):
 --   :agents            set    agent ids
---   :a:<agent>         hash   profile, presence, cap:<ch>, load:<ch>, portfolio
+--   :a:<agent>         hash   profile, presence, cap:<ch>, load:<ch>, portfolio, tags
+--                             (' l:es s:billing:1 s:billing:2 ': languages and skill levels)
 --   :pf:<ch>           zset   online agents with room on <ch>, by portfolio * 2^20 + load
 --                             (a new customer's personal agent: someone who can serve now)
 --   :free:<ch>         zset   online agents with room on <ch>, by load (fallback choice)
+--   :pf:<ch>:<tag>,    zset   the same, only agents with <tag>: a choice under requirements
+--   :free:<ch>:<tag>          reads the first CANDIDATES of its rarest tag's index
 --   :r:<conv>          hash   channel, state (assigned|waiting|queued), agent, owner, since,
 --                             priority, transfers, queue (only when not the channel's),
 --                             adopt (1: nobody could serve the ownerless customer; whoever
---                             takes it becomes their personal agent)
+--                             takes it becomes their personal agent); with requirements:
+--                             needs (tags required now), n0 (at first), n1 (any level),
+--                             lang, step (0, 1, 2), t2 (when nothing is required, ms)
+--   :relax             zset   conversations with requirements, by when they next relax
 --   :q:<ch>            zset   queued conversations, by priority then time waited
 --   :q:supervisor      zset   conversations transferred too often (nobody drains it automatically)
 --   :w:<agent>:<ch>    zset   conversations waiting for their personal agent, by since
@@ -35,16 +41,35 @@ local function akey(a) return R .. ':a:' .. a end
 local function rkey(conv) return R .. ':r:' .. conv end
 local function num(v) return tonumber(v or '0') or 0 end
 
--- Keeps the two choice indexes in step with an agent's state on one channel.
+-- Space-separated words as a list.
+local function split(s)
+  local t = {}
+  for w in string.gmatch(s or '', '%S+') do t[#t + 1] = w end
+  return t
+end
+
+-- Keeps the choice indexes (and their per-tag copies) in step with an agent's state on
+-- one channel.
 local function reindex(a, ch)
-  local h = redis.call('HMGET', akey(a), 'presence', 'cap:' .. ch, 'load:' .. ch, 'portfolio')
+  local h = redis.call('HMGET', akey(a), 'presence', 'cap:' .. ch, 'load:' .. ch, 'portfolio', 'tags')
   local cap, load = num(h[2]), num(h[3])
+  local pf, free = R .. ':pf:' .. ch, R .. ':free:' .. ch
+  local tags = split(h[5])
   if h[1] == 'online' and load < cap then
-    redis.call('ZADD', R .. ':pf:' .. ch, num(h[4]) * 1048576 + load, a)
-    redis.call('ZADD', R .. ':free:' .. ch, load, a)
+    local score = num(h[4]) * 1048576 + load
+    redis.call('ZADD', pf, score, a)
+    redis.call('ZADD', free, load, a)
+    for _, t in ipairs(tags) do
+      redis.call('ZADD', pf .. ':' .. t, score, a)
+      redis.call('ZADD', free .. ':' .. t, load, a)
+    end
   else
-    redis.call('ZREM', R .. ':pf:' .. ch, a)
-    redis.call('ZREM', R .. ':free:' .. ch, a)
+    redis.call('ZREM', pf, a)
+    redis.call('ZREM', free, a)
+    for _, t in ipairs(tags) do
+      redis.call('ZREM', pf .. ':' .. t, a)
+      redis.call('ZREM', free .. ':' .. t, a)
+    end
   end
 end
 
@@ -52,8 +77,63 @@ local function reindex_all(a)
   for _, ch in ipairs(CHANNELS) do reindex(a, ch) end
 end
 
-local function least_loaded(ch)
-  return redis.call('ZRANGE', R .. ':free:' .. ch, 0, 0)[1]
+-- Takes an agent out of every choice index (removed, moved, or about to change tags).
+local function unindex(a)
+  local tags = split(redis.call('HGET', akey(a), 'tags'))
+  for _, ch in ipairs(CHANNELS) do
+    local pf, free = R .. ':pf:' .. ch, R .. ':free:' .. ch
+    redis.call('ZREM', pf, a)
+    redis.call('ZREM', free, a)
+    for _, t in ipairs(tags) do
+      redis.call('ZREM', pf .. ':' .. t, a)
+      redis.call('ZREM', free .. ':' .. t, a)
+    end
+  end
+end
+
+-- Whether agent `a` has every tag in `needs` (`Routing` `AgentRec::fits`).
+local function fits(a, needs)
+  if #needs == 0 then return true end
+  local tags = redis.call('HGET', akey(a), 'tags') or ''
+  for _, t in ipairs(needs) do
+    if not string.find(tags, ' ' .. t .. ' ', 1, true) then return false end
+  end
+  return true
+end
+
+-- The tags a conversation needs now.
+local function needs_of(conv)
+  return split(redis.call('HGET', rkey(conv), 'needs'))
+end
+
+-- The first agent of index `kind` ('pf' or 'free') on `ch` who fits `needs`: among the
+-- first CANDIDATES of the rarest needed tag's index (`Routing::pick`).
+local function pick(kind, ch, needs)
+  local base = R .. ':' .. kind .. ':' .. ch
+  if #needs == 0 then return redis.call('ZRANGE', base, 0, 0)[1] end
+  local rarest, n
+  for _, t in ipairs(needs) do
+    local c = redis.call('ZCARD', base .. ':' .. t)
+    if not n or c < n then rarest, n = t, c end
+  end
+  if n == 0 then return nil end
+  for _, a in ipairs(redis.call('ZRANGE', base .. ':' .. rarest, 0, CANDIDATES - 1)) do
+    if fits(a, needs) then return a end
+  end
+  return nil
+end
+
+local function least_loaded(ch, needs)
+  return pick('free', ch, needs or {})
+end
+
+-- How agent `a` fits what `conv` first needed (`routing::Fit`), and its language.
+local function fit_of(conv, a)
+  local r = redis.call('HMGET', rkey(conv), 'n0', 'n1', 'lang')
+  if not r[1] or r[1] == '' then return 'none', '' end
+  local fit = 'unmet'
+  if fits(a, split(r[1])) then fit = 'met' elseif fits(a, split(r[2])) then fit = 'relaxed' end
+  return fit, r[3] or ''
 end
 
 local function queue_score(priority, since)
@@ -113,13 +193,14 @@ local function assign(conv, a, ch, reason)
   if owner ~= '' and owner ~= a and reason ~= 'transfer' then
     event(owner, EV_CONVERSATION_COVERED, conv, reason, a)
   end
-  return {conv, a, reason, ch, redis.call('HGET', rkey(conv), 'since')}
+  local fit, lang = fit_of(conv, a)
+  return {conv, a, reason, ch, redis.call('HGET', rkey(conv), 'since'), fit, lang}
 end
 
 -- A wait (or a hold) is over: the least loaded online agent takes it, or it joins the
 -- queue. A queued one is reported with no agent, so its `agent` mirror is cleared.
 local function fall_back(conv, ch, out)
-  local a = least_loaded(ch)
+  local a = least_loaded(ch, needs_of(conv))
   if a then
     out[#out + 1] = assign(conv, a, ch, R_FALLBACK)
   else
@@ -162,7 +243,8 @@ local function release_waiting(a, ch, out)
   redis.call('DEL', wkey)
 end
 
--- Fills agent `a`'s free units on `ch`: their own waiting customers first, then the queue.
+-- Fills agent `a`'s free units on `ch`: their own waiting customers first, then the
+-- queue, passing over what they do not fit.
 local function drain(a, ch, out)
   while true do
     local h = redis.call('HMGET', akey(a), 'presence', 'cap:' .. ch, 'load:' .. ch)
@@ -173,7 +255,10 @@ local function drain(a, ch, out)
       redis.call('ZREM', wkey, conv)
       redis.call('ZREM', R .. ':timers', conv)
     else
-      conv = redis.call('ZRANGE', R .. ':q:' .. ch, 0, 0)[1]
+      -- Only what they fit, among the first QUEUE_SCAN in queue order.
+      for _, c in ipairs(redis.call('ZRANGE', R .. ':q:' .. ch, 0, QUEUE_SCAN - 1)) do
+        if fits(a, needs_of(c)) then conv = c break end
+      end
       if not conv then return end
       redis.call('ZREM', R .. ':q:' .. ch, conv)
     end

@@ -1,5 +1,6 @@
 -- Creates or updates an agent (new agents start offline with nothing assigned).
--- ARGV: 1 agent, 2 profile JSON, 3-6 capacity for phone, email, chat, social.
+-- ARGV: 1 agent, 2 profile JSON, 3-6 capacity for phone, email, chat, social,
+--       7 tags (languages and skill levels, space-separated).
 -- Answers {1 if created, assignments...}: more capacity may take waiting work at once.
 local a = ARGV[1]
 local created = redis.call('SADD', R .. ':agents', a)
@@ -7,8 +8,10 @@ if created == 1 then
   redis.call('HSET', akey(a), 'portfolio', 0)
   set_presence(a, 'offline')
 end
+unindex(a)
 redis.call('HSET', akey(a), 'profile', ARGV[2],
-  'cap:phone', ARGV[3], 'cap:email', ARGV[4], 'cap:chat', ARGV[5], 'cap:social', ARGV[6])
+  'cap:phone', ARGV[3], 'cap:email', ARGV[4], 'cap:chat', ARGV[5], 'cap:social', ARGV[6],
+  'tags', ' ' .. ARGV[7] .. ' ')
 reindex_all(a)
 local out = {created}
 for _, ch in ipairs(CHANNELS) do drain(a, ch, out) end

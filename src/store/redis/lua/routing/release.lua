@@ -12,6 +12,7 @@ if not r[1] then
 end
 waiting_in(conv, nil)
 redis.call('DEL', rkey(conv))
+redis.call('ZREM', R .. ':relax', conv)
 local state, a, ch = r[1], r[2], r[3]
 if state == 'assigned' then
   unhold(conv, a, ch)

@@ -1,24 +1,29 @@
 -- Routes one conversation that needs an agent, or answers where it already stands.
 -- ARGV: 1 conversation, 2 channel, 3 priority, 4 personal agent or '', 5 now (ms),
---       6 sticky wait (ms).
+--       6 sticky wait (ms), 7 requirements (`routing::Needs::encode`:
+--       `exact|any_level|language|any_level_at|anyone_at`).
 -- Answers {state, agent, reason, queue, personal agent, 1 if chosen now, and the inputs
 -- the decision read: the personal agent's presence ('' if none), 1 if they had room,
--- the least loaded agent with room ('' if not looked up or none)}, so the store can check
+-- the least loaded fitting agent with room ('' if not looked up or none), 1 if the
+-- personal agent fits the requirements}, so the store can check
 -- the decision against the Rust placement rule (`routing::place`).
 local conv, ch, priority, personal, now = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5])
 local r = rkey(conv)
 local held = redis.call('HMGET', r, 'state', 'agent', 'channel', 'owner', 'queue')
 if held[1] then
-  return {held[1], held[2] or '', R_ALREADY_ASSIGNED, held[5] or held[3], held[4] or '', 0, '', 0, ''}
+  return {held[1], held[2] or '', R_ALREADY_ASSIGNED, held[5] or held[3], held[4] or '', 0, '', 0, '', 0}
 end
 -- Leaving for another group (a cross-group transfer under way): not routed here again.
 if redis.call('HEXISTS', R .. ':out', conv) == 1 then
-  return {'queued', '', R_ALREADY_ASSIGNED, ch, '', 0, '', 0, ''}
+  return {'queued', '', R_ALREADY_ASSIGNED, ch, '', 0, '', 0, '', 0}
 end
+local n = {}
+for part in string.gmatch(ARGV[7] .. '|', '([^|]*)|') do n[#n + 1] = part end
+local exact = split(n[1])
 
 local new = 0
 if personal == '' or redis.call('SISMEMBER', R .. ':agents', personal) == 0 then
-  personal = redis.call('ZRANGE', R .. ':pf:' .. ch, 0, 0)[1] or ''
+  personal = pick('pf', ch, exact) or ''
   if personal ~= '' then
     new = 1
     redis.call('HINCRBY', akey(personal), 'portfolio', 1)
@@ -28,29 +33,37 @@ end
 
 redis.call('HSET', r, 'channel', ch, 'owner', personal, 'since', now, 'priority', priority)
 if personal == '' then redis.call('HSET', r, 'adopt', 1) end
-local seen_presence, seen_room = '', 0
+if n[1] ~= '' then
+  redis.call('HSET', r, 'needs', n[1], 'n0', n[1], 'n1', n[2], 'lang', n[3], 'step', 0)
+  if n[5] ~= '' then redis.call('HSET', r, 't2', n[5]) end
+  local due = (n[4] ~= '' and n[4]) or (n[5] ~= '' and n[5])
+  if due then redis.call('ZADD', R .. ':relax', due, conv) end
+end
+local seen_presence, seen_room, seen_fits = '', 0, 0
+if personal ~= '' and fits(personal, exact) then seen_fits = 1 end
 if personal ~= '' then
   local p = redis.call('HMGET', akey(personal), 'presence', 'cap:' .. ch, 'load:' .. ch)
   seen_presence, seen_room = p[1] or '', num(p[3]) < num(p[2]) and 1 or 0
-  if p[1] == 'online' and num(p[3]) < num(p[2]) then
+  if seen_fits == 0 then
+    -- passed over like an offline agent: no wait for someone who does not fit
+  elseif p[1] == 'online' and num(p[3]) < num(p[2]) then
     local reason = new == 1 and R_NEW_PERSONAL_AGENT or R_PERSONAL_AGENT
     assign(conv, personal, ch, reason)
-    return {'assigned', personal, reason, ch, personal, new, seen_presence, seen_room, ''}
-  end
-  if p[1] == 'online' or p[1] == 'away' then
+    return {'assigned', personal, reason, ch, personal, new, seen_presence, seen_room, '', 1}
+  elseif p[1] == 'online' or p[1] == 'away' then
     redis.call('HSET', r, 'state', 'waiting', 'agent', personal)
     waiting_in(conv, ch)
     redis.call('ZADD', R .. ':w:' .. personal .. ':' .. ch, now, conv)
     redis.call('ZADD', R .. ':timers', now + tonumber(ARGV[6]), conv)
-    return {'waiting', '', R_WAITING_FOR_PERSONAL_AGENT, ch, personal, new, seen_presence, seen_room, ''}
+    return {'waiting', '', R_WAITING_FOR_PERSONAL_AGENT, ch, personal, new, seen_presence, seen_room, '', 1}
   end
 end
-local a = least_loaded(ch)
+local a = least_loaded(ch, exact)
 if a then
   assign(conv, a, ch, R_FALLBACK)
-  return {'assigned', a, R_FALLBACK, ch, personal, new, seen_presence, seen_room, a}
+  return {'assigned', a, R_FALLBACK, ch, personal, new, seen_presence, seen_room, a, seen_fits}
 end
 redis.call('HSET', r, 'state', 'queued')
 redis.call('ZADD', R .. ':q:' .. ch, queue_score(priority, now), conv)
 waiting_in(conv, ch)
-return {'queued', '', R_NO_AGENT_AVAILABLE, ch, personal, new, seen_presence, seen_room, ''}
+return {'queued', '', R_NO_AGENT_AVAILABLE, ch, personal, new, seen_presence, seen_room, '', seen_fits}

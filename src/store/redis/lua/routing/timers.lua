@@ -17,6 +17,27 @@ for _, a in ipairs(redis.call('ZRANGEBYSCORE', R .. ':graces', '-inf', ARGV[1], 
   redis.call('ZREM', R .. ':graces', a)
   if redis.call('HGET', akey(a), 'presence') == 'offline' then hand_back(a, out) end
 end
+-- Requirements relax (`Routing::relax_due`): skills to any level, then nothing; a queued
+-- conversation that someone now fits goes to them.
+for _, conv in ipairs(redis.call('ZRANGEBYSCORE', R .. ':relax', '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))) do
+  redis.call('ZREM', R .. ':relax', conv)
+  local r = redis.call('HMGET', rkey(conv), 'state', 'step', 't2', 'n1', 'channel', 'queue')
+  if r[1] then
+    local now, step = tonumber(ARGV[1]), 2
+    if not (r[3] and tonumber(r[3]) <= now) then step = math.max(num(r[2]), 1) end
+    local needs = step == 1 and (r[4] or '') or ''
+    redis.call('HSET', rkey(conv), 'step', step, 'needs', needs)
+    if step == 1 and r[3] then redis.call('ZADD', R .. ':relax', r[3], conv) end
+    if r[1] == 'queued' and not r[6] then
+      local a = least_loaded(r[5], split(needs))
+      if a then
+        redis.call('ZREM', R .. ':q:' .. r[5], conv)
+        local own = redis.call('HGET', rkey(conv), 'owner') == a
+        out[#out + 1] = assign(conv, a, r[5], own and R_PERSONAL_AGENT or R_FALLBACK)
+      end
+    end
+  end
+end
 -- Tombstones outlive any hand-off by far after a day.
 redis.call('ZREMRANGEBYSCORE', R .. ':gone', '-inf', tonumber(ARGV[1]) - 86400000)
 return out

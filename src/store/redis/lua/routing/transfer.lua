@@ -37,10 +37,12 @@ local state, agent, queue = 'queued', '', ch
 if target ~= '' and not to_supervisor then
   redis.call('HDEL', rkey(conv), 'queue')
   -- The target of an ownerless customer becomes their personal agent.
-  if redis.call('HGET', rkey(conv), 'adopt') then
-    out[#out + 1] = {conv, target, R_NEW_PERSONAL_AGENT, ch, r[6]}
+  local adopt = redis.call('HGET', rkey(conv), 'adopt')
+  local made = assign(conv, target, ch, 'transfer')
+  if adopt then
+    made[3] = R_NEW_PERSONAL_AGENT
+    out[#out + 1] = made
   end
-  assign(conv, target, ch, 'transfer')
   state, agent = 'assigned', target
 else
   redis.call('HSET', rkey(conv), 'state', 'transferring')
@@ -48,7 +50,7 @@ else
 end
 if old then drain(old, ch, out) end
 if state ~= 'assigned' then
-  local a = (not to_supervisor) and least_loaded(ch) or nil
+  local a = (not to_supervisor) and least_loaded(ch, needs_of(conv)) or nil
   if a then
     redis.call('HDEL', rkey(conv), 'queue')
     out[#out + 1] = assign(conv, a, ch, R_FALLBACK)
