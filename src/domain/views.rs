@@ -180,6 +180,11 @@ pub struct ConversationView {
     pub queue: Option<String>,
     /// Where routing has it now (absent once resolved).
     pub route: Option<Route>,
+    /// What an agent must have to take it now, as tags (`l:es` a language, `s:billing:3`
+    /// a skill at least at level 3); empty when it needs nothing (or has relaxed to
+    /// anyone).
+    #[schema(example = json!(["l:es", "s:billing:3"]))]
+    pub needs: Vec<String>,
     pub channels: Vec<Channel>,
     /// Times a customer came back within the reopen window after it was resolved.
     pub repeat_contacts: u32,

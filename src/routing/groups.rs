@@ -136,6 +136,14 @@ impl Groups {
         self.groups.get(group)?.current(conv)
     }
 
+    /// The tags an agent must have to take `conv` now.
+    pub fn needs_now(&self, group: &RoutingGroup, conv: &ConversationId) -> Vec<String> {
+        self.groups
+            .get(group)
+            .map(|r| r.needs_now(conv))
+            .unwrap_or_default()
+    }
+
     pub fn release(
         &mut self,
         group: &RoutingGroup,

@@ -151,14 +151,10 @@ impl Sim {
                 email: 2 - i as u32 % 2,
                 ..Capacity::default()
             };
-            let profile = AgentProfile::new(
-                agent.parse().expect("id"),
-                agent.to_string(),
-                vec![],
-                capacity,
-            )
-            .expect("profile");
-            h.store.put_agent(&profile, t0).await.expect("put");
+            h.store
+                .put_agent(&agent_profile(i, capacity), t0)
+                .await
+                .expect("put");
         }
         Self {
             h,
@@ -233,10 +229,11 @@ impl Sim {
         head.into_iter()
             .chain(made.iter().map(|a| {
                 format!(
-                    "conv#{}->{}:{:?}",
+                    "conv#{}->{}:{:?}:{:?}",
                     self.position(&a.conversation_id),
                     a.agent_id,
-                    a.reason
+                    a.reason,
+                    a.fit
                 )
             }))
             .collect()
@@ -303,9 +300,7 @@ impl Sim {
                     chat: *chat,
                     ..Capacity::default()
                 };
-                let id: AgentId = AGENTS[*agent].parse().expect("id");
-                let profile = AgentProfile::new(id, AGENTS[*agent].to_string(), vec![], capacity)
-                    .expect("profile");
+                let profile = agent_profile(*agent, capacity);
                 let saved = store.put_agent(&profile, now).await.expect("put");
                 let held = saved.view.load.get("chat").copied().unwrap_or(0);
                 let mut kept = self.kept.lock().expect("lock");
@@ -344,16 +339,7 @@ impl Sim {
                 else {
                     return vec!["unknown agent".into()];
                 };
-                made.iter()
-                    .map(|a| {
-                        format!(
-                            "conv#{}->{}:{:?}",
-                            self.position(&a.conversation_id),
-                            a.agent_id,
-                            a.reason
-                        )
-                    })
-                    .collect()
+                self.assignments(&made, [])
             }
             Op::Resolve { pick } => {
                 let Some(conv) = self.convs.get(pick % self.convs.len().max(1)).cloned() else {
@@ -404,16 +390,7 @@ impl Sim {
             }
             Op::Timers => {
                 let made = store.fire_timers(now).await.expect("timers");
-                made.iter()
-                    .map(|a| {
-                        format!(
-                            "conv#{}->{}:{:?}",
-                            self.position(&a.conversation_id),
-                            a.agent_id,
-                            a.reason
-                        )
-                    })
-                    .collect()
+                self.assignments(&made, [])
             }
         }
     }
@@ -437,11 +414,11 @@ impl Sim {
                 .filter(|r| r.reason == RouteReason::NoAgentAvailable);
             match queued.and_then(|r| r.queue.as_deref()) {
                 Some("supervisor") | None => {}
-                Some(queue) => queued_channels.push(queue.to_owned()),
+                Some(queue) => queued_channels.push((queue.to_owned(), view.needs.clone())),
             }
             snapshot.push(format!(
-                "conv#{i}:{:?}:{:?}:{:?}",
-                view.state, view.agent_id, view.queue
+                "conv#{i}:{:?}:{:?}:{:?}:{:?}",
+                view.state, view.agent_id, view.queue, view.needs
             ));
         }
         for a in &agents {
@@ -475,7 +452,17 @@ impl Sim {
                 a.id
             );
             if a.presence == Presence::Online {
-                for ch in &queued_channels {
+                // Only a conversation the agent fits (`AgentProfile::tags`) is theirs to take.
+                let tags = agent_profile(
+                    AGENTS.iter().position(|x| *x == a.id.as_str()).unwrap_or(0),
+                    Capacity::default(),
+                )
+                .tags();
+                let fitting = queued_channels
+                    .iter()
+                    .filter(|(_, needs)| needs.iter().all(|t| tags.contains(t)))
+                    .map(|(ch, _)| ch);
+                for ch in fitting {
                     let room = a.load[ch]
                         < match ch.as_str() {
                             "phone" => a.capacity.phone,
@@ -568,7 +555,41 @@ async fn random_operation_sequences_keep_the_invariants_on_both_stores() {
 
 /// A message of `customer` on one of the four channels; the chat, phone and social
 /// senders are vouched for by the customer's e-mail, so they are one customer.
+/// Agent `i` with its languages and skills: a English with billing 1, b English and
+/// Spanish with billing 3, c Spanish only; so requirements split them.
+fn agent_profile(i: usize, capacity: Capacity) -> AgentProfile {
+    let (languages, skills) = [
+        (vec!["en"], json!({"billing": 1})),
+        (vec!["en", "es"], json!({"billing": 3})),
+        (vec!["es"], json!({})),
+    ][i]
+        .clone();
+    let languages: Vec<String> = languages.into_iter().map(str::to_owned).collect();
+    AgentProfile::new(
+        AGENTS[i].parse().expect("id"),
+        AGENTS[i].to_string(),
+        vec![],
+        capacity,
+    )
+    .expect("profile")
+    .with_skills(serde_json::from_value(skills).expect("skills"), &languages)
+    .expect("skills")
+}
+
+/// Some customers speak Spanish and some conversations need billing, so requirements,
+/// their relaxing and the queues only fitting agents drain are exercised too.
 fn message_body(customer: usize, channel: u8, external_id: &str) -> serde_json::Value {
+    let mut body = plain_body(customer, channel, external_id);
+    if customer % 4 == 1 {
+        body["language"] = json!("es");
+    }
+    if customer % 3 == 2 && channel != 0 {
+        body["skills"] = json!({"billing": 2 + customer % 2});
+    }
+    body
+}
+
+fn plain_body(customer: usize, channel: u8, external_id: &str) -> serde_json::Value {
     let email = json!([{ "kind": "email", "value": format!("c{customer}@x.io") }]);
     match channel {
         0 => json!({ "channel": "email", "external_id": external_id,

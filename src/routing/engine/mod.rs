@@ -355,6 +355,14 @@ impl Routing {
             .map(|r| r.route(RouteReason::AlreadyAssigned))
     }
 
+    /// The tags an agent must have to take `conv` now.
+    pub fn needs_now(&self, conv: &ConversationId) -> Vec<String> {
+        self.routes
+            .get(conv)
+            .map(|r| r.needs_now().to_vec())
+            .unwrap_or_default()
+    }
+
     /// Forgets a resolved conversation; its agent's freed unit goes to whoever waits.
     pub fn release(&mut self, conv: &ConversationId, now: DateTime<Utc>) -> Vec<Assignment> {
         match self.routes.remove(conv) {

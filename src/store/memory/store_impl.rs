@@ -125,6 +125,7 @@ impl Store for MemoryStore {
             agent_id: route.as_ref().and_then(|r| r.agent_id.clone()),
             queue: route.as_ref().and_then(|r| r.queue.clone()),
             route,
+            needs: state.routing.needs_now(&state.conv_group(id), id),
             channels: channels.into_iter().collect(),
             repeat_contacts: conv.repeat_contacts,
             merged_conversation_ids: conv.absorbed.clone(),

@@ -143,7 +143,10 @@ impl RedisStore {
             }
         }
         sort_timeline(&mut messages);
-        let route = self.current_route(id).await?;
+        let (route, needs) = self
+            .current_route_and_needs(id)
+            .await?
+            .map_or((None, Vec::new()), |(r, n)| (Some(r), n));
         Ok(Some(ConversationView {
             id: id.clone(),
             customer,
@@ -154,6 +157,7 @@ impl RedisStore {
             agent_id: route.as_ref().and_then(|r| r.agent_id.clone()),
             queue: route.as_ref().and_then(|r| r.queue.clone()),
             route,
+            needs,
             channels: channels.into_iter().collect(),
             repeat_contacts: hash
                 .get("repeat_contacts")

@@ -134,20 +134,37 @@ impl RedisStore {
         &self,
         conv: &ConversationId,
     ) -> Result<Option<Route>, StoreError> {
+        Ok(self.current_route_and_needs(conv).await?.map(|(r, _)| r))
+    }
+
+    /// Where routing has `conv` now, and the tags an agent must have to take it.
+    pub(super) async fn current_route_and_needs(
+        &self,
+        conv: &ConversationId,
+    ) -> Result<Option<(Route, Vec<String>)>, StoreError> {
         let group = self.conversation_group(conv).await?;
         let held: Vec<Option<String>> = redis::cmd("HMGET")
             .arg(self.keys.route(&group, conv))
-            .arg(&["state", "agent", "channel", "queue"])
+            .arg(&["state", "agent", "channel", "queue", "needs"])
             .query_async(&mut self.conn.clone())
             .await
             .map_err(from_redis)?;
         match held.as_slice() {
-            [Some(state), agent, Some(channel), queue] => Ok(Some(route_of(
-                state,
-                agent.as_deref().unwrap_or(""),
-                "already_assigned",
-                queue.as_deref().unwrap_or(channel),
-            )?)),
+            [Some(state), agent, Some(channel), queue, needs] => {
+                let route = route_of(
+                    state,
+                    agent.as_deref().unwrap_or(""),
+                    "already_assigned",
+                    queue.as_deref().unwrap_or(channel),
+                )?;
+                let needs = needs
+                    .as_deref()
+                    .unwrap_or("")
+                    .split_whitespace()
+                    .map(str::to_owned)
+                    .collect();
+                Ok(Some((route, needs)))
+            }
             _ => Ok(None),
         }
     }
