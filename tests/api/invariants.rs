@@ -145,7 +145,7 @@ type Outcome = Vec<String>;
 
 impl Sim {
     async fn new(h: Harness, t0: DateTime<Utc>) -> Self {
-        for (i, agent) in AGENTS.iter().enumerate() {
+        for i in 0..AGENTS.len() {
             let capacity = Capacity {
                 chat: 1 + i as u32 % 2,
                 email: 2 - i as u32 % 2,
