@@ -30,6 +30,13 @@ pub struct Settings {
     pub public_url: Option<String>,
     #[serde(default, deserialize_with = "blank_is_none")]
     pub twilio_auth_token: Option<String>,
+    /// With the auth token and the public URL: queued callers are connected through
+    /// Twilio's REST API when routing assigns them.
+    #[serde(default, deserialize_with = "blank_is_none")]
+    pub twilio_account_sid: Option<String>,
+    /// Twilio's API base (a stand-in in tests).
+    #[serde(default = "twilio_api_url")]
+    pub twilio_api_url: String,
     #[serde(default, deserialize_with = "blank_is_none")]
     pub meta_app_secret: Option<String>,
     #[serde(default, deserialize_with = "blank_is_none")]
@@ -131,6 +138,10 @@ fn relax_steps(any_level: &PerChannel, anyone: &PerChannel) -> [Relax; 4] {
         any_level: never_if_zero(a[i]),
         anyone: never_if_zero(b[i]),
     })
+}
+
+fn twilio_api_url() -> String {
+    "https://api.twilio.com".to_owned()
 }
 
 /// One number per channel.

@@ -55,6 +55,7 @@ pub struct Application {
     state: Arc<App>,
     timer_interval: Duration,
     outbound_interval: Duration,
+    outbound_retries: workers::outbound::Retries,
     /// The one shared poll of every open agent event stream, and its interval.
     event_hub: Arc<EventHub>,
     event_poll: Duration,
@@ -87,6 +88,7 @@ impl Application {
                 ),
             },
             outbound: outbound_config(settings)?,
+            call_bridge: twilio_calls(settings)?,
         });
         let webhooks = Webhooks::from(settings);
         let limits = web::Data::new(HttpLimits {
@@ -210,6 +212,10 @@ impl Application {
             state,
             timer_interval: Duration::from_millis(settings.routing.timer_interval_ms.max(10)),
             outbound_interval: Duration::from_millis(settings.outbound.poll_interval_ms.max(10)),
+            outbound_retries: workers::outbound::Retries {
+                max_attempts: settings.outbound.max_attempts.max(1),
+                first_backoff: Duration::from_millis(settings.outbound.first_backoff_ms.max(1)),
+            },
             event_hub,
             event_poll: Duration::from_millis(settings.sse.poll_interval_ms.max(10)),
         })
@@ -248,10 +254,10 @@ impl Application {
                 stop_workers.clone(),
             )),
         ];
-        if let Some(config) = self.state.outbound.clone() {
+        if self.state.outbound.is_some() || self.state.call_bridge.is_some() {
             background.push(tokio::spawn(workers::outbound::run_sender(
                 self.state.clone(),
-                config,
+                self.outbound_retries,
                 self.outbound_interval,
                 stop_workers.clone(),
             )));
@@ -326,10 +332,34 @@ fn outbound_config(settings: &Settings) -> Result<Option<OutboundConfig>, Startu
         default_url: settings.outbound_url.clone(),
         channel_urls,
         secret,
-        max_attempts: settings.outbound.max_attempts.max(1),
-        first_backoff: Duration::from_millis(settings.outbound.first_backoff_ms.max(1)),
         client,
     }))
+}
+
+/// Queued callers are connected through Twilio's REST API when the account, its token
+/// and the public URL (for the dial's callback) are set.
+fn twilio_calls(
+    settings: &Settings,
+) -> Result<Option<Arc<dyn crate::app::bridge::CallBridge>>, StartupError> {
+    let (Some(account_sid), Some(auth_token), Some(public_url)) = (
+        &settings.twilio_account_sid,
+        &settings.twilio_auth_token,
+        &settings.public_url,
+    ) else {
+        return Ok(None);
+    };
+    let client = reqwest::Client::builder()
+        .build()
+        .map_err(|e| StartupError::Setting(format!("twilio: {e}")))?;
+    Ok(Some(Arc::new(
+        crate::adapters::twilio::calls_api::TwilioCalls {
+            account_sid: account_sid.clone(),
+            auth_token: auth_token.clone(),
+            api_url: settings.twilio_api_url.trim_end_matches('/').to_owned(),
+            public_url: public_url.trim_end_matches('/').to_owned(),
+            client,
+        },
+    )))
 }
 
 /// The embedded store when no Redis URL is set; one Redis server otherwise.

@@ -28,7 +28,7 @@ pub async fn set_presence(
         .set_presence(id, presence, Utc::now())
         .await?
         .ok_or_else(not_found)?;
-    app.metrics.assignments(&made);
+    super::bridge::assigned(app, &made).await;
     app.store.agent(id).await?.ok_or_else(not_found)
 }
 
@@ -39,7 +39,7 @@ pub async fn remove(app: &App, id: &AgentId) -> Result<(), AppError> {
         .delete_agent(id, Utc::now())
         .await?
         .ok_or_else(|| AppError::NotFound(format!("no agent `{id}`")))?;
-    app.metrics.assignments(&made);
+    super::bridge::assigned(app, &made).await;
     Ok(())
 }
 
@@ -47,6 +47,6 @@ pub async fn remove(app: &App, id: &AgentId) -> Result<(), AppError> {
 /// hands each expiry to one caller) and counts the assignments they made.
 pub async fn fire_timers(app: &App) -> Result<(), AppError> {
     let made = app.store.fire_timers(Utc::now()).await?;
-    app.metrics.assignments(&made);
+    super::bridge::assigned(app, &made).await;
     Ok(())
 }

@@ -167,7 +167,7 @@ pub async fn incoming(
         route_to_human(state, &mut call).await?;
         call.menu_entered_at = None;
     }
-    state.store.save_call(&call).await?;
+    save(state, &call).await?;
     Ok(call)
 }
 
@@ -193,6 +193,17 @@ async fn route_to_human(state: &App, call: &mut CallRecord) -> Result<(), AppErr
     call.customer_id = Some(receipt.customer_id.to_string());
     call.conversation_id = Some(receipt.conversation_id.to_string());
     place(call, &receipt.route, receipt.route.reason.as_str());
+    Ok(())
+}
+
+/// Stores the call; one left in the phone queue waits there for whoever routing gives
+/// its conversation (`bridge::wait_for_agent`).
+async fn save(state: &App, call: &CallRecord) -> Result<(), AppError> {
+    state.store.save_call(call).await?;
+    let conv = call.conversation_id.as_deref().and_then(|c| c.parse().ok());
+    if let (CallState::Queued, Some(conv)) = (call.state, conv) {
+        super::bridge::wait_for_agent(state, &conv, &call.external_id).await?;
+    }
     Ok(())
 }
 
@@ -262,17 +273,21 @@ pub async fn event(
                         .observe(secs);
                 }
             }
-            // The phone unit goes back at once; the conversation itself stays open.
+            // The phone unit goes back at once (or the caller leaves the queue, and is
+            // no longer waited for); the conversation itself stays open.
             if let Some(conv) = call.conversation_id.as_deref().and_then(|c| c.parse().ok()) {
+                if call.state == CallState::Queued {
+                    state.store.take_waiting_call(&conv).await?;
+                }
                 let made = state.store.release(&conv, now).await?;
-                state.metrics.assignments(&made);
+                super::bridge::assigned(state, &made).await;
             }
             call.state = CallState::Ended;
         }
         // Anything else repeats or contradicts what is known already: no change.
         _ => return Ok(Some(call)),
     }
-    state.store.save_call(&call).await?;
+    save(state, &call).await?;
     Ok(Some(call))
 }
 
@@ -297,7 +312,7 @@ pub async fn unanswered(
             .set_presence(&agent, Presence::Away, now)
             .await?
         {
-            state.metrics.assignments(&made);
+            super::bridge::assigned(state, &made).await;
         }
     }
     let phone = TransferTarget::Queue(Queue::Channel(Channel::Phone));
@@ -305,9 +320,9 @@ pub async fn unanswered(
         route, assignments, ..
     } = state.store.transfer(&conv, &phone, now).await?
     {
-        state.metrics.assignments(&assignments);
+        super::bridge::assigned(state, &assignments).await;
         place(&mut call, &route, RouteReason::Fallback.as_str());
-        state.store.save_call(&call).await?;
+        save(state, &call).await?;
     }
     Ok(Some(call))
 }

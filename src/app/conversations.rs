@@ -238,7 +238,7 @@ pub async fn transfer(
             transfers,
             assignments,
         } => {
-            app.metrics.assignments(&assignments);
+            super::bridge::assigned(app, &assignments).await;
             let to = match (&route.agent_id, route.queue.as_deref()) {
                 (_, Some(SUPERVISOR_QUEUE)) => "supervisor",
                 (Some(_), _) => "agent",
@@ -270,7 +270,7 @@ pub async fn resolve(
     }
     match app.store.resolve(id, Utc::now()).await? {
         ResolveOutcome::Resolved(drained) => {
-            app.metrics.assignments(&drained);
+            super::bridge::assigned(app, &drained).await;
             Ok(())
         }
         ResolveOutcome::AlreadyResolved => Err(AppError::Conflict(format!(

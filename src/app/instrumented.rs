@@ -237,6 +237,23 @@ impl Store for Instrumented {
             .await
     }
 
+    async fn set_waiting_call(
+        &self,
+        conv: &ConversationId,
+        external_id: &str,
+    ) -> Result<(), StoreError> {
+        self.timed(
+            "set_waiting_call",
+            self.inner.set_waiting_call(conv, external_id),
+        )
+        .await
+    }
+
+    async fn take_waiting_call(&self, conv: &ConversationId) -> Result<Option<String>, StoreError> {
+        self.timed("take_waiting_call", self.inner.take_waiting_call(conv))
+            .await
+    }
+
     async fn release(
         &self,
         id: &ConversationId,

@@ -5,6 +5,7 @@
 //! answer `AppError`, which the HTTP layer maps onto problem+json.
 
 pub mod agents;
+pub mod bridge;
 pub mod calls;
 pub mod conversations;
 pub mod ingest;
@@ -28,6 +29,9 @@ pub struct App {
     pub ivr: calls::IvrPolicy,
     /// Where agents' replies are delivered, when configured.
     pub outbound: Option<outbound::OutboundConfig>,
+    /// Connects queued callers to the agent routing gives them, when the phone
+    /// provider's API is configured.
+    pub call_bridge: Option<std::sync::Arc<dyn bridge::CallBridge>>,
 }
 
 /// Who acts on a conversation: an admin (or supervisor) reaches every one, an agent only

@@ -2,21 +2,18 @@
 //! deliveries are signed with (`X-Switchboard-Signature: sha256=<hex HMAC-SHA256>`).
 
 use std::collections::HashMap;
-use std::time::Duration;
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 use crate::domain::Channel;
 
-/// Where replies go and how hard to try.
+/// Where replies go.
 #[derive(Clone)]
 pub struct OutboundConfig {
     pub default_url: Option<String>,
     pub channel_urls: HashMap<Channel, String>,
     pub secret: String,
-    pub max_attempts: u32,
-    pub first_backoff: Duration,
     pub client: reqwest::Client,
 }
 

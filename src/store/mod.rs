@@ -294,6 +294,18 @@ pub trait Store: Send + Sync + 'static {
     /// Stores (or replaces) a call's record, kept for `CALL_TTL_SECS`.
     async fn save_call(&self, call: &CallRecord) -> Result<(), StoreError>;
 
+    /// Remembers that call `external_id` waits in the provider's queue for whoever
+    /// routing gives `conv` to (kept for `CALL_TTL_SECS`).
+    async fn set_waiting_call(
+        &self,
+        conv: &ConversationId,
+        external_id: &str,
+    ) -> Result<(), StoreError>;
+
+    /// Takes (reads and forgets, in one step) the call waiting for `conv`: of two
+    /// replicas asking at once, one gets it.
+    async fn take_waiting_call(&self, conv: &ConversationId) -> Result<Option<String>, StoreError>;
+
     /// Frees the agent unit a conversation holds (it stays open): a call hung up. The
     /// freed unit serves whoever waits, as on resolve.
     async fn release(

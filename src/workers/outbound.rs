@@ -1,8 +1,9 @@
-//! Agents' replies, delivered to the channel adapter: JSON naming the conversation,
-//! message, channel, network, recipient and text, signed
-//! `X-Switchboard-Signature: sha256=<hex HMAC-SHA256 of the body>`. Replies wait in the
-//! store's durable outbox; every replica's sender claims due ones, posts them, and retries
-//! failures with exponential backoff until they land or `max_attempts` is spent.
+//! The durable outbox's sender. Agents' replies go to the channel adapter: JSON naming
+//! the conversation, message, channel, network, recipient and text, signed
+//! `X-Switchboard-Signature: sha256=<hex HMAC-SHA256 of the body>`; requests that connect
+//! a waiting caller (`call:` ids) go to the phone provider through its `CallBridge`.
+//! Every replica's sender claims due ones, sends them, and retries failures with
+//! exponential backoff until they land or `max_attempts` is spent.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,9 +11,17 @@ use std::time::Duration;
 use chrono::Utc;
 use tokio_util::sync::CancellationToken;
 
+use crate::app::bridge::{SendError, CALL_DELIVERY_PREFIX};
 use crate::app::outbound::{sign, OutboundConfig};
 use crate::app::App;
 use crate::store::{Delivery, DeliveryOutcome};
+
+/// How hard the sender tries.
+#[derive(Debug, Clone, Copy)]
+pub struct Retries {
+    pub max_attempts: u32,
+    pub first_backoff: Duration,
+}
 
 /// How long before attempt `n + 1`: the first backoff, doubling, at most five minutes.
 fn backoff(first: Duration, attempts: u32) -> Duration {
@@ -22,7 +31,23 @@ fn backoff(first: Duration, attempts: u32) -> Duration {
     first.saturating_mul(factor).min(Duration::from_secs(300))
 }
 
-/// Posts one delivery; `Err` says why it did not land.
+/// Sends one delivery where its kind goes.
+async fn send(state: &App, d: &Delivery) -> Result<(), SendError> {
+    if d.id.starts_with(CALL_DELIVERY_PREFIX) {
+        return match &state.call_bridge {
+            Some(bridge) => bridge.send(d).await,
+            None => Err(SendError::Permanent(
+                "no phone provider API configured".into(),
+            )),
+        };
+    }
+    match &state.outbound {
+        Some(config) => post(config, d).await.map_err(SendError::Retry),
+        None => Err(SendError::Permanent("no adapter URL configured".into())),
+    }
+}
+
+/// Posts one reply to the adapter; `Err` says why it did not land.
 async fn post(config: &OutboundConfig, d: &Delivery) -> Result<(), String> {
     let response = config
         .client
@@ -48,7 +73,7 @@ async fn post(config: &OutboundConfig, d: &Delivery) -> Result<(), String> {
 /// `stop` is cancelled, between rounds: a delivery in flight finishes and is recorded.
 pub async fn run_sender(
     state: Arc<App>,
-    config: OutboundConfig,
+    retries: Retries,
     every: Duration,
     stop: CancellationToken,
 ) {
@@ -69,14 +94,15 @@ pub async fn run_sender(
             }
         };
         for d in due {
-            let outcome = match post(&config, &d).await {
+            let outcome = match send(&state, &d).await {
                 Ok(()) => DeliveryOutcome::Delivered,
-                Err(error) if d.attempts >= config.max_attempts => {
+                Err(SendError::Permanent(error)) => DeliveryOutcome::Failed { error },
+                Err(SendError::Retry(error)) if d.attempts >= retries.max_attempts => {
                     DeliveryOutcome::Failed { error }
                 }
-                Err(error) => {
+                Err(SendError::Retry(error)) => {
                     let wait =
-                        chrono::Duration::from_std(backoff(config.first_backoff, d.attempts))
+                        chrono::Duration::from_std(backoff(retries.first_backoff, d.attempts))
                             .unwrap_or_default();
                     DeliveryOutcome::Retry {
                         at: Utc::now() + wait,

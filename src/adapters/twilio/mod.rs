@@ -1,6 +1,7 @@
 //! Twilio: request signatures, the form parameters of Programmable Voice and Messaging
 //! webhooks, and the TwiML answers (the HTTP side lives in `http::webhooks`).
 
+pub mod calls_api;
 pub mod messaging;
 pub mod signature;
 pub mod voice;

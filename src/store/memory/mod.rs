@@ -98,6 +98,8 @@ struct State {
     routing: Groups,
     /// Calls by provider id (not expired: the embedded store lives one process).
     calls: HashMap<String, CallRecord>,
+    /// The call waiting in the phone queue for each conversation's agent.
+    waiting_calls: HashMap<ConversationId, String>,
     /// E-mail Message-IDs → their conversation.
     threads: HashMap<String, ConversationId>,
     outbox: HashMap<String, OutboxRec>,

@@ -301,6 +301,21 @@ impl Store for MemoryStore {
         Ok(())
     }
 
+    async fn set_waiting_call(
+        &self,
+        conv: &ConversationId,
+        external_id: &str,
+    ) -> Result<(), StoreError> {
+        self.lock()
+            .waiting_calls
+            .insert(conv.clone(), external_id.to_owned());
+        Ok(())
+    }
+
+    async fn take_waiting_call(&self, conv: &ConversationId) -> Result<Option<String>, StoreError> {
+        Ok(self.lock().waiting_calls.remove(conv))
+    }
+
     async fn release(
         &self,
         id: &ConversationId,

@@ -74,6 +74,11 @@ impl Keys {
         format!("{}:{}", self.conversations(id.customer()), id.seq())
     }
 
+    /// The provider call id waiting in the phone queue for the conversation's agent.
+    pub fn waiting_call(&self, id: &ConversationId) -> String {
+        format!("{}:wcall", self.conversation(id))
+    }
+
     pub fn conversation_messages(&self, id: &ConversationId) -> String {
         format!("{}:m", self.conversation(id))
     }

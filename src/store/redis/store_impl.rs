@@ -238,6 +238,30 @@ impl Store for RedisStore {
         Ok(())
     }
 
+    async fn set_waiting_call(
+        &self,
+        conv: &ConversationId,
+        external_id: &str,
+    ) -> Result<(), StoreError> {
+        let _: () = redis::cmd("SET")
+            .arg(self.keys.waiting_call(conv))
+            .arg(external_id)
+            .arg("EX")
+            .arg(CALL_TTL_SECS)
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(from_redis)?;
+        Ok(())
+    }
+
+    async fn take_waiting_call(&self, conv: &ConversationId) -> Result<Option<String>, StoreError> {
+        redis::cmd("GETDEL")
+            .arg(self.keys.waiting_call(conv))
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(from_redis)
+    }
+
     async fn release(
         &self,
         id: &ConversationId,
