@@ -205,10 +205,18 @@ async fn online_agents(
     email: u32,
     concurrency: usize,
 ) {
-    online_agents_in(client, api, n, email, concurrency, 1).await
+    online_agents_in(client, api, n, email, concurrency, 1, false).await
 }
 
-/// Creates `n` online agents, agent `i` in group `GROUPS[i % groups]`.
+/// The languages of the routing scenario with requirements.
+const LANGUAGES: [&str; 20] = [
+    "en", "es", "de", "fr", "it", "pt", "nl", "pl", "ru", "uk", "tr", "ar", "he", "hi", "zh", "ja",
+    "ko", "vi", "th", "sv",
+];
+
+/// Creates `n` online agents, agent `i` in group `GROUPS[i % groups]`; with `skilled`,
+/// agent `i` speaks two of the 20 languages (`i` and `i + 10`) and has billing 3 and
+/// refunds `1 + i % 5`.
 async fn online_agents_in(
     client: &reqwest::Client,
     api: &str,
@@ -216,6 +224,7 @@ async fn online_agents_in(
     email: u32,
     concurrency: usize,
     groups: usize,
+    skilled: bool,
 ) {
     let (c, url) = (client.clone(), api.to_owned());
     drive("agents", n, concurrency, move |i| {
@@ -223,7 +232,11 @@ async fn online_agents_in(
         async move {
             let agent = format!("{url}/v1/agents/agent-{i}");
             let group = GROUPS[i % groups.max(1)];
-            let body = json!({ "name": format!("Agent {i}"), "capacity": { "email": email }, "group": group });
+            let mut body = json!({ "name": format!("Agent {i}"), "capacity": { "email": email }, "group": group });
+            if skilled {
+                body["languages"] = json!([LANGUAGES[i % 20], LANGUAGES[(i + 10) % 20]]);
+                body["skills"] = json!({ "billing": 3, "refunds": 1 + i % 5 });
+            }
             let r = c
                 .put(&agent)
                 .bearer_auth(ADMIN)
@@ -250,20 +263,11 @@ async fn online_agents_in(
     .await;
 }
 
-/// One routing cycle: a new customer's first message (a personal agent is chosen and the
-/// conversation assigned), then its resolution (capacity back, queue drained).
-async fn routing_cycles(
-    client: &reqwest::Client,
-    api: &str,
-    token: &str,
-    cycles: usize,
-    concurrency: usize,
-    tag: &'static str,
-) -> Run {
-    routing_cycles_in(client, api, token, cycles, concurrency, tag, 1).await
-}
-
-/// Routing cycles, customer `i` writing to the inbox of group `GROUPS[i % groups]`.
+/// Routing cycles. One cycle is a new customer's first message (a personal agent is
+/// chosen and the conversation assigned), then its resolution (capacity back, queue
+/// drained); customer `i` writes to the inbox of group `GROUPS[i % groups]` and, with
+/// `skilled`, in language `i % 20`, needing billing 2.
+#[allow(clippy::too_many_arguments)]
 async fn routing_cycles_in(
     client: &reqwest::Client,
     api: &str,
@@ -272,13 +276,18 @@ async fn routing_cycles_in(
     concurrency: usize,
     tag: &'static str,
     groups: usize,
+    skilled: bool,
 ) -> Run {
     let (c, url, t) = (client.clone(), api.to_owned(), token.to_owned());
     drive(tag, cycles, concurrency, move |i| {
         let (c, url, t) = (c.clone(), url.clone(), t.clone());
         async move {
             let group = GROUPS[i % groups.max(1)];
-            let body = json!({ "channel": "email", "external_id": format!("r-{tag}-{i}"), "from": format!("route-{i}@example.com"), "text": "route me", "group": group });
+            let mut body = json!({ "channel": "email", "external_id": format!("r-{tag}-{i}"), "from": format!("route-{i}@example.com"), "text": "route me", "group": group });
+            if skilled {
+                body["language"] = json!(LANGUAGES[i % 20]);
+                body["skills"] = json!({ "billing": 2 });
+            }
             let r = c.post(format!("{url}/v1/messages")).bearer_auth(&t).json(&body).send().await.map_err(|e| e.to_string())?;
             let receipt: serde_json::Value = r.json().await.map_err(|e| e.to_string())?;
             if receipt["route"]["decision"] != "assigned" {
@@ -472,11 +481,27 @@ async fn main() {
         a.routing_cycles, a.concurrency
     );
     let mut runs = Vec::new();
-    for (agents, tag) in [(10, "route-10"), (10_000, "route-10k")] {
+    let sizes = [
+        (10, "route-10", false),
+        (10_000, "route-10k", false),
+        (10, "route-10-lang", true),
+        (10_000, "route-10k-lang", true),
+    ];
+    for (agents, tag, skilled) in sizes {
         let (api, _) = start_service(&a.redis, &token, tag, false, 0).await;
-        online_agents(&client, &api, agents, 100, a.concurrency).await;
+        online_agents_in(&client, &api, agents, 100, a.concurrency, 1, skilled).await;
         runs.push(
-            routing_cycles(&client, &api, &token, a.routing_cycles, a.concurrency, tag).await,
+            routing_cycles_in(
+                &client,
+                &api,
+                &token,
+                a.routing_cycles,
+                a.concurrency,
+                tag,
+                1,
+                skilled,
+            )
+            .await,
         );
     }
     for run in &runs {
@@ -485,6 +510,11 @@ async fn main() {
     println!(
         "routing 10k agents / 10 agents = {:.2}",
         runs[1].rate() / runs[0].rate()
+    );
+    println!(
+        "routing with 20 languages and skills: 10k agents / 10 agents = {:.2}; with them / without, 10k agents = {:.2}",
+        runs[3].rate() / runs[2].rate(),
+        runs[3].rate() / runs[1].rate()
     );
     if let Some(cluster) = &a.cluster {
         routing_groups(&a, cluster, &client, &token).await;
@@ -543,7 +573,7 @@ async fn routing_groups(a: &Args, cluster: &str, client: &reqwest::Client, token
         (cluster, 4, "cluster-4-groups"),
     ] {
         let (api, _) = start_service(redis, token, tag, false, 0).await;
-        online_agents_in(client, &api, 40, 100, a.concurrency, groups).await;
+        online_agents_in(client, &api, 40, 100, a.concurrency, groups, false).await;
         let run = routing_cycles_in(
             client,
             &api,
@@ -552,6 +582,7 @@ async fn routing_groups(a: &Args, cluster: &str, client: &reqwest::Client, token
             a.concurrency,
             tag,
             groups,
+            false,
         );
         runs.push(run.await);
     }
