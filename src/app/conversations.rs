@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use super::{Actor, App, AppError};
 use crate::domain::{
     Channel, ConversationId, ConversationView, Direction, EntryKind, Medium, Message, MessageId,
-    Network, Route,
+    Network, Requirements, Route,
 };
 use crate::store::{
     DeliveryStatus, ReplyOutcome, ResolveOutcome, TransferOutcome, TransferTarget, SUPERVISOR_QUEUE,
@@ -278,4 +278,28 @@ pub async fn resolve(
         ))),
         ResolveOutcome::NotFound => Err(AppError::NotFound(format!("no conversation `{id}`"))),
     }
+}
+
+/// Sets what the conversation needs from its agent (the agent finds it needs billing
+/// ≥ 3, or Spanish); it relaxes again from now. Queued, it goes at once to an agent who
+/// fits; waiting for a personal agent who does not, it falls back; a holder keeps it.
+/// Answers where it stands now.
+pub async fn set_requirements(
+    app: &App,
+    actor: &Actor,
+    id: &ConversationId,
+    requirements: Requirements,
+) -> Result<ConversationView, AppError> {
+    held_by(app, actor, id).await?;
+    let made = app
+        .store
+        .set_requirements(id, &requirements, Utc::now())
+        .await?
+        .ok_or_else(|| {
+            AppError::Conflict(format!(
+                "conversation `{id}` is not waiting for or held by anyone"
+            ))
+        })?;
+    super::bridge::assigned(app, &made).await;
+    held_by(app, &Actor::Admin, id).await
 }

@@ -13,7 +13,7 @@ use tracing::Instrument;
 use crate::app::metrics::Metrics;
 use crate::domain::{
     AgentId, AgentProfile, AgentView, ConversationId, ConversationView, CustomerId, CustomerView,
-    Identity, InboundMessage, Message, Presence, Receipt,
+    Identity, InboundMessage, Message, Presence, Receipt, Requirements,
 };
 use crate::store::{
     AgentEvent, Assignment, CallRecord, Delivery, DeliveryOutcome, DeliveryState, EventKind,
@@ -235,6 +235,20 @@ impl Store for Instrumented {
     async fn save_call(&self, call: &CallRecord) -> Result<(), StoreError> {
         self.timed_on("save_call", &call.external_id, self.inner.save_call(call))
             .await
+    }
+
+    async fn set_requirements(
+        &self,
+        id: &ConversationId,
+        requirements: &Requirements,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Vec<Assignment>>, StoreError> {
+        self.timed_on(
+            "set_requirements",
+            &id.to_string(),
+            self.inner.set_requirements(id, requirements, now),
+        )
+        .await
     }
 
     async fn set_waiting_call(

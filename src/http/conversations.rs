@@ -12,7 +12,8 @@ use super::resource;
 use crate::app::conversations;
 use crate::app::{Actor, App};
 use crate::domain::{
-    Channel, ConversationId, ConversationState, ConversationView, Message, Network, Route,
+    Channel, ConversationId, ConversationState, ConversationView, Message, Network, Requirements,
+    Route, Skills,
 };
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -20,6 +21,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(resource("/v1/conversations/{id}/resolve").route(web::post().to(resolve)))
         .service(resource("/v1/conversations/{id}/messages").route(web::post().to(reply)))
         .service(resource("/v1/conversations/{id}/transfer").route(web::post().to(transfer)))
+        .service(
+            resource("/v1/conversations/{id}/requirements").route(web::put().to(set_requirements)),
+        )
         .service(resource("/v1/deliveries/{message_id}").route(web::get().to(delivery)));
 }
 
@@ -157,6 +161,53 @@ pub async fn transfer(
     let (route, transfers) =
         conversations::transfer(&state, &actor(&staff), &id, to, body.note).await?;
     Ok(HttpResponse::Ok().json(TransferResponse { route, transfers }))
+}
+
+/// What a conversation needs from its agent.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RequirementsRequest {
+    /// A BCP 47 language tag (`es`, `pt-BR`); absent: none.
+    #[serde(default)]
+    #[schema(example = "es")]
+    pub language: Option<String>,
+    /// Skill name → least level 1-5; empty: none.
+    #[serde(default)]
+    pub skills: Skills,
+}
+
+/// Sets what the conversation needs from its agent; its requirements relax again from
+/// now. Queued, it goes at once to an agent who fits; a holder keeps it.
+#[utoipa::path(
+    put,
+    path = "/v1/conversations/{id}/requirements",
+    tag = "conversations",
+    params(("id" = String, Path, description = "Conversation id")),
+    request_body = RequirementsRequest,
+    security(("admin_token" = []), ("agent_jwt" = [])),
+    responses(
+        (status = 200, description = "Where it stands now, with its `needs`", body = ConversationView),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The conversation is not routed (resolved)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn set_requirements(
+    staff: Staff,
+    state: web::Data<App>,
+    id: web::Path<String>,
+    body: web::Json<RequirementsRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_id(&id)?;
+    let body = body.into_inner();
+    let requirements = Requirements {
+        language: body.language.as_deref().map(str::parse).transpose()?,
+        skills: body.skills,
+    };
+    let view = conversations::set_requirements(&state, &actor(&staff), &id, requirements).await?;
+    Ok(HttpResponse::Ok().json(view))
 }
 
 /// The staff member as the use cases see them.

@@ -41,6 +41,7 @@ use crate::domain::{Channel, Medium, Network};
         conversations::resolve,
         conversations::reply,
         conversations::transfer,
+        conversations::set_requirements,
         conversations::delivery,
         customers::get_customer,
         customers::patch_customer,

@@ -153,6 +153,26 @@ impl Groups {
         self.of(group).release(conv, now)
     }
 
+    /// The channel `conv` is routed on in `group`, if it is routed there.
+    pub fn channel_of(
+        &self,
+        group: &RoutingGroup,
+        conv: &ConversationId,
+    ) -> Option<crate::domain::Channel> {
+        self.groups.get(group)?.routed(conv).map(|(c, _)| c)
+    }
+
+    /// Replaces what `conv` needs (`Routing::require`); `None` when it is not routed.
+    pub fn require(
+        &mut self,
+        group: &RoutingGroup,
+        conv: &ConversationId,
+        needs: crate::routing::Needs,
+        now: DateTime<Utc>,
+    ) -> Option<Vec<Assignment>> {
+        self.of(group).require(conv, needs, now)
+    }
+
     /// Transfers within `group`, or to an agent of another group as a hand-off; answers
     /// the outcome and the group the conversation is in afterwards.
     pub fn transfer(

@@ -11,7 +11,8 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::{
     AgentId, AgentProfile, AgentView, CallDecision, CallState, ConversationId, ConversationView,
-    CustomerId, CustomerView, Identity, InboundMessage, Message, Presence, Receipt, Skills,
+    CustomerId, CustomerView, Identity, InboundMessage, Message, Presence, Receipt, Requirements,
+    Skills,
 };
 
 pub use crate::routing::{
@@ -293,6 +294,16 @@ pub trait Store: Send + Sync + 'static {
 
     /// Stores (or replaces) a call's record, kept for `CALL_TTL_SECS`.
     async fn save_call(&self, call: &CallRecord) -> Result<(), StoreError>;
+
+    /// Sets what a routed conversation needs from its agent, relaxing again from `now`
+    /// (`routing::Routing::require`); `None` when it is not routed. Answers the
+    /// assignments this made.
+    async fn set_requirements(
+        &self,
+        id: &ConversationId,
+        requirements: &Requirements,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Vec<Assignment>>, StoreError>;
 
     /// Remembers that call `external_id` waits in the provider's queue for whoever
     /// routing gives `conv` to (kept for `CALL_TTL_SECS`).

@@ -1,6 +1,7 @@
 //! Randomised routing: many operation sequences (messages on every channel, retries of
 //! earlier messages, merges of two existing customers, presence changes, capacity
-//! changes, agents removed and re-added, tiers, resolves, transfers, timer firings)
+//! changes, agents removed and re-added, tiers, resolves, transfers, requirements set
+//! by an agent, timer firings, with Spanish speakers and billing levels)
 //! applied in lockstep to both stores. After every step each store must keep the
 //! invariants, and the two must agree on every routing decision and every agent event.
 
@@ -69,6 +70,12 @@ enum Op {
         pick: usize,
         agent: Option<usize>,
     },
+    /// An agent or admin sets what a conversation needs (billing at `level`, 0: none).
+    Require {
+        pick: usize,
+        level: u8,
+        spanish: bool,
+    },
     Timers,
 }
 
@@ -109,8 +116,13 @@ fn ops(seed: u64, steps: usize) -> Vec<(Op, i64)> {
                         Presence::Offline,
                     ][rng.below(4) as usize],
                 },
-                14..=16 => Op::Resolve {
+                14 | 15 => Op::Resolve {
                     pick: rng.below(64) as usize,
+                },
+                16 => Op::Require {
+                    pick: rng.below(64) as usize,
+                    level: rng.below(4) as u8,
+                    spanish: rng.below(2) == 0,
                 },
                 17 | 18 => Op::Transfer {
                     pick: rng.below(64) as usize,
@@ -359,6 +371,32 @@ impl Sim {
                         .chain(["resolved".to_owned()])
                         .collect(),
                     other => vec![format!("{other:?}")],
+                }
+            }
+            Op::Require {
+                pick,
+                level,
+                spanish,
+            } => {
+                let Some(conv) = self.convs.get(pick % self.convs.len().max(1)).cloned() else {
+                    return vec![];
+                };
+                let skills = if *level > 0 {
+                    json!({ "billing": level })
+                } else {
+                    json!({})
+                };
+                let requirements = switchboard::domain::Requirements {
+                    language: spanish.then(|| "es".parse().expect("language")),
+                    skills: serde_json::from_value(skills).expect("skills"),
+                };
+                match store
+                    .set_requirements(&conv, &requirements, now)
+                    .await
+                    .expect("require")
+                {
+                    Some(made) => self.assignments(&made, ["required".to_owned()]),
+                    None => vec!["not routed".into()],
                 }
             }
             Op::Transfer { pick, agent } => {

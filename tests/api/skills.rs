@@ -5,17 +5,18 @@
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Value};
 use switchboard::domain::{
-    AgentId, AgentProfile, Capacity, Decision, Presence, Receipt, RouteReason, Skills,
+    AgentId, AgentProfile, Capacity, Decision, Presence, Receipt, Requirements, RouteReason, Skills,
 };
 use switchboard::routing::Fit;
 
-use crate::helpers::{ext, inbound, Harness};
+use crate::helpers::{ext, inbound, message, spawn_app, test_settings, Harness};
 
 both_stores!(
     a_spanish_speaking_new_customer_gets_a_spanish_speaking_personal_agent,
     a_conversation_needing_more_skill_than_its_owner_has_goes_to_a_fitting_colleague,
     requirements_relax_to_any_level_then_to_anyone,
     a_freed_agent_passes_over_queued_work_they_do_not_fit,
+    an_admin_setting_requirements_sends_a_queued_conversation_to_a_fitting_agent,
 );
 
 fn t0() -> DateTime<Utc> {
@@ -206,4 +207,83 @@ async fn a_freed_agent_passes_over_queued_work_they_do_not_fit(h: Harness) {
         personal_agent_of(&h, &spanish).await.as_deref(),
         Some("sofia")
     );
+}
+
+async fn an_admin_setting_requirements_sends_a_queued_conversation_to_a_fitting_agent(h: Harness) {
+    agent(&h, "ann", &[], json!({}), true).await;
+    agent(&h, "bob", &[], json!({"billing": 3}), true).await;
+    let first = chat(&h, "v-1", json!({}), t0()).await;
+    assigned_to(&first, "ann", RouteReason::NewPersonalAgent);
+    resolve(&h, &first).await;
+    let asked = chat(&h, "v-1", json!({"skills": {"billing": 5}}), t0()).await;
+    assert_eq!(
+        asked.route.reason,
+        RouteReason::NoAgentAvailable,
+        "{asked:?}"
+    );
+    let needs = skills(json!({"billing": 3}));
+    let made = h
+        .store
+        .set_requirements(&asked.conversation_id, &needs, t0())
+        .await
+        .expect("set")
+        .expect("routed");
+    assert_eq!(made.len(), 1, "{made:?}");
+    assert_eq!(made[0].agent_id.as_str(), "bob");
+    assert_eq!(made[0].fit, Fit::Met);
+    let view = h
+        .store
+        .conversation(&asked.conversation_id)
+        .await
+        .expect("read")
+        .expect("conversation");
+    assert_eq!(view.needs, vec!["s:billing:3".to_owned()]);
+    resolve(&h, &asked).await;
+    let gone = h
+        .store
+        .set_requirements(&asked.conversation_id, &needs, t0())
+        .await
+        .expect("set");
+    assert!(gone.is_none(), "a resolved conversation is not routed");
+}
+
+fn skills(levels: Value) -> Requirements {
+    Requirements {
+        language: None,
+        skills: serde_json::from_value(levels).expect("skills"),
+    }
+}
+
+#[tokio::test]
+async fn requirements_are_set_over_http_by_the_holder_or_an_admin_and_checked() {
+    let app = spawn_app(test_settings(None, &[])).await;
+    app.agent_online("a").await;
+    let r = app.ingest(&message("chat", None, "visitor-9", "hi")).await;
+    let conv = r["conversation_id"].as_str().unwrap_or_default().to_owned();
+    let path = format!("/v1/conversations/{conv}/requirements");
+    let set = app
+        .agent_put(
+            "a",
+            &path,
+            &json!({ "language": "es-ES", "skills": { "billing": 2 } }),
+        )
+        .await;
+    assert_eq!(set.status(), 200);
+    let view: Value = set.json().await.expect("json");
+    assert_eq!(view["needs"], json!(["l:es", "s:billing:2"]));
+    assert_eq!(view["agent_id"], "a", "the holder keeps it");
+    for bad in [
+        json!({ "language": "Spanish" }),
+        json!({ "skills": { "billing": 9 } }),
+    ] {
+        assert_eq!(app.admin_put(&path, &bad).await.status(), 400, "{bad}");
+    }
+    assert_eq!(
+        app.agent_put("b", &path, &json!({})).await.status(),
+        404,
+        "not b's conversation"
+    );
+    app.admin_post(&format!("/v1/conversations/{conv}/resolve"), &json!({}))
+        .await;
+    assert_eq!(app.admin_put(&path, &json!({})).await.status(), 409);
 }

@@ -85,45 +85,4 @@ impl Routing {
             .map_or(&[][..], |a| a.tags.as_slice());
         made.fitting(Fit::of(tags, &rec.needs), rec.needs.language.clone())
     }
-
-    /// Relaxing steps due by `now` move on, oldest first; a queued conversation that
-    /// someone now fits goes to them.
-    pub(super) fn relax_due(&mut self, now: DateTime<Utc>) -> Vec<Assignment> {
-        let due = self.ordered(
-            |r| r.relax_due.is_some_and(|t| t <= now),
-            |r| (r.relax_due.unwrap_or(now), 0.0),
-        );
-        due.iter()
-            .filter_map(|conv| self.relax(conv, now))
-            .collect()
-    }
-
-    fn relax(&mut self, conv: &ConversationId, now: DateTime<Utc>) -> Option<Assignment> {
-        let rec = self.routes.get_mut(conv)?;
-        rec.step = rec.needs.step_at(rec.step, now);
-        rec.relax_due = rec.needs.next_relax(rec.step).filter(|t| *t > now);
-        let queued = rec.holding == super::Holding::Queued && rec.queue.is_none();
-        let (channel, since) = (rec.channel, rec.since);
-        let needs = rec.needs_now().to_vec();
-        if !queued {
-            return None;
-        }
-        let agent = self.least_loaded(channel, &needs)?;
-        let own = self
-            .routes
-            .get(conv)
-            .is_some_and(|r| r.owner.as_ref() == Some(&agent));
-        let reason = if own {
-            RouteReason::PersonalAgent
-        } else {
-            RouteReason::Fallback
-        };
-        let reason = self
-            .give(conv, &agent, channel, Some(reason))
-            .unwrap_or(reason);
-        if let Some(r) = self.routes.get_mut(conv) {
-            r.holding = super::Holding::Assigned(agent.clone());
-        }
-        Some(self.assignment(conv, &agent, reason, since, now))
-    }
 }

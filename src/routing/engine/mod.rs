@@ -20,6 +20,7 @@ mod choice;
 mod events;
 mod handoff;
 mod moves;
+mod requirements;
 
 pub use handoff::Handoff;
 

@@ -258,6 +258,15 @@ impl State {
     }
 
     /// The group a conversation is routed in (the default before it ever was).
+    /// The channel a routed conversation is routed on and its customer's tier (what its
+    /// requirements' relaxing steps depend on).
+    pub(super) fn route_inputs(&self, conv: &ConversationId) -> Option<(Channel, String)> {
+        let channel = self.routing.channel_of(&self.conv_group(conv), conv)?;
+        let cid = self.live(conv.customer()).ok()?;
+        let tier = self.customers.get(&cid)?.tier.clone();
+        Some((channel, tier))
+    }
+
     pub(super) fn conv_group(&self, conv: &ConversationId) -> RoutingGroup {
         self.conversations
             .get(conv)

@@ -8,7 +8,9 @@ use chrono::{DateTime, Utc};
 use crate::domain::{
     AgentId, AgentProfile, AgentView, ConversationId, ConversationState, ConversationView,
     CustomerId, CustomerView, EntryKind, Identity, InboundMessage, Message, Presence, Receipt,
+    Requirements,
 };
+use crate::routing::Needs;
 use crate::store::records::{inbound_record, sort_timeline};
 use crate::store::{
     AgentEvent, Assignment, CallRecord, Delivery, DeliveryOutcome, DeliveryState, DeliveryStatus,
@@ -299,6 +301,25 @@ impl Store for MemoryStore {
             .calls
             .insert(call.external_id.clone(), call.clone());
         Ok(())
+    }
+
+    async fn set_requirements(
+        &self,
+        id: &ConversationId,
+        requirements: &Requirements,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Vec<Assignment>>, StoreError> {
+        let mut state = self.lock();
+        let Some((channel, tier)) = state.route_inputs(id) else {
+            return Ok(None);
+        };
+        let needs = Needs::new(requirements, channel, &tier, now, &self.policy);
+        let group = state.conv_group(id);
+        let made = state.routing.require(&group, id, needs, now);
+        if let Some(made) = &made {
+            state.adopt(made);
+        }
+        Ok(made)
     }
 
     async fn set_waiting_call(

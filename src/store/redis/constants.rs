@@ -50,7 +50,7 @@ mod tests {
     use super::*;
 
     /// Every Lua source, as `include_str!` embeds it.
-    const SOURCES: [(&str, &str); 21] = [
+    const SOURCES: [(&str, &str); 22] = [
         ("ingest", include_str!("lua/ingest.lua")),
         ("merge_out", include_str!("lua/merge_out.lua")),
         ("merge_in", include_str!("lua/merge_in.lua")),
@@ -66,6 +66,7 @@ mod tests {
         ("timers", include_str!("lua/routing/timers.lua")),
         ("delete_agent", include_str!("lua/routing/delete_agent.lua")),
         ("transfer", include_str!("lua/routing/transfer.lua")),
+        ("require", include_str!("lua/routing/require.lua")),
         ("snapshot", include_str!("lua/routing/snapshot.lua")),
         ("hand_off", include_str!("lua/routing/hand_off.lua")),
         ("take_over", include_str!("lua/routing/take_over.lua")),

@@ -17,6 +17,7 @@ mod merge;
 mod outbox;
 mod reads;
 mod receipts;
+mod requirements;
 mod routing;
 mod seen;
 mod store_impl;

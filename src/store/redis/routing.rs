@@ -38,6 +38,7 @@ pub(super) struct RoutingScripts {
     pub(super) hand_off: Script,
     pub(super) take_over: Script,
     pub(super) leave_group: Script,
+    pub(super) require: Script,
 }
 
 impl RoutingScripts {
@@ -55,6 +56,7 @@ impl RoutingScripts {
             hand_off: with_prelude(include_str!("lua/routing/hand_off.lua")),
             take_over: with_prelude(include_str!("lua/routing/take_over.lua")),
             leave_group: with_prelude(include_str!("lua/routing/leave_group.lua")),
+            require: with_prelude(include_str!("lua/routing/require.lua")),
         }
     }
 }

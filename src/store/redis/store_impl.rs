@@ -9,7 +9,7 @@ use super::codec::{corrupt, from_redis, parse_customer};
 use super::RedisStore;
 use crate::domain::{
     AgentId, AgentProfile, AgentView, ConversationId, ConversationView, CustomerId, CustomerView,
-    EntryKind, Identity, InboundMessage, Message, Presence, Receipt,
+    EntryKind, Identity, InboundMessage, Message, Presence, Receipt, Requirements,
 };
 use crate::store::{
     AgentEvent, Assignment, CallRecord, Delivery, DeliveryOutcome, DeliveryState, EventKind,
@@ -236,6 +236,15 @@ impl Store for RedisStore {
             .await
             .map_err(from_redis)?;
         Ok(())
+    }
+
+    async fn set_requirements(
+        &self,
+        id: &ConversationId,
+        requirements: &Requirements,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Vec<Assignment>>, StoreError> {
+        self.require(id, requirements, now).await
     }
 
     async fn set_waiting_call(

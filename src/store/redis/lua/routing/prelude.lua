@@ -127,6 +127,22 @@ local function least_loaded(ch, needs)
   return pick('free', ch, needs or {})
 end
 
+-- Sets what `conv` needs from `encoded` (`routing::Needs::encode`:
+-- `exact|any_level|language|any_level_at|anyone_at`), at its first step, with its
+-- relaxing timer; answers the tags needed now.
+local function set_needs(conv, encoded)
+  local n = {}
+  for part in string.gmatch(encoded .. '|', '([^|]*)|') do n[#n + 1] = part end
+  redis.call('HDEL', rkey(conv), 'needs', 'n0', 'n1', 'lang', 'step', 't2')
+  redis.call('ZREM', R .. ':relax', conv)
+  if n[1] == '' then return {} end
+  redis.call('HSET', rkey(conv), 'needs', n[1], 'n0', n[1], 'n1', n[2], 'lang', n[3], 'step', 0)
+  if n[5] ~= '' then redis.call('HSET', rkey(conv), 't2', n[5]) end
+  local due = (n[4] ~= '' and n[4]) or (n[5] ~= '' and n[5])
+  if due then redis.call('ZADD', R .. ':relax', due, conv) end
+  return split(n[1])
+end
+
 -- How agent `a` fits what `conv` first needed (`routing::Fit`), and its language.
 local function fit_of(conv, a)
   local r = redis.call('HMGET', rkey(conv), 'n0', 'n1', 'lang')

@@ -17,9 +17,7 @@ end
 if redis.call('HEXISTS', R .. ':out', conv) == 1 then
   return {'queued', '', R_ALREADY_ASSIGNED, ch, '', 0, '', 0, '', 0}
 end
-local n = {}
-for part in string.gmatch(ARGV[7] .. '|', '([^|]*)|') do n[#n + 1] = part end
-local exact = split(n[1])
+local exact = split(string.match(ARGV[7], '^[^|]*'))
 
 local new = 0
 if personal == '' or redis.call('SISMEMBER', R .. ':agents', personal) == 0 then
@@ -33,12 +31,7 @@ end
 
 redis.call('HSET', r, 'channel', ch, 'owner', personal, 'since', now, 'priority', priority)
 if personal == '' then redis.call('HSET', r, 'adopt', 1) end
-if n[1] ~= '' then
-  redis.call('HSET', r, 'needs', n[1], 'n0', n[1], 'n1', n[2], 'lang', n[3], 'step', 0)
-  if n[5] ~= '' then redis.call('HSET', r, 't2', n[5]) end
-  local due = (n[4] ~= '' and n[4]) or (n[5] ~= '' and n[5])
-  if due then redis.call('ZADD', R .. ':relax', due, conv) end
-end
+set_needs(conv, ARGV[7])
 local seen_presence, seen_room, seen_fits = '', 0, 0
 if personal ~= '' and fits(personal, exact) then seen_fits = 1 end
 if personal ~= '' then

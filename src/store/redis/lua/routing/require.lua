@@ -1,0 +1,23 @@
+-- Replaces what a routed conversation needs (`Routing::require`), relaxing again from
+-- now. Queued in its channel's queue, it goes at once to the least loaded agent who fits;
+-- waiting for a personal agent who no longer fits, it falls back now; a holder keeps it.
+-- ARGV: 1 conversation, 2 requirements (`routing::Needs::encode`).
+-- Answers false when it is not routed here, else the assignments this made.
+local conv = ARGV[1]
+local r = redis.call('HMGET', rkey(conv), 'state', 'agent', 'channel', 'queue')
+if not r[1] then return false end
+local needs = set_needs(conv, ARGV[2])
+local ch, out = r[3], {}
+if r[1] == 'queued' and not r[4] then
+  local a = least_loaded(ch, needs)
+  if a then
+    redis.call('ZREM', R .. ':q:' .. ch, conv)
+    local own = redis.call('HGET', rkey(conv), 'owner') == a
+    out[#out + 1] = assign(conv, a, ch, own and R_PERSONAL_AGENT or R_FALLBACK)
+  end
+elseif r[1] == 'waiting' and not fits(r[2], needs) then
+  redis.call('ZREM', R .. ':w:' .. r[2] .. ':' .. ch, conv)
+  redis.call('ZREM', R .. ':timers', conv)
+  fall_back(conv, ch, out)
+end
+return out
