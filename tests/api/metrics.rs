@@ -192,3 +192,30 @@ async fn work_taken_by_raising_an_agents_capacity_counts_as_waits_on_both_stores
         );
     }
 }
+
+#[tokio::test]
+async fn requirement_outcomes_and_waits_by_language_are_counted_on_both_stores() {
+    let redis = RedisServer::start();
+    for url in [None, Some(redis.url())] {
+        let app = spawn_app(test_settings(url.as_deref(), &[])).await;
+        let speaker = json!({ "name": "S", "languages": ["es"] });
+        app.admin_put("/v1/agents/s", &speaker).await;
+        app.admin_put("/v1/agents/s/presence", &json!({ "presence": "online" }))
+            .await;
+        let mut hola = message("chat", None, "maria", "hola");
+        hola["language"] = json!("es");
+        app.ingest(&hola).await;
+        // Nobody speaks Japanese: it waits, and counts as nothing until someone takes it.
+        let mut japanese = message("chat", None, "kenji", "konnichiwa");
+        japanese["language"] = json!("ja");
+        let queued = app.ingest(&japanese).await;
+        assert_eq!(queued["route"]["decision"], "queued", "{url:?} {queued}");
+        let text = app.metrics().await;
+        let met = r#"switchboard_requirement_decisions_total{outcome="met"}"#;
+        assert_eq!(sample(&text, met), Some(1.0), "{url:?}:\n{text}");
+        let es = r#"switchboard_language_wait_seconds_count{language="es"}"#;
+        assert_eq!(sample(&text, es), Some(1.0), "{url:?}");
+        let unmet = r#"switchboard_requirement_decisions_total{outcome="unmet"}"#;
+        assert_eq!(sample(&text, unmet), Some(0.0), "{url:?}: still waiting");
+    }
+}
