@@ -9,8 +9,10 @@
 --   :pf:<ch>           zset   online agents with room on <ch>, by portfolio * 2^20 + load
 --                             (a new customer's personal agent: someone who can serve now)
 --   :free:<ch>         zset   online agents with room on <ch>, by load (fallback choice)
---   :pf:<ch>:<tag>,    zset   the same, only agents with <tag>: a choice under requirements
---   :free:<ch>:<tag>          reads the first CANDIDATES of its rarest tag's index
+--   :free:<ch>:<tag>   zset   the same as :free, only agents with <tag>
+--   :pf:<tag>          zset   online agents with <tag>, by portfolio (room is checked when
+--                             choosing); a choice under requirements reads the first
+--                             CANDIDATES of its rarest tag's index
 --   :r:<conv>          hash   channel, state (assigned|waiting|queued), agent, owner, since,
 --                             priority, transfers, queue (only when not the channel's),
 --                             adopt (1: nobody could serve the ownerless customer; whoever
@@ -48,33 +50,49 @@ local function split(s)
   return t
 end
 
--- Keeps the choice indexes (and their per-tag copies) in step with an agent's state on
--- one channel.
+-- Keeps the channel's choice indexes in step with an agent's load, room and presence:
+-- the plain ones, and the per-tag copies of :free (by load).
 local function reindex(a, ch)
   local h = redis.call('HMGET', akey(a), 'presence', 'cap:' .. ch, 'load:' .. ch, 'portfolio', 'tags')
   local cap, load = num(h[2]), num(h[3])
   local pf, free = R .. ':pf:' .. ch, R .. ':free:' .. ch
   local tags = split(h[5])
   if h[1] == 'online' and load < cap then
-    local score = num(h[4]) * 1048576 + load
-    redis.call('ZADD', pf, score, a)
+    redis.call('ZADD', pf, num(h[4]) * 1048576 + load, a)
     redis.call('ZADD', free, load, a)
-    for _, t in ipairs(tags) do
-      redis.call('ZADD', pf .. ':' .. t, score, a)
-      redis.call('ZADD', free .. ':' .. t, load, a)
-    end
+    for _, t in ipairs(tags) do redis.call('ZADD', free .. ':' .. t, load, a) end
   else
     redis.call('ZREM', pf, a)
     redis.call('ZREM', free, a)
-    for _, t in ipairs(tags) do
-      redis.call('ZREM', pf .. ':' .. t, a)
-      redis.call('ZREM', free .. ':' .. t, a)
+    for _, t in ipairs(tags) do redis.call('ZREM', free .. ':' .. t, a) end
+  end
+end
+
+-- Keeps :pf:<tag> (online agents with <tag>, by portfolio; the personal-agent choice
+-- under requirements checks room itself) in step with presence and portfolio.
+local function reindex_tags(a)
+  local h = redis.call('HMGET', akey(a), 'presence', 'portfolio', 'tags')
+  for _, t in ipairs(split(h[3])) do
+    if h[1] == 'online' then
+      redis.call('ZADD', R .. ':pf:' .. t, num(h[2]), a)
+    else
+      redis.call('ZREM', R .. ':pf:' .. t, a)
     end
   end
 end
 
 local function reindex_all(a)
   for _, ch in ipairs(CHANNELS) do reindex(a, ch) end
+  reindex_tags(a)
+end
+
+-- A new customer for `a`: the portfolio orders only the :pf indexes.
+local function add_to_portfolio(a)
+  redis.call('HINCRBY', akey(a), 'portfolio', 1)
+  for _, ch in ipairs(CHANNELS) do
+    redis.call('ZADD', R .. ':pf:' .. ch, 'XX', 'INCR', 1048576, a)
+  end
+  reindex_tags(a)
 end
 
 -- Takes an agent out of every choice index (removed, moved, or about to change tags).
@@ -84,11 +102,9 @@ local function unindex(a)
     local pf, free = R .. ':pf:' .. ch, R .. ':free:' .. ch
     redis.call('ZREM', pf, a)
     redis.call('ZREM', free, a)
-    for _, t in ipairs(tags) do
-      redis.call('ZREM', pf .. ':' .. t, a)
-      redis.call('ZREM', free .. ':' .. t, a)
-    end
+    for _, t in ipairs(tags) do redis.call('ZREM', free .. ':' .. t, a) end
   end
+  for _, t in ipairs(tags) do redis.call('ZREM', R .. ':pf:' .. t, a) end
 end
 
 -- Whether agent `a` has every tag in `needs` (`Routing` `AgentRec::fits`).
@@ -106,25 +122,51 @@ local function needs_of(conv)
   return split(redis.call('HGET', rkey(conv), 'needs'))
 end
 
--- The first agent of index `kind` ('pf' or 'free') on `ch` who fits `needs`: among the
--- first CANDIDATES of the rarest needed tag's index (`Routing::pick`).
-local function pick(kind, ch, needs)
-  local base = R .. ':' .. kind .. ':' .. ch
-  if #needs == 0 then return redis.call('ZRANGE', base, 0, 0)[1] end
-  local rarest, n
+-- The index of the rarest of `needs` among `<prefix><tag>`, and its size.
+local function rarest(prefix, needs)
+  local best, n
   for _, t in ipairs(needs) do
-    local c = redis.call('ZCARD', base .. ':' .. t)
-    if not n or c < n then rarest, n = t, c end
+    local c = redis.call('ZCARD', prefix .. t)
+    if not n or c < n then best, n = t, c end
   end
-  if n == 0 then return nil end
-  for _, a in ipairs(redis.call('ZRANGE', base .. ':' .. rarest, 0, CANDIDATES - 1)) do
-    if fits(a, needs) then return a end
+  return prefix .. best, n
+end
+
+-- The first agent among the first CANDIDATES of `index` for whom `ok` holds, read a
+-- few at a time (the first usually is the one).
+local function first_of(index, ok)
+  local from = 0
+  while from < CANDIDATES do
+    local to = math.min(from == 0 and 3 or CANDIDATES, CANDIDATES) - 1
+    for _, a in ipairs(redis.call('ZRANGE', index, from, to)) do
+      if ok(a) then return a end
+    end
+    from = to + 1
   end
   return nil
 end
 
+-- The least loaded agent with room on `ch` who fits `needs`: among the first
+-- CANDIDATES (by load) of the rarest needed tag's index (`Routing::least_loaded`).
 local function least_loaded(ch, needs)
-  return pick('free', ch, needs or {})
+  if not needs or #needs == 0 then return redis.call('ZRANGE', R .. ':free:' .. ch, 0, 0)[1] end
+  local index, n = rarest(R .. ':free:' .. ch .. ':', needs)
+  if n == 0 then return nil end
+  return first_of(index, function(a) return fits(a, needs) end)
+end
+
+-- A new customer's personal agent: online, with room on `ch`, fitting `needs`; the
+-- smallest portfolio, then the lowest load (`Routing::choose_personal_agent`). Under
+-- requirements: the first of the rarest needed tag's index (by portfolio, then id) who
+-- has room and fits, among its first CANDIDATES; ties in portfolio go by id, not load.
+local function choose_personal(ch, needs)
+  if #needs == 0 then return redis.call('ZRANGE', R .. ':pf:' .. ch, 0, 0)[1] end
+  local index, n = rarest(R .. ':pf:', needs)
+  if n == 0 then return nil end
+  return first_of(index, function(a)
+    local h = redis.call('HMGET', akey(a), 'cap:' .. ch, 'load:' .. ch)
+    return num(h[2]) < num(h[1]) and fits(a, needs)
+  end)
 end
 
 -- Sets what `conv` needs from `encoded` (`routing::Needs::encode`:
@@ -189,10 +231,7 @@ local function assign(conv, a, ch, reason)
   if redis.call('HGET', rkey(conv), 'adopt') then
     redis.call('HSET', rkey(conv), 'owner', a)
     redis.call('HDEL', rkey(conv), 'adopt')
-    redis.call('HINCRBY', akey(a), 'portfolio', 1)
-    for _, other in ipairs(CHANNELS) do
-      if other ~= ch then reindex(a, other) end
-    end
+    add_to_portfolio(a)
     if reason ~= 'transfer' then reason = R_NEW_PERSONAL_AGENT end
   end
   redis.call('HSET', rkey(conv), 'state', 'assigned', 'agent', a)

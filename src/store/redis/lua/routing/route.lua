@@ -21,11 +21,10 @@ local exact = split(string.match(ARGV[7], '^[^|]*'))
 
 local new = 0
 if personal == '' or redis.call('SISMEMBER', R .. ':agents', personal) == 0 then
-  personal = pick('pf', ch, exact) or ''
+  personal = choose_personal(ch, exact) or ''
   if personal ~= '' then
     new = 1
-    redis.call('HINCRBY', akey(personal), 'portfolio', 1)
-    reindex_all(personal)
+    add_to_portfolio(personal)
   end
 end
 
