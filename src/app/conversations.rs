@@ -271,6 +271,9 @@ pub async fn resolve(
     match app.store.resolve(id, Utc::now()).await? {
         ResolveOutcome::Resolved(drained) => {
             super::bridge::assigned(app, &drained).await;
+            if let Some(csat) = csat {
+                super::ratings::rate(app, id, csat, "resolve").await?;
+            }
             Ok(())
         }
         ResolveOutcome::AlreadyResolved => Err(AppError::Conflict(format!(

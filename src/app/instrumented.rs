@@ -16,9 +16,9 @@ use crate::domain::{
     Identity, InboundMessage, Message, Presence, Receipt, Requirements,
 };
 use crate::store::{
-    AgentEvent, Assignment, CallRecord, Delivery, DeliveryOutcome, DeliveryState, EventKind,
-    ReplyOutcome, ResolveOutcome, RoutingSnapshot, SavedAgent, Store, StoreError, TransferOutcome,
-    TransferTarget,
+    AgentEvent, Assignment, CallRecord, Delivery, DeliveryOutcome, DeliveryState, EventKind, Rated,
+    RatingsOf, ReplyOutcome, ResolveOutcome, RoutingSnapshot, SavedAgent, Store, StoreError,
+    TransferOutcome, TransferTarget,
 };
 
 pub struct Instrumented {
@@ -249,6 +249,22 @@ impl Store for Instrumented {
             self.inner.set_requirements(id, requirements, now),
         )
         .await
+    }
+
+    async fn rate(
+        &self,
+        conv: &ConversationId,
+        source: &str,
+        rating: u8,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Rated>, StoreError> {
+        self.timed("rate", self.inner.rate(conv, source, rating, now))
+            .await
+    }
+
+    async fn recent_ratings(&self, of: &RatingsOf) -> Result<Vec<u8>, StoreError> {
+        self.timed("recent_ratings", self.inner.recent_ratings(of))
+            .await
     }
 
     async fn set_waiting_call(

@@ -58,6 +58,7 @@ pub struct Metrics {
     pub skipped: IntCounterVec,
     pub rate_limited: IntCounterVec,
     pub placement_mismatches: prometheus::IntCounter,
+    pub csat_responses: IntCounterVec,
     /// Assignments of conversations that needed a language or skills, by fit.
     pub requirement_decisions: IntCounterVec,
     pub language_wait_seconds: HistogramVec,
@@ -98,6 +99,12 @@ impl Metrics {
                 "From a conversation starting to wait until an agent is assigned.",
                 &["channel", "queue", "outcome"],
                 waits.clone(),
+            )?,
+            csat_responses: counter(
+                &registry,
+                "switchboard_csat_responses_total",
+                "Customers' ratings 1-5 (resolve's csat, surveys).",
+                &["channel", "rating"],
             )?,
             requirement_decisions: counter(
                 &registry,
@@ -266,6 +273,12 @@ impl Metrics {
             ] {
                 self.wait_seconds
                     .with_label_values(&[ch, ch, outcome.as_str()]);
+            }
+        }
+        for channel in Channel::ALL {
+            for rating in ["1", "2", "3", "4", "5"] {
+                self.csat_responses
+                    .with_label_values(&[channel.as_str(), rating]);
             }
         }
         for fit in [Fit::Met, Fit::Relaxed, Fit::Unmet] {

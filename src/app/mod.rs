@@ -12,6 +12,7 @@ pub mod ingest;
 mod instrumented;
 pub mod metrics;
 pub mod outbound;
+pub mod ratings;
 
 use std::sync::Arc;
 

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::requirements::{self, agent_tags, Language, Skills};
-use super::{Channel, DomainError, RoutingGroup};
+use super::{Channel, DomainError, RoutingGroup, Satisfaction};
 
 /// An agent id: 1–64 characters of `[A-Za-z0-9._-]` (it appears in URLs and JWT `sub`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -249,6 +249,8 @@ pub struct AgentView {
     pub load: BTreeMap<String, u32>,
     /// Customers whose personal agent this is.
     pub portfolio: u64,
+    /// The index over the ratings of the conversations this agent served.
+    pub satisfaction: Option<Satisfaction>,
 }
 
 #[cfg(test)]

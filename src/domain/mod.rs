@@ -13,6 +13,7 @@ mod phone;
 mod phone_examples;
 mod requirements;
 mod rules;
+mod satisfaction;
 mod sender;
 mod views;
 
@@ -25,6 +26,7 @@ pub use ids::{ConversationId, CustomerId, MessageId};
 pub use inbound::{InboundMessage, Limits, RawIdentity, RawInbound};
 pub use requirements::{Language, Requirements, Skills, MAX_LABELS};
 pub use rules::{merge_target, next_step, ConversationStep};
+pub use satisfaction::{rating, rating_source, Satisfaction, RECENT_RATINGS};
 pub use views::{
     ConversationState, ConversationView, CustomerView, Decision, Direction, EntryKind, Message,
     Receipt, Route, RouteReason, DEFAULT_QUEUE, DEFAULT_TIER,

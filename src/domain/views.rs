@@ -167,6 +167,8 @@ pub struct CustomerView {
     #[schema(value_type = Vec<String>)]
     pub conversation_ids: Vec<ConversationId>,
     pub created_at: DateTime<Utc>,
+    /// The index over this customer's ratings.
+    pub satisfaction: Option<super::Satisfaction>,
 }
 
 /// A conversation with its whole cross-channel timeline, in the order it happened.

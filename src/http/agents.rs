@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 use super::auth::{Admin, Staff};
 use super::error::{ApiError, Problem};
 use super::resource;
-use crate::app::{agents, App};
+use crate::app::{agents, ratings, App};
 use crate::domain::{AgentId, AgentProfile, AgentView, Capacity, Presence, Skills, DEFAULT_GROUP};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -142,9 +142,7 @@ pub async fn get_agent(
     if !staff.may_act_as(&id) {
         return Err(ApiError::Forbidden);
     }
-    state
-        .store
-        .agent(&id)
+    ratings::agent(&state, &id)
         .await?
         .map(web::Json)
         .ok_or_else(|| ApiError::NotFound(format!("no agent `{id}`")))

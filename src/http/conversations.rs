@@ -5,11 +5,11 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::auth::{Caller, Staff};
+use super::auth::{Adapter, Caller, Staff};
 use super::body::RawBody;
 use super::error::{ApiError, Problem};
 use super::resource;
-use crate::app::conversations;
+use crate::app::{conversations, ratings};
 use crate::app::{Actor, App};
 use crate::domain::{
     Channel, ConversationId, ConversationState, ConversationView, Message, Network, Requirements,
@@ -21,6 +21,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(resource("/v1/conversations/{id}/resolve").route(web::post().to(resolve)))
         .service(resource("/v1/conversations/{id}/messages").route(web::post().to(reply)))
         .service(resource("/v1/conversations/{id}/transfer").route(web::post().to(transfer)))
+        .service(resource("/v1/conversations/{id}/rating").route(web::post().to(rate)))
         .service(
             resource("/v1/conversations/{id}/requirements").route(web::put().to(set_requirements)),
         )
@@ -161,6 +162,74 @@ pub async fn transfer(
     let (route, transfers) =
         conversations::transfer(&state, &actor(&staff), &id, to, body.note).await?;
     Ok(HttpResponse::Ok().json(TransferResponse { route, transfers }))
+}
+
+/// A customer's rating of a conversation, from a survey answered later.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RatingRequest {
+    #[schema(minimum = 1, maximum = 5)]
+    pub rating: u8,
+    /// Where it came from (`survey`, `sms`, ...): one rating per conversation and source.
+    #[serde(default = "survey")]
+    #[schema(
+        min_length = 1,
+        max_length = 32,
+        pattern = "^[a-z0-9_-]+$",
+        example = "survey"
+    )]
+    pub source: String,
+}
+
+fn survey() -> String {
+    "survey".to_owned()
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RatingResponse {
+    /// The conversation was rated from this source before: this one changed nothing.
+    pub duplicate: bool,
+    /// Whom it rates: the agent who served the conversation (or the personal agent).
+    pub agent_id: Option<String>,
+}
+
+/// Records a customer's rating (1–5) of a conversation, once per conversation and
+/// source; it counts in the satisfaction index of the agent who served it and of the
+/// customer, and in `switchboard_csat_responses_total`.
+#[utoipa::path(
+    post,
+    path = "/v1/conversations/{id}/rating",
+    tag = "conversations",
+    params(("id" = String, Path, description = "Conversation id")),
+    request_body = RatingRequest,
+    security(("adapter_token" = [])),
+    responses(
+        (status = 201, description = "Recorded", body = RatingResponse),
+        (status = 200, description = "Recorded before from this source; nothing changed", body = RatingResponse),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 503, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn rate(
+    _: Adapter,
+    state: web::Data<App>,
+    id: web::Path<String>,
+    body: web::Json<RatingRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_id(&id)?;
+    let rated = ratings::rate(&state, &id, body.rating, &body.source).await?;
+    let mut response = if rated.duplicate {
+        HttpResponse::Ok()
+    } else {
+        HttpResponse::Created()
+    };
+    Ok(response.json(RatingResponse {
+        duplicate: rated.duplicate,
+        agent_id: rated.agent.map(|a| a.to_string()),
+    }))
 }
 
 /// What a conversation needs from its agent.

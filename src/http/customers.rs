@@ -41,9 +41,7 @@ pub async fn get_customer(
 ) -> Result<web::Json<CustomerView>, ApiError> {
     let not_found = || ApiError::NotFound(format!("no customer `{id}`"));
     let cid: CustomerId = id.parse().map_err(|_| not_found())?;
-    state
-        .store
-        .customer(&cid)
+    crate::app::ratings::customer(&state, &cid)
         .await?
         .map(web::Json)
         .ok_or_else(not_found)

@@ -42,6 +42,7 @@ use crate::domain::{Channel, Medium, Network};
         conversations::reply,
         conversations::transfer,
         conversations::set_requirements,
+        conversations::rate,
         conversations::delivery,
         customers::get_customer,
         customers::patch_customer,

@@ -75,6 +75,23 @@ pub struct CallRecord {
     pub skills: Option<Skills>,
 }
 
+/// What recording a rating found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rated {
+    /// The conversation was rated from this source before: nothing changed.
+    pub duplicate: bool,
+    /// Whom it rates: the agent holding the conversation, or who last served it, or the
+    /// customer's personal agent.
+    pub agent: Option<AgentId>,
+}
+
+/// Whose ratings.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum RatingsOf {
+    Agent(AgentId),
+    Customer(CustomerId),
+}
+
 /// A reply waiting in the outbox to be delivered to the adapter.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Delivery {
@@ -304,6 +321,20 @@ pub trait Store: Send + Sync + 'static {
         requirements: &Requirements,
         now: DateTime<Utc>,
     ) -> Result<Option<Vec<Assignment>>, StoreError>;
+
+    /// Records a customer's rating (1–5) of a conversation, once per conversation and
+    /// source; `None` when there is no such conversation.
+    async fn rate(
+        &self,
+        conv: &ConversationId,
+        source: &str,
+        rating: u8,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Rated>, StoreError>;
+
+    /// The most recent ratings (newest first, at most `RECENT_RATINGS`) of the
+    /// conversations an agent served, or of a customer's.
+    async fn recent_ratings(&self, of: &RatingsOf) -> Result<Vec<u8>, StoreError>;
 
     /// Remembers that call `external_id` waits in the provider's queue for whoever
     /// routing gives `conv` to (kept for `CALL_TTL_SECS`).

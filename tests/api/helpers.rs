@@ -180,6 +180,17 @@ impl TestApp {
             .expect("request sent")
     }
 
+    /// Posts JSON with the adapter token (the site's widget, a survey, ...).
+    pub async fn adapter_post(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.client
+            .post(format!("{}{path}", self.address))
+            .bearer_auth(ADAPTER_TOKEN)
+            .json(body)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
     /// Posts a message that must be accepted, and answers its receipt.
     pub async fn ingest(&self, body: &Value) -> Value {
         let response = self.post_message(body).await;

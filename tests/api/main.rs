@@ -18,6 +18,7 @@ mod metrics;
 mod on_cluster;
 mod ops;
 mod outbound;
+mod practices;
 mod queued_callers;
 mod races;
 mod rate_limits;

@@ -59,6 +59,7 @@ impl AgentRec {
                 .map(|c| (c.as_str().to_owned(), self.load(*c)))
                 .collect(),
             portfolio: self.portfolio,
+            satisfaction: None,
         }
     }
 }

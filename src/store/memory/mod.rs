@@ -72,6 +72,10 @@ struct ConvRec {
     absorbed: Vec<ConversationId>,
     /// The routing group it is routed in, decided when it (re)opens.
     group: Option<RoutingGroup>,
+    /// Who held it when it was last resolved (whom a later rating rates).
+    served_by: Option<AgentId>,
+    /// Its ratings, by source.
+    ratings: std::collections::BTreeMap<String, u8>,
 }
 
 impl ConvRec {
@@ -86,6 +90,8 @@ impl ConvRec {
             messages: Vec::new(),
             absorbed: Vec::new(),
             group: None,
+            served_by: None,
+            ratings: Default::default(),
         }
     }
 }
@@ -100,6 +106,8 @@ struct State {
     calls: HashMap<String, CallRecord>,
     /// The call waiting in the phone queue for each conversation's agent.
     waiting_calls: HashMap<ConversationId, String>,
+    /// Recent ratings (newest first) of each agent and customer.
+    ratings: HashMap<crate::store::RatingsOf, std::collections::VecDeque<u8>>,
     /// E-mail Message-IDs → their conversation.
     threads: HashMap<String, ConversationId>,
     outbox: HashMap<String, OutboxRec>,

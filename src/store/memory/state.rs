@@ -298,6 +298,7 @@ impl State {
             open_conversation_id: c.open.map(|seq| ConversationId::new(id.clone(), seq)),
             conversation_ids: c.conversations.clone(),
             created_at: c.created_at,
+            satisfaction: None,
         }))
     }
 

@@ -8,14 +8,14 @@ use chrono::{DateTime, Utc};
 use crate::domain::{
     AgentId, AgentProfile, AgentView, ConversationId, ConversationState, ConversationView,
     CustomerId, CustomerView, EntryKind, Identity, InboundMessage, Message, Presence, Receipt,
-    Requirements,
+    Requirements, RECENT_RATINGS,
 };
 use crate::routing::Needs;
 use crate::store::records::{inbound_record, sort_timeline};
 use crate::store::{
     AgentEvent, Assignment, CallRecord, Delivery, DeliveryOutcome, DeliveryState, DeliveryStatus,
-    EventKind, ReplyOutcome, ResolveOutcome, RoutingSnapshot, SavedAgent, Store, StoreError,
-    TransferOutcome, TransferTarget,
+    EventKind, Rated, RatingsOf, ReplyOutcome, ResolveOutcome, RoutingSnapshot, SavedAgent, Store,
+    StoreError, TransferOutcome, TransferTarget,
 };
 
 use super::{MemoryStore, OutboxRec};
@@ -156,6 +156,10 @@ impl Store for MemoryStore {
             customer.open = None;
         }
         let group = state.conv_group(id);
+        let held = state.routing.current(&group, id).and_then(|r| r.agent_id);
+        if let Some(conv) = state.conversations.get_mut(id) {
+            conv.served_by = held.and_then(|a| a.parse().ok());
+        }
         let made = state.routing.release(&group, id, now);
         state.adopt(&made);
         Ok(ResolveOutcome::Resolved(made))
@@ -320,6 +324,56 @@ impl Store for MemoryStore {
             state.adopt(made);
         }
         Ok(made)
+    }
+
+    async fn rate(
+        &self,
+        conv: &ConversationId,
+        source: &str,
+        rating: u8,
+        _now: DateTime<Utc>,
+    ) -> Result<Option<Rated>, StoreError> {
+        let mut state = self.lock();
+        let group = state.conv_group(conv);
+        let holder = state.routing.current(&group, conv).and_then(|r| r.agent_id);
+        let owner = state
+            .live(conv.customer())
+            .ok()
+            .and_then(|c| state.customers.get(&c)?.personal_agent.clone());
+        let Some(rec) = state.conversations.get_mut(conv) else {
+            return Ok(None);
+        };
+        let agent = holder
+            .and_then(|a| a.parse().ok())
+            .or_else(|| rec.served_by.clone())
+            .or(owner);
+        if rec.ratings.contains_key(source) {
+            return Ok(Some(Rated {
+                duplicate: true,
+                agent,
+            }));
+        }
+        rec.ratings.insert(source.to_owned(), rating);
+        let mut subjects = vec![RatingsOf::Customer(conv.customer().clone())];
+        subjects.extend(agent.clone().map(RatingsOf::Agent));
+        for of in subjects {
+            let recent = state.ratings.entry(of).or_default();
+            recent.push_front(rating);
+            recent.truncate(RECENT_RATINGS);
+        }
+        Ok(Some(Rated {
+            duplicate: false,
+            agent,
+        }))
+    }
+
+    async fn recent_ratings(&self, of: &RatingsOf) -> Result<Vec<u8>, StoreError> {
+        Ok(self
+            .lock()
+            .ratings
+            .get(of)
+            .map(|r| r.iter().copied().collect())
+            .unwrap_or_default())
     }
 
     async fn set_waiting_call(

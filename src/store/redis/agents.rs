@@ -259,5 +259,6 @@ pub(super) fn agent_view(
             .get("portfolio")
             .and_then(|v| v.parse().ok())
             .unwrap_or(0),
+        satisfaction: None,
     }))
 }

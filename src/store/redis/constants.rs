@@ -50,7 +50,7 @@ mod tests {
     use super::*;
 
     /// Every Lua source, as `include_str!` embeds it.
-    const SOURCES: [(&str, &str); 22] = [
+    const SOURCES: [(&str, &str); 23] = [
         ("ingest", include_str!("lua/ingest.lua")),
         ("merge_out", include_str!("lua/merge_out.lua")),
         ("merge_in", include_str!("lua/merge_in.lua")),
@@ -73,6 +73,7 @@ mod tests {
         ("leave_group", include_str!("lua/routing/leave_group.lua")),
         ("regroup", include_str!("lua/regroup.lua")),
         ("adopt", include_str!("lua/adopt.lua")),
+        ("rate", include_str!("lua/rate.lua")),
     ];
 
     #[test]

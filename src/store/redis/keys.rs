@@ -140,6 +140,17 @@ impl Keys {
     }
 
     /// The group an agent works in (absent: the default group). One key, its own slot.
+    /// The most recent ratings of the conversations an agent served (its own slot).
+    pub fn agent_ratings(&self, id: &AgentId) -> String {
+        format!("{}:sat:{{{id}}}", self.prefix)
+    }
+
+    /// The most recent ratings of a customer's conversations (`rate.lua` appends
+    /// `:ratings` to the customer's hash itself).
+    pub fn customer_ratings(&self, id: &CustomerId) -> String {
+        format!("{}:ratings", self.customer(id))
+    }
+
     pub fn agent_group(&self, id: &AgentId) -> String {
         format!("{}:ag:{{{id}}}", self.prefix)
     }

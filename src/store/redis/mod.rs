@@ -15,6 +15,7 @@ mod ingest;
 mod keys;
 mod merge;
 mod outbox;
+mod ratings;
 mod reads;
 mod receipts;
 mod requirements;
@@ -51,6 +52,7 @@ struct Scripts {
     reply: Script,
     regroup: Script,
     adopt: Script,
+    rate: Script,
 }
 
 impl Scripts {
@@ -64,6 +66,7 @@ impl Scripts {
             reply: constants::script(include_str!("lua/reply.lua")),
             regroup: constants::script(include_str!("lua/regroup.lua")),
             adopt: constants::script(include_str!("lua/adopt.lua")),
+            rate: constants::script(include_str!("lua/rate.lua")),
         }
     }
 }

@@ -71,6 +71,7 @@ impl RedisStore {
                 created_at: hash.time("created_at")?.unwrap_or_default(),
                 identities,
                 id,
+                satisfaction: None,
             }));
         }
         Err(StoreError::Contention(format!(

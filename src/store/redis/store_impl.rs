@@ -12,9 +12,9 @@ use crate::domain::{
     EntryKind, Identity, InboundMessage, Message, Presence, Receipt, Requirements,
 };
 use crate::store::{
-    AgentEvent, Assignment, CallRecord, Delivery, DeliveryOutcome, DeliveryState, EventKind,
-    ReplyOutcome, ResolveOutcome, RoutingSnapshot, SavedAgent, Store, StoreError, TransferOutcome,
-    TransferTarget, CALL_TTL_SECS, THREAD_TTL_SECS,
+    AgentEvent, Assignment, CallRecord, Delivery, DeliveryOutcome, DeliveryState, EventKind, Rated,
+    RatingsOf, ReplyOutcome, ResolveOutcome, RoutingSnapshot, SavedAgent, Store, StoreError,
+    TransferOutcome, TransferTarget, CALL_TTL_SECS, THREAD_TTL_SECS,
 };
 
 #[async_trait]
@@ -245,6 +245,20 @@ impl Store for RedisStore {
         now: DateTime<Utc>,
     ) -> Result<Option<Vec<Assignment>>, StoreError> {
         self.require(id, requirements, now).await
+    }
+
+    async fn rate(
+        &self,
+        conv: &ConversationId,
+        source: &str,
+        rating: u8,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Rated>, StoreError> {
+        self.record_rating(conv, source, rating, now).await
+    }
+
+    async fn recent_ratings(&self, of: &RatingsOf) -> Result<Vec<u8>, StoreError> {
+        self.ratings_of(of).await
     }
 
     async fn set_waiting_call(

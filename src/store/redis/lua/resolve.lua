@@ -8,7 +8,10 @@ local state = redis.call('HGET', conv, 'state')
 if not state then return {'not_found'} end
 if state == 'resolved' then return {'already_resolved'} end
 redis.call('HSET', conv, 'state', 'resolved', 'resolved_at', ARGV[2])
--- Routing frees the agent next; a reopened conversation is routed afresh.
+-- Routing frees the agent next; a reopened conversation is routed afresh. Who held it
+-- stays as `served_by`: a rating that arrives later (a survey) rates them.
+local held = redis.call('HGET', conv, 'agent')
+if held then redis.call('HSET', conv, 'served_by', held) end
 redis.call('HDEL', conv, 'agent')
 if redis.call('HGET', c, 'open') == ARGV[1] then redis.call('HDEL', c, 'open') end
 -- Off the ingest path: a sample of the customer's idempotency records is checked and the

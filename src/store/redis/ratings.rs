@@ -1,0 +1,74 @@
+//! Ratings on Redis: `rate.lua` records one per conversation and source on the
+//! customer's slot (the conversation's `rating:<source>` field is the idempotency record)
+//! and keeps the customer's recent ones; then the rated agent's list (its own slot) gets
+//! it. A crash between the two loses that rating from the agent's index only.
+
+use chrono::{DateTime, Utc};
+
+use super::{corrupt, from_redis, RedisStore};
+use crate::domain::{ConversationId, RECENT_RATINGS};
+use crate::store::{Rated, RatingsOf, StoreError};
+
+impl RedisStore {
+    pub(super) async fn record_rating(
+        &self,
+        conv: &ConversationId,
+        source: &str,
+        rating: u8,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Rated>, StoreError> {
+        let answer: Vec<String> = self
+            .scripts
+            .rate
+            .key(self.keys.customer(conv.customer()))
+            .key(self.keys.conversation(conv))
+            .arg(source)
+            .arg(rating)
+            .arg(now.timestamp_millis())
+            .arg(RECENT_RATINGS)
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(from_redis)?;
+        let (status, agent) = match answer.as_slice() {
+            [status] => (status.as_str(), ""),
+            [status, agent] => (status.as_str(), agent.as_str()),
+            _ => return Err(StoreError::Corrupt(format!("rate answered {answer:?}"))),
+        };
+        let agent = (!agent.is_empty())
+            .then(|| agent.parse())
+            .transpose()
+            .map_err(corrupt)?;
+        let duplicate = match status {
+            "not_found" => return Ok(None),
+            "dup" => true,
+            _ => false,
+        };
+        if let (false, Some(agent)) = (duplicate, &agent) {
+            let key = self.keys.agent_ratings(agent);
+            let _: () = redis::pipe()
+                .atomic()
+                .lpush(&key, rating)
+                .ignore()
+                .ltrim(&key, 0, RECENT_RATINGS as isize - 1)
+                .ignore()
+                .query_async(&mut self.conn.clone())
+                .await
+                .map_err(from_redis)?;
+        }
+        Ok(Some(Rated { duplicate, agent }))
+    }
+
+    pub(super) async fn ratings_of(&self, of: &RatingsOf) -> Result<Vec<u8>, StoreError> {
+        let key = match of {
+            RatingsOf::Agent(a) => self.keys.agent_ratings(a),
+            RatingsOf::Customer(c) => self.keys.customer_ratings(c),
+        };
+        redis::cmd("LRANGE")
+            .arg(key)
+            .arg(0)
+            .arg(RECENT_RATINGS - 1)
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(from_redis)
+    }
+}
