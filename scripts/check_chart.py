@@ -3,6 +3,7 @@ Cluster nodes (argv[2]), and validates the rendered config with the binary (argv
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -21,6 +22,8 @@ CONTRACT_METRICS = {
     "switchboard_queue_depth", "switchboard_oldest_wait_seconds", "switchboard_agents",
     "switchboard_messages_total", "switchboard_routing_decisions_total",
     "switchboard_ivr_bypass_total", "switchboard_sla_breaches_total",
+    "switchboard_csat_responses_total", "switchboard_complaints_total",
+    "switchboard_deadline_breaches_total",
 }
 
 
@@ -86,6 +89,17 @@ def main():
     check = subprocess.run(["promtool", "check", "rules", f.name], capture_output=True, text=True)
     assert check.returncode == 0, f"promtool: {check.stdout}{check.stderr}"
     print(check.stdout.strip())
+    # The rules' own tests (a series that crosses the satisfaction threshold).
+    tests_dir = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "helm", "rule-tests")
+    with tempfile.TemporaryDirectory() as d:
+        with open(os.path.join(d, "rules.yaml"), "w") as rules_file:
+            yaml.safe_dump({"groups": groups}, rules_file)
+        for name in sorted(os.listdir(tests_dir)):
+            shutil.copy(os.path.join(tests_dir, name), d)
+            test = subprocess.run(["promtool", "test", "rules", os.path.join(d, name)],
+                                  capture_output=True, text=True)
+            assert test.returncode == 0, f"promtool test rules {name}: {test.stdout}{test.stderr}"
+            print(f"promtool test rules {name}: {test.stdout.strip()}")
     for rule in rules:
         used = metric_names(rule["expr"])
         assert used and used <= CONTRACT_METRICS, f"{rule['alert']} uses {used - CONTRACT_METRICS}"
