@@ -76,7 +76,7 @@ async fn known_because(
             KnownRule::KnownCustomer => true,
             KnownRule::OpenConversation => customer.open_conversation_id.is_some(),
             KnownRule::Tier => customer.tier != DEFAULT_TIER,
-            KnownRule::OpenComplaint => false,
+            KnownRule::OpenComplaint => customer.open_complaint_conversation_id.is_some(),
             KnownRule::RecentContact => match customer.conversation_ids.last() {
                 Some(last) => {
                     let conv = state.store.conversation(last).await?;

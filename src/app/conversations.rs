@@ -271,6 +271,7 @@ pub async fn resolve(
     match app.store.resolve(id, Utc::now()).await? {
         ResolveOutcome::Resolved(drained) => {
             super::bridge::assigned(app, &drained).await;
+            super::complaints::close_if_held(app, id).await?;
             if let Some(csat) = csat {
                 super::ratings::rate(app, id, csat, "resolve").await?;
             }

@@ -251,6 +251,23 @@ impl Store for Instrumented {
         .await
     }
 
+    async fn set_open_complaint(
+        &self,
+        customer: &CustomerId,
+        conv: Option<&ConversationId>,
+    ) -> Result<(), StoreError> {
+        self.timed(
+            "set_open_complaint",
+            self.inner.set_open_complaint(customer, conv),
+        )
+        .await
+    }
+
+    async fn raise_priority(&self, conv: &ConversationId, floor: u8) -> Result<bool, StoreError> {
+        self.timed("raise_priority", self.inner.raise_priority(conv, floor))
+            .await
+    }
+
     async fn rate(
         &self,
         conv: &ConversationId,

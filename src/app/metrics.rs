@@ -59,6 +59,7 @@ pub struct Metrics {
     pub rate_limited: IntCounterVec,
     pub placement_mismatches: prometheus::IntCounter,
     pub csat_responses: IntCounterVec,
+    pub complaints: IntCounterVec,
     /// Assignments of conversations that needed a language or skills, by fit.
     pub requirement_decisions: IntCounterVec,
     pub language_wait_seconds: HistogramVec,
@@ -105,6 +106,12 @@ impl Metrics {
                 "switchboard_csat_responses_total",
                 "Customers' ratings 1-5 (resolve's csat, surveys).",
                 &["channel", "rating"],
+            )?,
+            complaints: counter(
+                &registry,
+                "switchboard_complaints_total",
+                "Complaints raised (the button, a rating of 1-2, an agent, an admin).",
+                &["channel", "source"],
             )?,
             requirement_decisions: counter(
                 &registry,
@@ -279,6 +286,11 @@ impl Metrics {
             for rating in ["1", "2", "3", "4", "5"] {
                 self.csat_responses
                     .with_label_values(&[channel.as_str(), rating]);
+            }
+        }
+        for channel in Channel::ALL {
+            for source in ["button", "rating", "agent", "admin"] {
+                self.complaints.with_label_values(&[channel.as_str(), source]);
             }
         }
         for fit in [Fit::Met, Fit::Relaxed, Fit::Unmet] {

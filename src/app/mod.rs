@@ -7,6 +7,7 @@
 pub mod agents;
 pub mod bridge;
 pub mod calls;
+pub mod complaints;
 pub mod conversations;
 pub mod ingest;
 mod instrumented;

@@ -6,6 +6,7 @@
 
 use chrono::Utc;
 
+use super::complaints::Source;
 use super::{App, AppError};
 use crate::domain::{
     rating, rating_source, AgentId, AgentView, Channel, ConversationId, CustomerId, CustomerView,
@@ -40,6 +41,13 @@ pub async fn rate(
             .csat_responses
             .with_label_values(&[channel.as_str(), &value.to_string()])
             .inc();
+        // A bad rating is a complaint: it reaches a supervisor, not just a dashboard.
+        if value <= 2 {
+            let text = format!("Rated the conversation {value} out of 5 ({source}).");
+            let click = format!("rating:{id}:{source}");
+            super::complaints::raise(app, id.customer(), &text, channel, Source::Rating, Some(&click))
+                .await?;
+        }
     }
     Ok(rated)
 }

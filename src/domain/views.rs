@@ -169,6 +169,9 @@ pub struct CustomerView {
     pub created_at: DateTime<Utc>,
     /// The index over this customer's ratings.
     pub satisfaction: Option<super::Satisfaction>,
+    /// The conversation holding their open complaint, until it is resolved.
+    #[schema(value_type = Option<String>)]
+    pub open_complaint_conversation_id: Option<ConversationId>,
 }
 
 /// A conversation with its whole cross-channel timeline, in the order it happened.

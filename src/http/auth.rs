@@ -114,6 +114,19 @@ pub struct Admin;
 #[derive(Debug)]
 pub struct Staff(pub Caller);
 
+/// Anyone with a valid token: an adapter, an admin or an agent.
+#[derive(Debug)]
+pub struct AnyCaller(pub Caller);
+
+impl FromRequest for AnyCaller {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        extract(req, |c| Some(AnyCaller(c)))
+    }
+}
+
 impl Staff {
     /// Admins reach every agent; an agent only itself.
     pub fn may_act_as(&self, agent: &AgentId) -> bool {

@@ -1,15 +1,17 @@
-//! Customer reads: by id, or by one of their identities.
+//! Customers: reads by id or by one of their identities, the tier, and their
+//! complaints ("complain to a manager").
 
-use actix_web::{web, HttpRequest};
+use actix_web::{web, HttpRequest, HttpResponse};
 use percent_encoding::percent_decode_str;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::auth::Admin;
+use super::auth::{Admin, AnyCaller, Caller};
 use super::error::{ApiError, Problem};
 use super::resource;
+use crate::app::complaints::{self, Source};
 use crate::app::App;
-use crate::domain::{CustomerId, CustomerView};
+use crate::domain::{Channel, CustomerId, CustomerView};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/v1/customers").route(web::get().to(find_customer)))
@@ -17,7 +19,79 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             resource("/v1/customers/{id}")
                 .route(web::get().to(get_customer))
                 .route(web::patch().to(patch_customer)),
-        );
+        )
+        .service(resource("/v1/customers/{id}/complaints").route(web::post().to(complain)));
+}
+
+/// A complaint: the "complain to a manager" button, or raised by staff.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ComplaintRequest {
+    #[schema(min_length = 1, max_length = 4000, pattern = r"\S")]
+    pub text: String,
+    /// Where it was raised (the chat widget: `chat`).
+    pub channel: Channel,
+    /// The button click's own id: a retry with the same id joins the first.
+    #[serde(default)]
+    #[schema(max_length = 128)]
+    pub external_id: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ComplaintResponse {
+    /// The conversation that holds the complaint, now in the supervisor queue.
+    pub conversation_id: String,
+}
+
+/// Raises a complaint: it joins the customer's conversation (opening one if needed),
+/// marks an open complaint (the customer's calls skip the menu with reason
+/// `open_complaint`, and their conversations queue first) and goes to the supervisor
+/// queue, ahead of routine work. Resolving the conversation closes it.
+#[utoipa::path(
+    post,
+    path = "/v1/customers/{id}/complaints",
+    tag = "customers",
+    params(("id" = String, Path, description = "Customer id")),
+    request_body = ComplaintRequest,
+    security(("adapter_token" = []), ("admin_token" = []), ("agent_jwt" = [])),
+    responses(
+        (status = 201, body = ComplaintResponse),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The customer has no identity to write from", body = Problem, content_type = "application/problem+json"),
+        (status = 503, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn complain(
+    caller: AnyCaller,
+    state: web::Data<App>,
+    id: web::Path<String>,
+    body: web::Json<ComplaintRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let cid: CustomerId = id
+        .parse()
+        .map_err(|_| ApiError::NotFound(format!("no customer `{id}`")))?;
+    if body.external_id.as_ref().is_some_and(|e| e.len() > 128) {
+        return Err(ApiError::BadRequest("`external_id`: at most 128 characters".into()));
+    }
+    let source = match caller.0 {
+        Caller::Adapter => Source::Button,
+        Caller::Admin => Source::Admin,
+        Caller::Agent(_) => Source::Agent,
+    };
+    let conv = complaints::raise(
+        &state,
+        &cid,
+        &body.text,
+        body.channel,
+        source,
+        body.external_id.as_deref(),
+    )
+    .await?;
+    Ok(HttpResponse::Created().json(ComplaintResponse {
+        conversation_id: conv.to_string(),
+    }))
 }
 
 /// A customer; the id of a customer merged into another answers the survivor.

@@ -45,6 +45,7 @@ use crate::domain::{Channel, Medium, Network};
         conversations::rate,
         conversations::delivery,
         customers::get_customer,
+        customers::complain,
         customers::patch_customer,
         customers::find_customer,
         openapi_json,

@@ -162,6 +162,16 @@ impl Groups {
         self.groups.get(group)?.routed(conv).map(|(c, _)| c)
     }
 
+    /// Raises `conv`'s queue priority (`Routing::raise_priority`).
+    pub fn raise_priority(
+        &mut self,
+        group: &RoutingGroup,
+        conv: &ConversationId,
+        floor: u8,
+    ) -> bool {
+        self.of(group).raise_priority(conv, floor)
+    }
+
     /// Replaces what `conv` needs (`Routing::require`); `None` when it is not routed.
     pub fn require(
         &mut self,

@@ -21,4 +21,4 @@ pub use outcomes::{
 };
 pub use placement::{place, queue_score, PersonalAgent, Placement};
 pub use policy::{Relax, StorePolicy};
-pub use priority::priority;
+pub use priority::{priority, COMPLAINT_PRIORITY};

@@ -322,6 +322,18 @@ pub trait Store: Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> Result<Option<Vec<Assignment>>, StoreError>;
 
+    /// Marks (or, with `None`, clears) the conversation holding a customer's open
+    /// complaint: it raises their queue priority and sends their calls past the menu.
+    async fn set_open_complaint(
+        &self,
+        customer: &CustomerId,
+        conv: Option<&ConversationId>,
+    ) -> Result<(), StoreError>;
+
+    /// Raises a routed conversation's queue priority to at least `floor` (a queued one
+    /// moves up at once); false when it is not routed.
+    async fn raise_priority(&self, conv: &ConversationId, floor: u8) -> Result<bool, StoreError>;
+
     /// Records a customer's rating (1–5) of a conversation, once per conversation and
     /// source; `None` when there is no such conversation.
     async fn rate(

@@ -82,4 +82,13 @@ impl Routing {
         };
         Some(made.into_iter().collect())
     }
+
+    /// Raises `conv`'s queue priority to at least `floor`; false when it is not routed.
+    pub fn raise_priority(&mut self, conv: &ConversationId, floor: u8) -> bool {
+        let Some(rec) = self.routes.get_mut(conv) else {
+            return false;
+        };
+        rec.priority = rec.priority.max(floor);
+        true
+    }
 }

@@ -30,6 +30,8 @@ struct CustomerRec {
     group: RoutingGroup,
     /// The language their last message said they speak (routing falls back on it).
     language: Option<Language>,
+    /// The conversation holding their open complaint.
+    complaint: Option<ConversationId>,
     identities: BTreeSet<Identity>,
     conversations: Vec<ConversationId>,
     open: Option<u64>,
@@ -49,6 +51,7 @@ impl CustomerRec {
             personal_agent: None,
             group: RoutingGroup::default(),
             language: None,
+            complaint: None,
             identities: BTreeSet::new(),
             conversations: Vec::new(),
             open: None,

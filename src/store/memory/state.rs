@@ -221,7 +221,12 @@ impl State {
         let request = Request {
             conversation: conv,
             channel,
-            priority: priority(&customer.tier, repeat, channel),
+            priority: priority(
+                &customer.tier,
+                repeat,
+                channel,
+                customer.complaint.is_some(),
+            ),
             tier: &customer.tier,
             personal_agent: &mut customer.personal_agent,
             requirements: &requirements,
@@ -299,6 +304,7 @@ impl State {
             conversation_ids: c.conversations.clone(),
             created_at: c.created_at,
             satisfaction: None,
+            open_complaint_conversation_id: c.complaint.clone(),
         }))
     }
 

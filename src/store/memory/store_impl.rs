@@ -326,6 +326,23 @@ impl Store for MemoryStore {
         Ok(made)
     }
 
+    async fn set_open_complaint(
+        &self,
+        customer: &CustomerId,
+        conv: Option<&ConversationId>,
+    ) -> Result<(), StoreError> {
+        let mut state = self.lock();
+        let rec = state.customer_mut(customer)?;
+        rec.complaint = conv.cloned();
+        Ok(())
+    }
+
+    async fn raise_priority(&self, conv: &ConversationId, floor: u8) -> Result<bool, StoreError> {
+        let mut state = self.lock();
+        let group = state.conv_group(conv);
+        Ok(state.routing.raise_priority(&group, conv, floor))
+    }
+
     async fn rate(
         &self,
         conv: &ConversationId,

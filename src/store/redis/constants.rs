@@ -50,7 +50,7 @@ mod tests {
     use super::*;
 
     /// Every Lua source, as `include_str!` embeds it.
-    const SOURCES: [(&str, &str); 23] = [
+    const SOURCES: [(&str, &str); 24] = [
         ("ingest", include_str!("lua/ingest.lua")),
         ("merge_out", include_str!("lua/merge_out.lua")),
         ("merge_in", include_str!("lua/merge_in.lua")),
@@ -67,6 +67,7 @@ mod tests {
         ("delete_agent", include_str!("lua/routing/delete_agent.lua")),
         ("transfer", include_str!("lua/routing/transfer.lua")),
         ("require", include_str!("lua/routing/require.lua")),
+        ("raise", include_str!("lua/routing/raise.lua")),
         ("snapshot", include_str!("lua/routing/snapshot.lua")),
         ("hand_off", include_str!("lua/routing/hand_off.lua")),
         ("take_over", include_str!("lua/routing/take_over.lua")),

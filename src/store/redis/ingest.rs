@@ -45,6 +45,8 @@ pub(super) struct Appended {
     group: RoutingGroup,
     /// The customer's language, as the message or an earlier one said.
     language: Option<Language>,
+    /// The customer has an open complaint (it raises the queue priority).
+    complaint: bool,
 }
 
 impl RedisStore {
@@ -289,7 +291,7 @@ impl RedisStore {
             return Ok(a.receipt);
         }
         let channel = msg.medium().channel();
-        let priority = priority(&a.tier, a.repeat_contacts > 0, channel);
+        let priority = priority(&a.tier, a.repeat_contacts > 0, channel, a.complaint);
         self.register_group(&a.group).await?;
         let routed = self
             .route_conversation(
@@ -360,8 +362,9 @@ pub(super) fn script_answer(answer: Vec<String>) -> Result<ScriptAnswer, StoreEr
 }
 
 pub(super) fn appended(parts: Vec<String>) -> Result<Appended, StoreError> {
-    let [receipt, agent, personal, tier, repeat, group, language] = <[String; 7]>::try_from(parts)
-        .map_err(|p| StoreError::Corrupt(format!("ingest answered {p:?}")))?;
+    let [receipt, agent, personal, tier, repeat, group, language, complaint] =
+        <[String; 8]>::try_from(parts)
+            .map_err(|p| StoreError::Corrupt(format!("ingest answered {p:?}")))?;
     let some = |s: String| Some(s).filter(|s| !s.is_empty());
     Ok(Appended {
         receipt: receipts::decode(&receipt, false)?,
@@ -371,5 +374,6 @@ pub(super) fn appended(parts: Vec<String>) -> Result<Appended, StoreError> {
         repeat_contacts: repeat.parse().unwrap_or(0),
         group: group.parse().map_err(corrupt)?,
         language: language.parse().ok(),
+        complaint: complaint == "1",
     })
 }

@@ -69,6 +69,7 @@ impl RedisStore {
                 tier: hash.get("tier").unwrap_or(DEFAULT_TIER).to_owned(),
                 personal_agent_id: personal_agent,
                 created_at: hash.time("created_at")?.unwrap_or_default(),
+                open_complaint_conversation_id: hash.get("complaint").and_then(|c| c.parse().ok()),
                 identities,
                 id,
                 satisfaction: None,

@@ -1,4 +1,5 @@
-//! Setting what a routed conversation needs (an agent or admin says it needs billing ≥ 3,
+//! Setting what a routed conversation needs (and its priority, and a customer's open
+//! complaint) (an agent or admin says it needs billing ≥ 3,
 //! or Spanish): one routing script on its group's slot (`lua/routing/require.lua`), with
 //! the relaxing steps computed here from the channel and the customer's tier.
 
@@ -7,7 +8,7 @@ use redis::Value;
 
 use super::routing::strings;
 use super::{from_redis, RedisStore};
-use crate::domain::{Channel, ConversationId, Requirements, DEFAULT_TIER};
+use crate::domain::{Channel, ConversationId, CustomerId, Requirements, DEFAULT_TIER};
 use crate::routing::Needs;
 use crate::store::{Assignment, StoreError};
 
@@ -50,5 +51,44 @@ impl RedisStore {
             .map(strings)
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Some(self.recorded(made, &group, now).await?))
+    }
+
+    pub(super) async fn raise(&self, id: &ConversationId, floor: u8) -> Result<bool, StoreError> {
+        let group = self.conversation_group(id).await?;
+        let raised: i64 = self
+            .routing_scripts
+            .raise
+            .key(self.keys.routing(&group))
+            .arg(id.to_string())
+            .arg(floor)
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(from_redis)?;
+        Ok(raised == 1)
+    }
+
+    pub(super) async fn complaint(
+        &self,
+        customer: &CustomerId,
+        conv: Option<&ConversationId>,
+    ) -> Result<(), StoreError> {
+        let key = self.keys.customer(customer);
+        let cmd = match conv {
+            Some(conv) => {
+                let mut c = redis::cmd("HSET");
+                c.arg(&key).arg("complaint").arg(conv.to_string());
+                c
+            }
+            None => {
+                let mut c = redis::cmd("HDEL");
+                c.arg(&key).arg("complaint");
+                c
+            }
+        };
+        let _: () = cmd
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(from_redis)?;
+        Ok(())
     }
 }

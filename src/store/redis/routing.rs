@@ -39,6 +39,7 @@ pub(super) struct RoutingScripts {
     pub(super) take_over: Script,
     pub(super) leave_group: Script,
     pub(super) require: Script,
+    pub(super) raise: Script,
 }
 
 impl RoutingScripts {
@@ -57,6 +58,7 @@ impl RoutingScripts {
             take_over: with_prelude(include_str!("lua/routing/take_over.lua")),
             leave_group: with_prelude(include_str!("lua/routing/leave_group.lua")),
             require: with_prelude(include_str!("lua/routing/require.lua")),
+            raise: with_prelude(include_str!("lua/routing/raise.lua")),
         }
     }
 }

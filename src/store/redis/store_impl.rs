@@ -247,6 +247,18 @@ impl Store for RedisStore {
         self.require(id, requirements, now).await
     }
 
+    async fn set_open_complaint(
+        &self,
+        customer: &CustomerId,
+        conv: Option<&ConversationId>,
+    ) -> Result<(), StoreError> {
+        self.complaint(customer, conv).await
+    }
+
+    async fn raise_priority(&self, conv: &ConversationId, floor: u8) -> Result<bool, StoreError> {
+        self.raise(conv, floor).await
+    }
+
     async fn rate(
         &self,
         conv: &ConversationId,

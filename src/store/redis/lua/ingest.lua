@@ -22,7 +22,7 @@ if prior then
   end
 end
 -- One read for every customer field this script needs.
-local f = redis.call('HMGET', c, 'merged_into', 'created_at', 'display_name', 'open', 'last', 'personal_agent', 'tier', 'group', 'lang')
+local f = redis.call('HMGET', c, 'merged_into', 'created_at', 'display_name', 'open', 'last', 'personal_agent', 'tier', 'group', 'lang', 'complaint')
 if f[1] then return {'moved', f[1]} end
 -- A customer named by a cache but unknown here was lost with Redis's data: the caller
 -- claims the identities again rather than recreating a customer no identity points to.
@@ -90,4 +90,5 @@ redis.call('HSET', c .. ':dx', idem, (now + ttl) .. '|' .. receipt)
 -- No record outlives the customer's last write by more than `ttl`: the records of a
 -- customer who went quiet expire with the hash.
 redis.call('PEXPIRE', c .. ':dx', ttl)
-return {'ok', receipt, held[1] or '', personal or '', tier or DEFAULT_TIER, held[2] or '0', group, lang}
+return {'ok', receipt, held[1] or '', personal or '', tier or DEFAULT_TIER, held[2] or '0', group, lang,
+  f[10] and '1' or '0'}

@@ -1,0 +1,139 @@
+//! "Complain to a manager" (the practice: a button in the customer's account, and every
+//! complaint read): the complaint joins the customer's conversation timeline (opening one
+//! if needed), marks an open complaint — the IVR's `open_complaint` rule and the highest
+//! queue priority — and goes to the supervisor queue, ahead of routine work. A rating of
+//! 1–2 raises one; resolving the conversation closes it.
+
+use uuid::Uuid;
+
+use super::{App, AppError};
+use crate::domain::{
+    Channel, ConversationId, CustomerId, CustomerView, IdentityKind, Network, RawInbound,
+};
+use crate::routing::COMPLAINT_PRIORITY;
+use crate::store::{Queue, TransferTarget};
+
+/// Longest complaint text, in characters.
+const MAX_COMPLAINT_CHARS: usize = 4000;
+
+/// Who raised a complaint (`switchboard_complaints_total{source}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// The site's or the chat widget's button (an adapter).
+    Button,
+    /// A rating of 1 or 2.
+    Rating,
+    Agent,
+    Admin,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Button => "button",
+            Source::Rating => "rating",
+            Source::Agent => "agent",
+            Source::Admin => "admin",
+        }
+    }
+}
+
+/// Raises a complaint; answers the conversation that holds it. `external_id` makes a
+/// retried request join the first (the widget's own id for the click).
+pub async fn raise(
+    app: &App,
+    customer: &CustomerId,
+    text: &str,
+    channel: Channel,
+    source: Source,
+    external_id: Option<&str>,
+) -> Result<ConversationId, AppError> {
+    let text = text.trim();
+    if text.is_empty() || text.chars().count() > MAX_COMPLAINT_CHARS {
+        return Err(AppError::Invalid(format!(
+            "`text` must be 1-{MAX_COMPLAINT_CHARS} characters"
+        )));
+    }
+    let not_found = || AppError::NotFound(format!("no customer `{customer}`"));
+    let view = app.store.customer(customer).await?.ok_or_else(not_found)?;
+    let raw = entry(&view, channel, text, external_id)?;
+    let receipt = super::ingest::ingest(app, raw).await?;
+    let conv = receipt.conversation_id;
+    app.store.set_open_complaint(&view.id, Some(&conv)).await?;
+    if !receipt.duplicate {
+        app.store.raise_priority(&conv, COMPLAINT_PRIORITY).await?;
+        let supervisor = TransferTarget::Queue(Queue::Supervisor);
+        let outcome = app.store.transfer(&conv, &supervisor, chrono::Utc::now()).await?;
+        if let crate::store::TransferOutcome::Transferred { assignments, .. } = outcome {
+            super::bridge::assigned(app, &assignments).await;
+        }
+        app.metrics
+            .complaints
+            .with_label_values(&[channel.as_str(), source.as_str()])
+            .inc();
+    }
+    Ok(conv)
+}
+
+/// Closes the customer's open complaint if `conv` holds it (it was resolved).
+pub async fn close_if_held(app: &App, conv: &ConversationId) -> Result<(), AppError> {
+    let Some(view) = app.store.customer(conv.customer()).await? else {
+        return Ok(());
+    };
+    if view.open_complaint_conversation_id.as_ref() == Some(conv) {
+        app.store.set_open_complaint(&view.id, None).await?;
+    }
+    Ok(())
+}
+
+/// The complaint as an inbound message from one of the customer's own identities, so it
+/// joins (or opens) their one conversation like anything else they send.
+/// One on the channel it was raised on, if they have such an identity.
+fn entry(
+    customer: &CustomerView,
+    raised_on: Channel,
+    text: &str,
+    external_id: Option<&str>,
+) -> Result<RawInbound, AppError> {
+    let usable = customer
+        .identities
+        .iter()
+        .filter_map(|i| medium_of(i.kind()).map(|(c, n)| (i, c, n)));
+    let (identity, channel, network) = usable
+        .clone()
+        .find(|(_, c, _)| *c == raised_on)
+        .or_else(|| usable.clone().next())
+        .ok_or_else(|| {
+            AppError::Conflict("the customer has no identity a complaint can come from".into())
+        })?;
+    let id = external_id.map_or_else(|| Uuid::new_v4().to_string(), str::to_owned);
+    Ok(RawInbound {
+        channel,
+        network,
+        external_id: format!("complaint:{id}"),
+        from: identity.value().to_owned(),
+        identities: vec![],
+        display_name: None,
+        subject: Some("Complaint".into()),
+        text: Some(format!("[complaint] {text}")),
+        sent_at: None,
+        group: None,
+        language: None,
+        skills: None,
+    })
+}
+
+/// The medium a customer reaches us on from an identity of this kind.
+fn medium_of(kind: IdentityKind) -> Option<(Channel, Option<Network>)> {
+    Some(match kind {
+        IdentityKind::Chat => (Channel::Chat, None),
+        IdentityKind::Email => (Channel::Email, None),
+        IdentityKind::Phone => (Channel::Phone, Some(Network::Sms)),
+        IdentityKind::Whatsapp => (Channel::Social, Some(Network::Whatsapp)),
+        IdentityKind::Telegram => (Channel::Social, Some(Network::Telegram)),
+        IdentityKind::Messenger => (Channel::Social, Some(Network::Messenger)),
+        IdentityKind::Instagram => (Channel::Social, Some(Network::Instagram)),
+        IdentityKind::X => (Channel::Social, Some(Network::X)),
+        _ => return None,
+    })
+}
