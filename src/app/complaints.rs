@@ -63,7 +63,10 @@ pub async fn raise(
     if !receipt.duplicate {
         app.store.raise_priority(&conv, COMPLAINT_PRIORITY).await?;
         let supervisor = TransferTarget::Queue(Queue::Supervisor);
-        let outcome = app.store.transfer(&conv, &supervisor, chrono::Utc::now()).await?;
+        let outcome = app
+            .store
+            .transfer(&conv, &supervisor, chrono::Utc::now())
+            .await?;
         if let crate::store::TransferOutcome::Transferred { assignments, .. } = outcome {
             super::bridge::assigned(app, &assignments).await;
         }

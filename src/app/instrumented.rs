@@ -16,9 +16,9 @@ use crate::domain::{
     Identity, InboundMessage, Message, Presence, Receipt, Requirements,
 };
 use crate::store::{
-    AgentEvent, Assignment, CallRecord, Delivery, DeliveryOutcome, DeliveryState, EventKind, Rated,
-    RatingsOf, ReplyOutcome, ResolveOutcome, RoutingSnapshot, SavedAgent, Store, StoreError,
-    TransferOutcome, TransferTarget,
+    AgentEvent, Assignment, CallRecord, Delivery, DeliveryOutcome, DeliveryState, EventKind, Queue,
+    QueuedConversation, Rated, RatingsOf, ReplyOutcome, ResolveOutcome, RoutingSnapshot,
+    SavedAgent, Store, StoreError, TransferOutcome, TransferTarget,
 };
 
 pub struct Instrumented {
@@ -249,6 +249,14 @@ impl Store for Instrumented {
             self.inner.set_requirements(id, requirements, now),
         )
         .await
+    }
+
+    async fn queued(
+        &self,
+        queue: &Queue,
+        limit: usize,
+    ) -> Result<Vec<QueuedConversation>, StoreError> {
+        self.timed("queued", self.inner.queued(queue, limit)).await
     }
 
     async fn set_open_complaint(

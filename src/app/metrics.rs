@@ -290,7 +290,8 @@ impl Metrics {
         }
         for channel in Channel::ALL {
             for source in ["button", "rating", "agent", "admin"] {
-                self.complaints.with_label_values(&[channel.as_str(), source]);
+                self.complaints
+                    .with_label_values(&[channel.as_str(), source]);
             }
         }
         for fit in [Fit::Met, Fit::Relaxed, Fit::Unmet] {

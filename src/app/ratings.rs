@@ -45,8 +45,15 @@ pub async fn rate(
         if value <= 2 {
             let text = format!("Rated the conversation {value} out of 5 ({source}).");
             let click = format!("rating:{id}:{source}");
-            super::complaints::raise(app, id.customer(), &text, channel, Source::Rating, Some(&click))
-                .await?;
+            super::complaints::raise(
+                app,
+                id.customer(),
+                &text,
+                channel,
+                Source::Rating,
+                Some(&click),
+            )
+            .await?;
         }
     }
     Ok(rated)

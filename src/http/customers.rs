@@ -73,7 +73,9 @@ pub async fn complain(
         .parse()
         .map_err(|_| ApiError::NotFound(format!("no customer `{id}`")))?;
     if body.external_id.as_ref().is_some_and(|e| e.len() > 128) {
-        return Err(ApiError::BadRequest("`external_id`: at most 128 characters".into()));
+        return Err(ApiError::BadRequest(
+            "`external_id`: at most 128 characters".into(),
+        ));
     }
     let source = match caller.0 {
         Caller::Adapter => Source::Button,

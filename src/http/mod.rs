@@ -14,6 +14,7 @@ pub mod events;
 pub mod messages;
 pub mod openapi;
 pub mod ops;
+mod queues;
 pub mod rate_limit;
 pub mod webhooks;
 
@@ -55,6 +56,7 @@ pub fn configure(max_body_bytes: usize) -> impl Fn(&mut web::ServiceConfig) + Cl
         .configure(events::configure)
         .configure(conversations::configure)
         .configure(customers::configure)
+        .configure(queues::configure)
         .configure(openapi::configure)
         .default_service(web::to(not_found));
     }

@@ -8,7 +8,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
-use super::{agents, calls, conversations, customers, events, messages};
+use super::{agents, calls, conversations, customers, events, messages, queues};
 use crate::domain::{Channel, Medium, Network};
 
 #[derive(OpenApi)]
@@ -46,6 +46,7 @@ use crate::domain::{Channel, Medium, Network};
         conversations::delivery,
         customers::get_customer,
         customers::complain,
+        queues::list_queue,
         customers::patch_customer,
         customers::find_customer,
         openapi_json,

@@ -153,6 +153,22 @@ impl Groups {
         self.of(group).release(conv, now)
     }
 
+    /// The conversations waiting in `queue` in every group, in queue order.
+    pub fn queued(&self, queue: &str) -> Vec<super::QueuedConversation> {
+        let mut all: Vec<_> = self.groups.values().flat_map(|r| r.queued(queue)).collect();
+        all.sort_by(|a, b| {
+            let key = |q: &super::QueuedConversation| {
+                super::queue_score(q.priority, q.waiting_since.timestamp_millis())
+            };
+            key(a).total_cmp(&key(b)).then_with(|| {
+                a.conversation_id
+                    .to_string()
+                    .cmp(&b.conversation_id.to_string())
+            })
+        });
+        all
+    }
+
     /// The channel `conv` is routed on in `group`, if it is routed there.
     pub fn channel_of(
         &self,

@@ -16,8 +16,9 @@ pub use engine::{Handoff, Request, Routing};
 pub use groups::{routing_group, Groups, BUSY_AGENT};
 pub use needs::{Fit, Needs};
 pub use outcomes::{
-    AgentEvent, Assignment, EventKind, Queue, QueueStat, RoutingSnapshot, TransferOutcome,
-    TransferTarget, CANDIDATES, EVENTS_KEPT, MAX_TRANSFERS, QUEUES, QUEUE_SCAN, SUPERVISOR_QUEUE,
+    AgentEvent, Assignment, EventKind, Queue, QueueStat, QueuedConversation, RoutingSnapshot,
+    TransferOutcome, TransferTarget, CANDIDATES, EVENTS_KEPT, MAX_TRANSFERS, QUEUES, QUEUE_SCAN,
+    SUPERVISOR_QUEUE,
 };
 pub use placement::{place, queue_score, PersonalAgent, Placement};
 pub use policy::{Relax, StorePolicy};

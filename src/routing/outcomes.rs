@@ -50,6 +50,29 @@ impl Assignment {
     }
 }
 
+/// A conversation waiting in a queue, where it stands.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct QueuedConversation {
+    #[schema(value_type = String)]
+    pub conversation_id: ConversationId,
+    /// 0-9: an open complaint 9, a tier 2, a caller 2, a repeat contact 1.
+    pub priority: u8,
+    pub waiting_since: DateTime<Utc>,
+}
+
+impl QueuedConversation {
+    /// From a queue's sorted-set score (`queue_score`): `(9 - priority) * 1e13 + ms`.
+    pub fn from_score(conversation_id: ConversationId, score: f64) -> Option<Self> {
+        let band = (score / 1e13).floor();
+        let ms = (score - band * 1e13) as i64;
+        Some(Self {
+            conversation_id,
+            priority: 9u8.checked_sub(band as u8)?,
+            waiting_since: DateTime::from_timestamp_millis(ms)?,
+        })
+    }
+}
+
 /// Most agents a requirement's choice looks at: the first of the index of its rarest
 /// tag, in choice order (an agent with every other tag is almost always among them).
 pub const CANDIDATES: usize = 64;

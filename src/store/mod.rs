@@ -16,8 +16,9 @@ use crate::domain::{
 };
 
 pub use crate::routing::{
-    AgentEvent, Assignment, EventKind, Queue, QueueStat, RoutingSnapshot, StorePolicy,
-    TransferOutcome, TransferTarget, EVENTS_KEPT, MAX_TRANSFERS, QUEUES, SUPERVISOR_QUEUE,
+    AgentEvent, Assignment, EventKind, Queue, QueueStat, QueuedConversation, RoutingSnapshot,
+    StorePolicy, TransferOutcome, TransferTarget, EVENTS_KEPT, MAX_TRANSFERS, QUEUES,
+    SUPERVISOR_QUEUE,
 };
 
 pub use self::memory::MemoryStore;
@@ -321,6 +322,14 @@ pub trait Store: Send + Sync + 'static {
         requirements: &Requirements,
         now: DateTime<Utc>,
     ) -> Result<Option<Vec<Assignment>>, StoreError>;
+
+    /// The conversations waiting in a queue (a channel's, or the supervisor's) across
+    /// every routing group, first first, at most `limit`.
+    async fn queued(
+        &self,
+        queue: &Queue,
+        limit: usize,
+    ) -> Result<Vec<QueuedConversation>, StoreError>;
 
     /// Marks (or, with `None`, clears) the conversation holding a customer's open
     /// complaint: it raises their queue priority and sends their calls past the menu.

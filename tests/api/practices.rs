@@ -1,5 +1,5 @@
 //! The personal-manager practices, over HTTP on both stores: ratings and the
-//! satisfaction index.
+//! satisfaction index, complaints.
 
 use serde_json::{json, Value};
 
@@ -95,6 +95,102 @@ async fn ratings_from_resolve_and_surveys_make_the_agents_and_customers_index() 
             .await
             .expect("sent");
         assert_eq!(unauthenticated.status(), 401);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_complaint_goes_ahead_of_routine_work_sends_calls_past_the_menu_and_closes_on_resolve() {
+    on_both_stores(|app| async move {
+        app.agent_online("a").await;
+        // Older routine work already waits in the supervisor queue.
+        let routine = app.ingest(&message("chat", None, "v-routine", "hi")).await;
+        let routine = routine["conversation_id"].as_str().unwrap_or_default().to_owned();
+        let to_supervisor = json!({ "to_queue": "supervisor", "note": "needs a lead" });
+        app.admin_post(&format!("/v1/conversations/{routine}/transfer"), &to_supervisor)
+            .await;
+        // A customer known by chat and phone, served and resolved earlier.
+        let mut hello = message("chat", None, "v-jane", "hello");
+        hello["identities"] = json!([{ "kind": "phone", "value": "+1 415 555 0142" }]);
+        let earlier = app.ingest(&hello).await;
+        let cid = earlier["customer_id"].as_str().unwrap_or_default().to_owned();
+        let earlier = earlier["conversation_id"].as_str().unwrap_or_default().to_owned();
+        app.admin_post(&format!("/v1/conversations/{earlier}/resolve"), &json!({}))
+            .await;
+
+        // The widget's "complain to a manager" button, clicked and retried.
+        let click = json!({ "text": "Nobody answered my e-mail", "channel": "chat", "external_id": "click-1" });
+        let path = format!("/v1/customers/{cid}/complaints");
+        let raised = app.adapter_post(&path, &click).await;
+        assert_eq!(raised.status(), 201);
+        let conv = raised.json::<Value>().await.expect("json")["conversation_id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let retried = app.adapter_post(&path, &click).await;
+        assert_eq!(retried.json::<Value>().await.expect("json")["conversation_id"], conv.as_str());
+
+        let queue = app.admin_json("/v1/queues/supervisor").await;
+        let order: Vec<&str> = queue
+            .as_array()
+            .expect("list")
+            .iter()
+            .filter_map(|q| q["conversation_id"].as_str())
+            .collect();
+        assert_eq!(order, vec![conv.as_str(), routine.as_str()], "ahead of routine work");
+        assert_eq!(queue[0]["priority"], 9);
+        let view = app.admin_json(&format!("/v1/conversations/{conv}")).await;
+        let timeline = view["messages"].to_string();
+        assert!(timeline.contains("[complaint] Nobody answered my e-mail"), "{timeline}");
+        let customer = app.admin_json(&format!("/v1/customers/{cid}")).await;
+        assert_eq!(customer["open_complaint_conversation_id"], conv.as_str());
+        let text = app.metrics().await;
+        let raised = r#"switchboard_complaints_total{channel="chat",source="button"}"#;
+        assert_eq!(sample(&text, raised), Some(1.0), "counted once");
+
+        // Their next call skips the menu because of the complaint.
+        let call = json!({ "external_id": "CA-complaint", "from": "+14155550142", "to": "+18005550000" });
+        let call: Value = app.adapter_post("/v1/calls", &call).await.json().await.expect("json");
+        assert_ne!(call["decision"], "ivr", "{call}");
+        let bypass = r#"switchboard_ivr_bypass_total{reason="open_complaint"}"#;
+        assert_eq!(sample(&app.metrics().await, bypass), Some(1.0));
+
+        // Resolving the conversation closes the complaint.
+        app.admin_post(&format!("/v1/conversations/{conv}/resolve"), &json!({}))
+            .await;
+        let customer = app.admin_json(&format!("/v1/customers/{cid}")).await;
+        assert_eq!(customer["open_complaint_conversation_id"], Value::Null);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_rating_of_two_raises_a_complaint() {
+    on_both_stores(|app| async move {
+        app.agent_online("a").await;
+        let r = app
+            .ingest(&message("email", None, "jane@x.io", "my order"))
+            .await;
+        let conv = r["conversation_id"].as_str().unwrap_or_default().to_owned();
+        let cid = r["customer_id"].as_str().unwrap_or_default().to_owned();
+        let resolved = app
+            .admin_post(
+                &format!("/v1/conversations/{conv}/resolve"),
+                &json!({ "csat": 2 }),
+            )
+            .await;
+        assert_eq!(resolved.status(), 200);
+        let customer = app.admin_json(&format!("/v1/customers/{cid}")).await;
+        let complaint = customer["open_complaint_conversation_id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        assert!(!complaint.is_empty(), "{customer}");
+        let queue = app.admin_json("/v1/queues/supervisor").await;
+        assert_eq!(queue[0]["conversation_id"], complaint.as_str());
+        let text = app.metrics().await;
+        let raised = r#"switchboard_complaints_total{channel="email",source="rating"}"#;
+        assert_eq!(sample(&text, raised), Some(1.0));
     })
     .await;
 }

@@ -357,6 +357,26 @@ impl Routing {
             .map(|r| r.route(RouteReason::AlreadyAssigned))
     }
 
+    /// The conversations waiting in `queue` (not for a personal agent), first first.
+    pub fn queued(&self, queue: &str) -> Vec<super::QueuedConversation> {
+        let waiting = |r: &RouteRec| {
+            r.holding == Holding::Queued
+                && r.queue.as_deref().unwrap_or(r.channel.as_str()) == queue
+        };
+        let score = |r: &RouteRec| super::queue_score(r.priority, r.since.timestamp_millis());
+        self.ordered(waiting, |r| (DateTime::<Utc>::MIN_UTC, score(r)))
+            .into_iter()
+            .filter_map(|c| {
+                let r = self.routes.get(&c)?;
+                Some(super::QueuedConversation {
+                    conversation_id: c,
+                    priority: r.priority,
+                    waiting_since: r.since,
+                })
+            })
+            .collect()
+    }
+
     /// The tags an agent must have to take `conv` now.
     pub fn needs_now(&self, conv: &ConversationId) -> Vec<String> {
         self.routes

@@ -14,8 +14,8 @@ use crate::routing::Needs;
 use crate::store::records::{inbound_record, sort_timeline};
 use crate::store::{
     AgentEvent, Assignment, CallRecord, Delivery, DeliveryOutcome, DeliveryState, DeliveryStatus,
-    EventKind, Rated, RatingsOf, ReplyOutcome, ResolveOutcome, RoutingSnapshot, SavedAgent, Store,
-    StoreError, TransferOutcome, TransferTarget,
+    EventKind, Queue, QueuedConversation, Rated, RatingsOf, ReplyOutcome, ResolveOutcome,
+    RoutingSnapshot, SavedAgent, Store, StoreError, TransferOutcome, TransferTarget,
 };
 
 use super::{MemoryStore, OutboxRec};
@@ -324,6 +324,16 @@ impl Store for MemoryStore {
             state.adopt(made);
         }
         Ok(made)
+    }
+
+    async fn queued(
+        &self,
+        queue: &Queue,
+        limit: usize,
+    ) -> Result<Vec<QueuedConversation>, StoreError> {
+        let mut all = self.lock().routing.queued(queue.as_str());
+        all.truncate(limit);
+        Ok(all)
     }
 
     async fn set_open_complaint(

@@ -106,7 +106,10 @@ mod tests {
                     .lines()
                     .filter(|l| !l.trim_start().starts_with("--"))
                     .filter(|l| {
-                        !l.contains("HMGET") && !l.contains("HSET") && !l.contains("field(")
+                        !l.contains("HMGET")
+                            && !l.contains("HGET")
+                            && !l.contains("HSET")
+                            && !l.contains("field(")
                     })
                     .collect::<Vec<_>>()
                     .join("\n");

@@ -12,9 +12,9 @@ use crate::domain::{
     EntryKind, Identity, InboundMessage, Message, Presence, Receipt, Requirements,
 };
 use crate::store::{
-    AgentEvent, Assignment, CallRecord, Delivery, DeliveryOutcome, DeliveryState, EventKind, Rated,
-    RatingsOf, ReplyOutcome, ResolveOutcome, RoutingSnapshot, SavedAgent, Store, StoreError,
-    TransferOutcome, TransferTarget, CALL_TTL_SECS, THREAD_TTL_SECS,
+    AgentEvent, Assignment, CallRecord, Delivery, DeliveryOutcome, DeliveryState, EventKind, Queue,
+    QueuedConversation, Rated, RatingsOf, ReplyOutcome, ResolveOutcome, RoutingSnapshot,
+    SavedAgent, Store, StoreError, TransferOutcome, TransferTarget, CALL_TTL_SECS, THREAD_TTL_SECS,
 };
 
 #[async_trait]
@@ -245,6 +245,14 @@ impl Store for RedisStore {
         now: DateTime<Utc>,
     ) -> Result<Option<Vec<Assignment>>, StoreError> {
         self.require(id, requirements, now).await
+    }
+
+    async fn queued(
+        &self,
+        queue: &Queue,
+        limit: usize,
+    ) -> Result<Vec<QueuedConversation>, StoreError> {
+        self.queue_listing(queue, limit).await
     }
 
     async fn set_open_complaint(
