@@ -1,11 +1,12 @@
 //! Agents: profiles, presence and removal. Each change may hand waiting work to
 //! someone (more capacity, coming online, a removed agent's conversations re-routed);
-//! those assignments are counted here like any other.
+//! those assignments are counted here like any other. And the card a customer sees of
+//! their personal agent.
 
 use chrono::Utc;
 
 use super::{App, AppError};
-use crate::domain::{AgentId, AgentProfile, AgentView, Presence};
+use crate::domain::{AgentId, AgentProfile, AgentView, CustomerId, ManagerCard, Presence};
 use crate::store::SavedAgent;
 
 /// Creates or updates an agent; a new agent starts offline.
@@ -49,4 +50,16 @@ pub async fn fire_timers(app: &App) -> Result<(), AppError> {
     let made = app.store.fire_timers(Utc::now()).await?;
     super::bridge::assigned(app, &made).await;
     Ok(())
+}
+
+/// The customer's personal agent's public card; `None` for an unknown customer, or one
+/// who has no personal agent yet.
+pub async fn manager_card(app: &App, id: &CustomerId) -> Result<Option<ManagerCard>, AppError> {
+    let Some(customer) = app.store.customer(id).await? else {
+        return Ok(None);
+    };
+    let Some(agent) = customer.personal_agent_id.and_then(|a| a.parse().ok()) else {
+        return Ok(None);
+    };
+    Ok(app.store.agent(&agent).await?.map(ManagerCard::from))
 }

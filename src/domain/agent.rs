@@ -126,6 +126,52 @@ impl Capacity {
     }
 }
 
+/// What a customer may see of their personal agent (the manager's card on the site):
+/// all optional, set by an admin.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PublicCard {
+    /// e.g. "Your personal manager".
+    #[serde(default)]
+    #[schema(max_length = 100)]
+    pub title: Option<String>,
+    /// An `https://` URL of their photo.
+    #[serde(default)]
+    #[schema(max_length = 2000, example = "https://cdn.example.com/ann.jpg")]
+    pub photo_url: Option<String>,
+    /// How to reach them directly, by channel: `{"phone": "+1 415 555 0100", "email": "ann@example.com"}`.
+    #[serde(default)]
+    pub direct: BTreeMap<Channel, String>,
+}
+
+impl PublicCard {
+    fn check(&self) -> Result<(), DomainError> {
+        if self.title.as_ref().is_some_and(|t| t.chars().count() > 100) {
+            return Err(DomainError::invalid("title", "at most 100 characters"));
+        }
+        let url_ok = |u: &String| {
+            u.starts_with("https://") && u.len() <= 2000 && !u.contains(char::is_whitespace)
+        };
+        if self.photo_url.as_ref().is_some_and(|u| !url_ok(u)) {
+            return Err(DomainError::invalid(
+                "photo_url",
+                "an https:// URL of at most 2000 characters",
+            ));
+        }
+        if self
+            .direct
+            .values()
+            .any(|v| v.trim().is_empty() || v.chars().count() > 200)
+        {
+            return Err(DomainError::invalid(
+                "direct",
+                "each address 1-200 characters",
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// Most conversations of one channel an agent may be given at once.
 pub const MAX_CAPACITY: u32 = 100;
 
@@ -145,6 +191,8 @@ pub struct AgentProfile {
     pub dial: Option<String>,
     /// The routing group the agent works in; they serve only its conversations.
     pub group: RoutingGroup,
+    /// What their customers see of them.
+    pub card: PublicCard,
 }
 
 impl AgentProfile {
@@ -179,7 +227,15 @@ impl AgentProfile {
             languages: Vec::new(),
             dial: None,
             group: RoutingGroup::default(),
+            card: PublicCard::default(),
         })
+    }
+
+    /// Sets what customers see of the agent (checked: title, photo URL, addresses).
+    pub fn with_card(mut self, card: PublicCard) -> Result<Self, DomainError> {
+        card.check()?;
+        self.card = card;
+        Ok(self)
     }
 
     pub fn in_group(mut self, group: RoutingGroup) -> Self {
@@ -240,6 +296,8 @@ pub struct AgentView {
     #[schema(value_type = Vec<String>, example = json!(["es", "en"]))]
     pub languages: Vec<Language>,
     pub dial: Option<String>,
+    /// What their customers see of them.
+    pub card: PublicCard,
     /// The routing group the agent serves.
     #[schema(value_type = String, example = "default")]
     pub group: RoutingGroup,
@@ -251,6 +309,29 @@ pub struct AgentView {
     pub portfolio: u64,
     /// The index over the ratings of the conversations this agent served.
     pub satisfaction: Option<Satisfaction>,
+}
+
+/// A personal agent's public card, for the site header or the chat widget.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct ManagerCard {
+    #[schema(value_type = String)]
+    pub agent_id: AgentId,
+    pub name: String,
+    #[serde(flatten)]
+    pub card: PublicCard,
+    /// Online now (a chat reaches them at once if they have room).
+    pub available: bool,
+}
+
+impl From<AgentView> for ManagerCard {
+    fn from(a: AgentView) -> Self {
+        Self {
+            available: a.presence == Presence::Online,
+            agent_id: a.id,
+            name: a.name,
+            card: a.card,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -17,7 +17,9 @@ mod satisfaction;
 mod sender;
 mod views;
 
-pub use agent::{AgentId, AgentProfile, AgentView, Capacity, Presence, MAX_CAPACITY};
+pub use agent::{
+    AgentId, AgentProfile, AgentView, Capacity, ManagerCard, Presence, PublicCard, MAX_CAPACITY,
+};
 pub use call::{CallDecision, CallState};
 pub use channel::{Channel, Medium, Network};
 pub use group::{RoutingGroup, DEFAULT_GROUP};

@@ -8,7 +8,9 @@ use super::auth::{Admin, Staff};
 use super::error::{ApiError, Problem};
 use super::resource;
 use crate::app::{agents, ratings, App};
-use crate::domain::{AgentId, AgentProfile, AgentView, Capacity, Presence, Skills, DEFAULT_GROUP};
+use crate::domain::{
+    AgentId, AgentProfile, AgentView, Capacity, Presence, PublicCard, Skills, DEFAULT_GROUP,
+};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/v1/agents").route(web::get().to(list_agents)))
@@ -50,6 +52,10 @@ pub struct AgentRequest {
     /// phone adapter's client named by the agent id).
     #[serde(default)]
     pub dial: Option<String>,
+    /// What their customers see of them (the manager's card): `title`, `photo_url`,
+    /// `direct` addresses by channel.
+    #[serde(default)]
+    pub card: PublicCard,
     /// The routing group the agent works in (default `default`). Moving an agent to
     /// another group needs an idle agent: nothing held, nobody waiting, no customers.
     #[serde(default)]
@@ -109,6 +115,7 @@ pub async fn put_agent(
     let profile = AgentProfile::new(id, body.name, body.teams, capacity)?
         .with_skills(body.skills, &body.languages)?
         .with_dial(body.dial)?
+        .with_card(body.card)?
         .in_group(body.group.as_deref().unwrap_or(DEFAULT_GROUP).parse()?);
     let saved = agents::save(&state, &profile).await?;
     let mut response = if saved.created {

@@ -11,7 +11,7 @@ use super::error::{ApiError, Problem};
 use super::resource;
 use crate::app::complaints::{self, Source};
 use crate::app::App;
-use crate::domain::{Channel, CustomerId, CustomerView};
+use crate::domain::{Channel, CustomerId, CustomerView, ManagerCard};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/v1/customers").route(web::get().to(find_customer)))
@@ -20,7 +20,40 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::get().to(get_customer))
                 .route(web::patch().to(patch_customer)),
         )
-        .service(resource("/v1/customers/{id}/complaints").route(web::post().to(complain)));
+        .service(resource("/v1/customers/{id}/complaints").route(web::post().to(complain)))
+        .service(resource("/v1/customers/{id}/manager").route(web::get().to(manager)));
+}
+
+/// The customer's personal agent's public card (name, title, photo, direct addresses,
+/// available now), for the site header or the chat widget.
+#[utoipa::path(
+    get,
+    path = "/v1/customers/{id}/manager",
+    tag = "customers",
+    params(("id" = String, Path, description = "Customer id")),
+    security(("adapter_token" = []), ("admin_token" = [])),
+    responses(
+        (status = 200, body = ManagerCard),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such customer, or no personal agent yet", body = Problem, content_type = "application/problem+json"),
+        (status = 503, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn manager(
+    caller: AnyCaller,
+    state: web::Data<App>,
+    id: web::Path<String>,
+) -> Result<web::Json<ManagerCard>, ApiError> {
+    if let Caller::Agent(_) = caller.0 {
+        return Err(ApiError::Forbidden);
+    }
+    let not_found = || ApiError::NotFound(format!("customer `{id}` has no personal agent"));
+    let cid: CustomerId = id.parse().map_err(|_| not_found())?;
+    crate::app::agents::manager_card(&state, &cid)
+        .await?
+        .map(web::Json)
+        .ok_or_else(not_found)
 }
 
 /// A complaint: the "complain to a manager" button, or raised by staff.

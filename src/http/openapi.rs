@@ -46,6 +46,7 @@ use crate::domain::{Channel, Medium, Network};
         conversations::delivery,
         customers::get_customer,
         customers::complain,
+        customers::manager,
         queues::list_queue,
         customers::patch_customer,
         customers::find_customer,

@@ -194,3 +194,49 @@ async fn a_rating_of_two_raises_a_complaint() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_widget_shows_the_customers_manager_card() {
+    on_both_stores(|app| async move {
+        let ann = json!({ "name": "Ann Lee", "card": {
+            "title": "Your personal manager",
+            "photo_url": "https://cdn.example.com/ann.jpg",
+            "direct": { "phone": "+1 415 555 0100", "email": "ann@example.com" } } });
+        assert_eq!(app.admin_put("/v1/agents/ann", &ann).await.status(), 201);
+        app.admin_put("/v1/agents/ann/presence", &json!({ "presence": "online" }))
+            .await;
+        let r = app.ingest(&message("chat", None, "visitor-5", "hi")).await;
+        let cid = r["customer_id"].as_str().unwrap_or_default().to_owned();
+        let path = format!("/v1/customers/{cid}/manager");
+        let card = app
+            .client
+            .get(format!("{}{path}", app.address))
+            .bearer_auth(crate::helpers::ADAPTER_TOKEN)
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(card.status(), 200);
+        let card: Value = card.json().await.expect("json");
+        assert_eq!(
+            card,
+            json!({ "agent_id": "ann", "name": "Ann Lee", "title": "Your personal manager",
+                    "photo_url": "https://cdn.example.com/ann.jpg",
+                    "direct": { "phone": "+1 415 555 0100", "email": "ann@example.com" },
+                    "available": true })
+        );
+        app.admin_put("/v1/agents/ann/presence", &json!({ "presence": "offline" }))
+            .await;
+        assert_eq!(app.admin_json(&path).await["available"], false);
+        // A stranger has no manager yet; a photo must be https.
+        let nobody = app
+            .admin_get("/v1/customers/00000000000000000000000000000000/manager")
+            .await;
+        assert_eq!(nobody.status(), 404);
+        let http_photo = json!({ "name": "Bob", "card": { "photo_url": "http://x/bob.jpg" } });
+        assert_eq!(
+            app.admin_put("/v1/agents/bob", &http_photo).await.status(),
+            400
+        );
+    })
+    .await;
+}

@@ -51,6 +51,7 @@ impl AgentRec {
             skills: self.profile.skills.clone(),
             languages: self.profile.languages.clone(),
             dial: self.profile.dial.clone(),
+            card: self.profile.card.clone(),
             group: self.profile.group.clone(),
             capacity: self.profile.capacity.clone(),
             presence: self.presence,

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{corrupt, from_redis, RedisStore};
 use crate::domain::{
-    AgentId, AgentProfile, AgentView, Capacity, Channel, Presence, RoutingGroup, Skills,
+    AgentId, AgentProfile, AgentView, Capacity, Channel, Presence, PublicCard, RoutingGroup, Skills,
 };
 use crate::routing::BUSY_AGENT;
 use crate::store::{Assignment, StoreError};
@@ -29,6 +29,8 @@ pub(super) struct StoredProfile {
     languages: Vec<String>,
     #[serde(default)]
     dial: Option<String>,
+    #[serde(default)]
+    card: PublicCard,
 }
 
 /// Skills as stored, keeping those that are valid today.
@@ -84,6 +86,7 @@ impl RedisStore {
             skills: serde_json::to_value(&profile.skills).map_err(corrupt)?,
             languages: profile.languages.iter().map(|l| l.to_string()).collect(),
             dial: profile.dial.clone(),
+            card: profile.card.clone(),
         };
         let cap = &profile.capacity;
         let answer: Vec<Value> = self
@@ -240,6 +243,7 @@ pub(super) fn agent_view(
             .filter_map(|l| l.parse().ok())
             .collect(),
         dial: profile.dial,
+        card: profile.card,
         group: group.clone(),
         capacity: Capacity {
             phone: num("cap:phone"),
