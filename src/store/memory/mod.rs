@@ -17,6 +17,8 @@ use crate::domain::{
 use crate::routing::Groups;
 use crate::store::{CallRecord, DeliveryStatus, StorePolicy};
 
+mod outbox;
+mod ratings;
 mod state;
 mod store_impl;
 

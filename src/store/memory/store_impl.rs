@@ -8,17 +8,17 @@ use chrono::{DateTime, Utc};
 use crate::domain::{
     AgentId, AgentProfile, AgentView, ConversationId, ConversationState, ConversationView,
     CustomerId, CustomerView, EntryKind, Identity, InboundMessage, Message, Presence, Receipt,
-    Requirements, RECENT_RATINGS,
+    Requirements,
 };
 use crate::routing::Needs;
 use crate::store::records::{inbound_record, sort_timeline};
 use crate::store::{
-    AgentEvent, Assignment, CallRecord, Delivery, DeliveryOutcome, DeliveryState, DeliveryStatus,
-    EventKind, Queue, QueuedConversation, Rated, RatingsOf, ReplyOutcome, ResolveOutcome,
-    RoutingSnapshot, SavedAgent, Store, StoreError, TransferOutcome, TransferTarget,
+    AgentEvent, Assignment, CallRecord, Delivery, DeliveryOutcome, DeliveryState, EventKind, Queue,
+    QueuedConversation, Rated, RatingsOf, ReplyOutcome, ResolveOutcome, RoutingSnapshot,
+    SavedAgent, Store, StoreError, TransferOutcome, TransferTarget,
 };
 
-use super::{MemoryStore, OutboxRec};
+use super::MemoryStore;
 
 #[async_trait]
 impl Store for MemoryStore {
@@ -360,47 +360,11 @@ impl Store for MemoryStore {
         rating: u8,
         _now: DateTime<Utc>,
     ) -> Result<Option<Rated>, StoreError> {
-        let mut state = self.lock();
-        let group = state.conv_group(conv);
-        let holder = state.routing.current(&group, conv).and_then(|r| r.agent_id);
-        let owner = state
-            .live(conv.customer())
-            .ok()
-            .and_then(|c| state.customers.get(&c)?.personal_agent.clone());
-        let Some(rec) = state.conversations.get_mut(conv) else {
-            return Ok(None);
-        };
-        let agent = holder
-            .and_then(|a| a.parse().ok())
-            .or_else(|| rec.served_by.clone())
-            .or(owner);
-        if rec.ratings.contains_key(source) {
-            return Ok(Some(Rated {
-                duplicate: true,
-                agent,
-            }));
-        }
-        rec.ratings.insert(source.to_owned(), rating);
-        let mut subjects = vec![RatingsOf::Customer(conv.customer().clone())];
-        subjects.extend(agent.clone().map(RatingsOf::Agent));
-        for of in subjects {
-            let recent = state.ratings.entry(of).or_default();
-            recent.push_front(rating);
-            recent.truncate(RECENT_RATINGS);
-        }
-        Ok(Some(Rated {
-            duplicate: false,
-            agent,
-        }))
+        Ok(self.record_rating(conv, source, rating))
     }
 
     async fn recent_ratings(&self, of: &RatingsOf) -> Result<Vec<u8>, StoreError> {
-        Ok(self
-            .lock()
-            .ratings
-            .get(of)
-            .map(|r| r.iter().copied().collect())
-            .unwrap_or_default())
+        Ok(self.ratings_of(of))
     }
 
     async fn set_waiting_call(
@@ -452,15 +416,7 @@ impl Store for MemoryStore {
         body: &str,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let record = OutboxRec {
-            url: url.to_owned(),
-            body: body.to_owned(),
-            attempts: 0,
-            state: DeliveryStatus::Pending,
-            error: None,
-            due: Some(now),
-        };
-        self.lock().outbox.entry(id.to_owned()).or_insert(record);
+        self.outbox_enqueue(id, url, body, now);
         Ok(())
     }
 
@@ -470,50 +426,16 @@ impl Store for MemoryStore {
         lease_until: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<Delivery>, StoreError> {
-        let mut state = self.lock();
-        let mut due: Vec<(DateTime<Utc>, String)> = state
-            .outbox
-            .iter()
-            .filter_map(|(id, d)| d.due.filter(|t| *t <= now).map(|t| (t, id.clone())))
-            .collect();
-        due.sort();
-        let mut out = Vec::new();
-        for (_, id) in due.into_iter().take(limit) {
-            if let Some(d) = state.outbox.get_mut(&id) {
-                d.due = Some(lease_until);
-                d.attempts += 1;
-                out.push(Delivery {
-                    id,
-                    url: d.url.clone(),
-                    body: d.body.clone(),
-                    attempts: d.attempts,
-                });
-            }
-        }
-        Ok(out)
+        Ok(self.outbox_claim(now, lease_until, limit))
     }
 
     async fn finish_delivery(&self, id: &str, outcome: &DeliveryOutcome) -> Result<(), StoreError> {
-        if let Some(d) = self.lock().outbox.get_mut(id) {
-            match outcome {
-                DeliveryOutcome::Delivered => (d.state, d.due) = (DeliveryStatus::Delivered, None),
-                DeliveryOutcome::Retry { at, error } => {
-                    (d.error, d.due) = (Some(error.clone()), Some(*at))
-                }
-                DeliveryOutcome::Failed { error } => {
-                    (d.state, d.error, d.due) = (DeliveryStatus::Failed, Some(error.clone()), None)
-                }
-            }
-        }
+        self.outbox_finish(id, outcome);
         Ok(())
     }
 
     async fn delivery_state(&self, id: &str) -> Result<Option<DeliveryState>, StoreError> {
-        Ok(self.lock().outbox.get(id).map(|d| DeliveryState {
-            state: d.state,
-            attempts: d.attempts,
-            last_error: d.error.clone(),
-        }))
+        Ok(self.outbox_state(id))
     }
 
     async fn snapshot(&self) -> Result<RoutingSnapshot, StoreError> {

@@ -1,6 +1,8 @@
 //! Prometheus metrics. A `Metrics` owns its registry (no global), so two apps in one
 //! test process never share counters. Names and labels are fixed by CONTRACT "Metrics".
 
+mod labels;
+
 use prometheus::{
     exponential_buckets, Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, Opts,
     Registry, TextEncoder,
@@ -240,74 +242,6 @@ impl Metrics {
         };
         m.initialise_labels();
         Ok(m)
-    }
-
-    /// Known label values start at zero so `rate()` and alerts work before the first event.
-    fn initialise_labels(&self) {
-        self.skipped.with_label_values(&["meta"]);
-        for caller in ["adapter", "agent", "admin", "provider"] {
-            self.rate_limited.with_label_values(&[caller]);
-        }
-        for channel in Channel::ALL {
-            for direction in [Direction::In, Direction::Out] {
-                self.messages
-                    .with_label_values(&[channel.as_str(), direction_label(direction)]);
-            }
-        }
-        for (decision, reason) in [
-            (Decision::Queued, RouteReason::NoAgentAvailable),
-            (Decision::Queued, RouteReason::WaitingForPersonalAgent),
-            (Decision::Assigned, RouteReason::PersonalAgent),
-            (Decision::Assigned, RouteReason::NewPersonalAgent),
-            (Decision::Assigned, RouteReason::AlreadyAssigned),
-            (Decision::Assigned, RouteReason::Fallback),
-        ] {
-            self.routing_decisions
-                .with_label_values(&[decision_label(decision), reason.as_str()]);
-        }
-        for to in ["agent", "queue", "supervisor"] {
-            self.transfers.with_label_values(&[to]);
-        }
-        for channel in Channel::ALL {
-            let ch = channel.as_str();
-            self.repeat_contacts.with_label_values(&[ch]);
-            self.sla_breaches.with_label_values(&[ch]);
-            self.first_response_seconds.with_label_values(&[ch]);
-            for outcome in [
-                RouteReason::PersonalAgent,
-                RouteReason::NewPersonalAgent,
-                RouteReason::Fallback,
-            ] {
-                self.wait_seconds
-                    .with_label_values(&[ch, ch, outcome.as_str()]);
-            }
-        }
-        for channel in Channel::ALL {
-            for rating in ["1", "2", "3", "4", "5"] {
-                self.csat_responses
-                    .with_label_values(&[channel.as_str(), rating]);
-            }
-        }
-        for channel in Channel::ALL {
-            for source in ["button", "rating", "agent", "admin"] {
-                self.complaints
-                    .with_label_values(&[channel.as_str(), source]);
-            }
-        }
-        for fit in [Fit::Met, Fit::Relaxed, Fit::Unmet] {
-            self.requirement_decisions
-                .with_label_values(&[fit.as_str()]);
-        }
-        // The IVR's label values, fixed for the phone adapter (issue 4) to use.
-        for reason in IVR_BYPASS_REASONS {
-            self.ivr_bypass.with_label_values(&[reason]);
-        }
-        for outcome in IVR_OUTCOMES {
-            self.ivr_seconds.with_label_values(&[outcome]);
-        }
-        // The deployment-wide gauges (queue depth, oldest wait, agents) are set from the
-        // store at each scrape; they are absent while the store cannot be read, which is
-        // what the "store unreachable" alert watches.
     }
 
     /// Sets the deployment-wide gauges from a routing snapshot read at `now`.

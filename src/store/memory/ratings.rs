@@ -1,0 +1,56 @@
+//! Ratings in the embedded store: one per conversation and source, and the recent ones
+//! of each agent and customer (as `rate.lua` and the agents' lists do on Redis).
+
+use super::MemoryStore;
+use crate::domain::{ConversationId, RECENT_RATINGS};
+use crate::store::{Rated, RatingsOf};
+
+impl MemoryStore {
+    /// `None` when there is no such conversation. It rates the agent holding it, else
+    /// who last served it, else the customer's personal agent.
+    pub(super) fn record_rating(
+        &self,
+        conv: &ConversationId,
+        source: &str,
+        rating: u8,
+    ) -> Option<Rated> {
+        let mut state = self.lock();
+        let group = state.conv_group(conv);
+        let holder = state.routing.current(&group, conv).and_then(|r| r.agent_id);
+        let owner = state
+            .live(conv.customer())
+            .ok()
+            .and_then(|c| state.customers.get(&c)?.personal_agent.clone());
+        let rec = state.conversations.get_mut(conv)?;
+        let agent = holder
+            .and_then(|a| a.parse().ok())
+            .or_else(|| rec.served_by.clone())
+            .or(owner);
+        if rec.ratings.contains_key(source) {
+            return Some(Rated {
+                duplicate: true,
+                agent,
+            });
+        }
+        rec.ratings.insert(source.to_owned(), rating);
+        let mut subjects = vec![RatingsOf::Customer(conv.customer().clone())];
+        subjects.extend(agent.clone().map(RatingsOf::Agent));
+        for of in subjects {
+            let recent = state.ratings.entry(of).or_default();
+            recent.push_front(rating);
+            recent.truncate(RECENT_RATINGS);
+        }
+        Some(Rated {
+            duplicate: false,
+            agent,
+        })
+    }
+
+    pub(super) fn ratings_of(&self, of: &RatingsOf) -> Vec<u8> {
+        self.lock()
+            .ratings
+            .get(of)
+            .map(|r| r.iter().copied().collect())
+            .unwrap_or_default()
+    }
+}
