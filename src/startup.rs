@@ -72,24 +72,7 @@ impl Application {
         settings: &Settings,
         store: Arc<dyn Store>,
     ) -> Result<Self, StartupError> {
-        let normaliser = IdentityNormaliser::new(&settings.ingest.default_region)
-            .map_err(|e| StartupError::Setting(e.to_string()))?;
-        let metrics = Metrics::with_sla_targets(settings.metrics.sla_targets())?;
-        let store: Arc<dyn Store> = Arc::new(Instrumented::new(store, metrics.clone()));
-        let state = Arc::new(App {
-            store,
-            normaliser,
-            limits: settings.limits(),
-            metrics,
-            ivr: crate::app::calls::IvrPolicy {
-                known_if: settings.ivr.known_if.clone(),
-                recent_contact: chrono::Duration::hours(
-                    i64::try_from(settings.ivr.recent_contact_hours).unwrap_or(24),
-                ),
-            },
-            outbound: outbound_config(settings)?,
-            call_bridge: twilio_calls(settings)?,
-        });
+        let state = app_state(settings, store)?;
         let webhooks = Webhooks::from(settings);
         let limits = web::Data::new(HttpLimits {
             max_body_bytes: settings.ingest.max_body_bytes,
@@ -300,6 +283,30 @@ fn bind(addr: &str) -> Result<(TcpListener, u16), StartupError> {
         })?
         .port();
     Ok((listener, port))
+}
+
+/// The use cases' state over `store` (metered): what the HTTP layer and the workers
+/// share. Tests drive use cases on it directly, with their own clock.
+pub fn app_state(settings: &Settings, store: Arc<dyn Store>) -> Result<Arc<App>, StartupError> {
+    let normaliser = IdentityNormaliser::new(&settings.ingest.default_region)
+        .map_err(|e| StartupError::Setting(e.to_string()))?;
+    let metrics = Metrics::with_sla_targets(settings.metrics.sla_targets())?;
+    let store: Arc<dyn Store> = Arc::new(Instrumented::new(store, metrics.clone()));
+    Ok(Arc::new(App {
+        store,
+        normaliser,
+        limits: settings.limits(),
+        metrics,
+        ivr: crate::app::calls::IvrPolicy {
+            known_if: settings.ivr.known_if.clone(),
+            recent_contact: chrono::Duration::hours(
+                i64::try_from(settings.ivr.recent_contact_hours).unwrap_or(24),
+            ),
+        },
+        outbound: outbound_config(settings)?,
+        call_bridge: twilio_calls(settings)?,
+        deadlines: settings.deadline_policy().map_err(StartupError::Setting)?,
+    }))
 }
 
 /// Outbound delivery is on when a secret and at least one URL are set.

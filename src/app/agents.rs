@@ -47,8 +47,10 @@ pub async fn remove(app: &App, id: &AgentId) -> Result<(), AppError> {
 /// Fires expired sticky waits and offline graces (every replica calls this; the store
 /// hands each expiry to one caller) and counts the assignments they made.
 pub async fn fire_timers(app: &App) -> Result<(), AppError> {
-    let made = app.store.fire_timers(Utc::now()).await?;
+    let now = Utc::now();
+    let made = app.store.fire_timers(now).await?;
     super::bridge::assigned(app, &made).await;
+    super::deadlines::sweep(app, now).await?;
     Ok(())
 }
 

@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 
 use super::{Actor, App, AppError};
 use crate::domain::{
-    Channel, ConversationId, ConversationView, Direction, EntryKind, Medium, Message, MessageId,
-    Network, Requirements, Route,
+    Channel, ConversationId, ConversationView, DeadlineKind, Direction, EntryKind, Medium, Message,
+    MessageId, Network, Requirements, Route,
 };
 use crate::store::{
     DeliveryStatus, ReplyOutcome, ResolveOutcome, TransferOutcome, TransferTarget, SUPERVISOR_QUEUE,
@@ -25,14 +25,17 @@ pub async fn read(
     id: &ConversationId,
 ) -> Result<ConversationView, AppError> {
     let conv = app.store.conversation(id).await?;
-    conv.filter(|c| match actor {
-        Actor::Admin => true,
-        Actor::Agent(me) => {
-            c.agent_id.as_deref() == Some(me.as_str())
-                || c.customer.personal_agent_id.as_deref() == Some(me.as_str())
-        }
-    })
-    .ok_or_else(|| AppError::NotFound(format!("no conversation `{id}`")))
+    let mut conv = conv
+        .filter(|c| match actor {
+            Actor::Admin => true,
+            Actor::Agent(me) => {
+                c.agent_id.as_deref() == Some(me.as_str())
+                    || c.customer.personal_agent_id.as_deref() == Some(me.as_str())
+            }
+        })
+        .ok_or_else(|| AppError::NotFound(format!("no conversation `{id}`")))?;
+    conv.deadlines = app.deadlines.of(&conv);
+    Ok(conv)
 }
 
 /// The conversation, if the actor may act on it: admins always, an agent while it holds it.
@@ -125,6 +128,11 @@ pub async fn reply(
     let ReplyOutcome::Stored { first } = app.store.add_reply(id, &message, now).await? else {
         return Err(AppError::NotFound(format!("no conversation `{id}`")));
     };
+    if first {
+        app.store
+            .clear_deadlines(id, &[DeadlineKind::FirstResponse])
+            .await?;
+    }
     let email_id = format!("{}@switchboard", message.id.as_str());
     if channel == Channel::Email {
         // The Message-ID the outbound e-mail carries: a reply to it finds this thread.
@@ -272,6 +280,7 @@ pub async fn resolve(
         ResolveOutcome::Resolved(drained) => {
             super::bridge::assigned(app, &drained).await;
             super::complaints::close_if_held(app, id).await?;
+            app.store.clear_deadlines(id, &DeadlineKind::ALL).await?;
             if let Some(csat) = csat {
                 super::ratings::rate(app, id, csat, "resolve").await?;
             }

@@ -15,10 +15,16 @@ use crate::store::EventKind;
 /// external_id)` stores nothing and answers the first receipt with `duplicate: true`.
 pub async fn ingest(app: &App, raw: RawInbound) -> Result<Receipt, AppError> {
     let msg = InboundMessage::parse(raw, &app.normaliser, &app.limits)?;
-    let receipt = app.store.ingest(&msg, Utc::now()).await?;
+    let now = Utc::now();
+    let receipt = app.store.ingest(&msg, now).await?;
     if !receipt.duplicate {
         count(app, &msg, &receipt);
         notify_holder(app, &receipt);
+        let r = &receipt.route;
+        if !(r.decision == Decision::Assigned && r.reason == RouteReason::AlreadyAssigned) {
+            let channel = msg.medium().channel();
+            super::deadlines::schedule(app, &receipt.conversation_id, channel, msg.at(now)).await?;
+        }
     }
     tracing::debug!(
         customer_id = %receipt.customer_id,

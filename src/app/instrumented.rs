@@ -13,7 +13,7 @@ use tracing::Instrument;
 use crate::app::metrics::Metrics;
 use crate::domain::{
     AgentId, AgentProfile, AgentView, ConversationId, ConversationView, CustomerId, CustomerView,
-    Identity, InboundMessage, Message, Presence, Receipt, Requirements,
+    DeadlineKind, Deadlines, Identity, InboundMessage, Message, Presence, Receipt, Requirements,
 };
 use crate::store::{
     AgentEvent, Assignment, CallRecord, Delivery, DeliveryOutcome, DeliveryState, EventKind, Queue,
@@ -257,6 +257,36 @@ impl Store for Instrumented {
         limit: usize,
     ) -> Result<Vec<QueuedConversation>, StoreError> {
         self.timed("queued", self.inner.queued(queue, limit)).await
+    }
+
+    async fn schedule_deadlines(
+        &self,
+        conv: &ConversationId,
+        due: &Deadlines,
+    ) -> Result<(), StoreError> {
+        self.timed(
+            "schedule_deadlines",
+            self.inner.schedule_deadlines(conv, due),
+        )
+        .await
+    }
+
+    async fn clear_deadlines(
+        &self,
+        conv: &ConversationId,
+        kinds: &[DeadlineKind],
+    ) -> Result<(), StoreError> {
+        self.timed("clear_deadlines", self.inner.clear_deadlines(conv, kinds))
+            .await
+    }
+
+    async fn due_deadlines(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<(ConversationId, DeadlineKind)>, StoreError> {
+        self.timed("due_deadlines", self.inner.due_deadlines(now, limit))
+            .await
     }
 
     async fn set_open_complaint(

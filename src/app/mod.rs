@@ -9,6 +9,7 @@ pub mod bridge;
 pub mod calls;
 pub mod complaints;
 pub mod conversations;
+pub mod deadlines;
 pub mod ingest;
 mod instrumented;
 pub mod metrics;
@@ -34,6 +35,8 @@ pub struct App {
     /// Connects queued callers to the agent routing gives them, when the phone
     /// provider's API is configured.
     pub call_bridge: Option<std::sync::Arc<dyn bridge::CallBridge>>,
+    /// Business hours and the working-day deadlines' lengths.
+    pub deadlines: deadlines::DeadlinePolicy,
 }
 
 /// Who acts on a conversation: an admin (or supervisor) reaches every one, an agent only

@@ -2,6 +2,7 @@
 //! into these types once, at the edge, and stores and services only ever see them.
 
 mod agent;
+mod calendar;
 mod call;
 mod channel;
 mod group;
@@ -20,6 +21,7 @@ mod views;
 pub use agent::{
     AgentId, AgentProfile, AgentView, Capacity, ManagerCard, Presence, PublicCard, MAX_CAPACITY,
 };
+pub use calendar::{Calendar, DeadlineKind, Deadlines};
 pub use call::{CallDecision, CallState};
 pub use channel::{Channel, Medium, Network};
 pub use group::{RoutingGroup, DEFAULT_GROUP};

@@ -198,5 +198,7 @@ pub struct ConversationView {
     pub merged_conversation_ids: Vec<ConversationId>,
     pub created_at: DateTime<Utc>,
     pub resolved_at: Option<DateTime<Utc>>,
+    /// Its working-day deadlines (while open).
+    pub deadlines: Option<super::Deadlines>,
     pub messages: Vec<Message>,
 }

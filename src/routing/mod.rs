@@ -22,4 +22,4 @@ pub use outcomes::{
 };
 pub use placement::{place, queue_score, PersonalAgent, Placement};
 pub use policy::{Relax, StorePolicy};
-pub use priority::{priority, COMPLAINT_PRIORITY};
+pub use priority::{priority, COMPLAINT_PRIORITY, ESCALATED_PRIORITY};

@@ -103,14 +103,18 @@ pub enum EventKind {
     ConversationCovered,
     /// A customer wrote in a conversation the agent holds.
     MessageCreated,
+    /// A conversation the agent holds, or of one of their customers, is past a
+    /// working-day deadline: it was escalated.
+    ConversationEscalated,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 4] = [
+    pub const ALL: [EventKind; 5] = [
         EventKind::ConversationAssigned,
         EventKind::ConversationTransferred,
         EventKind::ConversationCovered,
         EventKind::MessageCreated,
+        EventKind::ConversationEscalated,
     ];
 
     /// The name on the wire, also what the Lua scripts write into the event streams.
@@ -120,6 +124,7 @@ impl EventKind {
             EventKind::ConversationTransferred => "conversation.transferred",
             EventKind::ConversationCovered => "conversation.covered",
             EventKind::MessageCreated => "message.created",
+            EventKind::ConversationEscalated => "conversation.escalated",
         }
     }
 }

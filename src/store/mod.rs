@@ -11,8 +11,8 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::{
     AgentId, AgentProfile, AgentView, CallDecision, CallState, ConversationId, ConversationView,
-    CustomerId, CustomerView, Identity, InboundMessage, Message, Presence, Receipt, Requirements,
-    Skills,
+    CustomerId, CustomerView, DeadlineKind, Deadlines, Identity, InboundMessage, Message, Presence,
+    Receipt, Requirements, Skills,
 };
 
 pub use crate::routing::{
@@ -330,6 +330,28 @@ pub trait Store: Send + Sync + 'static {
         queue: &Queue,
         limit: usize,
     ) -> Result<Vec<QueuedConversation>, StoreError>;
+
+    /// Schedules a conversation's working-day deadlines, keeping any already scheduled.
+    async fn schedule_deadlines(
+        &self,
+        conv: &ConversationId,
+        due: &Deadlines,
+    ) -> Result<(), StoreError>;
+
+    /// Drops deadlines that no longer apply (answered, resolved).
+    async fn clear_deadlines(
+        &self,
+        conv: &ConversationId,
+        kinds: &[DeadlineKind],
+    ) -> Result<(), StoreError>;
+
+    /// Takes up to `limit` deadlines due by `now`, oldest first; each is handed to one
+    /// caller however many replicas ask.
+    async fn due_deadlines(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<(ConversationId, DeadlineKind)>, StoreError>;
 
     /// Marks (or, with `None`, clears) the conversation holding a customer's open
     /// complaint: it raises their queue priority and sends their calls past the menu.

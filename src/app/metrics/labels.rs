@@ -58,6 +58,12 @@ impl Metrics {
                     .with_label_values(&[channel.as_str(), source]);
             }
         }
+        for kind in ["first_response", "resolution"] {
+            for channel in Channel::ALL {
+                self.deadline_breaches
+                    .with_label_values(&[kind, channel.as_str()]);
+            }
+        }
         for fit in [Fit::Met, Fit::Relaxed, Fit::Unmet] {
             self.requirement_decisions
                 .with_label_values(&[fit.as_str()]);

@@ -62,6 +62,7 @@ pub struct Metrics {
     pub placement_mismatches: prometheus::IntCounter,
     pub csat_responses: IntCounterVec,
     pub complaints: IntCounterVec,
+    pub deadline_breaches: IntCounterVec,
     /// Assignments of conversations that needed a language or skills, by fit.
     pub requirement_decisions: IntCounterVec,
     pub language_wait_seconds: HistogramVec,
@@ -114,6 +115,12 @@ impl Metrics {
                 "switchboard_complaints_total",
                 "Complaints raised (the button, a rating of 1-2, an agent, an admin).",
                 &["channel", "source"],
+            )?,
+            deadline_breaches: counter(
+                &registry,
+                "switchboard_deadline_breaches_total",
+                "Conversations past a working-day deadline (first_response, resolution), escalated.",
+                &["kind", "channel"],
             )?,
             requirement_decisions: counter(
                 &registry,

@@ -11,12 +11,13 @@ use std::sync::Mutex;
 use chrono::{DateTime, Utc};
 
 use crate::domain::{
-    AgentId, Channel, ConversationId, ConversationState, CustomerId, Identity, Language, Message,
-    Receipt, RoutingGroup, DEFAULT_TIER,
+    AgentId, Channel, ConversationId, ConversationState, CustomerId, DeadlineKind, Identity,
+    Language, Message, Receipt, RoutingGroup, DEFAULT_TIER,
 };
 use crate::routing::Groups;
 use crate::store::{CallRecord, DeliveryStatus, StorePolicy};
 
+mod deadlines;
 mod outbox;
 mod ratings;
 mod state;
@@ -111,6 +112,8 @@ struct State {
     calls: HashMap<String, CallRecord>,
     /// The call waiting in the phone queue for each conversation's agent.
     waiting_calls: HashMap<ConversationId, String>,
+    /// Scheduled working-day deadlines, by when they are due.
+    deadlines: BTreeSet<(DateTime<Utc>, ConversationId, DeadlineKind)>,
     /// Recent ratings (newest first) of each agent and customer.
     ratings: HashMap<crate::store::RatingsOf, std::collections::VecDeque<u8>>,
     /// E-mail Message-IDs → their conversation.

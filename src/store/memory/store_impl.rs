@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::{
     AgentId, AgentProfile, AgentView, ConversationId, ConversationState, ConversationView,
-    CustomerId, CustomerView, EntryKind, Identity, InboundMessage, Message, Presence, Receipt,
-    Requirements,
+    CustomerId, CustomerView, DeadlineKind, Deadlines, EntryKind, Identity, InboundMessage,
+    Message, Presence, Receipt, Requirements,
 };
 use crate::routing::Needs;
 use crate::store::records::{inbound_record, sort_timeline};
@@ -133,6 +133,7 @@ impl Store for MemoryStore {
             merged_conversation_ids: conv.absorbed.clone(),
             created_at: conv.created_at,
             resolved_at: conv.resolved_at,
+            deadlines: None,
             messages,
         }))
     }
@@ -334,6 +335,32 @@ impl Store for MemoryStore {
         let mut all = self.lock().routing.queued(queue.as_str());
         all.truncate(limit);
         Ok(all)
+    }
+
+    async fn schedule_deadlines(
+        &self,
+        conv: &ConversationId,
+        due: &Deadlines,
+    ) -> Result<(), StoreError> {
+        self.schedule(conv, due);
+        Ok(())
+    }
+
+    async fn clear_deadlines(
+        &self,
+        conv: &ConversationId,
+        kinds: &[DeadlineKind],
+    ) -> Result<(), StoreError> {
+        self.unschedule(conv, kinds);
+        Ok(())
+    }
+
+    async fn due_deadlines(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<(ConversationId, DeadlineKind)>, StoreError> {
+        Ok(self.take_due(now, limit))
     }
 
     async fn set_open_complaint(

@@ -50,7 +50,7 @@ mod tests {
     use super::*;
 
     /// Every Lua source, as `include_str!` embeds it.
-    const SOURCES: [(&str, &str); 24] = [
+    const SOURCES: [(&str, &str); 25] = [
         ("ingest", include_str!("lua/ingest.lua")),
         ("merge_out", include_str!("lua/merge_out.lua")),
         ("merge_in", include_str!("lua/merge_in.lua")),
@@ -75,6 +75,7 @@ mod tests {
         ("regroup", include_str!("lua/regroup.lua")),
         ("adopt", include_str!("lua/adopt.lua")),
         ("rate", include_str!("lua/rate.lua")),
+        ("deadlines_due", include_str!("lua/deadlines_due.lua")),
     ];
 
     #[test]

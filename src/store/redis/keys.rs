@@ -97,6 +97,11 @@ impl Keys {
     }
 
     /// Base of the outbox keys (`:due`, `:d:<id>`), one slot.
+    /// Working-day deadlines of every conversation, by when they are due.
+    pub fn deadlines(&self) -> String {
+        format!("{}:dl:{{dl}}", self.prefix)
+    }
+
     pub fn outbox(&self) -> String {
         format!("{}:ob:{{ob}}", self.prefix)
     }

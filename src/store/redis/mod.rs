@@ -7,6 +7,7 @@ mod agents;
 mod codec;
 mod conn;
 mod constants;
+mod deadlines;
 mod events;
 mod groups;
 mod handoff;
@@ -79,6 +80,7 @@ pub struct RedisStore {
     scripts: Scripts,
     routing_scripts: RoutingScripts,
     outbox_claim: Script,
+    deadlines_due: Script,
     identities: IdentityCache,
     groups: groups::GroupMemory,
     /// Routing decisions the Rust placement rule disagreed with (see `routing.rs`).
@@ -112,6 +114,7 @@ impl RedisStore {
             scripts: Scripts::load(),
             routing_scripts: RoutingScripts::load(),
             outbox_claim: outbox::claim_script(),
+            deadlines_due: deadlines::due_script(),
             identities: IdentityCache::new(IDENTITY_CACHE_ENTRIES, IDENTITY_CACHE_TTL),
             groups: groups::GroupMemory::default(),
             placement_mismatches: AtomicU64::new(0),

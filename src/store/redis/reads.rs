@@ -168,6 +168,7 @@ impl RedisStore {
             merged_conversation_ids: absorbed,
             created_at: hash.time("created_at")?.unwrap_or_default(),
             resolved_at: hash.time("resolved_at")?,
+            deadlines: None,
             messages,
         }))
     }

@@ -9,7 +9,8 @@ use super::codec::{corrupt, from_redis, parse_customer};
 use super::RedisStore;
 use crate::domain::{
     AgentId, AgentProfile, AgentView, ConversationId, ConversationView, CustomerId, CustomerView,
-    EntryKind, Identity, InboundMessage, Message, Presence, Receipt, Requirements,
+    DeadlineKind, Deadlines, EntryKind, Identity, InboundMessage, Message, Presence, Receipt,
+    Requirements,
 };
 use crate::store::{
     AgentEvent, Assignment, CallRecord, Delivery, DeliveryOutcome, DeliveryState, EventKind, Queue,
@@ -253,6 +254,30 @@ impl Store for RedisStore {
         limit: usize,
     ) -> Result<Vec<QueuedConversation>, StoreError> {
         self.queue_listing(queue, limit).await
+    }
+
+    async fn schedule_deadlines(
+        &self,
+        conv: &ConversationId,
+        due: &Deadlines,
+    ) -> Result<(), StoreError> {
+        self.schedule(conv, due).await
+    }
+
+    async fn clear_deadlines(
+        &self,
+        conv: &ConversationId,
+        kinds: &[DeadlineKind],
+    ) -> Result<(), StoreError> {
+        self.unschedule(conv, kinds).await
+    }
+
+    async fn due_deadlines(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<(ConversationId, DeadlineKind)>, StoreError> {
+        self.take_due(now, limit).await
     }
 
     async fn set_open_complaint(

@@ -2,6 +2,10 @@
 //! file named by `SWITCHBOARD_CONFIG`, then `SWITCHBOARD_<SECTION>__<KEY>` variables.
 //! The contract's fixed variables (`SWITCHBOARD_REDIS_URL`, ...) are top-level keys.
 
+mod practices;
+
+pub use practices::{BusinessHoursSettings, DeadlineSettings};
+
 use std::collections::HashMap;
 use std::fmt;
 
@@ -12,7 +16,7 @@ use crate::domain::Limits;
 use crate::routing::Relax;
 use crate::store::StorePolicy;
 
-const DEFAULTS: &str = include_str!("../config/default.toml");
+const DEFAULTS: &str = include_str!("../../config/default.toml");
 
 #[derive(Clone, Deserialize)]
 pub struct Settings {
@@ -54,6 +58,8 @@ pub struct Settings {
     pub routing: RoutingSettings,
     pub sse: SseSettings,
     pub metrics: MetricsSettings,
+    pub business_hours: BusinessHoursSettings,
+    pub deadlines: DeadlineSettings,
     pub ivr: IvrSettings,
     pub outbound: OutboundSettings,
     #[serde(default)]

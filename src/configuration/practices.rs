@@ -1,0 +1,49 @@
+//! The settings of the personal-manager practices: business hours and working-day
+//! deadlines.
+
+use std::collections::HashMap;
+
+use serde::Deserialize;
+
+use super::Settings;
+use crate::domain::Calendar;
+
+/// When the business works: what working-day deadlines count.
+#[derive(Debug, Clone, Deserialize)]
+pub struct BusinessHoursSettings {
+    /// An IANA time zone, e.g. `Europe/Berlin`.
+    pub time_zone: String,
+    /// Working days: `mon` … `sun`.
+    pub days: Vec<String>,
+    /// `HH:MM` local time.
+    pub open: String,
+    pub close: String,
+    /// Dates without work, `YYYY-MM-DD`.
+    #[serde(default)]
+    pub holidays: Vec<String>,
+}
+
+/// How long conversations may take, in working time.
+#[derive(Debug, Clone, Deserialize)]
+pub struct DeadlineSettings {
+    /// Working days to resolve a conversation; per-tier overrides below.
+    pub resolution_working_days: u32,
+    #[serde(default)]
+    pub tier_resolution_working_days: HashMap<String, u32>,
+}
+
+impl Settings {
+    /// The deadlines' calendar and lengths (first response: each channel's
+    /// service-level target, in working time).
+    pub fn deadline_policy(&self) -> Result<crate::app::deadlines::DeadlinePolicy, String> {
+        let b = &self.business_hours;
+        let calendar = Calendar::new(&b.time_zone, &b.days, &b.open, &b.close, &b.holidays)
+            .map_err(|e| format!("business_hours: {e}"))?;
+        Ok(crate::app::deadlines::DeadlinePolicy {
+            calendar,
+            first_response: self.metrics.sla_target_secs.durations(),
+            resolution_days: self.deadlines.resolution_working_days,
+            tier_resolution_days: self.deadlines.tier_resolution_working_days.clone(),
+        })
+    }
+}

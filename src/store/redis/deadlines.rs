@@ -1,0 +1,77 @@
+//! Working-day deadlines on Redis: one sorted set (`P:dl:{dl}`) of `<conversation>|<kind>`
+//! by when they are due; written when a conversation starts waiting (`ZADD NX`: the first
+//! schedule holds), dropped when answered or resolved, taken by `deadlines_due.lua`.
+
+use chrono::{DateTime, Utc};
+use redis::Script;
+
+use super::{from_redis, RedisStore};
+use crate::domain::{ConversationId, DeadlineKind, Deadlines};
+use crate::store::StoreError;
+
+pub(super) fn due_script() -> Script {
+    super::constants::script(include_str!("lua/deadlines_due.lua"))
+}
+
+fn member(conv: &ConversationId, kind: DeadlineKind) -> String {
+    format!("{conv}|{}", kind.as_str())
+}
+
+impl RedisStore {
+    pub(super) async fn schedule(
+        &self,
+        conv: &ConversationId,
+        due: &Deadlines,
+    ) -> Result<(), StoreError> {
+        let mut cmd = redis::cmd("ZADD");
+        cmd.arg(self.keys.deadlines()).arg("NX");
+        for kind in DeadlineKind::ALL {
+            cmd.arg(due.due(kind).timestamp_millis())
+                .arg(member(conv, kind));
+        }
+        let _: () = cmd
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(from_redis)?;
+        Ok(())
+    }
+
+    pub(super) async fn unschedule(
+        &self,
+        conv: &ConversationId,
+        kinds: &[DeadlineKind],
+    ) -> Result<(), StoreError> {
+        let mut cmd = redis::cmd("ZREM");
+        cmd.arg(self.keys.deadlines());
+        for kind in kinds {
+            cmd.arg(member(conv, *kind));
+        }
+        let _: () = cmd
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(from_redis)?;
+        Ok(())
+    }
+
+    pub(super) async fn take_due(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<(ConversationId, DeadlineKind)>, StoreError> {
+        let due: Vec<String> = self
+            .deadlines_due
+            .key(self.keys.deadlines())
+            .arg(now.timestamp_millis())
+            .arg(limit)
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(from_redis)?;
+        Ok(due
+            .iter()
+            .filter_map(|m| {
+                let (conv, kind) = m.rsplit_once('|')?;
+                Some((conv.parse().ok()?, DeadlineKind::parse(kind)?))
+            })
+            .collect())
+    }
+}
