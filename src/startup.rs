@@ -306,6 +306,7 @@ pub fn app_state(settings: &Settings, store: Arc<dyn Store>) -> Result<Arc<App>,
         outbound: outbound_config(settings)?,
         call_bridge: twilio_calls(settings)?,
         deadlines: settings.deadline_policy().map_err(StartupError::Setting)?,
+        follow_up_after: settings.follow_up_after(),
     }))
 }
 

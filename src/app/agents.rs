@@ -51,6 +51,7 @@ pub async fn fire_timers(app: &App) -> Result<(), AppError> {
     let made = app.store.fire_timers(now).await?;
     super::bridge::assigned(app, &made).await;
     super::deadlines::sweep(app, now).await?;
+    super::follow_ups::sweep(app, now).await?;
     Ok(())
 }
 

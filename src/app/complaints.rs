@@ -6,10 +6,9 @@
 
 use uuid::Uuid;
 
+use super::entries;
 use super::{App, AppError};
-use crate::domain::{
-    Channel, ConversationId, CustomerId, CustomerView, IdentityKind, Network, RawInbound,
-};
+use crate::domain::{Channel, ConversationId, CustomerId};
 use crate::routing::COMPLAINT_PRIORITY;
 use crate::store::{Queue, TransferTarget};
 
@@ -56,7 +55,14 @@ pub async fn raise(
     }
     let not_found = || AppError::NotFound(format!("no customer `{customer}`"));
     let view = app.store.customer(customer).await?.ok_or_else(not_found)?;
-    let raw = entry(&view, channel, text, external_id)?;
+    let id = external_id.map_or_else(|| Uuid::new_v4().to_string(), str::to_owned);
+    let raw = entries::from_customer(
+        &view,
+        Some(channel),
+        &format!("complaint:{id}"),
+        "Complaint",
+        &format!("[complaint] {text}"),
+    )?;
     let receipt = super::ingest::ingest(app, raw).await?;
     let conv = receipt.conversation_id;
     app.store.set_open_complaint(&view.id, Some(&conv)).await?;
@@ -87,56 +93,4 @@ pub async fn close_if_held(app: &App, conv: &ConversationId) -> Result<(), AppEr
         app.store.set_open_complaint(&view.id, None).await?;
     }
     Ok(())
-}
-
-/// The complaint as an inbound message from one of the customer's own identities, so it
-/// joins (or opens) their one conversation like anything else they send.
-/// One on the channel it was raised on, if they have such an identity.
-fn entry(
-    customer: &CustomerView,
-    raised_on: Channel,
-    text: &str,
-    external_id: Option<&str>,
-) -> Result<RawInbound, AppError> {
-    let usable = customer
-        .identities
-        .iter()
-        .filter_map(|i| medium_of(i.kind()).map(|(c, n)| (i, c, n)));
-    let (identity, channel, network) = usable
-        .clone()
-        .find(|(_, c, _)| *c == raised_on)
-        .or_else(|| usable.clone().next())
-        .ok_or_else(|| {
-            AppError::Conflict("the customer has no identity a complaint can come from".into())
-        })?;
-    let id = external_id.map_or_else(|| Uuid::new_v4().to_string(), str::to_owned);
-    Ok(RawInbound {
-        channel,
-        network,
-        external_id: format!("complaint:{id}"),
-        from: identity.value().to_owned(),
-        identities: vec![],
-        display_name: None,
-        subject: Some("Complaint".into()),
-        text: Some(format!("[complaint] {text}")),
-        sent_at: None,
-        group: None,
-        language: None,
-        skills: None,
-    })
-}
-
-/// The medium a customer reaches us on from an identity of this kind.
-fn medium_of(kind: IdentityKind) -> Option<(Channel, Option<Network>)> {
-    Some(match kind {
-        IdentityKind::Chat => (Channel::Chat, None),
-        IdentityKind::Email => (Channel::Email, None),
-        IdentityKind::Phone => (Channel::Phone, Some(Network::Sms)),
-        IdentityKind::Whatsapp => (Channel::Social, Some(Network::Whatsapp)),
-        IdentityKind::Telegram => (Channel::Social, Some(Network::Telegram)),
-        IdentityKind::Messenger => (Channel::Social, Some(Network::Messenger)),
-        IdentityKind::Instagram => (Channel::Social, Some(Network::Instagram)),
-        IdentityKind::X => (Channel::Social, Some(Network::X)),
-        _ => return None,
-    })
 }

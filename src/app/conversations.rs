@@ -281,6 +281,7 @@ pub async fn resolve(
             super::bridge::assigned(app, &drained).await;
             super::complaints::close_if_held(app, id).await?;
             app.store.clear_deadlines(id, &DeadlineKind::ALL).await?;
+            super::follow_ups::after_resolution(app, id, Utc::now()).await?;
             if let Some(csat) = csat {
                 super::ratings::rate(app, id, csat, "resolve").await?;
             }

@@ -289,6 +289,38 @@ impl Store for Instrumented {
             .await
     }
 
+    async fn schedule_follow_up(
+        &self,
+        customer: &CustomerId,
+        at: DateTime<Utc>,
+        replace: bool,
+    ) -> Result<(), StoreError> {
+        self.timed(
+            "schedule_follow_up",
+            self.inner.schedule_follow_up(customer, at, replace),
+        )
+        .await
+    }
+
+    async fn cancel_follow_up(&self, customer: &CustomerId) -> Result<bool, StoreError> {
+        self.timed("cancel_follow_up", self.inner.cancel_follow_up(customer))
+            .await
+    }
+
+    async fn follow_up(&self, customer: &CustomerId) -> Result<Option<DateTime<Utc>>, StoreError> {
+        self.timed("follow_up", self.inner.follow_up(customer))
+            .await
+    }
+
+    async fn due_follow_ups(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<CustomerId>, StoreError> {
+        self.timed("due_follow_ups", self.inner.due_follow_ups(now, limit))
+            .await
+    }
+
     async fn set_open_complaint(
         &self,
         customer: &CustomerId,

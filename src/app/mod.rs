@@ -10,6 +10,8 @@ pub mod calls;
 pub mod complaints;
 pub mod conversations;
 pub mod deadlines;
+mod entries;
+pub mod follow_ups;
 pub mod ingest;
 mod instrumented;
 pub mod metrics;
@@ -37,6 +39,9 @@ pub struct App {
     pub call_bridge: Option<std::sync::Arc<dyn bridge::CallBridge>>,
     /// Business hours and the working-day deadlines' lengths.
     pub deadlines: deadlines::DeadlinePolicy,
+    /// How long after a customer's first conversation resolves their personal agent
+    /// follows up (`None`: no automatic follow-ups).
+    pub follow_up_after: Option<chrono::Duration>,
 }
 
 /// Who acts on a conversation: an admin (or supervisor) reaches every one, an agent only

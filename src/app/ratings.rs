@@ -68,12 +68,13 @@ pub async fn agent(app: &App, id: &AgentId) -> Result<Option<AgentView>, AppErro
     Ok(Some(view))
 }
 
-/// A customer with the index over their ratings.
+/// A customer with the index over their ratings, and when their follow-up is due.
 pub async fn customer(app: &App, id: &CustomerId) -> Result<Option<CustomerView>, AppError> {
     let Some(mut view) = app.store.customer(id).await? else {
         return Ok(None);
     };
     view.satisfaction = index(app, RatingsOf::Customer(view.id.clone())).await?;
+    view.follow_up_due = app.store.follow_up(&view.id).await?;
     Ok(Some(view))
 }
 

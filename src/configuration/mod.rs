@@ -4,7 +4,7 @@
 
 mod practices;
 
-pub use practices::{BusinessHoursSettings, DeadlineSettings};
+pub use practices::{BusinessHoursSettings, DeadlineSettings, FollowUpSettings};
 
 use std::collections::HashMap;
 use std::fmt;
@@ -60,6 +60,7 @@ pub struct Settings {
     pub metrics: MetricsSettings,
     pub business_hours: BusinessHoursSettings,
     pub deadlines: DeadlineSettings,
+    pub follow_ups: FollowUpSettings,
     pub ivr: IvrSettings,
     pub outbound: OutboundSettings,
     #[serde(default)]

@@ -23,6 +23,13 @@ pub struct BusinessHoursSettings {
     pub holidays: Vec<String>,
 }
 
+/// Proactive contacts by the personal agent.
+#[derive(Debug, Clone, Deserialize)]
+pub struct FollowUpSettings {
+    /// Days after a customer's first conversation resolves (0: no automatic follow-ups).
+    pub after_first_resolution_days: u32,
+}
+
 /// How long conversations may take, in working time.
 #[derive(Debug, Clone, Deserialize)]
 pub struct DeadlineSettings {
@@ -33,6 +40,12 @@ pub struct DeadlineSettings {
 }
 
 impl Settings {
+    /// When a customer's first resolution schedules their follow-up, if it does.
+    pub fn follow_up_after(&self) -> Option<chrono::Duration> {
+        let days = self.follow_ups.after_first_resolution_days;
+        (days > 0).then(|| chrono::Duration::days(i64::from(days)))
+    }
+
     /// The deadlines' calendar and lengths (first response: each channel's
     /// service-level target, in working time).
     pub fn deadline_policy(&self) -> Result<crate::app::deadlines::DeadlinePolicy, String> {

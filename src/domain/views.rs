@@ -172,6 +172,8 @@ pub struct CustomerView {
     /// The conversation holding their open complaint, until it is resolved.
     #[schema(value_type = Option<String>)]
     pub open_complaint_conversation_id: Option<ConversationId>,
+    /// When their personal agent is due to follow up with them.
+    pub follow_up_due: Option<DateTime<Utc>>,
 }
 
 /// A conversation with its whole cross-channel timeline, in the order it happened.

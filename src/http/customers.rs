@@ -6,10 +6,11 @@ use percent_encoding::percent_decode_str;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::auth::{Admin, AnyCaller, Caller};
+use super::auth::{Admin, AnyCaller, Caller, Staff};
 use super::error::{ApiError, Problem};
 use super::resource;
 use crate::app::complaints::{self, Source};
+use crate::app::follow_ups;
 use crate::app::App;
 use crate::domain::{Channel, CustomerId, CustomerView, ManagerCard};
 
@@ -21,7 +22,77 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::patch().to(patch_customer)),
         )
         .service(resource("/v1/customers/{id}/complaints").route(web::post().to(complain)))
-        .service(resource("/v1/customers/{id}/manager").route(web::get().to(manager)));
+        .service(resource("/v1/customers/{id}/manager").route(web::get().to(manager)))
+        .service(
+            resource("/v1/customers/{id}/follow-up")
+                .route(web::put().to(set_follow_up))
+                .route(web::delete().to(cancel_follow_up)),
+        );
+}
+
+/// When the personal agent is to follow up with the customer.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FollowUp {
+    pub due_at: chrono::DateTime<chrono::Utc>,
+}
+
+fn customer_id(raw: &str) -> Result<CustomerId, ApiError> {
+    raw.parse()
+        .map_err(|_| ApiError::NotFound(format!("no customer `{raw}`")))
+}
+
+/// Schedules (or moves) the customer's follow-up: when it comes due it is routed to
+/// their personal agent like a conversation.
+#[utoipa::path(
+    put,
+    path = "/v1/customers/{id}/follow-up",
+    tag = "customers",
+    params(("id" = String, Path, description = "Customer id")),
+    request_body = FollowUp,
+    security(("admin_token" = []), ("agent_jwt" = [])),
+    responses(
+        (status = 200, body = FollowUp),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 503, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn set_follow_up(
+    _: Staff,
+    state: web::Data<App>,
+    id: web::Path<String>,
+    body: web::Json<FollowUp>,
+) -> Result<web::Json<FollowUp>, ApiError> {
+    let cid = customer_id(&id)?;
+    follow_ups::set(&state, &cid, body.due_at).await?;
+    Ok(body)
+}
+
+/// Cancels the customer's follow-up.
+#[utoipa::path(
+    delete,
+    path = "/v1/customers/{id}/follow-up",
+    tag = "customers",
+    params(("id" = String, Path, description = "Customer id")),
+    security(("admin_token" = []), ("agent_jwt" = [])),
+    responses(
+        (status = 204, description = "Cancelled"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such customer or no follow-up", body = Problem, content_type = "application/problem+json"),
+        (status = 503, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn cancel_follow_up(
+    _: Staff,
+    state: web::Data<App>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    follow_ups::cancel(&state, &customer_id(&id)?).await?;
+    Ok(HttpResponse::NoContent().finish())
 }
 
 /// The customer's personal agent's public card (name, title, photo, direct addresses,

@@ -47,6 +47,8 @@ use crate::domain::{Channel, Medium, Network};
         customers::get_customer,
         customers::complain,
         customers::manager,
+        customers::set_follow_up,
+        customers::cancel_follow_up,
         queues::list_queue,
         customers::patch_customer,
         customers::find_customer,

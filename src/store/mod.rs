@@ -353,6 +353,28 @@ pub trait Store: Send + Sync + 'static {
         limit: usize,
     ) -> Result<Vec<(ConversationId, DeadlineKind)>, StoreError>;
 
+    /// Schedules a customer's follow-up (a proactive contact by their personal agent);
+    /// with `replace` false a follow-up already scheduled holds.
+    async fn schedule_follow_up(
+        &self,
+        customer: &CustomerId,
+        at: DateTime<Utc>,
+        replace: bool,
+    ) -> Result<(), StoreError>;
+
+    /// Cancels a customer's follow-up; whether one was scheduled.
+    async fn cancel_follow_up(&self, customer: &CustomerId) -> Result<bool, StoreError>;
+
+    /// When a customer's follow-up is due, if one is scheduled.
+    async fn follow_up(&self, customer: &CustomerId) -> Result<Option<DateTime<Utc>>, StoreError>;
+
+    /// Takes up to `limit` follow-ups due by `now`, each handed to one caller.
+    async fn due_follow_ups(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<CustomerId>, StoreError>;
+
     /// Marks (or, with `None`, clears) the conversation holding a customer's open
     /// complaint: it raises their queue priority and sends their calls past the menu.
     async fn set_open_complaint(

@@ -1,10 +1,11 @@
-//! Working-day deadlines on every store, with the clock driven by the test: a
-//! conversation opened Friday 17:55 under a Mon–Fri 09–18 calendar is due Monday 17:55,
-//! and is escalated (event, counter) only once that passes.
+//! Working-day deadlines and follow-ups on every store, with the clock driven by the
+//! test: a conversation opened Friday 17:55 under a Mon–Fri 09–18 calendar is due Monday
+//! 17:55 and is escalated (event, counter) only once that passes; a customer's first
+//! resolution brings their personal agent back to them a month later.
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
-use switchboard::app::{agents, conversations, deadlines, ingest, Actor};
+use switchboard::app::{agents, conversations, deadlines, follow_ups, ingest, ratings, Actor};
 use switchboard::domain::{AgentId, AgentProfile, Capacity, Presence, RawInbound};
 use switchboard::http::messages::IngestRequest;
 use switchboard::startup::app_state;
@@ -12,7 +13,10 @@ use switchboard::store::EventKind;
 
 use crate::helpers::{test_settings, Harness};
 
-both_stores!(a_conversation_opened_friday_evening_is_due_and_escalated_monday_evening);
+both_stores!(
+    a_conversation_opened_friday_evening_is_due_and_escalated_monday_evening,
+    after_the_first_resolution_the_personal_agent_follows_up_a_month_later,
+);
 
 fn at(s: &str) -> DateTime<Utc> {
     s.parse().expect("time")
@@ -95,5 +99,104 @@ async fn a_conversation_opened_friday_evening_is_due_and_escalated_monday_evenin
     assert!(
         text.contains(first),
         "the answered first response is no breach"
+    );
+}
+
+async fn after_the_first_resolution_the_personal_agent_follows_up_a_month_later(h: Harness) {
+    let app = app_state(&test_settings(None, &[]), h.store.clone()).expect("app");
+    let ann: AgentId = "ann".parse().expect("id");
+    let profile =
+        AgentProfile::new(ann.clone(), "Ann".into(), vec![], Capacity::default()).expect("profile");
+    agents::save(&app, &profile).await.expect("agent");
+    agents::set_presence(&app, &ann, Presence::Online)
+        .await
+        .expect("online");
+    let body = json!({ "channel": "chat", "external_id": "w-1", "from": "visitor-1",
+                       "display_name": "Maria", "text": "thanks!" });
+    let dto: IngestRequest = serde_json::from_value(body).expect("dto");
+    let first = ingest::ingest(&app, RawInbound::from(dto))
+        .await
+        .expect("ingest");
+    let resolved_at = Utc::now();
+    conversations::resolve(&app, &Actor::Admin, &first.conversation_id, None)
+        .await
+        .expect("resolve");
+    let customer = ratings::customer(&app, &first.customer_id)
+        .await
+        .expect("read");
+    let due = customer
+        .expect("customer")
+        .follow_up_due
+        .expect("a follow-up");
+    let month = chrono::Duration::days(30);
+    assert!(
+        (due - (resolved_at + month)).num_seconds().abs() < 60,
+        "{due}"
+    );
+
+    assert_eq!(
+        follow_ups::sweep(&app, resolved_at + chrono::Duration::days(29))
+            .await
+            .expect("sweep"),
+        0
+    );
+    let opened = follow_ups::sweep(&app, due + chrono::Duration::seconds(1))
+        .await
+        .expect("sweep");
+    assert_eq!(opened, 1);
+    let customer = ratings::customer(&app, &first.customer_id)
+        .await
+        .expect("read")
+        .expect("customer");
+    let task = customer
+        .open_conversation_id
+        .expect("the follow-up opened a conversation");
+    let view = conversations::read(&app, &Actor::Admin, &task)
+        .await
+        .expect("read");
+    assert_eq!(
+        view.agent_id.as_deref(),
+        Some("ann"),
+        "routed to the personal agent"
+    );
+    assert!(
+        view.messages.iter().any(|m| m.text.contains("[follow-up]")),
+        "{view:?}"
+    );
+    let ann_view = app.store.agent(&ann).await.expect("read").expect("agent");
+    assert_eq!(ann_view.load.get("chat"), Some(&1), "capacity counted");
+    let events = app
+        .store
+        .agent_events(&ann, "0", 100)
+        .await
+        .expect("events");
+    assert!(events
+        .iter()
+        .any(|e| e.kind == EventKind::ConversationAssigned && e.conversation_id == task));
+
+    // Only the first resolution schedules one; an agent may set or cancel it by hand.
+    conversations::resolve(&app, &Actor::Admin, &task, None)
+        .await
+        .expect("resolve");
+    let customer = ratings::customer(&app, &first.customer_id)
+        .await
+        .expect("read")
+        .expect("c");
+    assert_eq!(customer.follow_up_due, None);
+    let when = at("2027-01-15T10:00:00Z");
+    follow_ups::set(&app, &first.customer_id, when)
+        .await
+        .expect("set");
+    let customer = ratings::customer(&app, &first.customer_id)
+        .await
+        .expect("read")
+        .expect("c");
+    assert_eq!(customer.follow_up_due, Some(when));
+    follow_ups::cancel(&app, &first.customer_id)
+        .await
+        .expect("cancel");
+    assert!(
+        follow_ups::cancel(&app, &first.customer_id).await.is_err(),
+        "nothing left"
     );
 }

@@ -100,6 +100,8 @@ async fn the_openapi_document_describes_every_route() {
         ("/v1/customers/{id}/complaints", "post"),
         ("/v1/queues/{queue}", "get"),
         ("/v1/customers/{id}/manager", "get"),
+        ("/v1/customers/{id}/follow-up", "put"),
+        ("/v1/customers/{id}/follow-up", "delete"),
         ("/v1/agents/{id}/events", "get"),
     ];
     for (path, method) in expected {
@@ -112,7 +114,7 @@ async fn the_openapi_document_describes_every_route() {
         .as_object()
         .map(|p| p.len())
         .unwrap_or_default();
-    assert_eq!(paths, 28, "a route was added without being tested here");
+    assert_eq!(paths, 29, "a route was added without being tested here");
     // The document describes the API port: the ops routes live on the ops port only.
     for ops in ["/healthz", "/readyz", "/metrics"] {
         assert!(doc["paths"][ops].is_null(), "{ops} is not on the API port");

@@ -63,6 +63,7 @@ pub struct Metrics {
     pub csat_responses: IntCounterVec,
     pub complaints: IntCounterVec,
     pub deadline_breaches: IntCounterVec,
+    pub follow_ups: prometheus::IntCounter,
     /// Assignments of conversations that needed a language or skills, by fit.
     pub requirement_decisions: IntCounterVec,
     pub language_wait_seconds: HistogramVec,
@@ -122,6 +123,14 @@ impl Metrics {
                 "Conversations past a working-day deadline (first_response, resolution), escalated.",
                 &["kind", "channel"],
             )?,
+            follow_ups: {
+                let c = prometheus::IntCounter::new(
+                    "switchboard_follow_ups_total",
+                    "Follow-ups that came due and were routed to the personal agent.",
+                )?;
+                registry.register(Box::new(c.clone()))?;
+                c
+            },
             requirement_decisions: counter(
                 &registry,
                 "switchboard_requirement_decisions_total",

@@ -1,9 +1,9 @@
-//! Working-day deadlines in the embedded store: a set by due time, taken when due.
+//! Working-day deadlines and follow-ups in the embedded store: due times, taken when due.
 
 use chrono::{DateTime, Utc};
 
 use super::MemoryStore;
-use crate::domain::{ConversationId, DeadlineKind, Deadlines};
+use crate::domain::{ConversationId, CustomerId, DeadlineKind, Deadlines};
 
 impl MemoryStore {
     pub(super) fn schedule(&self, conv: &ConversationId, due: &Deadlines) {
@@ -42,5 +42,41 @@ impl MemoryStore {
             state.deadlines.remove(d);
         }
         due.into_iter().map(|(_, c, k)| (c, k)).collect()
+    }
+
+    pub(super) fn schedule_follow_up(
+        &self,
+        customer: &CustomerId,
+        at: DateTime<Utc>,
+        replace: bool,
+    ) {
+        let mut state = self.lock();
+        if replace || !state.follow_ups.contains_key(customer) {
+            state.follow_ups.insert(customer.clone(), at);
+        }
+    }
+
+    pub(super) fn cancel_follow_up(&self, customer: &CustomerId) -> bool {
+        self.lock().follow_ups.remove(customer).is_some()
+    }
+
+    pub(super) fn follow_up(&self, customer: &CustomerId) -> Option<DateTime<Utc>> {
+        self.lock().follow_ups.get(customer).copied()
+    }
+
+    pub(super) fn take_due_follow_ups(&self, now: DateTime<Utc>, limit: usize) -> Vec<CustomerId> {
+        let mut state = self.lock();
+        let mut due: Vec<(DateTime<Utc>, CustomerId)> = state
+            .follow_ups
+            .iter()
+            .filter(|(_, at)| **at <= now)
+            .map(|(c, at)| (*at, c.clone()))
+            .collect();
+        due.sort();
+        due.truncate(limit);
+        for (_, c) in &due {
+            state.follow_ups.remove(c);
+        }
+        due.into_iter().map(|(_, c)| c).collect()
     }
 }

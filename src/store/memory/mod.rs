@@ -17,6 +17,7 @@ use crate::domain::{
 use crate::routing::Groups;
 use crate::store::{CallRecord, DeliveryStatus, StorePolicy};
 
+mod conversations;
 mod deadlines;
 mod outbox;
 mod ratings;
@@ -114,6 +115,8 @@ struct State {
     waiting_calls: HashMap<ConversationId, String>,
     /// Scheduled working-day deadlines, by when they are due.
     deadlines: BTreeSet<(DateTime<Utc>, ConversationId, DeadlineKind)>,
+    /// Follow-ups, by customer: when each is due.
+    follow_ups: HashMap<CustomerId, DateTime<Utc>>,
     /// Recent ratings (newest first) of each agent and customer.
     ratings: HashMap<crate::store::RatingsOf, std::collections::VecDeque<u8>>,
     /// E-mail Message-IDs → their conversation.

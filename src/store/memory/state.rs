@@ -304,6 +304,7 @@ impl State {
             conversation_ids: c.conversations.clone(),
             created_at: c.created_at,
             satisfaction: None,
+            follow_up_due: None,
             open_complaint_conversation_id: c.complaint.clone(),
         }))
     }

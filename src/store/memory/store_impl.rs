@@ -1,17 +1,15 @@
 //! The `Store` trait on the embedded store: every operation under the one lock.
 
-use std::collections::BTreeSet;
-
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::domain::{
-    AgentId, AgentProfile, AgentView, ConversationId, ConversationState, ConversationView,
-    CustomerId, CustomerView, DeadlineKind, Deadlines, EntryKind, Identity, InboundMessage,
-    Message, Presence, Receipt, Requirements,
+    AgentId, AgentProfile, AgentView, ConversationId, ConversationView, CustomerId, CustomerView,
+    DeadlineKind, Deadlines, EntryKind, Identity, InboundMessage, Message, Presence, Receipt,
+    Requirements,
 };
 use crate::routing::Needs;
-use crate::store::records::{inbound_record, sort_timeline};
+use crate::store::records::inbound_record;
 use crate::store::{
     AgentEvent, Assignment, CallRecord, Delivery, DeliveryOutcome, DeliveryState, EventKind, Queue,
     QueuedConversation, Rated, RatingsOf, ReplyOutcome, ResolveOutcome, RoutingSnapshot,
@@ -108,34 +106,7 @@ impl Store for MemoryStore {
         &self,
         id: &ConversationId,
     ) -> Result<Option<ConversationView>, StoreError> {
-        let state = self.lock();
-        let Some(conv) = state.conversations.get(id) else {
-            return Ok(None);
-        };
-        let Some(customer) = state.customer_view(id.customer())? else {
-            return Ok(None);
-        };
-        let mut messages = Vec::new();
-        let mut channels = BTreeSet::new();
-        state.timeline(id, 0, &mut messages, &mut channels);
-        sort_timeline(&mut messages);
-        let route = state.routing.current(&state.conv_group(id), id);
-        Ok(Some(ConversationView {
-            id: id.clone(),
-            customer,
-            state: conv.state,
-            agent_id: route.as_ref().and_then(|r| r.agent_id.clone()),
-            queue: route.as_ref().and_then(|r| r.queue.clone()),
-            route,
-            needs: state.routing.needs_now(&state.conv_group(id), id),
-            channels: channels.into_iter().collect(),
-            repeat_contacts: conv.repeat_contacts,
-            merged_conversation_ids: conv.absorbed.clone(),
-            created_at: conv.created_at,
-            resolved_at: conv.resolved_at,
-            deadlines: None,
-            messages,
-        }))
+        self.conversation_view(id)
     }
 
     async fn resolve(
@@ -143,27 +114,7 @@ impl Store for MemoryStore {
         id: &ConversationId,
         now: DateTime<Utc>,
     ) -> Result<ResolveOutcome, StoreError> {
-        let mut state = self.lock();
-        let Some(conv) = state.conversations.get_mut(id) else {
-            return Ok(ResolveOutcome::NotFound);
-        };
-        if conv.state == ConversationState::Resolved {
-            return Ok(ResolveOutcome::AlreadyResolved);
-        }
-        conv.state = ConversationState::Resolved;
-        conv.resolved_at = Some(now);
-        let customer = state.customer_mut(id.customer())?;
-        if customer.open == Some(id.seq()) {
-            customer.open = None;
-        }
-        let group = state.conv_group(id);
-        let held = state.routing.current(&group, id).and_then(|r| r.agent_id);
-        if let Some(conv) = state.conversations.get_mut(id) {
-            conv.served_by = held.and_then(|a| a.parse().ok());
-        }
-        let made = state.routing.release(&group, id, now);
-        state.adopt(&made);
-        Ok(ResolveOutcome::Resolved(made))
+        self.resolve_conversation(id, now)
     }
 
     async fn put_agent(
@@ -361,6 +312,32 @@ impl Store for MemoryStore {
         limit: usize,
     ) -> Result<Vec<(ConversationId, DeadlineKind)>, StoreError> {
         Ok(self.take_due(now, limit))
+    }
+
+    async fn schedule_follow_up(
+        &self,
+        customer: &CustomerId,
+        at: DateTime<Utc>,
+        replace: bool,
+    ) -> Result<(), StoreError> {
+        MemoryStore::schedule_follow_up(self, customer, at, replace);
+        Ok(())
+    }
+
+    async fn cancel_follow_up(&self, customer: &CustomerId) -> Result<bool, StoreError> {
+        Ok(MemoryStore::cancel_follow_up(self, customer))
+    }
+
+    async fn follow_up(&self, customer: &CustomerId) -> Result<Option<DateTime<Utc>>, StoreError> {
+        Ok(MemoryStore::follow_up(self, customer))
+    }
+
+    async fn due_follow_ups(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<CustomerId>, StoreError> {
+        Ok(self.take_due_follow_ups(now, limit))
     }
 
     async fn set_open_complaint(

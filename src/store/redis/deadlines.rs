@@ -1,12 +1,13 @@
 //! Working-day deadlines on Redis: one sorted set (`P:dl:{dl}`) of `<conversation>|<kind>`
 //! by when they are due; written when a conversation starts waiting (`ZADD NX`: the first
 //! schedule holds), dropped when answered or resolved, taken by `deadlines_due.lua`.
+//! Follow-ups likewise: `P:fu:{fu}`, customer ids by when they are due.
 
 use chrono::{DateTime, Utc};
 use redis::Script;
 
 use super::{from_redis, RedisStore};
-use crate::domain::{ConversationId, DeadlineKind, Deadlines};
+use crate::domain::{ConversationId, CustomerId, DeadlineKind, Deadlines};
 use crate::store::StoreError;
 
 pub(super) fn due_script() -> Script {
@@ -73,5 +74,67 @@ impl RedisStore {
                 Some((conv.parse().ok()?, DeadlineKind::parse(kind)?))
             })
             .collect())
+    }
+
+    pub(super) async fn schedule_follow_up_at(
+        &self,
+        customer: &CustomerId,
+        at: DateTime<Utc>,
+        replace: bool,
+    ) -> Result<(), StoreError> {
+        let mut cmd = redis::cmd("ZADD");
+        cmd.arg(self.keys.follow_ups());
+        if !replace {
+            cmd.arg("NX");
+        }
+        let _: () = cmd
+            .arg(at.timestamp_millis())
+            .arg(customer.as_str())
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(from_redis)?;
+        Ok(())
+    }
+
+    pub(super) async fn cancel_follow_up_of(
+        &self,
+        customer: &CustomerId,
+    ) -> Result<bool, StoreError> {
+        let removed: i64 = redis::cmd("ZREM")
+            .arg(self.keys.follow_ups())
+            .arg(customer.as_str())
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(from_redis)?;
+        Ok(removed == 1)
+    }
+
+    pub(super) async fn follow_up_of(
+        &self,
+        customer: &CustomerId,
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let score: Option<i64> = redis::cmd("ZSCORE")
+            .arg(self.keys.follow_ups())
+            .arg(customer.as_str())
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(from_redis)?;
+        Ok(score.and_then(DateTime::from_timestamp_millis))
+    }
+
+    pub(super) async fn take_due_follow_ups(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<CustomerId>, StoreError> {
+        let due: Vec<String> = self
+            .deadlines_due
+            .key(self.keys.follow_ups())
+            .arg(now.timestamp_millis())
+            .arg(limit)
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(from_redis)?;
+        Ok(due.iter().filter_map(|c| c.parse().ok()).collect())
     }
 }

@@ -102,6 +102,11 @@ impl Keys {
         format!("{}:dl:{{dl}}", self.prefix)
     }
 
+    /// Customers' follow-ups, by when they are due.
+    pub fn follow_ups(&self) -> String {
+        format!("{}:fu:{{fu}}", self.prefix)
+    }
+
     pub fn outbox(&self) -> String {
         format!("{}:ob:{{ob}}", self.prefix)
     }

@@ -73,6 +73,7 @@ impl RedisStore {
                 identities,
                 id,
                 satisfaction: None,
+                follow_up_due: None,
             }));
         }
         Err(StoreError::Contention(format!(

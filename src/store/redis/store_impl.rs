@@ -280,6 +280,31 @@ impl Store for RedisStore {
         self.take_due(now, limit).await
     }
 
+    async fn schedule_follow_up(
+        &self,
+        customer: &CustomerId,
+        at: DateTime<Utc>,
+        replace: bool,
+    ) -> Result<(), StoreError> {
+        self.schedule_follow_up_at(customer, at, replace).await
+    }
+
+    async fn cancel_follow_up(&self, customer: &CustomerId) -> Result<bool, StoreError> {
+        self.cancel_follow_up_of(customer).await
+    }
+
+    async fn follow_up(&self, customer: &CustomerId) -> Result<Option<DateTime<Utc>>, StoreError> {
+        self.follow_up_of(customer).await
+    }
+
+    async fn due_follow_ups(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<CustomerId>, StoreError> {
+        self.take_due_follow_ups(now, limit).await
+    }
+
     async fn set_open_complaint(
         &self,
         customer: &CustomerId,

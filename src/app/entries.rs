@@ -1,0 +1,56 @@
+//! Entries Switchboard adds to a customer's timeline on their behalf (a complaint from
+//! the site's button, a follow-up task that came due): an inbound entry from one of the
+//! customer's own identities, so it joins (or opens) their one conversation and is routed
+//! like anything else they send.
+
+use super::AppError;
+use crate::domain::{Channel, CustomerView, IdentityKind, Network, RawInbound};
+
+/// The entry, from an identity on `preferred` when the customer has one, else their
+/// first reachable identity. `external_id` is its idempotency key.
+pub fn from_customer(
+    customer: &CustomerView,
+    preferred: Option<Channel>,
+    external_id: &str,
+    subject: &str,
+    text: &str,
+) -> Result<RawInbound, AppError> {
+    let usable = customer
+        .identities
+        .iter()
+        .filter_map(|i| medium_of(i.kind()).map(|(c, n)| (i, c, n)));
+    let (identity, channel, network) = usable
+        .clone()
+        .find(|(_, c, _)| Some(*c) == preferred)
+        .or_else(|| usable.clone().next())
+        .ok_or_else(|| AppError::Conflict("the customer has no identity to write from".into()))?;
+    Ok(RawInbound {
+        channel,
+        network,
+        external_id: external_id.to_owned(),
+        from: identity.value().to_owned(),
+        identities: vec![],
+        display_name: None,
+        subject: Some(subject.to_owned()),
+        text: Some(text.to_owned()),
+        sent_at: None,
+        group: None,
+        language: None,
+        skills: None,
+    })
+}
+
+/// The medium a customer reaches us on from an identity of this kind.
+fn medium_of(kind: IdentityKind) -> Option<(Channel, Option<Network>)> {
+    Some(match kind {
+        IdentityKind::Chat => (Channel::Chat, None),
+        IdentityKind::Email => (Channel::Email, None),
+        IdentityKind::Phone => (Channel::Phone, Some(Network::Sms)),
+        IdentityKind::Whatsapp => (Channel::Social, Some(Network::Whatsapp)),
+        IdentityKind::Telegram => (Channel::Social, Some(Network::Telegram)),
+        IdentityKind::Messenger => (Channel::Social, Some(Network::Messenger)),
+        IdentityKind::Instagram => (Channel::Social, Some(Network::Instagram)),
+        IdentityKind::X => (Channel::Social, Some(Network::X)),
+        _ => return None,
+    })
+}
