@@ -6,6 +6,7 @@ mod agents;
 mod calls;
 mod conformance;
 mod data_loss;
+mod day;
 mod deadlines;
 mod durability;
 mod errors;
