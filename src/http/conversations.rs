@@ -5,15 +5,15 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::auth::{Adapter, Caller, Staff};
+use super::auth::{Adapter, AnyCaller, Caller, Staff};
 use super::body::RawBody;
 use super::error::{ApiError, Problem};
 use super::resource;
 use crate::app::{conversations, ratings};
 use crate::app::{Actor, App};
 use crate::domain::{
-    Channel, ConversationId, ConversationState, ConversationView, Message, Network, Requirements,
-    Route, Skills,
+    Channel, ConversationId, ConversationState, ConversationView, Deadlines, Message, Network,
+    Requirements, Route, Skills,
 };
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -22,6 +22,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(resource("/v1/conversations/{id}/messages").route(web::post().to(reply)))
         .service(resource("/v1/conversations/{id}/transfer").route(web::post().to(transfer)))
         .service(resource("/v1/conversations/{id}/rating").route(web::post().to(rate)))
+        .service(resource("/v1/conversations/{id}/deadlines").route(web::get().to(deadlines)))
         .service(
             resource("/v1/conversations/{id}/requirements").route(web::put().to(set_requirements)),
         )
@@ -162,6 +163,37 @@ pub async fn transfer(
     let (route, transfers) =
         conversations::transfer(&state, &actor(&staff), &id, to, body.note).await?;
     Ok(HttpResponse::Ok().json(TransferResponse { route, transfers }))
+}
+
+/// When an open conversation's first response and resolution are due (working time),
+/// for the adapter to tell the customer ("we will answer by Monday 17:55").
+#[utoipa::path(
+    get,
+    path = "/v1/conversations/{id}/deadlines",
+    tag = "conversations",
+    params(("id" = String, Path, description = "Conversation id")),
+    security(("adapter_token" = []), ("admin_token" = [])),
+    responses(
+        (status = 200, body = Deadlines),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such conversation, or it is resolved", body = Problem, content_type = "application/problem+json"),
+        (status = 503, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn deadlines(
+    caller: AnyCaller,
+    state: web::Data<App>,
+    id: web::Path<String>,
+) -> Result<web::Json<Deadlines>, ApiError> {
+    if let Caller::Agent(_) = caller.0 {
+        return Err(ApiError::Forbidden);
+    }
+    let id = parse_id(&id)?;
+    let conv = conversations::read(&state, &Actor::Admin, &id).await?;
+    conv.deadlines
+        .map(web::Json)
+        .ok_or_else(|| ApiError::NotFound(format!("conversation `{id}` is resolved")))
 }
 
 /// A customer's rating of a conversation, from a survey answered later.

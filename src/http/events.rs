@@ -217,6 +217,8 @@ impl Feed {
                 data["channels"] = serde_json::to_value(&conv.channels).unwrap_or(Value::Null);
                 data["recent_messages"] =
                     serde_json::to_value(&conv.messages[recent..]).unwrap_or(Value::Null);
+                data["deadlines"] =
+                    serde_json::to_value(self.state.deadlines.of(&conv)).unwrap_or(Value::Null);
             }
         }
         format!(

@@ -43,6 +43,7 @@ use crate::domain::{Channel, Medium, Network};
         conversations::transfer,
         conversations::set_requirements,
         conversations::rate,
+        conversations::deadlines,
         conversations::delivery,
         customers::get_customer,
         customers::complain,

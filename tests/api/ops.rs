@@ -97,6 +97,7 @@ async fn the_openapi_document_describes_every_route() {
         ("/v1/conversations/{id}/transfer", "post"),
         ("/v1/conversations/{id}/requirements", "put"),
         ("/v1/conversations/{id}/rating", "post"),
+        ("/v1/conversations/{id}/deadlines", "get"),
         ("/v1/customers/{id}/complaints", "post"),
         ("/v1/queues/{queue}", "get"),
         ("/v1/customers/{id}/manager", "get"),
@@ -114,7 +115,7 @@ async fn the_openapi_document_describes_every_route() {
         .as_object()
         .map(|p| p.len())
         .unwrap_or_default();
-    assert_eq!(paths, 29, "a route was added without being tested here");
+    assert_eq!(paths, 30, "a route was added without being tested here");
     // The document describes the API port: the ops routes live on the ops port only.
     for ops in ["/healthz", "/readyz", "/metrics"] {
         assert!(doc["paths"][ops].is_null(), "{ops} is not on the API port");

@@ -240,3 +240,37 @@ async fn the_widget_shows_the_customers_manager_card() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn an_adapter_reads_a_conversations_deadlines_to_tell_the_customer() {
+    on_both_stores(|app| async move {
+        let r = app
+            .ingest(&message("email", None, "jane@x.io", "my order"))
+            .await;
+        let conv = r["conversation_id"].as_str().unwrap_or_default().to_owned();
+        let path = format!("/v1/conversations/{conv}/deadlines");
+        let read = |app: &TestApp, path: String| {
+            app.client
+                .get(format!("{}{path}", app.address))
+                .bearer_auth(crate::helpers::ADAPTER_TOKEN)
+                .send()
+        };
+        let due = read(&app, path.clone()).await.expect("sent");
+        assert_eq!(due.status(), 200);
+        let due: Value = due.json().await.expect("json");
+        let first: chrono::DateTime<chrono::Utc> =
+            serde_json::from_value(due["first_response_due"].clone()).expect("a time");
+        let resolution: chrono::DateTime<chrono::Utc> =
+            serde_json::from_value(due["resolution_due"].clone()).expect("a time");
+        assert!(
+            first > chrono::Utc::now() && resolution > chrono::Utc::now(),
+            "{due}"
+        );
+        let view = app.admin_json(&format!("/v1/conversations/{conv}")).await;
+        assert_eq!(view["deadlines"], due, "the read model shows the same");
+        app.admin_post(&format!("/v1/conversations/{conv}/resolve"), &json!({}))
+            .await;
+        assert_eq!(read(&app, path).await.expect("sent").status(), 404);
+    })
+    .await;
+}
