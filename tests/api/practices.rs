@@ -274,3 +274,44 @@ async fn an_adapter_reads_a_conversations_deadlines_to_tell_the_customer() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_follow_up_is_scheduled_by_the_first_resolution_and_set_or_cancelled_by_staff() {
+    on_both_stores(|app| async move {
+        app.agent_online("a").await;
+        let r = app.ingest(&message("chat", None, "visitor-7", "hi")).await;
+        let conv = r["conversation_id"].as_str().unwrap_or_default().to_owned();
+        let cid = r["customer_id"].as_str().unwrap_or_default().to_owned();
+        app.admin_post(&format!("/v1/conversations/{conv}/resolve"), &json!({}))
+            .await;
+        let customer = app.admin_json(&format!("/v1/customers/{cid}")).await;
+        let due: chrono::DateTime<chrono::Utc> =
+            serde_json::from_value(customer["follow_up_due"].clone()).expect("scheduled");
+        let in_a_month = chrono::Utc::now() + chrono::Duration::days(30);
+        assert!((due - in_a_month).num_seconds().abs() < 60, "{due}");
+
+        let path = format!("/v1/customers/{cid}/follow-up");
+        let when = json!({ "due_at": "2027-01-15T10:00:00Z" });
+        let set = app.agent_put("a", &path, &when).await;
+        assert_eq!(set.status(), 200);
+        let customer = app.admin_json(&format!("/v1/customers/{cid}")).await;
+        assert_eq!(customer["follow_up_due"], "2027-01-15T10:00:00Z");
+        let cancel = || {
+            app.client
+                .delete(format!("{}{path}", app.address))
+                .bearer_auth(crate::helpers::ADMIN_TOKEN)
+                .send()
+        };
+        assert_eq!(cancel().await.expect("sent").status(), 204);
+        assert_eq!(cancel().await.expect("sent").status(), 404, "nothing left");
+        let unknown = "/v1/customers/00000000000000000000000000000000/follow-up";
+        assert_eq!(app.admin_put(unknown, &when).await.status(), 404);
+        assert_eq!(
+            app.admin_put(&path, &json!({ "due_at": "soon" }))
+                .await
+                .status(),
+            400
+        );
+    })
+    .await;
+}
