@@ -75,6 +75,8 @@ enum Op {
         pick: usize,
         level: u8,
         spanish: bool,
+        /// Also raise its queue priority (a complaint, an escalation).
+        raise: Option<u8>,
     },
     Timers,
 }
@@ -123,6 +125,7 @@ fn ops(seed: u64, steps: usize) -> Vec<(Op, i64)> {
                     pick: rng.below(64) as usize,
                     level: rng.below(4) as u8,
                     spanish: rng.below(2) == 0,
+                    raise: [None, Some(8), Some(9)][rng.below(3) as usize],
                 },
                 17 | 18 => Op::Transfer {
                     pick: rng.below(64) as usize,
@@ -377,6 +380,7 @@ impl Sim {
                 pick,
                 level,
                 spanish,
+                raise,
             } => {
                 let Some(conv) = self.convs.get(pick % self.convs.len().max(1)).cloned() else {
                     return vec![];
@@ -390,13 +394,17 @@ impl Sim {
                     language: spanish.then(|| "es".parse().expect("language")),
                     skills: serde_json::from_value(skills).expect("skills"),
                 };
+                let raised = match raise {
+                    Some(floor) => store.raise_priority(&conv, *floor).await.expect("raise"),
+                    None => false,
+                };
                 match store
                     .set_requirements(&conv, &requirements, now)
                     .await
                     .expect("require")
                 {
-                    Some(made) => self.assignments(&made, ["required".to_owned()]),
-                    None => vec!["not routed".into()],
+                    Some(made) => self.assignments(&made, [format!("required, raised {raised}")]),
+                    None => vec![format!("not routed, raised {raised}")],
                 }
             }
             Op::Transfer { pick, agent } => {
@@ -525,6 +533,16 @@ impl Sim {
             "{context}: {depths} waiting in queues, at most {waiting} unheld"
         );
         snapshot.push(format!("{routing:?}"));
+        // Every queue in serving order (priorities included) is the same on both stores.
+        for queue in ["phone", "email", "chat", "social", "supervisor"] {
+            let queue: switchboard::store::Queue = queue.parse().expect("queue");
+            let listed = store.queued(&queue, 100).await.expect("queue");
+            let order: Vec<String> = listed
+                .iter()
+                .map(|q| format!("conv#{}@{}", self.position(&q.conversation_id), q.priority))
+                .collect();
+            snapshot.push(format!("{}: {order:?}", queue.as_str()));
+        }
         snapshot
     }
 }
