@@ -83,14 +83,3 @@ pub async fn raise(
     }
     Ok(conv)
 }
-
-/// Closes the customer's open complaint if `conv` holds it (it was resolved).
-pub async fn close_if_held(app: &App, conv: &ConversationId) -> Result<(), AppError> {
-    let Some(view) = app.store.customer(conv.customer()).await? else {
-        return Ok(());
-    };
-    if view.open_complaint_conversation_id.as_ref() == Some(conv) {
-        app.store.set_open_complaint(&view.id, None).await?;
-    }
-    Ok(())
-}

@@ -279,7 +279,6 @@ pub async fn resolve(
     match app.store.resolve(id, Utc::now()).await? {
         ResolveOutcome::Resolved(drained) => {
             super::bridge::assigned(app, &drained).await;
-            super::complaints::close_if_held(app, id).await?;
             app.store.clear_deadlines(id, &DeadlineKind::ALL).await?;
             super::follow_ups::after_resolution(app, id, Utc::now()).await?;
             if let Some(csat) = csat {

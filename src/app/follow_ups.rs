@@ -13,28 +13,17 @@ use crate::domain::{ConversationId, CustomerId};
 /// Most follow-ups one sweep opens.
 const SWEEP_BATCH: usize = 100;
 
-/// A conversation was resolved: if it was the customer's first (and not a reopening of
-/// it, which a follow-up itself may be), their follow-up is scheduled (one already
-/// scheduled holds).
+/// A conversation was resolved: if it was the customer's first (their conversation 1),
+/// their follow-up is scheduled (one already scheduled holds). No read: resolving stays
+/// as cheap as it was.
 pub async fn after_resolution(
     app: &App,
     conv: &ConversationId,
     now: DateTime<Utc>,
 ) -> Result<(), AppError> {
-    let Some(after) = app.follow_up_after else {
-        return Ok(());
-    };
-    let Some(customer) = app.store.customer(conv.customer()).await? else {
-        return Ok(());
-    };
-    let reopened = app
-        .store
-        .conversation(conv)
-        .await?
-        .is_some_and(|c| c.repeat_contacts > 0);
-    if customer.conversation_ids.len() == 1 && !reopened {
+    if let (Some(after), 1) = (app.follow_up_after, conv.seq()) {
         app.store
-            .schedule_follow_up(&customer.id, now + after, false)
+            .schedule_follow_up(conv.customer(), now + after, false)
             .await?;
     }
     Ok(())
@@ -82,7 +71,7 @@ async fn open(app: &App, id: &CustomerId, now: DateTime<Utc>) -> Result<bool, Ap
     let text = format!("[follow-up] Time to contact {name} and ask how things are going.");
     let key = format!("follow-up:{id}:{}", now.timestamp_millis());
     let raw = entries::from_customer(&customer, None, &key, "Follow-up", &text)?;
-    super::ingest::ingest(app, raw).await?;
+    super::ingest::ingest_at(app, raw, now).await?;
     app.metrics.follow_ups.inc();
     Ok(true)
 }

@@ -14,8 +14,16 @@ use crate::store::EventKind;
 /// Parses, stores, counts and notifies. A retry of the same `(channel, network,
 /// external_id)` stores nothing and answers the first receipt with `duplicate: true`.
 pub async fn ingest(app: &App, raw: RawInbound) -> Result<Receipt, AppError> {
+    ingest_at(app, raw, Utc::now()).await
+}
+
+/// `ingest` at `now` (a follow-up's sweep time; tests drive their own clock).
+pub async fn ingest_at(
+    app: &App,
+    raw: RawInbound,
+    now: chrono::DateTime<Utc>,
+) -> Result<Receipt, AppError> {
     let msg = InboundMessage::parse(raw, &app.normaliser, &app.limits)?;
-    let now = Utc::now();
     let receipt = app.store.ingest(&msg, now).await?;
     if !receipt.duplicate {
         count(app, &msg, &receipt);

@@ -7,7 +7,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::requirements::{self, agent_tags, Language, Skills};
+use super::requirements::{self, agent_tags, index_tags, Language, Skills};
 use super::{Channel, DomainError, RoutingGroup, Satisfaction};
 
 /// An agent id: 1–64 characters of `[A-Za-z0-9._-]` (it appears in URLs and JWT `sub`).
@@ -280,6 +280,11 @@ impl AgentProfile {
     /// What the agent can do, as routing matches it (`requirements::agent_tags`).
     pub fn tags(&self) -> Vec<String> {
         agent_tags(&self.languages, &self.skills)
+    }
+
+    /// The agent's entries in the Redis choice indexes (`requirements::index_tags`).
+    pub fn index_tags(&self) -> Vec<String> {
+        index_tags(&self.languages, &self.skills)
     }
 }
 

@@ -173,6 +173,19 @@ pub fn agent_tags(languages: &[Language], skills: &Skills) -> Vec<String> {
     tags
 }
 
+/// How the Redis store indexes an agent: `l:<language>` per language and
+/// `s:<skill>=<level>` per skill at its exact level — one index entry per skill, however
+/// high the level; a need `s:<skill>:<k>` reads the exact-level indexes `k`..=5 together.
+pub fn index_tags(languages: &[Language], skills: &Skills) -> Vec<String> {
+    let mut tags: Vec<String> = languages.iter().map(|l| format!("l:{l}")).collect();
+    tags.extend(
+        skills
+            .iter()
+            .map(|(name, level)| format!("s:{name}={level}")),
+    );
+    tags
+}
+
 /// What a conversation needs: a language and skills with least levels. Routing relaxes
 /// it in steps over time (see `routing::Needs`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

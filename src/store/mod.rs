@@ -218,7 +218,8 @@ pub trait Store: Send + Sync + 'static {
         id: &ConversationId,
     ) -> Result<Option<ConversationView>, StoreError>;
 
-    /// Marks a conversation resolved, which starts its reopen window.
+    /// Marks a conversation resolved, which starts its reopen window (and closes the
+    /// customer's open complaint if this conversation holds it).
     async fn resolve(
         &self,
         id: &ConversationId,

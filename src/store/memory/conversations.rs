@@ -63,6 +63,10 @@ impl MemoryStore {
         if customer.open == Some(id.seq()) {
             customer.open = None;
         }
+        // Resolving the conversation that holds an open complaint closes it.
+        if customer.complaint.as_ref() == Some(id) {
+            customer.complaint = None;
+        }
         let group = state.conv_group(id);
         let held = state.routing.current(&group, id).and_then(|r| r.agent_id);
         if let Some(conv) = state.conversations.get_mut(id) {

@@ -100,6 +100,7 @@ impl RedisStore {
             .arg(cap.chat)
             .arg(cap.social)
             .arg(profile.tags().join(" "))
+            .arg(profile.index_tags().join(" "))
             .invoke_async(&mut self.conn.clone())
             .await
             .map_err(from_redis)?;

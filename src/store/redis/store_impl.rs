@@ -86,6 +86,7 @@ impl Store for RedisStore {
             .key(self.keys.conversations(id.customer()))
             .arg(id.seq())
             .arg(now.timestamp_millis())
+            .arg(id.to_string())
             .invoke_async(&mut self.conn.clone())
             .await
             .map_err(from_redis)?;

@@ -1,6 +1,7 @@
 -- Resolves a conversation and, if it is its customer's open one, clears that pointer,
 -- in one step so a message arriving meanwhile either joins it first or reopens it after.
--- KEYS[1] customer hash, KEYS[2] conversation base. ARGV: 1 sequence number, 2 now (ms).
+-- KEYS[1] customer hash, KEYS[2] conversation base. ARGV: 1 sequence number, 2 now (ms),
+-- 3 the conversation id (an open complaint it holds is closed in the same step).
 -- Answers {'not_found'}, {'already_resolved'} or {'resolved', the routing group to
 -- release it in} (read here, in the same step, so a hand-off cannot slip between).
 local c, conv = KEYS[1], KEYS[2] .. ':' .. ARGV[1]
@@ -14,6 +15,7 @@ local held = redis.call('HGET', conv, 'agent')
 if held then redis.call('HSET', conv, 'served_by', held) end
 redis.call('HDEL', conv, 'agent')
 if redis.call('HGET', c, 'open') == ARGV[1] then redis.call('HDEL', c, 'open') end
+if redis.call('HGET', c, 'complaint') == ARGV[3] then redis.call('HDEL', c, 'complaint') end
 -- Off the ingest path: a sample of the customer's idempotency records is checked and the
 -- expired ones dropped, so a busy customer's hash stays near one TTL's worth.
 local sample = redis.call('HRANDFIELD', c .. ':dx', 64, 'WITHVALUES')

@@ -5,14 +5,17 @@
 -- a script. Layout (suffixes of KEYS[1]):
 --   :agents            set    agent ids
 --   :a:<agent>         hash   profile, presence, cap:<ch>, load:<ch>, portfolio, tags
---                             (' l:es s:billing:1 s:billing:2 ': languages and skill levels)
+--                             (' l:es s:billing:1 s:billing:2 ': what `fits` reads), itags
+--                             ('l:es s:billing=2': the index entries, skills at their level)
 --   :pf:<ch>           zset   online agents with room on <ch>, by portfolio * 2^20 + load
 --                             (a new customer's personal agent: someone who can serve now)
 --   :free:<ch>         zset   online agents with room on <ch>, by load (fallback choice)
---   :free:<ch>:<tag>   zset   the same as :free, only agents with <tag>
---   :pf:<tag>          zset   online agents with <tag>, by portfolio (room is checked when
+--   :free:<ch>:<itag>  zset   the same as :free, only agents with <itag> (`l:es`, or
+--                             `s:billing=3`: billing at exactly level 3)
+--   :pf:<itag>         zset   online agents with <itag>, by portfolio (room is checked when
 --                             choosing); a choice under requirements reads the first
---                             CANDIDATES of its rarest tag's index
+--                             CANDIDATES of its rarest need's indexes (`s:billing:3` reads
+--                             `s:billing=3..5` as one)
 --   :r:<conv>          hash   channel, state (assigned|waiting|queued), agent, owner, since,
 --                             priority, transfers, queue (only when not the channel's),
 --                             adopt (1: nobody could serve the ownerless customer; whoever
@@ -53,7 +56,7 @@ end
 -- Keeps the channel's choice indexes in step with an agent's load, room and presence:
 -- the plain ones, and the per-tag copies of :free (by load).
 local function reindex(a, ch)
-  local h = redis.call('HMGET', akey(a), 'presence', 'cap:' .. ch, 'load:' .. ch, 'portfolio', 'tags')
+  local h = redis.call('HMGET', akey(a), 'presence', 'cap:' .. ch, 'load:' .. ch, 'portfolio', 'itags')
   local cap, load = num(h[2]), num(h[3])
   local pf, free = R .. ':pf:' .. ch, R .. ':free:' .. ch
   local tags = split(h[5])
@@ -71,7 +74,7 @@ end
 -- Keeps :pf:<tag> (online agents with <tag>, by portfolio; the personal-agent choice
 -- under requirements checks room itself) in step with presence and portfolio.
 local function reindex_tags(a)
-  local h = redis.call('HMGET', akey(a), 'presence', 'portfolio', 'tags')
+  local h = redis.call('HMGET', akey(a), 'presence', 'portfolio', 'itags')
   for _, t in ipairs(split(h[3])) do
     if h[1] == 'online' then
       redis.call('ZADD', R .. ':pf:' .. t, num(h[2]), a)
@@ -97,7 +100,7 @@ end
 
 -- Takes an agent out of every choice index (removed, moved, or about to change tags).
 local function unindex(a)
-  local tags = split(redis.call('HGET', akey(a), 'tags'))
+  local tags = split(redis.call('HGET', akey(a), 'itags'))
   for _, ch in ipairs(CHANNELS) do
     local pf, free = R .. ':pf:' .. ch, R .. ':free:' .. ch
     redis.call('ZREM', pf, a)
@@ -122,23 +125,49 @@ local function needs_of(conv)
   return split(redis.call('HGET', rkey(conv), 'needs'))
 end
 
--- The index of the rarest of `needs` among `<prefix><tag>`, and its size.
-local function rarest(prefix, needs)
-  local best, n
-  for _, t in ipairs(needs) do
-    local c = redis.call('ZCARD', prefix .. t)
-    if not n or c < n then best, n = t, c end
-  end
-  return prefix .. best, n
+-- The index keys a need reads under `prefix`: `l:es` is one; `s:billing:3` is the
+-- exact-level indexes `s:billing=3` .. `s:billing=5` (an agent is indexed at its level).
+local function index_keys(prefix, need)
+  local skill, level = string.match(need, '^s:(.+):(%d)$')
+  if not skill then return {prefix .. need} end
+  local keys = {}
+  for k = tonumber(level), 5 do keys[#keys + 1] = prefix .. 's:' .. skill .. '=' .. k end
+  return keys
 end
 
--- The first agent among the first CANDIDATES of `index` for whom `ok` holds, read a
--- few at a time (the first usually is the one).
-local function first_of(index, ok)
+-- The keys of the rarest of `needs` under `prefix` (the fewest agents in total).
+local function rarest(prefix, needs)
+  local best, n
+  for _, need in ipairs(needs) do
+    local keys, c = index_keys(prefix, need), 0
+    for _, k in ipairs(keys) do c = c + redis.call('ZCARD', k) end
+    if not n or c < n then best, n = keys, c end
+  end
+  return best, n
+end
+
+-- Members `from`..`to` (0-based) of the union of `keys`, in score then member order:
+-- what one sorted set holding them all would answer.
+local function union_range(keys, from, to)
+  if #keys == 1 then return redis.call('ZRANGE', keys[1], from, to) end
+  local all = {}
+  for _, k in ipairs(keys) do
+    local page = redis.call('ZRANGE', k, 0, to, 'WITHSCORES')
+    for i = 1, #page, 2 do all[#all + 1] = {tonumber(page[i + 1]), page[i]} end
+  end
+  table.sort(all, function(x, y) return x[1] < y[1] or (x[1] == y[1] and x[2] < y[2]) end)
+  local out = {}
+  for i = from + 1, math.min(to + 1, #all) do out[#out + 1] = all[i][2] end
+  return out
+end
+
+-- The first agent among the first CANDIDATES of the union of `keys` for whom `ok` holds,
+-- read a few at a time (the first usually is the one).
+local function first_of(keys, ok)
   local from = 0
   while from < CANDIDATES do
     local to = math.min(from == 0 and 3 or CANDIDATES, CANDIDATES) - 1
-    for _, a in ipairs(redis.call('ZRANGE', index, from, to)) do
+    for _, a in ipairs(union_range(keys, from, to)) do
       if ok(a) then return a end
     end
     from = to + 1
@@ -150,9 +179,9 @@ end
 -- CANDIDATES (by load) of the rarest needed tag's index (`Routing::least_loaded`).
 local function least_loaded(ch, needs)
   if not needs or #needs == 0 then return redis.call('ZRANGE', R .. ':free:' .. ch, 0, 0)[1] end
-  local index, n = rarest(R .. ':free:' .. ch .. ':', needs)
+  local keys, n = rarest(R .. ':free:' .. ch .. ':', needs)
   if n == 0 then return nil end
-  return first_of(index, function(a) return fits(a, needs) end)
+  return first_of(keys, function(a) return fits(a, needs) end)
 end
 
 -- A new customer's personal agent: online, with room on `ch`, fitting `needs`; the
@@ -161,9 +190,9 @@ end
 -- has room and fits, among its first CANDIDATES; ties in portfolio go by id, not load.
 local function choose_personal(ch, needs)
   if #needs == 0 then return redis.call('ZRANGE', R .. ':pf:' .. ch, 0, 0)[1] end
-  local index, n = rarest(R .. ':pf:', needs)
+  local keys, n = rarest(R .. ':pf:', needs)
   if n == 0 then return nil end
-  return first_of(index, function(a)
+  return first_of(keys, function(a)
     local h = redis.call('HMGET', akey(a), 'cap:' .. ch, 'load:' .. ch)
     return num(h[2]) < num(h[1]) and fits(a, needs)
   end)
