@@ -4,7 +4,6 @@
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::Sha256;
-use switchboard::adapters::twilio::signature;
 
 use crate::helpers::{spawn_app, test_settings, RedisServer, TestApp};
 
@@ -25,28 +24,11 @@ async fn app(redis: &RedisServer) -> TestApp {
 }
 
 async fn twilio_sms(app: &TestApp, form: &[(&str, &str)], sign: bool) -> u16 {
-    let params: Vec<(String, String)> = form
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
     let path = "/v1/adapters/twilio/messaging";
-    let sig = if sign {
-        signature::sign(TWILIO_TOKEN, &format!("{PUBLIC}{path}"), &params)
-    } else {
-        "forged".into()
-    };
-    let body = form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(form)
-        .finish();
+    let forged = (!sign).then_some("forged");
     let r = app
-        .client
-        .post(format!("{}{path}", app.address))
-        .header("X-Twilio-Signature", sig)
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .body(body)
-        .send()
-        .await
-        .expect("sent");
+        .twilio_post(TWILIO_TOKEN, PUBLIC, path, form, forged)
+        .await;
     r.status().as_u16()
 }
 

@@ -1,7 +1,6 @@
 //! Calls and the IVR bypass, on `/v1/calls` and the Twilio Voice webhooks, against Redis.
 
 use serde_json::{json, Value};
-use switchboard::adapters::twilio::signature;
 
 use crate::helpers::{message, spawn_app, test_settings, RedisServer, TestApp, ADAPTER_TOKEN};
 
@@ -46,25 +45,9 @@ async fn twilio(
     form: &[(&str, &str)],
     forged: Option<&str>,
 ) -> (u16, String) {
-    let params: Vec<(String, String)> = form
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    let sig = forged
-        .map(str::to_owned)
-        .unwrap_or_else(|| signature::sign(TWILIO_TOKEN, &format!("{PUBLIC}{path}"), &params));
-    let body = form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(form)
-        .finish();
     let r = app
-        .client
-        .post(format!("{}{path}", app.address))
-        .header("X-Twilio-Signature", sig)
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .body(body)
-        .send()
-        .await
-        .expect("sent");
+        .twilio_post(TWILIO_TOKEN, PUBLIC, path, form, forged)
+        .await;
     (r.status().as_u16(), r.text().await.expect("text"))
 }
 

@@ -17,22 +17,10 @@ use switchboard::domain::{
 use switchboard::routing::COMPLAINT_PRIORITY;
 use switchboard::store::{Assignment, Queue, TransferOutcome, TransferTarget};
 
-use crate::helpers::{inbound, Harness};
+use crate::helpers::{inbound, Harness, Rng};
 
 const AGENTS: [&str; 5] = ["ann", "bob", "cat", "dan", "eve"];
 const CUSTOMERS: u64 = 80;
-
-/// xorshift64*: the day is the same on every run.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % n
-    }
-}
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 enum Event {

@@ -5,8 +5,10 @@
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
-use switchboard::app::{agents, conversations, deadlines, follow_ups, ingest, ratings, Actor};
-use switchboard::domain::{AgentId, AgentProfile, Capacity, Presence, RawInbound};
+use std::sync::Arc;
+
+use switchboard::app::{agents, conversations, deadlines, follow_ups, ingest, ratings, Actor, App};
+use switchboard::domain::{AgentId, AgentProfile, Capacity, Presence, RawInbound, Receipt};
 use switchboard::http::messages::IngestRequest;
 use switchboard::startup::app_state;
 use switchboard::store::EventKind;
@@ -22,7 +24,8 @@ fn at(s: &str) -> DateTime<Utc> {
     s.parse().expect("time")
 }
 
-async fn a_conversation_opened_friday_evening_is_due_and_escalated_monday_evening(h: Harness) {
+/// The use cases over the harness's store, with Ann online.
+async fn app_with_ann_online(h: &Harness) -> (Arc<App>, AgentId) {
     let app = app_state(&test_settings(None, &[]), h.store.clone()).expect("app");
     let ann: AgentId = "ann".parse().expect("id");
     let profile =
@@ -31,13 +34,23 @@ async fn a_conversation_opened_friday_evening_is_due_and_escalated_monday_evenin
     agents::set_presence(&app, &ann, Presence::Online)
         .await
         .expect("online");
+    (app, ann)
+}
+
+/// A customer's message, through the ingest use case.
+async fn write(app: &App, body: serde_json::Value) -> Receipt {
+    let dto: IngestRequest = serde_json::from_value(body).expect("dto");
+    ingest::ingest(app, RawInbound::from(dto))
+        .await
+        .expect("ingest")
+}
+
+async fn a_conversation_opened_friday_evening_is_due_and_escalated_monday_evening(h: Harness) {
+    let (app, ann) = app_with_ann_online(&h).await;
     // The customer wrote on Friday 20 November 2026 at 17:55 (UTC, the default zone).
     let body = json!({ "channel": "chat", "external_id": "w-1", "from": "visitor-1",
                        "text": "my parcel is lost", "sent_at": "2026-11-20T17:55:00Z" });
-    let dto: IngestRequest = serde_json::from_value(body).expect("dto");
-    let receipt = ingest::ingest(&app, RawInbound::from(dto))
-        .await
-        .expect("ingest");
+    let receipt = write(&app, body).await;
     let id = receipt.conversation_id;
 
     let view = conversations::read(&app, &Actor::Admin, &id)
@@ -103,20 +116,10 @@ async fn a_conversation_opened_friday_evening_is_due_and_escalated_monday_evenin
 }
 
 async fn after_the_first_resolution_the_personal_agent_follows_up_a_month_later(h: Harness) {
-    let app = app_state(&test_settings(None, &[]), h.store.clone()).expect("app");
-    let ann: AgentId = "ann".parse().expect("id");
-    let profile =
-        AgentProfile::new(ann.clone(), "Ann".into(), vec![], Capacity::default()).expect("profile");
-    agents::save(&app, &profile).await.expect("agent");
-    agents::set_presence(&app, &ann, Presence::Online)
-        .await
-        .expect("online");
+    let (app, ann) = app_with_ann_online(&h).await;
     let body = json!({ "channel": "chat", "external_id": "w-1", "from": "visitor-1",
                        "display_name": "Maria", "text": "thanks!" });
-    let dto: IngestRequest = serde_json::from_value(body).expect("dto");
-    let first = ingest::ingest(&app, RawInbound::from(dto))
-        .await
-        .expect("ingest");
+    let first = write(&app, body).await;
     let resolved_at = Utc::now();
     conversations::resolve(&app, &Actor::Admin, &first.conversation_id, None)
         .await

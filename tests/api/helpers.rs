@@ -180,6 +180,40 @@ impl TestApp {
             .expect("request sent")
     }
 
+    /// Posts a form to a Twilio webhook `path`, signed as Twilio does with `token` over
+    /// `public` + `path` (or carrying `forged` as the signature).
+    pub async fn twilio_post(
+        &self,
+        token: &str,
+        public: &str,
+        path: &str,
+        form: &[(&str, &str)],
+        forged: Option<&str>,
+    ) -> reqwest::Response {
+        let params: Vec<(String, String)> = form
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let sig = forged.map(str::to_owned).unwrap_or_else(|| {
+            switchboard::adapters::twilio::signature::sign(
+                token,
+                &format!("{public}{path}"),
+                &params,
+            )
+        });
+        let body = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(form)
+            .finish();
+        self.client
+            .post(format!("{}{path}", self.address))
+            .header("X-Twilio-Signature", sig)
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .expect("sent")
+    }
+
     /// Posts JSON with the adapter token (the site's widget, a survey, ...).
     pub async fn adapter_post(&self, path: &str, body: &Value) -> reqwest::Response {
         self.client
@@ -414,4 +448,17 @@ macro_rules! both_stores {
             $( #[tokio::test] async fn $name() { super::$name(crate::helpers::Harness::cluster()).await } )*
         }
     };
+}
+
+/// xorshift64*: a tiny deterministic generator, so a failing seed (or a simulated day)
+/// can be replayed.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % n
+    }
 }

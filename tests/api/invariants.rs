@@ -15,22 +15,10 @@ use switchboard::domain::{
 };
 use switchboard::store::{Assignment, Queue, ResolveOutcome, TransferOutcome, TransferTarget};
 
-use crate::helpers::{inbound, Harness};
+use crate::helpers::{inbound, Harness, Rng};
 
 const AGENTS: [&str; 3] = ["a", "b", "c"];
 const CUSTOMERS: usize = 8;
-
-/// xorshift64*: a tiny deterministic generator, so a failing seed can be replayed.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % n
-    }
-}
 
 #[derive(Debug, Clone)]
 enum Op {

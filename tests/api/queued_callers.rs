@@ -9,7 +9,6 @@ use std::time::Duration;
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use base64::Engine;
 use serde_json::{json, Value};
-use switchboard::adapters::twilio::signature;
 
 use crate::helpers::{message, spawn_app, test_settings, RedisServer, TestApp};
 
@@ -107,23 +106,7 @@ async fn replica(redis: &RedisServer, api: &str) -> TestApp {
 
 /// Posts a Twilio Voice webhook, signed as Twilio does.
 async fn twilio(app: &TestApp, path: &str, form: &[(&str, &str)]) -> String {
-    let params: Vec<(String, String)> = form
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    let sig = signature::sign(TOKEN, &format!("{PUBLIC}{path}"), &params);
-    let body = form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(form)
-        .finish();
-    let r = app
-        .client
-        .post(format!("{}{path}", app.address))
-        .header("X-Twilio-Signature", sig)
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .body(body)
-        .send()
-        .await
-        .expect("sent");
+    let r = app.twilio_post(TOKEN, PUBLIC, path, form, None).await;
     assert_eq!(r.status(), 200, "{path}");
     r.text().await.expect("text")
 }
