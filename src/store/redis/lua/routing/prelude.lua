@@ -188,7 +188,7 @@ end
 -- smallest portfolio, then the lowest load (`Routing::choose_personal_agent`). Under
 -- requirements: the first of the rarest needed tag's index (by portfolio, then id) who
 -- has room and fits, among its first CANDIDATES; ties in portfolio go by id, not load.
-local function choose_personal(ch, needs)
+local function choose_personal_agent(ch, needs)
   if #needs == 0 then return redis.call('ZRANGE', R .. ':pf:' .. ch, 0, 0)[1] end
   local keys, n = rarest(R .. ':pf:', needs)
   if n == 0 then return nil end
@@ -295,6 +295,16 @@ local function fall_back(conv, ch, out)
     waiting_in(conv, ch)
     out[#out + 1] = {conv, '', 'queued', ch, r[2]}
   end
+end
+
+-- Gives a conversation queued in channel `ch`'s queue to the least loaded agent who fits
+-- `needs` now, if any (`Routing::place_queued`): its own personal agent takes it as such.
+local function place_queued(conv, ch, needs, out)
+  local a = least_loaded(ch, needs)
+  if not a then return end
+  redis.call('ZREM', R .. ':q:' .. ch, conv)
+  local own = redis.call('HGET', rkey(conv), 'owner') == a
+  out[#out + 1] = assign(conv, a, ch, own and R_PERSONAL_AGENT or R_FALLBACK)
 end
 
 -- Takes `conv` from its holder `a`, giving the unit back.

@@ -9,12 +9,7 @@ if not r[1] then return false end
 local needs = set_needs(conv, ARGV[2])
 local ch, out = r[3], {}
 if r[1] == 'queued' and not r[4] then
-  local a = least_loaded(ch, needs)
-  if a then
-    redis.call('ZREM', R .. ':q:' .. ch, conv)
-    local own = redis.call('HGET', rkey(conv), 'owner') == a
-    out[#out + 1] = assign(conv, a, ch, own and R_PERSONAL_AGENT or R_FALLBACK)
-  end
+  place_queued(conv, ch, needs, out)
 elseif r[1] == 'waiting' and not fits(r[2], needs) then
   redis.call('ZREM', R .. ':w:' .. r[2] .. ':' .. ch, conv)
   redis.call('ZREM', R .. ':timers', conv)

@@ -21,7 +21,7 @@ local exact = split(string.match(ARGV[7], '^[^|]*'))
 
 local new = 0
 if personal == '' or redis.call('SISMEMBER', R .. ':agents', personal) == 0 then
-  personal = choose_personal(ch, exact) or ''
+  personal = choose_personal_agent(ch, exact) or ''
   if personal ~= '' then
     new = 1
     add_to_portfolio(personal)

@@ -28,14 +28,7 @@ for _, conv in ipairs(redis.call('ZRANGEBYSCORE', R .. ':relax', '-inf', ARGV[1]
     local needs = step == 1 and (r[4] or '') or ''
     redis.call('HSET', rkey(conv), 'step', step, 'needs', needs)
     if step == 1 and r[3] then redis.call('ZADD', R .. ':relax', r[3], conv) end
-    if r[1] == 'queued' and not r[6] then
-      local a = least_loaded(r[5], split(needs))
-      if a then
-        redis.call('ZREM', R .. ':q:' .. r[5], conv)
-        local own = redis.call('HGET', rkey(conv), 'owner') == a
-        out[#out + 1] = assign(conv, a, r[5], own and R_PERSONAL_AGENT or R_FALLBACK)
-      end
-    end
+    if r[1] == 'queued' and not r[6] then place_queued(conv, r[5], split(needs), out) end
   end
 end
 -- Tombstones outlive any hand-off by far after a day.
