@@ -54,14 +54,11 @@ async fn held_by(
 
 /// The channel and network of the customer's last message: where replies go by default.
 fn last_medium(conv: &ConversationView) -> Result<Medium, AppError> {
-    let last_in = conv
-        .messages
-        .iter()
-        .rev()
-        .find(|m| m.direction == Direction::In);
-    Ok(last_in.map_or(Medium::new(Channel::Chat, None), |m| {
-        Medium::new(m.channel, m.network)
-    })?)
+    Ok(conv
+        .last_inbound()
+        .map_or(Medium::new(Channel::Chat, None), |m| {
+            Medium::new(m.channel, m.network)
+        })?)
 }
 
 /// A timeline entry written by staff: a reply or a note.

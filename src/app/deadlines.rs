@@ -50,10 +50,7 @@ impl DeadlinePolicy {
         if conv.state == ConversationState::Resolved {
             return None;
         }
-        let first = conv
-            .messages
-            .iter()
-            .find(|m| m.direction == Direction::In)?;
+        let first = conv.first_inbound()?;
         Some(self.due(first.at, first.channel, &conv.customer.tier))
     }
 }
@@ -116,11 +113,7 @@ async fn escalate(app: &App, id: &ConversationId, kind: DeadlineKind) -> Result<
             }
         }
     }
-    let channel = conv
-        .messages
-        .iter()
-        .find(|m| m.direction == Direction::In)
-        .map_or(Channel::Chat, |m| m.channel);
+    let channel = conv.first_inbound().map_or(Channel::Chat, |m| m.channel);
     app.metrics
         .deadline_breaches
         .with_label_values(&[kind.as_str(), channel.as_str()])

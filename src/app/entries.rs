@@ -4,7 +4,7 @@
 //! like anything else they send.
 
 use super::AppError;
-use crate::domain::{Channel, CustomerView, IdentityKind, Network, RawInbound};
+use crate::domain::{Channel, CustomerView, RawInbound};
 
 /// The entry, from an identity on `preferred` when the customer has one, else their
 /// first reachable identity. `external_id` is its idempotency key.
@@ -18,7 +18,7 @@ pub fn from_customer(
     let usable = customer
         .identities
         .iter()
-        .filter_map(|i| medium_of(i.kind()).map(|(c, n)| (i, c, n)));
+        .filter_map(|i| i.kind().reachable_on().map(|(c, n)| (i, c, n)));
     let (identity, channel, network) = usable
         .clone()
         .find(|(_, c, _)| Some(*c) == preferred)
@@ -37,20 +37,5 @@ pub fn from_customer(
         group: None,
         language: None,
         skills: None,
-    })
-}
-
-/// The medium a customer reaches us on from an identity of this kind.
-fn medium_of(kind: IdentityKind) -> Option<(Channel, Option<Network>)> {
-    Some(match kind {
-        IdentityKind::Chat => (Channel::Chat, None),
-        IdentityKind::Email => (Channel::Email, None),
-        IdentityKind::Phone => (Channel::Phone, Some(Network::Sms)),
-        IdentityKind::Whatsapp => (Channel::Social, Some(Network::Whatsapp)),
-        IdentityKind::Telegram => (Channel::Social, Some(Network::Telegram)),
-        IdentityKind::Messenger => (Channel::Social, Some(Network::Messenger)),
-        IdentityKind::Instagram => (Channel::Social, Some(Network::Instagram)),
-        IdentityKind::X => (Channel::Social, Some(Network::X)),
-        _ => return None,
     })
 }

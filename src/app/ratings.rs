@@ -10,7 +10,7 @@ use super::complaints::Source;
 use super::{App, AppError};
 use crate::domain::{
     rating, rating_source, AgentId, AgentView, Channel, ConversationId, CustomerId, CustomerView,
-    Direction, Satisfaction,
+    Satisfaction,
 };
 use crate::store::{Rated, RatingsOf};
 
@@ -31,12 +31,7 @@ pub async fn rate(
         .await?
         .ok_or_else(not_found)?;
     if !rated.duplicate {
-        let channel = conv
-            .messages
-            .iter()
-            .rev()
-            .find(|m| m.direction == Direction::In)
-            .map_or(Channel::Chat, |m| m.channel);
+        let channel = conv.last_inbound().map_or(Channel::Chat, |m| m.channel);
         app.metrics
             .csat_responses
             .with_label_values(&[channel.as_str(), &value.to_string()])

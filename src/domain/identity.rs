@@ -74,6 +74,25 @@ impl IdentityKind {
     }
 }
 
+impl IdentityKind {
+    /// The channel (and network) a customer is reached on from an identity of this kind,
+    /// the inverse of `of_sender`; `None` for kinds nobody writes from (SIP, softphone
+    /// clients, short codes, withheld callers).
+    pub fn reachable_on(self) -> Option<(Channel, Option<Network>)> {
+        Some(match self {
+            IdentityKind::Chat => (Channel::Chat, None),
+            IdentityKind::Email => (Channel::Email, None),
+            IdentityKind::Phone => (Channel::Phone, Some(Network::Sms)),
+            IdentityKind::Whatsapp => (Channel::Social, Some(Network::Whatsapp)),
+            IdentityKind::Telegram => (Channel::Social, Some(Network::Telegram)),
+            IdentityKind::Messenger => (Channel::Social, Some(Network::Messenger)),
+            IdentityKind::Instagram => (Channel::Social, Some(Network::Instagram)),
+            IdentityKind::X => (Channel::Social, Some(Network::X)),
+            _ => return None,
+        })
+    }
+}
+
 impl FromStr for IdentityKind {
     type Err = DomainError;
 

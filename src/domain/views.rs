@@ -204,3 +204,18 @@ pub struct ConversationView {
     pub deadlines: Option<super::Deadlines>,
     pub messages: Vec<Message>,
 }
+
+impl ConversationView {
+    /// The customer's first message: when and where the conversation started.
+    pub fn first_inbound(&self) -> Option<&Message> {
+        self.messages.iter().find(|m| m.direction == Direction::In)
+    }
+
+    /// The customer's latest message: where they are now.
+    pub fn last_inbound(&self) -> Option<&Message> {
+        self.messages
+            .iter()
+            .rev()
+            .find(|m| m.direction == Direction::In)
+    }
+}
