@@ -40,6 +40,7 @@ impl MemoryStore {
             .collect();
         for d in &due {
             state.deadlines.remove(d);
+            state.deadline_at.remove(&(d.1.clone(), d.2));
         }
         due.into_iter().map(|(_, c, k)| (c, k)).collect()
     }

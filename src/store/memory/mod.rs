@@ -113,8 +113,9 @@ struct State {
     calls: HashMap<String, CallRecord>,
     /// The call waiting in the phone queue for each conversation's agent.
     waiting_calls: HashMap<ConversationId, String>,
-    /// Scheduled working-day deadlines, by when they are due.
+    /// Scheduled working-day deadlines, by when they are due, and each one's due time.
     deadlines: BTreeSet<(DateTime<Utc>, ConversationId, DeadlineKind)>,
+    deadline_at: HashMap<(ConversationId, DeadlineKind), DateTime<Utc>>,
     /// Follow-ups, by customer: when each is due.
     follow_ups: HashMap<CustomerId, DateTime<Utc>>,
     /// Recent ratings (newest first) of each agent and customer.
