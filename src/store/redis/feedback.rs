@@ -1,12 +1,14 @@
-//! Ratings on Redis: `rate.lua` records one per conversation and source on the
-//! customer's slot (the conversation's `rating:<source>` field is the idempotency record)
-//! and keeps the customer's recent ones; then the rated agent's list (its own slot) gets
-//! it. A crash between the two loses that rating from the agent's index only.
+//! Customers' feedback on Redis. Ratings: `rate.lua` records one per conversation and
+//! source on the customer's slot (the conversation's `rating:<source>` field is the
+//! idempotency record) and keeps the customer's recent ones; then the rated agent's list
+//! (its own slot) gets it — a crash between the two loses it from the agent's index only.
+//! Complaints: the customer's hash names the conversation holding an open one
+//! (`complaint`; `resolve.lua` clears it).
 
 use chrono::{DateTime, Utc};
 
 use super::{corrupt, from_redis, RedisStore};
-use crate::domain::{ConversationId, RECENT_RATINGS};
+use crate::domain::{ConversationId, CustomerId, RECENT_RATINGS};
 use crate::store::{Rated, RatingsOf, StoreError};
 
 impl RedisStore {
@@ -70,5 +72,30 @@ impl RedisStore {
             .query_async(&mut self.conn.clone())
             .await
             .map_err(from_redis)
+    }
+
+    pub(super) async fn complaint(
+        &self,
+        customer: &CustomerId,
+        conv: Option<&ConversationId>,
+    ) -> Result<(), StoreError> {
+        let key = self.keys.customer(customer);
+        let cmd = match conv {
+            Some(conv) => {
+                let mut c = redis::cmd("HSET");
+                c.arg(&key).arg("complaint").arg(conv.to_string());
+                c
+            }
+            None => {
+                let mut c = redis::cmd("HDEL");
+                c.arg(&key).arg("complaint");
+                c
+            }
+        };
+        let _: () = cmd
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(from_redis)?;
+        Ok(())
     }
 }
