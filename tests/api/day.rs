@@ -1,4 +1,5 @@
-//! A simulated working day on the embedded store, every step at its own simulated time:
+//! A simulated working day on the embedded store and on Redis, every step at its own
+//! simulated time:
 //! five agents on shift 09:00–18:00 (two take lunch), eighty customers writing one to
 //! three times between 08:00 and 19:00, conversations resolved after 5–25 minutes and
 //! rated, ratings of 1–2 becoming complaints that a supervisor works every two hours.
@@ -48,8 +49,16 @@ fn t(hm: &str) -> DateTime<Utc> {
 }
 
 #[tokio::test]
-async fn a_simulated_day_prints_the_practices_numbers() {
-    let h = Harness::memory();
+async fn a_simulated_day_prints_the_practices_numbers_on_the_embedded_store() {
+    simulate_a_day(Harness::memory()).await;
+}
+
+#[tokio::test]
+async fn a_simulated_day_prints_the_practices_numbers_on_redis() {
+    simulate_a_day(Harness::redis()).await;
+}
+
+async fn simulate_a_day(h: Harness) {
     let mut rng = Rng(0x5EED);
     let mut agenda: BTreeMap<(DateTime<Utc>, u64), Event> = BTreeMap::new();
     let mut seq = 0u64;
