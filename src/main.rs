@@ -3,6 +3,8 @@ use std::process::ExitCode;
 use mimalloc::MiMalloc;
 
 use switchboard::configuration::Settings;
+use switchboard::domain::AgentId;
+use switchboard::http::auth::{self, SUPERVISOR_ROLE};
 use switchboard::startup::Application;
 use switchboard::telemetry;
 
@@ -12,7 +14,8 @@ use switchboard::telemetry;
 static GLOBAL: MiMalloc = MiMalloc;
 
 /// `switchboard` serves; `switchboard check-config` only validates the layered settings
-/// (deployments run it against their rendered config file).
+/// (deployments run it against their rendered config file); `switchboard agent-token
+/// <agent-id> [--ttl 8h] [--role supervisor]` prints a token for the agent desk.
 #[tokio::main]
 async fn main() -> ExitCode {
     let settings = match Settings::load().and_then(|s| s.validate().map(|()| s)) {
@@ -28,8 +31,21 @@ async fn main() -> ExitCode {
             println!("switchboard: settings are valid: {settings:?}");
             return ExitCode::SUCCESS;
         }
+        Some("agent-token") => {
+            let args: Vec<String> = std::env::args().skip(2).collect();
+            return match agent_token(&settings, &args) {
+                Ok(token) => {
+                    println!("{token}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("switchboard agent-token: {e}\n{AGENT_TOKEN_USAGE}");
+                    ExitCode::from(2)
+                }
+            };
+        }
         Some(other) => {
-            eprintln!("switchboard: unknown command `{other}` (expected no argument, `serve` or `check-config`)");
+            eprintln!("switchboard: unknown command `{other}` (expected no argument, `serve`, `check-config` or `agent-token`)");
             return ExitCode::from(2);
         }
     }
@@ -50,6 +66,43 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+const AGENT_TOKEN_USAGE: &str =
+    "usage: switchboard agent-token <agent-id> [--ttl 8h] [--role supervisor]";
+
+/// A token for `agent-id`, signed with `SWITCHBOARD_AGENT_JWT_SECRET`, valid for `--ttl`
+/// (humantime: `8h`, `30m`, `7d`; default 8 hours, one shift).
+fn agent_token(settings: &Settings, args: &[String]) -> Result<String, String> {
+    let secret = settings
+        .agent_jwt_secret
+        .as_deref()
+        .ok_or("SWITCHBOARD_AGENT_JWT_SECRET is not set: agents cannot sign in")?;
+    let (mut agent, mut ttl, mut supervisor) = (None, "8h".to_owned(), false);
+    let mut rest = args.iter();
+    while let Some(arg) = rest.next() {
+        match arg.as_str() {
+            "--ttl" => ttl = rest.next().ok_or("--ttl needs a duration")?.clone(),
+            "--role" => match rest.next().map(String::as_str) {
+                Some(SUPERVISOR_ROLE) => supervisor = true,
+                other => {
+                    let other = other.unwrap_or("nothing");
+                    return Err(format!("unknown role `{other}` (only `supervisor`)"));
+                }
+            },
+            id if agent.is_none() && !id.starts_with("--") => agent = Some(id.to_owned()),
+            other => return Err(format!("unexpected argument `{other}`")),
+        }
+    }
+    let agent: AgentId = agent
+        .ok_or("name the agent")?
+        .parse()
+        .map_err(|e| format!("{e}"))?;
+    let ttl = humantime::parse_duration(&ttl).map_err(|e| format!("--ttl {ttl}: {e}"))?;
+    if ttl.is_zero() {
+        return Err("--ttl must be longer than zero".into());
+    }
+    auth::agent_token(secret, &agent, supervisor, ttl).map_err(|e| e.to_string())
 }
 
 /// SIGTERM (how orchestrators stop us) or Ctrl-C.

@@ -17,8 +17,8 @@ use crate::store::{
 /// Longest reply or note accepted (characters).
 pub const MAX_REPLY_CHARS: usize = 64 * 1024;
 
-/// The conversation, if the actor may read it: admins always; an agent while it holds
-/// it or owns its customer.
+/// The conversation, if the actor may read it: admins and supervisors always; an agent
+/// while it holds it or owns its customer.
 pub async fn read(
     app: &App,
     actor: &Actor,
@@ -27,7 +27,7 @@ pub async fn read(
     let conv = app.store.conversation(id).await?;
     let mut conv = conv
         .filter(|c| match actor {
-            Actor::Admin => true,
+            Actor::Admin | Actor::Supervisor(_) => true,
             Actor::Agent(me) => {
                 c.agent_id.as_deref() == Some(me.as_str())
                     || c.customer.personal_agent_id.as_deref() == Some(me.as_str())
@@ -38,7 +38,8 @@ pub async fn read(
     Ok(conv)
 }
 
-/// The conversation, if the actor may act on it: admins always, an agent while it holds it.
+/// The conversation, if the actor may act on it: admins always, an agent while it holds
+/// it, a supervisor also while it waits in the supervisor queue.
 async fn held_by(
     app: &App,
     actor: &Actor,
@@ -48,6 +49,10 @@ async fn held_by(
     conv.filter(|c| match actor {
         Actor::Admin => true,
         Actor::Agent(me) => c.agent_id.as_deref() == Some(me.as_str()),
+        Actor::Supervisor(me) => {
+            c.agent_id.as_deref() == Some(me.as_str())
+                || (c.agent_id.is_none() && c.queue.as_deref() == Some(SUPERVISOR_QUEUE))
+        }
     })
     .ok_or_else(|| AppError::NotFound(format!("no conversation `{id}` of yours")))
 }
@@ -75,7 +80,7 @@ fn staff_entry(
         channel: medium.channel(),
         network: medium.network(),
         from: match actor {
-            Actor::Agent(me) => me.to_string(),
+            Actor::Agent(me) | Actor::Supervisor(me) => me.to_string(),
             Actor::Admin => "admin".to_owned(),
         },
         text,
@@ -267,7 +272,7 @@ pub async fn resolve(
     id: &ConversationId,
     csat: Option<u8>,
 ) -> Result<(), AppError> {
-    if let Actor::Agent(_) = actor {
+    if !matches!(actor, Actor::Admin) {
         held_by(app, actor, id).await?;
     }
     if csat.is_some_and(|c| !(1..=5).contains(&c)) {

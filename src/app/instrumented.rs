@@ -143,6 +143,10 @@ impl Store for Instrumented {
         self.timed("agents", self.inner.agents()).await
     }
 
+    async fn held(&self, agent: &AgentId) -> Result<Vec<ConversationId>, StoreError> {
+        self.timed("held", self.inner.held(agent)).await
+    }
+
     async fn set_presence(
         &self,
         id: &AgentId,

@@ -10,6 +10,7 @@ pub mod calls;
 pub mod complaints;
 pub mod conversations;
 pub mod deadlines;
+pub mod desk;
 mod entries;
 pub mod follow_ups;
 pub mod ingest;
@@ -50,6 +51,9 @@ pub struct App {
 pub enum Actor {
     Admin,
     Agent(AgentId),
+    /// An agent who also watches the floor: reads every conversation and works the
+    /// supervisor queue, but is no admin.
+    Supervisor(AgentId),
 }
 
 /// Why a use case did not do what was asked.

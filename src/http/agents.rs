@@ -4,9 +4,10 @@ use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::auth::{Admin, Staff};
+use super::auth::{Admin, Staff, Watcher};
 use super::error::{ApiError, Problem};
 use super::resource;
+use crate::app::desk::{self, DeskItem};
 use crate::app::{agents, ratings, App};
 use crate::domain::{
     AgentId, AgentProfile, AgentView, Capacity, Presence, PublicCard, Skills, DEFAULT_GROUP,
@@ -20,7 +21,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::put().to(put_agent))
                 .route(web::delete().to(delete_agent)),
         )
-        .service(resource("/v1/agents/{id}/presence").route(web::put().to(put_presence)));
+        .service(resource("/v1/agents/{id}/presence").route(web::put().to(put_presence)))
+        .service(resource("/v1/agents/{id}/conversations").route(web::get().to(held)));
 }
 
 /// Capacity per channel; a channel left out gets the default (phone 1, email 5, chat 3, social 3).
@@ -146,13 +148,44 @@ pub async fn get_agent(
     id: web::Path<String>,
 ) -> Result<web::Json<AgentView>, ApiError> {
     let id = agent_id(&id)?;
-    if !staff.may_act_as(&id) {
+    if !staff.may_read_as(&id) {
         return Err(ApiError::Forbidden);
     }
     ratings::agent(&state, &id)
         .await?
         .map(web::Json)
         .ok_or_else(|| ApiError::NotFound(format!("no agent `{id}`")))
+}
+
+/// The conversations the agent holds now, most recent activity first, each with what
+/// the customer wrote since staff last answered: the agent desk's list.
+#[utoipa::path(
+    get,
+    path = "/v1/agents/{id}/conversations",
+    tag = "agents",
+    params(("id" = String, Path, description = "Agent id")),
+    security(("admin_token" = []), ("agent_jwt" = [])),
+    responses(
+        (status = 200, body = [DeskItem]),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Another agent (supervisors may read any)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 503, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn held(
+    staff: Staff,
+    state: web::Data<App>,
+    id: web::Path<String>,
+) -> Result<web::Json<Vec<DeskItem>>, ApiError> {
+    let id = agent_id(&id)?;
+    if !staff.may_read_as(&id) {
+        return Err(ApiError::Forbidden);
+    }
+    if state.store.agent(&id).await?.is_none() {
+        return Err(ApiError::NotFound(format!("no agent `{id}`")));
+    }
+    Ok(web::Json(desk::held(&state, &id).await?))
 }
 
 /// Removes an agent. The conversations it holds and the customers waiting for it go
@@ -181,12 +214,12 @@ pub async fn delete_agent(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// Every agent.
+/// Every agent (admins, and supervisors watching the floor).
 #[utoipa::path(
     get,
     path = "/v1/agents",
     tag = "agents",
-    security(("admin_token" = [])),
+    security(("admin_token" = []), ("agent_jwt" = [])),
     responses(
         (status = 200, body = Vec<AgentView>),
         (status = 401, body = Problem, content_type = "application/problem+json"),
@@ -194,7 +227,7 @@ pub async fn delete_agent(
     )
 )]
 pub async fn list_agents(
-    _: Admin,
+    _: Watcher,
     state: web::Data<App>,
 ) -> Result<web::Json<Vec<AgentView>>, ApiError> {
     Ok(web::Json(state.store.agents().await?))

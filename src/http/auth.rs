@@ -1,15 +1,17 @@
 //! Who is calling. Adapters and admins present static bearer tokens (compared in
 //! constant time); agents present an HS256 JWT whose `sub` is their agent id and whose
-//! `exp` is checked. A missing or invalid credential is 401; a valid one on a route for
-//! another kind of caller is 403.
+//! `exp` is checked; a `role: supervisor` claim makes the agent a supervisor (reads every
+//! conversation, queue and agent, works the supervisor queue, has no admin rights). A
+//! missing or invalid credential is 401; a valid one on a route for another kind of
+//! caller is 403.
 
 use std::future::{ready, Ready};
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
-use serde::Deserialize;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 
 use super::error::ApiError;
@@ -29,11 +31,42 @@ pub enum Caller {
     Admin,
     Adapter,
     Agent(AgentId),
+    /// An agent whose token carries `role: supervisor`.
+    Supervisor(AgentId),
 }
 
-#[derive(Deserialize)]
+/// The one role an agent token may carry beyond being an agent.
+pub const SUPERVISOR_ROLE: &str = "supervisor";
+
+/// An agent token's claims: who (`sub`), until when (`exp`), and an optional `role`.
+#[derive(Debug, Serialize, Deserialize)]
 struct Claims {
     sub: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    exp: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    role: Option<String>,
+}
+
+/// Signs an agent token (HS256) as `switchboard agent-token` hands them out: `sub` the
+/// agent, `exp` after `ttl`, and `role: supervisor` for a supervisor.
+pub fn agent_token(
+    secret: &str,
+    agent: &AgentId,
+    supervisor: bool,
+    ttl: std::time::Duration,
+) -> Result<String, jsonwebtoken::errors::Error> {
+    let ttl = i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX / 2);
+    let claims = Claims {
+        sub: agent.to_string(),
+        exp: Some(chrono::Utc::now().timestamp().saturating_add(ttl)),
+        role: supervisor.then(|| SUPERVISOR_ROLE.to_owned()),
+    };
+    jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(secret.as_bytes()),
+    )
 }
 
 impl Tokens {
@@ -58,18 +91,25 @@ impl Tokens {
         match (admin, adapter) {
             (true, _) => Some(Caller::Admin),
             (false, true) => Some(Caller::Adapter),
-            _ => self.agent(presented).map(Caller::Agent),
+            _ => self.agent(presented),
         }
     }
 
-    fn agent(&self, jwt: &str) -> Option<AgentId> {
+    /// An agent (or supervisor) from a valid JWT; an unknown role is no credential at all,
+    /// so a token minted for some future role never passes as a plain agent's.
+    fn agent(&self, jwt: &str) -> Option<Caller> {
         let key = self.agent_key.as_ref()?;
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_required_spec_claims(&["exp", "sub"]);
         // A token issued for later (`nbf`) is not valid yet.
         validation.validate_nbf = true;
         let data = jsonwebtoken::decode::<Claims>(jwt, key, &validation).ok()?;
-        data.claims.sub.parse().ok()
+        let id = data.claims.sub.parse().ok()?;
+        match data.claims.role.as_deref() {
+            None => Some(Caller::Agent(id)),
+            Some(SUPERVISOR_ROLE) => Some(Caller::Supervisor(id)),
+            Some(_) => None,
+        }
     }
 
     fn of(req: &HttpRequest) -> Result<Caller, ApiError> {
@@ -114,6 +154,10 @@ pub struct Admin;
 #[derive(Debug)]
 pub struct Staff(pub Caller);
 
+/// Who may watch the whole floor: an administrator or a supervisor.
+#[derive(Debug)]
+pub struct Watcher(pub Caller);
+
 /// Anyone with a valid token: an adapter, an admin or an agent.
 #[derive(Debug)]
 pub struct AnyCaller(pub Caller);
@@ -128,13 +172,18 @@ impl FromRequest for AnyCaller {
 }
 
 impl Staff {
-    /// Admins reach every agent; an agent only itself.
+    /// Admins reach every agent; an agent (supervisor or not) only itself.
     pub fn may_act_as(&self, agent: &AgentId) -> bool {
         match &self.0 {
             Caller::Admin => true,
-            Caller::Agent(me) => me == agent,
+            Caller::Agent(me) | Caller::Supervisor(me) => me == agent,
             Caller::Adapter => false,
         }
+    }
+
+    /// What an agent's desk shows may also be read by a supervisor.
+    pub fn may_read_as(&self, agent: &AgentId) -> bool {
+        matches!(self.0, Caller::Supervisor(_)) || self.may_act_as(agent)
     }
 }
 
@@ -160,6 +209,17 @@ impl FromRequest for Admin {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         extract(req, |c| (c == Caller::Admin).then_some(Admin))
+    }
+}
+
+impl FromRequest for Watcher {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        extract(req, |c| {
+            matches!(c, Caller::Admin | Caller::Supervisor(_)).then_some(Watcher(c))
+        })
     }
 }
 
@@ -245,6 +305,24 @@ mod tests {
         assert!(t.caller(&started).is_some(), "an nbf in the past is fine");
         let without_secret = Tokens::new(None, vec![], None);
         assert_eq!(without_secret.caller(&good), None, "no secret, no agents");
+    }
+
+    #[test]
+    fn minted_tokens_carry_the_role_and_unknown_roles_are_refused() {
+        let t = Tokens::new(None, vec![], Some("s3cret"));
+        let id: AgentId = "sup-1".parse().expect("id");
+        let hour = std::time::Duration::from_secs(3600);
+        let plain = agent_token("s3cret", &id, false, hour).expect("mint");
+        assert_eq!(t.caller(&plain), Some(Caller::Agent(id.clone())));
+        let sup = agent_token("s3cret", &id, true, hour).expect("mint");
+        assert_eq!(t.caller(&sup), Some(Caller::Supervisor(id)));
+        let odd = jwt(
+            "s3cret",
+            json!({ "sub": "sup-1", "exp": future(), "role": "admin" }),
+        );
+        assert_eq!(t.caller(&odd), None, "a role we do not know grants nothing");
+        let elsewhere = agent_token("other", &"a".parse().expect("id"), true, hour);
+        assert_eq!(t.caller(&elsewhere.expect("mint")), None, "another secret");
     }
 
     #[test]

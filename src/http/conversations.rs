@@ -186,7 +186,7 @@ pub async fn deadlines(
     state: web::Data<App>,
     id: web::Path<String>,
 ) -> Result<web::Json<Deadlines>, ApiError> {
-    if let Caller::Agent(_) = caller.0 {
+    if let Caller::Agent(_) | Caller::Supervisor(_) = caller.0 {
         return Err(ApiError::Forbidden);
     }
     let id = parse_id(&id)?;
@@ -315,6 +315,7 @@ pub async fn set_requirements(
 fn actor(staff: &Staff) -> Actor {
     match &staff.0 {
         Caller::Agent(me) => Actor::Agent(me.clone()),
+        Caller::Supervisor(me) => Actor::Supervisor(me.clone()),
         _ => Actor::Admin,
     }
 }

@@ -116,7 +116,7 @@ pub async fn manager(
     state: web::Data<App>,
     id: web::Path<String>,
 ) -> Result<web::Json<ManagerCard>, ApiError> {
-    if let Caller::Agent(_) = caller.0 {
+    if let Caller::Agent(_) | Caller::Supervisor(_) = caller.0 {
         return Err(ApiError::Forbidden);
     }
     let not_found = || ApiError::NotFound(format!("customer `{id}` has no personal agent"));
@@ -184,7 +184,7 @@ pub async fn complain(
     let source = match caller.0 {
         Caller::Adapter => Source::Button,
         Caller::Admin => Source::Admin,
-        Caller::Agent(_) => Source::Agent,
+        Caller::Agent(_) | Caller::Supervisor(_) => Source::Agent,
     };
     let conv = complaints::raise(
         &state,

@@ -9,6 +9,7 @@ pub mod body;
 mod calls;
 mod conversations;
 mod customers;
+pub mod desk;
 pub mod error;
 pub mod events;
 pub mod messages;
@@ -58,6 +59,7 @@ pub fn configure(max_body_bytes: usize) -> impl Fn(&mut web::ServiceConfig) + Cl
         .configure(customers::configure)
         .configure(queues::configure)
         .configure(openapi::configure)
+        .configure(desk::configure)
         .default_service(web::to(not_found));
     }
 }
@@ -91,7 +93,7 @@ pub fn resource(path: &str) -> actix_web::Resource {
 async fn method_not_allowed(req: HttpRequest) -> Result<actix_web::HttpResponse, ApiError> {
     let allow = req
         .match_pattern()
-        .and_then(|pattern| openapi::allowed_methods(&pattern))
+        .and_then(|pattern| openapi::allowed_methods(&pattern).or_else(|| desk::allowed(&pattern)))
         .unwrap_or_default();
     Err(ApiError::MethodNotAllowed {
         detail: format!("{} is not allowed on {}", req.method(), req.path()),

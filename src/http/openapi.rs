@@ -51,6 +51,8 @@ use crate::domain::{Channel, Medium, Network};
         customers::set_follow_up,
         customers::cancel_follow_up,
         queues::list_queue,
+        queues::floor,
+        agents::held,
         customers::patch_customer,
         customers::find_customer,
         openapi_json,

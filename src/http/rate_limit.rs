@@ -88,7 +88,7 @@ pub fn bucket(
     let (label, limit) = match caller {
         Caller::Admin => ("admin", limits.admin_per_sec),
         Caller::Adapter => ("adapter", limits.adapter_per_sec),
-        Caller::Agent(_) => ("agent", limits.agent_per_sec),
+        Caller::Agent(_) | Caller::Supervisor(_) => ("agent", limits.agent_per_sec),
     };
     if limit == 0 {
         return None;
@@ -101,7 +101,7 @@ pub fn bucket(
             let short: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
             format!("adapter:{short}")
         }
-        Caller::Agent(id) => format!("agent:{id}"),
+        Caller::Agent(id) | Caller::Supervisor(id) => format!("agent:{id}"),
     };
     Some(Bucket {
         caller: label,

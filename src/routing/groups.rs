@@ -154,6 +154,13 @@ impl Groups {
     }
 
     /// The conversations waiting in `queue` in every group, in queue order.
+    /// The conversations `agent` holds (in their group), longest held first.
+    pub fn held(&self, agent: &AgentId) -> Vec<ConversationId> {
+        self.of_agent(agent)
+            .map(|r| r.held(agent))
+            .unwrap_or_default()
+    }
+
     pub fn queued(&self, queue: &str) -> Vec<super::QueuedConversation> {
         let mut all: Vec<_> = self.groups.values().flat_map(|r| r.queued(queue)).collect();
         all.sort_by(|a, b| {

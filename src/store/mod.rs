@@ -238,6 +238,9 @@ pub trait Store: Send + Sync + 'static {
 
     async fn agents(&self) -> Result<Vec<AgentView>, StoreError>;
 
+    /// The conversations an agent holds now, longest held first (their desk's list).
+    async fn held(&self, agent: &AgentId) -> Result<Vec<ConversationId>, StoreError>;
+
     /// Sets presence: coming online fills the agent's free capacity from their waiting
     /// customers and the queues; going offline sends their waiting customers elsewhere.
     /// `None` when there is no such agent.

@@ -358,6 +358,14 @@ impl Routing {
             .map(|r| r.route(RouteReason::AlreadyAssigned))
     }
 
+    /// The conversations `agent` holds, longest held first.
+    pub fn held(&self, agent: &AgentId) -> Vec<ConversationId> {
+        self.ordered(
+            |r| matches!(&r.holding, Holding::Assigned(a) if a == agent),
+            |r| (r.since, 0.0),
+        )
+    }
+
     /// The conversations waiting in `queue` (not for a personal agent), first first.
     pub fn queued(&self, queue: &str) -> Vec<super::QueuedConversation> {
         let waiting = |r: &RouteRec| {

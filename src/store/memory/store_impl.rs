@@ -143,6 +143,10 @@ impl Store for MemoryStore {
         Ok(self.lock().routing.agents())
     }
 
+    async fn held(&self, agent: &AgentId) -> Result<Vec<ConversationId>, StoreError> {
+        Ok(self.lock().routing.held(agent))
+    }
+
     async fn set_presence(
         &self,
         id: &AgentId,

@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use super::{corrupt, from_redis, RedisStore};
 use crate::domain::{
-    AgentId, AgentProfile, AgentView, Capacity, Channel, Presence, PublicCard, RoutingGroup, Skills,
+    AgentId, AgentProfile, AgentView, Capacity, Channel, ConversationId, Presence, PublicCard,
+    RoutingGroup, Skills,
 };
 use crate::routing::BUSY_AGENT;
 use crate::store::{Assignment, StoreError};
@@ -174,6 +175,22 @@ impl RedisStore {
             .await
             .map_err(from_redis)?;
         agent_view(id, &group, fields)
+    }
+
+    /// The conversations the agent holds, longest held first.
+    pub(super) async fn held_by(&self, id: &AgentId) -> Result<Vec<ConversationId>, StoreError> {
+        let group = self.agent_group(id).await?;
+        let ids: Vec<String> = redis::cmd("ZRANGE")
+            .arg(self.keys.held(&group, id))
+            .arg(0)
+            .arg(-1)
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(from_redis)?;
+        ids.iter()
+            .map(|i| i.parse())
+            .collect::<Result<_, _>>()
+            .map_err(corrupt)
     }
 
     /// Every group's agents, by id.

@@ -140,6 +140,11 @@ impl Keys {
         format!("{}:ev:{id}", self.routing(group))
     }
 
+    /// The conversations an agent holds, by since (kept by the routing scripts).
+    pub fn held(&self, group: &RoutingGroup, id: &AgentId) -> String {
+        format!("{}:held:{id}", self.routing(group))
+    }
+
     /// Counts a group's events (see `lua/routing/prelude.lua`).
     pub fn event_sequence(&self, group: &RoutingGroup) -> String {
         format!("{}:evseq", self.routing(group))

@@ -128,6 +128,10 @@ impl Store for RedisStore {
         self.load_agents().await
     }
 
+    async fn held(&self, agent: &AgentId) -> Result<Vec<ConversationId>, StoreError> {
+        self.held_by(agent).await
+    }
+
     async fn set_presence(
         &self,
         id: &AgentId,

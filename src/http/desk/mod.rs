@@ -1,0 +1,102 @@
+//! The agent desk (`/desk`) and the supervisor's wall (`/desk/supervisor`): static pages
+//! embedded in the binary, no build step. They hold no secrets and need no credentials;
+//! the scripts sign in with an agent token kept in the tab's `sessionStorage` and call
+//! the same API with it, so the pages have exactly the API's authorisation. Every page
+//! and asset is sent with a strict Content-Security-Policy: scripts and styles only from
+//! these files, no inline script, no framing, no forms posting anywhere.
+
+use actix_web::http::header;
+use actix_web::{web, HttpResponse};
+
+use super::error::ApiError;
+use super::resource;
+
+/// Scripts, styles and connections only to this origin; nothing inline, no plugins, no
+/// framing, no `<base>` tricks, no form posts.
+pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; \
+frame-ancestors 'none'";
+
+/// One embedded file and its media type.
+struct Asset {
+    name: &'static str,
+    mime: &'static str,
+    body: &'static str,
+}
+
+const PAGES: [Asset; 2] = [
+    Asset {
+        name: "desk",
+        mime: "text/html; charset=utf-8",
+        body: include_str!("assets/desk.html"),
+    },
+    Asset {
+        name: "supervisor",
+        mime: "text/html; charset=utf-8",
+        body: include_str!("assets/supervisor.html"),
+    },
+];
+
+const ASSETS: [Asset; 4] = [
+    Asset {
+        name: "common.js",
+        mime: "text/javascript; charset=utf-8",
+        body: include_str!("assets/common.js"),
+    },
+    Asset {
+        name: "desk.js",
+        mime: "text/javascript; charset=utf-8",
+        body: include_str!("assets/desk.js"),
+    },
+    Asset {
+        name: "wall.js",
+        mime: "text/javascript; charset=utf-8",
+        body: include_str!("assets/wall.js"),
+    },
+    Asset {
+        name: "desk.css",
+        mime: "text/css; charset=utf-8",
+        body: include_str!("assets/desk.css"),
+    },
+];
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("/desk").route(web::get().to(desk)))
+        .service(resource("/desk/supervisor").route(web::get().to(wall)))
+        .service(resource("/desk/assets/{name}").route(web::get().to(asset)));
+}
+
+/// The methods a desk page answers (they are not API routes, so not in the OpenAPI
+/// document that names every other resource's).
+pub fn allowed(pattern: &str) -> Option<String> {
+    pattern.starts_with("/desk").then(|| "GET".to_owned())
+}
+
+async fn desk() -> HttpResponse {
+    serve(&PAGES[0])
+}
+
+async fn wall() -> HttpResponse {
+    serve(&PAGES[1])
+}
+
+async fn asset(name: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    ASSETS
+        .iter()
+        .find(|a| a.name == name.as_str())
+        .map(serve)
+        .ok_or_else(|| ApiError::NotFound(format!("no desk asset `{name}`")))
+}
+
+/// The file with headers that keep it from being sniffed, framed, cached stale, or
+/// leaking the page's address to anyone it links to.
+fn serve(asset: &Asset) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type(asset.mime)
+        .insert_header((header::CONTENT_SECURITY_POLICY, CSP))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .insert_header((header::REFERRER_POLICY, "no-referrer"))
+        .insert_header((header::X_FRAME_OPTIONS, "DENY"))
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .body(asset.body)
+}
