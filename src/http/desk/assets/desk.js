@@ -99,7 +99,8 @@
 
   async function openConversation(id, keepWindow) {
     const conv = await api('GET', `/v1/conversations/${encodeURIComponent(id)}`);
-    if (!desk.open || desk.open.id !== conv.id) {
+    const fresh = !desk.open || desk.open.id !== conv.id;
+    if (fresh) {
       desk.shown = WINDOW;
       $('reply-text').value = '';
       $('action-status').textContent = '';
@@ -114,7 +115,7 @@
     renderHead(conv);
     renderTimeline(conv);
     renderCustomer(conv);
-    renderReplyChannels(conv);
+    renderReplyChannels(conv, fresh);
     for (const li of $('list').children) {
       li.classList.toggle('active', li.dataset.conversation === conv.id);
     }
@@ -177,12 +178,15 @@
       : [el('li', { class: 'muted' }, 'none')]));
   }
 
-  function renderReplyChannels(conv) {
+  /** Channels to answer on, the customer's last one first and chosen, unless the agent
+   *  already chose another for this conversation (a refresh must not undo that). */
+  function renderReplyChannels(conv, fresh) {
     const last = [...conv.messages].reverse().find((m) => m.direction === 'in');
     const select = $('reply-channel');
-    const current = last ? last.channel : 'chat';
-    const channels = [...new Set([current, ...conv.channels])];
-    select.replaceChildren(...channels.map((c) => el('option', { value: c, selected: c === current }, c)));
+    const lastChannel = last ? last.channel : 'chat';
+    const channels = [...new Set([lastChannel, ...conv.channels])];
+    const chosen = !fresh && channels.includes(select.value) ? select.value : lastChannel;
+    select.replaceChildren(...channels.map((c) => el('option', { value: c, selected: c === chosen }, c)));
   }
 
   // --- actions ----------------------------------------------------------------------
