@@ -95,7 +95,7 @@ pub async fn held(app: &App, agent: &AgentId) -> Result<Vec<DeskItem>, AppError>
             }
         }
     }
-    items.sort_by(|a, b| b.last_activity_at.cmp(&a.last_activity_at));
+    items.sort_by_key(|item| std::cmp::Reverse(item.last_activity_at));
     Ok(items)
 }
 

@@ -8,6 +8,7 @@ mod conformance;
 mod data_loss;
 mod day;
 mod deadlines;
+mod desk;
 mod durability;
 mod errors;
 mod events;
