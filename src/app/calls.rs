@@ -7,7 +7,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::ingest::ingest;
-use super::{App, AppError};
+use super::{Actor, App, AppError};
 use crate::domain::{
     CallDecision, CallState, Channel, CustomerView, Decision, IdentityKind, Language, Network,
     Presence, RawInbound, Route, RouteReason, RoutingGroup, Skills, DEFAULT_TIER,
@@ -153,7 +153,9 @@ pub async fn incoming(
         reason: "unknown_caller".into(),
         state: CallState::InMenu,
         menu_entered_at: Some(now),
+        menu_left_at: None,
         answered_at: None,
+        ended_at: None,
         group: group.map(|g| g.to_string()),
         language: line.language.clone(),
         skills: line.skills.clone(),
@@ -240,6 +242,7 @@ pub async fn event(
             call.menu_entered_at.get_or_insert(now);
         }
         CallEvent::AgentRequested if in_menu => {
+            call.menu_left_at = Some(now);
             if let Some(secs) = menu_time(&call) {
                 state
                     .metrics
@@ -250,6 +253,8 @@ pub async fn event(
             route_to_human(state, &mut call).await?;
         }
         CallEvent::SelfServed if in_menu => {
+            call.menu_left_at = Some(now);
+            call.ended_at = Some(now);
             if let Some(secs) = menu_time(&call) {
                 state
                     .metrics
@@ -264,7 +269,9 @@ pub async fn event(
             call.answered_at = Some(now);
         }
         CallEvent::HungUp if call.state != CallState::Ended => {
+            call.ended_at = Some(now);
             if in_menu {
+                call.menu_left_at = Some(now);
                 if let Some(secs) = menu_time(&call) {
                     state
                         .metrics
@@ -289,6 +296,20 @@ pub async fn event(
     }
     save(state, &call).await?;
     Ok(Some(call))
+}
+
+/// The call, if the actor may read the conversation it joined (admins: any call).
+pub async fn read(app: &App, actor: &Actor, external_id: &str) -> Result<CallRecord, AppError> {
+    let missing = || AppError::NotFound(format!("no call `{external_id}`"));
+    let call = app.store.call(external_id).await?.ok_or_else(missing)?;
+    if !matches!(actor, Actor::Admin) {
+        let conv = call.conversation_id.as_deref().and_then(|c| c.parse().ok());
+        let conv = conv.ok_or_else(missing)?;
+        super::conversations::read(app, actor, &conv)
+            .await
+            .map_err(|_| missing())?;
+    }
+    Ok(call)
 }
 
 /// The agent a call was sent to did not answer while the caller waited: redirection on

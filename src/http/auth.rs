@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 
 use super::error::ApiError;
+use crate::app::Actor;
 use crate::domain::AgentId;
 
 /// The credentials this deployment accepts.
@@ -178,6 +179,15 @@ impl Staff {
             Caller::Admin => true,
             Caller::Agent(me) | Caller::Supervisor(me) => me == agent,
             Caller::Adapter => false,
+        }
+    }
+
+    /// The staff member as the use cases see them.
+    pub fn actor(&self) -> Actor {
+        match &self.0 {
+            Caller::Agent(me) => Actor::Agent(me.clone()),
+            Caller::Supervisor(me) => Actor::Supervisor(me.clone()),
+            Caller::Admin | Caller::Adapter => Actor::Admin,
         }
     }
 

@@ -5,7 +5,7 @@ use chrono::Utc;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::auth::Adapter;
+use super::auth::{Adapter, Staff};
 use super::error::{ApiError, Problem};
 use super::resource;
 use crate::app::calls::{self, CallEvent, CallHints};
@@ -15,6 +15,7 @@ use crate::store::CallRecord;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/v1/calls").route(web::post().to(incoming_call)))
+        .service(resource("/v1/calls/{external_id}").route(web::get().to(get_call)))
         .service(resource("/v1/calls/{external_id}/events").route(web::post().to(call_event)));
 }
 
@@ -117,4 +118,30 @@ pub async fn call_event(
         .await?
         .map(|call| HttpResponse::Ok().json(call))
         .ok_or_else(|| ApiError::NotFound(format!("no call `{external_id}`")))
+}
+
+/// A call as it stands: the decision, when the caller entered and left the menu, when an
+/// agent answered and when it ended (the desk shows its duration and menu time). Kept for
+/// a day. Staff who may read the conversation it joined may read it.
+#[utoipa::path(
+    get,
+    path = "/v1/calls/{external_id}",
+    tag = "calls",
+    params(("external_id" = String, Path, description = "The provider's call id")),
+    security(("admin_token" = []), ("agent_jwt" = [])),
+    responses(
+        (status = 200, body = CallRecord),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such call, or not one this agent may read", body = Problem, content_type = "application/problem+json"),
+        (status = 503, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn get_call(
+    staff: Staff,
+    state: web::Data<App>,
+    external_id: web::Path<String>,
+) -> Result<web::Json<CallRecord>, ApiError> {
+    Ok(web::Json(
+        calls::read(&state, &staff.actor(), &external_id).await?,
+    ))
 }

@@ -97,7 +97,7 @@ pub async fn reply(
         channel: body.channel,
         network: body.network,
     };
-    let replied = conversations::reply(&state, &actor(&staff), &id, reply).await?;
+    let replied = conversations::reply(&state, &staff.actor(), &id, reply).await?;
     let mut body =
         serde_json::to_value(&replied.message).map_err(|e| ApiError::Internal(Box::new(e)))?;
     body["delivery"] = serde_json::json!(replied.delivery);
@@ -161,7 +161,7 @@ pub async fn transfer(
         }
     };
     let (route, transfers) =
-        conversations::transfer(&state, &actor(&staff), &id, to, body.note).await?;
+        conversations::transfer(&state, &staff.actor(), &id, to, body.note).await?;
     Ok(HttpResponse::Ok().json(TransferResponse { route, transfers }))
 }
 
@@ -307,17 +307,8 @@ pub async fn set_requirements(
         language: body.language.as_deref().map(str::parse).transpose()?,
         skills: body.skills,
     };
-    let view = conversations::set_requirements(&state, &actor(&staff), &id, requirements).await?;
+    let view = conversations::set_requirements(&state, &staff.actor(), &id, requirements).await?;
     Ok(HttpResponse::Ok().json(view))
-}
-
-/// The staff member as the use cases see them.
-fn actor(staff: &Staff) -> Actor {
-    match &staff.0 {
-        Caller::Agent(me) => Actor::Agent(me.clone()),
-        Caller::Supervisor(me) => Actor::Supervisor(me.clone()),
-        _ => Actor::Admin,
-    }
 }
 
 fn parse_id(raw: &str) -> Result<ConversationId, ApiError> {
@@ -348,7 +339,7 @@ pub async fn get_conversation(
     let id = parse_id(&id)?;
     // Another agent's conversation is answered exactly like a missing one.
     Ok(web::Json(
-        conversations::read(&state, &actor(&staff), &id).await?,
+        conversations::read(&state, &staff.actor(), &id).await?,
     ))
 }
 
@@ -415,7 +406,7 @@ pub async fn resolve(
     // Parsed before anything changes: a rating we cannot read must not be dropped
     // silently while the conversation resolves anyway.
     let csat = resolve_request(&req, &body)?.csat;
-    conversations::resolve(&state, &actor(&staff), &id, csat).await?;
+    conversations::resolve(&state, &staff.actor(), &id, csat).await?;
     Ok(HttpResponse::Ok().json(ResolveResponse {
         id: id.to_string(),
         state: ConversationState::Resolved,

@@ -22,6 +22,7 @@ use crate::domain::{Channel, Medium, Network};
         messages::ingest,
         calls::incoming_call,
         calls::call_event,
+        calls::get_call,
         super::webhooks::twilio_voice::voice,
         super::webhooks::twilio_voice::menu,
         super::webhooks::twilio_voice::dial,

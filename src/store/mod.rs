@@ -65,7 +65,13 @@ pub struct CallRecord {
     pub reason: String,
     pub state: CallState,
     pub menu_entered_at: Option<DateTime<Utc>>,
+    /// When the caller left the menu (asked for a person, served themselves, hung up).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub menu_left_at: Option<DateTime<Utc>>,
     pub answered_at: Option<DateTime<Utc>>,
+    /// When the call ended: its duration is `ended_at - answered_at`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_at: Option<DateTime<Utc>>,
     /// The routing group of the line called, as the adapter named it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group: Option<String>,

@@ -178,3 +178,34 @@ async fn a_supervisor_watches_the_floor_and_works_its_queue_but_is_no_admin() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_call_record_says_how_long_the_menu_and_the_call_took_to_whoever_may_read_it() {
+    on_both_stores(|app| async move {
+        app.agent_online("a").await;
+        let call =
+            json!({ "external_id": "CA-menu-1", "from": "+442079460000", "to": "+18005550199" });
+        let first = json_of(app.adapter_post("/v1/calls", &call).await).await;
+        assert_eq!(first["decision"], "ivr", "a stranger meets the menu");
+        for event in ["agent_requested", "answered", "hung_up"] {
+            let path = "/v1/calls/CA-menu-1/events";
+            let r = app.adapter_post(path, &json!({ "event": event })).await;
+            assert_eq!(r.status(), 200, "{event}");
+        }
+        let read = json_of(app.agent_get("a", "/v1/calls/CA-menu-1").await).await;
+        let at = |field: &str| -> chrono::DateTime<chrono::Utc> {
+            read[field]
+                .as_str()
+                .and_then(|t| t.parse().ok())
+                .unwrap_or_else(|| panic!("{field} in {read}"))
+        };
+        assert!(at("menu_entered_at") <= at("menu_left_at"));
+        assert!(at("menu_left_at") <= at("answered_at"));
+        assert!(at("answered_at") <= at("ended_at"));
+        let other = app.agent_get("b", "/v1/calls/CA-menu-1").await;
+        assert_eq!(other.status(), 404, "not a conversation b may read");
+        assert_eq!(app.admin_get("/v1/calls/CA-menu-1").await.status(), 200);
+        assert_eq!(app.admin_get("/v1/calls/CA-nope").await.status(), 404);
+    })
+    .await;
+}

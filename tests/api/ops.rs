@@ -106,6 +106,7 @@ async fn the_openapi_document_describes_every_route() {
         ("/v1/agents/{id}/events", "get"),
         ("/v1/agents/{id}/conversations", "get"),
         ("/v1/floor", "get"),
+        ("/v1/calls/{external_id}", "get"),
     ];
     for (path, method) in expected {
         assert!(
@@ -117,7 +118,7 @@ async fn the_openapi_document_describes_every_route() {
         .as_object()
         .map(|p| p.len())
         .unwrap_or_default();
-    assert_eq!(paths, 32, "a route was added without being tested here");
+    assert_eq!(paths, 33, "a route was added without being tested here");
     // The document describes the API port: the ops routes live on the ops port only.
     for ops in ["/healthz", "/readyz", "/metrics"] {
         assert!(doc["paths"][ops].is_null(), "{ops} is not on the API port");

@@ -167,8 +167,23 @@ async fn an_agents_day_on_the_desk_in_a_real_browser() {
         call["agent_id"], "ann",
         "a known caller goes to her manager"
     );
+    // Answered, and not hung up: a hang-up frees the unit the conversation holds.
+    service
+        .call(
+            "POST",
+            "/v1/calls/CA-desk-1/events",
+            ADAPTER,
+            json!({ "event": "answered" }),
+        )
+        .await;
     eventually("the header shows e-mail, chat and call", || async {
         (badged_channels(&ann).await == ["chat", "email", "phone"]).then_some(())
+    })
+    .await;
+    eventually("the call shows it is on and skipped the menu", || async {
+        text_of(&ann, "#timeline .call-facts")
+            .await
+            .filter(|t| t == "on the call · past the menu (known caller)")
     })
     .await;
     screenshot(&ann, "desk-conversation").await;

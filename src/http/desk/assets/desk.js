@@ -129,6 +129,37 @@
     $('conv-state').textContent = `${conv.state} ${where}`.trim();
   }
 
+  /** Seconds between two times, as "3 min 20 s". */
+  function span(from, to) {
+    const secs = Math.max(0, Math.round((Date.parse(to) - Date.parse(from)) / 1000));
+    return secs < 60 ? `${secs} s` : `${Math.floor(secs / 60)} min ${secs % 60} s`;
+  }
+
+  /** What a call record says of the call: its duration, and the time its caller spent in
+   *  the phone menu (or that they were sent past it). */
+  function callFacts(call) {
+    const talk = call.answered_at
+      ? (call.ended_at ? `${span(call.answered_at, call.ended_at)} call` : 'on the call')
+      : (call.ended_at ? 'not answered' : 'ringing');
+    const menu = call.menu_entered_at
+      ? `${span(call.menu_entered_at, call.menu_left_at || call.ended_at || new Date().toISOString())} in the menu`
+      : 'past the menu (known caller)';
+    return `${talk} · ${menu}`;
+  }
+
+  /** Fills in a call entry's facts, and again in a few seconds while the call goes on. */
+  async function showCall(node, externalId) {
+    try {
+      const call = await api('GET', `/v1/calls/${encodeURIComponent(externalId)}`);
+      node.textContent = callFacts(call);
+      if (!call.ended_at) {
+        setTimeout(() => { if (node.isConnected) showCall(node, externalId); }, 3000);
+      }
+    } catch (err) {
+      node.textContent = ''; // kept for a day: older calls show as calls only
+    }
+  }
+
   function entry(m) {
     const note = m.kind === 'note';
     const cls = ['entry', m.direction === 'in' ? 'in' : 'out', note ? 'note' : ''].join(' ');
@@ -138,7 +169,14 @@
         el('span', { class: 'from' }, m.from),
         el('time', { datetime: m.at }, time(m.at))),
       m.subject ? el('div', { class: 'subject' }, m.subject) : null,
-      el('div', { class: 'text' }, m.text));
+      el('div', { class: 'text' }, m.text),
+      m.channel === 'phone' && m.external_id ? callNode(m.external_id) : null);
+  }
+
+  function callNode(externalId) {
+    const node = el('div', { class: 'call-facts' });
+    showCall(node, externalId);
+    return node;
   }
 
   function renderTimeline(conv) {
