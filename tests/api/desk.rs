@@ -3,20 +3,7 @@
 
 use serde_json::{json, Value};
 
-use crate::helpers::{
-    agent_jwt, message, spawn_app, test_settings, RedisServer, TestApp, AGENT_JWT_SECRET,
-};
-
-async fn on_both_stores<F, Fut>(check: F)
-where
-    F: Fn(TestApp) -> Fut,
-    Fut: std::future::Future<Output = ()>,
-{
-    let redis = RedisServer::start();
-    for url in [None, Some(redis.url())] {
-        check(spawn_app(test_settings(url.as_deref(), &[])).await).await;
-    }
-}
+use crate::helpers::{agent_jwt, message, on_both_stores, TestApp, AGENT_JWT_SECRET};
 
 fn supervisor_jwt(agent: &str) -> String {
     let id = agent.parse().expect("agent id");

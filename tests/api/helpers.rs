@@ -450,6 +450,18 @@ macro_rules! both_stores {
     };
 }
 
+/// Runs `check` against an app on the embedded store and on a real Redis.
+pub async fn on_both_stores<F, Fut>(check: F)
+where
+    F: Fn(TestApp) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let redis = RedisServer::start();
+    for url in [None, Some(redis.url())] {
+        check(spawn_app(test_settings(url.as_deref(), &[])).await).await;
+    }
+}
+
 /// xorshift64*: a tiny deterministic generator, so a failing seed (or a simulated day)
 /// can be replayed.
 pub struct Rng(pub u64);

@@ -3,19 +3,7 @@
 
 use serde_json::{json, Value};
 
-use crate::helpers::{message, spawn_app, test_settings, RedisServer, TestApp};
-
-/// Runs `check` against an app on the embedded store and on a real Redis.
-async fn on_both_stores<F, Fut>(check: F)
-where
-    F: Fn(TestApp) -> Fut,
-    Fut: std::future::Future<Output = ()>,
-{
-    let redis = RedisServer::start();
-    for url in [None, Some(redis.url())] {
-        check(spawn_app(test_settings(url.as_deref(), &[])).await).await;
-    }
-}
+use crate::helpers::{message, on_both_stores, TestApp};
 
 fn sample(text: &str, series: &str) -> Option<f64> {
     text.lines()
