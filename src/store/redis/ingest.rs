@@ -9,6 +9,7 @@ use futures_util::future::try_join_all;
 use redis::RedisError;
 
 use super::codec::{corrupt, from_redis, parse_customer};
+use super::message_record;
 use super::{receipts, RedisStore};
 use crate::domain::{
     merge_target, AgentId, CustomerId, Identity, InboundMessage, Language, Message, Receipt,
@@ -241,8 +242,7 @@ impl RedisStore {
         from_cache: bool,
         now: DateTime<Utc>,
     ) -> Result<ScriptAnswer, StoreError> {
-        let message_json =
-            serde_json::to_string(message).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let message_json = message_record::encode(message)?;
         let mut call = self.scripts.ingest.prepare_invoke();
         call.key(self.keys.customer(cid))
             .key(self.keys.conversations(cid))

@@ -16,6 +16,7 @@ mod identity_cache;
 mod ingest;
 mod keys;
 mod merge;
+mod message_record;
 mod outbox;
 mod queues;
 mod reads;

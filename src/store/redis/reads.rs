@@ -3,6 +3,7 @@
 use std::collections::BTreeSet;
 
 use super::codec::{corrupt, from_redis, parse_channels, parse_customer, Hash};
+use super::message_record;
 use super::RedisStore;
 use crate::domain::{
     AgentId, Channel, ConversationId, ConversationState, ConversationView, CustomerId,
@@ -99,9 +100,8 @@ impl RedisStore {
         }
         let messages = messages
             .iter()
-            .map(|m| serde_json::from_str(m))
-            .collect::<Result<_, _>>()
-            .map_err(corrupt)?;
+            .map(|m| message_record::decode(m))
+            .collect::<Result<_, _>>()?;
         let absorbed = absorbed
             .iter()
             .map(|c| c.parse())

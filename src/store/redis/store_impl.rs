@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::codec::{corrupt, from_redis, parse_customer};
+use super::message_record;
 use super::RedisStore;
 use crate::domain::{
     AgentId, AgentProfile, AgentView, ConversationId, ConversationView, CustomerId, CustomerView,
@@ -165,7 +166,7 @@ impl Store for RedisStore {
             .key(self.keys.customer(id.customer()))
             .key(self.keys.conversations(id.customer()))
             .arg(id.seq())
-            .arg(serde_json::to_string(message).map_err(corrupt)?)
+            .arg(message_record::encode(message)?)
             .arg(now.timestamp_millis())
             .arg(if message.kind == EntryKind::Message {
                 "1"
