@@ -63,10 +63,15 @@ if not seq then
 end
 
 local conv = v .. ':' .. seq
-redis.call('SADD', conv .. ':ch', ARGV[8])
 redis.call('RPUSH', conv .. ':m', ARGV[7])
 -- Routing needs these only when no agent holds the conversation (its `agent` mirror).
-local held = redis.call('HMGET', conv, 'agent', 'repeat_contacts', 'queue', 'group')
+-- `ch:<channel>` marks a channel already in `:ch`: a customer writing again on the same
+-- channel (the common case) costs no set write.
+local held = redis.call('HMGET', conv, 'agent', 'repeat_contacts', 'queue', 'group', 'ch:' .. ARGV[8])
+if not held[5] then
+  redis.call('SADD', conv .. ':ch', ARGV[8])
+  redis.call('HSET', conv, 'ch:' .. ARGV[8], '1')
+end
 local personal, tier = f[6], f[7]
 -- The routing group is decided once per opening, here, so concurrent messages agree:
 -- the personal agent's group (the customer's), else the adapter's, else the customer's
