@@ -6,9 +6,11 @@
 # Redis SET; and GET /readyz, HTTP plus one PING), then known-customer ingest (into an assigned
 # conversation), new-customer ingest (claim, create, route) and a 9:1 mix, each with
 # p50/p99, Redis CPU (INFO cpu), service CPU (/proc) and Redis memory (INFO memory) per
-# message, and the ratio to the ceiling; last, what IDLE_STREAMS idle event streams cost.
+# message, and the ratio to the ceiling; then what IDLE_STREAMS idle event streams cost;
+# last, the scale curve: known customers' ingest with 1,000 and with SCALE customers stored.
 # Usage: scripts/bench.sh   (DURATION=10s CONNECTIONS=64 VISITORS=10000 AGENTS=100
-#                            IDLE_STREAMS=10000; STATS=1 for INFO commandstats; PROFILE=known)
+#                            IDLE_STREAMS=10000 SCALE=1000000 (0 skips either);
+#                            STATS=1 for INFO commandstats; PROFILE=known)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,37 +34,53 @@ ceiling_bin=$(cargo bench --locked --no-run --bench ceiling 2>&1 | sed -n 's/.*(
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 redis_port=$(free_port); api_port=$(free_port); ops_port=$(free_port); ceiling_port=$(free_port)
 work=$(mktemp -d)
-redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no --dir "$work" >/dev/null &
-redis_pid=$!
-SWITCHBOARD_REDIS_URL="redis://127.0.0.1:$redis_port" \
-SWITCHBOARD_LISTEN="127.0.0.1:$api_port" SWITCHBOARD_OPS_LISTEN="127.0.0.1:$ops_port" \
-SWITCHBOARD_ADMIN_TOKEN=$admin SWITCHBOARD_ADAPTER_TOKENS=$TOKEN RUST_LOG=warn \
-SWITCHBOARD_RATE_LIMIT__ADAPTER_PER_SEC=0 SWITCHBOARD_RATE_LIMIT__ADMIN_PER_SEC=0 \
-  target/release/switchboard >"$work/service.log" 2>&1 &
-service_pid=$!
+pids=()
+trap 'kill "${pids[@]}" 2>/dev/null || true; rm -rf "$work"' EXIT
+
+# Starts a Redis and the service on it: start_stack <redis port> <api port> <ops port> <name>;
+# leaves the service's pid in $service_pid.
+start_stack() {
+  mkdir -p "$work/$4"
+  redis-server --port "$1" --bind 127.0.0.1 --save '' --appendonly no --dir "$work/$4" >/dev/null &
+  pids+=($!)
+  SWITCHBOARD_REDIS_URL="redis://127.0.0.1:$1" \
+  SWITCHBOARD_LISTEN="127.0.0.1:$2" SWITCHBOARD_OPS_LISTEN="127.0.0.1:$3" \
+  SWITCHBOARD_ADMIN_TOKEN=$admin SWITCHBOARD_ADAPTER_TOKENS=$TOKEN RUST_LOG=warn \
+  SWITCHBOARD_RATE_LIMIT__ADAPTER_PER_SEC=0 SWITCHBOARD_RATE_LIMIT__ADMIN_PER_SEC=0 \
+    target/release/switchboard >"$work/$4/service.log" 2>&1 &
+  service_pid=$!
+  pids+=($service_pid)
+  for _ in $(seq 1 100); do
+    curl -sf "http://127.0.0.1:$3/readyz" >/dev/null && break
+    sleep 0.1
+  done
+}
+
+# Puts <n> agents online at <api> (chat capacity 100 each) and makes <visitors> known
+# customers with a conversation each: setup <api> <n> <visitors>.
+setup() {
+  echo "setting up $2 agents (chat capacity 100 each) and $3 known customers"
+  for i in $(seq 0 $(($2 - 1))); do
+    curl -sf -X PUT "$1/v1/agents/agent-$i" -H "Authorization: Bearer $admin" \
+      -H 'Content-Type: application/json' -d '{"name":"Agent","capacity":{"chat":100}}' >/dev/null
+    curl -sf -X PUT "$1/v1/agents/agent-$i/presence" -H "Authorization: Bearer $admin" \
+      -H 'Content-Type: application/json' -d '{"presence":"online"}' >/dev/null
+  done
+  VISITORS=$3 RUN=warm wrk -t "$threads" -c "$connections" -d 5s -s scripts/bench/warm.lua "$1" >/dev/null
+}
+
+start_stack "$redis_port" "$api_port" "$ops_port" main
 CEILING_LISTEN="127.0.0.1:$ceiling_port" CEILING_REDIS="redis://127.0.0.1:$redis_port" "$ceiling_bin" &
-ceiling_pid=$!
-trap 'kill $service_pid $ceiling_pid $redis_pid 2>/dev/null || true; rm -rf "$work"' EXIT
-for _ in $(seq 1 100); do
-  curl -sf "http://127.0.0.1:$ops_port/readyz" >/dev/null && break
-  sleep 0.1
-done
-
+pids+=($!)
 api="http://127.0.0.1:$api_port"
-echo "setting up $agents agents (chat capacity 100 each) and $VISITORS known customers"
-for i in $(seq 0 $((agents - 1))); do
-  curl -sf -X PUT "$api/v1/agents/agent-$i" -H "Authorization: Bearer $admin" \
-    -H 'Content-Type: application/json' -d '{"name":"Agent","capacity":{"chat":100}}' >/dev/null
-  curl -sf -X PUT "$api/v1/agents/agent-$i/presence" -H "Authorization: Bearer $admin" \
-    -H 'Content-Type: application/json' -d '{"presence":"online"}' >/dev/null
-done
-RUN=warm wrk -t "$threads" -c "$connections" -d 5s -s scripts/bench/warm.lua "$api" >/dev/null
+setup "$api" "$agents" "$VISITORS"
 
-cli() { redis-cli -p "$redis_port" "$@"; }
+cli() { redis-cli -p "${cli_port:-$redis_port}" "$@"; }
 redis_memory() { cli info memory | awk -F: '/^used_memory:/ {print $2 + 0}'; }
 redis_cpu() { cli info cpu | awk -F: '/^used_cpu_(sys|user):/ {s += $2} END {printf "%.6f", s}'; }
 
 service_cpu() { awk '{printf "%.6f", ($14 + $15) / '"$(getconf CLK_TCK)"'}' "/proc/$service_pid/stat"; }
+main_service_pid=$service_pid
 
 # Runs one wrk scenario; prints its line and leaves its rate in $rate.
 scenario() {
@@ -126,3 +144,38 @@ for s in known new mix; do
   python3 -c "print(f'  {$rate / $ceiling:.2f} of the ceiling')"
 done
 [ "${IDLE_STREAMS:-10000}" = 0 ] || idle_streams "${IDLE_STREAMS:-10000}"
+
+# The scale curve: the same known customers writing with 1,000 and with SCALE (default
+# 1,000,000) customers stored, on a Redis and service of its own. Customers are loaded
+# through the API (a first message, then its resolution: stored as real customers are,
+# with nothing left open), so the store holds exactly what ingest writes.
+scale_curve() {
+  local target=$1 small=1000 loaded=0 out done_requests r_port a_port o_port small_rate mem0
+  r_port=$(free_port); a_port=$(free_port); o_port=$(free_port)
+  start_stack "$r_port" "$a_port" "$o_port" scale
+  cli_port=$r_port
+  local url="http://127.0.0.1:$a_port"
+  setup "$url" 10 "$small"
+  VISITORS=$small scenario "known-1k" "$url" scripts/bench/known.lua; small_rate=$rate; echo
+  mem0=$(redis_memory)
+  loaded=$small
+  while [ "$loaded" -lt "$target" ]; do
+    out=$(RUN="load$loaded" ADMIN=$admin wrk -t "$threads" -c "$connections" -d 20s -s scripts/bench/load.lua "$url")
+    if grep -q 'Non-2xx' <<<"$out"; then echo "load: some answers were not 2xx:" >&2; echo "$out" >&2; exit 1; fi
+    done_requests=$(awk '/requests in/ {print $1}' <<<"$out")
+    loaded=$((loaded + done_requests / 2))
+    echo "  loaded $loaded customers ($(python3 -c "print(f'{($(redis_memory) - $mem0) / ($loaded - $small):.0f}')") B of Redis memory each)"
+  done
+  local stored
+  stored=$(python3 -c "print(f'{$loaded / 1e6:.1f}M')")
+  VISITORS=$small scenario "known-$stored" "$url" scripts/bench/known.lua
+  python3 -c "print(f'  {$rate / $small_rate:.2f} of the rate with 1,000 customers stored')"
+  if [ "${SETTLE:-0}" != 0 ]; then
+    sleep "$SETTLE"
+    VISITORS=$small scenario "known-$stored+${SETTLE}s" "$url" scripts/bench/known.lua
+    python3 -c "print(f'  {$rate / $small_rate:.2f} of the rate with 1,000 customers stored')"
+  fi
+  cli_port=""
+  service_pid=$main_service_pid
+}
+[ "${SCALE:-1000000}" = 0 ] || scale_curve "${SCALE:-1000000}"
