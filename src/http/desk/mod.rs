@@ -24,40 +24,29 @@ struct Asset {
     body: &'static str,
 }
 
-const PAGES: [Asset; 2] = [
-    Asset {
-        name: "desk",
-        mime: "text/html; charset=utf-8",
-        body: include_str!("assets/desk.html"),
-    },
-    Asset {
-        name: "supervisor",
-        mime: "text/html; charset=utf-8",
-        body: include_str!("assets/supervisor.html"),
-    },
-];
+const HTML: &str = "text/html; charset=utf-8";
+const JS: &str = "text/javascript; charset=utf-8";
+const CSS: &str = "text/css; charset=utf-8";
+
+/// A file of `assets/`, embedded at build time.
+macro_rules! embedded {
+    ($name:literal, $mime:expr) => {
+        Asset {
+            name: $name,
+            mime: $mime,
+            body: include_str!(concat!("assets/", $name)),
+        }
+    };
+}
+
+const DESK: Asset = embedded!("desk.html", HTML);
+const WALL: Asset = embedded!("supervisor.html", HTML);
 
 const ASSETS: [Asset; 4] = [
-    Asset {
-        name: "common.js",
-        mime: "text/javascript; charset=utf-8",
-        body: include_str!("assets/common.js"),
-    },
-    Asset {
-        name: "desk.js",
-        mime: "text/javascript; charset=utf-8",
-        body: include_str!("assets/desk.js"),
-    },
-    Asset {
-        name: "wall.js",
-        mime: "text/javascript; charset=utf-8",
-        body: include_str!("assets/wall.js"),
-    },
-    Asset {
-        name: "desk.css",
-        mime: "text/css; charset=utf-8",
-        body: include_str!("assets/desk.css"),
-    },
+    embedded!("common.js", JS),
+    embedded!("desk.js", JS),
+    embedded!("wall.js", JS),
+    embedded!("desk.css", CSS),
 ];
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -73,11 +62,11 @@ pub fn allowed(pattern: &str) -> Option<String> {
 }
 
 async fn desk() -> HttpResponse {
-    serve(&PAGES[0])
+    serve(&DESK)
 }
 
 async fn wall() -> HttpResponse {
-    serve(&PAGES[1])
+    serve(&WALL)
 }
 
 async fn asset(name: web::Path<String>) -> Result<HttpResponse, ApiError> {
