@@ -2,7 +2,7 @@
 
 use serde_json::{json, Value};
 
-use crate::helpers::{message, spawn_app, test_settings, RedisServer};
+use crate::helpers::{message, on_both_stores, spawn_app, test_settings, RedisServer};
 
 #[tokio::test]
 async fn the_contract_example_is_accepted_with_a_receipt() {
@@ -239,4 +239,33 @@ async fn an_admin_sets_a_customers_tier() {
         .await
         .expect("sent");
     assert_eq!(bad.status(), 400);
+}
+
+/// Found by schemathesis: a provider's `sent_at` in year 1 was answered 500 on Redis
+/// (its stored timeline entry kept times as nanoseconds, which end in 1677 and 2262).
+#[tokio::test]
+async fn a_sent_at_of_any_year_is_stored_and_read_back_as_sent() {
+    on_both_stores(|app| async move {
+        for (n, sent_at) in ["0001-01-02T03:04:05Z", "1600-01-01T00:00:00.123456789Z"]
+            .into_iter()
+            .enumerate()
+        {
+            let mut body = message("chat", None, &format!("visitor-old-{n}"), "hi");
+            body["sent_at"] = json!(sent_at);
+            let receipt = app.ingest(&body).await;
+            let conv = receipt["conversation_id"].as_str().unwrap_or_default();
+            let read = app.admin_json(&format!("/v1/conversations/{conv}")).await;
+            let at: chrono::DateTime<chrono::Utc> = read["messages"][0]["at"]
+                .as_str()
+                .and_then(|t| t.parse().ok())
+                .unwrap_or_else(|| panic!("{read}"));
+            assert_eq!(
+                at,
+                sent_at
+                    .parse::<chrono::DateTime<chrono::Utc>>()
+                    .expect("time")
+            );
+        }
+    })
+    .await;
 }

@@ -2,8 +2,10 @@
 //! with times as integer nanoseconds, `[id, direction, channel, network, from, text,
 //! subject, external_id, at_ns, received_after_at_ns, kind]`, about half the bytes of
 //! the named-field JSON earlier versions wrote (field names and RFC 3339 times were most
-//! of a short message). Exact: every field, to the nanosecond, reads back as written.
-//! Entries written as objects by earlier versions are still read.
+//! of a short message). A time nanoseconds cannot hold (before 1677 or after 2262: a
+//! provider's `sent_at` can be anything) is written as RFC 3339 text instead. Exact:
+//! every field, to the nanosecond, reads back as written. Entries written as objects by
+//! earlier versions are still read.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -22,19 +24,51 @@ struct Record(
     String,
     Option<String>,
     Option<String>,
-    i64,
-    i64,
+    Time,
+    Time,
     EntryKind,
 );
 
-fn nanos(at: DateTime<Utc>) -> Result<i64, StoreError> {
-    at.timestamp_nanos_opt()
-        .ok_or_else(|| StoreError::Corrupt(format!("time {at} is out of range")))
+/// A time: nanoseconds (since the epoch for `at`, after `at` for `received_at`) when
+/// they fit in an `i64`, else the time itself as text.
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum Time {
+    Nanos(i64),
+    Text(DateTime<Utc>),
+}
+
+impl Time {
+    fn since(t: DateTime<Utc>, origin: Option<i64>) -> Self {
+        let nanos = t.timestamp_nanos_opt();
+        match (nanos, origin) {
+            (Some(n), None) => Time::Nanos(n),
+            (Some(n), Some(o)) => n.checked_sub(o).map_or(Time::Text(t), Time::Nanos),
+            (None, _) => Time::Text(t),
+        }
+    }
+
+    fn after(self, origin: Option<DateTime<Utc>>) -> DateTime<Utc> {
+        match (self, origin) {
+            (Time::Text(t), _) => t,
+            (Time::Nanos(n), None) => DateTime::from_timestamp_nanos(n),
+            (Time::Nanos(n), Some(o)) => o + chrono::Duration::nanoseconds(n),
+        }
+    }
 }
 
 /// The stored form of `m`.
 pub(super) fn encode(m: &Message) -> Result<String, StoreError> {
-    let at = nanos(m.at)?;
+    let at = Time::since(m.at, None);
+    // `received_at` counts from `at` only when `at` itself is stored as nanoseconds.
+    let origin = match at {
+        Time::Nanos(n) => Some(n),
+        Time::Text(_) => None,
+    };
+    let received = match origin {
+        Some(_) => Time::since(m.received_at, origin),
+        None => Time::Text(m.received_at),
+    };
     let record = Record(
         m.id.as_str().to_owned(),
         m.direction,
@@ -45,7 +79,7 @@ pub(super) fn encode(m: &Message) -> Result<String, StoreError> {
         m.subject.clone(),
         m.external_id.clone(),
         at,
-        nanos(m.received_at)? - at,
+        received,
         m.kind,
     );
     serde_json::to_string(&record).map_err(corrupt)
@@ -58,7 +92,8 @@ pub(super) fn decode(raw: &str) -> Result<Message, StoreError> {
     }
     let Record(id, direction, channel, network, from, text, subject, external_id, at, after, kind) =
         serde_json::from_str(raw).map_err(corrupt)?;
-    let at = DateTime::from_timestamp_nanos(at);
+    let at = at.after(None);
+    let received_at = after.after(Some(at));
     Ok(Message {
         id: MessageId::parse(&id).ok_or_else(|| StoreError::Corrupt(format!("message id {id}")))?,
         direction,
@@ -69,7 +104,7 @@ pub(super) fn decode(raw: &str) -> Result<Message, StoreError> {
         subject,
         external_id,
         at,
-        received_at: at + chrono::Duration::nanoseconds(after),
+        received_at,
         kind,
     })
 }
@@ -118,6 +153,25 @@ mod tests {
         m.subject = Some("Re: order".into());
         m.network = None;
         assert_eq!(decode(&encode(&m).expect("encode")).expect("decode"), m);
+    }
+
+    #[test]
+    fn times_nanoseconds_cannot_hold_are_kept_as_text() {
+        let now = Utc::now();
+        for at in [
+            "0001-01-02T03:04:05Z",
+            "1500-06-01T00:00:00.5Z",
+            "9999-12-31T23:59:59Z",
+        ] {
+            let mut m = sample();
+            m.at = at.parse().expect("time");
+            m.received_at = now;
+            assert_eq!(
+                decode(&encode(&m).expect("encode")).expect("decode"),
+                m,
+                "{at}"
+            );
+        }
     }
 
     #[test]
