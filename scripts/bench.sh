@@ -100,7 +100,7 @@ scenario() {
   fi
   if [ "${PROFILE:-}" = "$name" ]; then
     kill -INT "$perf_pid"; wait "$perf_pid" || true
-    perf report -i "$work/perf.data" --no-children --sort symbol --stdio 2>/dev/null \
+    perf report -i "$work/perf.data" --no-children --sort symbol --stdio -g none 2>/dev/null \
       | grep -v '^#' | grep '%' | head -40 >&2
   fi
   if grep -q 'Non-2xx' <<<"$out"; then

@@ -109,23 +109,24 @@ impl Application {
                 .wrap(actix_web::middleware::from_fn(http::rate_limit::limit))
                 .wrap_fn(|req, srv| {
                     // Count and time every request by route *pattern*, never the raw path.
+                    // One `Arc` clone of the state (not of every metric handle), and no
+                    // label formatted per request: the method's and status's names are
+                    // borrowed; only the route pattern is a `String`.
                     let started = std::time::Instant::now();
-                    let metrics = req.app_data::<web::Data<App>>().map(|s| s.metrics.clone());
-                    let method = req.method().to_string();
+                    let state = req.app_data::<web::Data<App>>().cloned();
+                    let method = req.method().clone();
                     let fut = srv.call(req);
                     async move {
                         let res = fut.await?;
-                        if let Some(m) = metrics {
-                            let route = res
-                                .request()
-                                .match_pattern()
-                                .unwrap_or_else(|| "unmatched".to_owned());
-                            let status = res.status().as_u16().to_string();
-                            m.http_requests
-                                .with_label_values(&[&method, &route, &status])
-                                .inc();
+                        if let Some(state) = state {
+                            let m = &state.metrics;
+                            let route = res.request().match_pattern();
+                            let route = route.as_deref().unwrap_or("unmatched");
+                            let status = res.status();
+                            let labels = [method.as_str(), route, status.as_str()];
+                            m.http_requests.with_label_values(&labels).inc();
                             m.http_seconds
-                                .with_label_values(&[&method, &route])
+                                .with_label_values(&labels[..2])
                                 .observe(started.elapsed().as_secs_f64());
                         }
                         Ok(res)
