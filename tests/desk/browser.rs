@@ -11,18 +11,17 @@ use actix_web::{web, App, HttpResponse, HttpServer};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
 
+// Shared with tests/api, which uses all of it.
+#[allow(dead_code)]
+#[path = "../support/redis_server.rs"]
+mod redis_server;
+pub use redis_server::{free_port, RedisServer};
+
 pub const ADMIN: &str = "desk-admin";
 pub const ADAPTER: &str = "desk-adapter";
 pub const SECRET: &str = "desk-secret-for-tests";
 /// What signs outbound deliveries (`X-Switchboard-Signature`).
 const OUTBOUND_SECRET: &str = "desk-outbound-secret";
-
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
 
 /// A child process killed when the test ends, however it ends.
 pub struct Running(Child);
@@ -96,7 +95,8 @@ pub fn outbound_receiver() -> (String, Outbox) {
     (url, outbox)
 }
 
-/// The service, as README's run command starts it, plus an agent secret and an outbound URL.
+/// The service, as README's run command starts it (the embedded store, or `redis`), plus
+/// an agent secret and an outbound URL.
 pub struct Service {
     pub base: String,
     pub http: reqwest::Client,
@@ -104,9 +104,14 @@ pub struct Service {
 }
 
 impl Service {
-    pub async fn start(outbound_url: &str) -> Self {
+    pub async fn start(outbound_url: &str, redis: Option<&str>) -> Self {
         let (api, ops) = (free_port(), free_port());
-        let child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_switchboard"));
+        match redis {
+            Some(url) => cmd.env("SWITCHBOARD_REDIS_URL", url),
+            None => cmd.env_remove("SWITCHBOARD_REDIS_URL"),
+        };
+        let child = cmd
             .env("SWITCHBOARD_LISTEN", format!("127.0.0.1:{api}"))
             .env("SWITCHBOARD_OPS_LISTEN", format!("127.0.0.1:{ops}"))
             .env("SWITCHBOARD_ADMIN_TOKEN", ADMIN)
@@ -114,7 +119,6 @@ impl Service {
             .env("SWITCHBOARD_AGENT_JWT_SECRET", SECRET)
             .env("SWITCHBOARD_OUTBOUND_URL", outbound_url)
             .env("SWITCHBOARD_OUTBOUND_SECRET", OUTBOUND_SECRET)
-            .env_remove("SWITCHBOARD_REDIS_URL")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

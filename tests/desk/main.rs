@@ -10,7 +10,8 @@ use fantoccini::{Client, Locator};
 use serde_json::{json, Value};
 
 use browser::{
-    eventually, outbound_receiver, screenshot, sign_in, text_of, Browser, Service, ADAPTER, ADMIN,
+    eventually, outbound_receiver, screenshot, sign_in, text_of, Browser, RedisServer, Service,
+    ADAPTER, ADMIN,
 };
 
 const XSS: &str = "<img src=x onerror=alert(1)>";
@@ -80,9 +81,20 @@ async fn presence_via_api(service: &Service, agent: &str) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_agents_day_on_the_desk_in_a_real_browser() {
+async fn an_agents_day_on_the_desk_in_a_real_browser_on_the_embedded_store() {
+    an_agents_day(None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agents_day_on_the_desk_in_a_real_browser_on_redis() {
+    let redis = RedisServer::start();
+    an_agents_day(Some(&redis.url())).await;
+}
+
+/// README's quick start is the embedded store; production is Redis: the day on either.
+async fn an_agents_day(redis: Option<&str>) {
     let (outbound_url, outbox) = outbound_receiver();
-    let service = Service::start(&outbound_url).await;
+    let service = Service::start(&outbound_url, redis).await;
     let browser = Browser::start().await;
     service.put_agent("ann", "Ann Agent").await;
     service.put_agent("bob", "Bob Backup").await;
@@ -304,8 +316,9 @@ async fn an_agents_day_on_the_desk_in_a_real_browser() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_supervisors_wall_shows_the_floor_and_only_supervisors_get_it() {
+    let redis = RedisServer::start();
     let (outbound_url, _) = outbound_receiver();
-    let service = Service::start(&outbound_url).await;
+    let service = Service::start(&outbound_url, Some(&redis.url())).await;
     let browser = Browser::start().await;
     service.put_agent("sue", "Sue Supervisor").await;
     service.put_agent("ann", "Ann Agent").await;
