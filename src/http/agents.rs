@@ -92,11 +92,7 @@ fn agent_id(raw: &str) -> Result<AgentId, ApiError> {
     responses(
         (status = 201, description = "Created", body = AgentView),
         (status = 200, description = "Updated", body = AgentView),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "A move to another group while the agent is busy", body = Problem, content_type = "application/problem+json"),
-        (status = 503, body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn put_agent(
@@ -137,9 +133,7 @@ pub async fn put_agent(
     security(("admin_token" = []), ("agent_jwt" = [])),
     responses(
         (status = 200, body = AgentView),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Another agent", body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn get_agent(
@@ -167,10 +161,7 @@ pub async fn get_agent(
     security(("admin_token" = []), ("agent_jwt" = [])),
     responses(
         (status = 200, body = [DeskItem]),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Another agent (supervisors may read any)", body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 503, body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn held(
@@ -199,9 +190,6 @@ pub async fn held(
     security(("admin_token" = [])),
     responses(
         (status = 204, description = "Removed"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn delete_agent(
@@ -222,8 +210,6 @@ pub async fn delete_agent(
     security(("admin_token" = []), ("agent_jwt" = [])),
     responses(
         (status = 200, body = Vec<AgentView>),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn list_agents(
@@ -244,10 +230,7 @@ pub async fn list_agents(
     security(("admin_token" = []), ("agent_jwt" = [])),
     responses(
         (status = 200, body = AgentView),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Another agent", body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn put_presence(

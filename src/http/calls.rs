@@ -59,9 +59,6 @@ pub struct CallRequest {
     security(("adapter_token" = [])),
     responses(
         (status = 200, body = CallRecord),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 503, body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn incoming_call(
@@ -103,9 +100,6 @@ pub struct CallEventRequest {
     security(("adapter_token" = [])),
     responses(
         (status = 200, body = CallRecord),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn call_event(
@@ -131,9 +125,7 @@ pub async fn call_event(
     security(("admin_token" = []), ("agent_jwt" = [])),
     responses(
         (status = 200, body = CallRecord),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such call, or not one this agent may read", body = Problem, content_type = "application/problem+json"),
-        (status = 503, body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn get_call(

@@ -38,8 +38,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     security(("admin_token" = [])),
     responses(
         (status = 200, body = crate::store::DeliveryState),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn delivery(
@@ -78,10 +76,7 @@ pub struct ReplyRequest {
     security(("admin_token" = []), ("agent_jwt" = [])),
     responses(
         (status = 201, body = Message),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Missing, or not held by this agent", body = Problem, content_type = "application/problem+json"),
-        (status = 503, body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn reply(
@@ -136,11 +131,7 @@ pub struct TransferResponse {
     security(("admin_token" = []), ("agent_jwt" = [])),
     responses(
         (status = 200, body = TransferResponse),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Target agent unavailable, or the conversation is not routed", body = Problem, content_type = "application/problem+json"),
-        (status = 503, body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn transfer(
@@ -175,10 +166,7 @@ pub async fn transfer(
     security(("adapter_token" = []), ("admin_token" = [])),
     responses(
         (status = 200, body = Deadlines),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such conversation, or it is resolved", body = Problem, content_type = "application/problem+json"),
-        (status = 503, body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn deadlines(
@@ -238,11 +226,6 @@ pub struct RatingResponse {
     responses(
         (status = 201, description = "Recorded", body = RatingResponse),
         (status = 200, description = "Recorded before from this source; nothing changed", body = RatingResponse),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 503, body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn rate(
@@ -288,11 +271,7 @@ pub struct RequirementsRequest {
     security(("admin_token" = []), ("agent_jwt" = [])),
     responses(
         (status = 200, description = "Where it stands now, with its `needs`", body = ConversationView),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The conversation is not routed (resolved)", body = Problem, content_type = "application/problem+json"),
-        (status = 503, body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn set_requirements(
@@ -325,10 +304,6 @@ fn parse_id(raw: &str) -> Result<ConversationId, ApiError> {
     security(("admin_token" = []), ("agent_jwt" = [])),
     responses(
         (status = 200, body = ConversationView),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 503, body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn get_conversation(
@@ -387,12 +362,7 @@ fn resolve_request(req: &HttpRequest, body: &[u8]) -> Result<ResolveRequest, Api
     security(("admin_token" = []), ("agent_jwt" = [])),
     responses(
         (status = 200, body = ResolveResponse),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already resolved", body = Problem, content_type = "application/problem+json"),
-        (status = 415, body = Problem, content_type = "application/problem+json"),
-        (status = 503, body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn resolve(

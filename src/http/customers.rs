@@ -53,11 +53,6 @@ fn customer_id(raw: &str) -> Result<CustomerId, ApiError> {
     security(("admin_token" = []), ("agent_jwt" = [])),
     responses(
         (status = 200, body = FollowUp),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 503, body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn set_follow_up(
@@ -80,10 +75,7 @@ pub async fn set_follow_up(
     security(("admin_token" = []), ("agent_jwt" = [])),
     responses(
         (status = 204, description = "Cancelled"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such customer or no follow-up", body = Problem, content_type = "application/problem+json"),
-        (status = 503, body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn cancel_follow_up(
@@ -105,10 +97,7 @@ pub async fn cancel_follow_up(
     security(("adapter_token" = []), ("admin_token" = [])),
     responses(
         (status = 200, body = ManagerCard),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such customer, or no personal agent yet", body = Problem, content_type = "application/problem+json"),
-        (status = 503, body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn manager(
@@ -160,11 +149,7 @@ pub struct ComplaintResponse {
     security(("adapter_token" = []), ("admin_token" = []), ("agent_jwt" = [])),
     responses(
         (status = 201, body = ComplaintResponse),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The customer has no identity to write from", body = Problem, content_type = "application/problem+json"),
-        (status = 503, body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn complain(
@@ -209,9 +194,6 @@ pub async fn complain(
     security(("admin_token" = [])),
     responses(
         (status = 200, body = CustomerView),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 503, body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn get_customer(
@@ -246,9 +228,6 @@ pub struct CustomerPatch {
     security(("admin_token" = [])),
     responses(
         (status = 200, body = CustomerView),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn patch_customer(
@@ -312,10 +291,7 @@ impl IdentityQuery {
     security(("admin_token" = [])),
     responses(
         (status = 200, body = CustomerView),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 503, body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn find_customer(

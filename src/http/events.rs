@@ -14,7 +14,7 @@ use futures_util::stream;
 use serde_json::{json, Value};
 
 use super::auth::Staff;
-use super::error::{ApiError, Problem};
+use super::error::ApiError;
 use super::ops::Draining;
 use super::resource;
 use crate::app::App;
@@ -53,9 +53,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     security(("admin_token" = []), ("agent_jwt" = [])),
     responses(
         (status = 200, description = "An event stream", content_type = "text/event-stream"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn events(

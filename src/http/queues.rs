@@ -29,9 +29,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     security(("admin_token" = []), ("agent_jwt" = [])),
     responses(
         (status = 200, body = Floor),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not an admin or a supervisor", body = Problem, content_type = "application/problem+json"),
-        (status = 503, body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn floor(_: Watcher, state: web::Data<App>) -> Result<web::Json<Floor>, ApiError> {
@@ -49,10 +47,6 @@ pub async fn floor(_: Watcher, state: web::Data<App>) -> Result<web::Json<Floor>
     security(("admin_token" = []), ("agent_jwt" = [])),
     responses(
         (status = 200, body = [QueuedConversation]),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 503, body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn list_queue(

@@ -7,7 +7,7 @@ use crate::app::App;
 use crate::domain::Receipt;
 use crate::http::auth::Adapter;
 use crate::http::body::RawBody;
-use crate::http::error::{ApiError, Problem};
+use crate::http::error::ApiError;
 use crate::http::resource;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -21,11 +21,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     security(("adapter_token" = [])),
     responses(
         (status = 202, body = Receipt),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 413, body = Problem, content_type = "application/problem+json"),
-        (status = 415, body = Problem, content_type = "application/problem+json"),
-        (status = 503, body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn email(
     _: Adapter,

@@ -69,9 +69,7 @@ pub async fn handshake(
     params(("X-Hub-Signature-256" = String, Header, description = "sha256=<hex HMAC-SHA256 of the raw body>")),
     responses(
         (status = 200, description = "Accepted (messages stored, other events ignored)"),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Missing or forged signature; nothing stored", body = Problem, content_type = "application/problem+json"),
-        (status = 503, body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn events(
     state: web::Data<App>,

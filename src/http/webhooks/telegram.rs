@@ -20,9 +20,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     params(("X-Telegram-Bot-Api-Secret-Token" = String, Header, description = "The webhook's secret token")),
     responses(
         (status = 200, description = "Stored, or nothing to store"),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Missing or wrong secret token; nothing stored", body = Problem, content_type = "application/problem+json"),
-        (status = 503, body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn update(
     state: web::Data<App>,

@@ -19,9 +19,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     params(("X-Twilio-Signature" = String, Header, description = "Twilio's signature")),
     responses(
         (status = 200, description = "Stored (or a retry of a stored one): empty TwiML", content_type = "text/xml"),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Missing or forged signature; nothing stored", body = Problem, content_type = "application/problem+json"),
-        (status = 503, body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn messaging(
     state: web::Data<App>,

@@ -51,7 +51,6 @@ async fn answer(
     params(("X-Twilio-Signature" = String, Header, description = "Twilio's signature")),
     responses(
         (status = 200, description = "TwiML", content_type = "text/xml"),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Missing or forged signature; nothing changed", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn voice(
