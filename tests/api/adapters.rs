@@ -1,9 +1,7 @@
 //! Provider webhooks against a real Redis: each provider's real payload shapes, their
 //! signatures, stitching across adapters, and forgeries that change nothing.
 
-use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
-use sha2::Sha256;
 
 use crate::helpers::{spawn_app, test_settings, RedisServer, TestApp};
 
@@ -33,15 +31,7 @@ async fn twilio_sms(app: &TestApp, form: &[(&str, &str)], sign: bool) -> u16 {
 }
 
 fn hub_signature(body: &[u8]) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(META_SECRET.as_bytes()).expect("key");
-    mac.update(body);
-    let hex: String = mac
-        .finalize()
-        .into_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    format!("sha256={hex}")
+    crate::helpers::sha256_signature(META_SECRET, body)
 }
 
 async fn meta(app: &TestApp, body: &str, signature: &str) -> u16 {

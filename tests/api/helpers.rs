@@ -17,6 +17,9 @@ use uuid::Uuid;
 #[path = "../support/redis_server.rs"]
 mod redis_server;
 pub use redis_server::{free_port, RedisServer};
+#[path = "../support/signature.rs"]
+mod signature;
+pub use signature::sha256_signature;
 
 pub const ADAPTER_TOKEN: &str = "test-adapter-token";
 pub const ADMIN_TOKEN: &str = "test-admin-token";

@@ -33,19 +33,8 @@ impl Drop for Running {
     }
 }
 
-/// `sha256=<hex HMAC-SHA256>` of `body`, computed here as an adapter would check it.
-fn signature(body: &[u8]) -> String {
-    use hmac::{Hmac, Mac};
-    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(OUTBOUND_SECRET.as_bytes()).expect("key");
-    mac.update(body);
-    let hex: String = mac
-        .finalize()
-        .into_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    format!("sha256={hex}")
-}
+#[path = "../support/signature.rs"]
+mod signature;
 
 /// What the outbound stand-in received: one JSON body per delivery.
 #[derive(Clone, Default)]
@@ -77,7 +66,12 @@ pub fn outbound_receiver() -> (String, Outbox) {
                         .and_then(|v| v.to_str().ok());
                     let json = serde_json::from_slice::<Value>(&body);
                     match json {
-                        Ok(json) if signed == Some(signature(&body).as_str()) => {
+                        Ok(json)
+                            if signed
+                                == Some(
+                                    signature::sha256_signature(OUTBOUND_SECRET, &body).as_str(),
+                                ) =>
+                        {
                             kept.0.lock().expect("outbox").push(json);
                             HttpResponse::Ok().finish()
                         }
