@@ -3,6 +3,7 @@
 //! answer), and the floor (queues, agents, who waits longest, open complaints).
 
 use chrono::{DateTime, Utc};
+use futures_util::future::try_join_all;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -84,17 +85,18 @@ fn unanswered(conv: &ConversationView) -> u32 {
     u32::try_from(waiting).unwrap_or(u32::MAX)
 }
 
-/// The conversations `agent` holds, most recent activity first.
+/// The conversations `agent` holds, most recent activity first (read concurrently).
 pub async fn held(app: &App, agent: &AgentId) -> Result<Vec<DeskItem>, AppError> {
-    let mut items = Vec::new();
-    for id in app.store.held(agent).await? {
+    let ids = app.store.held(agent).await?;
+    let reads = ids.iter().map(|id| app.store.conversation(id));
+    let mut items: Vec<DeskItem> = try_join_all(reads)
+        .await?
+        .into_iter()
+        .flatten()
         // Resolved or moved between the two reads: no longer theirs to list.
-        if let Some(conv) = app.store.conversation(&id).await? {
-            if conv.agent_id.as_deref() == Some(agent.as_str()) {
-                items.push(DeskItem::of(&conv, agent));
-            }
-        }
-    }
+        .filter(|conv| conv.agent_id.as_deref() == Some(agent.as_str()))
+        .map(|conv| DeskItem::of(&conv, agent))
+        .collect();
     items.sort_by_key(|item| std::cmp::Reverse(item.last_activity_at));
     Ok(items)
 }
