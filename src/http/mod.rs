@@ -93,7 +93,7 @@ pub fn resource(path: &str) -> actix_web::Resource {
 async fn method_not_allowed(req: HttpRequest) -> Result<actix_web::HttpResponse, ApiError> {
     let allow = req
         .match_pattern()
-        .and_then(|pattern| openapi::allowed_methods(&pattern).or_else(|| desk::allowed(&pattern)))
+        .and_then(|pattern| openapi::allowed_methods(&pattern))
         .unwrap_or_default();
     Err(ApiError::MethodNotAllowed {
         detail: format!("{} is not allowed on {}", req.method(), req.path()),

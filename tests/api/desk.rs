@@ -3,7 +3,9 @@
 
 use serde_json::{json, Value};
 
-use crate::helpers::{agent_jwt, message, on_both_stores, TestApp, AGENT_JWT_SECRET};
+use crate::helpers::{
+    agent_jwt, message, on_both_stores, spawn_app, test_settings, TestApp, AGENT_JWT_SECRET,
+};
 
 fn supervisor_jwt(agent: &str) -> String {
     let id = agent.parse().expect("agent id");
@@ -195,4 +197,35 @@ async fn a_call_record_says_how_long_the_menu_and_the_call_took_to_whoever_may_r
         assert_eq!(app.admin_get("/v1/calls/CA-nope").await.status(), 404);
     })
     .await;
+}
+
+#[tokio::test]
+async fn the_desk_pages_are_served_with_a_strict_policy_and_answer_only_get() {
+    let app = spawn_app(test_settings(None, &[])).await;
+    for path in ["/desk", "/desk/supervisor", "/desk/assets/desk.js"] {
+        let page = app
+            .client
+            .get(format!("{}{path}", app.address))
+            .send()
+            .await
+            .expect("get");
+        assert_eq!(page.status(), 200, "{path}");
+        let csp = page.headers()["content-security-policy"]
+            .to_str()
+            .unwrap_or_default();
+        assert!(
+            csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
+            "{csp}"
+        );
+        let post = app
+            .client
+            .post(format!("{}{path}", app.address))
+            .send()
+            .await
+            .expect("post");
+        assert_eq!(post.status(), 405, "{path}");
+        assert_eq!(post.headers()["allow"], "GET");
+    }
+    let missing = app.admin_get("/desk/assets/nope.js").await;
+    assert_eq!(missing.status(), 404);
 }

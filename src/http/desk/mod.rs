@@ -9,7 +9,6 @@ use actix_web::http::header;
 use actix_web::{web, HttpResponse};
 
 use super::error::ApiError;
-use super::resource;
 
 /// Scripts, styles and connections only to this origin; nothing inline, no plugins, no
 /// framing, no `<base>` tricks, no form posts.
@@ -50,15 +49,20 @@ const ASSETS: [Asset; 4] = [
 ];
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/desk").route(web::get().to(desk)))
-        .service(resource("/desk/supervisor").route(web::get().to(wall)))
-        .service(resource("/desk/assets/{name}").route(web::get().to(asset)));
+    cfg.service(page("/desk").route(web::get().to(desk)))
+        .service(page("/desk/supervisor").route(web::get().to(wall)))
+        .service(page("/desk/assets/{name}").route(web::get().to(asset)));
 }
 
-/// The methods a desk page answers (they are not API routes, so not in the OpenAPI
-/// document that names every other resource's).
-pub fn allowed(pattern: &str) -> Option<String> {
-    pattern.starts_with("/desk").then(|| "GET".to_owned())
+/// A desk path answers GET only (the pages are not API routes, so the OpenAPI document
+/// that gives every other resource its `Allow` does not name them).
+fn page(path: &str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(|req: actix_web::HttpRequest| async move {
+        Err::<HttpResponse, _>(ApiError::MethodNotAllowed {
+            detail: format!("{} is not allowed on {}", req.method(), req.path()),
+            allow: "GET".to_owned(),
+        })
+    }))
 }
 
 async fn desk() -> HttpResponse {
