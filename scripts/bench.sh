@@ -42,7 +42,8 @@ trap 'kill "${pids[@]}" 2>/dev/null || true; rm -rf "$work"' EXIT
 start_stack() {
   mkdir -p "$work/$4"
   redis-server --port "$1" --bind 127.0.0.1 --save '' --appendonly no --dir "$work/$4" >/dev/null &
-  pids+=($!)
+  redis_pid=$!
+  pids+=($redis_pid)
   SWITCHBOARD_REDIS_URL="redis://127.0.0.1:$1" \
   SWITCHBOARD_LISTEN="127.0.0.1:$2" SWITCHBOARD_OPS_LISTEN="127.0.0.1:$3" \
   SWITCHBOARD_ADMIN_TOKEN=$admin SWITCHBOARD_ADAPTER_TOKENS=$TOKEN RUST_LOG=warn \
@@ -88,9 +89,10 @@ scenario() {
   local cpu0 svc0 mem0 out requests p50 p99 cpu svc bytes
   cpu0=$(redis_cpu); svc0=$(service_cpu); mem0=$(redis_memory)
   [ -z "${STATS:-}" ] || cli config resetstat >/dev/null
-  # With PROFILE=<scenario>: perf samples the service during that scenario.
+  # With PROFILE=<scenario>: perf samples the service (or Redis, with PROFILE_REDIS=1)
+  # during that scenario.
   if [ "${PROFILE:-}" = "$name" ]; then
-    perf record -F 999 -g -p "$service_pid" -o "$work/perf.data" >/dev/null 2>&1 &
+    perf record -F 999 -g -p "$([ -n "${PROFILE_REDIS:-}" ] && echo "$redis_pid" || echo "$service_pid")" -o "$work/perf.data" >/dev/null 2>&1 &
     perf_pid=$!
   fi
   if [ -n "$script" ]; then

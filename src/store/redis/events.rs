@@ -1,6 +1,7 @@
 //! Agents' events on Redis: one stream per agent in their routing group's slot
-//! (`P:rt:{…}:ev:<agent>`), written by the routing scripts and by `push_event`, read by
-//! the event streams; and the one shared poll of every open stream of a replica.
+//! (`P:rt:{…}:ev:<agent>`), written by the routing scripts and, batched, by `push_event`
+//! (`event_batch`), read by the event streams; and the one shared poll of every open
+//! stream of a replica.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -8,9 +9,10 @@ use std::time::Duration;
 use futures_util::future::try_join_all;
 
 use super::codec::{agent_event, from_redis};
+use super::event_batch::EventBatcher;
 use super::RedisStore;
 use crate::domain::{AgentId, ConversationId, RoutingGroup};
-use crate::store::{AgentEvent, EventKind, StoreError, EVENTS_KEPT};
+use crate::store::{AgentEvent, EventKind, StoreError};
 
 /// How long the shared poll trusts its memory of an agent's group. An agent moves only
 /// while idle; an open stream of a moved agent sees their new group's events after this
@@ -30,33 +32,20 @@ impl RedisStore {
         conversation: &ConversationId,
     ) -> Result<(), StoreError> {
         let group = self.agent_group_cached(agent).await?;
-        // With the group's event counter, in one step (same slot), so the shared poll
-        // never misses it.
-        let mut pipe = redis::pipe();
-        pipe.atomic()
-            .cmd("XADD")
-            .arg(self.keys.agent_events(&group, agent))
-            .arg(&["MAXLEN", "~"])
-            .arg(EVENTS_KEPT)
-            .arg("*")
-            .arg(&[
-                "kind",
-                kind.as_str(),
-                "conversation",
-                &conversation.to_string(),
-                "reason",
-                "",
-                "agent",
-                "",
-            ])
-            .ignore()
-            .cmd("INCR")
-            .arg(self.keys.event_sequence(&group))
-            .ignore();
-        pipe.query_async::<()>(&mut self.conn.clone())
+        let fields = [
+            ("kind", kind.as_str().to_owned()),
+            ("conversation", conversation.to_string()),
+            ("reason", String::new()),
+            ("agent", String::new()),
+        ];
+        self.events
+            .get_or_init(|| EventBatcher::start(self.conn.clone()))
+            .push(
+                self.keys.agent_events(&group, agent),
+                self.keys.event_sequence(&group),
+                fields,
+            )
             .await
-            .map_err(from_redis)?;
-        Ok(())
     }
 
     pub(super) async fn read_agent_events(

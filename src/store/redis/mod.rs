@@ -8,6 +8,7 @@ mod codec;
 mod conn;
 mod constants;
 mod deadlines;
+mod event_batch;
 mod events;
 mod feedback;
 mod groups;
@@ -27,6 +28,7 @@ mod seen;
 mod store_impl;
 
 use std::sync::atomic::AtomicU64;
+use std::sync::OnceLock;
 use std::time::Duration as StdDuration;
 
 use redis::Script;
@@ -85,6 +87,8 @@ pub struct RedisStore {
     deadlines_due: Script,
     identities: IdentityCache,
     groups: groups::GroupMemory,
+    /// The writer of batched agents' events, started on first use (on the runtime).
+    events: OnceLock<event_batch::EventBatcher>,
     /// Routing decisions the Rust placement rule disagreed with (see `routing.rs`).
     placement_mismatches: AtomicU64,
     /// Replicas that must hold an ingested message before it is acknowledged, and how
@@ -119,6 +123,7 @@ impl RedisStore {
             deadlines_due: deadlines::due_script(),
             identities: IdentityCache::new(IDENTITY_CACHE_ENTRIES, IDENTITY_CACHE_TTL),
             groups: groups::GroupMemory::default(),
+            events: OnceLock::new(),
             placement_mismatches: AtomicU64::new(0),
             replicas_to_ack,
             ack_timeout,
