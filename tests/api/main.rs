@@ -5,6 +5,7 @@ mod adapters;
 mod agents;
 mod calls;
 mod conformance;
+mod connections;
 mod data_loss;
 mod day;
 mod deadlines;

@@ -28,20 +28,24 @@ pub(super) struct Pending {
     pub done: oneshot::Sender<Result<(), StoreError>>,
 }
 
-/// The handle pushes go through; the writer task lives as long as a handle does.
+/// The handle pushes go through; the writer task lives as long as a handle does, or
+/// as long as the runtime that started it.
 pub(super) struct EventBatcher {
     queue: mpsc::Sender<Pending>,
+    conn: Conn,
 }
 
 impl EventBatcher {
     /// Starts the writer on the current Tokio runtime.
     pub fn start(conn: Conn) -> Self {
         let (queue, pending) = mpsc::channel(QUEUED);
-        tokio::spawn(write_batches(conn, pending));
-        Self { queue }
+        tokio::spawn(write_batches(conn.clone(), pending));
+        Self { queue, conn }
     }
 
-    /// Appends one event; answers once Redis holds it (or the batch failed).
+    /// Appends one event; answers once Redis holds it (or its batch failed). Should the
+    /// writer be gone (its runtime ended before the store did), the event is written
+    /// alone, as one batch of its own.
     pub async fn push(
         &self,
         stream: String,
@@ -55,9 +59,19 @@ impl EventBatcher {
             fields,
             done,
         };
-        let stopped = || StoreError::Unavailable("the event writer stopped".into());
-        self.queue.send(pending).await.map_err(|_| stopped())?;
-        answer.await.map_err(|_| stopped())?
+        let pending = match self.queue.send(pending).await {
+            Ok(()) => match answer.await {
+                Ok(result) => return result,
+                // The writer took the event and ended before answering: whether Redis
+                // holds it is unknown, as for any request cut off mid-way.
+                Err(_) => return Err(StoreError::Unavailable("the event writer stopped".into())),
+            },
+            Err(mpsc::error::SendError(pending)) => pending,
+        };
+        pipeline(&pending.counter, std::slice::from_ref(&pending))
+            .query_async::<()>(&mut self.conn.clone())
+            .await
+            .map_err(from_redis)
     }
 }
 

@@ -110,7 +110,7 @@ impl RedisStore {
         policy: StorePolicy,
         timeouts: &RedisOptions,
     ) -> Result<Self, StoreError> {
-        let conn = Conn::open(url, timeouts).map_err(unavailable)?;
+        let conn = Conn::open(url, timeouts, timeouts.replicas_to_ack == 0).map_err(unavailable)?;
         // Half the response timeout: WAIT must answer before the client gives up on it.
         let (replicas_to_ack, ack_timeout) = (timeouts.replicas_to_ack, timeouts.response / 2);
         Ok(Self {
