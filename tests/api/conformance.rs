@@ -500,6 +500,10 @@ async fn a_retry_after_a_merge_is_still_a_duplicate(h: Harness) {
         "the provider's retry must not store the message twice"
     );
     assert_eq!(retry.message_id, younger.message_id);
+    assert_eq!(
+        retry.conversation_id, younger.conversation_id,
+        "the retry names the conversation the message went to"
+    );
     let conv = h
         .store
         .conversation(&older.conversation_id)

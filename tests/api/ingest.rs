@@ -83,6 +83,47 @@ async fn a_retried_webhook_is_a_duplicate_even_after_a_restart() {
     assert_eq!(conv["messages"].as_array().map(Vec::len), Some(1));
 }
 
+/// Records written by earlier versions (under the plain idempotency key, the flat layout
+/// with the full conversation id) still answer a retry during their lifetime.
+#[tokio::test]
+async fn a_retry_of_a_message_recorded_by_an_earlier_version_is_a_duplicate() {
+    let redis = RedisServer::start();
+    let body = message("chat", None, "visitor-legacy", "hello");
+    let app = spawn_app(test_settings(Some(&redis.url()), &[])).await;
+    let first = app.ingest(&body).await;
+    let customer = first["customer_id"].as_str().unwrap_or_default();
+    let dedup = format!("sb:c:{{{customer}}}:dx");
+    let mut conn = redis::Client::open(redis.url())
+        .and_then(|c| c.get_connection())
+        .expect("connection");
+    let records: Vec<String> = redis::cmd("HKEYS")
+        .arg(&dedup)
+        .query(&mut conn)
+        .expect("keys");
+    let external_id = body["external_id"].as_str().unwrap_or_default();
+    assert_eq!(records.len(), 1, "one record");
+    assert_ne!(
+        records[0],
+        format!("chat:-:{external_id}"),
+        "under the key's digest"
+    );
+    let expires = chrono::Utc::now().timestamp_millis() + 60_000;
+    let legacy = format!(
+        "{expires}|{}|{}|0|queued||chat|no_agent_available",
+        first["message_id"].as_str().unwrap_or_default(),
+        first["conversation_id"].as_str().unwrap_or_default()
+    );
+    let _: () = redis::pipe()
+        .del(&dedup)
+        .hset(&dedup, format!("chat:-:{external_id}"), legacy)
+        .query(&mut conn)
+        .expect("write the earlier version's record");
+    let retry = app.ingest(&body).await;
+    assert_eq!(retry["duplicate"], true);
+    assert_eq!(retry["message_id"], first["message_id"]);
+    assert_eq!(retry["conversation_id"], first["conversation_id"]);
+}
+
 #[tokio::test]
 async fn one_person_on_every_channel_is_one_customer_with_one_conversation() {
     let redis = RedisServer::start();

@@ -3,11 +3,31 @@
 
 use std::collections::BTreeSet;
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
 use chrono::{DateTime, TimeZone, Utc};
 use redis::{ErrorKind, RedisError, ServerErrorKind};
 
-use crate::domain::{Channel, CustomerId};
+use crate::domain::{Channel, CustomerId, MessageId};
 use crate::store::{AgentEvent, StoreError};
+
+/// A message id as stored: its 16 bytes in base64url (22 characters, not 32 hex digits).
+pub(super) fn compact_id(id: &MessageId) -> String {
+    match u128::from_str_radix(id.as_str(), 16) {
+        Ok(n) => URL_SAFE_NO_PAD.encode(n.to_be_bytes()),
+        Err(_) => id.as_str().to_owned(),
+    }
+}
+
+/// The message id a stored one stands for: compact, or 32 hex digits as earlier
+/// versions stored it.
+pub(super) fn expand_id(stored: &str) -> Option<MessageId> {
+    if stored.len() == 22 {
+        let bytes: [u8; 16] = URL_SAFE_NO_PAD.decode(stored).ok()?.try_into().ok()?;
+        return MessageId::parse(&format!("{:032x}", u128::from_be_bytes(bytes)));
+    }
+    MessageId::parse(stored)
+}
 
 /// A hash read with `HGETALL`.
 pub(super) struct Hash(pub(super) Vec<(String, String)>);
@@ -150,5 +170,14 @@ mod tests {
         assert!(matches!(from_redis(aborted), StoreError::Unavailable(_)));
         let wrong = RedisError::from((ErrorKind::Parse, "bad reply", "x".to_owned()));
         assert!(matches!(from_redis(wrong), StoreError::Corrupt(_)));
+    }
+    #[test]
+    fn message_ids_are_stored_in_22_characters_and_read_back() {
+        let id = MessageId::generate();
+        let stored = compact_id(&id);
+        assert_eq!(stored.len(), 22);
+        assert_eq!(expand_id(&stored), Some(id.clone()));
+        assert_eq!(expand_id(id.as_str()), Some(id), "32 hex digits, as before");
+        assert_eq!(expand_id("not an id"), None);
     }
 }

@@ -1,12 +1,13 @@
 //! The constants the Lua scripts use, rendered from Rust when the scripts load, so no
 //! name or number is typed twice: channels, queues, the supervisor queue, the event cap,
-//! the default tier, event kinds and route reasons. Every script is loaded through
+//! the default tier, event kinds and route reasons (and their receipt codes). Every script is loaded through
 //! `script()`, which prepends them.
 
 use std::fmt::Write;
 
 use redis::Script;
 
+use super::receipts;
 use crate::domain::{Channel, RouteReason, DEFAULT_GROUP, DEFAULT_TIER};
 use crate::routing::{EventKind, CANDIDATES, QUEUES, QUEUE_SCAN, SUPERVISOR_QUEUE};
 use crate::store::EVENTS_KEPT;
@@ -36,6 +37,7 @@ pub fn lua_constants() -> String {
     for reason in RouteReason::ALL {
         let name = reason.as_str().to_uppercase();
         let _ = writeln!(out, "local R_{name} = '{}'", reason.as_str());
+        let _ = writeln!(out, "local RC_{name} = '{}'", receipts::reason_code(reason));
     }
     out
 }

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use futures_util::future::try_join_all;
 use redis::RedisError;
 
-use super::codec::{corrupt, from_redis, parse_customer};
+use super::codec::{compact_id, corrupt, from_redis, parse_customer};
 use super::message_record;
 use super::{receipts, RedisStore};
 use crate::domain::{
@@ -128,11 +128,11 @@ impl RedisStore {
                             self.identities.put(identity.key(), target.clone());
                         }
                     }
-                    return self.routed(appended(parts)?, msg, now).await;
+                    return self.routed(appended(parts, &target)?, msg, now).await;
                 }
                 ScriptAnswer::Duplicate(receipt) => {
                     // A retry learns where its conversation stands now.
-                    let receipt = receipts::decode(&receipt, true)?;
+                    let receipt = receipts::decode(&receipt, true, &target)?;
                     let route = self.current_route(&receipt.conversation_id).await?;
                     return Ok(Receipt {
                         route: route.unwrap_or(receipt.route.clone()),
@@ -244,14 +244,15 @@ impl RedisStore {
     ) -> Result<ScriptAnswer, StoreError> {
         let message_json = message_record::encode(message)?;
         let mut call = self.scripts.ingest.prepare_invoke();
+        let idempotency_key = msg.idempotency_key();
         call.key(self.keys.customer(cid))
             .key(self.keys.conversations(cid))
             .arg(cid.as_str())
-            .arg(msg.idempotency_key())
+            .arg(receipts::field(&idempotency_key))
             .arg(now.timestamp_millis())
             .arg(self.policy.reopen_window.num_milliseconds())
             .arg(self.policy.dedup_ttl.num_milliseconds())
-            .arg(message.id.as_str())
+            .arg(compact_id(&message.id))
             .arg(message_json)
             .arg(msg.medium().channel().as_str())
             .arg(msg.display_name().unwrap_or(""))
@@ -263,7 +264,8 @@ impl RedisStore {
                     .language
                     .as_ref()
                     .map_or("", Language::as_str),
-            );
+            )
+            .arg(idempotency_key);
         for identity in msg.identities() {
             call.arg(identity.key());
         }
@@ -337,7 +339,8 @@ impl RedisStore {
         let expires = now.timestamp_millis() + self.policy.dedup_ttl.num_milliseconds();
         let record = receipts::encode(&receipt);
         let dedup = self.keys.customer_dedup(cid);
-        pipe.hset(&dedup, msg.idempotency_key(), format!("{expires}|{record}"))
+        let field = receipts::field(&msg.idempotency_key());
+        pipe.hset(&dedup, field, format!("{expires}|{record}"))
             .ignore();
         // As the script does: the records expire a TTL after the customer's last write
         // (also if a merge moved this customer's records away meanwhile).
@@ -361,13 +364,13 @@ pub(super) fn script_answer(answer: Vec<String>) -> Result<ScriptAnswer, StoreEr
     }
 }
 
-pub(super) fn appended(parts: Vec<String>) -> Result<Appended, StoreError> {
+pub(super) fn appended(parts: Vec<String>, owner: &CustomerId) -> Result<Appended, StoreError> {
     let [receipt, agent, personal, tier, repeat, group, language, complaint] =
         <[String; 8]>::try_from(parts)
             .map_err(|p| StoreError::Corrupt(format!("ingest answered {p:?}")))?;
     let some = |s: String| Some(s).filter(|s| !s.is_empty());
     Ok(Appended {
-        receipt: receipts::decode(&receipt, false)?,
+        receipt: receipts::decode(&receipt, false, owner)?,
         agent: some(agent),
         personal_agent: some(personal),
         tier,

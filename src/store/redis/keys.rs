@@ -6,7 +6,7 @@
 //! | `P:c:{cid}` | hash | customer: `created_at`, `tier`, `display_name`, `personal_agent`, `group`, `seq`, `open`, `last`, `merged_into`, `merged_open` |
 //! | `P:c:{cid}:ids` | set | the customer's identities as `kind:value` |
 //! | `P:c:{cid}:convs` | list | the customer's conversation ids, oldest first |
-//! | `P:c:{cid}:dx` | hash | idempotency key → `<expiry ms>|<first receipt JSON>` |
+//! | `P:c:{cid}:dx` | hash | idempotency key's digest → `<expiry ms>|<first receipt>` (`receipts.rs`) |
 //! | `P:c:{cid}:merged` | set | customers already absorbed (makes merges idempotent) |
 //! | `P:v:{cid}:N` | hash | conversation N: `state`, `created_at`, `resolved_at`, `queue`, `repeat_contacts`, `group`, `agent` (mirrors of routing) |
 //! | `P:v:{cid}:N:m` / `:ch` / `:abs` | list / set / list | its messages (JSON) / channels / merged conversation ids |

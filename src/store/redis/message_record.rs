@@ -1,8 +1,8 @@
 //! How a timeline entry is stored in a conversation's `:m` list: a positional JSON array
-//! with times as integer nanoseconds, `[id, direction, channel, network, from, text,
-//! subject, external_id, at_ns, received_after_at_ns, kind]`, about half the bytes of
-//! the named-field JSON earlier versions wrote (field names and RFC 3339 times were most
-//! of a short message). A time nanoseconds cannot hold (before 1677 or after 2262: a
+//! with times as integer nanoseconds and the id in 22 characters (`codec::compact_id`),
+//! `[id, direction, channel, network, from, text, subject, external_id, at_ns,
+//! received_after_at_ns, kind]`, about half the bytes of the named-field JSON earlier
+//! versions wrote (field names and RFC 3339 times were most of a short message). A time nanoseconds cannot hold (before 1677 or after 2262: a
 //! provider's `sent_at` can be anything) is written as RFC 3339 text instead. Exact:
 //! every field, to the nanosecond, reads back as written. Entries written as objects by
 //! earlier versions are still read.
@@ -10,8 +10,8 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::codec::corrupt;
-use crate::domain::{Channel, Direction, EntryKind, Message, MessageId, Network};
+use super::codec::{compact_id, corrupt, expand_id};
+use crate::domain::{Channel, Direction, EntryKind, Message, Network};
 use crate::store::StoreError;
 
 #[derive(Serialize, Deserialize)]
@@ -70,7 +70,7 @@ pub(super) fn encode(m: &Message) -> Result<String, StoreError> {
         None => Time::Text(m.received_at),
     };
     let record = Record(
-        m.id.as_str().to_owned(),
+        compact_id(&m.id),
         m.direction,
         m.channel,
         m.network,
@@ -95,7 +95,7 @@ pub(super) fn decode(raw: &str) -> Result<Message, StoreError> {
     let at = at.after(None);
     let received_at = after.after(Some(at));
     Ok(Message {
-        id: MessageId::parse(&id).ok_or_else(|| StoreError::Corrupt(format!("message id {id}")))?,
+        id: expand_id(&id).ok_or_else(|| StoreError::Corrupt(format!("message id {id}")))?,
         direction,
         channel,
         network,
@@ -112,6 +112,7 @@ pub(super) fn decode(raw: &str) -> Result<Message, StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::MessageId;
 
     fn sample() -> Message {
         let at: DateTime<Utc> = "2026-11-26T19:53:58.671831334Z".parse().expect("time");

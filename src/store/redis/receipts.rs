@@ -1,33 +1,73 @@
-//! The idempotency record of an ingested message, as stored in the customer's `:dx`
-//! hash after `<expiry ms>|`: `<message id>|<conversation id>|<repeat 0/1>|<decision>|
-//! <agent>|<queue>|<reason>`. Flat, so `ingest.lua` writes it with a string join instead
-//! of a JSON encoder; records written as JSON by earlier versions are still read.
+//! The idempotency record of an ingested message, in the customer's `:dx` hash: under
+//! the digest of its idempotency key (`field`), `<expiry ms>|<record>` with the record
+//! `<message id>|<conversation>|<repeat 0/1><decision a/q>|<agent>|<queue>|<reason code>`:
+//! the message id in its compact form (`codec::compact_id`), the conversation as its
+//! sequence number alone when it is the hash owner's (`merge_in.lua` writes the customer
+//! in when it copies records to another customer). A customer's records then stay under
+//! Redis's 64-byte listpack limit, so Redis keeps them in one listpack instead of a hash
+//! table: about 75 instead of 190 bytes per message. Flat, so `ingest.lua` writes it
+//! with a string join. Records of earlier versions (under the plain key, with the full
+//! conversation id and reason names, or as JSON) are still read.
 
-use crate::domain::{ConversationId, Decision, MessageId, Receipt, Route};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use sha2::{Digest, Sha256};
+
+use crate::domain::{ConversationId, CustomerId, Decision, Receipt, Route, RouteReason};
 use crate::store::StoreError;
 
-use super::codec::corrupt;
+use super::codec::{compact_id, corrupt, expand_id};
 
-/// The record of `receipt` (without its expiry).
+/// The record's field: 96 bits of SHA-256 of the idempotency key, as 16 characters. Two
+/// keys of one customer share a field with a chance of about n²/2⁹⁷ for n records.
+pub(super) fn field(idempotency_key: &str) -> String {
+    let digest = Sha256::digest(idempotency_key.as_bytes());
+    URL_SAFE_NO_PAD.encode(&digest[..12])
+}
+
+/// One character per reason. Exhaustive, so a new reason cannot be stored without one.
+pub(super) fn reason_code(reason: RouteReason) -> char {
+    match reason {
+        RouteReason::PersonalAgent => 'p',
+        RouteReason::NewPersonalAgent => 'n',
+        RouteReason::AlreadyAssigned => 'a',
+        RouteReason::Fallback => 'f',
+        RouteReason::NoAgentAvailable => 'q',
+        RouteReason::WaitingForPersonalAgent => 'w',
+    }
+}
+
+fn reason_of(code: &str) -> Result<RouteReason, StoreError> {
+    RouteReason::ALL
+        .into_iter()
+        .find(|r| code.len() == 1 && code.starts_with(reason_code(*r)))
+        .ok_or_else(|| StoreError::Corrupt(format!("reason code {code}")))
+}
+
+/// The record of `receipt`, whose conversation is the owner's of the hash it goes to.
 pub(super) fn encode(receipt: &Receipt) -> String {
     let r = &receipt.route;
     let decision = match r.decision {
-        Decision::Assigned => "assigned",
-        Decision::Queued => "queued",
+        Decision::Assigned => 'a',
+        Decision::Queued => 'q',
     };
     format!(
-        "{}|{}|{}|{decision}|{}|{}|{}",
-        receipt.message_id.as_str(),
-        receipt.conversation_id,
+        "{}|{}|{}{decision}|{}|{}|{}",
+        compact_id(&receipt.message_id),
+        receipt.conversation_id.seq(),
         u8::from(receipt.repeat_contact),
         r.agent_id.as_deref().unwrap_or(""),
         r.queue.as_deref().unwrap_or(""),
-        r.reason.as_str(),
+        reason_code(r.reason),
     )
 }
 
-/// The receipt a record stands for.
-pub(super) fn decode(raw: &str, duplicate: bool) -> Result<Receipt, StoreError> {
+/// The receipt a record in `owner`'s hash stands for.
+pub(super) fn decode(
+    raw: &str,
+    duplicate: bool,
+    owner: &CustomerId,
+) -> Result<Receipt, StoreError> {
     if raw.starts_with('{') {
         let receipt: Receipt = serde_json::from_str(raw).map_err(corrupt)?;
         return Ok(Receipt {
@@ -36,35 +76,51 @@ pub(super) fn decode(raw: &str, duplicate: bool) -> Result<Receipt, StoreError> 
         });
     }
     let parts: Vec<&str> = raw.split('|').collect();
-    let [message, conversation, repeat, decision, agent, queue, reason] = parts.as_slice() else {
-        return Err(StoreError::Corrupt(format!("receipt record {raw}")));
+    let (message, conversation, repeat, decision, agent, queue, reason) = match parts.as_slice() {
+        [m, c, flags, a, q, r] if flags.len() == 2 => {
+            let (repeat, decision) = flags.split_at(1);
+            (*m, *c, repeat, decision, *a, *q, reason_of(r)?)
+        }
+        [m, c, repeat, decision, a, q, r] => (
+            *m,
+            *c,
+            *repeat,
+            *decision,
+            *a,
+            *q,
+            r.parse().map_err(corrupt)?,
+        ),
+        _ => return Err(StoreError::Corrupt(format!("receipt record {raw}"))),
     };
-    let conversation: ConversationId = conversation.parse().map_err(corrupt)?;
+    let conversation: ConversationId = match conversation.parse::<u64>() {
+        Ok(seq) => ConversationId::new(owner.clone(), seq),
+        Err(_) => conversation.parse().map_err(corrupt)?,
+    };
     let some = |s: &str| Some(s.to_owned()).filter(|s| !s.is_empty());
     Ok(Receipt {
-        message_id: MessageId::parse(message)
+        message_id: expand_id(message)
             .ok_or_else(|| StoreError::Corrupt(format!("message id {message}")))?,
         customer_id: conversation.customer().clone(),
         conversation_id: conversation,
         duplicate,
         route: Route {
-            decision: match *decision {
-                "assigned" => Decision::Assigned,
-                "queued" => Decision::Queued,
+            decision: match decision {
+                "a" | "assigned" => Decision::Assigned,
+                "q" | "queued" => Decision::Queued,
                 other => return Err(StoreError::Corrupt(format!("decision {other}"))),
             },
             agent_id: some(agent),
             queue: some(queue),
-            reason: reason.parse().map_err(corrupt)?,
+            reason,
         },
-        repeat_contact: *repeat == "1",
+        repeat_contact: repeat == "1",
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{CustomerId, RouteReason};
+    use crate::domain::MessageId;
 
     fn receipt(route: Route) -> Receipt {
         let customer = CustomerId::generate();
@@ -88,17 +144,49 @@ mod tests {
         });
         let queued = receipt(Route::queued("chat"));
         for r in [assigned, queued] {
-            assert_eq!(decode(&encode(&r), false).expect("decodes"), r);
-            let dup = decode(&encode(&r), true).expect("decodes");
+            let owner = r.customer_id.clone();
+            assert_eq!(decode(&encode(&r), false, &owner).expect("decodes"), r);
+            let dup = decode(&encode(&r), true, &owner).expect("decodes");
             assert!(dup.duplicate);
         }
     }
 
     #[test]
-    fn records_written_as_json_are_still_read() {
+    fn a_typical_record_fits_a_listpack_entry() {
+        let r = receipt(Route {
+            decision: Decision::Assigned,
+            agent_id: Some("agent-68".into()),
+            queue: None,
+            reason: RouteReason::AlreadyAssigned,
+        });
+        // With its `<expiry ms>|` prefix, under Redis's hash-max-listpack-value (64).
+        assert!(14 + encode(&r).len() <= 64, "{}", encode(&r));
+        assert_eq!(field("chat:-:some-external-id").len(), 16);
+        assert_ne!(field("chat:-:a"), field("chat:-:b"));
+    }
+
+    #[test]
+    fn records_of_earlier_versions_are_still_read() {
         let r = receipt(Route::queued("email"));
+        let owner = CustomerId::generate();
         let json = serde_json::to_string(&r).expect("json");
-        assert_eq!(decode(&json, false).expect("decodes"), r);
-        assert!(decode("garbage", false).is_err());
+        assert_eq!(decode(&json, false, &owner).expect("decodes"), r);
+        let flat = format!(
+            "{}|{}|1|queued||email|no_agent_available",
+            r.message_id.as_str(),
+            r.conversation_id
+        );
+        assert_eq!(decode(&flat, false, &owner).expect("decodes"), r);
+        assert!(decode("garbage", false, &owner).is_err());
+    }
+
+    #[test]
+    fn every_reason_has_its_own_code() {
+        for reason in RouteReason::ALL {
+            assert_eq!(
+                reason_of(&reason_code(reason).to_string()).expect("code"),
+                reason
+            );
+        }
     }
 }

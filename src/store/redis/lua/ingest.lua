@@ -1,10 +1,11 @@
 -- Appends one inbound message to its customer's one open conversation.
 -- KEYS[1] customer hash C, KEYS[2] conversation base V (same hash tag: the customer id).
--- ARGV: 1 customer id, 2 idempotency key, 3 now (ms), 4 reopen window (ms),
---       5 idempotency ttl (ms), 6 message id, 7 message json, 8 channel,
---       9 display name or '', 10 queue, 11 '1' when only the process's identity cache
---       named this customer, 12 the routing group the adapter named or '',
---       13 the customer's language the adapter named or '', 14.. identity keys.
+-- ARGV: 1 customer id, 2 idempotency record field (the key's digest), 3 now (ms),
+--       4 reopen window (ms), 5 idempotency ttl (ms), 6 message id (compact),
+--       7 message record, 8 channel, 9 display name or '', 10 queue, 11 '1' when only
+--       the process's identity cache named this customer, 12 the routing group the
+--       adapter named or '', 13 the customer's language the adapter named or '',
+--       14 the plain idempotency key (records of earlier versions), 15.. identity keys.
 -- Race closed: the idempotency check, the open/reopen/start decision and the append are
 -- one step, so a retried webhook racing its original stores the message once, and two
 -- first messages of one customer cannot open two conversations.
@@ -14,7 +15,8 @@ local now, reopen, ttl = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 
 -- Idempotency records are `<expires ms>|<receipt record>` in one hash per customer
 -- (`receipts.rs` has the record's layout).
-local prior = redis.call('HGET', c .. ':dx', idem)
+local found = redis.call('HMGET', c .. ':dx', idem, ARGV[14])
+local prior = found[1] or found[2]
 if prior then
   local bar = string.find(prior, '|', 1, true)
   if tonumber(string.sub(prior, 1, bar - 1)) > now then
@@ -31,7 +33,7 @@ if not f[2] and ARGV[11] == '1' then return {'unknown'} end
 if not f[2] then redis.call('HSET', c, 'created_at', now, 'tier', DEFAULT_TIER, 'seq', 0) end
 if ARGV[9] ~= '' and not f[3] then redis.call('HSET', c, 'display_name', ARGV[9]) end
 -- A customer found through the identity cache already holds these identities.
-if ARGV[11] ~= '1' then redis.call('SADD', c .. ':ids', unpack(ARGV, 14)) end
+if ARGV[11] ~= '1' then redis.call('SADD', c .. ':ids', unpack(ARGV, 15)) end
 -- The customer's language, remembered for conversations whose adapter does not know it.
 local lang = f[9] or ''
 if ARGV[13] ~= '' and ARGV[13] ~= lang then
@@ -84,12 +86,11 @@ end
 -- A held conversation's route is final here; otherwise a placeholder that the store
 -- replaces with routing's decision once it is made.
 local receipt
+local repeat_flag = reopened and '1' or '0'
 if held[1] then
-  receipt = table.concat({ARGV[6], cid .. '-' .. seq, reopened and '1' or '0', 'assigned',
-    held[1], '', R_ALREADY_ASSIGNED}, '|')
+  receipt = table.concat({ARGV[6], seq, repeat_flag .. 'a', held[1], '', RC_ALREADY_ASSIGNED}, '|')
 else
-  receipt = table.concat({ARGV[6], cid .. '-' .. seq, reopened and '1' or '0', 'queued',
-    '', held[3] or '', R_NO_AGENT_AVAILABLE}, '|')
+  receipt = table.concat({ARGV[6], seq, repeat_flag .. 'q', '', held[3] or '', RC_NO_AGENT_AVAILABLE}, '|')
 end
 redis.call('HSET', c .. ':dx', idem, (now + ttl) .. '|' .. receipt)
 -- No record outlives the customer's last write by more than `ttl`: the records of a

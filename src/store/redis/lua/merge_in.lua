@@ -19,7 +19,12 @@ for _, conv in ipairs(redis.call('LRANGE', c .. ':convs', 0, -1)) do have[conv] 
 for _, conv in ipairs(s.convs) do
   if not have[conv] then redis.call('RPUSH', c .. ':convs', conv) end
 end
-for i = 1, #s.dx, 2 do redis.call('HSETNX', c .. ':dx', s.dx[i], s.dx[i + 1]) end
+-- A record naming its conversation by sequence number alone means one of S's.
+for i = 1, #s.dx, 2 do
+  local expires, id, seq, rest = string.match(s.dx[i + 1], '^([^|]*)|([^|]*)|(%d+)|(.*)$')
+  local record = seq and table.concat({expires, id, ARGV[1] .. '-' .. seq, rest}, '|') or s.dx[i + 1]
+  redis.call('HSETNX', c .. ':dx', s.dx[i], record)
+end
 -- The personal agent comes with their group (a customer belongs to their agent's group).
 if s.personal_agent ~= cjson.null and redis.call('HSETNX', c, 'personal_agent', s.personal_agent) == 1 then
   redis.call('HSET', c, 'group', s.group ~= cjson.null and s.group or DEFAULT_GROUP)
