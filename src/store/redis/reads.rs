@@ -107,6 +107,11 @@ impl RedisStore {
             .map(|c| c.parse())
             .collect::<Result<_, _>>()
             .map_err(corrupt)?;
+        // The channels: `ch:<channel>` marks in the hash (the set is earlier versions').
+        let marked = fields
+            .iter()
+            .filter_map(|(name, _)| name.strip_prefix("ch:").map(str::to_owned));
+        let channels: Vec<String> = channels.into_iter().chain(marked).collect();
         Ok(Some(StoredConversation {
             hash: Hash(fields),
             messages,
@@ -131,13 +136,17 @@ impl RedisStore {
         let Some(customer) = self.load_customer(id.customer()).await? else {
             return Ok(None);
         };
-        // Merged timelines live on other customers' slots: walk them, bounded.
+        // Merged timelines live on other customers' slots: walk them, bounded, each once
+        // (a merge saga finished by two callers racing may absorb one conversation both
+        // directly and through the conversation that absorbed it first).
         let mut pending = absorbed.clone();
-        let mut visited = 0;
+        let mut visited = BTreeSet::from([id.clone()]);
         while let Some(next) = pending.pop() {
-            visited += 1;
-            if visited > MAX_HOPS * MAX_HOPS {
+            if visited.len() > MAX_HOPS * MAX_HOPS {
                 break;
+            }
+            if !visited.insert(next.clone()) {
+                continue;
             }
             if let Some(more) = self.load_conversation(&next).await? {
                 messages.extend(more.messages);

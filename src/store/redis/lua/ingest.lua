@@ -30,59 +30,73 @@ if f[1] then return {'moved', f[1]} end
 -- claims the identities again rather than recreating a customer no identity points to.
 if not f[2] and ARGV[11] == '1' then return {'unknown'} end
 
-if not f[2] then redis.call('HSET', c, 'created_at', now, 'tier', DEFAULT_TIER, 'seq', 0) end
-if ARGV[9] ~= '' and not f[3] then redis.call('HSET', c, 'display_name', ARGV[9]) end
+-- Customer fields this message sets, written with one HSET at the end.
+local sets = {}
+local function set(hash, name, value) hash[#hash + 1] = name; hash[#hash + 1] = value end
+if not f[2] then set(sets, 'created_at', now); set(sets, 'tier', DEFAULT_TIER) end
+if ARGV[9] ~= '' and not f[3] then set(sets, 'display_name', ARGV[9]) end
 -- A customer found through the identity cache already holds these identities.
 if ARGV[11] ~= '1' then redis.call('SADD', c .. ':ids', unpack(ARGV, 15)) end
 -- The customer's language, remembered for conversations whose adapter does not know it.
 local lang = f[9] or ''
 if ARGV[13] ~= '' and ARGV[13] ~= lang then
   lang = ARGV[13]
-  redis.call('HSET', c, 'lang', lang)
+  set(sets, 'lang', lang)
 end
 
-local seq = f[4]
+local personal, tier = f[6], f[7]
+-- The routing group is decided once per opening, here, so concurrent messages agree:
+-- the personal agent's group (the customer's), else the adapter's, else the customer's
+-- (`routing::routing_group`).
+local function opening_group()
+  return (not personal and ARGV[12] ~= '' and ARGV[12]) or f[8] or DEFAULT_GROUP
+end
+-- `ch:<channel>` marks the channels the customer wrote on (the conversation's
+-- `channels`); a customer writing again on the same channel writes no mark.
+local mark = 'ch:' .. ARGV[8]
+local function read_held(conv)
+  return redis.call('HMGET', conv, 'agent', 'repeat_contacts', 'queue', 'group', mark)
+end
+
+local seq, held = f[4], nil
 local reopened = false
-if not seq then
+if seq then
+  held = read_held(v .. ':' .. seq)
+else
   local last = f[5]
   local resolved_at = last and tonumber(redis.call('HGET', v .. ':' .. last, 'resolved_at'))
   if resolved_at and now - resolved_at <= reopen then
     seq = last
     reopened = true
     local conv = v .. ':' .. seq
-    redis.call('HSET', conv, 'state', 'open')
     -- Routed afresh: in the group the customer belongs to now.
     redis.call('HDEL', conv, 'resolved_at', 'group')
     redis.call('HINCRBY', conv, 'repeat_contacts', 1)
+    redis.call('HSET', conv, 'state', 'open')
+    held = read_held(conv)
   else
-    seq = tostring(redis.call('HINCRBY', c, 'seq', 1))
+    -- A new conversation starts with everything it needs, in one write.
+    seq = f[2] and tostring(redis.call('HINCRBY', c, 'seq', 1)) or '1'
+    if not f[2] then set(sets, 'seq', seq) end
+    local group = opening_group()
     redis.call('HSET', v .. ':' .. seq, 'state', 'open', 'created_at', now,
-      'queue', ARGV[10], 'repeat_contacts', 0)
+      'queue', ARGV[10], 'repeat_contacts', 0, 'group', group, mark, '1')
     redis.call('RPUSH', c .. ':convs', cid .. '-' .. seq)
-    redis.call('HSET', c, 'last', seq)
+    set(sets, 'last', seq)
+    held = {false, '0', ARGV[10], group, '1'}
   end
-  redis.call('HSET', c, 'open', seq)
+  set(sets, 'open', seq)
 end
+if #sets > 0 then redis.call('HSET', c, unpack(sets)) end
 
 local conv = v .. ':' .. seq
 redis.call('RPUSH', conv .. ':m', ARGV[7])
 -- Routing needs these only when no agent holds the conversation (its `agent` mirror).
--- `ch:<channel>` marks a channel already in `:ch`: a customer writing again on the same
--- channel (the common case) costs no set write.
-local held = redis.call('HMGET', conv, 'agent', 'repeat_contacts', 'queue', 'group', 'ch:' .. ARGV[8])
-if not held[5] then
-  redis.call('SADD', conv .. ':ch', ARGV[8])
-  redis.call('HSET', conv, 'ch:' .. ARGV[8], '1')
-end
-local personal, tier = f[6], f[7]
--- The routing group is decided once per opening, here, so concurrent messages agree:
--- the personal agent's group (the customer's), else the adapter's, else the customer's
--- (`routing::routing_group`).
-local group = held[4]
-if not group then
-  group = (not personal and ARGV[12] ~= '' and ARGV[12]) or f[8] or DEFAULT_GROUP
-  redis.call('HSET', conv, 'group', group)
-end
+local group = held[4] or opening_group()
+local conv_sets = {}
+if not held[5] then set(conv_sets, mark, '1') end
+if not held[4] then set(conv_sets, 'group', group) end
+if #conv_sets > 0 then redis.call('HSET', conv, unpack(conv_sets)) end
 -- A held conversation's route is final here; otherwise a placeholder that the store
 -- replaces with routing's decision once it is made.
 local receipt
