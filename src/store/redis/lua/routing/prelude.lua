@@ -18,6 +18,7 @@
 --                             `s:billing=3..5` as one)
 --   :r:<conv>          hash   channel, state (assigned|waiting|queued), agent, owner, since,
 --                             priority, transfers, queue (only when not the channel's),
+--                             wq (the :wait: queue it is counted in, '' none),
 --                             adopt (1: nobody could serve the ownerless customer; whoever
 --                             takes it becomes their personal agent); with requirements:
 --                             needs (tags required now), n0 (at first), n1 (any level),
@@ -227,14 +228,19 @@ local function queue_score(priority, since)
   return (9 - math.min(9, priority)) * 1e13 + since
 end
 
--- Counts `conv` as waiting in `queue` (or no longer waiting anywhere, with nil).
+-- Counts `conv` as waiting in `queue` (or no longer waiting anywhere, with nil). The
+-- record's `wq` names the queue it waits in ('' none), so only that one is left; a
+-- record of an earlier version, without `wq`, leaves every queue.
 local function waiting_in(conv, queue)
-  for _, q in ipairs(QUEUES) do
-    redis.call('ZREM', R .. ':wait:' .. q, conv)
+  local h = redis.call('HMGET', rkey(conv), 'wq', 'since')
+  local was = h[1]
+  if not was then
+    for _, q in ipairs(QUEUES) do redis.call('ZREM', R .. ':wait:' .. q, conv) end
+  elseif was ~= '' and was ~= queue then
+    redis.call('ZREM', R .. ':wait:' .. was, conv)
   end
-  if queue then
-    redis.call('ZADD', R .. ':wait:' .. queue, num(redis.call('HGET', rkey(conv), 'since')), conv)
-  end
+  if queue then redis.call('ZADD', R .. ':wait:' .. queue, num(h[2]), conv) end
+  if was ~= (queue or '') then redis.call('HSET', rkey(conv), 'wq', queue or '') end
 end
 
 local function set_presence(a, presence)

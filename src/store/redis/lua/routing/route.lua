@@ -28,7 +28,8 @@ if personal == '' or redis.call('SISMEMBER', R .. ':agents', personal) == 0 then
   end
 end
 
-redis.call('HSET', r, 'channel', ch, 'owner', personal, 'since', now, 'priority', priority)
+-- Not routed yet, so waiting nowhere (`wq`, see `waiting_in`).
+redis.call('HSET', r, 'channel', ch, 'owner', personal, 'since', now, 'priority', priority, 'wq', '')
 if personal == '' then redis.call('HSET', r, 'adopt', 1) end
 set_needs(conv, ARGV[7])
 local seen_presence, seen_room, seen_fits = '', 0, 0
