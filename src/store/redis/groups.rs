@@ -4,8 +4,9 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use super::memo::Memo;
 use super::{corrupt, from_redis, RedisStore};
 use crate::domain::{AgentId, ConversationId, RoutingGroup};
 use crate::store::StoreError;
@@ -14,16 +15,26 @@ use crate::store::StoreError;
 /// only moves while idle (nothing held, nobody waiting), so a stale answer misses no
 /// event about their conversations.
 const AGENT_GROUP_TTL: Duration = Duration::from_secs(2);
-/// Agents remembered at most; the memory is dropped whole past it.
+/// Agents remembered at most (a full shard of the memory starts over).
 const AGENT_GROUP_ENTRIES: usize = 100_000;
 
 /// What this process knows about groups without asking Redis.
-#[derive(Default)]
 pub(super) struct GroupMemory {
     registered: Mutex<HashSet<RoutingGroup>>,
-    agents: Mutex<HashMap<AgentId, (RoutingGroup, Instant)>>,
+    /// Read on every `message.created` and event poll: sharded (see `memo`).
+    agents: Memo<AgentId, RoutingGroup>,
     /// Each group's event counter as the shared poll last read its streams.
     event_sequences: Mutex<HashMap<RoutingGroup, String>>,
+}
+
+impl Default for GroupMemory {
+    fn default() -> Self {
+        Self {
+            registered: Mutex::default(),
+            agents: Memo::new(AGENT_GROUP_ENTRIES),
+            event_sequences: Mutex::default(),
+        }
+    }
 }
 
 impl GroupMemory {
@@ -76,24 +87,14 @@ impl RedisStore {
         id: &AgentId,
         ttl: Duration,
     ) -> Result<RoutingGroup, StoreError> {
-        let known = self.groups.agents.lock().ok().and_then(|m| {
-            m.get(id)
-                .filter(|(_, at)| at.elapsed() < ttl)
-                .map(|(g, _)| g.clone())
-        });
-        match known {
+        match self.groups.agents.get_within(id, ttl) {
             Some(group) => Ok(group),
             None => self.agent_group(id).await,
         }
     }
 
     fn remember_agent_group(&self, id: &AgentId, group: &RoutingGroup) {
-        if let Ok(mut m) = self.groups.agents.lock() {
-            if m.len() >= AGENT_GROUP_ENTRIES {
-                m.clear();
-            }
-            m.insert(id.clone(), (group.clone(), Instant::now()));
-        }
+        self.groups.agents.put(id.clone(), group.clone());
     }
 
     /// Points the agent at their group.

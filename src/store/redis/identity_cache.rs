@@ -1,60 +1,37 @@
 //! A small in-process cache of identity → customer, so a message from a known customer
 //! skips the claim round trip. It is safe to be stale: identities only ever move by
 //! merges, which leave a forwarding pointer that the ingest script follows (and the
-//! cache is then corrected). Entries expire after a TTL; shards keep locks short and
-//! independent, and a full shard is simply emptied.
+//! cache is then corrected). Entries expire after a TTL (see `memo`).
 
-use std::collections::hash_map::DefaultHasher;
-use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use super::memo::Memo;
 use crate::domain::CustomerId;
 
-const SHARDS: usize = 16;
-
 pub(super) struct IdentityCache {
-    shards: Vec<Mutex<HashMap<String, (CustomerId, Instant)>>>,
-    per_shard: usize,
+    memo: Memo<String, CustomerId>,
     ttl: Duration,
 }
 
 impl IdentityCache {
     pub fn new(capacity: usize, ttl: Duration) -> Self {
         Self {
-            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
-            per_shard: (capacity / SHARDS).max(1),
+            memo: Memo::new(capacity),
             ttl,
         }
     }
 
-    fn shard(&self, key: &str) -> &Mutex<HashMap<String, (CustomerId, Instant)>> {
-        let mut h = DefaultHasher::new();
-        key.hash(&mut h);
-        &self.shards[(h.finish() as usize) % SHARDS]
-    }
-
     pub fn get(&self, key: &str) -> Option<CustomerId> {
-        let shard = self.shard(key).lock().unwrap_or_else(|p| p.into_inner());
-        shard
-            .get(key)
-            .filter(|(_, at)| at.elapsed() < self.ttl)
-            .map(|(c, _)| c.clone())
+        self.memo.get_within(key, self.ttl)
     }
 
     pub fn put(&self, key: String, customer: CustomerId) {
-        let mut shard = self.shard(&key).lock().unwrap_or_else(|p| p.into_inner());
-        if shard.len() >= self.per_shard && !shard.contains_key(&key) {
-            shard.clear();
-        }
-        shard.insert(key, (customer, Instant::now()));
+        self.memo.put(key, customer);
     }
 
     /// Drops what the cache believes about `key` (it proved wrong).
     pub fn forget(&self, key: &str) {
-        let mut shard = self.shard(key).lock().unwrap_or_else(|p| p.into_inner());
-        shard.remove(key);
+        self.memo.forget(key);
     }
 
     /// The one customer all of `keys` are known to belong to, if the cache knows them all.
@@ -88,19 +65,5 @@ mod tests {
         assert_eq!(cache.owner_of_all(["email:x", "unknown"].into_iter()), None);
         std::thread::sleep(Duration::from_millis(60));
         assert_eq!(cache.get("email:x"), None, "expired");
-    }
-
-    #[test]
-    fn a_full_shard_starts_over_instead_of_growing() {
-        let cache = IdentityCache::new(SHARDS, Duration::from_secs(60));
-        for i in 0..1000 {
-            cache.put(format!("k{i}"), CustomerId::generate());
-        }
-        let total: usize = cache
-            .shards
-            .iter()
-            .map(|s| s.lock().map(|m| m.len()).unwrap_or(0))
-            .sum();
-        assert!(total <= SHARDS, "{total}");
     }
 }

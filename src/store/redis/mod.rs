@@ -16,6 +16,7 @@ mod handoff;
 mod identity_cache;
 mod ingest;
 mod keys;
+mod memo;
 mod merge;
 mod message_record;
 mod outbox;
