@@ -1,6 +1,7 @@
 //! Prometheus metrics. A `Metrics` owns its registry (no global), so two apps in one
 //! test process never share counters. Names and labels are fixed by CONTRACT "Metrics".
 
+mod hot;
 mod labels;
 
 use prometheus::{
@@ -47,6 +48,7 @@ pub struct Metrics {
     pub store_errors: IntCounterVec,
     pub messages: IntCounterVec,
     pub routing_decisions: IntCounterVec,
+    hot: hot::HotCounters,
     pub wait_seconds: HistogramVec,
     pub first_response_seconds: HistogramVec,
     pub ivr_seconds: HistogramVec,
@@ -85,19 +87,22 @@ impl Metrics {
         waits.extend(sla_targets.iter().filter(|t| **t > 0.0));
         waits.sort_by(f64::total_cmp);
         waits.dedup();
+        let messages = counter(
+            &registry,
+            "switchboard_messages_total",
+            "Messages in and out.",
+            &["channel", "direction"],
+        )?;
+        let routing_decisions = counter(
+            &registry,
+            "switchboard_routing_decisions_total",
+            "Every routing decision.",
+            &["decision", "reason"],
+        )?;
         let m = Metrics {
-            messages: counter(
-                &registry,
-                "switchboard_messages_total",
-                "Messages in and out.",
-                &["channel", "direction"],
-            )?,
-            routing_decisions: counter(
-                &registry,
-                "switchboard_routing_decisions_total",
-                "Every routing decision.",
-                &["decision", "reason"],
-            )?,
+            hot: hot::HotCounters::new(&messages, &routing_decisions),
+            messages,
+            routing_decisions,
             wait_seconds: histogram(
                 &registry,
                 "switchboard_wait_seconds",
@@ -307,15 +312,11 @@ impl Metrics {
     }
 
     pub fn message(&self, channel: Channel, direction: Direction) {
-        self.messages
-            .with_label_values(&[channel.as_str(), direction_label(direction)])
-            .inc();
+        self.hot.message(channel, direction).inc();
     }
 
     pub fn routed(&self, decision: Decision, reason: RouteReason) {
-        self.routing_decisions
-            .with_label_values(&[decision_label(decision), reason.as_str()])
-            .inc();
+        self.hot.routed(decision, reason).inc();
     }
 
     /// Conversations routing gave to agents after a wait: each one's wait, whether it
