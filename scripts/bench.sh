@@ -6,7 +6,8 @@
 # Redis SET; and GET /readyz, HTTP plus one PING), then known-customer ingest (into an assigned
 # conversation), new-customer ingest (claim, create, route) and a 9:1 mix, each with
 # p50/p99, Redis CPU (INFO cpu), service CPU (/proc) and Redis memory (INFO memory) per
-# message, and the ratio to the ceiling; then what IDLE_STREAMS idle event streams cost;
+# message, and the ratio to the ceiling; known customers again at about half their peak
+# rate (latency under a steady load); then what IDLE_STREAMS idle event streams cost;
 # last, the scale curve: known customers' ingest with 1,000 and with SCALE customers stored.
 # Usage: scripts/bench.sh   (DURATION=10s CONNECTIONS=64 VISITORS=10000 AGENTS=100
 #                            IDLE_STREAMS=10000 SCALE=1000000 (0 skips either);
@@ -144,7 +145,13 @@ scenario ceiling "http://127.0.0.1:$ceiling_port" scripts/bench/known.lua; ceili
 for s in known new mix; do
   scenario "$s" "$api" "scripts/bench/$s.lua"
   python3 -c "print(f'  {$rate / $ceiling:.2f} of the ceiling')"
+  if [ "$s" = known ]; then known_rate=$rate; fi
 done
+# Latency at about half the known customers' peak: each connection pauses after every
+# answer (wrk has no fixed-rate mode), the pause worked out from the peak rate.
+pause=$(python3 -c "print(max(1, round($connections * 1000 / ($known_rate / 2) - 1)))")
+DELAY_MS=$pause scenario known-half "$api" scripts/bench/known.lua
+python3 -c "print(f'  at {$rate / $known_rate:.2f} of the peak rate')"
 [ "${IDLE_STREAMS:-10000}" = 0 ] || idle_streams "${IDLE_STREAMS:-10000}"
 
 # The scale curve: the same known customers writing with 1,000 and with SCALE (default

@@ -27,3 +27,9 @@ run = os.getenv("RUN") or "r"
 text = string.rep("0123456789", 10)
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer " .. (os.getenv("TOKEN") or "bench-adapter")
+-- With DELAY_MS, each connection pauses that long after every answer (wrk's `delay`):
+-- a steady load below the peak, to read latency at a given rate.
+local pause = tonumber(os.getenv("DELAY_MS") or "0")
+if pause > 0 then
+  function delay() return pause end
+end
