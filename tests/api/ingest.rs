@@ -124,6 +124,58 @@ async fn a_retry_of_a_message_recorded_by_an_earlier_version_is_a_duplicate() {
     assert_eq!(retry["conversation_id"], first["conversation_id"]);
 }
 
+/// A customer's idempotency records expire with their hash, which outlives each record
+/// (`ttl` from its write) by pushing its expiry only once per slack (`ttl / 64`) of the
+/// customer's writing: no `PEXPIRE` per message.
+#[tokio::test]
+async fn the_idempotency_records_outlive_their_ttl_with_one_expiry_push_per_slack() {
+    let redis = RedisServer::start();
+    let app = spawn_app(test_settings(Some(&redis.url()), &[])).await;
+    let first = app
+        .ingest(&message("chat", None, "visitor-ttl", "one"))
+        .await;
+    let customer = first["customer_id"].as_str().unwrap_or_default().to_owned();
+    let (hash, records) = (
+        format!("sb:c:{{{customer}}}"),
+        format!("sb:c:{{{customer}}}:dx"),
+    );
+    let mut conn = redis::Client::open(redis.url())
+        .and_then(|c| c.get_connection())
+        .expect("connection");
+    let mut pttl = || -> i64 {
+        redis::cmd("PTTL")
+            .arg(&records)
+            .query(&mut conn)
+            .expect("pttl")
+    };
+    let ttl: i64 = 7 * 24 * 3_600_000;
+    let lifetime = ttl + ttl / 64;
+    let pushed = pttl();
+    assert!(pushed > ttl && pushed <= lifetime, "{pushed}");
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    app.ingest(&message("chat", None, "visitor-ttl", "two"))
+        .await;
+    assert!(
+        pttl() < pushed,
+        "a second message within the slack pushes nothing"
+    );
+    // Once the slack has passed, the next message pushes the expiry again.
+    let mut conn2 = redis::Client::open(redis.url())
+        .and_then(|c| c.get_connection())
+        .expect("connection");
+    let _: () = redis::cmd("HSET")
+        .arg(&hash)
+        .arg("dxt")
+        .arg(1)
+        .query(&mut conn2)
+        .expect("age the push");
+    let before = pttl();
+    app.ingest(&message("chat", None, "visitor-ttl", "three"))
+        .await;
+    let again = pttl();
+    assert!(again > before && again > ttl, "{before} -> {again}");
+}
+
 #[tokio::test]
 async fn one_person_on_every_channel_is_one_customer_with_one_conversation() {
     let redis = RedisServer::start();

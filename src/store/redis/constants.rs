@@ -30,6 +30,7 @@ pub fn lua_constants() -> String {
     let _ = writeln!(out, "local QUEUE_SCAN = {QUEUE_SCAN}");
     let _ = writeln!(out, "local DEFAULT_TIER = '{DEFAULT_TIER}'");
     let _ = writeln!(out, "local DEFAULT_GROUP = '{DEFAULT_GROUP}'");
+    let _ = writeln!(out, "local DEDUP_SLACK_PARTS = {}", receipts::SLACK_PARTS);
     for kind in EventKind::ALL {
         let name = kind.as_str().replace('.', "_").to_uppercase();
         let _ = writeln!(out, "local EV_{name} = '{}'", kind.as_str());

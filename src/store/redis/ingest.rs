@@ -342,9 +342,13 @@ impl RedisStore {
         let field = receipts::field(&msg.idempotency_key());
         pipe.hset(&dedup, field, format!("{expires}|{record}"))
             .ignore();
-        // As the script does: the records expire a TTL after the customer's last write
-        // (also if a merge moved this customer's records away meanwhile).
-        pipe.pexpire(&dedup, self.policy.dedup_ttl.num_milliseconds())
+        // The script pushed the hash's expiry past this record's; `NX` only gives one to
+        // a hash this write created (a merge moved the customer's records away meanwhile).
+        let lifetime = receipts::hash_lifetime_ms(self.policy.dedup_ttl.num_milliseconds());
+        pipe.cmd("PEXPIRE")
+            .arg(&dedup)
+            .arg(lifetime)
+            .arg("NX")
             .ignore();
         pipe.query_async::<()>(&mut self.conn.clone())
             .await

@@ -113,6 +113,7 @@ impl RedisStore {
                 .arg(target.as_str())
                 .arg(snapshot)
                 .arg(DEFAULT_QUEUE)
+                .arg(self.policy.dedup_ttl.num_milliseconds())
                 .invoke_async(&mut self.conn.clone())
                 .await
                 .map_err(from_redis)?;

@@ -25,6 +25,17 @@ pub(super) fn field(idempotency_key: &str) -> String {
     URL_SAFE_NO_PAD.encode(&digest[..12])
 }
 
+/// A customer's records hash lives `ttl + ttl / SLACK_PARTS` past the write that last
+/// pushed its expiry, and that push covers the customer's writes for the next
+/// `ttl / SLACK_PARTS` (`dxt` in the customer's hash): each record outlives its own
+/// `ttl`, and a customer writing often costs one `PEXPIRE` per slack, not per message.
+pub const SLACK_PARTS: i64 = 64;
+
+/// How long a records hash lives past the write that pushed its expiry.
+pub(super) fn hash_lifetime_ms(ttl_ms: i64) -> i64 {
+    ttl_ms + ttl_ms / SLACK_PARTS
+}
+
 /// One character per reason. Exhaustive, so a new reason cannot be stored without one.
 pub(super) fn reason_code(reason: RouteReason) -> char {
     match reason {

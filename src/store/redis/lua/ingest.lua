@@ -24,7 +24,7 @@ if prior then
   end
 end
 -- One read for every customer field this script needs.
-local f = redis.call('HMGET', c, 'merged_into', 'created_at', 'display_name', 'open', 'last', 'personal_agent', 'tier', 'group', 'lang', 'complaint')
+local f = redis.call('HMGET', c, 'merged_into', 'created_at', 'display_name', 'open', 'last', 'personal_agent', 'tier', 'group', 'lang', 'complaint', 'dxt')
 if f[1] then return {'moved', f[1]} end
 -- A customer named by a cache but unknown here was lost with Redis's data: the caller
 -- claims the identities again rather than recreating a customer no identity points to.
@@ -34,6 +34,11 @@ if not f[2] and ARGV[11] == '1' then return {'unknown'} end
 local sets = {}
 local function set(hash, name, value) hash[#hash + 1] = name; hash[#hash + 1] = value end
 if not f[2] then set(sets, 'created_at', now); set(sets, 'tier', DEFAULT_TIER) end
+-- The records hash outlives every record in it: its expiry goes to `ttl + slack` from
+-- now only once `dxt` (the writes the last push covers) has passed (`receipts.rs`).
+local slack = math.floor(ttl / DEDUP_SLACK_PARTS)
+local extend = not f[11] or tonumber(f[11]) < now
+if extend then set(sets, 'dxt', now + slack) end
 if ARGV[9] ~= '' and not f[3] then set(sets, 'display_name', ARGV[9]) end
 -- A customer found through the identity cache already holds these identities.
 if ARGV[11] ~= '1' then redis.call('SADD', c .. ':ids', unpack(ARGV, 15)) end
@@ -107,8 +112,7 @@ else
   receipt = table.concat({ARGV[6], seq, repeat_flag .. 'q', '', held[3] or '', RC_NO_AGENT_AVAILABLE}, '|')
 end
 redis.call('HSET', c .. ':dx', idem, (now + ttl) .. '|' .. receipt)
--- No record outlives the customer's last write by more than `ttl`: the records of a
--- customer who went quiet expire with the hash.
-redis.call('PEXPIRE', c .. ':dx', ttl)
+-- The records of a customer who went quiet expire with the hash.
+if extend then redis.call('PEXPIRE', c .. ':dx', ttl + slack) end
 return {'ok', receipt, held[1] or '', personal or '', tier or DEFAULT_TIER, held[2] or '0', group, lang,
   f[10] and '1' or '0'}

@@ -2,7 +2,8 @@
 -- records and open conversation (whose timeline joins T's open one). Guarded by the
 -- set of absorbed customers, so a rerun changes nothing.
 -- KEYS[1] customer hash of T, KEYS[2] conversation base of T.
--- ARGV: 1 S's id, 2 now (ms), 3 T's id, 4 S's snapshot (merge_out's answer), 5 queue.
+-- ARGV: 1 S's id, 2 now (ms), 3 T's id, 4 S's snapshot (merge_out's answer), 5 queue,
+--       6 idempotency ttl (ms).
 local c, v = KEYS[1], KEYS[2]
 local moved = redis.call('HGET', c, 'merged_into')
 if moved then return {'moved', moved} end
@@ -24,6 +25,13 @@ for i = 1, #s.dx, 2 do
   local expires, id, seq, rest = string.match(s.dx[i + 1], '^([^|]*)|([^|]*)|(%d+)|(.*)$')
   local record = seq and table.concat({expires, id, ARGV[1] .. '-' .. seq, rest}, '|') or s.dx[i + 1]
   redis.call('HSETNX', c .. ':dx', s.dx[i], record)
+end
+-- T's records hash now outlives S's records too (see ingest.lua): never shortened.
+if #s.dx > 0 then
+  local ttl = tonumber(ARGV[6])
+  local slack = math.floor(ttl / DEDUP_SLACK_PARTS)
+  redis.call('PEXPIRE', c .. ':dx', ttl + slack)
+  redis.call('HSET', c, 'dxt', now + slack)
 end
 -- The personal agent comes with their group (a customer belongs to their agent's group).
 if s.personal_agent ~= cjson.null and redis.call('HSETNX', c, 'personal_agent', s.personal_agent) == 1 then
