@@ -93,9 +93,7 @@ async fn a_retry_of_a_message_recorded_by_an_earlier_version_is_a_duplicate() {
     let first = app.ingest(&body).await;
     let customer = first["customer_id"].as_str().unwrap_or_default();
     let dedup = format!("sb:c:{{{customer}}}:dx");
-    let mut conn = redis::Client::open(redis.url())
-        .and_then(|c| c.get_connection())
-        .expect("connection");
+    let mut conn = redis.connection();
     let records: Vec<String> = redis::cmd("HKEYS")
         .arg(&dedup)
         .query(&mut conn)
@@ -139,9 +137,7 @@ async fn the_idempotency_records_outlive_their_ttl_with_one_expiry_push_per_slac
         format!("sb:c:{{{customer}}}"),
         format!("sb:c:{{{customer}}}:dx"),
     );
-    let mut conn = redis::Client::open(redis.url())
-        .and_then(|c| c.get_connection())
-        .expect("connection");
+    let mut conn = redis.connection();
     let mut pttl = || -> i64 {
         redis::cmd("PTTL")
             .arg(&records)
@@ -160,9 +156,7 @@ async fn the_idempotency_records_outlive_their_ttl_with_one_expiry_push_per_slac
         "a second message within the slack pushes nothing"
     );
     // Once the slack has passed, the next message pushes the expiry again.
-    let mut conn2 = redis::Client::open(redis.url())
-        .and_then(|c| c.get_connection())
-        .expect("connection");
+    let mut conn2 = redis.connection();
     let _: () = redis::cmd("HSET")
         .arg(&hash)
         .arg("dxt")

@@ -62,10 +62,16 @@ impl RedisServer {
     /// counters (`:rl:{…}`, one second long, written for every authenticated request)
     /// are bookkeeping, not data, and are left out.
     pub fn dbsize(&self) -> i64 {
-        let client = redis::Client::open(self.url()).expect("client");
-        let mut conn = client.get_connection().expect("connection");
+        let mut conn = self.connection();
         let keys: Vec<String> = redis::cmd("KEYS").arg("*").query(&mut conn).expect("keys");
         keys.iter().filter(|k| !k.contains(":rl:{")).count() as i64
+    }
+
+    /// A plain connection, for a test to read or write keys directly.
+    pub fn connection(&self) -> redis::Connection {
+        redis::Client::open(self.url())
+            .and_then(|c| c.get_connection())
+            .expect("connection")
     }
 
     pub fn stop(&mut self) {
