@@ -1,8 +1,8 @@
 //! Every label value dashboards and alerts rely on exists from the start (a counter at 0
 //! rather than no series), so a rate or an alert reads 0, not "no data".
 
-use super::{decision_label, direction_label, Metrics, IVR_BYPASS_REASONS, IVR_OUTCOMES};
-use crate::domain::{Channel, Decision, Direction, RouteReason};
+use super::{Metrics, IVR_BYPASS_REASONS, IVR_OUTCOMES};
+use crate::domain::{Channel, RouteReason};
 use crate::routing::Fit;
 
 impl Metrics {
@@ -12,23 +12,8 @@ impl Metrics {
         for caller in ["adapter", "agent", "admin", "provider"] {
             self.rate_limited.with_label_values(&[caller]);
         }
-        for channel in Channel::ALL {
-            for direction in [Direction::In, Direction::Out] {
-                self.messages
-                    .with_label_values(&[channel.as_str(), direction_label(direction)]);
-            }
-        }
-        for (decision, reason) in [
-            (Decision::Queued, RouteReason::NoAgentAvailable),
-            (Decision::Queued, RouteReason::WaitingForPersonalAgent),
-            (Decision::Assigned, RouteReason::PersonalAgent),
-            (Decision::Assigned, RouteReason::NewPersonalAgent),
-            (Decision::Assigned, RouteReason::AlreadyAssigned),
-            (Decision::Assigned, RouteReason::Fallback),
-        ] {
-            self.routing_decisions
-                .with_label_values(&[decision_label(decision), reason.as_str()]);
-        }
+        // Messages and routing decisions start at zero through their kept handles
+        // (`hot.rs`).
         for to in ["agent", "queue", "supervisor"] {
             self.transfers.with_label_values(&[to]);
         }

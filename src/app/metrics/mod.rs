@@ -316,7 +316,13 @@ impl Metrics {
     }
 
     pub fn routed(&self, decision: Decision, reason: RouteReason) {
-        self.hot.routed(decision, reason).inc();
+        match self.hot.routed(decision, reason) {
+            Some(counter) => counter.inc(),
+            None => self
+                .routing_decisions
+                .with_label_values(&[decision_label(decision), reason.as_str()])
+                .inc(),
+        }
     }
 
     /// Conversations routing gave to agents after a wait: each one's wait, whether it
