@@ -116,9 +116,15 @@ impl RedisStore {
         let fresh = CustomerId::generate();
         let (mut target, mut from_cache) = self.owner(msg, &fresh, true, now).await?;
         let message = inbound_record(msg, now);
+        // The idempotency key, and the digest its record is kept under (`receipts`).
+        let key = msg.idempotency_key();
+        let dedup = (key.as_str(), receipts::field(&key));
         for _ in 0..MAX_HOPS {
             tracing::Span::current().record("customer_id", target.as_str());
-            match self.append(&target, msg, &message, from_cache, now).await? {
+            match self
+                .append(&target, msg, &message, &dedup, from_cache, now)
+                .await?
+            {
                 ScriptAnswer::Ok(parts) => {
                     // Cached only once a script stored them on the customer, so a cached
                     // customer holds its identities (the script skips adding them); a
@@ -128,7 +134,8 @@ impl RedisStore {
                             self.identities.put(identity.key(), target.clone());
                         }
                     }
-                    return self.routed(appended(parts, &target)?, msg, now).await;
+                    let appended = appended(parts, &target)?;
+                    return self.routed(appended, msg, &dedup.1, now).await;
                 }
                 ScriptAnswer::Duplicate(receipt) => {
                     // A retry learns where its conversation stands now.
@@ -239,16 +246,16 @@ impl RedisStore {
         cid: &CustomerId,
         msg: &InboundMessage,
         message: &Message,
+        (key, field): &(&str, String),
         from_cache: bool,
         now: DateTime<Utc>,
     ) -> Result<ScriptAnswer, StoreError> {
         let message_json = message_record::encode(message)?;
         let mut call = self.scripts.ingest.prepare_invoke();
-        let idempotency_key = msg.idempotency_key();
         call.key(self.keys.customer(cid))
             .key(self.keys.conversations(cid))
             .arg(cid.as_str())
-            .arg(receipts::field(&idempotency_key))
+            .arg(field)
             .arg(now.timestamp_millis())
             .arg(self.policy.reopen_window.num_milliseconds())
             .arg(self.policy.dedup_ttl.num_milliseconds())
@@ -265,7 +272,7 @@ impl RedisStore {
                     .as_ref()
                     .map_or("", Language::as_str),
             )
-            .arg(idempotency_key);
+            .arg(*key);
         for identity in msg.identities() {
             call.arg(identity.key());
         }
@@ -285,6 +292,7 @@ impl RedisStore {
         &self,
         a: Appended,
         msg: &InboundMessage,
+        field: &str,
         now: DateTime<Utc>,
     ) -> Result<Receipt, StoreError> {
         let conv = a.receipt.conversation_id.clone();
@@ -339,7 +347,6 @@ impl RedisStore {
         let expires = now.timestamp_millis() + self.policy.dedup_ttl.num_milliseconds();
         let record = receipts::encode(&receipt);
         let dedup = self.keys.customer_dedup(cid);
-        let field = receipts::field(&msg.idempotency_key());
         pipe.hset(&dedup, field, format!("{expires}|{record}"))
             .ignore();
         // The script pushed the hash's expiry past this record's; `NX` only gives one to
