@@ -1,7 +1,8 @@
 //! The constants the Lua scripts use, rendered from Rust when the scripts load, so no
 //! name or number is typed twice: channels, queues, the supervisor queue, the event cap,
-//! the default tier, event kinds and route reasons (and their receipt codes). Every script is loaded through
-//! `script()`, which prepends them.
+//! the default tier, event kinds, route reasons and their receipt codes, and the
+//! idempotency hash's slack. Every script is loaded through `script()`, which prepends
+//! them.
 
 use std::fmt::Write;
 
