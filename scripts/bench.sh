@@ -72,8 +72,15 @@ setup() {
 }
 
 start_stack "$redis_port" "$api_port" "$ops_port" main
-CEILING_LISTEN="127.0.0.1:$ceiling_port" CEILING_REDIS="redis://127.0.0.1:$redis_port" "$ceiling_bin" &
-pids+=($!)
+# The ceiling has a Redis of its own, stopped after its scenario: the million keys it
+# writes would otherwise stay in the service's Redis and slow every lookup measured next.
+ceiling_redis_port=$(free_port)
+mkdir -p "$work/ceiling"
+redis-server --port "$ceiling_redis_port" --bind 127.0.0.1 --save '' --appendonly no --dir "$work/ceiling" >/dev/null &
+ceiling_redis_pid=$!
+CEILING_LISTEN="127.0.0.1:$ceiling_port" CEILING_REDIS="redis://127.0.0.1:$ceiling_redis_port" "$ceiling_bin" &
+ceiling_pid=$!
+pids+=($ceiling_redis_pid $ceiling_pid)
 api="http://127.0.0.1:$api_port"
 setup "$api" "$agents" "$VISITORS"
 
@@ -91,9 +98,9 @@ scenario() {
   cpu0=$(redis_cpu); svc0=$(service_cpu); mem0=$(redis_memory)
   [ -z "${STATS:-}" ] || cli config resetstat >/dev/null
   # With PROFILE=<scenario>: perf samples the service (or Redis, with PROFILE_REDIS=1)
-  # during that scenario.
+  # during that scenario; the samples stay in $TMPDIR/bench-<scenario>.perf.data.
   if [ "${PROFILE:-}" = "$name" ]; then
-    perf record -F 999 -g -p "$([ -n "${PROFILE_REDIS:-}" ] && echo "$redis_pid" || echo "$service_pid")" -o "$work/perf.data" >/dev/null 2>&1 &
+    perf record -F 999 --call-graph "${PERF_CALLGRAPH:-fp}" -p "$([ -n "${PROFILE_REDIS:-}" ] && echo "$redis_pid" || echo "$service_pid")" -o "$work/perf.data" >/dev/null 2>&1 &
     perf_pid=$!
   fi
   if [ -n "$script" ]; then
@@ -103,8 +110,11 @@ scenario() {
   fi
   if [ "${PROFILE:-}" = "$name" ]; then
     kill -INT "$perf_pid"; wait "$perf_pid" || true
+    cp "$work/perf.data" "${TMPDIR:-/tmp}/bench-$name.perf.data"
+    perf report -i "$work/perf.data" --no-children --sort dso --stdio -g none 2>/dev/null \
+      | grep -v '^#' | grep '%' | sed -n 1,8p >&2
     perf report -i "$work/perf.data" --no-children --sort symbol --stdio -g none 2>/dev/null \
-      | grep -v '^#' | grep '%' | head -40 >&2
+      | grep -v '^#' | grep '%' | sed -n 1,40p >&2
   fi
   if grep -q 'Non-2xx' <<<"$out"; then
     echo "$name: some answers were not 2xx:" >&2; echo "$out" >&2; exit 1
@@ -141,7 +151,9 @@ idle_streams() {
 
 echo "wrk: $threads threads, $connections connections, $duration per scenario"
 scenario readyz "http://127.0.0.1:$ops_port/readyz"; echo
-scenario ceiling "http://127.0.0.1:$ceiling_port" scripts/bench/known.lua; ceiling=$rate; echo
+cli_port=$ceiling_redis_port service_pid=$ceiling_pid \
+  scenario ceiling "http://127.0.0.1:$ceiling_port" scripts/bench/known.lua; ceiling=$rate; echo
+kill "$ceiling_pid" "$ceiling_redis_pid"
 for s in known new mix; do
   scenario "$s" "$api" "scripts/bench/$s.lua"
   python3 -c "print(f'  {$rate / $ceiling:.2f} of the ceiling')"
