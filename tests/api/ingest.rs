@@ -111,9 +111,12 @@ async fn a_retry_of_a_message_recorded_by_an_earlier_version_is_a_duplicate() {
         first["message_id"].as_str().unwrap_or_default(),
         first["conversation_id"].as_str().unwrap_or_default()
     );
+    // The customer as an earlier version left it: its record under the plain key, and
+    // no `dxl` (which this version writes on every customer it creates).
     let _: () = redis::pipe()
         .del(&dedup)
         .hset(&dedup, format!("chat:-:{external_id}"), legacy)
+        .hdel(format!("sb:c:{{{customer}}}"), "dxl")
         .query(&mut conn)
         .expect("write the earlier version's record");
     let retry = app.ingest(&body).await;

@@ -13,35 +13,41 @@ local c, v = KEYS[1], KEYS[2]
 local cid, idem = ARGV[1], ARGV[2]
 local now, reopen, ttl = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 
--- Idempotency records are `<expires ms>|<receipt record>` in one hash per customer
--- (`receipts.rs` has the record's layout).
-local found = redis.call('HMGET', c .. ':dx', idem, ARGV[14])
-local prior = found[1] or found[2]
-if prior then
-  local bar = string.find(prior, '|', 1, true)
-  if tonumber(string.sub(prior, 1, bar - 1)) > now then
-    return {'dup', string.sub(prior, bar + 1)}
-  end
-end
 -- One read for every customer field this script needs.
-local f = redis.call('HMGET', c, 'merged_into', 'created_at', 'display_name', 'open', 'last', 'personal_agent', 'tier', 'group', 'lang', 'complaint', 'dxt')
+local f = redis.call('HMGET', c, 'merged_into', 'created_at', 'display_name', 'open', 'last', 'personal_agent', 'tier', 'group', 'lang', 'complaint', 'dxt', 'dxl')
 if f[1] then return {'moved', f[1]} end
 -- A customer named by a cache but unknown here was lost with Redis's data: the caller
 -- claims the identities again rather than recreating a customer no identity points to.
 if not f[2] and ARGV[11] == '1' then return {'unknown'} end
 
+-- Idempotency records are `<expires ms>|<receipt record>` in one hash per customer
+-- (`receipts.rs` has the record's layout); the receipt of one still current, or nil.
+local dx = c .. ':dx'
+local function current(record)
+  if not record then return nil end
+  local bar = string.find(record, '|', 1, true)
+  if tonumber(string.sub(record, 1, bar - 1)) > now then return string.sub(record, bar + 1) end
+end
+-- Versions before digests kept records under the plain key. Only a customer they
+-- created (no `dxl`) can hold one, and only for one ttl after this version first saw
+-- them (`dxl`): everyone else is spared a second scan of their records.
+local legacy_until = tonumber(f[12])
+if f[2] and (not legacy_until or legacy_until > now) then
+  local prior = current(redis.call('HGET', dx, ARGV[14]))
+  if prior then return {'dup', prior} end
+end
+
 -- Customer fields this message sets, written with one HSET at the end.
 local sets = {}
 local function set(hash, name, value) hash[#hash + 1] = name; hash[#hash + 1] = value end
-if not f[2] then set(sets, 'created_at', now); set(sets, 'tier', DEFAULT_TIER) end
+if not f[2] then set(sets, 'created_at', now); set(sets, 'tier', DEFAULT_TIER); set(sets, 'dxl', 0) end
+if f[2] and not legacy_until then set(sets, 'dxl', now + ttl) end
 -- The records hash outlives every record in it: its expiry goes to `ttl + slack` from
 -- now only once `dxt` (the writes the last push covers) has passed (`receipts.rs`).
 local slack = math.floor(ttl / DEDUP_SLACK_PARTS)
 local extend = not f[11] or tonumber(f[11]) < now
 if extend then set(sets, 'dxt', now + slack) end
 if ARGV[9] ~= '' and not f[3] then set(sets, 'display_name', ARGV[9]) end
--- A customer found through the identity cache already holds these identities.
-if ARGV[11] ~= '1' then redis.call('SADD', c .. ':ids', unpack(ARGV, 15)) end
 -- The customer's language, remembered for conversations whose adapter does not know it.
 local lang = f[9] or ''
 if ARGV[13] ~= '' and ARGV[13] ~= lang then
@@ -63,13 +69,36 @@ local function read_held(conv)
   return redis.call('HMGET', conv, 'agent', 'repeat_contacts', 'queue', 'group', mark)
 end
 
-local seq, held = f[4], nil
-local reopened = false
+-- The route a receipt records: final for a held conversation; otherwise a placeholder
+-- that the store replaces with routing's decision once it is made.
+local function receipt_of(seq, held, reopened)
+  local repeat_flag = reopened and '1' or '0'
+  if held[1] then
+    return table.concat({ARGV[6], seq, repeat_flag .. 'a', held[1], '', RC_ALREADY_ASSIGNED}, '|')
+  end
+  return table.concat({ARGV[6], seq, repeat_flag .. 'q', '', held[3] or '', RC_NO_AGENT_AVAILABLE}, '|')
+end
+local expires = now + ttl
+
+local seq, held, receipt = f[4], nil, nil
 if seq then
+  -- The common case, a customer writing into their open conversation: the record is
+  -- known before any write, so one HSETNX both checks the key and records it (one scan
+  -- of a listpack-encoded records hash instead of two).
   held = read_held(v .. ':' .. seq)
+  receipt = receipt_of(seq, held, false)
+  if redis.call('HSETNX', dx, idem, expires .. '|' .. receipt) == 0 then
+    local prior = current(redis.call('HGET', dx, idem))
+    if prior then return {'dup', prior} end
+    redis.call('HSET', dx, idem, expires .. '|' .. receipt)
+  end
 else
+  -- Opening a conversation writes, so the key is checked first.
+  local prior = current(redis.call('HGET', dx, idem))
+  if prior then return {'dup', prior} end
   local last = f[5]
   local resolved_at = last and tonumber(redis.call('HGET', v .. ':' .. last, 'resolved_at'))
+  local reopened = false
   if resolved_at and now - resolved_at <= reopen then
     seq = last
     reopened = true
@@ -91,8 +120,14 @@ else
     held = {false, '0', ARGV[10], group, '1'}
   end
   set(sets, 'open', seq)
+  receipt = receipt_of(seq, held, reopened)
+  redis.call('HSET', dx, idem, expires .. '|' .. receipt)
 end
 if #sets > 0 then redis.call('HSET', c, unpack(sets)) end
+-- A customer found through the identity cache already holds these identities.
+if ARGV[11] ~= '1' then redis.call('SADD', c .. ':ids', unpack(ARGV, 15)) end
+-- The records of a customer who went quiet expire with the hash.
+if extend then redis.call('PEXPIRE', dx, ttl + slack) end
 
 local conv = v .. ':' .. seq
 redis.call('RPUSH', conv .. ':m', ARGV[7])
@@ -102,17 +137,5 @@ local conv_sets = {}
 if not held[5] then set(conv_sets, mark, '1') end
 if not held[4] then set(conv_sets, 'group', group) end
 if #conv_sets > 0 then redis.call('HSET', conv, unpack(conv_sets)) end
--- A held conversation's route is final here; otherwise a placeholder that the store
--- replaces with routing's decision once it is made.
-local receipt
-local repeat_flag = reopened and '1' or '0'
-if held[1] then
-  receipt = table.concat({ARGV[6], seq, repeat_flag .. 'a', held[1], '', RC_ALREADY_ASSIGNED}, '|')
-else
-  receipt = table.concat({ARGV[6], seq, repeat_flag .. 'q', '', held[3] or '', RC_NO_AGENT_AVAILABLE}, '|')
-end
-redis.call('HSET', c .. ':dx', idem, (now + ttl) .. '|' .. receipt)
--- The records of a customer who went quiet expire with the hash.
-if extend then redis.call('PEXPIRE', c .. ':dx', ttl + slack) end
 return {'ok', receipt, held[1] or '', personal or '', tier or DEFAULT_TIER, held[2] or '0', group, lang,
   f[10] and '1' or '0'}

@@ -12,7 +12,7 @@ local now, cid = tonumber(ARGV[2]), ARGV[3]
 local s = cjson.decode(ARGV[4])
 
 if redis.call('HSETNX', c, 'created_at', now) == 1 then
-  redis.call('HSET', c, 'tier', DEFAULT_TIER, 'seq', 0)
+  redis.call('HSET', c, 'tier', DEFAULT_TIER, 'seq', 0, 'dxl', 0)
 end
 for _, id in ipairs(s.ids) do redis.call('SADD', c .. ':ids', id) end
 local have = {}
@@ -20,15 +20,20 @@ for _, conv in ipairs(redis.call('LRANGE', c .. ':convs', 0, -1)) do have[conv] 
 for _, conv in ipairs(s.convs) do
   if not have[conv] then redis.call('RPUSH', c .. ':convs', conv) end
 end
--- A record naming its conversation by sequence number alone means one of S's.
+-- A record naming its conversation by sequence number alone means one of S's. A record
+-- under a plain key (an earlier version's: keys hold ':', digests never do) makes T
+-- look such keys up for one ttl (`dxl`, see ingest.lua).
+local ttl = tonumber(ARGV[6])
+local legacy = false
 for i = 1, #s.dx, 2 do
   local expires, id, seq, rest = string.match(s.dx[i + 1], '^([^|]*)|([^|]*)|(%d+)|(.*)$')
   local record = seq and table.concat({expires, id, ARGV[1] .. '-' .. seq, rest}, '|') or s.dx[i + 1]
   redis.call('HSETNX', c .. ':dx', s.dx[i], record)
+  legacy = legacy or string.find(s.dx[i], ':', 1, true) ~= nil
 end
+if legacy then redis.call('HSET', c, 'dxl', now + ttl) end
 -- T's records hash now outlives S's records too (see ingest.lua): never shortened.
 if #s.dx > 0 then
-  local ttl = tonumber(ARGV[6])
   local slack = math.floor(ttl / DEDUP_SLACK_PARTS)
   redis.call('PEXPIRE', c .. ':dx', ttl + slack)
   redis.call('HSET', c, 'dxt', now + slack)
