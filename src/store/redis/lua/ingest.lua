@@ -83,8 +83,8 @@ local expires = now + ttl
 local seq, held, receipt = f[4], nil, nil
 if seq then
   -- The common case, a customer writing into their open conversation: the record is
-  -- known before any write, so one HSETNX both checks the key and records it (one scan
-  -- of a listpack-encoded records hash instead of two).
+  -- known before any write, so one HSETNX both checks the key and records it (one
+  -- command where a read and a write were two).
   held = read_held(v .. ':' .. seq)
   receipt = receipt_of(seq, held, false)
   if redis.call('HSETNX', dx, idem, expires .. '|' .. receipt) == 0 then
