@@ -201,12 +201,15 @@ end
 
 -- Sets what `conv` needs from `encoded` (`routing::Needs::encode`:
 -- `exact|any_level|language|any_level_at|anyone_at`), at its first step, with its
--- relaxing timer; answers the tags needed now.
-local function set_needs(conv, encoded)
+-- relaxing timer; answers the tags needed now. A `fresh` record (never routed: release
+-- deletes records and their timers) has no earlier needs to clear.
+local function set_needs(conv, encoded, fresh)
   local n = {}
   for part in string.gmatch(encoded .. '|', '([^|]*)|') do n[#n + 1] = part end
-  redis.call('HDEL', rkey(conv), 'needs', 'n0', 'n1', 'lang', 'step', 't2')
-  redis.call('ZREM', R .. ':relax', conv)
+  if not fresh then
+    redis.call('HDEL', rkey(conv), 'needs', 'n0', 'n1', 'lang', 'step', 't2')
+    redis.call('ZREM', R .. ':relax', conv)
+  end
   if n[1] == '' then return {} end
   redis.call('HSET', rkey(conv), 'needs', n[1], 'n0', n[1], 'n1', n[2], 'lang', n[3], 'step', 0)
   if n[5] ~= '' then redis.call('HSET', rkey(conv), 't2', n[5]) end
@@ -230,9 +233,10 @@ end
 
 -- Counts `conv` as waiting in `queue` (or no longer waiting anywhere, with nil). The
 -- record's `wq` names the queue it waits in ('' none), so only that one is left; a
--- record of an earlier version, without `wq`, leaves every queue.
-local function waiting_in(conv, queue)
-  local h = redis.call('HMGET', rkey(conv), 'wq', 'since')
+-- record of an earlier version, without `wq`, leaves every queue. `known` is the
+-- record's {wq, since} when the caller has just written them.
+local function waiting_in(conv, queue, known)
+  local h = known or redis.call('HMGET', rkey(conv), 'wq', 'since')
   local was = h[1]
   if not was then
     for _, q in ipairs(QUEUES) do redis.call('ZREM', R .. ':wait:' .. q, conv) end

@@ -9,7 +9,7 @@
 -- the decision against the Rust placement rule (`routing::place`).
 local conv, ch, priority, personal, now = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5])
 local r = rkey(conv)
-local held = redis.call('HMGET', r, 'state', 'agent', 'channel', 'owner', 'queue')
+local held = redis.call('HMGET', r, 'state', 'agent', 'channel', 'owner', 'queue', 'since')
 if held[1] then
   return {held[1], held[2] or '', R_ALREADY_ASSIGNED, held[5] or held[3], held[4] or '', 0, '', 0, '', 0}
 end
@@ -28,10 +28,14 @@ if personal == '' or redis.call('SISMEMBER', R .. ':agents', personal) == 0 then
   end
 end
 
--- Not routed yet, so waiting nowhere (`wq`, see `waiting_in`).
-redis.call('HSET', r, 'channel', ch, 'owner', personal, 'since', now, 'priority', priority, 'wq', '')
-if personal == '' then redis.call('HSET', r, 'adopt', 1) end
-set_needs(conv, ARGV[7])
+-- Not routed yet, so waiting nowhere (`wq`, see `waiting_in`). Every routing writes
+-- `since`: a record without it was never routed (`set_needs`).
+local fresh = not held[6]
+local fields = {'channel', ch, 'owner', personal, 'since', now, 'priority', priority, 'wq', ''}
+if personal == '' then fields[#fields + 1] = 'adopt'; fields[#fields + 1] = 1 end
+redis.call('HSET', r, unpack(fields))
+set_needs(conv, ARGV[7], fresh)
+local written = {'', now}
 local seen_presence, seen_room, seen_fits = '', 0, 0
 if personal ~= '' and fits(personal, exact) then seen_fits = 1 end
 if personal ~= '' then
@@ -45,7 +49,7 @@ if personal ~= '' then
     return {'assigned', personal, reason, ch, personal, new, seen_presence, seen_room, '', 1}
   elseif p[1] == 'online' or p[1] == 'away' then
     redis.call('HSET', r, 'state', 'waiting', 'agent', personal)
-    waiting_in(conv, ch)
+    waiting_in(conv, ch, written)
     redis.call('ZADD', R .. ':w:' .. personal .. ':' .. ch, now, conv)
     redis.call('ZADD', R .. ':timers', now + tonumber(ARGV[6]), conv)
     return {'waiting', '', R_WAITING_FOR_PERSONAL_AGENT, ch, personal, new, seen_presence, seen_room, '', 1}
@@ -58,5 +62,5 @@ if a then
 end
 redis.call('HSET', r, 'state', 'queued')
 redis.call('ZADD', R .. ':q:' .. ch, queue_score(priority, now), conv)
-waiting_in(conv, ch)
+waiting_in(conv, ch, written)
 return {'queued', '', R_NO_AGENT_AVAILABLE, ch, personal, new, seen_presence, seen_room, '', seen_fits}
