@@ -5,9 +5,21 @@ use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
+use uuid::{ContextV7, Timestamp, Uuid};
 
 use super::DomainError;
+
+thread_local! {
+    /// Each thread orders its own ids: `Uuid::now_v7` shares one context behind a
+    /// process-wide mutex, which every message would take.
+    static V7: ContextV7 = const { ContextV7::new() };
+}
+
+/// A fresh UUIDv7 in 32 hex digits: later than the thread's previous one, and than
+/// any made by another thread in an earlier millisecond.
+fn v7() -> String {
+    V7.with(|context| Uuid::new_v7(Timestamp::now(context)).simple().to_string())
+}
 
 /// A customer: 32 lower-case hex digits of a UUIDv7.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -17,7 +29,7 @@ pub struct CustomerId(String);
 impl CustomerId {
     /// A fresh id; ids made later compare greater (to the millisecond, then at random).
     pub fn generate() -> Self {
-        CustomerId(Uuid::now_v7().simple().to_string())
+        CustomerId(v7())
     }
 
     pub fn as_str(&self) -> &str {
@@ -107,7 +119,7 @@ pub struct MessageId(String);
 
 impl MessageId {
     pub fn generate() -> Self {
-        MessageId(Uuid::now_v7().simple().to_string())
+        MessageId(v7())
     }
 
     /// A stored message id (32 hex digits), as `generate` made it.
@@ -130,6 +142,21 @@ mod tests {
         std::thread::sleep(std::time::Duration::from_millis(2));
         let b = CustomerId::generate();
         assert!(a < b);
+    }
+
+    #[test]
+    fn ids_of_one_thread_increase_within_a_millisecond_and_another_threads_later_ones_too() {
+        let ids: Vec<MessageId> = (0..1000).map(|_| MessageId::generate()).collect();
+        assert!(ids.windows(2).all(|w| w[0].as_str() < w[1].as_str()));
+        let last = ids
+            .last()
+            .map(|m| m.as_str().to_owned())
+            .unwrap_or_default();
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let other = std::thread::spawn(MessageId::generate)
+            .join()
+            .expect("thread");
+        assert!(last.as_str() < other.as_str());
     }
 
     #[test]
