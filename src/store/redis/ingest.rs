@@ -34,16 +34,21 @@ pub(super) enum ScriptAnswer {
     Moved(CustomerId),
 }
 
-/// What the ingest script answers besides the receipt.
-pub(super) struct Appended {
+/// What the ingest script answers: a conversation an agent holds (its `agent` mirror)
+/// needs no routing, so its receipt is final; any other is routed with what it read.
+pub(super) enum Appended {
+    Held(Receipt),
+    ToRoute(ToRoute),
+}
+
+/// What routing a conversation no agent holds needs, as the ingest script read it.
+pub(super) struct ToRoute {
     receipt: Receipt,
-    /// The conversation's assigned agent (mirror), if any.
-    agent: Option<String>,
+    /// The routing group the conversation is routed in (decided by the script).
+    group: RoutingGroup,
     personal_agent: Option<String>,
     tier: String,
     repeat_contacts: u32,
-    /// The routing group the conversation is routed in (decided by the script).
-    group: RoutingGroup,
     /// The customer's language, as the message or an earlier one said.
     language: Option<Language>,
     /// The customer has an open complaint (it raises the queue priority).
@@ -290,16 +295,17 @@ impl RedisStore {
     /// is resolved answers what the first delivery was told.
     pub(super) async fn routed(
         &self,
-        a: Appended,
+        appended: Appended,
         msg: &InboundMessage,
         field: &str,
         now: DateTime<Utc>,
     ) -> Result<Receipt, StoreError> {
-        let conv = a.receipt.conversation_id.clone();
-        if a.agent.is_some() {
+        let a = match appended {
             // Held already: the script's receipt carries the real route.
-            return Ok(a.receipt);
-        }
+            Appended::Held(receipt) => return Ok(receipt),
+            Appended::ToRoute(a) => a,
+        };
+        let conv = a.receipt.conversation_id.clone();
         let channel = msg.medium().channel();
         let priority = priority(&a.tier, a.repeat_contacts > 0, channel, a.complaint);
         self.register_group(&a.group).await?;
@@ -375,19 +381,24 @@ pub(super) fn script_answer(answer: Vec<String>) -> Result<ScriptAnswer, StoreEr
     }
 }
 
+/// The script's answer after `ok`: the receipt alone for a held conversation; for one
+/// to route, the receipt, group, personal agent, tier, repeat contacts, language and
+/// whether a complaint is open.
 pub(super) fn appended(parts: Vec<String>, owner: &CustomerId) -> Result<Appended, StoreError> {
-    let [receipt, agent, personal, tier, repeat, group, language, complaint] =
-        <[String; 8]>::try_from(parts)
-            .map_err(|p| StoreError::Corrupt(format!("ingest answered {p:?}")))?;
-    let some = |s: String| Some(s).filter(|s| !s.is_empty());
-    Ok(Appended {
+    let corrupt_answer = |p: Vec<String>| StoreError::Corrupt(format!("ingest answered {p:?}"));
+    if parts.len() == 1 {
+        let [receipt] = <[String; 1]>::try_from(parts).map_err(corrupt_answer)?;
+        return Ok(Appended::Held(receipts::decode(&receipt, false, owner)?));
+    }
+    let [receipt, group, personal, tier, repeat, language, complaint] =
+        <[String; 7]>::try_from(parts).map_err(corrupt_answer)?;
+    Ok(Appended::ToRoute(ToRoute {
         receipt: receipts::decode(&receipt, false, owner)?,
-        agent: some(agent),
-        personal_agent: some(personal),
+        group: group.parse().map_err(corrupt)?,
+        personal_agent: Some(personal).filter(|s| !s.is_empty()),
         tier,
         repeat_contacts: repeat.parse().unwrap_or(0),
-        group: group.parse().map_err(corrupt)?,
         language: language.parse().ok(),
         complaint: complaint == "1",
-    })
+    }))
 }

@@ -13,8 +13,9 @@ local c, v = KEYS[1], KEYS[2]
 local cid, idem = ARGV[1], ARGV[2]
 local now, reopen, ttl = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 
--- One read for every customer field this script needs.
-local f = redis.call('HMGET', c, 'merged_into', 'created_at', 'display_name', 'open', 'last', 'personal_agent', 'tier', 'group', 'lang', 'complaint', 'dxt', 'dxl')
+-- The customer fields every message needs; those only routing or opening a
+-- conversation needs are read when it does (`routing_fields`).
+local f = redis.call('HMGET', c, 'merged_into', 'created_at', 'display_name', 'open', 'lang', 'dxt', 'dxl')
 if f[1] then return {'moved', f[1]} end
 -- A customer named by a cache but unknown here was lost with Redis's data: the caller
 -- claims the identities again rather than recreating a customer no identity points to.
@@ -31,7 +32,7 @@ end
 -- Versions before digests kept records under the plain key. Only a customer they
 -- created (no `dxl`) can hold one, and only for one ttl after this version first saw
 -- them (`dxl`): everyone else is spared a second scan of their records.
-local legacy_until = tonumber(f[12])
+local legacy_until = tonumber(f[7])
 if f[2] and (not legacy_until or legacy_until > now) then
   local prior = current(redis.call('HGET', dx, ARGV[14]))
   if prior then return {'dup', prior} end
@@ -45,28 +46,40 @@ if f[2] and not legacy_until then set(sets, 'dxl', now + ttl) end
 -- The records hash outlives every record in it: its expiry goes to `ttl + slack` from
 -- now only once `dxt` (the writes the last push covers) has passed (`receipts.rs`).
 local slack = math.floor(ttl / DEDUP_SLACK_PARTS)
-local extend = not f[11] or tonumber(f[11]) < now
+local extend = not f[6] or tonumber(f[6]) < now
 if extend then set(sets, 'dxt', now + slack) end
 if ARGV[9] ~= '' and not f[3] then set(sets, 'display_name', ARGV[9]) end
 -- The customer's language, remembered for conversations whose adapter does not know it.
-local lang = f[9] or ''
+local lang = f[5] or ''
 if ARGV[13] ~= '' and ARGV[13] ~= lang then
   lang = ARGV[13]
   set(sets, 'lang', lang)
 end
 
-local personal, tier = f[6], f[7]
+-- {last, personal_agent, tier, group, complaint}, read once when first needed.
+local routing
+local function routing_fields()
+  routing = routing or redis.call('HMGET', c, 'last', 'personal_agent', 'tier', 'group', 'complaint')
+  return routing
+end
 -- The routing group is decided once per opening, here, so concurrent messages agree:
 -- the personal agent's group (the customer's), else the adapter's, else the customer's
 -- (`routing::routing_group`).
 local function opening_group()
-  return (not personal and ARGV[12] ~= '' and ARGV[12]) or f[8] or DEFAULT_GROUP
+  local r = routing_fields()
+  return (not r[2] and ARGV[12] ~= '' and ARGV[12]) or r[4] or DEFAULT_GROUP
 end
 -- `ch:<channel>` marks the channels the customer wrote on (the conversation's
 -- `channels`); a customer writing again on the same channel writes no mark.
 local mark = 'ch:' .. ARGV[8]
+-- {agent, mark, group, repeat_contacts, queue}; a conversation an agent holds (its
+-- `agent` mirror) needs only the first three.
 local function read_held(conv)
-  return redis.call('HMGET', conv, 'agent', 'repeat_contacts', 'queue', 'group', mark)
+  local held = redis.call('HMGET', conv, 'agent', mark, 'group')
+  if held[1] then return held end
+  local rest = redis.call('HMGET', conv, 'repeat_contacts', 'queue')
+  held[4], held[5] = rest[1], rest[2]
+  return held
 end
 
 -- The route a receipt records: final for a held conversation; otherwise a placeholder
@@ -76,7 +89,7 @@ local function receipt_of(seq, held, reopened)
   if held[1] then
     return table.concat({ARGV[6], seq, repeat_flag .. 'a', held[1], '', RC_ALREADY_ASSIGNED}, '|')
   end
-  return table.concat({ARGV[6], seq, repeat_flag .. 'q', '', held[3] or '', RC_NO_AGENT_AVAILABLE}, '|')
+  return table.concat({ARGV[6], seq, repeat_flag .. 'q', '', held[5] or '', RC_NO_AGENT_AVAILABLE}, '|')
 end
 local expires = now + ttl
 
@@ -96,7 +109,7 @@ else
   -- Opening a conversation writes, so the key is checked first.
   local prior = current(redis.call('HGET', dx, idem))
   if prior then return {'dup', prior} end
-  local last = f[5]
+  local last = routing_fields()[1]
   local resolved_at = last and tonumber(redis.call('HGET', v .. ':' .. last, 'resolved_at'))
   local reopened = false
   if resolved_at and now - resolved_at <= reopen then
@@ -117,7 +130,7 @@ else
       'queue', ARGV[10], 'repeat_contacts', 0, 'group', group, mark, '1')
     redis.call('RPUSH', c .. ':convs', cid .. '-' .. seq)
     set(sets, 'last', seq)
-    held = {false, '0', ARGV[10], group, '1'}
+    held = {false, '1', group, '0', ARGV[10]}
   end
   set(sets, 'open', seq)
   receipt = receipt_of(seq, held, reopened)
@@ -131,11 +144,13 @@ if extend then redis.call('PEXPIRE', dx, ttl + slack) end
 
 local conv = v .. ':' .. seq
 redis.call('RPUSH', conv .. ':m', ARGV[7])
--- Routing needs these only when no agent holds the conversation (its `agent` mirror).
-local group = held[4] or opening_group()
+local group = held[3] or opening_group()
 local conv_sets = {}
-if not held[5] then set(conv_sets, mark, '1') end
-if not held[4] then set(conv_sets, 'group', group) end
+if not held[2] then set(conv_sets, mark, '1') end
+if not held[3] then set(conv_sets, 'group', group) end
 if #conv_sets > 0 then redis.call('HSET', conv, unpack(conv_sets)) end
-return {'ok', receipt, held[1] or '', personal or '', tier or DEFAULT_TIER, held[2] or '0', group, lang,
-  f[10] and '1' or '0'}
+-- An agent holds the conversation: nothing to route, so the receipt is the answer.
+if held[1] then return {'ok', receipt} end
+local r = routing_fields()
+return {'ok', receipt, group, r[2] or '', r[3] or DEFAULT_TIER, held[4] or '0', lang,
+  r[5] and '1' or '0'}
