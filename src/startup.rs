@@ -24,6 +24,7 @@ use crate::domain::IdentityNormaliser;
 use crate::http::auth::Tokens;
 use crate::http::{self, events::SseTiming, ops::Draining, HttpLimits};
 use crate::store::{MemoryStore, RedisStore, Store};
+use crate::telemetry::RequestSpan;
 use crate::workers;
 use crate::workers::event_hub::EventHub;
 
@@ -147,7 +148,7 @@ impl Application {
                         Ok(res)
                     }
                 })
-                .wrap(TracingLogger::default())
+                .wrap(TracingLogger::<RequestSpan>::new())
                 .app_data(api_state.clone())
                 .app_data(tokens.clone())
                 .app_data(limits.clone())
