@@ -41,7 +41,7 @@ impl RootSpanBuilder for RequestSpan {
             "HTTP request",
             http.method = %request.method(),
             http.route = %request.match_pattern().as_deref().unwrap_or("unmatched"),
-            request_id = %request.extensions().get::<RequestId>().map(ToString::to_string).unwrap_or_default(),
+            request_id = request.extensions().get::<RequestId>().copied().map(tracing::field::display),
             http.status_code = Empty,
             otel.status_code = Empty,
             exception.message = Empty,
