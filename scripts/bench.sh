@@ -6,7 +6,8 @@
 # Redis SET; and GET /readyz, HTTP plus one PING), then known-customer ingest (into an assigned
 # conversation), new-customer ingest (claim, create, route) and a 9:1 mix, each with
 # p50/p99, Redis CPU (INFO cpu), service CPU (/proc) and Redis memory (INFO memory) per
-# message, and the ratio to the ceiling; known customers again at about half their peak
+# message, and the ratio to the ceiling (and, after the known customers, the ingest script's
+# Redis CPU replayed alone: `scripts/bench/script_alone.py`); known customers again at about half their peak
 # rate (latency under a steady load); then what IDLE_STREAMS idle event streams cost;
 # last, the scale curve: known customers' ingest with 1,000 and with SCALE customers stored.
 # Usage: scripts/bench.sh   (DURATION=10s CONNECTIONS=64 VISITORS=10000 AGENTS=100
@@ -157,7 +158,11 @@ kill "$ceiling_pid" "$ceiling_redis_pid"
 for s in known new mix; do
   scenario "$s" "$api" "scripts/bench/$s.lua"
   python3 -c "print(f'  {$rate / $ceiling:.2f} of the ceiling')"
-  if [ "$s" = known ]; then known_rate=$rate; fi
+  if [ "$s" = known ]; then
+    known_rate=$rate
+    # The same script on its own: no HTTP, service or wrk competing for the cores.
+    python3 scripts/bench/script_alone.py "$redis_port" "$api_port" "$TOKEN" "${ALONE_CALLS:-30000}"
+  fi
 done
 # Latency at about half the known customers' peak: each connection pauses after every
 # answer (wrk has no fixed-rate mode), the pause worked out from the peak rate.
