@@ -218,13 +218,13 @@ local function set_needs(conv, encoded, fresh)
   return split(n[1])
 end
 
--- How agent `a` fits what `conv` first needed (`routing::Fit`), and its language.
-local function fit_of(conv, a)
-  local r = redis.call('HMGET', rkey(conv), 'n0', 'n1', 'lang')
-  if not r[1] or r[1] == '' then return 'none', '' end
+-- How agent `a` fits what a conversation first needed (`routing::Fit`: its record's
+-- `n0`, `n1`), and its language.
+local function fit_of(a, n0, n1, lang)
+  if not n0 or n0 == '' then return 'none', '' end
   local fit = 'unmet'
-  if fits(a, split(r[1])) then fit = 'met' elseif fits(a, split(r[2])) then fit = 'relaxed' end
-  return fit, r[3] or ''
+  if fits(a, split(n0)) then fit = 'met' elseif fits(a, split(n1)) then fit = 'relaxed' end
+  return fit, lang or ''
 end
 
 local function queue_score(priority, since)
@@ -265,20 +265,25 @@ end
 -- else covers a customer, their personal agent); answers the assignment. Events are
 -- written in the same script as the assignment, so none is ever lost or invented.
 local function assign(conv, a, ch, reason)
+  -- Everything of the record this reads, in one read.
+  local r = redis.call('HMGET', rkey(conv), 'adopt', 'owner', 'since', 'wq', 'n0', 'n1', 'lang')
+  local owner, since = r[2] or '', r[3]
+  local sets = {'state', 'assigned', 'agent', a}
   -- An ownerless customer nobody could serve at first: whoever takes them is their
   -- personal agent from now on (`Routing::adopt`).
-  if redis.call('HGET', rkey(conv), 'adopt') then
-    redis.call('HSET', rkey(conv), 'owner', a)
+  if r[1] then
+    owner = a
+    sets[#sets + 1] = 'owner'
+    sets[#sets + 1] = a
     redis.call('HDEL', rkey(conv), 'adopt')
     add_to_portfolio(a)
     if reason ~= 'transfer' then reason = R_NEW_PERSONAL_AGENT end
   end
-  redis.call('HSET', rkey(conv), 'state', 'assigned', 'agent', a)
-  waiting_in(conv, nil)
+  redis.call('HSET', rkey(conv), unpack(sets))
+  waiting_in(conv, nil, {r[4], since})
   redis.call('HINCRBY', akey(a), 'load:' .. ch, 1)
-  redis.call('ZADD', R .. ':held:' .. a, num(redis.call('HGET', rkey(conv), 'since')), conv)
+  redis.call('ZADD', R .. ':held:' .. a, num(since), conv)
   reindex(a, ch)
-  local owner = redis.call('HGET', rkey(conv), 'owner') or ''
   if reason == 'transfer' then
     event(a, EV_CONVERSATION_TRANSFERRED, conv, reason, '')
   else
@@ -287,8 +292,8 @@ local function assign(conv, a, ch, reason)
   if owner ~= '' and owner ~= a and reason ~= 'transfer' then
     event(owner, EV_CONVERSATION_COVERED, conv, reason, a)
   end
-  local fit, lang = fit_of(conv, a)
-  return {conv, a, reason, ch, redis.call('HGET', rkey(conv), 'since'), fit, lang}
+  local fit, lang = fit_of(a, r[5], r[6], r[7])
+  return {conv, a, reason, ch, since, fit, lang}
 end
 
 -- A wait (or a hold) is over: the least loaded online agent takes it, or it joins the
