@@ -19,6 +19,10 @@ pub enum Direction {
     Out,
 }
 
+impl Direction {
+    pub const ALL: [Direction; 2] = [Direction::In, Direction::Out];
+}
+
 /// One timeline entry, as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Message {
@@ -51,6 +55,8 @@ pub enum EntryKind {
 }
 
 impl EntryKind {
+    pub const ALL: [EntryKind; 2] = [EntryKind::Message, EntryKind::Note];
+
     fn is_message(&self) -> bool {
         *self == EntryKind::Message
     }

@@ -127,17 +127,9 @@ impl Code {
 
     fn decode(raw: &str) -> Option<(Direction, Channel, EntryKind, Option<Network>)> {
         let mut letters = raw.chars();
-        let direction = Self::find(
-            &[Direction::In, Direction::Out],
-            letters.next(),
-            Self::direction,
-        )?;
+        let direction = Self::find(&Direction::ALL, letters.next(), Self::direction)?;
         let channel = Self::find(&Channel::ALL, letters.next(), Self::channel)?;
-        let kind = Self::find(
-            &[EntryKind::Message, EntryKind::Note],
-            letters.next(),
-            Self::kind,
-        )?;
+        let kind = Self::find(&EntryKind::ALL, letters.next(), Self::kind)?;
         let network = match letters.next() {
             None => None,
             letter => Some(Self::find(&Network::ALL, letter, Self::network)?),
@@ -264,21 +256,18 @@ mod tests {
         let networks = Network::ALL.into_iter().map(Some).chain([None]);
         for network in networks {
             for channel in Channel::ALL {
-                for (direction, kind) in [
-                    (Direction::In, EntryKind::Message),
-                    (Direction::Out, EntryKind::Message),
-                    (Direction::Out, EntryKind::Note),
-                    (Direction::In, EntryKind::Note),
-                ] {
-                    let m = Message {
-                        network,
-                        channel,
-                        direction,
-                        kind,
-                        ..sample()
-                    };
-                    let stored = encode(&m).expect("encode");
-                    assert_eq!(decode(&stored).expect("decode"), m, "{stored}");
+                for direction in Direction::ALL {
+                    for kind in EntryKind::ALL {
+                        let m = Message {
+                            network,
+                            channel,
+                            direction,
+                            kind,
+                            ..sample()
+                        };
+                        let stored = encode(&m).expect("encode");
+                        assert_eq!(decode(&stored).expect("decode"), m, "{stored}");
+                    }
                 }
             }
         }
