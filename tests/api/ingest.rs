@@ -83,6 +83,62 @@ async fn a_retried_webhook_is_a_duplicate_even_after_a_restart() {
     assert_eq!(conv["messages"].as_array().map(Vec::len), Some(1));
 }
 
+/// A conversation's timeline entries written by earlier versions (JSON arrays, with
+/// letters or with the enums spelt out) read back beside this version's, in time order.
+#[tokio::test]
+async fn timeline_entries_of_earlier_versions_still_read() {
+    let redis = RedisServer::start();
+    let app = spawn_app(test_settings(Some(&redis.url()), &[])).await;
+    let first = app
+        .ingest(&message("chat", None, "visitor-layouts", "new layout"))
+        .await;
+    let conversation = first["conversation_id"].as_str().unwrap_or_default();
+    let customer = first["customer_id"].as_str().unwrap_or_default();
+    let seq = conversation.rsplit('-').next().unwrap_or_default();
+    let at = 1_764_000_000_123_456_789_i64;
+    let letters = json!([
+        "0192f3a0c1d27e4a8b9c0d1e2f3a4b5c",
+        "icm",
+        "visitor-layouts",
+        "letters",
+        null,
+        "ext-letters",
+        at,
+        5
+    ]);
+    let spelt = json!([
+        "0192f3a0c1d27e4a8b9c0d1e2f3a4b5d",
+        "in",
+        "chat",
+        null,
+        "visitor-layouts",
+        "spelt",
+        null,
+        "ext-spelt",
+        at,
+        0,
+        "message"
+    ]);
+    let _: () = redis::cmd("RPUSH")
+        .arg(format!("sb:v:{{{customer}}}:{seq}:m"))
+        .arg(letters.to_string())
+        .arg(spelt.to_string())
+        .query(&mut redis.connection())
+        .expect("push the earlier versions' entries");
+    let conv = app
+        .admin_json(&format!("/v1/conversations/{conversation}"))
+        .await;
+    let texts: Vec<&str> = conv["messages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|m| m["text"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(texts, ["letters", "spelt", "new layout"], "{conv}");
+    assert_eq!(conv["messages"][0]["external_id"], "ext-letters");
+    assert_eq!(conv["messages"][1]["from"], "visitor-layouts");
+}
+
 /// Records written by earlier versions (under the plain idempotency key, the flat layout
 /// with the full conversation id) still answer a retry during their lifetime.
 #[tokio::test]

@@ -255,7 +255,7 @@ impl RedisStore {
         from_cache: bool,
         now: DateTime<Utc>,
     ) -> Result<ScriptAnswer, StoreError> {
-        let message_json = message_record::encode(message)?;
+        let record = message_record::encode(message)?;
         let mut call = self.scripts.ingest.prepare_invoke();
         call.key(self.keys.customer(cid))
             .key(self.keys.conversations(cid))
@@ -265,7 +265,7 @@ impl RedisStore {
             .arg(self.policy.reopen_window.num_milliseconds())
             .arg(self.policy.dedup_ttl.num_milliseconds())
             .arg(compact_id(&message.id))
-            .arg(message_json)
+            .arg(record)
             .arg(msg.medium().channel().as_str())
             .arg(msg.display_name().unwrap_or(""))
             .arg(DEFAULT_QUEUE)

@@ -13,7 +13,12 @@ use crate::store::records::sort_timeline;
 use crate::store::{StoreError, MAX_HOPS};
 
 /// `HGETALL`, `LRANGE` messages, `SMEMBERS` channels, `LRANGE` merged conversations.
-type ConversationReply = (Vec<(String, String)>, Vec<String>, Vec<String>, Vec<String>);
+type ConversationReply = (
+    Vec<(String, String)>,
+    Vec<Vec<u8>>,
+    Vec<String>,
+    Vec<String>,
+);
 
 /// One conversation's own keys, parsed.
 pub(super) struct StoredConversation {
