@@ -54,7 +54,8 @@ mod tests {
     use super::*;
 
     /// Every Lua source, as `include_str!` embeds it.
-    const SOURCES: [(&str, &str); 25] = [
+    const SOURCES: [(&str, &str); 26] = [
+        ("dedup", include_str!("lua/dedup.lua")),
         ("ingest", include_str!("lua/ingest.lua")),
         ("merge_out", include_str!("lua/merge_out.lua")),
         ("merge_in", include_str!("lua/merge_in.lua")),

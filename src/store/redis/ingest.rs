@@ -277,7 +277,11 @@ impl RedisStore {
                     .as_ref()
                     .map_or("", Language::as_str),
             )
-            .arg(*key);
+            .arg(*key)
+            .arg(receipts::expiry(
+                now.timestamp_millis(),
+                self.policy.dedup_ttl.num_milliseconds(),
+            ));
         for identity in msg.identities() {
             call.arg(identity.key());
         }
@@ -350,7 +354,10 @@ impl RedisStore {
             pipe.hset(self.keys.conversation(&conv), "agent", agent.as_str())
                 .ignore();
         }
-        let expires = now.timestamp_millis() + self.policy.dedup_ttl.num_milliseconds();
+        let expires = receipts::expiry(
+            now.timestamp_millis(),
+            self.policy.dedup_ttl.num_milliseconds(),
+        );
         let record = receipts::encode(&receipt);
         let dedup = self.keys.customer_dedup(cid);
         pipe.hset(&dedup, field, format!("{expires}|{record}"))
