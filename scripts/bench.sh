@@ -87,10 +87,13 @@ setup "$api" "$agents" "$VISITORS"
 
 cli() { redis-cli -p "${cli_port:-$redis_port}" "$@"; }
 redis_memory() { cli info memory | awk -F: '/^used_memory:/ {print $2 + 0}'; }
-# Redis memory held by customers' idempotency records (their `:dx` hashes).
-dedup_memory() {
-  cli --scan --pattern 'sb:c:*:dx' | sed 's/^/MEMORY USAGE /' | cli | awk '{s += $1} END {print s + 0}'
+# Redis memory held by the keys matching a pattern (MEMORY USAGE, every element counted).
+keys_memory() {
+  cli --scan --pattern "$1" | sed 's/^/MEMORY USAGE /; s/$/ SAMPLES 0/' | cli | awk '{s += $1} END {print s + 0}'
 }
+# Conversations' timelines (`:m` lists) and customers' idempotency records (`:dx` hashes).
+timeline_memory() { keys_memory 'sb:v:*:m'; }
+dedup_memory() { keys_memory 'sb:c:*:dx'; }
 redis_cpu() { cli info cpu | awk -F: '/^used_cpu_(sys|user):/ {s += $2} END {printf "%.6f", s}'; }
 
 service_cpu() { awk '{printf "%.6f", ($14 + $15) / '"$(getconf CLK_TCK)"'}' "/proc/$service_pid/stat"; }
@@ -99,8 +102,9 @@ main_service_pid=$service_pid
 # Runs one wrk scenario; prints its line and leaves its rate in $rate.
 scenario() {
   local name=$1 url=$2 script=${3:-}
-  local cpu0 svc0 mem0 dx0 out requests p50 p99 cpu svc bytes rest
-  dx0=$(dedup_memory); cpu0=$(redis_cpu); svc0=$(service_cpu); mem0=$(redis_memory)
+  local cpu0 svc0 mem0 dx0 tl0 out requests p50 p99 cpu svc bytes parts
+  dx0=$(dedup_memory); tl0=$(timeline_memory)
+  cpu0=$(redis_cpu); svc0=$(service_cpu); mem0=$(redis_memory)
   [ -z "${STATS:-}" ] || cli config resetstat >/dev/null
   # With PROFILE=<scenario>: perf samples the service (or Redis, with PROFILE_REDIS=1)
   # during that scenario; the samples stay in $TMPDIR/bench-<scenario>.perf.data.
@@ -131,10 +135,11 @@ scenario() {
   cpu=$(python3 -c "print(f'{($(redis_cpu) - $cpu0) * 1e6 / $requests:.1f}')")
   svc=$(python3 -c "print(f'{($(service_cpu) - $svc0) * 1e6 / $requests:.1f}')")
   bytes=$(python3 -c "print(f'{($(redis_memory) - $mem0) / $requests:.0f}')")
-  # At rest: once the idempotency records (one per message, kept for the dedup ttl) expire.
-  rest=$(python3 -c "print(f'{$bytes - ($(dedup_memory) - $dx0) / $requests:.0f}')")
-  printf '%-8s %7.0f req/s  p50 %8s  p99 %8s  redis cpu %5s us/req  service cpu %5s us/req  redis memory %4s B/req (%s at rest)' \
-    "$name" "$rate" "$p50" "$p99" "$cpu" "$svc" "$bytes" "$rest"
+  # Of which in timelines (what a stored message keeps costing) and in idempotency
+  # records (one per message, for the dedup ttl).
+  parts=$(python3 -c "print(f'timelines {($(timeline_memory) - $tl0) / $requests:.0f}, idempotency records {($(dedup_memory) - $dx0) / $requests:.0f}')")
+  printf '%-8s %7.0f req/s  p50 %8s  p99 %8s  redis cpu %5s us/req  service cpu %5s us/req  redis memory %4s B/req (%s)' \
+    "$name" "$rate" "$p50" "$p99" "$cpu" "$svc" "$bytes" "$parts"
   # With STATS=1: what Redis ran for this scenario, per command.
   [ -z "${STATS:-}" ] || { echo; cli info commandstats | grep -v '^#' | sort -t= -k3 -nr | head -12; }
 }
