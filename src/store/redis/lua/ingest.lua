@@ -56,10 +56,14 @@ if ARGV[13] ~= '' and ARGV[13] ~= lang then
   set(sets, 'lang', lang)
 end
 
--- {last, personal_agent, tier, group, complaint}, read once when first needed.
+-- {last, personal_agent, tier, group, complaint}, read once when first needed; a
+-- customer this message creates has none (every writer of a customer writes
+-- `created_at` first: this script and `merge_in.lua`).
 local routing
 local function routing_fields()
-  routing = routing or redis.call('HMGET', c, 'last', 'personal_agent', 'tier', 'group', 'complaint')
+  routing = routing
+    or (f[2] and redis.call('HMGET', c, 'last', 'personal_agent', 'tier', 'group', 'complaint'))
+    or {}
   return routing
 end
 -- The routing group is decided once per opening, here, so concurrent messages agree:
@@ -106,8 +110,9 @@ if seq then
     redis.call('HSET', dx, idem, expires .. '|' .. receipt)
   end
 else
-  -- Opening a conversation writes, so the key is checked first.
-  local prior = current(redis.call('HGET', dx, idem))
+  -- Opening a conversation writes, so the key is checked first (a customer this
+  -- message creates has no records yet).
+  local prior = f[2] and current(redis.call('HGET', dx, idem))
   if prior then return {'dup', prior} end
   local last = routing_fields()[1]
   local resolved_at = last and tonumber(redis.call('HGET', v .. ':' .. last, 'resolved_at'))
