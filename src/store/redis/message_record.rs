@@ -121,11 +121,15 @@ impl Code {
     }
 
     fn encode(m: &Message) -> String {
+        Self::of(m.direction, m.channel, m.kind, m.network)
+    }
+
+    fn of(d: Direction, c: Channel, k: EntryKind, n: Option<Network>) -> String {
         let mut code = String::with_capacity(4);
-        code.push(Self::direction(m.direction));
-        code.push(Self::channel(m.channel));
-        code.push(Self::kind(m.kind));
-        code.extend(m.network.map(Self::network));
+        code.push(Self::direction(d));
+        code.push(Self::channel(c));
+        code.push(Self::kind(k));
+        code.extend(n.map(Self::network));
         code
     }
 
@@ -221,20 +225,9 @@ fn json_array(raw: &[u8]) -> Result<Message, StoreError> {
     }
     let Spelt(id, direction, channel, network, from, text, subject, external_id, at, after, kind) =
         serde_json::from_slice(raw).map_err(corrupt)?;
-    let at = at.after(None);
-    Ok(Message {
-        id: expand_id(&id).ok_or_else(|| StoreError::Corrupt(format!("message id {id}")))?,
-        direction,
-        channel,
-        network,
-        from,
-        text,
-        subject,
-        external_id,
-        at,
-        received_at: after.after(Some(at)),
-        kind,
-    })
+    let code = Code::of(direction, channel, kind, network);
+    let record = Record(id, code, from, text, subject, external_id, at, after);
+    from_record(record, |id| expand_id(&id))
 }
 
 #[cfg(test)]
