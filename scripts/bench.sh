@@ -128,6 +128,10 @@ scenario() {
   if grep -q 'Non-2xx' <<<"$out"; then
     echo "$name: some answers were not 2xx:" >&2; echo "$out" >&2; exit 1
   fi
+  # With STATS=1: what Redis ran for this scenario, per command (taken before the
+  # memory split below adds its own commands).
+  local stats=""
+  [ -z "${STATS:-}" ] || stats=$(cli info commandstats | grep -v '^#' | sort -t= -k3 -nr | head -12)
   requests=$(awk '/requests in/ {print $1}' <<<"$out")
   rate=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
   p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
@@ -142,8 +146,7 @@ scenario() {
     parts=$(python3 -c "print(f'timelines {($(timeline_memory) - $tl0) / $requests:.0f}, idempotency records {($(dedup_memory) - $dx0) / $requests:.0f}')")
   printf '%-8s %7.0f req/s  p50 %8s  p99 %8s  redis cpu %5s us/req  service cpu %5s us/req  redis memory %4s B/req (%s)' \
     "$name" "$rate" "$p50" "$p99" "$cpu" "$svc" "$bytes" "$parts"
-  # With STATS=1: what Redis ran for this scenario, per command.
-  [ -z "${STATS:-}" ] || { echo; cli info commandstats | grep -v '^#' | sort -t= -k3 -nr | head -12; }
+  [ -z "$stats" ] || printf '\n%s\n' "$stats"
 }
 
 # Idle agents: IDLE_STREAMS event streams held open for 10 s; what they cost Redis
