@@ -26,7 +26,7 @@ local f = redis.call('HMGET', KEYS[1], 'merged_into', 'created_at', 'display_nam
   'lang', 'dxt', 'dxl')
 local conv = KEYS[2] .. ':' .. f[4]
 redis.call('HMGET', conv, 'agent', 'ch:chat', 'group')
-redis.call('HSETNX', KEYS[1] .. ':dx', ARGV[2], ARGV[15] .. '|floor')
+redis.call('HSETNX', KEYS[1] .. ':dx', ARGV[2], ARGV[3] .. '|floor')
 redis.call('RPUSH', conv .. ':m', ARGV[7])
 return {'ok'}
 """

@@ -277,11 +277,7 @@ impl RedisStore {
                     .as_ref()
                     .map_or("", Language::as_str),
             )
-            .arg(*key)
-            .arg(receipts::expiry(
-                now.timestamp_millis(),
-                self.policy.dedup_ttl.num_milliseconds(),
-            ));
+            .arg(*key);
         for identity in msg.identities() {
             call.arg(identity.key());
         }
@@ -354,10 +350,7 @@ impl RedisStore {
             pipe.hset(self.keys.conversation(&conv), "agent", agent.as_str())
                 .ignore();
         }
-        let expires = receipts::expiry(
-            now.timestamp_millis(),
-            self.policy.dedup_ttl.num_milliseconds(),
-        );
+        let expires = now.timestamp_millis() + self.policy.dedup_ttl.num_milliseconds();
         let record = receipts::encode(&receipt);
         let dedup = self.keys.customer_dedup(cid);
         pipe.hset(&dedup, field, format!("{expires}|{record}"))

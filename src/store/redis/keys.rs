@@ -6,7 +6,7 @@
 //! | `P:c:{cid}` | hash | customer: `created_at`, `tier`, `display_name`, `personal_agent`, `group`, `lang`, `complaint`, `seq`, `open`, `last`, `merged_into`, `merged_open`, `dxt` and `dxl` (its idempotency records' expiry push and plain-key lookups, `ingest.lua`) |
 //! | `P:c:{cid}:ids` | set | the customer's identities as `kind:value` |
 //! | `P:c:{cid}:convs` | list | the customer's conversation ids, oldest first |
-//! | `P:c:{cid}:dx` | hash | idempotency key's digest → `<expiry s, base 36>|<first receipt>` (`receipts.rs`) |
+//! | `P:c:{cid}:dx` | hash | idempotency key's digest → `<expiry ms>|<first receipt>` (`receipts.rs`) |
 //! | `P:c:{cid}:merged` | set | customers already absorbed (makes merges idempotent) |
 //! | `P:v:{cid}:N` | hash | conversation N: `state`, `created_at`, `resolved_at`, `queue`, `repeat_contacts`, `group`, `agent` (mirrors of routing), `ch:<channel>` per channel the customer wrote on |
 //! | `P:v:{cid}:N:m` / `:abs` | list / list | its messages (`message_record.rs`) / merged conversation ids |

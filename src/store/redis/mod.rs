@@ -64,11 +64,11 @@ struct Scripts {
 impl Scripts {
     fn load() -> Self {
         Self {
-            ingest: receipts::script(include_str!("lua/ingest.lua")),
+            ingest: constants::script(include_str!("lua/ingest.lua")),
             merge_out: constants::script(include_str!("lua/merge_out.lua")),
             merge_in: constants::script(include_str!("lua/merge_in.lua")),
             repoint: constants::script(include_str!("lua/repoint.lua")),
-            resolve: receipts::script(include_str!("lua/resolve.lua")),
+            resolve: constants::script(include_str!("lua/resolve.lua")),
             reply: constants::script(include_str!("lua/reply.lua")),
             regroup: constants::script(include_str!("lua/regroup.lua")),
             adopt: constants::script(include_str!("lua/adopt.lua")),

@@ -1,6 +1,5 @@
 //! The idempotency record of an ingested message, in the customer's `:dx` hash: under
-//! the digest of its idempotency key (`field`), `<expiry>|<record>` (the expiry in
-//! seconds, base 36: `expiry`) with the record
+//! the digest of its idempotency key (`field`), `<expiry ms>|<record>` with the record
 //! `<message id>|<conversation>|<repeat 0/1><decision a/q>|<agent>|<queue>|<reason code>`:
 //! the message id in its compact form (`codec::compact_id`), the conversation as its
 //! sequence number alone when it is the hash owner's (`merge_in.lua` writes the customer
@@ -26,12 +25,6 @@ pub(super) fn field(idempotency_key: &str) -> String {
     URL_SAFE_NO_PAD.encode(&digest[..12])
 }
 
-/// A script that reads records: `lua/dedup.lua`'s helpers and the shared constants
-/// prepended.
-pub(super) fn script(body: &str) -> redis::Script {
-    super::constants::script(&format!("{}\n{body}", include_str!("lua/dedup.lua")))
-}
-
 /// A customer's records hash lives `ttl + ttl / SLACK_PARTS` past the write that last
 /// pushed its expiry, and that push covers the customer's writes for the next
 /// `ttl / SLACK_PARTS` (`dxt` in the customer's hash): each record outlives its own
@@ -41,20 +34,6 @@ pub const SLACK_PARTS: i64 = 64;
 /// How long a records hash lives past the write that pushed its expiry.
 pub(super) fn hash_lifetime_ms(ttl_ms: i64) -> i64 {
     ttl_ms + ttl_ms / SLACK_PARTS
-}
-
-/// A record's expiry: the second `ttl_ms` after `now_ms` ends in, in base 36 (six
-/// characters until 2038, seven until 4453), where milliseconds in decimal took 13.
-/// Earlier versions' records hold milliseconds: `ingest.lua` reads both (13 characters
-/// or more are milliseconds).
-pub(super) fn expiry(now_ms: i64, ttl_ms: i64) -> String {
-    let mut secs = (now_ms + ttl_ms).div_euclid(1000) + 1;
-    let mut digits = Vec::with_capacity(8);
-    while secs > 0 {
-        digits.push(b"0123456789abcdefghijklmnopqrstuvwxyz"[(secs % 36) as usize]);
-        secs /= 36;
-    }
-    digits.iter().rev().map(|d| char::from(*d)).collect()
 }
 
 /// One character per reason. Exhaustive, so a new reason cannot be stored without one.
@@ -191,8 +170,8 @@ mod tests {
             queue: None,
             reason: RouteReason::AlreadyAssigned,
         });
-        // With its `<expiry>|` prefix, under Redis's hash-max-listpack-value (64).
-        assert!(8 + encode(&r).len() <= 64, "{}", encode(&r));
+        // With its `<expiry ms>|` prefix, under Redis's hash-max-listpack-value (64).
+        assert!(14 + encode(&r).len() <= 64, "{}", encode(&r));
         assert_eq!(field("chat:-:some-external-id").len(), 16);
         assert_ne!(field("chat:-:a"), field("chat:-:b"));
     }
@@ -210,20 +189,6 @@ mod tests {
         );
         assert_eq!(decode(&flat, false, &owner).expect("decodes"), r);
         assert!(decode("garbage", false, &owner).is_err());
-    }
-
-    #[test]
-    fn an_expiry_is_the_second_after_the_ttl_in_base_36() {
-        let now = 1_764_215_000_123;
-        let ttl = 7 * 24 * 3_600_000;
-        let e = expiry(now, ttl);
-        assert_eq!(e.len(), 6, "{e}");
-        let secs = i64::from_str_radix(&e, 36).expect("base 36");
-        assert!(
-            secs * 1000 > now + ttl && secs * 1000 <= now + ttl + 1000,
-            "{e}"
-        );
-        assert_eq!(expiry(35_000, 0), "10", "36 s: base 36");
     }
 
     #[test]

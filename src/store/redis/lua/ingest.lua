@@ -5,8 +5,7 @@
 --       7 message record, 8 channel, 9 display name or '', 10 queue, 11 '1' when only
 --       the process's identity cache named this customer, 12 the routing group the
 --       adapter named or '', 13 the customer's language the adapter named or '',
---       14 the plain idempotency key (records of earlier versions), 15 the expiry of
---       this message's idempotency record (`receipts::expiry`), 16.. identity keys.
+--       14 the plain idempotency key (records of earlier versions), 15.. identity keys.
 -- Race closed: the idempotency check, the open/reopen/start decision and the append are
 -- one step, so a retried webhook racing its original stores the message once, and two
 -- first messages of one customer cannot open two conversations.
@@ -22,12 +21,13 @@ if f[1] then return {'moved', f[1]} end
 -- claims the identities again rather than recreating a customer no identity points to.
 if not f[2] and ARGV[11] == '1' then return {'unknown'} end
 
--- Idempotency records are `<expiry>|<receipt record>` in one hash per customer
--- (`dedup.lua`, `receipts.rs`); the receipt of one still current, or nil.
+-- Idempotency records are `<expires ms>|<receipt record>` in one hash per customer
+-- (`receipts.rs` has the record's layout); the receipt of one still current, or nil.
 local dx = c .. ':dx'
 local function current(record)
-  if not record or dedup_expiry(record) <= now then return nil end
-  return string.sub(record, string.find(record, '|', 1, true) + 1)
+  if not record then return nil end
+  local bar = string.find(record, '|', 1, true)
+  if tonumber(string.sub(record, 1, bar - 1)) > now then return string.sub(record, bar + 1) end
 end
 -- Versions before digests kept records under the plain key. Only a customer they
 -- created (no `dxl`) can hold one, and only for one ttl after this version first saw
@@ -95,7 +95,7 @@ local function receipt_of(seq, held, reopened)
   end
   return table.concat({ARGV[6], seq, repeat_flag .. 'q', '', held[5] or '', RC_NO_AGENT_AVAILABLE}, '|')
 end
-local expires = ARGV[15]
+local expires = now + ttl
 
 local seq, held, receipt = f[4], nil, nil
 if seq then
@@ -143,7 +143,7 @@ else
 end
 if #sets > 0 then redis.call('HSET', c, unpack(sets)) end
 -- A customer found through the identity cache already holds these identities.
-if ARGV[11] ~= '1' then redis.call('SADD', c .. ':ids', unpack(ARGV, 16)) end
+if ARGV[11] ~= '1' then redis.call('SADD', c .. ':ids', unpack(ARGV, 15)) end
 -- The records of a customer who went quiet expire with the hash.
 if extend then redis.call('PEXPIRE', dx, ttl + slack) end
 

@@ -20,7 +20,8 @@ if redis.call('HGET', c, 'complaint') == ARGV[3] then redis.call('HDEL', c, 'com
 -- expired ones dropped, so a busy customer's hash stays near one TTL's worth.
 local sample = redis.call('HRANDFIELD', c .. ':dx', 64, 'WITHVALUES')
 for i = 1, #sample, 2 do
-  if dedup_expiry(sample[i + 1]) <= tonumber(ARGV[2]) then
+  local v = sample[i + 1]
+  if tonumber(string.sub(v, 1, string.find(v, '|', 1, true) - 1)) <= tonumber(ARGV[2]) then
     redis.call('HDEL', c .. ':dx', sample[i])
   end
 end
