@@ -180,6 +180,18 @@ for s in known new mix; do
     python3 scripts/bench/script_alone.py "$redis_port" "$api_port" "$TOKEN" "${ALONE_CALLS:-30000}"
   fi
 done
+# New customers when agents have room: in a routing group of their own (so the full
+# agents' queues and waits above stay out of it) with ROOM_AGENTS agents (2,000: room
+# for 200,000 conversations), each is given a new personal agent.
+echo "setting up ${ROOM_AGENTS:-2000} agents with room in the routing group 'room'"
+for i in $(seq 0 $((${ROOM_AGENTS:-2000} - 1))); do
+  curl -sf -X PUT "$api/v1/agents/room-$i" -H "Authorization: Bearer $admin" \
+    -H 'Content-Type: application/json' -d '{"name":"Agent","group":"room","capacity":{"chat":100}}' >/dev/null
+  curl -sf -X PUT "$api/v1/agents/room-$i/presence" -H "Authorization: Bearer $admin" \
+    -H 'Content-Type: application/json' -d '{"presence":"online"}' >/dev/null
+done
+GROUP=room scenario new-room "$api" scripts/bench/new.lua
+python3 -c "print(f'  {$rate / $ceiling:.2f} of the ceiling')"
 # Latency at about half the known customers' peak: each connection pauses after every
 # answer (wrk has no fixed-rate mode), the pause worked out from the peak rate.
 pause=$(python3 -c "print(max(1, round($connections * 1000 / ($known_rate / 2) - 1)))")

@@ -18,11 +18,13 @@ end
 function message(from)
   counter = counter + 1
   local body = '{"channel":"chat","external_id":"' .. run .. '-' .. thread_id .. '-' .. counter ..
-    '","from":"' .. from .. '","text":"' .. text .. '"}'
+    '","from":"' .. from .. '","text":"' .. text .. '"' .. group .. '}'
   return wrk.format("POST", "/v1/messages", nil, body)
 end
 
 run = os.getenv("RUN") or "r"
+-- With GROUP, every message names that routing group (the adapter's inbox or line).
+group = os.getenv("GROUP") and (',"group":"' .. os.getenv("GROUP") .. '"') or ""
 -- A 100-character message, as in the memory figures.
 text = string.rep("0123456789", 10)
 wrk.headers["Content-Type"] = "application/json"
