@@ -10,8 +10,9 @@
 # Redis CPU replayed alone: `scripts/bench/script_alone.py`); known customers again at about half their peak
 # rate (latency under a steady load); then what IDLE_STREAMS idle event streams cost;
 # last, the scale curve: known customers' ingest with 1,000 and with SCALE customers stored.
-# Usage: scripts/bench.sh   (DURATION=10s CONNECTIONS=64 VISITORS=10000 AGENTS=100
-#                            ROOM_AGENTS=2000 IDLE_STREAMS=10000 SCALE=1000000 (0 skips either);
+# Between the mix and known-half: new-room, new customers assigned by agents with room.
+# Usage: scripts/bench.sh   (DURATION=10s CONNECTIONS=64 VISITORS=10000 AGENTS=100 ROOM_AGENTS=2000
+#                            IDLE_STREAMS=10000 SCALE=1000000 (0 skips either);
 #                            STATS=1 for INFO commandstats; PROFILE=known)
 set -euo pipefail
 cd "$(dirname "$0")/.."
