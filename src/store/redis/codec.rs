@@ -11,11 +11,23 @@ use redis::{ErrorKind, RedisError, ServerErrorKind};
 use crate::domain::{Channel, CustomerId, MessageId};
 use crate::store::{AgentEvent, StoreError};
 
+/// A message id's 16 bytes (a UUIDv7's), or `None` for an id that is not 32 hex digits.
+pub(super) fn id_bytes(id: &MessageId) -> Option<[u8; 16]> {
+    u128::from_str_radix(id.as_str(), 16)
+        .ok()
+        .map(u128::to_be_bytes)
+}
+
+/// The message id 16 bytes stand for.
+pub(super) fn id_of_bytes(bytes: [u8; 16]) -> Option<MessageId> {
+    MessageId::parse(&format!("{:032x}", u128::from_be_bytes(bytes)))
+}
+
 /// A message id as stored: its 16 bytes in base64url (22 characters, not 32 hex digits).
 pub(super) fn compact_id(id: &MessageId) -> String {
-    match u128::from_str_radix(id.as_str(), 16) {
-        Ok(n) => URL_SAFE_NO_PAD.encode(n.to_be_bytes()),
-        Err(_) => id.as_str().to_owned(),
+    match id_bytes(id) {
+        Some(bytes) => URL_SAFE_NO_PAD.encode(bytes),
+        None => id.as_str().to_owned(),
     }
 }
 
@@ -23,8 +35,7 @@ pub(super) fn compact_id(id: &MessageId) -> String {
 /// versions stored it.
 pub(super) fn expand_id(stored: &str) -> Option<MessageId> {
     if stored.len() == 22 {
-        let bytes: [u8; 16] = URL_SAFE_NO_PAD.decode(stored).ok()?.try_into().ok()?;
-        return MessageId::parse(&format!("{:032x}", u128::from_be_bytes(bytes)));
+        return id_of_bytes(URL_SAFE_NO_PAD.decode(stored).ok()?.try_into().ok()?);
     }
     MessageId::parse(stored)
 }

@@ -13,7 +13,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::codec::{corrupt, expand_id};
+use super::codec::{corrupt, expand_id, id_bytes, id_of_bytes};
 use crate::domain::{Channel, Direction, EntryKind, Message, MessageId, Network};
 use crate::store::StoreError;
 
@@ -166,10 +166,10 @@ pub(super) fn encode(m: &Message) -> Result<Vec<u8>, StoreError> {
         Some(_) => Time::since(m.received_at, origin),
         None => Time::Text(m.received_at),
     };
-    let id = u128::from_str_radix(m.id.as_str(), 16)
-        .map_err(|_| StoreError::Corrupt(format!("message id {}", m.id.as_str())))?;
+    let id = id_bytes(&m.id)
+        .ok_or_else(|| StoreError::Corrupt(format!("message id {}", m.id.as_str())))?;
     let record = Record(
-        IdBytes(id.to_be_bytes()),
+        IdBytes(id),
         Code::encode(m),
         m.from.clone(),
         m.text.clone(),
@@ -188,9 +188,7 @@ pub(super) fn decode(raw: &[u8]) -> Result<Message, StoreError> {
         Some(b'[') => json_array(raw),
         _ => {
             let record: Record<IdBytes> = rmp_serde::from_slice(raw).map_err(corrupt)?;
-            from_record(record, |IdBytes(id)| {
-                MessageId::parse(&format!("{:032x}", u128::from_be_bytes(id)))
-            })
+            from_record(record, |IdBytes(id)| id_of_bytes(id))
         }
     }
 }
