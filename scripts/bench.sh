@@ -11,8 +11,9 @@
 # rate (latency under a steady load); then what IDLE_STREAMS idle event streams cost;
 # last, the scale curve: known customers' ingest with 1,000 and with SCALE customers stored.
 # Between the mix and known-half: new-room, new customers assigned by agents with room.
+# After known: known-limited, the same through a second service counting rate limits.
 # Usage: scripts/bench.sh   (DURATION=10s CONNECTIONS=64 VISITORS=10000 AGENTS=100 ROOM_AGENTS=2000
-#                            IDLE_STREAMS=10000 SCALE=1000000 (0 skips either);
+#                            IDLE_STREAMS=10000 SCALE=1000000 (0 skips either); LIMIT_PER_SEC=100000;
 #                            STATS=1 for INFO commandstats; PROFILE=known)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,17 +41,15 @@ work=$(mktemp -d)
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null || true; rm -rf "$work"' EXIT
 
-# Starts a Redis and the service on it: start_stack <redis port> <api port> <ops port> <name>;
-# leaves the service's pid in $service_pid.
-start_stack() {
+# Starts the service on the Redis at <redis port>, with rate limits off unless
+# LIMIT_PER_SEC is set: start_service <redis port> <api port> <ops port> <name>;
+# leaves its pid in $service_pid.
+start_service() {
   mkdir -p "$work/$4"
-  redis-server --port "$1" --bind 127.0.0.1 --save '' --appendonly no --dir "$work/$4" >/dev/null &
-  redis_pid=$!
-  pids+=($redis_pid)
   SWITCHBOARD_REDIS_URL="redis://127.0.0.1:$1" \
   SWITCHBOARD_LISTEN="127.0.0.1:$2" SWITCHBOARD_OPS_LISTEN="127.0.0.1:$3" \
   SWITCHBOARD_ADMIN_TOKEN=$admin SWITCHBOARD_ADAPTER_TOKENS=$TOKEN RUST_LOG=warn \
-  SWITCHBOARD_RATE_LIMIT__ADAPTER_PER_SEC=0 SWITCHBOARD_RATE_LIMIT__ADMIN_PER_SEC=0 \
+  SWITCHBOARD_RATE_LIMIT__ADAPTER_PER_SEC=${LIMIT_PER_SEC:-0} SWITCHBOARD_RATE_LIMIT__ADMIN_PER_SEC=0 \
     target/release/switchboard >"$work/$4/service.log" 2>&1 &
   service_pid=$!
   pids+=($service_pid)
@@ -58,6 +57,16 @@ start_stack() {
     curl -sf "http://127.0.0.1:$3/readyz" >/dev/null && break
     sleep 0.1
   done
+}
+
+# Starts a Redis and the service on it: start_stack <redis port> <api port> <ops port> <name>;
+# leaves the service's pid in $service_pid.
+start_stack() {
+  mkdir -p "$work/$4"
+  redis-server --port "$1" --bind 127.0.0.1 --save '' --appendonly no --dir "$work/$4" >/dev/null &
+  redis_pid=$!
+  pids+=($redis_pid)
+  start_service "$@"
 }
 
 # Puts <n> agents online at <api> (chat capacity 100 each) and makes <visitors> known
@@ -167,6 +176,22 @@ idle_streams() {
   wait "$IDLE_PID" 2>/dev/null || true
 }
 
+# What counting rate limits costs (#10): the same known customers through a second
+# service on the same Redis, with the adapter token limited to LIMIT_PER_SEC (100,000:
+# above this machine's peak, so nothing is refused and every request is counted; a
+# replica leases a twentieth of it per Redis round trip). Its identity cache is warmed
+# first, as the main service's is.
+known_limited() {
+  local a_port o_port
+  a_port=$(free_port); o_port=$(free_port)
+  LIMIT_PER_SEC=${LIMIT_PER_SEC:-100000} start_service "$redis_port" "$a_port" "$o_port" limited
+  RUN=warm-limited wrk -t "$threads" -c "$connections" -d 3s -s scripts/bench/known.lua "http://127.0.0.1:$a_port" >/dev/null
+  scenario known-limited "http://127.0.0.1:$a_port" scripts/bench/known.lua
+  python3 -c "print(f'  {$rate / $known_rate:.2f} of known with rate limits off')"
+  kill "$service_pid"
+  service_pid=$main_service_pid
+}
+
 echo "wrk: $threads threads, $connections connections, $duration per scenario"
 scenario readyz "http://127.0.0.1:$ops_port/readyz"; echo
 cli_port=$ceiling_redis_port service_pid=$ceiling_pid \
@@ -179,6 +204,7 @@ for s in known new mix; do
     known_rate=$rate
     # The same script on its own: no HTTP, service or wrk competing for the cores.
     python3 scripts/bench/script_alone.py "$redis_port" "$api_port" "$TOKEN" "${ALONE_CALLS:-30000}"
+    known_limited
   fi
 done
 # New customers when agents have room: in a routing group of their own (so the full
