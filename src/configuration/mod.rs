@@ -213,6 +213,9 @@ pub struct RedisSettings {
     /// Replicas that must hold an ingested message before its 2xx (`WAIT`); 0 = none.
     #[serde(default)]
     pub replicas_to_ack: u32,
+    /// How long a replica trusts its identity → customer cache before asking Redis.
+    #[serde(default = "five_minutes")]
+    pub identity_cache_ttl_ms: u64,
 }
 
 fn two_seconds() -> u64 {
@@ -226,6 +229,9 @@ fn fifty() -> u64 {
 }
 fn five_hundred() -> u64 {
     500
+}
+fn five_minutes() -> u64 {
+    300_000
 }
 
 impl RedisSettings {
@@ -245,6 +251,7 @@ impl RedisSettings {
             retries: self.retries,
             min_retry_wait: ms(self.min_retry_wait_ms),
             max_retry_wait: ms(self.max_retry_wait_ms),
+            identity_cache_ttl: ms(self.identity_cache_ttl_ms),
         })
     }
 }

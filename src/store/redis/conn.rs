@@ -32,6 +32,9 @@ pub struct RedisOptions {
     pub retries: u32,
     pub min_retry_wait: Duration,
     pub max_retry_wait: Duration,
+    /// How long a process trusts what it learnt of an identity's customer before it
+    /// asks Redis again (see `identity_cache`).
+    pub identity_cache_ttl: Duration,
 }
 
 impl Default for RedisOptions {
@@ -44,6 +47,7 @@ impl Default for RedisOptions {
             retries: 2,
             min_retry_wait: Duration::from_millis(50),
             max_retry_wait: Duration::from_millis(500),
+            identity_cache_ttl: Duration::from_secs(300),
         }
     }
 }

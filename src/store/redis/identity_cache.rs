@@ -1,7 +1,10 @@
 //! A small in-process cache of identity → customer, so a message from a known customer
 //! skips the claim round trip. It is safe to be stale: identities only ever move by
 //! merges, which leave a forwarding pointer that the ingest script follows (and the
-//! cache is then corrected). Entries expire after a TTL (see `memo`).
+//! cache is then corrected). Entries are answered for a TTL (see `memo`); past it the
+//! identity is claimed in Redis again, for the customer remembered, so an identity key
+//! Redis lost while its customer survived is written back rather than handed to a
+//! stranger.
 
 use std::time::Duration;
 
@@ -23,6 +26,12 @@ impl IdentityCache {
 
     pub fn get(&self, key: &str) -> Option<CustomerId> {
         self.memo.get_within(key, self.ttl)
+    }
+
+    /// The customer last seen holding `key`, however long ago: what a claim writes back
+    /// if Redis lost the identity key (see `RedisStore::claim`).
+    pub fn remembered(&self, key: &str) -> Option<CustomerId> {
+        self.memo.get_within(key, Duration::MAX)
     }
 
     pub fn put(&self, key: String, customer: CustomerId) {

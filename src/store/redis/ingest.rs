@@ -176,8 +176,8 @@ impl RedisStore {
         )))
     }
 
-    /// Round trip 1: claims every identity for `fresh` unless someone holds it already
-    /// (`SET NX GET`, Redis ≥ 7), and answers every holder. Commands go out together on
+    /// Round trip 1: claims every identity unless someone holds it already (`SET NX
+    /// GET`, Redis ≥ 7), and answers every holder. Commands go out together on
     /// the multiplexed connection, so this is one round trip however many identities.
     pub(super) async fn claim(
         &self,
@@ -199,32 +199,70 @@ impl RedisStore {
                 from_cache: true,
             });
         }
+        // Each identity is claimed for the customer this process last saw holding it,
+        // however long ago, else for `fresh`: an identity key lost while its customer
+        // survived (a failover that missed one slot's writes) goes back to that customer
+        // instead of starting a stranger.
         let claims = identities.iter().map(|identity| {
             let mut conn = self.conn.clone();
             let key = self.keys.identity(identity);
+            let claim_for = use_cache
+                .then(|| self.identities.remembered(&identity.key()))
+                .flatten()
+                .unwrap_or_else(|| fresh.clone());
             async move {
                 let prior: Option<String> = redis::cmd("SET")
                     .arg(key)
-                    .arg(fresh.as_str())
+                    .arg(claim_for.as_str())
                     .arg("NX")
                     .arg("GET")
                     .query_async(&mut conn)
                     .await?;
-                Ok::<_, RedisError>(prior)
+                Ok::<_, RedisError>((claim_for, prior))
             }
         });
         let answers = try_join_all(claims).await.map_err(from_redis)?;
-        let owners = answers
-            .into_iter()
-            .map(|prior| match prior {
-                Some(owner) => parse_customer(&owner),
-                None => Ok(fresh.clone()),
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut owners = BTreeSet::new();
+        for ((claimed_for, prior), identity) in answers.into_iter().zip(identities) {
+            let Some(holder) = prior else {
+                owners.insert(claimed_for);
+                continue;
+            };
+            let holder = parse_customer(&holder)?;
+            if claimed_for != *fresh && claimed_for != holder {
+                self.remembered_owner(&claimed_for, identity, &mut owners)
+                    .await?;
+            }
+            owners.insert(holder);
+        }
         Ok(Claimed {
-            owners: owners.into_iter().collect(),
+            owners,
             from_cache: false,
         })
+    }
+
+    /// Redis names another holder than the customer this process remembers for
+    /// `identity`: a duplicate started while the identity key was lost, or the survivor
+    /// of a merge. Either way both are one person, so a remembered customer that still
+    /// exists joins the owners (and the merge into the oldest follows); one Redis no
+    /// longer has is forgotten.
+    async fn remembered_owner(
+        &self,
+        remembered: &CustomerId,
+        identity: &Identity,
+        owners: &mut BTreeSet<CustomerId>,
+    ) -> Result<(), StoreError> {
+        let exists: bool = redis::cmd("EXISTS")
+            .arg(self.keys.customer(remembered))
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(from_redis)?;
+        if exists {
+            owners.insert(remembered.clone());
+        } else {
+            self.identities.forget(&identity.key());
+        }
+        Ok(())
     }
 
     /// The customer a message belongs to: its identities claimed (or looked up in the

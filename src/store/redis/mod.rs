@@ -45,9 +45,8 @@ use self::identity_cache::IdentityCache;
 use self::routing::RoutingScripts;
 use crate::store::{StoreError, StorePolicy};
 
-/// Identities remembered per process, and for how long (see `identity_cache`).
+/// Identities remembered per process (see `identity_cache`).
 const IDENTITY_CACHE_ENTRIES: usize = 100_000;
-const IDENTITY_CACHE_TTL: StdDuration = StdDuration::from_secs(300);
 
 struct Scripts {
     ingest: Script,
@@ -122,7 +121,7 @@ impl RedisStore {
             routing_scripts: RoutingScripts::load(),
             outbox_claim: outbox::claim_script(),
             deadlines_due: deadlines::due_script(),
-            identities: IdentityCache::new(IDENTITY_CACHE_ENTRIES, IDENTITY_CACHE_TTL),
+            identities: IdentityCache::new(IDENTITY_CACHE_ENTRIES, timeouts.identity_cache_ttl),
             groups: groups::GroupMemory::default(),
             events: OnceLock::new(),
             placement_mismatches: AtomicU64::new(0),
