@@ -1,8 +1,8 @@
 //! The use cases: ingest (and its provider variants), calls and the IVR bypass, replies,
-//! transfers, resolutions, agents and presence. Each takes the `App` (the store and the
-//! rules' settings), does its work over the store, and does all the metric accounting,
-//! so every door into the service (HTTP, provider webhooks, workers) counts alike. They
-//! answer `AppError`, which the HTTP layer maps onto problem+json.
+//! transfers, resolutions, agents and presence, rate limits. Each takes the `App` (the
+//! store and the rules' settings), does its work over the store, and does all the metric
+//! accounting, so every door into the service (HTTP, provider webhooks, workers) counts
+//! alike. They answer `AppError`, which the HTTP layer maps onto problem+json.
 
 pub mod agents;
 pub mod bridge;
@@ -17,6 +17,7 @@ pub mod ingest;
 mod instrumented;
 pub mod metrics;
 pub mod outbound;
+pub mod rate_limits;
 pub mod ratings;
 
 use std::sync::Arc;

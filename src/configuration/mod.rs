@@ -64,7 +64,7 @@ pub struct Settings {
     pub ivr: IvrSettings,
     pub outbound: OutboundSettings,
     #[serde(default)]
-    pub rate_limit: crate::http::rate_limit::RateLimits,
+    pub rate_limit: crate::app::rate_limits::RateLimits,
 }
 
 #[derive(Debug, Clone, Deserialize)]

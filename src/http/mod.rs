@@ -29,9 +29,9 @@ use self::error::ApiError;
 pub struct HttpLimits {
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
-    pub rate_limits: rate_limit::RateLimits,
+    pub rate_limits: crate::app::rate_limits::RateLimits,
     /// This replica's leases of the shared rate-limit budgets.
-    pub leases: rate_limit::Leases,
+    pub leases: crate::app::rate_limits::Leases,
 }
 
 /// Registers the API routes and the extractor settings that turn bad input into problems.
