@@ -16,6 +16,9 @@ use super::{Channel, DomainError, RoutingGroup, Satisfaction};
 pub struct AgentId(String);
 
 impl AgentId {
+    /// What `from_str` accepts, as the OpenAPI document's pattern.
+    pub const PATTERN: &'static str = "^[A-Za-z0-9._-]{1,64}$";
+
     pub fn as_str(&self) -> &str {
         &self.0
     }

@@ -41,6 +41,21 @@ pub enum IdentityKind {
 }
 
 impl IdentityKind {
+    pub const ALL: [IdentityKind; 12] = [
+        IdentityKind::Phone,
+        IdentityKind::Email,
+        IdentityKind::Chat,
+        IdentityKind::Whatsapp,
+        IdentityKind::Telegram,
+        IdentityKind::Messenger,
+        IdentityKind::Instagram,
+        IdentityKind::X,
+        IdentityKind::Sip,
+        IdentityKind::Client,
+        IdentityKind::Sender,
+        IdentityKind::Anonymous,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             IdentityKind::Phone => "phone",

@@ -27,6 +27,9 @@ fn v7() -> String {
 pub struct CustomerId(String);
 
 impl CustomerId {
+    /// What `from_str` accepts, as the OpenAPI document's pattern.
+    pub const PATTERN: &'static str = "^[0-9a-f]{32}$";
+
     /// A fresh id; ids made later compare greater (to the millisecond, then at random).
     pub fn generate() -> Self {
         CustomerId(v7())
@@ -66,6 +69,9 @@ pub struct ConversationId {
 }
 
 impl ConversationId {
+    /// What `from_str` accepts, as the OpenAPI document's pattern.
+    pub const PATTERN: &'static str = "^[0-9a-f]{32}-[0-9]{1,19}$";
+
     pub fn new(customer: CustomerId, seq: u64) -> Self {
         Self { customer, seq }
     }

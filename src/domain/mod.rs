@@ -17,6 +17,7 @@ mod rules;
 mod satisfaction;
 mod sender;
 mod views;
+mod whole;
 
 pub use agent::{
     AgentId, AgentProfile, AgentView, Capacity, ManagerCard, Presence, PublicCard, MAX_CAPACITY,
@@ -28,13 +29,14 @@ pub use group::{RoutingGroup, DEFAULT_GROUP};
 pub use identity::{Identity, IdentityKind, IdentityNormaliser, MAX_IDENTITY_LEN};
 pub use ids::{ConversationId, CustomerId, MessageId};
 pub use inbound::{InboundMessage, Limits, RawIdentity, RawInbound};
-pub use requirements::{Language, Requirements, Skills, MAX_LABELS};
+pub use requirements::{Language, Requirements, Skills, MAX_LABELS, SKILL_PATTERN};
 pub use rules::{merge_target, next_step, ConversationStep};
 pub use satisfaction::{rating, rating_source, Satisfaction, RECENT_RATINGS};
 pub use views::{
     ConversationState, ConversationView, CustomerView, Decision, Direction, EntryKind, Message,
     Receipt, Route, RouteReason, DEFAULT_QUEUE, DEFAULT_TIER,
 };
+pub use whole::{whole_u8, whole_u8_opt};
 
 /// Input that breaks a domain rule; always the client's fault.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

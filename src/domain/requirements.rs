@@ -23,6 +23,10 @@ pub const MAX_LABELS: usize = 16;
 pub struct Language(String);
 
 impl Language {
+    /// A tag `from_str` accepts, untrimmed, as the OpenAPI document's pattern (with a
+    /// `maxLength` of 35).
+    pub const PATTERN: &'static str = "^[A-Za-z]{2,3}([-_][A-Za-z0-9]{1,8})*$";
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -74,6 +78,9 @@ impl fmt::Display for Language {
     }
 }
 
+/// A skill name `skill_name` accepts, untrimmed, as the OpenAPI document's pattern.
+pub const SKILL_PATTERN: &str = "^[A-Za-z0-9_-]{1,32}$";
+
 /// A skill's name: 1-32 of `a-z 0-9 _ -`, lower-cased (`Billing` is `billing`).
 fn skill_name(s: &str) -> Result<String, DomainError> {
     let s = s.trim().to_ascii_lowercase();
@@ -100,14 +107,14 @@ pub struct Skills(BTreeMap<String, u8>);
 #[derive(Deserialize)]
 #[serde(untagged)]
 enum SkillsWire {
-    Levels(BTreeMap<String, u8>),
+    Levels(BTreeMap<String, super::whole::WholeU8>),
     Names(Vec<String>),
 }
 
 impl<'de> Deserialize<'de> for Skills {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let levels = match SkillsWire::deserialize(d)? {
-            SkillsWire::Levels(levels) => levels,
+            SkillsWire::Levels(levels) => levels.into_iter().map(|(n, l)| (n, l.0)).collect(),
             SkillsWire::Names(names) => names.into_iter().map(|n| (n, 1)).collect(),
         };
         Skills::new(levels).map_err(serde::de::Error::custom)

@@ -57,6 +57,7 @@ pub async fn delivery(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReplyRequest {
+    #[schema(min_length = 1, max_length = 65536, pattern = r"\S")]
     pub text: String,
     /// Defaults to the channel of the customer's last message.
     #[serde(default)]
@@ -189,6 +190,7 @@ pub async fn deadlines(
 #[serde(deny_unknown_fields)]
 pub struct RatingRequest {
     #[schema(minimum = 1, maximum = 5)]
+    #[serde(deserialize_with = "crate::domain::whole_u8")]
     pub rating: u8,
     /// Where it came from (`survey`, `sms`, ...): one rating per conversation and source.
     #[serde(default = "survey")]
@@ -323,7 +325,8 @@ pub async fn get_conversation(
 #[serde(deny_unknown_fields)]
 pub struct ResolveRequest {
     /// 1 (bad) to 5 (great).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::domain::whole_u8_opt")]
+    #[schema(minimum = 1, maximum = 5)]
     pub csat: Option<u8>,
 }
 
@@ -334,7 +337,7 @@ pub struct ResolveResponse {
     pub csat: Option<u8>,
 }
 
-/// The optional body of a resolve: empty, or a JSON `ResolveRequest`.
+/// The optional body of a resolve: empty, JSON `null`, or a JSON `ResolveRequest`.
 fn resolve_request(req: &HttpRequest, body: &[u8]) -> Result<ResolveRequest, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(ResolveRequest::default());
@@ -349,7 +352,9 @@ fn resolve_request(req: &HttpRequest, body: &[u8]) -> Result<ResolveRequest, Api
             "the body must be application/json".into(),
         ));
     }
-    serde_json::from_slice(body).map_err(|e| ApiError::BadRequest(format!("malformed JSON: {e}")))
+    serde_json::from_slice::<Option<ResolveRequest>>(body)
+        .map(Option::unwrap_or_default)
+        .map_err(|e| ApiError::BadRequest(format!("malformed JSON: {e}")))
 }
 
 /// Resolves the conversation; a message within the reopen window reopens it.

@@ -215,6 +215,7 @@ pub async fn get_customer(
 pub struct CustomerPatch {
     /// e.g. `standard`, `gold`, `vip`: any tier but `standard` is served first in queues,
     /// and tiers may have their own sticky waits.
+    #[schema(min_length = 1, max_length = 32, pattern = "^[A-Za-z0-9_-]{1,32}$")]
     pub tier: String,
 }
 
@@ -258,6 +259,7 @@ pub async fn patch_customer(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct IdentityQuery {
     /// `kind:value`, normalised before the look-up (e.g. `phone:+14155550100`). A literal
     /// `+` stays a plus (it is not read as a space), so E.164 numbers need no escaping.

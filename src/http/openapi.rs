@@ -9,7 +9,11 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 use super::{agents, calls, conversations, customers, events, messages, queues};
-use crate::domain::{Channel, Medium, Network};
+use crate::domain::{
+    AgentId, Channel, ConversationId, CustomerId, IdentityKind, Language, Medium, Network,
+    MAX_LABELS, SKILL_PATTERN,
+};
+use crate::routing::QUEUES;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -207,6 +211,9 @@ pub fn document() -> &'static serde_json::Value {
     DOC.get_or_init(|| {
         let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
         network_rules(&mut doc["components"]["schemas"]["IngestRequest"]);
+        parameter_rules(&mut doc["paths"]);
+        requirement_rules(&mut doc["components"]["schemas"]);
+        transfer_rules(&mut doc["components"]["schemas"]["TransferRequest"]);
         doc
     })
 }
@@ -237,4 +244,182 @@ fn network_rules(schema: &mut serde_json::Value) {
         json!({ "if": { "properties": { "channel": { "const": channel.as_str() } } }, "then": then })
     };
     schema["allOf"] = Channel::ALL.iter().map(|c| rule(*c)).collect();
+}
+
+/// The `{id}` of each route family and the customer look-up's `identity`, as the
+/// parsers read them, so generated requests reach the handlers instead of their 400.
+fn parameter_rules(paths: &mut serde_json::Value) {
+    let kinds: Vec<&str> = IdentityKind::ALL.iter().map(|k| k.as_str()).collect();
+    let identity = format!("^({}):.*\\S", kinds.join("|"));
+    let Some(paths) = paths.as_object_mut() else {
+        return;
+    };
+    for (path, item) in paths.iter_mut() {
+        let id = [
+            ("/v1/conversations/", ConversationId::PATTERN),
+            ("/v1/customers/", CustomerId::PATTERN),
+            ("/v1/agents/", AgentId::PATTERN),
+        ]
+        .into_iter()
+        .find_map(|(prefix, pattern)| path.starts_with(prefix).then_some(pattern));
+        let ops = item
+            .as_object_mut()
+            .into_iter()
+            .flat_map(|ops| ops.values_mut());
+        // (`get_mut`: indexing a missing key would insert a null.)
+        let params = ops.filter_map(|op| op.get_mut("parameters")?.as_array_mut());
+        for param in params.flatten() {
+            let pattern = match (param["in"].as_str(), param["name"].as_str()) {
+                (Some("path"), Some("id")) => id.map(str::to_owned),
+                (Some("query"), Some("identity")) => Some(identity.clone()),
+                _ => None,
+            };
+            if let Some(pattern) = pattern {
+                param["schema"]["pattern"] = pattern.into();
+            }
+        }
+    }
+}
+
+/// Languages and skills in requests as the domain reads them (BCP 47 tags; skill names
+/// with levels 1-5, at most `MAX_LABELS`); what the server sends back already is.
+fn requirement_rules(schemas: &mut serde_json::Value) {
+    use serde_json::json;
+    let language = json!({ "pattern": Language::PATTERN, "maxLength": 35 });
+    let Some(schemas) = schemas.as_object_mut() else {
+        return;
+    };
+    for (name, schema) in schemas.iter_mut() {
+        if !name.ends_with("Request") {
+            continue;
+        }
+        let Some(props) = schema.get_mut("properties") else {
+            continue;
+        };
+        if props.get("language").is_some() {
+            merge(&mut props["language"], &language);
+        }
+        if props.get("languages").is_some() {
+            merge(&mut props["languages"]["items"], &language);
+            props["languages"]["maxItems"] = MAX_LABELS.into();
+        }
+    }
+    let skills = &mut schemas["Skills"];
+    skills["propertyNames"] = json!({ "type": "string", "pattern": SKILL_PATTERN });
+    skills["additionalProperties"] = json!({ "type": "integer", "minimum": 1, "maximum": 5 });
+    skills["maxProperties"] = MAX_LABELS.into();
+}
+
+/// A transfer names exactly one target: an agent by id, or one of the queues.
+fn transfer_rules(schema: &mut serde_json::Value) {
+    use serde_json::json;
+    let queues: Vec<&str> = QUEUES.iter().map(|q| q.as_str()).collect();
+    let props = &mut schema["properties"];
+    // Either may be null on the wire; the document names the one given.
+    props["to_agent"]["type"] = "string".into();
+    props["to_queue"]["type"] = "string".into();
+    props["to_agent"]["pattern"] = AgentId::PATTERN.into();
+    props["to_queue"]["enum"] = json!(queues);
+    schema["oneOf"] = json!([{ "required": ["to_agent"] }, { "required": ["to_queue"] }]);
+}
+
+fn merge(target: &mut serde_json::Value, rules: &serde_json::Value) {
+    if let (Some(target), Some(rules)) = (target.as_object_mut(), rules.as_object()) {
+        target.extend(rules.clone());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use regex_lite::Regex;
+
+    use super::*;
+    use crate::domain::{IdentityNormaliser, Skills};
+
+    /// The pattern admits every `good` sample and none of the `bad`, as the parser does.
+    fn agree(pattern: &str, good: &[&str], bad: &[&str], parses: impl Fn(&str) -> bool) {
+        let re = Regex::new(pattern).expect("pattern");
+        for s in good {
+            assert!(
+                re.is_match(s) && parses(s),
+                "{pattern} and the parser admit {s:?}"
+            );
+        }
+        for s in bad {
+            assert!(
+                !re.is_match(s) && !parses(s),
+                "{pattern} and the parser refuse {s:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_documents_patterns_admit_what_the_parsers_accept() {
+        let cid = CustomerId::generate();
+        let (upper, short) = (cid.as_str().to_uppercase(), &cid.as_str()[1..]);
+        agree(
+            CustomerId::PATTERN,
+            &[cid.as_str()],
+            &["ABC", &upper, short],
+            |s| s.parse::<CustomerId>().is_ok(),
+        );
+        let (conv, open, glued) = (format!("{cid}-1"), format!("{cid}-"), format!("{cid}1"));
+        agree(
+            ConversationId::PATTERN,
+            &[&conv],
+            &[&open, &glued, "x-1"],
+            |s| s.parse::<ConversationId>().is_ok(),
+        );
+        let long = "a".repeat(65);
+        agree(AgentId::PATTERN, &["a.b_c-D"], &["a b", "", &long], |s| {
+            s.parse::<AgentId>().is_ok()
+        });
+        let languages = ["pt-BR", "es", "zh_Hant_TW"];
+        agree(
+            Language::PATTERN,
+            &languages,
+            &["e", "español", "en-", "en-toolong123"],
+            |s| s.parse::<Language>().is_ok(),
+        );
+        let long = "b".repeat(33);
+        agree(
+            SKILL_PATTERN,
+            &["Billing", "tier-2_x"],
+            &["bill ing", "", &long, "caf\u{e9}"],
+            |s| Skills::new(BTreeMap::from([(s.to_owned(), 1)])).is_ok(),
+        );
+        let paths = document()["paths"].as_object().expect("paths");
+        for (path, op) in paths
+            .iter()
+            .flat_map(|(p, ops)| ops.as_object().into_iter().flatten().map(move |o| (p, o.1)))
+        {
+            assert!(
+                !op.get("parameters").is_some_and(|v| v.is_null()),
+                "{path}: null parameters"
+            );
+        }
+        let queues = &document()["components"]["schemas"]["TransferRequest"]["properties"]
+            ["to_queue"]["enum"];
+        let queues = queues.as_array().expect("queues");
+        assert_eq!(queues.len(), QUEUES.len());
+        for q in queues {
+            let q = q.as_str().unwrap_or_default();
+            assert!(q.parse::<crate::routing::Queue>().is_ok(), "{q} is a queue");
+        }
+        let lookup = &document()["paths"]["/v1/customers"]["get"]["parameters"][0];
+        assert_eq!(
+            lookup["in"], "query",
+            "the look-up's identity is a query parameter"
+        );
+        let identity = lookup["schema"]["pattern"]
+            .as_str()
+            .expect("identity pattern");
+        let normaliser = IdentityNormaliser::new("US").expect("region");
+        let good = ["phone:+14155550100", "email:a@b.example", "anonymous:CA1"];
+        agree(identity, &good, &["nope:x", "email:", "phone: "], |s| {
+            normaliser.parse_key(s).is_ok()
+        });
+    }
 }

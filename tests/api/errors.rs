@@ -303,8 +303,9 @@ async fn an_unreadable_rating_is_refused_and_leaves_the_conversation_open() {
     let receipt = app.ingest(&message("chat", None, "v-1", "hi")).await;
     let conv = receipt["conversation_id"].as_str().unwrap_or_default();
     let path = format!("{}/v1/conversations/{conv}/resolve", app.address);
-    let cases: [(&str, &str, &str, u16); 4] = [
+    let cases: [(&str, &str, &str, u16); 5] = [
         ("out of range", "application/json", r#"{"csat":300}"#, 400),
+        ("a fraction", "application/json", r#"{"csat":4.5}"#, 400),
         ("a string", "application/json", r#"{"csat":"5"}"#, 400),
         ("malformed JSON", "application/json", r#"{"csat":"#, 400),
         ("not JSON", "text/plain", "csat=5", 415),
@@ -331,6 +332,41 @@ async fn an_unreadable_rating_is_refused_and_leaves_the_conversation_open() {
         .await
         .expect("sent");
     assert_eq!(empty.status(), 200, "an empty body resolves");
+}
+
+/// What Python's `json.dumps` sends (`4.0`, `null`) is what the client meant.
+#[tokio::test]
+async fn a_whole_number_written_with_a_point_and_a_null_body_are_read_as_meant() {
+    let redis = RedisServer::start();
+    let app = spawn_app(test_settings(Some(&redis.url()), &[])).await;
+    for (from, body, csat) in [
+        ("v-1", "{\"csat\":4.0}", json!(4)),
+        ("v-2", "null", Value::Null),
+    ] {
+        let receipt = app.ingest(&message("chat", None, from, "hi")).await;
+        let conv = receipt["conversation_id"].as_str().unwrap_or_default();
+        let response = app
+            .client
+            .post(format!("{}/v1/conversations/{conv}/resolve", app.address))
+            .bearer_auth(ADMIN_TOKEN)
+            .header(CONTENT_TYPE, "application/json")
+            .body(body)
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(response.status(), 200, "{body}");
+        let resolved: Value = response.json().await.expect("json");
+        assert_eq!(resolved["csat"], csat, "{body}");
+    }
+    let agent = app
+        .admin_put(
+            "/v1/agents/ann",
+            &json!({"name": "Ann", "capacity": {"chat": 1}, "skills": {"billing": 3.0}}),
+        )
+        .await;
+    assert!(agent.status().is_success(), "{:?}", agent.text().await);
+    let view = app.admin_json("/v1/agents/ann").await;
+    assert_eq!(view["skills"], json!({"billing": 3}));
 }
 
 #[tokio::test]
