@@ -33,8 +33,8 @@ pub use requirements::{Language, Requirements, Skills, MAX_LABELS, SKILL_PATTERN
 pub use rules::{merge_target, next_step, ConversationStep};
 pub use satisfaction::{rating, rating_source, Satisfaction, RECENT_RATINGS};
 pub use views::{
-    ConversationState, ConversationView, CustomerView, Decision, Direction, EntryKind, Message,
-    Receipt, Route, RouteReason, DEFAULT_QUEUE, DEFAULT_TIER,
+    tier, ConversationState, ConversationView, CustomerView, Decision, Direction, EntryKind,
+    Message, Receipt, Route, RouteReason, DEFAULT_QUEUE, DEFAULT_TIER, TIER_PATTERN,
 };
 pub use whole::{whole_u8, whole_u8_opt};
 

@@ -12,6 +12,26 @@ pub const DEFAULT_QUEUE: &str = "default";
 /// Tier of a customer nobody has classified.
 pub const DEFAULT_TIER: &str = "standard";
 
+/// A tier `tier` accepts, untrimmed, as the OpenAPI document's pattern.
+pub const TIER_PATTERN: &str = "^[A-Za-z0-9_-]{1,32}$";
+
+/// A tier as stored: trimmed, lower case, 1-32 of `a-z 0-9 _ -` (`Gold` is `gold`).
+pub fn tier(raw: &str) -> Result<String, super::DomainError> {
+    let tier = raw.trim().to_lowercase();
+    let valid = (1..=32).contains(&tier.len())
+        && tier
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if valid {
+        Ok(tier)
+    } else {
+        Err(super::DomainError::invalid(
+            "tier",
+            "1-32 of a-z, 0-9, `_`, `-`",
+        ))
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Direction {

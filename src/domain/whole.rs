@@ -18,9 +18,7 @@ pub fn whole_u8<'de, D: Deserializer<'de>>(d: D) -> Result<u8, D::Error> {
 
 /// `whole_u8` for an optional field (`null` or absent: `None`).
 pub fn whole_u8_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u8>, D::Error> {
-    #[derive(Deserialize)]
-    struct Whole(#[serde(deserialize_with = "whole_u8")] u8);
-    Ok(Option::<Whole>::deserialize(d)?.map(|w| w.0))
+    Ok(Option::<WholeU8>::deserialize(d)?.map(|w| w.0))
 }
 
 /// A `u8` that reads as `whole_u8` (for maps of levels).

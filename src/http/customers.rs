@@ -215,6 +215,7 @@ pub async fn get_customer(
 pub struct CustomerPatch {
     /// e.g. `standard`, `gold`, `vip`: any tier but `standard` is served first in queues,
     /// and tiers may have their own sticky waits.
+    // `domain::TIER_PATTERN` (the derive takes literals only; a test compares them).
     #[schema(min_length = 1, max_length = 32, pattern = "^[A-Za-z0-9_-]{1,32}$")]
     pub tier: String,
 }
@@ -239,17 +240,7 @@ pub async fn patch_customer(
 ) -> Result<web::Json<CustomerView>, ApiError> {
     let not_found = || ApiError::NotFound(format!("no customer `{id}`"));
     let cid: CustomerId = id.parse().map_err(|_| not_found())?;
-    let tier = body.tier.trim().to_lowercase();
-    let valid = !tier.is_empty()
-        && tier.len() <= 32
-        && tier
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-    if !valid {
-        return Err(ApiError::BadRequest(
-            "`tier` must be 1-32 of a-z, 0-9, `_`, `-`".into(),
-        ));
-    }
+    let tier = crate::domain::tier(&body.tier)?;
     state
         .store
         .set_tier(&cid, &tier)

@@ -336,7 +336,7 @@ mod tests {
     use regex_lite::Regex;
 
     use super::*;
-    use crate::domain::{IdentityNormaliser, Skills};
+    use crate::domain::{IdentityNormaliser, Skills, TIER_PATTERN};
 
     /// The pattern admits every `good` sample and none of the `bad`, as the parser does.
     fn agree(pattern: &str, good: &[&str], bad: &[&str], parses: impl Fn(&str) -> bool) {
@@ -382,6 +382,24 @@ mod tests {
             &languages,
             &["e", "español", "en-", "en-toolong123"],
             |s| s.parse::<Language>().is_ok(),
+        );
+        agree(
+            TIER_PATTERN,
+            &["Gold", "vip_2"],
+            &["", "gold star", &"t".repeat(33)],
+            |s| crate::domain::tier(s).is_ok(),
+        );
+        let schemas = &document()["components"]["schemas"];
+        let tier = &schemas["CustomerPatch"]["properties"]["tier"]["pattern"];
+        assert_eq!(
+            tier, TIER_PATTERN,
+            "the tier's schema pattern is the domain's"
+        );
+        let reply = &schemas["ReplyRequest"]["properties"]["text"]["maxLength"];
+        assert_eq!(
+            reply,
+            crate::app::conversations::MAX_REPLY_CHARS,
+            "the reply limit"
         );
         let long = "b".repeat(33);
         agree(
