@@ -102,6 +102,12 @@ fn agent_token(settings: &Settings, args: &[String]) -> Result<String, String> {
     if ttl.is_zero() {
         return Err("--ttl must be longer than zero".into());
     }
+    let max = settings.auth.max_token_lifetime_secs;
+    if ttl.as_secs() > max {
+        return Err(format!(
+            "--ttl may be at most {max} s (auth.max_token_lifetime_secs)"
+        ));
+    }
     auth::agent_token(secret, &agent, supervisor, ttl).map_err(|e| e.to_string())
 }
 

@@ -21,7 +21,7 @@ use crate::app::outbound::OutboundConfig;
 use crate::app::{App, Instrumented};
 use crate::configuration::Settings;
 use crate::domain::IdentityNormaliser;
-use crate::http::auth::Tokens;
+use crate::http::auth::{TokenLifetime, Tokens};
 use crate::http::{self, events::SseTiming, ops::Draining, HttpLimits};
 use crate::store::{MemoryStore, RedisStore, Store};
 use crate::telemetry::RequestSpan;
@@ -77,6 +77,7 @@ impl Application {
         let webhooks = Webhooks::from(settings);
         let limits = web::Data::new(HttpLimits {
             max_body_bytes: settings.ingest.max_body_bytes,
+            body_timeout: Duration::from_secs(settings.http.body_timeout_secs.max(1)),
             rate_limits: settings.rate_limit.clone(),
             leases: Default::default(),
         });
@@ -84,6 +85,10 @@ impl Application {
             settings.admin_token.clone(),
             settings.adapter_tokens(),
             settings.agent_jwt_secret.as_deref(),
+            TokenLifetime {
+                max_secs: settings.auth.max_token_lifetime_secs,
+                leeway_secs: settings.auth.leeway_secs,
+            },
         ));
         if settings.adapter_tokens().is_empty() {
             tracing::warn!("SWITCHBOARD_ADAPTER_TOKENS is empty: every ingest will be refused");
@@ -93,7 +98,7 @@ impl Application {
         let sse = web::Data::new(SseTiming {
             heartbeat: Duration::from_secs(settings.sse.heartbeat_secs.max(1)),
         });
-        let event_hub = Arc::new(EventHub::default());
+        let event_hub = Arc::new(EventHub::new(settings.sse.max_streams_per_agent));
         let hub = web::Data::new(event_hub.clone());
         let (api_listener, port) = bind(&settings.listen)?;
         let (ops_listener, ops_port) = bind(&settings.ops_listen)?;
@@ -108,6 +113,9 @@ impl Application {
         let api = HttpServer::new(move || {
             actix_web::App::new()
                 .wrap(actix_web::middleware::from_fn(http::rate_limit::limit))
+                .wrap(actix_web::middleware::from_fn(
+                    http::deadline::body_deadline,
+                ))
                 .wrap_fn(|req, srv| {
                     // Count and time every request by route *pattern*, never the raw path.
                     // One `Arc` clone of the state (not of every metric handle), and no
@@ -115,7 +123,7 @@ impl Application {
                     // borrowed; only the route pattern is a `String`.
                     let started = std::time::Instant::now();
                     let state = req.app_data::<web::Data<App>>().cloned();
-                    let method = req.method().clone();
+                    let method = http::method_label(req.method());
                     let fut = srv.call(req);
                     async move {
                         let res = fut.await?;
@@ -124,7 +132,7 @@ impl Application {
                             let route = res.request().match_pattern();
                             let route = route.as_deref().unwrap_or("unmatched");
                             let status = res.status();
-                            let labels = [method.as_str(), route, status.as_str()];
+                            let labels = [method, route, status.as_str()];
                             m.http_requests.with_label_values(&labels).inc();
                             m.http_seconds
                                 .with_label_values(&labels[..2])
@@ -139,12 +147,13 @@ impl Application {
                     let fut = srv.call(req);
                     async move {
                         let mut res = fut.await?;
+                        let headers = res.headers_mut();
                         if let Some(value) =
                             id.and_then(|id| HeaderValue::from_str(&id.to_string()).ok())
                         {
-                            res.headers_mut()
-                                .insert(HeaderName::from_static("x-request-id"), value);
+                            headers.insert(HeaderName::from_static("x-request-id"), value);
                         }
+                        http::harden_headers(headers);
                         Ok(res)
                     }
                 })

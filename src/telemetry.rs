@@ -39,7 +39,7 @@ impl RootSpanBuilder for RequestSpan {
         // Fields are worked out only when the span is enabled (`info`).
         tracing::info_span!(
             "HTTP request",
-            http.method = %request.method(),
+            http.method = crate::http::method_label(request.method()),
             http.route = %request.match_pattern().as_deref().unwrap_or("unmatched"),
             request_id = request.extensions().get::<RequestId>().copied().map(tracing::field::display),
             http.status_code = Empty,

@@ -8,7 +8,7 @@ use mail_parser::{MessageParser, MimeHeaders};
 use sha2::{Digest, Sha256};
 
 use crate::app::{ingest, App, AppError};
-use crate::domain::{Channel, RawIdentity, RawInbound, Receipt};
+use crate::domain::{Channel, IdentityKind, RawInbound, Receipt};
 
 /// What the service takes from an e-mail.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,25 +80,17 @@ pub fn parse(raw: &[u8]) -> Result<ParsedEmail, String> {
     })
 }
 
-/// Stores a parsed mail as a message of its sender. A reply that names an earlier mail of
-/// a conversation (`In-Reply-To`, `References`) joins that conversation's customer, even
-/// from another address: the thread's customer vouches for the sender, and the stitching
-/// rules merge them. The mail's own Message-ID is remembered for the replies to it.
+/// Stores a parsed mail as a message of its sender. A reply naming an earlier mail
+/// (`In-Reply-To`, `References`) never lends the sender that thread's customer: anyone
+/// may write any `Message-ID` into a header, so joining on it would hand a stranger the
+/// customer's identities and the agents' replies. A sender who already is that customer
+/// joins through their own address; anyone else stays their own customer, and the agent
+/// sees which thread they answered. The mail's own Message-ID is remembered for the
+/// replies to it.
 pub async fn ingest(app: &App, mail: ParsedEmail) -> Result<Receipt, AppError> {
-    let mut identities = Vec::new();
-    for id in &mail.replies_to {
-        if let Some(conv) = app.store.thread(id).await? {
-            // The thread's customer vouches for this sender: the stitching rules merge them.
-            if let Some(customer) = app.store.customer(conv.customer()).await? {
-                if let Some(known) = customer.identities.first() {
-                    identities.push(RawIdentity {
-                        kind: known.kind(),
-                        value: known.value().to_owned(),
-                    });
-                }
-            }
-            break;
-        }
+    let mut text = mail.text.clone();
+    if let Some(thread) = foreign_thread(app, &mail).await? {
+        text = format!("[in reply to <{thread}>, a thread of another customer]\n{text}");
     }
     let raw = RawInbound {
         group: None,
@@ -108,10 +100,10 @@ pub async fn ingest(app: &App, mail: ParsedEmail) -> Result<Receipt, AppError> {
         network: None,
         external_id: mail.message_id.clone(),
         from: mail.from.clone(),
-        identities,
+        identities: Vec::new(),
         display_name: mail.display_name.clone(),
         subject: mail.subject.clone(),
-        text: Some(mail.text.clone()),
+        text: Some(text),
         sent_at: mail.sent_at,
     };
     let receipt = ingest::ingest_provider(app, raw).await?;
@@ -119,6 +111,25 @@ pub async fn ingest(app: &App, mail: ParsedEmail) -> Result<Receipt, AppError> {
         .record_thread(&mail.message_id, &receipt.conversation_id)
         .await?;
     Ok(receipt)
+}
+
+/// The first thread the mail answers, when that thread belongs to a customer who does
+/// not hold the sender's address: shown to the agent, never joined.
+async fn foreign_thread(app: &App, mail: &ParsedEmail) -> Result<Option<String>, AppError> {
+    let Ok(sender) = app.normaliser.normalise(IdentityKind::Email, &mail.from) else {
+        return Ok(None);
+    };
+    for id in &mail.replies_to {
+        let Some(conv) = app.store.thread(id).await? else {
+            continue;
+        };
+        let Some(customer) = app.store.customer(conv.customer()).await? else {
+            return Ok(None);
+        };
+        let own = customer.identities.iter().any(|i| sender.contains(i));
+        return Ok((!own).then(|| id.clone()));
+    }
+    Ok(None)
 }
 
 #[cfg(test)]

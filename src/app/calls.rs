@@ -315,15 +315,24 @@ pub async fn read(app: &App, actor: &Actor, external_id: &str) -> Result<CallRec
 /// The agent a call was sent to did not answer while the caller waited: redirection on
 /// no answer. The agent is set away (no new work until they come back) and the call
 /// goes to whoever has room, or the phone queue. Answers the call as it stands now;
-/// `None` for an unknown call.
+/// `None` for an unknown call. Once per dial: a call that has ended, or that was since
+/// sent to another agent than `dialled` (the callback is a replay or came late), is
+/// left as it is; so is one whose callback names no agent (a `<Dial>` of an earlier
+/// version, which a replay could not be told apart from: that caller is dialled to the
+/// same agent again instead of redirected).
 pub async fn unanswered(
     state: &App,
     external_id: &str,
+    dialled: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<Option<CallRecord>, AppError> {
     let Some(mut call) = state.store.call(external_id).await? else {
         return Ok(None);
     };
+    let stale = dialled.is_none_or(|d| call.agent_id.as_deref() != Some(d));
+    if call.state == CallState::Ended || stale || call.decision != CallDecision::Connect {
+        return Ok(Some(call));
+    }
     let Some(conv) = call.conversation_id.as_deref().and_then(|c| c.parse().ok()) else {
         return Ok(Some(call));
     };

@@ -6,11 +6,11 @@
 
 use uuid::Uuid;
 
-use super::entries;
-use super::{App, AppError};
-use crate::domain::{Channel, ConversationId, CustomerId};
+use super::{conversations, entries};
+use super::{Actor, App, AppError};
+use crate::domain::{Channel, ConversationId, CustomerId, EntryKind};
 use crate::routing::COMPLAINT_PRIORITY;
-use crate::store::{Queue, TransferTarget};
+use crate::store::{Queue, ReplyOutcome, TransferOutcome, TransferTarget};
 
 /// Longest complaint text, in characters.
 const MAX_COMPLAINT_CHARS: usize = 4000;
@@ -37,8 +37,9 @@ impl Source {
     }
 }
 
-/// Raises a complaint; answers the conversation that holds it. `external_id` makes a
-/// retried request join the first (the widget's own id for the click).
+/// Raises a complaint on the customer's behalf (the site's button, a low rating);
+/// answers the conversation that holds it. `external_id` makes a retried request join
+/// the first (the widget's own id for the click).
 pub async fn raise(
     app: &App,
     customer: &CustomerId,
@@ -47,14 +48,12 @@ pub async fn raise(
     source: Source,
     external_id: Option<&str>,
 ) -> Result<ConversationId, AppError> {
-    let text = text.trim();
-    if text.is_empty() || text.chars().count() > MAX_COMPLAINT_CHARS {
-        return Err(AppError::Invalid(format!(
-            "`text` must be 1-{MAX_COMPLAINT_CHARS} characters"
-        )));
-    }
-    let not_found = || AppError::NotFound(format!("no customer `{customer}`"));
-    let view = app.store.customer(customer).await?.ok_or_else(not_found)?;
+    let text = complaint_text(text)?;
+    let view = app
+        .store
+        .customer(customer)
+        .await?
+        .ok_or_else(|| no_customer(customer))?;
     let id = external_id.map_or_else(|| Uuid::new_v4().to_string(), str::to_owned);
     let raw = entries::from_customer(
         &view,
@@ -67,19 +66,97 @@ pub async fn raise(
     let conv = receipt.conversation_id;
     app.store.set_open_complaint(&view.id, Some(&conv)).await?;
     if !receipt.duplicate {
-        app.store.raise_priority(&conv, COMPLAINT_PRIORITY).await?;
-        let supervisor = TransferTarget::Queue(Queue::Supervisor);
-        let outcome = app
-            .store
-            .transfer(&conv, &supervisor, chrono::Utc::now())
-            .await?;
-        if let crate::store::TransferOutcome::Transferred { assignments, .. } = outcome {
-            super::bridge::assigned(app, &assignments).await;
-        }
-        app.metrics
-            .complaints
-            .with_label_values(&[channel.as_str(), source.as_str()])
-            .inc();
+        escalate(app, &conv, channel, source).await?;
     }
     Ok(conv)
+}
+
+/// Raises a complaint staff heard (an agent on the phone, a supervisor, an admin): a
+/// staff note on the customer's open conversation, never an entry in the customer's
+/// name. Only staff who may act for the customer may (their personal agent, the holder
+/// of their conversation, supervisors, admins); a customer with nothing open is a
+/// conflict, since staff hear complaints in a conversation.
+pub async fn raise_as_staff(
+    app: &App,
+    actor: &Actor,
+    customer: &CustomerId,
+    text: &str,
+) -> Result<ConversationId, AppError> {
+    let text = complaint_text(text)?;
+    let view = app
+        .store
+        .customer(customer)
+        .await?
+        .ok_or_else(|| no_customer(customer))?;
+    if !conversations::may_reach_customer(app, actor, &view).await? {
+        return Err(no_customer(customer));
+    }
+    let open = view.open_conversation_id.as_ref().ok_or_else(|| {
+        AppError::Conflict(format!(
+            "customer `{customer}` has no open conversation to raise a complaint on"
+        ))
+    })?;
+    let conv = app
+        .store
+        .conversation(open)
+        .await?
+        .ok_or_else(|| no_customer(customer))?;
+    let medium = conversations::last_medium(&conv)?;
+    let now = chrono::Utc::now();
+    let note = conversations::staff_entry(
+        actor,
+        medium,
+        format!("[complaint] {text}"),
+        EntryKind::Note,
+        now,
+    );
+    let ReplyOutcome::Stored { .. } = app.store.add_reply(open, &note, now).await? else {
+        return Err(AppError::Conflict(format!(
+            "conversation `{open}` is resolved"
+        )));
+    };
+    app.store.set_open_complaint(&view.id, Some(open)).await?;
+    let source = match actor {
+        Actor::Admin => Source::Admin,
+        Actor::Agent(_) | Actor::Supervisor(_) => Source::Agent,
+    };
+    escalate(app, open, medium.channel(), source).await?;
+    Ok(open.clone())
+}
+
+/// Puts a conversation with a new complaint first in the supervisor queue, and counts it.
+async fn escalate(
+    app: &App,
+    conv: &ConversationId,
+    channel: Channel,
+    source: Source,
+) -> Result<(), AppError> {
+    app.store.raise_priority(conv, COMPLAINT_PRIORITY).await?;
+    let supervisor = TransferTarget::Queue(Queue::Supervisor);
+    let outcome = app
+        .store
+        .transfer(conv, &supervisor, chrono::Utc::now())
+        .await?;
+    if let TransferOutcome::Transferred { assignments, .. } = outcome {
+        super::bridge::assigned(app, &assignments).await;
+    }
+    app.metrics
+        .complaints
+        .with_label_values(&[channel.as_str(), source.as_str()])
+        .inc();
+    Ok(())
+}
+
+fn complaint_text(text: &str) -> Result<&str, AppError> {
+    let text = text.trim();
+    if text.is_empty() || text.chars().count() > MAX_COMPLAINT_CHARS {
+        return Err(AppError::Invalid(format!(
+            "`text` must be 1-{MAX_COMPLAINT_CHARS} characters"
+        )));
+    }
+    Ok(text)
+}
+
+fn no_customer(id: &CustomerId) -> AppError {
+    AppError::NotFound(format!("no customer `{id}`"))
 }

@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 
 use super::{Actor, App, AppError};
 use crate::domain::{
-    Channel, ConversationId, ConversationView, DeadlineKind, Direction, EntryKind, Medium, Message,
-    MessageId, Network, Requirements, Route,
+    Channel, ConversationId, ConversationView, CustomerView, DeadlineKind, Direction, EntryKind,
+    Medium, Message, MessageId, Network, Requirements, Route,
 };
 use crate::store::{
     DeliveryStatus, ReplyOutcome, ResolveOutcome, TransferOutcome, TransferTarget, SUPERVISOR_QUEUE,
@@ -26,16 +26,44 @@ pub async fn read(
 ) -> Result<ConversationView, AppError> {
     let conv = app.store.conversation(id).await?;
     let mut conv = conv
-        .filter(|c| match actor {
-            Actor::Admin | Actor::Supervisor(_) => true,
-            Actor::Agent(me) => {
-                c.agent_id.as_deref() == Some(me.as_str())
-                    || c.customer.personal_agent_id.as_deref() == Some(me.as_str())
-            }
-        })
+        .filter(|c| may_read(actor, c))
         .ok_or_else(|| AppError::NotFound(format!("no conversation `{id}`")))?;
     conv.deadlines = app.deadlines.of(&conv);
     Ok(conv)
+}
+
+/// Whether `actor` may read `conv` as it stands: admins and supervisors always; an agent
+/// while it holds it or owns its customer. Every way to show a conversation (the direct
+/// route, replayed and live events) asks this, so none shows more than the other.
+pub fn may_read(actor: &Actor, conv: &ConversationView) -> bool {
+    match actor {
+        Actor::Admin | Actor::Supervisor(_) => true,
+        Actor::Agent(me) => {
+            conv.agent_id.as_deref() == Some(me.as_str())
+                || conv.customer.personal_agent_id.as_deref() == Some(me.as_str())
+        }
+    }
+}
+
+/// Whether `actor` may act for `customer` (raise a complaint, set a follow-up): admins
+/// and supervisors always; an agent who is the customer's personal agent or holds their
+/// open conversation.
+pub async fn may_reach_customer(
+    app: &App,
+    actor: &Actor,
+    customer: &CustomerView,
+) -> Result<bool, AppError> {
+    let Actor::Agent(me) = actor else {
+        return Ok(true);
+    };
+    if customer.personal_agent_id.as_deref() == Some(me.as_str()) {
+        return Ok(true);
+    }
+    let Some(open) = &customer.open_conversation_id else {
+        return Ok(false);
+    };
+    let conv = app.store.conversation(open).await?;
+    Ok(conv.is_some_and(|c| c.agent_id.as_deref() == Some(me.as_str())))
 }
 
 /// The conversation, if the actor may act on it: admins always, an agent while it holds
@@ -58,7 +86,7 @@ async fn held_by(
 }
 
 /// The channel and network of the customer's last message: where replies go by default.
-fn last_medium(conv: &ConversationView) -> Result<Medium, AppError> {
+pub(super) fn last_medium(conv: &ConversationView) -> Result<Medium, AppError> {
     Ok(conv
         .last_inbound()
         .map_or(Medium::new(Channel::Chat, None), |m| {
@@ -67,7 +95,7 @@ fn last_medium(conv: &ConversationView) -> Result<Medium, AppError> {
 }
 
 /// A timeline entry written by staff: a reply or a note.
-fn staff_entry(
+pub(super) fn staff_entry(
     actor: &Actor,
     medium: Medium,
     text: String,

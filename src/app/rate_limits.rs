@@ -31,8 +31,11 @@ pub struct RateLimits {
     pub agent_per_sec: u64,
     /// For the admin token.
     pub admin_per_sec: u64,
-    /// Per provider webhook (`twilio`, `meta`, `telegram`), whatever its sender.
+    /// Per provider webhook (`twilio`, `meta`, `telegram`), counting signed requests.
     pub provider_per_sec: u64,
+    /// Requests without valid credentials and forged webhooks, together: their own
+    /// budget, so they never spend an authenticated caller's.
+    pub unauthenticated_per_sec: u64,
 }
 
 impl Default for RateLimits {
@@ -42,6 +45,7 @@ impl Default for RateLimits {
             agent_per_sec: 50,
             admin_per_sec: 200,
             provider_per_sec: 1000,
+            unauthenticated_per_sec: 200,
         }
     }
 }
@@ -49,7 +53,8 @@ impl Default for RateLimits {
 /// Who a request is counted against, and its limit per window.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Bucket {
-    /// The `switchboard_rate_limited_total` label: adapter, agent, admin or provider.
+    /// The `switchboard_rate_limited_total` label: adapter, agent, admin, provider or
+    /// unauthenticated.
     pub caller: &'static str,
     pub key: String,
     pub limit: u64,
@@ -84,6 +89,14 @@ impl Leases {
             gates.retain(|_, g| Arc::strong_count(g) > 1);
         }
         gates.entry(key.to_owned()).or_default().clone()
+    }
+
+    /// How long until the window of `key` ends, if this replica knows it is spent.
+    pub fn refused(&self, key: &str) -> Option<Duration> {
+        let now = Instant::now();
+        let leases = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let lease = leases.get(key).filter(|l| l.until > now && l.refused)?;
+        Some(lease.until - now)
     }
 
     /// Spends one request of a live lease: `Some(true)` admitted, `Some(false)` refused

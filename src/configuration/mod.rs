@@ -2,9 +2,13 @@
 //! file named by `SWITCHBOARD_CONFIG`, then `SWITCHBOARD_<SECTION>__<KEY>` variables.
 //! The contract's fixed variables (`SWITCHBOARD_REDIS_URL`, ...) are top-level keys.
 
+mod auth;
 mod practices;
+mod redis;
 
+pub use auth::{AuthSettings, MIN_AGENT_SECRET_BYTES};
 pub use practices::{BusinessHoursSettings, DeadlineSettings, FollowUpSettings};
+pub use redis::RedisSettings;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -65,6 +69,8 @@ pub struct Settings {
     pub outbound: OutboundSettings,
     #[serde(default)]
     pub rate_limit: crate::app::rate_limits::RateLimits,
+    #[serde(default)]
+    pub auth: AuthSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -113,6 +119,13 @@ pub struct SseSettings {
     pub poll_interval_ms: u64,
     /// Seconds of silence after which a heartbeat comment is sent.
     pub heartbeat_secs: u64,
+    /// Event streams one agent may hold open on one replica; more answer 429.
+    #[serde(default = "max_streams_per_agent")]
+    pub max_streams_per_agent: usize,
+}
+
+fn max_streams_per_agent() -> usize {
+    crate::workers::event_hub::DEFAULT_MAX_STREAMS
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -189,71 +202,13 @@ pub struct LogSettings {
 pub struct HttpSettings {
     pub shutdown_timeout_secs: u64,
     pub workers: usize,
+    /// Seconds a request's whole body may take to arrive; slower ones answer 408.
+    #[serde(default = "body_timeout_secs")]
+    pub body_timeout_secs: u64,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-pub struct RedisSettings {
-    pub key_prefix: String,
-    /// Connecting to a node, and waiting for an answer, before the request fails (503).
-    #[serde(default = "two_seconds")]
-    pub connect_timeout_ms: u64,
-    #[serde(default = "two_seconds")]
-    pub response_timeout_ms: u64,
-    /// Retries of a failed request (a moved slot, a failover) and the waits between them.
-    #[serde(default = "two")]
-    pub retries: u32,
-    #[serde(default = "fifty")]
-    pub min_retry_wait_ms: u64,
-    #[serde(default = "five_hundred")]
-    pub max_retry_wait_ms: u64,
-    /// A PEM file with the CA of the servers' certificates, for `rediss://` with a
-    /// private CA (`SWITCHBOARD_REDIS__TLS_CA_FILE`); unset: the system's roots.
-    #[serde(default, deserialize_with = "blank_is_none")]
-    pub tls_ca_file: Option<String>,
-    /// Replicas that must hold an ingested message before its 2xx (`WAIT`); 0 = none.
-    #[serde(default)]
-    pub replicas_to_ack: u32,
-    /// How long a replica trusts its identity → customer cache before asking Redis.
-    #[serde(default = "five_minutes")]
-    pub identity_cache_ttl_ms: u64,
-}
-
-fn two_seconds() -> u64 {
-    2000
-}
-fn two() -> u32 {
-    2
-}
-fn fifty() -> u64 {
-    50
-}
-fn five_hundred() -> u64 {
-    500
-}
-fn five_minutes() -> u64 {
-    300_000
-}
-
-impl RedisSettings {
-    pub fn timeouts(&self) -> Result<crate::store::RedisOptions, String> {
-        let ms = std::time::Duration::from_millis;
-        let tls_ca = match &self.tls_ca_file {
-            Some(path) => {
-                Some(std::fs::read(path).map_err(|e| format!("redis.tls_ca_file `{path}`: {e}"))?)
-            }
-            None => None,
-        };
-        Ok(crate::store::RedisOptions {
-            replicas_to_ack: self.replicas_to_ack,
-            tls_ca,
-            connect: ms(self.connect_timeout_ms),
-            response: ms(self.response_timeout_ms),
-            retries: self.retries,
-            min_retry_wait: ms(self.min_retry_wait_ms),
-            max_retry_wait: ms(self.max_retry_wait_ms),
-            identity_cache_ttl: ms(self.identity_cache_ttl_ms),
-        })
-    }
+fn body_timeout_secs() -> u64 {
+    crate::http::deadline::DEFAULT_BODY_TIMEOUT.as_secs()
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -312,7 +267,7 @@ impl Settings {
         if self.ingest.max_body_bytes == 0 {
             return bad("`ingest.max_body_bytes` must be positive".into());
         }
-        Ok(())
+        self.validate_secrets()
     }
 
     /// Adapter bearer tokens (`SWITCHBOARD_ADAPTER_TOKENS`, comma-separated).
@@ -396,6 +351,7 @@ impl fmt::Debug for Settings {
             .field("ingest", &self.ingest)
             .field("routing", &self.routing)
             .field("sse", &self.sse)
+            .field("auth", &self.auth)
             .field("metrics", &self.metrics)
             .field("ivr", &self.ivr)
             .field("outbound", &self.outbound)
@@ -464,10 +420,29 @@ mod tests {
             ("SWITCHBOARD_LISTEN", "localhost"),
             ("SWITCHBOARD_REDIS_URL", "http://redis"),
             ("SWITCHBOARD_INGEST__MAX_BODY_BYTES", "0"),
+            ("SWITCHBOARD_AGENT_JWT_SECRET", "x"),
+            (
+                "SWITCHBOARD_AGENT_JWT_SECRET",
+                "31-bytes-is-one-short-of-enough",
+            ),
+            ("SWITCHBOARD_AUTH__MAX_TOKEN_LIFETIME_SECS", "0"),
         ] {
             let s = Settings::load_from(env(&[(key, value)])).expect("loads");
             assert!(s.validate().is_err(), "{key}={value}");
         }
+    }
+
+    #[test]
+    fn an_admin_token_that_is_also_an_adapter_token_is_refused() {
+        let s = Settings::load_from(env(&[
+            ("SWITCHBOARD_ADMIN_TOKEN", "shared"),
+            ("SWITCHBOARD_ADAPTER_TOKENS", "one,shared"),
+        ]))
+        .expect("loads");
+        assert!(s.validate().is_err());
+        let strong = "a-secret-of-thirty-two-bytes-ok!";
+        let s = Settings::load_from(env(&[("SWITCHBOARD_AGENT_JWT_SECRET", strong)]));
+        assert!(s.expect("loads").validate().is_ok(), "32 bytes are enough");
     }
 
     #[test]

@@ -10,7 +10,7 @@ use super::sender::{is_sender_id, is_withheld, normalise_sender, normalise_sip, 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{Channel, DomainError, Medium, Network};
+use super::{Channel, DomainError, Masked, Medium, Network};
 
 /// Longest identity value accepted, after trimming.
 pub const MAX_IDENTITY_LEN: usize = 256;
@@ -267,12 +267,15 @@ impl IdentityNormaliser {
 
     fn e164(&self, raw: &str) -> Result<String, DomainError> {
         let number = parse_phone(self.region, raw).map_err(|e| {
-            DomainError::invalid("phone", format!("`{raw}` is not a phone number: {e}"))
+            DomainError::invalid(
+                "phone",
+                format!("`{}` is not a phone number: {e}", Masked(raw)),
+            )
         })?;
         if !phonenumber::is_valid(&number) {
             return Err(DomainError::invalid(
                 "phone",
-                format!("`{raw}` is not a valid phone number"),
+                format!("`{}` is not a valid phone number", Masked(raw)),
             ));
         }
         Ok(number.format().mode(Mode::E164).to_string())
@@ -305,7 +308,7 @@ fn normalise_email(raw: &str) -> Result<String, DomainError> {
     } else {
         Err(DomainError::invalid(
             "email",
-            format!("`{raw}` is not an e-mail address"),
+            format!("`{}` is not an e-mail address", Masked(raw)),
         ))
     }
 }

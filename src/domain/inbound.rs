@@ -132,8 +132,8 @@ impl InboundMessage {
         identities.dedup();
         let text = raw.text.unwrap_or_default();
         bounded("text", &text, limits.max_text_chars)?;
-        let display_name = non_blank(raw.display_name);
-        let subject = non_blank(raw.subject);
+        let display_name = one_line(raw.display_name);
+        let subject = one_line(raw.subject);
         if let Some(name) = &display_name {
             bounded("display_name", name, limits.max_display_name_chars)?;
         }
@@ -217,8 +217,18 @@ fn bounded(field: &str, value: &str, max: usize) -> Result<(), DomainError> {
     }
 }
 
-fn non_blank(s: Option<String>) -> Option<String> {
-    s.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
+/// A header-like field (subject, display name) on one line: CR, LF and other control
+/// characters become spaces, so an encoded header (`=?UTF-8?B?…?=` decodes to anything)
+/// cannot forge lines in a desk, a log or an outbound mail's headers.
+fn one_line(s: Option<String>) -> Option<String> {
+    s.map(|s| {
+        s.chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect::<String>()
+            .trim()
+            .to_owned()
+    })
+    .filter(|s| !s.is_empty())
 }
 
 fn rename_field(e: DomainError, field: &str) -> DomainError {
@@ -280,6 +290,16 @@ mod tests {
         let keys: Vec<_> = m.identities().iter().map(Identity::key).collect();
         // Sorted by kind (phone before email), then value.
         assert_eq!(keys, ["phone:+14155550100", "email:a@b.c"]);
+    }
+
+    #[test]
+    fn subjects_and_display_names_lose_their_line_breaks() {
+        let mut r = raw(Channel::Email, None, "a@b.c");
+        r.subject = Some("Order 1\r\nBcc: victim@example.com".into());
+        r.display_name = Some("Eve\n\tAdmin\u{0}".into());
+        let m = parse(r).expect("ok");
+        assert_eq!(m.subject(), Some("Order 1  Bcc: victim@example.com"));
+        assert_eq!(m.display_name(), Some("Eve  Admin"));
     }
 
     #[test]

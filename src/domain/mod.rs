@@ -9,6 +9,7 @@ mod group;
 mod identity;
 mod ids;
 mod inbound;
+mod personal;
 mod phone;
 #[cfg(test)]
 mod phone_examples;
@@ -29,6 +30,7 @@ pub use group::{RoutingGroup, DEFAULT_GROUP};
 pub use identity::{Identity, IdentityKind, IdentityNormaliser, MAX_IDENTITY_LEN};
 pub use ids::{ConversationId, CustomerId, MessageId};
 pub use inbound::{InboundMessage, Limits, RawIdentity, RawInbound};
+pub use personal::{clipped, Masked, MaskedIdentity};
 pub use requirements::{Language, Requirements, Skills, MAX_LABELS, SKILL_PATTERN};
 pub use rules::{merge_target, next_step, ConversationStep};
 pub use satisfaction::{rating, rating_source, Satisfaction, RECENT_RATINGS};

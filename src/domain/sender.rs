@@ -2,7 +2,7 @@
 //! short codes and alphanumeric sender ids. Identities of their own kinds, so nobody is
 //! refused for not having a number and no two strangers share one.
 
-use super::DomainError;
+use super::{DomainError, Masked};
 
 /// What carriers and Twilio send for a withheld caller id, including Twilio's keypad
 /// spellings (`+266696687` is ANONYMOUS, `+7378742833` RESTRICTED, ...).
@@ -45,7 +45,10 @@ pub(super) fn normalise_sender(raw: &str) -> Result<String, DomainError> {
     } else {
         Err(DomainError::invalid(
             "sender",
-            format!("`{raw}` is neither a short code nor an alphanumeric sender id"),
+            format!(
+                "`{}` is neither a short code nor an alphanumeric sender id",
+                Masked(raw)
+            ),
         ))
     }
 }
@@ -59,7 +62,7 @@ pub(super) fn normalise_sip(raw: &str) -> Result<String, DomainError> {
         None if !address.is_empty() => Ok(address),
         _ => Err(DomainError::invalid(
             "sip",
-            format!("`{raw}` is not a SIP address"),
+            format!("`{}` is not a SIP address", Masked(raw)),
         )),
     }
 }

@@ -10,7 +10,8 @@ use super::resource;
 use crate::app::desk::{self, DeskItem};
 use crate::app::{agents, ratings, App};
 use crate::domain::{
-    AgentId, AgentProfile, AgentView, Capacity, Presence, PublicCard, Skills, DEFAULT_GROUP,
+    clipped, AgentId, AgentProfile, AgentView, Capacity, Presence, PublicCard, Skills,
+    DEFAULT_GROUP,
 };
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -78,7 +79,7 @@ pub struct PresenceRequest {
 
 fn agent_id(raw: &str) -> Result<AgentId, ApiError> {
     raw.parse()
-        .map_err(|_| ApiError::NotFound(format!("no agent `{raw}`")))
+        .map_err(|_| ApiError::NotFound(format!("no agent `{}`", clipped(raw, 64))))
 }
 
 /// Creates or updates an agent; a new agent starts offline.

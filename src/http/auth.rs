@@ -5,7 +5,10 @@
 //! missing or invalid credential is 401; a valid one on a route for another kind of
 //! caller is 403.
 
+use std::collections::HashMap;
 use std::future::{ready, Ready};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
@@ -15,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 
 use super::error::ApiError;
-use crate::app::Actor;
+use crate::app::{Actor, App};
 use crate::domain::AgentId;
 
 /// The credentials this deployment accepts.
@@ -24,6 +27,34 @@ pub struct Tokens {
     admin: Option<String>,
     adapters: Vec<String>,
     agent_key: Option<DecodingKey>,
+    lifetime: TokenLifetime,
+    /// Agents recently found in the store, and when: a token must name an agent that
+    /// exists, and asking the store on every request of a busy desk would cost a round
+    /// trip each.
+    known_agents: Arc<Mutex<HashMap<AgentId, Instant>>>,
+}
+
+/// How long an agent found in the store is trusted to still exist: how long a deleted
+/// agent's token keeps working at most.
+const KNOWN_AGENT_TTL: Duration = Duration::from_secs(2);
+
+/// How long an agent token may live, and how much clock skew its expiry forgives.
+#[derive(Debug, Clone, Copy)]
+pub struct TokenLifetime {
+    /// An agent token expiring later than this from now is refused, whoever signed it:
+    /// a leaked token must not work for ever.
+    pub max_secs: u64,
+    /// Seconds an expired token is still taken (the signer's clock may run ahead).
+    pub leeway_secs: u64,
+}
+
+impl Default for TokenLifetime {
+    fn default() -> Self {
+        Self {
+            max_secs: 12 * 3600,
+            leeway_secs: 5,
+        }
+    }
 }
 
 /// An authenticated caller.
@@ -46,6 +77,8 @@ struct Claims {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     exp: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    nbf: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     role: Option<String>,
 }
 
@@ -61,6 +94,7 @@ pub fn agent_token(
     let claims = Claims {
         sub: agent.to_string(),
         exp: Some(chrono::Utc::now().timestamp().saturating_add(ttl)),
+        nbf: None,
         role: supervisor.then(|| SUPERVISOR_ROLE.to_owned()),
     };
     jsonwebtoken::encode(
@@ -75,12 +109,42 @@ impl Tokens {
         admin: Option<String>,
         adapters: Vec<String>,
         agent_jwt_secret: Option<&str>,
+        lifetime: TokenLifetime,
     ) -> Self {
         Self {
             admin,
             adapters,
             agent_key: agent_jwt_secret.map(|s| DecodingKey::from_secret(s.as_bytes())),
+            lifetime,
+            known_agents: Arc::default(),
         }
+    }
+
+    /// Whether the agent a token names exists (trusted for `KNOWN_AGENT_TTL` once seen).
+    /// A store that cannot answer does not lock everybody out: the request goes on and
+    /// meets the same store.
+    pub(crate) async fn agent_exists(&self, app: &App, id: &AgentId) -> bool {
+        let now = Instant::now();
+        let fresh = |seen: &Instant| now.duration_since(*seen) < KNOWN_AGENT_TTL;
+        if self.known().get(id).is_some_and(fresh) {
+            return true;
+        }
+        match app.store.agent(id).await {
+            Ok(Some(_)) => {
+                let mut known = self.known();
+                if known.len() > 10_000 {
+                    known.retain(|_, seen| fresh(seen));
+                }
+                known.insert(id.clone(), now);
+                true
+            }
+            Ok(None) => false,
+            Err(_) => true,
+        }
+    }
+
+    fn known(&self) -> std::sync::MutexGuard<'_, HashMap<AgentId, Instant>> {
+        self.known_agents.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Checks every static token, whatever matches first, so timing says nothing of
@@ -102,11 +166,28 @@ impl Tokens {
         let key = self.agent_key.as_ref()?;
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_required_spec_claims(&["exp", "sub"]);
-        // A token issued for later (`nbf`) is not valid yet.
-        validation.validate_nbf = true;
-        let data = jsonwebtoken::decode::<Claims>(jwt, key, &validation).ok()?;
-        let id = data.claims.sub.parse().ok()?;
-        match data.claims.role.as_deref() {
+        validation.leeway = self.lifetime.leeway_secs;
+        // `nbf` is checked below, without the leeway: a token issued for later is not
+        // valid yet, not even a little.
+        validation.validate_nbf = false;
+        let claims = jsonwebtoken::decode::<Claims>(jwt, key, &validation)
+            .ok()?
+            .claims;
+        let now = chrono::Utc::now().timestamp();
+        if claims.nbf.is_some_and(|nbf| nbf > now) {
+            return None;
+        }
+        let latest = self
+            .lifetime
+            .max_secs
+            .saturating_add(self.lifetime.leeway_secs);
+        let latest = now.saturating_add(i64::try_from(latest).unwrap_or(i64::MAX));
+        if claims.exp.is_none_or(|exp| exp > latest) {
+            return None;
+        }
+        let data = claims;
+        let id = data.sub.parse().ok()?;
+        match data.role.as_deref() {
             None => Some(Caller::Agent(id)),
             Some(SUPERVISOR_ROLE) => Some(Caller::Supervisor(id)),
             Some(_) => None,
@@ -115,7 +196,7 @@ impl Tokens {
 
     fn of(req: &HttpRequest) -> Result<Caller, ApiError> {
         if let Some(Authenticated(caller)) = req.extensions().get::<Authenticated>() {
-            return Ok(caller.clone());
+            return caller.clone().ok_or(ApiError::Unauthorized);
         }
         let tokens = req
             .app_data::<web::Data<Tokens>>()
@@ -139,9 +220,10 @@ pub(crate) fn bearer(value: &str) -> Option<&str> {
 }
 
 /// The caller the rate-limit middleware already identified (request extensions), so a
-/// request's token is checked, and an agent's JWT verified, once.
+/// request's token is checked, and an agent's JWT verified, once; `None` when it found
+/// the credentials wanting (a valid token of an agent that does not exist).
 #[derive(Debug, Clone)]
-pub(crate) struct Authenticated(pub Caller);
+pub(crate) struct Authenticated(pub Option<Caller>);
 
 /// A channel adapter (`SWITCHBOARD_ADAPTER_TOKENS`).
 #[derive(Debug)]
@@ -267,6 +349,7 @@ mod tests {
             Some("adm".into()),
             vec!["a1".into(), "a2".into()],
             Some("s3cret"),
+            TokenLifetime::default(),
         );
         assert_eq!(t.caller("adm"), Some(Caller::Admin));
         assert_eq!(t.caller("a2"), Some(Caller::Adapter));
@@ -277,7 +360,7 @@ mod tests {
 
     #[test]
     fn agents_present_a_signed_unexpired_jwt() {
-        let t = Tokens::new(None, vec![], Some("s3cret"));
+        let t = Tokens::new(None, vec![], Some("s3cret"), TokenLifetime::default());
         let good = jwt("s3cret", json!({ "sub": "a-7", "exp": future() }));
         assert_eq!(
             t.caller(&good),
@@ -304,6 +387,27 @@ mod tests {
                 ),
                 "not valid before a time still to come",
             ),
+            (
+                jwt(
+                    "s3cret",
+                    json!({ "sub": "a-7", "exp": future(), "nbf": future() - 3598 }),
+                ),
+                "not valid for two seconds more: no leeway on nbf",
+            ),
+            (
+                jwt(
+                    "s3cret",
+                    json!({ "sub": "a-7", "exp": 253_402_300_799_i64 }),
+                ),
+                "expires in the year 9999",
+            ),
+            (
+                jwt(
+                    "s3cret",
+                    json!({ "sub": "a-7", "exp": future() + 12 * 3600 }),
+                ),
+                "lives longer than the 12 h maximum",
+            ),
         ];
         for (token, why) in cases {
             assert_eq!(t.caller(&token), None, "{why}");
@@ -313,13 +417,13 @@ mod tests {
             json!({ "sub": "a-7", "exp": future(), "nbf": 1_000_000 }),
         );
         assert!(t.caller(&started).is_some(), "an nbf in the past is fine");
-        let without_secret = Tokens::new(None, vec![], None);
+        let without_secret = Tokens::new(None, vec![], None, TokenLifetime::default());
         assert_eq!(without_secret.caller(&good), None, "no secret, no agents");
     }
 
     #[test]
     fn minted_tokens_carry_the_role_and_unknown_roles_are_refused() {
-        let t = Tokens::new(None, vec![], Some("s3cret"));
+        let t = Tokens::new(None, vec![], Some("s3cret"), TokenLifetime::default());
         let id: AgentId = "sup-1".parse().expect("id");
         let hour = std::time::Duration::from_secs(3600);
         let plain = agent_token("s3cret", &id, false, hour).expect("mint");

@@ -27,8 +27,10 @@ impl FromRequest for RawBody {
         Box::pin(async move {
             let mut body = BytesMut::new();
             while let Some(chunk) = payload.next().await {
-                let chunk =
-                    chunk.map_err(|e| ApiError::BadRequest(format!("unreadable body: {e}")))?;
+                let chunk = chunk.map_err(|e| match super::deadline::timed_out(&e) {
+                    true => ApiError::RequestTimeout,
+                    false => ApiError::BadRequest(format!("unreadable body: {e}")),
+                })?;
                 if body.len() + chunk.len() > max {
                     return Err(ApiError::PayloadTooLarge(max));
                 }

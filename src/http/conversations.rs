@@ -12,8 +12,8 @@ use super::resource;
 use crate::app::{conversations, ratings};
 use crate::app::{Actor, App};
 use crate::domain::{
-    Channel, ConversationId, ConversationState, ConversationView, Deadlines, Message, Network,
-    Requirements, Route, Skills,
+    clipped, Channel, ConversationId, ConversationState, ConversationView, Deadlines, Message,
+    Network, Requirements, Route, Skills,
 };
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -294,7 +294,7 @@ pub async fn set_requirements(
 
 fn parse_id(raw: &str) -> Result<ConversationId, ApiError> {
     raw.parse()
-        .map_err(|_| ApiError::NotFound(format!("no conversation `{raw}`")))
+        .map_err(|_| ApiError::NotFound(format!("no conversation `{}`", clipped(raw, 64))))
 }
 
 /// The conversation with its customer and whole cross-channel timeline, in order.

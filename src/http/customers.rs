@@ -12,7 +12,7 @@ use super::resource;
 use crate::app::complaints::{self, Source};
 use crate::app::follow_ups;
 use crate::app::App;
-use crate::domain::{Channel, CustomerId, CustomerView, ManagerCard};
+use crate::domain::{clipped, Channel, CustomerId, CustomerView, ManagerCard, MaskedIdentity};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/v1/customers").route(web::get().to(find_customer)))
@@ -39,7 +39,7 @@ pub struct FollowUp {
 
 fn customer_id(raw: &str) -> Result<CustomerId, ApiError> {
     raw.parse()
-        .map_err(|_| ApiError::NotFound(format!("no customer `{raw}`")))
+        .map_err(|_| ApiError::NotFound(format!("no customer `{}`", clipped(raw, 64))))
 }
 
 /// Schedules (or moves) the customer's follow-up: when it comes due it is routed to
@@ -56,13 +56,13 @@ fn customer_id(raw: &str) -> Result<CustomerId, ApiError> {
     )
 )]
 pub async fn set_follow_up(
-    _: Staff,
+    staff: Staff,
     state: web::Data<App>,
     id: web::Path<String>,
     body: web::Json<FollowUp>,
 ) -> Result<web::Json<FollowUp>, ApiError> {
     let cid = customer_id(&id)?;
-    follow_ups::set(&state, &cid, body.due_at).await?;
+    follow_ups::set(&state, &staff.actor(), &cid, body.due_at).await?;
     Ok(body)
 }
 
@@ -79,11 +79,11 @@ pub async fn set_follow_up(
     )
 )]
 pub async fn cancel_follow_up(
-    _: Staff,
+    staff: Staff,
     state: web::Data<App>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    follow_ups::cancel(&state, &customer_id(&id)?).await?;
+    follow_ups::cancel(&state, &staff.actor(), &customer_id(&id)?).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -166,20 +166,23 @@ pub async fn complain(
             "`external_id`: at most 128 characters".into(),
         ));
     }
-    let source = match caller.0 {
-        Caller::Adapter => Source::Button,
-        Caller::Admin => Source::Admin,
-        Caller::Agent(_) | Caller::Supervisor(_) => Source::Agent,
+    let conv = match caller.0 {
+        Caller::Adapter => {
+            let retry_key = body.external_id.as_deref();
+            complaints::raise(
+                &state,
+                &cid,
+                &body.text,
+                body.channel,
+                Source::Button,
+                retry_key,
+            )
+            .await?
+        }
+        staff => {
+            complaints::raise_as_staff(&state, &Staff(staff).actor(), &cid, &body.text).await?
+        }
     };
-    let conv = complaints::raise(
-        &state,
-        &cid,
-        &body.text,
-        body.channel,
-        source,
-        body.external_id.as_deref(),
-    )
-    .await?;
     Ok(HttpResponse::Created().json(ComplaintResponse {
         conversation_id: conv.to_string(),
     }))
@@ -299,5 +302,8 @@ pub async fn find_customer(
         .customer_by_identity(&identity)
         .await?
         .map(web::Json)
-        .ok_or_else(|| ApiError::NotFound(format!("no customer holds `{identity}`")))
+        .ok_or_else(|| {
+            let masked = MaskedIdentity(&identity);
+            ApiError::NotFound(format!("no customer holds `{masked}`"))
+        })
 }

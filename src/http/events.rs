@@ -17,7 +17,7 @@ use super::auth::Staff;
 use super::error::ApiError;
 use super::ops::Draining;
 use super::resource;
-use crate::app::App;
+use crate::app::{conversations, Actor, App};
 use crate::domain::AgentId;
 use crate::store::{AgentEvent, EventKind};
 use crate::workers::event_hub::{is_after, EventHub, Subscription};
@@ -26,6 +26,9 @@ use crate::workers::event_hub::{is_after, EventHub, Subscription};
 const BATCH: usize = 100;
 /// Messages of the timeline sent with an assignment, so nobody asks the customer again.
 const RECENT_MESSAGES: usize = 20;
+
+/// When an agent holding too many streams may try again (seconds).
+const STREAM_RETRY_SECS: u64 = 5;
 
 /// How the event stream paces itself (the shared poll's interval is the hub's).
 #[derive(Debug, Clone, Copy)]
@@ -77,8 +80,16 @@ pub async fn events(
         Some(id) => id,
         None => state.store.last_event_id(&agent).await?,
     };
+    // Each open stream holds a connection and a task: an agent gets a few (a desk in
+    // some tabs), not as many as a leaked token can open.
+    let subscription = hub
+        .subscribe(&agent, &cursor)
+        .ok_or(ApiError::TooManyRequests {
+            retry_after_secs: STREAM_RETRY_SECS,
+        })?;
     let feed = Feed {
-        subscription: hub.subscribe(&agent, &cursor),
+        subscription,
+        actor: staff.actor(),
         state,
         agent,
         cursor,
@@ -93,7 +104,7 @@ pub async fn events(
     });
     Ok(HttpResponse::Ok()
         .content_type("text/event-stream")
-        .insert_header(("Cache-Control", "no-cache"))
+        .insert_header(("Cache-Control", "no-store"))
         .insert_header(("X-Accel-Buffering", "no"))
         .streaming(body))
 }
@@ -125,6 +136,8 @@ fn valid_event_id(id: &str) -> bool {
 
 struct Feed {
     state: web::Data<App>,
+    /// Who opened the stream: each event shows only what they may read now.
+    actor: Actor,
     agent: AgentId,
     cursor: String,
     timing: SseTiming,
@@ -200,6 +213,9 @@ impl Feed {
         Some(Bytes::from(out))
     }
 
+    /// An event as text: its ids, and for an event about a conversation the stream's
+    /// reader may still read (what `GET /v1/conversations/{id}` would answer them now),
+    /// the customer, channels, recent messages and deadlines.
     async fn render(&self, event: &AgentEvent) -> String {
         let mut data = json!({
             "id": event.id,
@@ -208,7 +224,11 @@ impl Feed {
             "other_agent_id": event.other_agent,
         });
         if event.kind != EventKind::ConversationCovered {
-            if let Ok(Some(conv)) = self.state.store.conversation(&event.conversation_id).await {
+            let conv = self
+                .subscription
+                .conversation_of(&event.id, &event.conversation_id, &*self.state.store)
+                .await;
+            if let Some(conv) = conv.filter(|c| conversations::may_read(&self.actor, c)) {
                 let recent = conv.messages.len().saturating_sub(RECENT_MESSAGES);
                 data["customer"] = serde_json::to_value(&conv.customer).unwrap_or(Value::Null);
                 data["channels"] = serde_json::to_value(&conv.channels).unwrap_or(Value::Null);

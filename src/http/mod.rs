@@ -9,6 +9,7 @@ pub mod body;
 mod calls;
 mod conversations;
 mod customers;
+pub mod deadline;
 pub mod desk;
 pub mod error;
 pub mod events;
@@ -23,12 +24,15 @@ use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
 use actix_web::{web, HttpRequest};
 
 use self::error::ApiError;
+use crate::domain::clipped;
 
 /// What the HTTP layer itself enforces: body size and rate limits.
 #[derive(Debug)]
 pub struct HttpLimits {
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
+    /// How long a request's whole body may take to arrive.
+    pub body_timeout: std::time::Duration,
     pub rate_limits: crate::app::rate_limits::RateLimits,
     /// This replica's leases of the shared rate-limit budgets.
     pub leases: crate::app::rate_limits::Leases,
@@ -66,6 +70,7 @@ pub fn configure(max_body_bytes: usize) -> impl Fn(&mut web::ServiceConfig) + Cl
 
 fn json_error(e: JsonPayloadError, max: usize) -> ApiError {
     match e {
+        JsonPayloadError::Payload(e) if deadline::timed_out(&e) => ApiError::RequestTimeout,
         JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => {
             ApiError::PayloadTooLarge(max)
         }
@@ -85,6 +90,39 @@ fn query_error(e: QueryPayloadError) -> ApiError {
     ApiError::BadRequest(e.to_string())
 }
 
+/// The methods named as they are in metric labels and log lines; any other a client
+/// invents is `other`, so made-up methods add no series and no long lines.
+pub fn method_label(method: &actix_web::http::Method) -> &'static str {
+    match method.as_str() {
+        "GET" => "GET",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "DELETE" => "DELETE",
+        "PATCH" => "PATCH",
+        "HEAD" => "HEAD",
+        "OPTIONS" => "OPTIONS",
+        "TRACE" => "TRACE",
+        _ => "other",
+    }
+}
+
+/// Headers every API answer carries: customers' data is never kept by a shared cache or
+/// a browser (`no-store`, unless the answer chose its own caching), and no answer is
+/// sniffed into another content type.
+pub fn harden_headers(headers: &mut actix_web::http::header::HeaderMap) {
+    use actix_web::http::header::{self, HeaderValue};
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+}
+
+/// Longest stretch of a request's path quoted in a problem detail (and so a log line).
+const QUOTED_PATH_CHARS: usize = 128;
+
 /// A resource whose unmatched methods answer 405 problem+json.
 pub fn resource(path: &str) -> actix_web::Resource {
     web::resource(path).default_service(web::to(method_not_allowed))
@@ -96,7 +134,11 @@ async fn method_not_allowed(req: HttpRequest) -> Result<actix_web::HttpResponse,
         .and_then(|pattern| openapi::allowed_methods(&pattern))
         .unwrap_or_default();
     Err(ApiError::MethodNotAllowed {
-        detail: format!("{} is not allowed on {}", req.method(), req.path()),
+        detail: format!(
+            "{} is not allowed on {}",
+            method_label(req.method()),
+            clipped(req.path(), QUOTED_PATH_CHARS)
+        ),
         allow,
     })
 }
@@ -104,7 +146,7 @@ async fn method_not_allowed(req: HttpRequest) -> Result<actix_web::HttpResponse,
 async fn not_found(req: HttpRequest) -> Result<actix_web::HttpResponse, ApiError> {
     Err(ApiError::NotFound(format!(
         "no route for {} {}",
-        req.method(),
-        req.path()
+        method_label(req.method()),
+        clipped(req.path(), QUOTED_PATH_CHARS)
     )))
 }

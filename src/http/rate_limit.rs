@@ -15,34 +15,32 @@ use super::HttpLimits;
 use crate::app::rate_limits::{admit, Bucket, RateLimits};
 use crate::app::App;
 
+/// The provider whose webhook `path` is, if any.
+fn provider(path: &str) -> Option<&'static str> {
+    ["twilio", "meta", "telegram"]
+        .into_iter()
+        .find(|p| path.starts_with(&format!("/v1/adapters/{p}")))
+}
+
 /// The bucket of a request: a provider's webhook by provider, else by its credentials
-/// (the bearer token and who it names). Requests without valid credentials are not
-/// counted (they end in 401 at once).
+/// (the bearer token and who it names); requests without valid credentials share one
+/// budget of their own, so a flood of them never spends anybody else's.
 pub fn bucket(
     path: &str,
     credentials: Option<(&str, &Caller)>,
     limits: &RateLimits,
 ) -> Option<Bucket> {
-    let provider = ["twilio", "meta", "telegram"]
-        .into_iter()
-        .find(|p| path.starts_with(&format!("/v1/adapters/{p}")));
-    if let Some(p) = provider {
-        let limit = limits.provider_per_sec;
-        return (limit > 0).then(|| Bucket {
-            caller: "provider",
-            key: format!("provider:{p}"),
-            limit,
-        });
+    if let Some(p) = provider(path) {
+        return limited("provider", format!("provider:{p}"), limits.provider_per_sec);
     }
-    let (token, caller) = credentials?;
+    let Some((token, caller)) = credentials else {
+        return unauthenticated(limits);
+    };
     let (label, limit) = match caller {
         Caller::Admin => ("admin", limits.admin_per_sec),
         Caller::Adapter => ("adapter", limits.adapter_per_sec),
         Caller::Agent(_) | Caller::Supervisor(_) => ("agent", limits.agent_per_sec),
     };
-    if limit == 0 {
-        return None;
-    }
     let key = match caller {
         Caller::Admin => "admin".to_owned(),
         // The token itself never becomes a key name.
@@ -53,11 +51,17 @@ pub fn bucket(
         }
         Caller::Agent(id) | Caller::Supervisor(id) => format!("agent:{id}"),
     };
-    Some(Bucket {
-        caller: label,
-        key,
-        limit,
-    })
+    limited(label, key, limit)
+}
+
+/// The one budget of every request without valid credentials (and of forged webhooks).
+fn unauthenticated(limits: &RateLimits) -> Option<Bucket> {
+    let limit = limits.unauthenticated_per_sec;
+    limited("unauthenticated", "unauthenticated".to_owned(), limit)
+}
+
+fn limited(caller: &'static str, key: String, limit: u64) -> Option<Bucket> {
+    (limit > 0).then_some(Bucket { caller, key, limit })
 }
 
 /// The middleware (`actix_web::middleware::from_fn`).
@@ -67,37 +71,75 @@ pub async fn limit<B: MessageBody>(
     req: ServiceRequest,
     next: Next<B>,
 ) -> Result<ServiceResponse<EitherBody<B>>, actix_web::Error> {
-    let found = match (
-        req.app_data::<web::Data<App>>(),
-        req.app_data::<web::Data<Tokens>>(),
-        req.app_data::<web::Data<HttpLimits>>(),
-    ) {
-        (Some(state), Some(tokens), Some(limits)) => {
-            // Who is calling is decided once, here; the extractors reuse it.
-            let token = req
-                .headers()
-                .get(header::AUTHORIZATION)
-                .and_then(|v| v.to_str().ok())
-                .and_then(bearer)
-                .map(str::to_owned);
-            let caller = token.as_deref().and_then(|t| tokens.caller(t));
-            if let Some(caller) = &caller {
-                req.extensions_mut().insert(Authenticated(caller.clone()));
-            }
-            let credentials = token.as_deref().zip(caller.as_ref());
-            bucket(req.path(), credentials, &limits.rate_limits)
-                .map(|b| (state.clone(), limits.clone(), b))
-        }
-        _ => None,
+    let (Some(state), Some(tokens), Some(limits)) = (
+        req.app_data::<web::Data<App>>().cloned(),
+        req.app_data::<web::Data<Tokens>>().cloned(),
+        req.app_data::<web::Data<HttpLimits>>().cloned(),
+    ) else {
+        return Ok(next.call(req).await?.map_into_left_body());
     };
-    if let Some((state, limits, bucket)) = found {
+    if provider(req.path()).is_some() {
+        return webhook(req, next, &state, &limits).await;
+    }
+    // Who is calling is decided once, here; the extractors reuse it.
+    let token = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(bearer)
+        .map(str::to_owned);
+    let mut caller = token.as_deref().and_then(|t| tokens.caller(t));
+    if let Some(Caller::Agent(id) | Caller::Supervisor(id)) = &caller {
+        // A token naming no agent (never created, or deleted) is no credential.
+        if !tokens.agent_exists(&state, id).await {
+            caller = None;
+        }
+    }
+    if token.is_some() {
+        req.extensions_mut().insert(Authenticated(caller.clone()));
+    }
+    let credentials = token.as_deref().zip(caller.as_ref());
+    if let Some(bucket) = bucket(req.path(), credentials, &limits.rate_limits) {
         if let Err(left) = admit(&state, &limits.leases, &bucket).await {
-            let retry_after_secs = left.as_millis().div_ceil(1000).max(1) as u64;
-            let refusal = ApiError::TooManyRequests { retry_after_secs };
-            return Ok(req.error_response(refusal).map_into_right_body());
+            return Ok(refuse(req, left));
         }
     }
     Ok(next.call(req).await?.map_into_left_body())
+}
+
+/// A provider's webhook: whether it is genuine is known only once its signature is
+/// checked, so the provider's budget refuses while it is spent but is charged after the
+/// answer, and only for signed requests; a forged one (401/403) is charged to the
+/// unauthenticated budget instead, so forgeries never make the real provider wait.
+async fn webhook<B: MessageBody>(
+    req: ServiceRequest,
+    next: Next<B>,
+    state: &App,
+    limits: &HttpLimits,
+) -> Result<ServiceResponse<EitherBody<B>>, actix_web::Error> {
+    let Some(provider) = bucket(req.path(), None, &limits.rate_limits) else {
+        return Ok(next.call(req).await?.map_into_left_body());
+    };
+    if let Some(left) = limits.leases.refused(&provider.key) {
+        return Ok(refuse(req, left));
+    }
+    let res = next.call(req).await?;
+    let forged = matches!(res.status().as_u16(), 401 | 403);
+    let charged = match forged {
+        true => unauthenticated(&limits.rate_limits),
+        false => Some(provider),
+    };
+    if let Some(bucket) = charged {
+        // Already answered: a refusal here only tells the next request.
+        let _ = admit(state, &limits.leases, &bucket).await;
+    }
+    Ok(res.map_into_left_body())
+}
+
+fn refuse<B>(req: ServiceRequest, left: std::time::Duration) -> ServiceResponse<EitherBody<B>> {
+    let retry_after_secs = left.as_millis().div_ceil(1000).max(1) as u64;
+    let refusal = ApiError::TooManyRequests { retry_after_secs };
+    req.error_response(refusal).map_into_right_body()
 }
 
 #[cfg(test)]
@@ -124,7 +166,8 @@ mod tests {
             b("/v1/agents", Some(("adm", &Caller::Admin))).map(|b| b.key),
             Some("admin".into())
         );
-        assert_eq!(b("/v1/messages", None), None, "401s are not counted");
+        let anonymous = b("/v1/messages", None).expect("a budget of their own");
+        assert_eq!(anonymous.key, "unauthenticated");
         let off = RateLimits {
             adapter_per_sec: 0,
             ..limits.clone()

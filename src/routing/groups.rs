@@ -153,6 +153,16 @@ impl Groups {
         self.of(group).release(conv, now)
     }
 
+    /// `RoutingEngine::release_call` in the conversation's group.
+    pub fn release_call(
+        &mut self,
+        group: &RoutingGroup,
+        conv: &ConversationId,
+        now: DateTime<Utc>,
+    ) -> Option<Vec<Assignment>> {
+        self.of(group).release_call(conv, now)
+    }
+
     /// The conversations waiting in `queue` in every group, in queue order.
     /// The conversations `agent` holds (in their group), longest held first.
     pub fn held(&self, agent: &AgentId) -> Vec<ConversationId> {

@@ -423,8 +423,10 @@ pub trait Store: Send + Sync + 'static {
     /// replicas asking at once, one gets it.
     async fn take_waiting_call(&self, conv: &ConversationId) -> Result<Option<String>, StoreError>;
 
-    /// Frees the agent unit a conversation holds (it stays open): a call hung up. The
-    /// freed unit serves whoever waits, as on resolve.
+    /// A call hung up: frees the phone unit the conversation holds (it stays open), or
+    /// takes it out of the phone queue, but only while it is routed on the phone
+    /// channel; a conversation the call joined on another channel, or in the supervisor
+    /// queue, keeps its holder or queue. The freed unit serves whoever waits.
     async fn release(
         &self,
         id: &ConversationId,

@@ -3,24 +3,35 @@
 //! of them (`Store::newest_events`: one `XREAD` per routing group), and wakes the
 //! streams of agents with something new, which then read their own events from their own
 //! cursor. Idle agents cost nothing per stream; replay by `Last-Event-ID` stays exact,
-//! because each stream still reads the store from its own cursor.
+//! because each stream still reads the store from its own cursor. The conversation an
+//! event shows is read once per event for all of the agent's streams, and an agent may
+//! hold only so many streams open.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use tokio::sync::watch;
+use tokio::sync::{watch, OnceCell};
 use tokio_util::sync::CancellationToken;
 
-use crate::domain::AgentId;
+use crate::domain::{AgentId, ConversationId, ConversationView};
 use crate::store::Store;
 
 /// Events the poll looks ahead per agent (only the newest id is kept).
 const LOOK_AHEAD: usize = 100;
+/// Conversation reads kept per agent for its other streams (about two batches).
+const SHARED_READS: usize = 256;
+/// Open streams per agent unless configured: a desk in a few tabs, not a flood.
+pub const DEFAULT_MAX_STREAMS: usize = 5;
+
+/// A conversation as one read found it, shared by the streams that render the event.
+type SharedRead = Arc<OnceCell<Option<ConversationView>>>;
 
 struct Watched {
     newest: watch::Sender<String>,
     streams: usize,
+    /// Recent events' conversation reads, oldest first.
+    reads: VecDeque<(String, SharedRead)>,
 }
 
 /// See the module docs.
@@ -28,14 +39,12 @@ pub struct EventHub {
     watched: Mutex<HashMap<AgentId, Watched>>,
     /// Set when the service starts draining: every stream wakes and ends.
     closing: watch::Sender<bool>,
+    max_streams: usize,
 }
 
 impl Default for EventHub {
     fn default() -> Self {
-        Self {
-            watched: Mutex::default(),
-            closing: watch::channel(false).0,
-        }
+        Self::new(DEFAULT_MAX_STREAMS)
     }
 }
 
@@ -48,24 +57,56 @@ pub struct Subscription {
 }
 
 impl EventHub {
+    /// A hub letting each agent hold at most `max_streams` streams open (at least one).
+    pub fn new(max_streams: usize) -> Self {
+        Self {
+            watched: Mutex::default(),
+            closing: watch::channel(false).0,
+            max_streams: max_streams.max(1),
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, HashMap<AgentId, Watched>> {
         self.watched.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Watches `agent` from `cursor` (the stream's own position) on.
-    pub fn subscribe(self: &Arc<Self>, agent: &AgentId, cursor: &str) -> Subscription {
+    /// Watches `agent` from `cursor` (the stream's own position) on; `None` while the
+    /// agent already holds as many streams as allowed.
+    pub fn subscribe(self: &Arc<Self>, agent: &AgentId, cursor: &str) -> Option<Subscription> {
         let mut watched = self.lock();
         let entry = watched.entry(agent.clone()).or_insert_with(|| Watched {
             newest: watch::channel(cursor.to_owned()).0,
             streams: 0,
+            reads: VecDeque::new(),
         });
+        if entry.streams >= self.max_streams {
+            return None;
+        }
         entry.streams += 1;
-        Subscription {
+        Some(Subscription {
             hub: self.clone(),
             agent: agent.clone(),
             newest: entry.newest.subscribe(),
             closing: self.closing.subscribe(),
+        })
+    }
+
+    /// The shared read of `event`'s conversation for `agent`'s streams (a fresh one
+    /// when the agent is no longer watched).
+    fn shared_read(&self, agent: &AgentId, event: &str) -> SharedRead {
+        let mut watched = self.lock();
+        let Some(w) = watched.get_mut(agent) else {
+            return SharedRead::default();
+        };
+        if let Some((_, read)) = w.reads.iter().find(|(id, _)| id == event) {
+            return read.clone();
         }
+        if w.reads.len() >= SHARED_READS {
+            w.reads.pop_front();
+        }
+        let read = SharedRead::default();
+        w.reads.push_back((event.to_owned(), read.clone()));
+        read
     }
 
     /// Wakes every stream to end it (the service is draining).
@@ -120,6 +161,29 @@ impl Subscription {
 
     pub fn is_closing(&self) -> bool {
         *self.closing.borrow()
+    }
+
+    /// The conversation event `event` shows, read from the store by the first of the
+    /// agent's streams to render it and shared with the others; `None` when it is gone
+    /// or could not be read.
+    pub async fn conversation_of(
+        &self,
+        event: &str,
+        conversation: &ConversationId,
+        store: &dyn Store,
+    ) -> Option<ConversationView> {
+        let read = self.hub.shared_read(&self.agent, event);
+        read.get_or_init(|| async {
+            match store.conversation(conversation).await {
+                Ok(conv) => conv,
+                Err(e) => {
+                    tracing::warn!(error = %e, "an event's conversation was not read");
+                    None
+                }
+            }
+        })
+        .await
+        .clone()
     }
 }
 
@@ -189,8 +253,8 @@ mod tests {
     async fn an_agent_is_watched_while_a_stream_subscribes_and_woken_on_news() {
         let hub = Arc::new(EventHub::default());
         let agent: AgentId = "ann".parse().expect("id");
-        let mut one = hub.subscribe(&agent, "5-0");
-        let two = hub.subscribe(&agent, "7-0");
+        let mut one = hub.subscribe(&agent, "5-0").expect("room");
+        let two = hub.subscribe(&agent, "7-0").expect("room");
         assert_eq!(hub.watched(), 1);
         hub.advance(&agent, "4-0".into());
         assert_eq!(one.newest(), "5-0", "never goes back");
@@ -203,11 +267,24 @@ mod tests {
         assert_eq!(hub.watched(), 0);
     }
 
+    #[test]
+    fn an_agent_holds_at_most_the_configured_streams() {
+        let hub = Arc::new(EventHub::new(2));
+        let agent: AgentId = "ann".parse().expect("id");
+        let one = hub.subscribe(&agent, "0-0").expect("first");
+        let _two = hub.subscribe(&agent, "0-0").expect("second");
+        assert!(hub.subscribe(&agent, "0-0").is_none(), "a third is refused");
+        let other: AgentId = "bob".parse().expect("id");
+        assert!(hub.subscribe(&other, "0-0").is_some(), "per agent");
+        drop(one);
+        assert!(hub.subscribe(&agent, "0-0").is_some(), "room again");
+    }
+
     #[tokio::test]
     async fn closing_wakes_a_waiting_stream_at_once() {
         let hub = Arc::new(EventHub::default());
         let agent: AgentId = "ann".parse().expect("id");
-        let mut sub = hub.subscribe(&agent, "0-0");
+        let mut sub = hub.subscribe(&agent, "0-0").expect("room");
         let waiter = tokio::spawn(async move {
             sub.changed(Duration::from_secs(30)).await;
             sub.is_closing()

@@ -217,7 +217,7 @@ async fn the_twilio_webhook_dials_known_callers_gives_others_the_menu_and_refuse
     ];
     let (status, twiml) = twilio(&app, "/v1/adapters/twilio/voice", &form, None).await;
     assert_eq!(status, 200);
-    assert!(twiml.contains("<Dial action=\"https://switchboard.example.com/v1/adapters/twilio/voice/dial\" method=\"POST\"><Client>a</Client></Dial>"), "{twiml}");
+    assert!(twiml.contains("<Dial action=\"https://switchboard.example.com/v1/adapters/twilio/voice/dial?agent=a\" method=\"POST\"><Client>a</Client></Dial>"), "{twiml}");
 
     let (_, menu) = twilio(
         &app,
@@ -288,7 +288,7 @@ async fn calls_reach_an_agents_sip_address_and_an_unanswered_dial_falls_back() {
 
     let (status, again) = twilio(
         &app,
-        "/v1/adapters/twilio/voice/dial",
+        "/v1/adapters/twilio/voice/dial?agent=a",
         &[("CallSid", "CA20"), ("DialCallStatus", "no-answer")],
         None,
     )
@@ -405,7 +405,7 @@ async fn a_caller_who_hangs_up_while_the_agent_rings_ends_the_call_without_sendi
     assert!(twiml.contains("<Client>a</Client>"), "{twiml}");
     let (status, ended) = twilio(
         &app,
-        "/v1/adapters/twilio/voice/dial",
+        "/v1/adapters/twilio/voice/dial?agent=a",
         &[
             ("CallSid", "CA40"),
             ("DialCallStatus", "canceled"),

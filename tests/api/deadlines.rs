@@ -187,7 +187,7 @@ async fn after_the_first_resolution_the_personal_agent_follows_up_a_month_later(
         .expect("c");
     assert_eq!(customer.follow_up_due, None);
     let when = at("2027-01-15T10:00:00Z");
-    follow_ups::set(&app, &first.customer_id, when)
+    follow_ups::set(&app, &Actor::Admin, &first.customer_id, when)
         .await
         .expect("set");
     let customer = ratings::customer(&app, &first.customer_id)
@@ -195,11 +195,13 @@ async fn after_the_first_resolution_the_personal_agent_follows_up_a_month_later(
         .expect("read")
         .expect("c");
     assert_eq!(customer.follow_up_due, Some(when));
-    follow_ups::cancel(&app, &first.customer_id)
+    follow_ups::cancel(&app, &Actor::Admin, &first.customer_id)
         .await
         .expect("cancel");
     assert!(
-        follow_ups::cancel(&app, &first.customer_id).await.is_err(),
+        follow_ups::cancel(&app, &Actor::Admin, &first.customer_id)
+            .await
+            .is_err(),
         "nothing left"
     );
 }

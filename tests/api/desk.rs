@@ -82,6 +82,7 @@ async fn an_agents_list_is_what_they_hold_newest_first_with_what_waits_for_an_an
         );
         assert_eq!(list[0]["unread"], 0, "answered");
 
+        app.admin_put("/v1/agents/b", &json!({ "name": "b" })).await;
         let other = app.agent_get("b", "/v1/agents/a/conversations").await;
         assert_eq!(
             other.status(),
@@ -112,6 +113,10 @@ async fn a_supervisor_watches_the_floor_and_works_its_queue_but_is_no_admin() {
         assert!(complained.status().is_success());
         let sue = supervisor_jwt("sue");
         let get = reqwest::Method::GET;
+        for agent in ["a", "sue"] {
+            app.admin_put(&format!("/v1/agents/{agent}"), &json!({ "name": agent }))
+                .await;
+        }
 
         let plain = call(&app, get.clone(), &agent_jwt("a"), "/v1/floor", None).await;
         assert_eq!(plain.status(), 403, "a plain agent does not see the floor");
@@ -191,6 +196,8 @@ async fn a_call_record_says_how_long_the_menu_and_the_call_took_to_whoever_may_r
         assert!(at("menu_entered_at") <= at("menu_left_at"));
         assert!(at("menu_left_at") <= at("answered_at"));
         assert!(at("answered_at") <= at("ended_at"));
+        // Tokens must name an agent that exists: b does, but serves nobody here.
+        app.admin_put("/v1/agents/b", &json!({ "name": "b" })).await;
         let other = app.agent_get("b", "/v1/calls/CA-menu-1").await;
         assert_eq!(other.status(), 404, "not a conversation b may read");
         assert_eq!(app.admin_get("/v1/calls/CA-menu-1").await.status(), 200);

@@ -23,7 +23,7 @@ pub use signature::sha256_signature;
 
 pub const ADAPTER_TOKEN: &str = "test-adapter-token";
 pub const ADMIN_TOKEN: &str = "test-admin-token";
-pub const AGENT_JWT_SECRET: &str = "test-agent-secret";
+pub const AGENT_JWT_SECRET: &str = "test-agent-secret-of-32-bytes-ok";
 
 /// An agent's bearer token, valid for an hour.
 pub fn agent_jwt(agent: &str) -> String {

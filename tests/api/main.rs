@@ -27,6 +27,7 @@ mod queued_callers;
 mod races;
 mod rate_limits;
 mod routing;
+mod security;
 pub mod shutdown;
 mod skills;
 mod tls;

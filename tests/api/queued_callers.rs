@@ -178,7 +178,7 @@ async fn a_queued_caller_is_redirected_to_the_agent_routing_assigns_exactly_once
     assert_eq!(call, &sid(2));
     assert!(
         twiml.starts_with(&format!(
-            "<Response><Dial action=\"{PUBLIC}/v1/adapters/twilio/voice/dial\""
+            "<Response><Dial action=\"{PUBLIC}/v1/adapters/twilio/voice/dial?agent=a\""
         )),
         "{twiml}"
     );

@@ -278,6 +278,7 @@ async fn requirements_are_set_over_http_by_the_holder_or_an_admin_and_checked() 
     ] {
         assert_eq!(app.admin_put(&path, &bad).await.status(), 400, "{bad}");
     }
+    app.admin_put("/v1/agents/b", &json!({ "name": "b" })).await;
     assert_eq!(
         app.agent_put("b", &path, &json!({})).await.status(),
         404,

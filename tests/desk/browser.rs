@@ -19,7 +19,7 @@ pub use redis_server::{free_port, RedisServer};
 
 pub const ADMIN: &str = "desk-admin";
 pub const ADAPTER: &str = "desk-adapter";
-pub const SECRET: &str = "desk-secret-for-tests";
+pub const SECRET: &str = "desk-secret-for-tests-32-bytes-ok";
 /// What signs outbound deliveries (`X-Switchboard-Signature`).
 const OUTBOUND_SECRET: &str = "desk-outbound-secret";
 

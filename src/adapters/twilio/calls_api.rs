@@ -117,7 +117,7 @@ mod tests {
         assert_eq!(form[0].0, "Twiml");
         assert!(
             form[0].1.starts_with(
-                "<Response><Dial action=\"https://sb.example.com/v1/adapters/twilio/voice/dial\""
+                "<Response><Dial action=\"https://sb.example.com/v1/adapters/twilio/voice/dial?agent=a-7\""
             ),
             "{}",
             form[0].1

@@ -19,9 +19,14 @@ pub fn dial(base: &str, agent: &str, dial: Option<&str>) -> String {
         Some(number) => format!("<Number>{}</Number>", xml(number)),
         None => format!("<Client>{}</Client>", xml(agent)),
     };
+    // The action names the agent dialled: Twilio signs the whole URL, so a replayed
+    // callback of an earlier dial is told apart from the one for the dial under way.
+    let agent_query: String = form_urlencoded::Serializer::new(String::new())
+        .append_pair("agent", agent)
+        .finish();
     format!(
         r#"<Dial action="{}" method="POST">{target}</Dial>"#,
-        xml(&format!("{base}/dial"))
+        xml(&format!("{base}/dial?{agent_query}"))
     )
 }
 

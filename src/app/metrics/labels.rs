@@ -9,7 +9,7 @@ impl Metrics {
     /// Known label values start at zero so `rate()` and alerts work before the first event.
     pub(super) fn initialise_labels(&self) {
         self.skipped.with_label_values(&["meta"]);
-        for caller in ["adapter", "agent", "admin", "provider"] {
+        for caller in ["adapter", "agent", "admin", "provider", "unauthenticated"] {
             self.rate_limited.with_label_values(&[caller]);
         }
         // Messages and routing decisions start at zero through their kept handles

@@ -29,7 +29,8 @@ pub struct Handshake {
     challenge: Option<String>,
 }
 
-/// Meta's subscription handshake: echoes `hub.challenge` only for the right verify token.
+/// Meta's subscription handshake: echoes `hub.challenge` (an integer) only for the right
+/// verify token.
 #[utoipa::path(get, path = "/v1/adapters/meta", tag = "meta",
     params(
         ("hub.mode" = String, Query, description = "`subscribe`"),
@@ -54,11 +55,19 @@ pub async fn handshake(
         expected.as_bytes(),
     ));
     match (&query.mode, &query.challenge) {
-        (Some(mode), Some(challenge)) if mode == "subscribe" && same => Ok(HttpResponse::Ok()
-            .content_type("text/plain")
-            .body(challenge.clone())),
+        (Some(mode), Some(challenge)) if mode == "subscribe" && same && is_challenge(challenge) => {
+            Ok(HttpResponse::Ok()
+                .content_type("text/plain")
+                .body(challenge.clone()))
+        }
         _ => Err(ApiError::Forbidden),
     }
+}
+
+/// Meta's challenge is an integer (`1158201444`): only that is echoed, so the endpoint
+/// never reflects markup or script someone put in a link.
+fn is_challenge(challenge: &str) -> bool {
+    (1..=32).contains(&challenge.len()) && challenge.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// A batch of Meta events: every valid message is stored, an invalid one is skipped

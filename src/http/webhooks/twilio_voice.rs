@@ -8,7 +8,7 @@ use super::twilio::{twiml, verified};
 use crate::adapters::twilio::{voice, TwilioConfig};
 use crate::app::calls::{self, CallEvent, CallHints};
 use crate::app::App;
-use crate::domain::CallDecision;
+use crate::domain::{CallDecision, CallState};
 use crate::http::body::RawBody;
 use crate::http::error::{ApiError, Problem};
 use crate::http::resource;
@@ -105,6 +105,12 @@ pub async fn menu(
 
 /// The `<Dial>` ended: hung up after talking, or not answered, in which case the agent
 /// is set away and the call falls back to whoever has room (or the queue).
+/// The agent a `<Dial>` was for, as its action URL names it.
+#[derive(serde::Deserialize)]
+struct DialedAgent {
+    agent: Option<String>,
+}
+
 #[utoipa::path(post, path = "/v1/adapters/twilio/voice/dial", tag = "twilio",
     request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "CallSid, DialCallStatus"),
     params(("X-Twilio-Signature" = String, Header, description = "Twilio's signature")),
@@ -122,9 +128,15 @@ pub async fn dial(
         calls::event(&state, sid, CallEvent::HungUp, now).await?;
         return Ok(twiml("<Hangup/>".into()));
     }
-    let call = calls::unanswered(&state, sid, now)
+    let dialled = web::Query::<DialedAgent>::from_query(req.query_string())
+        .ok()
+        .and_then(|q| q.into_inner().agent);
+    let call = calls::unanswered(&state, sid, dialled.as_deref(), now)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no call `{sid}`")))?;
+    if call.state == CallState::Ended {
+        return Ok(twiml("<Hangup/>".into()));
+    }
     answer(&state, &call, &config).await
 }
 

@@ -394,6 +394,22 @@ impl Routing {
             .unwrap_or_default()
     }
 
+    /// A call ended: forgets `conv`'s route only while it is the call's (routed on the
+    /// phone channel, in no queue of its own), freeing the phone unit; a conversation
+    /// routed on another channel, or in the supervisor queue, keeps its place (`None`).
+    /// `release.lua` with a channel mirrors it.
+    pub fn release_call(
+        &mut self,
+        conv: &ConversationId,
+        now: DateTime<Utc>,
+    ) -> Option<Vec<Assignment>> {
+        let rec = self.routes.get(conv)?;
+        if rec.channel != Channel::Phone || rec.queue.is_some() {
+            return None;
+        }
+        Some(self.release(conv, now))
+    }
+
     /// Forgets a resolved conversation; its agent's freed unit goes to whoever waits.
     pub fn release(&mut self, conv: &ConversationId, now: DateTime<Utc>) -> Vec<Assignment> {
         match self.routes.remove(conv) {

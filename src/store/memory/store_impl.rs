@@ -397,7 +397,10 @@ impl Store for MemoryStore {
     ) -> Result<Vec<Assignment>, StoreError> {
         let mut state = self.lock();
         let group = state.conv_group(id);
-        let made = state.routing.release(&group, id, now);
+        let made = state
+            .routing
+            .release_call(&group, id, now)
+            .unwrap_or_default();
         state.adopt(&made);
         Ok(made)
     }

@@ -367,7 +367,9 @@ impl Store for RedisStore {
         now: DateTime<Utc>,
     ) -> Result<Vec<Assignment>, StoreError> {
         let group = self.conversation_group(id).await?;
-        let made = self.release_conversation(&group, id, now).await?;
+        let Some(made) = self.release_call(&group, id, now).await? else {
+            return Ok(Vec::new());
+        };
         self.mirror_agent(id, None).await?;
         Ok(made)
     }

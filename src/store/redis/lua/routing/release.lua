@@ -2,10 +2,17 @@
 -- the freed unit goes at once to whoever waits for that agent, then to the queue.
 -- A conversation not routed here leaves a tombstone in :gone, so a cross-group hand-off
 -- still under way does not route it here afterwards (see take_over.lua).
--- ARGV: 1 conversation, 2 now (ms). Answers the assignments this made.
+-- A call's end (ARGV[3] = 'phone') frees only a phone route: a conversation routed on
+-- another channel, or moved to a queue of its own (the supervisor's), keeps its place,
+-- and no tombstone is left; the answer is then {{'kept'}}.
+-- ARGV: 1 conversation, 2 now (ms), 3 only this channel (optional). Answers the
+-- assignments this made.
 local conv = ARGV[1]
 local r = redis.call('HMGET', rkey(conv), 'state', 'agent', 'channel', 'queue')
 local out = {}
+if ARGV[3] and (not r[1] or r[3] ~= ARGV[3] or r[4]) then
+  return {{'kept'}}
+end
 if not r[1] then
   redis.call('ZADD', R .. ':gone', ARGV[2], conv)
   return out
