@@ -110,7 +110,14 @@ pub async fn run_sender(
                     }
                 }
             };
-            tracing::info!(message_id = %d.id, attempts = d.attempts, ?outcome, "outbound delivery");
+            // The outcome's kind only: an adapter's or provider's error text may quote the
+            // recipient's number or address (it is kept with the delivery, for staff).
+            let kind = match &outcome {
+                DeliveryOutcome::Delivered => "delivered",
+                DeliveryOutcome::Retry { .. } => "retry",
+                DeliveryOutcome::Failed { .. } => "failed",
+            };
+            tracing::info!(message_id = %d.id, attempts = d.attempts, outcome = kind, "outbound delivery");
             if let Err(e) = state.store.finish_delivery(&d.id, &outcome).await {
                 tracing::warn!(message_id = %d.id, error = %e, "delivery outcome not recorded; it will be retried");
             }
