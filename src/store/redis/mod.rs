@@ -23,6 +23,7 @@ mod outbox;
 mod queues;
 mod reads;
 mod receipts;
+mod release;
 mod requirements;
 mod routing;
 mod seen;

@@ -28,7 +28,7 @@ const TIMER_BATCH: usize = 100;
 
 pub(super) struct RoutingScripts {
     route: Script,
-    release: Script,
+    pub(super) release: Script,
     pub(super) presence: Script,
     pub(super) put_agent: Script,
     timers: Script,
@@ -171,53 +171,6 @@ impl RedisStore {
             }
             _ => Ok(None),
         }
-    }
-
-    /// Frees what a conversation held; answers the assignments the freed unit made.
-    pub(super) async fn release_conversation(
-        &self,
-        group: &RoutingGroup,
-        conv: &ConversationId,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<Assignment>, StoreError> {
-        let made = self.release_script(group, conv, None, now).await?;
-        self.recorded(made, group, now).await
-    }
-
-    /// A call's end: frees the conversation's route only while it is a phone route in
-    /// the phone queue's keeping (held on a phone unit, queued or waiting for one);
-    /// `None` when it is routed otherwise and keeps its place.
-    pub(super) async fn release_call(
-        &self,
-        group: &RoutingGroup,
-        conv: &ConversationId,
-        now: DateTime<Utc>,
-    ) -> Result<Option<Vec<Assignment>>, StoreError> {
-        let made = self
-            .release_script(group, conv, Some(Channel::Phone), now)
-            .await?;
-        if made == [["kept"]] {
-            return Ok(None);
-        }
-        self.recorded(made, group, now).await.map(Some)
-    }
-
-    async fn release_script(
-        &self,
-        group: &RoutingGroup,
-        conv: &ConversationId,
-        only: Option<Channel>,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<Vec<String>>, StoreError> {
-        let mut script = self.routing_scripts.release.key(self.keys.routing(group));
-        script.arg(conv.to_string()).arg(now.timestamp_millis());
-        if let Some(channel) = only {
-            script.arg(channel.as_str());
-        }
-        script
-            .invoke_async(&mut self.conn.clone())
-            .await
-            .map_err(from_redis)
     }
 
     /// The deployment-wide picture: every group's, summed (one script per group, at once).
