@@ -83,14 +83,7 @@ pub async fn raise_as_staff(
     text: &str,
 ) -> Result<ConversationId, AppError> {
     let text = complaint_text(text)?;
-    let view = app
-        .store
-        .customer(customer)
-        .await?
-        .ok_or_else(|| no_customer(customer))?;
-    if !conversations::may_reach_customer(app, actor, &view).await? {
-        return Err(no_customer(customer));
-    }
+    let view = conversations::customer_for(app, actor, customer).await?;
     let open = view.open_conversation_id.as_ref().ok_or_else(|| {
         AppError::Conflict(format!(
             "customer `{customer}` has no open conversation to raise a complaint on"

@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 
 use super::{Actor, App, AppError};
 use crate::domain::{
-    Channel, ConversationId, ConversationView, CustomerView, DeadlineKind, Direction, EntryKind,
-    Medium, Message, MessageId, Network, Requirements, Route,
+    Channel, ConversationId, ConversationView, CustomerId, CustomerView, DeadlineKind, Direction,
+    EntryKind, Medium, Message, MessageId, Network, Requirements, Route,
 };
 use crate::store::{
     DeliveryStatus, ReplyOutcome, ResolveOutcome, TransferOutcome, TransferTarget, SUPERVISOR_QUEUE,
@@ -43,6 +43,21 @@ pub fn may_read(actor: &Actor, conv: &ConversationView) -> bool {
                 || conv.customer.personal_agent_id.as_deref() == Some(me.as_str())
         }
     }
+}
+
+/// The customer, if `actor` may act for them (`may_reach_customer`); anyone else is told
+/// it does not exist.
+pub async fn customer_for(
+    app: &App,
+    actor: &Actor,
+    id: &CustomerId,
+) -> Result<CustomerView, AppError> {
+    let not_found = || AppError::NotFound(format!("no customer `{id}`"));
+    let customer = app.store.customer(id).await?.ok_or_else(not_found)?;
+    if !may_reach_customer(app, actor, &customer).await? {
+        return Err(not_found());
+    }
+    Ok(customer)
 }
 
 /// Whether `actor` may act for `customer` (raise a complaint, set a follow-up): admins

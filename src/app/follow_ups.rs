@@ -8,7 +8,7 @@
 use chrono::{DateTime, Utc};
 
 use super::{entries, Actor, App, AppError};
-use crate::domain::{ConversationId, CustomerId, CustomerView};
+use crate::domain::{ConversationId, CustomerId};
 
 /// Most follow-ups one sweep opens.
 const SWEEP_BATCH: usize = 100;
@@ -37,14 +37,14 @@ pub async fn set(
     id: &CustomerId,
     at: DateTime<Utc>,
 ) -> Result<(), AppError> {
-    let customer = reachable(app, actor, id).await?;
+    let customer = super::conversations::customer_for(app, actor, id).await?;
     app.store.schedule_follow_up(&customer.id, at, true).await?;
     Ok(())
 }
 
 /// Cancels a customer's follow-up; `NotFound` when none was scheduled.
 pub async fn cancel(app: &App, actor: &Actor, id: &CustomerId) -> Result<(), AppError> {
-    reachable(app, actor, id).await?;
+    super::conversations::customer_for(app, actor, id).await?;
     if app.store.cancel_follow_up(id).await? {
         Ok(())
     } else {
@@ -52,16 +52,6 @@ pub async fn cancel(app: &App, actor: &Actor, id: &CustomerId) -> Result<(), App
             "no follow-up for customer `{id}`"
         )))
     }
-}
-
-/// The customer, if `actor` may act for them; anyone else is told it does not exist.
-async fn reachable(app: &App, actor: &Actor, id: &CustomerId) -> Result<CustomerView, AppError> {
-    let not_found = || AppError::NotFound(format!("no customer `{id}`"));
-    let customer = app.store.customer(id).await?.ok_or_else(not_found)?;
-    if !super::conversations::may_reach_customer(app, actor, &customer).await? {
-        return Err(not_found());
-    }
-    Ok(customer)
 }
 
 /// Opens the follow-ups due by `now` (every replica calls this; each is taken once).
