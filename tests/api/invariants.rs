@@ -54,6 +54,10 @@ enum Op {
     Resolve {
         pick: usize,
     },
+    /// A call on the picked conversation ends: frees a phone route only.
+    HangUp {
+        pick: usize,
+    },
     Transfer {
         pick: usize,
         agent: Option<usize>,
@@ -74,7 +78,7 @@ fn ops(seed: u64, steps: usize) -> Vec<(Op, i64)> {
     (0..steps)
         .map(|_| {
             let customer = rng.below(CUSTOMERS as u64) as usize;
-            let op = match rng.below(20) {
+            let op = match rng.below(21) {
                 0..=5 => Op::Message {
                     customer,
                     channel: rng.below(4) as u8,
@@ -119,7 +123,10 @@ fn ops(seed: u64, steps: usize) -> Vec<(Op, i64)> {
                     pick: rng.below(64) as usize,
                     agent: (rng.below(3) > 0).then(|| rng.below(3) as usize),
                 },
-                _ => Op::Timers,
+                19 => Op::Timers,
+                _ => Op::HangUp {
+                    pick: rng.below(64) as usize,
+                },
             };
             (op, rng.below(45) as i64)
         })
@@ -363,6 +370,13 @@ impl Sim {
                         .collect(),
                     other => vec![format!("{other:?}")],
                 }
+            }
+            Op::HangUp { pick } => {
+                let Some(conv) = self.convs.get(pick % self.convs.len().max(1)).cloned() else {
+                    return vec![];
+                };
+                let made = store.release(&conv, now).await.expect("release");
+                self.assignments(&made, [])
             }
             Op::Require {
                 pick,
