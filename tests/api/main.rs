@@ -26,6 +26,7 @@ mod practices;
 mod queued_callers;
 mod races;
 mod rate_limits;
+mod resolve_races;
 mod routing;
 mod security;
 pub mod shutdown;

@@ -13,6 +13,11 @@ use crate::domain::{Channel, RouteReason, DEFAULT_GROUP, DEFAULT_TIER};
 use crate::routing::{EventKind, CANDIDATES, QUEUES, QUEUE_SCAN, SUPERVISOR_QUEUE};
 use crate::store::EVENTS_KEPT;
 
+/// How long a released route leaves the episode it ended (`ended`, see `release.lua`):
+/// far longer than any routing step that read the conversation before its resolve takes
+/// to arrive (2 s timeouts, a few retries).
+pub const ENDED_KEPT_MS: u64 = 10 * 60 * 1000;
+
 /// `local NAME = value` lines for every constant the scripts share.
 pub fn lua_constants() -> String {
     let list = |items: Vec<&str>| {
@@ -32,6 +37,7 @@ pub fn lua_constants() -> String {
     let _ = writeln!(out, "local DEFAULT_TIER = '{DEFAULT_TIER}'");
     let _ = writeln!(out, "local DEFAULT_GROUP = '{DEFAULT_GROUP}'");
     let _ = writeln!(out, "local DEDUP_SLACK_PARTS = {}", receipts::SLACK_PARTS);
+    let _ = writeln!(out, "local ENDED_KEPT_MS = {ENDED_KEPT_MS}");
     for kind in EventKind::ALL {
         let name = kind.as_str().replace('.', "_").to_uppercase();
         let _ = writeln!(out, "local EV_{name} = '{}'", kind.as_str());
@@ -54,7 +60,7 @@ mod tests {
     use super::*;
 
     /// Every Lua source, as `include_str!` embeds it.
-    const SOURCES: [(&str, &str); 25] = [
+    const SOURCES: [(&str, &str); 26] = [
         ("ingest", include_str!("lua/ingest.lua")),
         ("merge_out", include_str!("lua/merge_out.lua")),
         ("merge_in", include_str!("lua/merge_in.lua")),
@@ -79,6 +85,7 @@ mod tests {
         ("regroup", include_str!("lua/regroup.lua")),
         ("adopt", include_str!("lua/adopt.lua")),
         ("rate", include_str!("lua/rate.lua")),
+        ("mirror", include_str!("lua/mirror.lua")),
         ("deadlines_due", include_str!("lua/deadlines_due.lua")),
     ];
 

@@ -172,7 +172,8 @@ impl RedisStore {
             .map(str::parse)
             .transpose()
             .map_err(corrupt)?;
-        self.mirror_agent(conv, assigned.as_ref()).await?;
+        // A route taken over from another group serves no known episode yet.
+        self.mirror_agent(conv, assigned.as_ref(), "").await?;
         let made = parts.map(strings).collect::<Result<Vec<_>, _>>()?;
         Ok((Some(route), self.recorded(made, &record.group, now).await?))
     }

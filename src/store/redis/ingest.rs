@@ -351,6 +351,7 @@ impl RedisStore {
             .route_conversation(
                 &a.group,
                 &conv,
+                a.repeat_contacts,
                 channel,
                 priority,
                 &a.tier,
@@ -384,8 +385,10 @@ impl RedisStore {
             .ignore();
         }
         if let Some(agent) = &receipt.route.agent_id {
+            // Only while the conversation is still open in this episode (`mirror.lua`).
             let agent: AgentId = agent.parse().map_err(corrupt)?;
-            pipe.hset(self.keys.conversation(&conv), "agent", agent.as_str())
+            let episode = a.repeat_contacts.to_string();
+            pipe.add_command(self.mirror_cmd(&conv, Some(&agent), &episode))
                 .ignore();
         }
         let expires = now.timestamp_millis() + self.policy.dedup_ttl.num_milliseconds();

@@ -15,7 +15,26 @@ impl RedisStore {
         conv: &ConversationId,
         now: DateTime<Utc>,
     ) -> Result<Vec<Assignment>, StoreError> {
-        let made = self.release_script(group, conv, None, now).await?;
+        let made = self.release_script(group, conv, None, None, now).await?;
+        self.recorded(made, group, now).await
+    }
+
+    /// A resolve: frees the route of the episode it ended (`resolve.lua` read it), unless
+    /// routing has since taken the route over for a later episode (the conversation
+    /// reopened meanwhile), which keeps it.
+    pub(super) async fn release_resolved(
+        &self,
+        group: &RoutingGroup,
+        conv: &ConversationId,
+        episode: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Assignment>, StoreError> {
+        let made = self
+            .release_script(group, conv, None, Some(episode), now)
+            .await?;
+        if made == [["kept"]] {
+            return Ok(Vec::new());
+        }
         self.recorded(made, group, now).await
     }
 
@@ -29,7 +48,7 @@ impl RedisStore {
         now: DateTime<Utc>,
     ) -> Result<Option<Vec<Assignment>>, StoreError> {
         let made = self
-            .release_script(group, conv, Some(Channel::Phone), now)
+            .release_script(group, conv, Some(Channel::Phone), None, now)
             .await?;
         if made == [["kept"]] {
             return Ok(None);
@@ -42,12 +61,16 @@ impl RedisStore {
         group: &RoutingGroup,
         conv: &ConversationId,
         only: Option<Channel>,
+        episode: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<Vec<Vec<String>>, StoreError> {
         let mut script = self.routing_scripts.release.key(self.keys.routing(group));
-        script.arg(conv.to_string()).arg(now.timestamp_millis());
-        if let Some(channel) = only {
-            script.arg(channel.as_str());
+        script
+            .arg(conv.to_string())
+            .arg(now.timestamp_millis())
+            .arg(only.map_or("", Channel::as_str));
+        if let Some(episode) = episode {
+            script.arg(episode);
         }
         script
             .invoke_async(&mut self.conn.clone())

@@ -74,12 +74,15 @@ pub(super) struct Routed {
 }
 
 impl RedisStore {
-    /// Routes a conversation that needs an agent (or answers where it stands).
+    /// Routes a conversation that needs an agent (or answers where it stands), for the
+    /// conversation's `episode` (its repeat contacts when the message joined it: see
+    /// `route.lua`).
     #[allow(clippy::too_many_arguments)]
     pub(super) async fn route_conversation(
         &self,
         group: &RoutingGroup,
         conv: &ConversationId,
+        episode: u32,
         channel: Channel,
         priority: u8,
         tier: &str,
@@ -99,6 +102,7 @@ impl RedisStore {
             .arg(now.timestamp_millis())
             .arg(self.policy.sticky_wait(channel, tier).num_milliseconds())
             .arg(needs.encode())
+            .arg(episode)
             .invoke_async(&mut self.conn.clone())
             .await
             .map_err(from_redis)?;
@@ -293,13 +297,13 @@ impl RedisStore {
             .await
             .map_err(from_redis)?;
         let mut parts = answer.into_iter();
-        let head = head_strings(&mut parts, 4)?;
+        let head = head_strings(&mut parts, 5)?;
         match head.first().map(String::as_str) {
             Some("not_routed") => return Ok(TransferOutcome::NotRouted),
             Some("unavailable") => return Ok(TransferOutcome::AgentUnavailable),
             _ => {}
         }
-        let [state, agent, queue, transfers] = <[String; 4]>::try_from(head)
+        let [state, agent, queue, transfers, episode] = <[String; 5]>::try_from(head)
             .map_err(|h| StoreError::Corrupt(format!("transfer answered {h:?}")))?;
         let route = route_of(&state, &agent, "already_assigned", &queue)?;
         let assigned: Option<AgentId> = route
@@ -308,7 +312,7 @@ impl RedisStore {
             .map(str::parse)
             .transpose()
             .map_err(corrupt)?;
-        self.mirror_agent(conv, assigned.as_ref()).await?;
+        self.mirror_agent(conv, assigned.as_ref(), &episode).await?;
         let made = parts.map(strings).collect::<Result<Vec<_>, _>>()?;
         let assignments = self.recorded(made, group, now).await?;
         Ok(TransferOutcome::Transferred {
@@ -330,24 +334,30 @@ impl RedisStore {
         let (queued, assigned): (Vec<_>, Vec<_>) = made
             .into_iter()
             .partition(|a| a.get(1).is_some_and(String::is_empty));
-        let assignments = assigned
-            .into_iter()
-            .map(|a| assignment(a, now))
-            .collect::<Result<Vec<_>, _>>()?;
-        let mut moves: Vec<(ConversationId, Option<AgentId>)> = assignments
+        // Each entry ends with the episode its route serves (see `assign` in the prelude).
+        let mut episodes = Vec::new();
+        let mut assignments = Vec::new();
+        for mut a in assigned {
+            episodes.push(a.get(7).cloned().unwrap_or_default());
+            a.truncate(7);
+            assignments.push(assignment(a, now)?);
+        }
+        let mut moves: Vec<(ConversationId, Option<AgentId>, String)> = assignments
             .iter()
-            .map(|a| (a.conversation_id.clone(), Some(a.agent_id.clone())))
+            .zip(episodes)
+            .map(|(a, ep)| (a.conversation_id.clone(), Some(a.agent_id.clone()), ep))
             .collect();
         for q in &queued {
             let conv = q
                 .first()
                 .ok_or_else(|| StoreError::Corrupt("empty routing answer".into()))?;
-            moves.push((conv.parse().map_err(corrupt)?, None));
+            let episode = q.get(5).cloned().unwrap_or_default();
+            moves.push((conv.parse().map_err(corrupt)?, None, episode));
         }
         try_join_all(
             moves
                 .iter()
-                .map(|(conv, agent)| self.mirror_agent(conv, agent.as_ref())),
+                .map(|(conv, agent, ep)| self.mirror_agent(conv, agent.as_ref(), ep)),
         )
         .await?;
         let adopted = assignments
@@ -371,30 +381,37 @@ impl RedisStore {
         Ok(())
     }
 
-    /// Writes (or clears) the conversation's `agent` mirror on the customer's slot.
+    /// Writes (or clears) the conversation's `agent` mirror on the customer's slot, if
+    /// it is still open in `episode` (`mirror.lua`; '' checks no episode).
     pub(super) async fn mirror_agent(
         &self,
         conv: &ConversationId,
         agent: Option<&AgentId>,
+        episode: &str,
     ) -> Result<(), StoreError> {
-        let key = self.keys.conversation(conv);
-        let cmd = match agent {
-            Some(a) => {
-                let mut c = redis::cmd("HSET");
-                c.arg(&key).arg("agent").arg(a.as_str());
-                c
-            }
-            None => {
-                let mut c = redis::cmd("HDEL");
-                c.arg(&key).arg("agent");
-                c
-            }
-        };
-        let _: i64 = cmd
+        let _: i64 = self
+            .mirror_cmd(conv, agent, episode)
             .query_async(&mut self.conn.clone())
             .await
             .map_err(from_redis)?;
         Ok(())
+    }
+
+    /// `mirror.lua` as one command, sent with `EVAL` so that it can ride in a pipeline
+    /// (a pipelined `EVALSHA` is not reloaded when Redis lost its script cache).
+    pub(super) fn mirror_cmd(
+        &self,
+        conv: &ConversationId,
+        agent: Option<&AgentId>,
+        episode: &str,
+    ) -> redis::Cmd {
+        let mut cmd = redis::cmd("EVAL");
+        cmd.arg(mirror_code())
+            .arg(1)
+            .arg(self.keys.conversation(conv))
+            .arg(agent.map_or("", AgentId::as_str))
+            .arg(episode);
+        cmd
     }
 }
 
@@ -451,6 +468,18 @@ fn assignment(parts: Vec<String>, now: DateTime<Utc>) -> Result<Assignment, Stor
 }
 
 /// The first `n` values of a script's answer as strings (the rest are assignments).
+/// `mirror.lua` without its comment lines: it travels with every call.
+fn mirror_code() -> &'static str {
+    static CODE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    CODE.get_or_init(|| {
+        include_str!("lua/mirror.lua")
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("--"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    })
+}
+
 pub(super) fn head_strings(
     parts: &mut impl Iterator<Item = Value>,
     n: usize,

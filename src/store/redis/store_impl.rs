@@ -92,10 +92,10 @@ impl Store for RedisStore {
             .await
             .map_err(from_redis)?;
         match answer.as_slice() {
-            [status, group] if status == "resolved" => {
+            [status, group, episode] if status == "resolved" => {
                 let group = group.parse().map_err(corrupt)?;
                 Ok(ResolveOutcome::Resolved(
-                    self.release_conversation(&group, id, now).await?,
+                    self.release_resolved(&group, id, episode, now).await?,
                 ))
             }
             [status] if status == "already_resolved" => Ok(ResolveOutcome::AlreadyResolved),
@@ -370,7 +370,7 @@ impl Store for RedisStore {
         let Some(made) = self.release_call(&group, id, now).await? else {
             return Ok(Vec::new());
         };
-        self.mirror_agent(id, None).await?;
+        self.mirror_agent(id, None, "").await?;
         Ok(made)
     }
 

@@ -3,7 +3,8 @@
 -- KEYS[1] customer hash, KEYS[2] conversation base. ARGV: 1 sequence number, 2 now (ms),
 -- 3 the conversation id (an open complaint it holds is closed in the same step).
 -- Answers {'not_found'}, {'already_resolved'} or {'resolved', the routing group to
--- release it in} (read here, in the same step, so a hand-off cannot slip between).
+-- release it in, the episode it ended (its repeat contacts)} (read here, in the same
+-- step, so a hand-off or a reopening cannot slip between).
 local c, conv = KEYS[1], KEYS[2] .. ':' .. ARGV[1]
 local state = redis.call('HGET', conv, 'state')
 if not state then return {'not_found'} end
@@ -25,4 +26,5 @@ for i = 1, #sample, 2 do
     redis.call('HDEL', c .. ':dx', sample[i])
   end
 end
-return {'resolved', redis.call('HGET', conv, 'group') or DEFAULT_GROUP}
+local ended = redis.call('HMGET', conv, 'group', 'repeat_contacts')
+return {'resolved', ended[1] or DEFAULT_GROUP, ended[2] or '0'}

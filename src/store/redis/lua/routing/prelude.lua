@@ -266,7 +266,7 @@ end
 -- written in the same script as the assignment, so none is ever lost or invented.
 local function assign(conv, a, ch, reason)
   -- Everything of the record this reads, in one read.
-  local r = redis.call('HMGET', rkey(conv), 'adopt', 'owner', 'since', 'wq', 'n0', 'n1', 'lang')
+  local r = redis.call('HMGET', rkey(conv), 'adopt', 'owner', 'since', 'wq', 'n0', 'n1', 'lang', 'ep')
   local owner, since = r[2] or '', r[3]
   local sets = {'state', 'assigned', 'agent', a}
   -- An ownerless customer nobody could serve at first: whoever takes them is their
@@ -293,7 +293,8 @@ local function assign(conv, a, ch, reason)
     event(owner, EV_CONVERSATION_COVERED, conv, reason, a)
   end
   local fit, lang = fit_of(a, r[5], r[6], r[7])
-  return {conv, a, reason, ch, since, fit, lang}
+  -- The episode, so the holder's mirror is written only on the episode it belongs to.
+  return {conv, a, reason, ch, since, fit, lang, r[8] or ''}
 end
 
 -- A wait (or a hold) is over: the least loaded online agent takes it, or it joins the
@@ -303,12 +304,12 @@ local function fall_back(conv, ch, out)
   if a then
     out[#out + 1] = assign(conv, a, ch, R_FALLBACK)
   else
-    local r = redis.call('HMGET', rkey(conv), 'priority', 'since')
+    local r = redis.call('HMGET', rkey(conv), 'priority', 'since', 'ep')
     redis.call('HSET', rkey(conv), 'state', 'queued')
     redis.call('HDEL', rkey(conv), 'agent')
     redis.call('ZADD', R .. ':q:' .. ch, queue_score(num(r[1]), num(r[2])), conv)
     waiting_in(conv, ch)
-    out[#out + 1] = {conv, '', 'queued', ch, r[2]}
+    out[#out + 1] = {conv, '', 'queued', ch, r[2], r[3] or ''}
   end
 end
 

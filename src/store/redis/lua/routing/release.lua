@@ -5,20 +5,36 @@
 -- A call's end (ARGV[3] = 'phone') frees only a phone route: a conversation routed on
 -- another channel, or moved to a queue of its own (the supervisor's), keeps its place,
 -- and no tombstone is left; the answer is then {{'kept'}}.
--- ARGV: 1 conversation, 2 now (ms), 3 only this channel (optional). Answers the
--- assignments this made.
+-- A resolve names the episode it ended (ARGV[4], see route.lua): a route serving a later
+-- episode (the conversation reopened meanwhile and routing took the route over) is
+-- kept ({{'kept'}}); otherwise the route goes and `ended` remembers the episode.
+-- ARGV: 1 conversation, 2 now (ms), 3 only this channel (optional, '' for any),
+-- 4 the episode ended (optional). Answers the assignments this made.
 local conv = ARGV[1]
-local r = redis.call('HMGET', rkey(conv), 'state', 'agent', 'channel', 'queue')
+local only, episode = ARGV[3] or '', ARGV[4] and tonumber(ARGV[4])
+local r = redis.call('HMGET', rkey(conv), 'state', 'agent', 'channel', 'queue', 'ep', 'ended')
 local out = {}
-if ARGV[3] and (not r[1] or r[3] ~= ARGV[3] or r[4]) then
+if only ~= '' and (not r[1] or r[3] ~= only or r[4]) then
   return {{'kept'}}
+end
+if episode and r[1] and num(r[5]) > episode then
+  return {{'kept'}}
+end
+-- What ended, for a routing step of this episode that arrives late.
+local function ended()
+  if episode and num(r[6]) <= episode then
+    redis.call('HSET', rkey(conv), 'ended', episode)
+    redis.call('PEXPIRE', rkey(conv), ENDED_KEPT_MS)
+  end
 end
 if not r[1] then
   redis.call('ZADD', R .. ':gone', ARGV[2], conv)
+  ended()
   return out
 end
 waiting_in(conv, nil)
 redis.call('DEL', rkey(conv))
+ended()
 redis.call('ZREM', R .. ':relax', conv)
 local state, a, ch = r[1], r[2], r[3]
 if state == 'assigned' then

@@ -1,7 +1,14 @@
 -- Routes one conversation that needs an agent, or answers where it already stands.
 -- ARGV: 1 conversation, 2 channel, 3 priority, 4 personal agent or '', 5 now (ms),
 --       6 sticky wait (ms), 7 requirements (`routing::Needs::encode`:
---       `exact|any_level|language|any_level_at|anyone_at`).
+--       `exact|any_level|language|any_level_at|anyone_at`), 8 the conversation's episode
+--       (its repeat contacts when the message joined it).
+-- Race closed with resolve (two slots, two scripts each side): a route records the
+-- episode it serves (`ep`), and a released one the episode it ended (`ended`, kept for
+-- ENDED_KEPT_MS). A message of an episode already ended (resolved while this message
+-- was on its way here) is not routed again; one of a later episode (reopened) finds the
+-- route that still stands and takes it over for its episode, so the late release of the
+-- earlier episode leaves it alone (`release.lua`).
 -- Answers {state, agent, reason, queue, personal agent, 1 if chosen now, and the inputs
 -- the decision read: the personal agent's presence ('' if none), 1 if they had room,
 -- the least loaded fitting agent with room ('' if not looked up or none), 1 if the
@@ -9,9 +16,19 @@
 -- the decision against the Rust placement rule (`routing::place`).
 local conv, ch, priority, personal, now = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5])
 local r = rkey(conv)
-local held = redis.call('HMGET', r, 'state', 'agent', 'channel', 'owner', 'queue', 'since')
+local episode = tonumber(ARGV[8] or '0')
+local held = redis.call('HMGET', r, 'state', 'agent', 'channel', 'owner', 'queue', 'since', 'ep', 'ended')
 if held[1] then
+  if episode > num(held[7]) then redis.call('HSET', r, 'ep', episode) end
   return {held[1], held[2] or '', R_ALREADY_ASSIGNED, held[5] or held[3], held[4] or '', 0, '', 0, '', 0}
+end
+if held[8] and num(held[8]) >= episode then
+  -- Resolved after this message joined it: nothing to route.
+  return {'queued', '', R_ALREADY_ASSIGNED, ch, '', 0, '', 0, '', 0}
+end
+if held[8] then
+  redis.call('HDEL', r, 'ended')
+  redis.call('PERSIST', r)
 end
 -- Leaving for another group (a cross-group transfer under way): not routed here again.
 if redis.call('HEXISTS', R .. ':out', conv) == 1 then
@@ -31,7 +48,7 @@ end
 -- Not routed yet, so waiting nowhere (`wq`, see `waiting_in`). Every routing writes
 -- `since`: a record without it was never routed (`set_needs`).
 local fresh = not held[6]
-local fields = {'channel', ch, 'owner', personal, 'since', now, 'priority', priority, 'wq', ''}
+local fields = {'channel', ch, 'owner', personal, 'since', now, 'priority', priority, 'wq', '', 'ep', episode}
 if personal == '' then fields[#fields + 1] = 'adopt'; fields[#fields + 1] = 1 end
 redis.call('HSET', r, unpack(fields))
 set_needs(conv, ARGV[7], fresh)

@@ -2,9 +2,10 @@
 -- (which goes at once to whoever waits). Past the transfer limit it goes to the
 -- supervisor queue instead, so nobody is passed around for ever.
 -- ARGV: 1 conversation, 2 target agent or '', 3 target queue or '', 4 transfer limit.
--- Answers {'not_routed'}, {'unavailable'} or {state, agent, queue, transfers, assignments...}.
+-- Answers {'not_routed'}, {'unavailable'} or {state, agent, queue, transfers, episode,
+-- assignments...}.
 local conv = ARGV[1]
-local r = redis.call('HMGET', rkey(conv), 'state', 'agent', 'channel', 'transfers', 'priority', 'since', 'queue')
+local r = redis.call('HMGET', rkey(conv), 'state', 'agent', 'channel', 'transfers', 'priority', 'since', 'queue', 'ep')
 if not r[1] then return {'not_routed'} end
 local ch, target = r[3], ARGV[2]
 local transfers = num(r[4]) + 1
@@ -67,6 +68,6 @@ if state ~= 'assigned' then
     waiting_in(conv, queue)
   end
 end
-local answer = {state, agent, state == 'queued' and queue or '', transfers}
+local answer = {state, agent, state == 'queued' and queue or '', transfers, r[8] or ''}
 for _, a in ipairs(out) do answer[#answer + 1] = a end
 return answer
