@@ -2,7 +2,8 @@
 //! resolve, on two replicas of one Redis (two stores, each with its own connections and
 //! caches), tried many times. After each try every conversation must stand in exactly
 //! one place: open and routed (held, queued or waiting), or resolved and routed nowhere;
-//! whoever a message is told holds it really does, and loads equal holdings.
+//! whoever a message is told holds it really does, and loads equal holdings. Each race
+//! runs on the embedded store, one Redis and the Redis Cluster.
 //! Tries per case: `SWITCHBOARD_RACE_TRIES` (default 300).
 
 use std::sync::Arc;
@@ -10,10 +11,10 @@ use std::sync::Arc;
 use chrono::Utc;
 use serde_json::json;
 use switchboard::domain::{AgentId, AgentProfile, Capacity, ConversationId, Presence};
-use switchboard::store::{RedisStore, Store, StorePolicy, TransferTarget};
+use switchboard::store::{MemoryStore, RedisStore, Store, StorePolicy, TransferTarget};
 use uuid::Uuid;
 
-use crate::helpers::{ext, inbound, RedisServer};
+use crate::helpers::{cluster_nodes, ext, inbound, RedisServer};
 
 fn tries() -> usize {
     std::env::var("SWITCHBOARD_RACE_TRIES")
@@ -22,15 +23,33 @@ fn tries() -> usize {
         .unwrap_or(300)
 }
 
-/// Two replicas on one Redis, with agents `a` and `b` online and room for every try.
-async fn replicas(server: &RedisServer) -> (Arc<dyn Store>, Arc<dyn Store>) {
+/// Where the two replicas keep their data.
+#[derive(Clone, Copy)]
+enum Backend {
+    /// One embedded store serves both (its lock serialises them: the specification).
+    Memory,
+    Redis,
+    Cluster,
+}
+
+/// Two replicas of one store, with agents `a` and `b` online and room for every try;
+/// the Redis server, when the backend has one of its own, lives as long as they do.
+async fn replicas(backend: Backend) -> (Arc<dyn Store>, Arc<dyn Store>, Option<RedisServer>) {
     let prefix = format!("t{}", Uuid::new_v4().simple());
-    let connect = || -> Arc<dyn Store> {
-        Arc::new(
-            RedisStore::connect(&server.url(), &prefix, StorePolicy::default()).expect("redis"),
-        )
+    let connect = |url: &str| -> Arc<dyn Store> {
+        Arc::new(RedisStore::connect(url, &prefix, StorePolicy::default()).expect("redis"))
     };
-    let (one, two) = (connect(), connect());
+    let (one, two, server) = match backend {
+        Backend::Memory => {
+            let store: Arc<dyn Store> = Arc::new(MemoryStore::new(StorePolicy::default()));
+            (store.clone(), store, None)
+        }
+        Backend::Redis => {
+            let server = RedisServer::start();
+            (connect(&server.url()), connect(&server.url()), Some(server))
+        }
+        Backend::Cluster => (connect(cluster_nodes()), connect(cluster_nodes()), None),
+    };
     for agent in ["a", "b"] {
         let id: AgentId = agent.parse().expect("id");
         let roomy = Capacity {
@@ -45,7 +64,7 @@ async fn replicas(server: &RedisServer) -> (Arc<dyn Store>, Arc<dyn Store>) {
             .await
             .expect("presence");
     }
-    (one, two)
+    (one, two, server)
 }
 
 fn chat(from: &str, text: &str) -> switchboard::domain::InboundMessage {
@@ -108,13 +127,12 @@ async fn assigned_conversation(store: &Arc<dyn Store>, from: &str) -> Conversati
 }
 
 /// Runs `race` `tries()` times on fresh customers; answers the bad outcomes.
-async fn bad_outcomes<F, Fut>(race: F) -> Vec<String>
+async fn bad_outcomes<F, Fut>(backend: Backend, race: F) -> Vec<String>
 where
     F: Fn(Arc<dyn Store>, Arc<dyn Store>, ConversationId, String) -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
-    let server = RedisServer::start();
-    let (one, two) = replicas(&server).await;
+    let (one, two, _server) = replicas(backend).await;
     let mut bad = Vec::new();
     for i in 0..tries() {
         let from = format!("racer-{i}");
@@ -129,9 +147,8 @@ where
     bad
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_resolve_racing_a_new_message_leaves_no_conversation_behind() {
-    let bad = bad_outcomes(|one, two, conv, from| async move {
+async fn a_resolve_racing_a_new_message_leaves_no_conversation_behind(backend: Backend) {
+    let bad = bad_outcomes(backend, |one, two, conv, from| async move {
         let now = Utc::now();
         let resolve = tokio::spawn(async move { one.resolve(&conv, now).await });
         let write =
@@ -143,9 +160,8 @@ async fn a_resolve_racing_a_new_message_leaves_no_conversation_behind() {
     assert!(bad.is_empty(), "{} bad of {}: {bad:#?}", bad.len(), tries());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_transfer_racing_a_resolve_leaves_no_conversation_behind() {
-    let bad = bad_outcomes(|one, two, conv, from| async move {
+async fn a_transfer_racing_a_resolve_leaves_no_conversation_behind(backend: Backend) {
+    let bad = bad_outcomes(backend, |one, two, conv, from| async move {
         let now = Utc::now();
         let (c1, c2) = (conv.clone(), conv.clone());
         let to_b = TransferTarget::Agent("b".parse().expect("id"));
@@ -165,9 +181,8 @@ async fn a_transfer_racing_a_resolve_leaves_no_conversation_behind() {
     assert!(bad.is_empty(), "{} bad of {}: {bad:#?}", bad.len(), tries());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_resolves_racing_a_message_leave_no_conversation_behind() {
-    let bad = bad_outcomes(|one, two, conv, from| async move {
+async fn two_resolves_racing_a_message_leave_no_conversation_behind(backend: Backend) {
+    let bad = bad_outcomes(backend, |one, two, conv, from| async move {
         let now = Utc::now();
         let (c1, c2) = (conv.clone(), conv.clone());
         let first = tokio::spawn({
@@ -187,3 +202,28 @@ async fn two_resolves_racing_a_message_leave_no_conversation_behind() {
     .await;
     assert!(bad.is_empty(), "{} bad of {}: {bad:#?}", bad.len(), tries());
 }
+
+/// Each race on every backend: `memory::…`, `redis::…` (two replicas on one server) and
+/// `cluster::…` (two replicas on the Redis Cluster).
+macro_rules! on_every_backend {
+    ($($name:ident),* $(,)?) => {
+        mod memory {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+               async fn $name() { super::$name(super::Backend::Memory).await } )*
+        }
+        mod redis {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+               async fn $name() { super::$name(super::Backend::Redis).await } )*
+        }
+        mod cluster {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+               async fn $name() { super::$name(super::Backend::Cluster).await } )*
+        }
+    };
+}
+
+on_every_backend!(
+    a_resolve_racing_a_new_message_leaves_no_conversation_behind,
+    a_transfer_racing_a_resolve_leaves_no_conversation_behind,
+    two_resolves_racing_a_message_leave_no_conversation_behind,
+);

@@ -13,7 +13,8 @@ use crate::domain::{Channel, RouteReason, DEFAULT_GROUP, DEFAULT_TIER};
 use crate::routing::{EventKind, CANDIDATES, QUEUES, QUEUE_SCAN, SUPERVISOR_QUEUE};
 use crate::store::EVENTS_KEPT;
 
-/// How long a released route leaves the episode it ended (`ended`, see `release.lua`):
+/// How long a released route leaves the episode it ended (`:end:<conv>`, see
+/// `release.lua`):
 /// far longer than any routing step that read the conversation before its resolve takes
 /// to arrive (2 s timeouts, a few retries).
 pub const ENDED_KEPT_MS: u64 = 10 * 60 * 1000;

@@ -22,7 +22,9 @@
 --                             adopt (1: nobody could serve the ownerless customer; whoever
 --                             takes it becomes their personal agent); with requirements:
 --                             needs (tags required now), n0 (at first), n1 (any level),
---                             lang, step (0, 1, 2), t2 (when nothing is required, ms)
+--                             lang, step (0, 1, 2), t2 (when nothing is required, ms);
+--                             ep (the conversation's episode: its repeat contacts)
+--   :end:<conv>        string the episode a resolve ended, kept ENDED_KEPT_MS (route.lua)
 --   :relax             zset   conversations with requirements, by when they next relax
 --   :q:<ch>            zset   queued conversations, by priority then time waited
 --   :q:supervisor      zset   conversations transferred too often (nobody drains it automatically)

@@ -7,12 +7,13 @@
 -- and no tombstone is left; the answer is then {{'kept'}}.
 -- A resolve names the episode it ended (ARGV[4], see route.lua): a route serving a later
 -- episode (the conversation reopened meanwhile and routing took the route over) is
--- kept ({{'kept'}}); otherwise the route goes and `ended` remembers the episode.
+-- kept ({{'kept'}}); otherwise the route goes and `:end:<conv>` remembers the episode
+-- for ENDED_KEPT_MS.
 -- ARGV: 1 conversation, 2 now (ms), 3 only this channel (optional, '' for any),
 -- 4 the episode ended (optional). Answers the assignments this made.
 local conv = ARGV[1]
 local only, episode = ARGV[3] or '', ARGV[4] and tonumber(ARGV[4])
-local r = redis.call('HMGET', rkey(conv), 'state', 'agent', 'channel', 'queue', 'ep', 'ended')
+local r = redis.call('HMGET', rkey(conv), 'state', 'agent', 'channel', 'queue', 'ep')
 local out = {}
 if only ~= '' and (not r[1] or r[3] ~= only or r[4]) then
   return {{'kept'}}
@@ -22,9 +23,8 @@ if episode and r[1] and num(r[5]) > episode then
 end
 -- What ended, for a routing step of this episode that arrives late.
 local function ended()
-  if episode and num(r[6]) <= episode then
-    redis.call('HSET', rkey(conv), 'ended', episode)
-    redis.call('PEXPIRE', rkey(conv), ENDED_KEPT_MS)
+  if episode and num(redis.call('GET', R .. ':end:' .. conv)) <= episode then
+    redis.call('SET', R .. ':end:' .. conv, episode, 'PX', ENDED_KEPT_MS)
   end
 end
 if not r[1] then

@@ -4,9 +4,10 @@
 --       `exact|any_level|language|any_level_at|anyone_at`), 8 the conversation's episode
 --       (its repeat contacts when the message joined it).
 -- Race closed with resolve (two slots, two scripts each side): a route records the
--- episode it serves (`ep`), and a released one the episode it ended (`ended`, kept for
--- ENDED_KEPT_MS). A message of an episode already ended (resolved while this message
--- was on its way here) is not routed again; one of a later episode (reopened) finds the
+-- episode it serves (`ep`), and a released one leaves the episode it ended in
+-- `:end:<conv>` (a key of its own, which earlier versions' scripts never meet, kept for
+-- ENDED_KEPT_MS). A message of an episode already ended (resolved while this message was
+-- on its way here) is not routed again; one of a later episode (reopened) finds the
 -- route that still stands and takes it over for its episode, so the late release of the
 -- earlier episode leaves it alone (`release.lua`).
 -- Answers {state, agent, reason, queue, personal agent, 1 if chosen now, and the inputs
@@ -17,18 +18,15 @@
 local conv, ch, priority, personal, now = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5])
 local r = rkey(conv)
 local episode = tonumber(ARGV[8] or '0')
-local held = redis.call('HMGET', r, 'state', 'agent', 'channel', 'owner', 'queue', 'since', 'ep', 'ended')
+local held = redis.call('HMGET', r, 'state', 'agent', 'channel', 'owner', 'queue', 'since', 'ep')
 if held[1] then
   if episode > num(held[7]) then redis.call('HSET', r, 'ep', episode) end
   return {held[1], held[2] or '', R_ALREADY_ASSIGNED, held[5] or held[3], held[4] or '', 0, '', 0, '', 0}
 end
-if held[8] and num(held[8]) >= episode then
+local ended = redis.call('GET', R .. ':end:' .. conv)
+if ended and tonumber(ended) >= episode then
   -- Resolved after this message joined it: nothing to route.
   return {'queued', '', R_ALREADY_ASSIGNED, ch, '', 0, '', 0, '', 0}
-end
-if held[8] then
-  redis.call('HDEL', r, 'ended')
-  redis.call('PERSIST', r)
 end
 -- Leaving for another group (a cross-group transfer under way): not routed here again.
 if redis.call('HEXISTS', R .. ':out', conv) == 1 then
