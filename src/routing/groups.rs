@@ -153,6 +153,13 @@ impl Groups {
         self.of(group).release(conv, now)
     }
 
+    /// `RoutingEngine::drop_from_portfolio` in the agent's group.
+    pub fn drop_from_portfolio(&mut self, agent: &AgentId) {
+        if let Some(routing) = self.of_agent_mut(agent) {
+            routing.drop_from_portfolio(agent);
+        }
+    }
+
     /// `RoutingEngine::release_call` in the conversation's group.
     pub fn release_call(
         &mut self,

@@ -22,6 +22,7 @@ mod metrics;
 mod on_cluster;
 mod ops;
 mod outbound;
+mod portfolios;
 mod practices;
 mod queued_callers;
 mod races;

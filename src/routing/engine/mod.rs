@@ -394,6 +394,14 @@ impl Routing {
             .unwrap_or_default()
     }
 
+    /// A customer of `agent` was merged into one who keeps their own personal agent (or
+    /// the same one): `agent` has one customer fewer. `forget_customer.lua` mirrors it.
+    pub fn drop_from_portfolio(&mut self, agent: &AgentId) {
+        if let Some(a) = self.agents.get_mut(agent) {
+            a.portfolio = a.portfolio.saturating_sub(1);
+        }
+    }
+
     /// A call ended: forgets `conv`'s route only while it is the call's (routed on the
     /// phone channel, in no queue of its own), freeing the phone unit; a conversation
     /// routed on another channel, or in the supervisor queue, keeps its place (`None`).

@@ -81,6 +81,9 @@ impl State {
             self.identities.insert(identity.clone(), target.clone());
         }
         let t = self.customer_mut(target)?;
+        // The survivor keeps their own personal agent: the merged customer's no longer
+        // counts them (one customer, counted once, even when it is the same agent).
+        let dropped = t.personal_agent.as_ref().and(src.personal_agent.clone());
         t.identities.extend(src.identities.iter().cloned());
         for conv in &src.conversations {
             if !t.conversations.contains(conv) {
@@ -110,6 +113,9 @@ impl State {
         }
         src.merged_into = Some(target.clone());
         self.customers.insert(source.clone(), src);
+        if let Some(agent) = &dropped {
+            self.routing.drop_from_portfolio(agent);
+        }
         // As on Redis, where the freed unit's assignments are recorded after the survivor
         // took over the merged customer's fields.
         self.adopt(&released);

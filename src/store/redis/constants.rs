@@ -61,7 +61,7 @@ mod tests {
     use super::*;
 
     /// Every Lua source, as `include_str!` embeds it.
-    const SOURCES: [(&str, &str); 26] = [
+    const SOURCES: [(&str, &str); 27] = [
         ("ingest", include_str!("lua/ingest.lua")),
         ("merge_out", include_str!("lua/merge_out.lua")),
         ("merge_in", include_str!("lua/merge_in.lua")),
@@ -79,6 +79,10 @@ mod tests {
         ("transfer", include_str!("lua/routing/transfer.lua")),
         ("require", include_str!("lua/routing/require.lua")),
         ("raise", include_str!("lua/routing/raise.lua")),
+        (
+            "forget_customer",
+            include_str!("lua/routing/forget_customer.lua"),
+        ),
         ("snapshot", include_str!("lua/routing/snapshot.lua")),
         ("hand_off", include_str!("lua/routing/hand_off.lua")),
         ("take_over", include_str!("lua/routing/take_over.lua")),

@@ -53,6 +53,11 @@ impl Keys {
         format!("{}:c:{{{id}}}", self.prefix)
     }
 
+    /// Portfolio drops a merge into this customer still owes (merged customer → agent).
+    pub fn customer_portfolio_drops(&self, id: &CustomerId) -> String {
+        format!("{}:pfdrop", self.customer(id))
+    }
+
     pub fn customer_identities(&self, id: &CustomerId) -> String {
         format!("{}:ids", self.customer(id))
     }

@@ -9,7 +9,7 @@ use serde::{Deserialize, Deserializer};
 use super::codec::{corrupt, from_redis, parse_customer};
 use super::ingest::{script_answer, ScriptAnswer};
 use super::RedisStore;
-use crate::domain::{CustomerId, Identity, RoutingGroup, DEFAULT_QUEUE};
+use crate::domain::{AgentId, CustomerId, Identity, RoutingGroup, DEFAULT_QUEUE};
 use crate::store::{StoreError, MAX_HOPS};
 
 /// What merge_out hands to merge_in: everything of S that T absorbs.
@@ -66,6 +66,7 @@ impl RedisStore {
         // `source` may have gone into another customer first; finish that merge (the
         // merge_in is idempotent, and its first runner may have died) either way.
         let absorbed_by = self.absorb(&into, source, &raw, now).await?;
+        self.settle_portfolios(&absorbed_by).await?;
         if let Some(open) = &snapshot.open {
             // Its timeline joined the survivor's conversation, which routing owns now.
             let group = match &snapshot.open_group {
@@ -125,6 +126,38 @@ impl RedisStore {
         Err(StoreError::Contention(format!(
             "absorbing {source} kept moving"
         )))
+    }
+
+    /// Settles the portfolio drops merges into `survivor` left owing (`merge_in.lua`):
+    /// each merged customer's former personal agent counts one customer fewer, once
+    /// (`forget_customer.lua`), then the debt is cleared.
+    async fn settle_portfolios(&self, survivor: &CustomerId) -> Result<(), StoreError> {
+        let debts = self.keys.customer_portfolio_drops(survivor);
+        let owed: Vec<(String, String)> = redis::cmd("HGETALL")
+            .arg(&debts)
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(from_redis)?;
+        for (merged, agent) in owed {
+            let agent: AgentId = agent.parse().map_err(corrupt)?;
+            let group = self.agent_group(&agent).await?;
+            let _: i64 = self
+                .routing_scripts
+                .forget_customer
+                .key(self.keys.routing(&group))
+                .arg(&merged)
+                .arg(agent.as_str())
+                .invoke_async(&mut self.conn.clone())
+                .await
+                .map_err(from_redis)?;
+            let _: i64 = redis::cmd("HDEL")
+                .arg(&debts)
+                .arg(&merged)
+                .query_async(&mut self.conn.clone())
+                .await
+                .map_err(from_redis)?;
+        }
+        Ok(())
     }
 
     /// The customer that holds `id`'s data now (follows `merged_into`).

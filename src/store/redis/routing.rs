@@ -40,6 +40,7 @@ pub(super) struct RoutingScripts {
     pub(super) leave_group: Script,
     pub(super) require: Script,
     pub(super) raise: Script,
+    pub(super) forget_customer: Script,
 }
 
 impl RoutingScripts {
@@ -59,6 +60,7 @@ impl RoutingScripts {
             leave_group: with_prelude(include_str!("lua/routing/leave_group.lua")),
             require: with_prelude(include_str!("lua/routing/require.lua")),
             raise: with_prelude(include_str!("lua/routing/raise.lua")),
+            forget_customer: with_prelude(include_str!("lua/routing/forget_customer.lua")),
         }
     }
 }

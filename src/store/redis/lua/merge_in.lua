@@ -39,8 +39,15 @@ if #s.dx > 0 then
   redis.call('HSET', c, 'dxt', now + slack)
 end
 -- The personal agent comes with their group (a customer belongs to their agent's group).
-if s.personal_agent ~= cjson.null and redis.call('HSETNX', c, 'personal_agent', s.personal_agent) == 1 then
-  redis.call('HSET', c, 'group', s.group ~= cjson.null and s.group or DEFAULT_GROUP)
+-- A survivor with their own keeps them, and S's agent is owed one customer fewer: the
+-- debt is kept here (:pfdrop, in this same step) and settled in the agent's group by
+-- forget_customer.lua, so a saga that dies between the two still settles it later.
+if s.personal_agent ~= cjson.null then
+  if redis.call('HSETNX', c, 'personal_agent', s.personal_agent) == 1 then
+    redis.call('HSET', c, 'group', s.group ~= cjson.null and s.group or DEFAULT_GROUP)
+  else
+    redis.call('HSET', c .. ':pfdrop', ARGV[1], s.personal_agent)
+  end
 end
 if s.display_name ~= cjson.null then redis.call('HSETNX', c, 'display_name', s.display_name) end
 

@@ -25,6 +25,7 @@
 --                             lang, step (0, 1, 2), t2 (when nothing is required, ms);
 --                             ep (the conversation's episode: its repeat contacts)
 --   :end:<conv>        string the episode a resolve ended, kept ENDED_KEPT_MS (route.lua)
+--   :dropped           set    merged customers already counted out of a portfolio
 --   :relax             zset   conversations with requirements, by when they next relax
 --   :q:<ch>            zset   queued conversations, by priority then time waited
 --   :q:supervisor      zset   conversations transferred too often (nobody drains it automatically)
@@ -99,6 +100,14 @@ local function add_to_portfolio(a)
     redis.call('ZADD', R .. ':pf:' .. ch, 'XX', 'INCR', 1048576, a)
   end
   reindex_tags(a)
+end
+
+-- A customer of `a` merged into one who keeps their own personal agent: one customer
+-- fewer (`RoutingEngine::drop_from_portfolio`).
+local function drop_from_portfolio(a)
+  if num(redis.call('HGET', akey(a), 'portfolio')) == 0 then return end
+  redis.call('HINCRBY', akey(a), 'portfolio', -1)
+  reindex_all(a)
 end
 
 -- Takes an agent out of every choice index (removed, moved, or about to change tags).
