@@ -41,11 +41,13 @@ end
 -- The personal agent comes with their group (a customer belongs to their agent's group).
 -- A survivor with their own keeps them, and S's agent is owed one customer fewer: the
 -- debt is kept here (:pfdrop, in this same step) and settled in the agent's group by
--- forget_customer.lua, so a saga that dies between the two still settles it later.
+-- forget_customer.lua, so a saga that dies between the two still settles it later. Only
+-- when S was merged into this customer itself: S's snapshot replayed here through a
+-- chain (S into U, U since into this one) was counted when U absorbed it.
 if s.personal_agent ~= cjson.null then
   if redis.call('HSETNX', c, 'personal_agent', s.personal_agent) == 1 then
     redis.call('HSET', c, 'group', s.group ~= cjson.null and s.group or DEFAULT_GROUP)
-  else
+  elseif s.merged_into == ARGV[3] then
     redis.call('HSET', c .. ':pfdrop', ARGV[1], s.personal_agent)
   end
 end
