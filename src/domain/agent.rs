@@ -315,6 +315,9 @@ pub struct AgentView {
     pub load: BTreeMap<String, u32>,
     /// Customers whose personal agent this is.
     pub portfolio: u64,
+    /// Conversations held whose call has ended (after-call work): on the agent's desk,
+    /// taking no unit.
+    pub after_call: u32,
     /// The index over the ratings of the conversations this agent served.
     pub satisfaction: Option<Satisfaction>,
 }

@@ -90,7 +90,8 @@ pub struct CallEventRequest {
 
 /// What happened to a call: `menu_entered`, `agent_requested` (0 pressed or a person
 /// asked for: routed to a human at once), `self_served`, `answered`, `hung_up` (frees the
-/// agent's phone unit). Menu time is observed in `switchboard_ivr_seconds`.
+/// call's phone unit only: the agent keeps the conversation as after-call work). Menu
+/// time is observed in `switchboard_ivr_seconds`.
 #[utoipa::path(
     post,
     path = "/v1/calls/{external_id}/events",

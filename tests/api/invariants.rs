@@ -494,9 +494,9 @@ impl Sim {
                 );
             }
             assert_eq!(
-                load,
+                load + a.after_call,
                 held.get(a.id.as_str()).copied().unwrap_or(0),
-                "{context}: {}'s load matches what it holds",
+                "{context}: {}'s load and after-call work match what it holds",
                 a.id
             );
             if a.presence == Presence::Online {
@@ -522,8 +522,8 @@ impl Sim {
                 }
             }
             snapshot.push(format!(
-                "{}:{:?}:{:?}:{}",
-                a.id, a.presence, a.load, a.portfolio
+                "{}:{:?}:{:?}:{}:{}",
+                a.id, a.presence, a.load, a.portfolio, a.after_call
             ));
         }
         // The deployment-wide gauges' source agrees too.

@@ -189,7 +189,7 @@ async fn a_queued_caller_is_redirected_to_the_agent_routing_assigns_exactly_once
 }
 
 #[tokio::test]
-async fn a_caller_who_hangs_up_in_the_queue_leaves_it_and_is_never_connected() {
+async fn a_caller_who_hangs_up_in_the_queue_is_never_connected_but_called_back() {
     let redis = RedisServer::start();
     let (api, seen) = twilio_api();
     let (one, two) = (replica(&redis, &api).await, replica(&redis, &api).await);
@@ -204,10 +204,23 @@ async fn a_caller_who_hangs_up_in_the_queue_leaves_it_and_is_never_connected() {
         "still talking to the first caller"
     );
 
-    // The line frees: nobody is waiting any more, so nothing is assigned or redirected.
+    // The line frees: nobody is on the line any more, so no call is redirected; the
+    // conversation still waits in the queue (no conversation is left behind), and the
+    // freed agent takes it to call the customer back.
     hang_up(&one, &sid(1), false).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(phone_load(&one).await, 0, "freed once, taken by nobody");
+    assert_eq!(
+        phone_load(&one).await,
+        1,
+        "the unit freed once, for the call-back"
+    );
+    let call = one.admin_json(&format!("/v1/calls/{}", sid(3))).await;
+    let conv = call["conversation_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let view = one.admin_json(&format!("/v1/conversations/{conv}")).await;
+    assert_eq!(view["agent_id"], "a", "{view}");
     let seen = seen.lock().expect("lock");
     assert!(seen.redirects.is_empty(), "{:?}", seen.redirects);
     assert!(seen.refused.is_empty(), "{:?}", seen.refused);

@@ -286,6 +286,48 @@ async fn hanging_up_a_call_that_joined_a_chat_leaves_the_chat_with_its_holder() 
     .await;
 }
 
+/// A conversation the call itself was routed on stays with its holder when the call
+/// ends, as after-call work: the phone unit is free, the desk still shows it, and the
+/// customer's next message reaches the same agent (nobody becomes their new personal
+/// agent).
+#[tokio::test]
+async fn a_call_routed_conversation_stays_with_its_agent_after_the_call_ends() {
+    on_both_stores(|app| async move {
+        app.agent_online("ann").await;
+        let call = post_as(
+            &app,
+            ADAPTER_TOKEN,
+            "/v1/calls",
+            &json!({ "external_id": "CA-wrap", "from": "+14155550177", "to": "+18005550000" }),
+        )
+        .await;
+        assert_eq!(call.status(), 200);
+        // A caller we do not know meets the menu and asks for a person.
+        let human = json!({ "event": "agent_requested" });
+        post_as(&app, ADAPTER_TOKEN, "/v1/calls/CA-wrap/events", &human).await;
+        let call = app.admin_json("/v1/calls/CA-wrap").await;
+        assert_eq!(call["agent_id"], "ann", "{call}");
+        let conv = id(&call, "conversation_id");
+        let ended = json!({ "event": "hung_up" });
+        post_as(&app, ADAPTER_TOKEN, "/v1/calls/CA-wrap/events", &ended).await;
+        let ann = app.admin_json("/v1/agents/ann").await;
+        let counts = |a: &Value| (a["load"]["phone"].as_u64(), a["after_call"].as_u64());
+        assert_eq!(counts(&ann), (Some(0), Some(1)), "{ann}");
+        let view = app.admin_json(&format!("/v1/conversations/{conv}")).await;
+        assert_eq!(view["agent_id"], "ann", "{view}");
+        let sms = message("phone", Some("sms"), "+14155550177", "one more thing");
+        let sms = app.ingest(&sms).await;
+        assert_eq!(sms["route"]["agent_id"], "ann", "{sms}");
+        assert_eq!(sms["route"]["reason"], "already_assigned", "{sms}");
+        // Resolving ends the after-call work.
+        let path = format!("/v1/conversations/{conv}/resolve");
+        assert_eq!(app.admin_post(&path, &json!({})).await.status(), 200);
+        let ann = app.admin_json("/v1/agents/ann").await;
+        assert_eq!(counts(&ann), (Some(0), Some(0)), "{ann}");
+    })
+    .await;
+}
+
 async fn twilio(
     app: &TestApp,
     path: &str,

@@ -59,7 +59,7 @@ impl Routing {
         };
         let made = match rec.holding {
             Holding::Assigned(agent) => {
-                self.give_back(&agent, rec.channel);
+                self.let_go(&agent, rec.channel, rec.wrap);
                 self.drain(&agent, rec.channel, now)
             }
             _ => Vec::new(),
@@ -97,6 +97,7 @@ impl Routing {
             priority: handoff.priority,
             transfers: handoff.transfers,
             queue: None,
+            wrap: false,
             // The customer's personal agent belongs to the other group.
             adopt: false,
             // Requirements stay in the group that set them: an explicit transfer chose

@@ -30,6 +30,8 @@ struct AgentRec {
     presence: Presence,
     load: BTreeMap<Channel, u32>,
     portfolio: u64,
+    /// Conversations held whose call ended: no unit taken.
+    after_call: u32,
     /// What the agent can do (`AgentProfile::tags`).
     tags: Vec<String>,
 }
@@ -60,6 +62,7 @@ impl AgentRec {
                 .map(|c| (c.as_str().to_owned(), self.load(*c)))
                 .collect(),
             portfolio: self.portfolio,
+            after_call: self.after_call,
             satisfaction: None,
         }
     }
@@ -87,6 +90,8 @@ struct RouteRec {
     transfers: u32,
     /// A queue other than the channel's (the supervisor queue).
     queue: Option<String>,
+    /// Its call ended: held as after-call work, without a unit (`release_call`).
+    wrap: bool,
     /// Nobody could serve the customer when they had no personal agent: whoever takes
     /// the conversation first becomes their personal agent.
     adopt: bool,
@@ -167,6 +172,7 @@ impl Routing {
             presence: Presence::Offline,
             load: BTreeMap::new(),
             portfolio: 0,
+            after_call: 0,
             tags: Vec::new(),
         });
         rec.tags = profile.tags();
@@ -230,10 +236,11 @@ impl Routing {
         );
         let mut made = Vec::new();
         for conv in held {
-            let Some(channel) = self.routes.get(&conv).map(|r| r.channel) else {
+            let Some(rec) = self.routes.get_mut(&conv) else {
                 continue;
             };
-            self.give_back(id, channel);
+            let (channel, wrap) = (rec.channel, std::mem::take(&mut rec.wrap));
+            self.let_go(id, channel, wrap);
             made.extend(self.replace_without_waiting(&conv, now));
         }
         made
@@ -295,6 +302,7 @@ impl Routing {
             priority: req.priority,
             transfers: 0,
             queue: None,
+            wrap: false,
             adopt: req.personal_agent.is_none(),
             relax_due: needs.next_relax(0),
             needs,
@@ -402,20 +410,29 @@ impl Routing {
         }
     }
 
-    /// A call ended: forgets `conv`'s route only while it is the call's (routed on the
-    /// phone channel, in no queue of its own), freeing the phone unit; a conversation
-    /// routed on another channel, or in the supervisor queue, keeps its place (`None`).
-    /// `release.lua` with a channel mirrors it.
+    /// A call ended: frees the phone unit `conv` is held on; its holder keeps it as
+    /// after-call work (no unit), and the freed unit serves whoever waits. A
+    /// conversation routed on another channel, queued or waiting (a callback), in the
+    /// supervisor queue or already after its call keeps its place (`None`). `release.lua`
+    /// with a channel mirrors it.
     pub fn release_call(
         &mut self,
         conv: &ConversationId,
         now: DateTime<Utc>,
     ) -> Option<Vec<Assignment>> {
-        let rec = self.routes.get(conv)?;
-        if rec.channel != Channel::Phone || rec.queue.is_some() {
+        let rec = self.routes.get_mut(conv)?;
+        let Holding::Assigned(agent) = rec.holding.clone() else {
+            return None;
+        };
+        if rec.channel != Channel::Phone || rec.queue.is_some() || rec.wrap {
             return None;
         }
-        Some(self.release(conv, now))
+        rec.wrap = true;
+        self.give_back(&agent, Channel::Phone);
+        if let Some(a) = self.agents.get_mut(&agent) {
+            a.after_call += 1;
+        }
+        Some(self.drain(&agent, Channel::Phone, now))
     }
 
     /// Forgets a resolved conversation; its agent's freed unit goes to whoever waits.
@@ -424,9 +441,10 @@ impl Routing {
             Some(RouteRec {
                 holding: Holding::Assigned(agent),
                 channel,
+                wrap,
                 ..
             }) => {
-                self.give_back(&agent, channel);
+                self.let_go(&agent, channel, wrap);
                 self.drain(&agent, channel, now)
             }
             _ => Vec::new(),

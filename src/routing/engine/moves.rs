@@ -35,7 +35,10 @@ impl Routing {
         }
         let old = match &rec.holding {
             Holding::Assigned(agent) => {
-                self.give_back(agent, rec.channel);
+                self.let_go(agent, rec.channel, rec.wrap);
+                if let Some(r) = self.routes.get_mut(conv) {
+                    r.wrap = false;
+                }
                 Some(agent.clone())
             }
             _ => None,
@@ -105,6 +108,17 @@ impl Routing {
             route,
             transfers,
             assignments,
+        }
+    }
+
+    /// Frees what `agent` held a conversation with: its unit, or, for one whose call
+    /// ended (`wrap`), its place in the agent's after-call work. `unhold` in Lua.
+    pub(super) fn let_go(&mut self, agent: &AgentId, channel: Channel, wrap: bool) {
+        if !wrap {
+            return self.give_back(agent, channel);
+        }
+        if let Some(a) = self.agents.get_mut(agent) {
+            a.after_call = a.after_call.saturating_sub(1);
         }
     }
 

@@ -281,6 +281,10 @@ pub(super) fn agent_view(
             .get("portfolio")
             .and_then(|v| v.parse().ok())
             .unwrap_or(0),
+        after_call: map
+            .get("after_call")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0),
         satisfaction: None,
     }))
 }

@@ -1,5 +1,5 @@
 //! Freeing what a conversation holds in routing: on resolve and merge (whatever it
-//! holds), and on a call's end (only a phone route), with `release.lua`.
+//! holds), and on a call's end (only the call's phone unit), with `release.lua`.
 
 use chrono::{DateTime, Utc};
 
@@ -38,9 +38,10 @@ impl RedisStore {
         self.recorded(made, group, now).await
     }
 
-    /// A call's end: frees the conversation's route only while it is a phone route in
-    /// the phone queue's keeping (held on a phone unit, queued or waiting for one);
-    /// `None` when it is routed otherwise and keeps its place.
+    /// A call's end: frees the phone unit the conversation is held on, which its holder
+    /// keeps as after-call work; `None` when it holds none (routed on another channel,
+    /// queued or waiting, in the supervisor queue, or already after its call) and keeps
+    /// its place.
     pub(super) async fn release_call(
         &self,
         group: &RoutingGroup,

@@ -367,11 +367,11 @@ impl Store for RedisStore {
         now: DateTime<Utc>,
     ) -> Result<Vec<Assignment>, StoreError> {
         let group = self.conversation_group(id).await?;
-        let Some(made) = self.release_call(&group, id, now).await? else {
-            return Ok(Vec::new());
-        };
-        self.mirror_agent(id, None, "").await?;
-        Ok(made)
+        // The holder keeps the conversation (after-call work): its mirror stands.
+        Ok(self
+            .release_call(&group, id, now)
+            .await?
+            .unwrap_or_default())
     }
 
     async fn record_thread(

@@ -7,7 +7,7 @@
 -- or {record, assignments...}; a record is `group|agent|channel|priority|since|transfers|started`.
 local conv = ARGV[1]
 local out_key = R .. ':out'
-local r = redis.call('HMGET', rkey(conv), 'state', 'agent', 'channel', 'transfers', 'priority', 'since', 'queue')
+local r = redis.call('HMGET', rkey(conv), 'state', 'agent', 'channel', 'transfers', 'priority', 'since', 'queue', 'wrap')
 if not r[1] then
   local record = redis.call('HGET', out_key, conv)
   if record then return {record} end
@@ -23,7 +23,7 @@ redis.call('DEL', rkey(conv))
 redis.call('ZREM', R .. ':relax', conv)
 local out = {record}
 if r[1] == 'assigned' then
-  unhold(conv, r[2], ch)
+  unhold(conv, r[2], ch, r[8])
   drain(r[2], ch, out)
 elseif r[1] == 'waiting' then
   redis.call('ZREM', R .. ':w:' .. r[2] .. ':' .. ch, conv)

@@ -4,7 +4,8 @@
 -- conversation is assigned twice, whatever the number of replicas. Groups never share
 -- a script. Layout (suffixes of KEYS[1]):
 --   :agents            set    agent ids
---   :a:<agent>         hash   profile, presence, cap:<ch>, load:<ch>, portfolio, tags
+--   :a:<agent>         hash   profile, presence, cap:<ch>, load:<ch>, portfolio, tags,
+--                             after_call (conversations held whose call ended)
 --                             (' l:es s:billing:1 s:billing:2 ': what `fits` reads), itags
 --                             ('l:es s:billing=2': the index entries, skills at their level)
 --   :pf:<ch>           zset   online agents with room on <ch>, by portfolio * 2^20 + load
@@ -23,7 +24,8 @@
 --                             takes it becomes their personal agent); with requirements:
 --                             needs (tags required now), n0 (at first), n1 (any level),
 --                             lang, step (0, 1, 2), t2 (when nothing is required, ms);
---                             ep (the conversation's episode: its repeat contacts)
+--                             ep (the conversation's episode: its repeat contacts),
+--                             wrap (1: its call ended; held as after-call work, no unit)
 --   :end:<conv>        string the episode a resolve ended, kept ENDED_KEPT_MS (route.lua)
 --   :dropped           set    merged customers already counted out of a portfolio
 --   :relax             zset   conversations with requirements, by when they next relax
@@ -334,9 +336,16 @@ local function place_queued(conv, ch, needs, out)
   out[#out + 1] = assign(conv, a, ch, own and R_PERSONAL_AGENT or R_FALLBACK)
 end
 
--- Takes `conv` from its holder `a`, giving the unit back.
-local function unhold(conv, a, ch)
-  if num(redis.call('HGET', akey(a), 'load:' .. ch)) > 0 then
+-- Takes `conv` from its holder `a`, giving the unit back; one whose call ended (`wrap`:
+-- held as after-call work, without a unit, see release.lua) leaves the agent's
+-- after-call count instead (`RoutingEngine::let_go`).
+local function unhold(conv, a, ch, wrap)
+  if wrap then
+    redis.call('HDEL', rkey(conv), 'wrap')
+    if num(redis.call('HGET', akey(a), 'after_call')) > 0 then
+      redis.call('HINCRBY', akey(a), 'after_call', -1)
+    end
+  elseif num(redis.call('HGET', akey(a), 'load:' .. ch)) > 0 then
     redis.call('HINCRBY', akey(a), 'load:' .. ch, -1)
   end
   redis.call('ZREM', R .. ':held:' .. a, conv)
@@ -347,9 +356,9 @@ end
 -- queue), oldest first; the owners stay.
 local function hand_back(a, out)
   for _, conv in ipairs(redis.call('ZRANGE', R .. ':held:' .. a, 0, -1)) do
-    local ch = redis.call('HGET', rkey(conv), 'channel')
-    unhold(conv, a, ch)
-    fall_back(conv, ch, out)
+    local h = redis.call('HMGET', rkey(conv), 'channel', 'wrap')
+    unhold(conv, a, h[1], h[2])
+    fall_back(conv, h[1], out)
   end
 end
 

@@ -2,9 +2,11 @@
 -- the freed unit goes at once to whoever waits for that agent, then to the queue.
 -- A conversation not routed here leaves a tombstone in :gone, so a cross-group hand-off
 -- still under way does not route it here afterwards (see take_over.lua).
--- A call's end (ARGV[3] = 'phone') frees only a phone route: a conversation routed on
--- another channel, or moved to a queue of its own (the supervisor's), keeps its place,
--- and no tombstone is left; the answer is then {{'kept'}}.
+-- A call's end (ARGV[3] = 'phone') frees only the call's phone unit: a conversation held
+-- on one stays with its holder as after-call work (`wrap`, counted in their
+-- `after_call`, no unit) and the unit serves whoever waits; a conversation routed on
+-- another channel, queued or waiting (a callback), or in a queue of its own (the
+-- supervisor's) keeps its place, and the answer is {{'kept'}}.
 -- A resolve names the episode it ended (ARGV[4], see route.lua): a route serving a later
 -- episode (the conversation reopened meanwhile and routing took the route over) is
 -- kept ({{'kept'}}); otherwise the route goes and `:end:<conv>` remembers the episode
@@ -13,10 +15,19 @@
 -- 4 the episode ended (optional). Answers the assignments this made.
 local conv = ARGV[1]
 local only, episode = ARGV[3] or '', ARGV[4] and tonumber(ARGV[4])
-local r = redis.call('HMGET', rkey(conv), 'state', 'agent', 'channel', 'queue', 'ep')
+local r = redis.call('HMGET', rkey(conv), 'state', 'agent', 'channel', 'queue', 'ep', 'wrap')
 local out = {}
-if only ~= '' and (not r[1] or r[3] ~= only or r[4]) then
-  return {{'kept'}}
+if only ~= '' then
+  if r[1] ~= 'assigned' or r[3] ~= only or r[4] or r[6] then return {{'kept'}} end
+  local a, ch = r[2], r[3]
+  if num(redis.call('HGET', akey(a), 'load:' .. ch)) > 0 then
+    redis.call('HINCRBY', akey(a), 'load:' .. ch, -1)
+  end
+  redis.call('HSET', rkey(conv), 'wrap', 1)
+  redis.call('HINCRBY', akey(a), 'after_call', 1)
+  reindex(a, ch)
+  drain(a, ch, out)
+  return out
 end
 if episode and r[1] and num(r[5]) > episode then
   return {{'kept'}}
@@ -38,7 +49,7 @@ ended()
 redis.call('ZREM', R .. ':relax', conv)
 local state, a, ch = r[1], r[2], r[3]
 if state == 'assigned' then
-  unhold(conv, a, ch)
+  unhold(conv, a, ch, r[6])
   drain(a, ch, out)
 elseif state == 'waiting' then
   redis.call('ZREM', R .. ':w:' .. a .. ':' .. ch, conv)

@@ -5,7 +5,7 @@
 -- Answers {'not_routed'}, {'unavailable'} or {state, agent, queue, transfers, episode,
 -- assignments...}.
 local conv = ARGV[1]
-local r = redis.call('HMGET', rkey(conv), 'state', 'agent', 'channel', 'transfers', 'priority', 'since', 'queue', 'ep')
+local r = redis.call('HMGET', rkey(conv), 'state', 'agent', 'channel', 'transfers', 'priority', 'since', 'queue', 'ep', 'wrap')
 if not r[1] then return {'not_routed'} end
 local ch, target = r[3], ARGV[2]
 local transfers = num(r[4]) + 1
@@ -20,7 +20,7 @@ end
 local old = nil
 if r[1] == 'assigned' then
   old = r[2]
-  unhold(conv, old, ch)
+  unhold(conv, old, ch, r[9])
 elseif r[1] == 'waiting' then
   redis.call('ZREM', R .. ':w:' .. r[2] .. ':' .. ch, conv)
   redis.call('ZREM', R .. ':timers', conv)
