@@ -569,3 +569,45 @@ async fn streams_are_capped_subjects_stay_on_one_line_and_answers_are_not_cached
         "only Meta's integer challenge is echoed"
     );
 }
+
+/// After a transfer to another routing group, the call's end still frees only the phone
+/// unit: the customer's next message reaches the agent who holds the conversation, and
+/// their personal agent stays who it was (it changes only when that agent is removed).
+#[tokio::test]
+async fn a_hang_up_after_a_cross_group_transfer_changes_nobodys_personal_agent() {
+    on_both_stores(|app| async move {
+        app.agent_online("ann").await;
+        let bob = json!({ "name": "bob", "group": "sales" });
+        assert!(app
+            .admin_put("/v1/agents/bob", &bob)
+            .await
+            .status()
+            .is_success());
+        let online = json!({ "presence": "online" });
+        app.admin_put("/v1/agents/bob/presence", &online).await;
+        let call = json!({ "external_id": "CA-x", "from": "+14155550188", "to": "+18005550000" });
+        post_as(&app, ADAPTER_TOKEN, "/v1/calls", &call).await;
+        let human = json!({ "event": "agent_requested" });
+        post_as(&app, ADAPTER_TOKEN, "/v1/calls/CA-x/events", &human).await;
+        let call = app.admin_json("/v1/calls/CA-x").await;
+        assert_eq!(call["agent_id"], "ann", "{call}");
+        let conv = id(&call, "conversation_id");
+        assert_eq!(transfer(&app, ADMIN_TOKEN, &conv, "bob").await, 200);
+        let ended = json!({ "event": "hung_up" });
+        post_as(&app, ADAPTER_TOKEN, "/v1/calls/CA-x/events", &ended).await;
+        let sms = message(
+            "phone",
+            Some("sms"),
+            "+14155550188",
+            "thanks, one more thing",
+        );
+        let sms = app.ingest(&sms).await;
+        assert_eq!(sms["route"]["agent_id"], "bob", "{sms}");
+        assert_eq!(sms["route"]["reason"], "already_assigned", "{sms}");
+        let customer = app
+            .admin_json(&format!("/v1/customers/{}", id(&sms, "customer_id")))
+            .await;
+        assert_eq!(customer["personal_agent_id"], "ann", "{customer}");
+    })
+    .await;
+}
