@@ -26,6 +26,7 @@ mod portfolios;
 mod practices;
 mod queued_callers;
 mod races;
+mod random_walk;
 mod rate_limits;
 mod resolve_races;
 mod routing;
