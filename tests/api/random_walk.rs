@@ -2,15 +2,17 @@
 //! routing timers turned down to a second, and every few steps a check that no
 //! conversation is left behind. The operations: messages on every channel and their
 //! retries, merges (a message naming two customers' identities), calls with the menu's
-//! "0" and their hang-ups, complaints, ratings, follow-ups, transfers to agents and to
-//! queues, presence, capacity raised, agents removed and added back, resolves (and the
-//! reopens a later message makes), and waits past the sticky timers.
+//! "0" and their hang-ups, complaints, ratings, follow-ups, requirements (a language or
+//! a skill, relaxed within seconds), transfers to agents, to queues and to an agent of
+//! another routing group (`sales`), presence, capacity raised, agents removed and added
+//! back, resolves (and the reopens a later message makes), and waits past the timers.
 //!
 //! The checks: every open conversation stands in exactly one place (held, queued or
 //! waiting for its personal agent) and a resolved one nowhere; each agent's list is
 //! exactly the conversations that name them, and their load plus after-call work is its
 //! length; nobody is over capacity; and nobody online with room idles while a
-//! conversation waits in that channel's queue.
+//! conversation they may take (the default group's, needing nothing) waits in that
+//! channel's queue.
 //!
 //! CI runs `SWITCHBOARD_WALK_SEEDS` (default 2) seeds of `SWITCHBOARD_WALK_STEPS`
 //! (default 120) steps; the long run is
@@ -27,6 +29,8 @@ use crate::helpers::{
 };
 
 const AGENTS: [&str; 3] = ["a", "b", "c"];
+/// The one agent of the other routing group.
+const SALES: &str = "s";
 const CUSTOMERS: u64 = 8;
 const CHANNELS: [(&str, Option<&str>); 4] = [
     ("phone", Some("sms")),
@@ -63,6 +67,9 @@ struct Walk {
     removed: BTreeSet<&'static str>,
     /// Each agent's chat capacity (only ever raised, so no allowance is needed).
     capacity: BTreeMap<&'static str, u64>,
+    /// Conversations sent to the other group at some point: their queue is not the
+    /// default group's agents' to drain.
+    crossed: BTreeSet<String>,
     step: usize,
 }
 
@@ -230,9 +237,13 @@ impl Walk {
             12 | 13 => {
                 let convs: Vec<String> = self.convs.iter().cloned().collect();
                 if let Some(conv) = self.pick(&convs) {
-                    let target = match self.rng.below(4) {
+                    let target = match self.rng.below(5) {
                         0 => json!({ "to_queue": "supervisor" }),
                         1 => json!({ "to_queue": "chat" }),
+                        2 => {
+                            self.crossed.insert(conv.clone());
+                            json!({ "to_agent": SALES })
+                        }
                         _ => json!({ "to_agent": AGENTS[self.rng.below(3) as usize] }),
                     };
                     self.send(
@@ -281,13 +292,17 @@ impl Walk {
             18 => {
                 let convs: Vec<String> = self.convs.iter().cloned().collect();
                 if let Some(conv) = self.pick(&convs) {
-                    self.send(
-                        post,
-                        &format!("/v1/conversations/{conv}/resolve"),
-                        ADMIN_TOKEN,
-                        Some(json!({})),
-                    )
-                    .await;
+                    if self.rng.below(3) == 0 {
+                        let needs = match self.rng.below(2) {
+                            0 => json!({ "language": "es" }),
+                            _ => json!({ "skills": { "billing": 2 } }),
+                        };
+                        let path = format!("/v1/conversations/{conv}/requirements");
+                        self.send(put, &path, ADMIN_TOKEN, Some(needs)).await;
+                    } else {
+                        let path = format!("/v1/conversations/{conv}/resolve");
+                        self.send(post, &path, ADMIN_TOKEN, Some(json!({}))).await;
+                    }
                 }
             }
             _ => tokio::time::sleep(Duration::from_millis(1100)).await,
@@ -326,9 +341,14 @@ impl Walk {
                     .or_default()
                     .insert(view["id"].as_str().unwrap_or_default().to_owned());
             }
+            let needs_nothing = view["needs"].as_array().is_none_or(Vec::is_empty);
+            let other_group =
+                self.crossed.contains(&conv) || view["customer"]["personal_agent_id"] == SALES;
             if view["agent_id"].is_null()
                 && view["queue"] == "chat"
                 && view["route"]["reason"] == "no_agent_available"
+                && needs_nothing
+                && !other_group
             {
                 queued_chat.push(conv);
             }
@@ -379,7 +399,12 @@ impl Walk {
                 }
             }
             let chat_room = agent["load"]["chat"].as_u64() < agent["capacity"]["chat"].as_u64();
-            if agent["presence"] == "online" && chat_room && !queued_chat.is_empty() {
+            let default_group = id != SALES;
+            if default_group
+                && agent["presence"] == "online"
+                && chat_room
+                && !queued_chat.is_empty()
+            {
                 bad.push(format!(
                     "{id} is online with chat room while {queued_chat:?} queue"
                 ));
@@ -417,6 +442,8 @@ async fn walk(seed: u64, steps: usize) {
         ("SWITCHBOARD_ROUTING__STICKY_WAIT_SECS__SOCIAL", "1"),
         ("SWITCHBOARD_ROUTING__STICKY_WAIT_SECS__EMAIL", "1"),
         ("SWITCHBOARD_ROUTING__OFFLINE_GRACE_SECS", "1"),
+        ("SWITCHBOARD_ROUTING__RELAX_ANY_LEVEL_SECS__CHAT", "1"),
+        ("SWITCHBOARD_ROUTING__RELAX_ANYONE_SECS__CHAT", "2"),
         ("SWITCHBOARD_RATE_LIMIT__ADMIN_PER_SEC", "0"),
         ("SWITCHBOARD_RATE_LIMIT__ADAPTER_PER_SEC", "0"),
     ];
@@ -431,11 +458,20 @@ async fn walk(seed: u64, steps: usize) {
         calls: Vec::new(),
         removed: BTreeSet::new(),
         capacity: AGENTS.iter().map(|a| (*a, 3)).collect(),
+        crossed: BTreeSet::new(),
         step: 0,
     };
     for agent in AGENTS {
         walk.apps[0].agent_online(agent).await;
     }
+    let sales = json!({ "name": SALES, "group": "sales" });
+    walk.apps[0]
+        .admin_put(&format!("/v1/agents/{SALES}"), &sales)
+        .await;
+    let online = json!({ "presence": "online" });
+    walk.apps[0]
+        .admin_put(&format!("/v1/agents/{SALES}/presence"), &online)
+        .await;
     for _ in 0..steps {
         walk.step().await;
         if walk.step.is_multiple_of(10) {
