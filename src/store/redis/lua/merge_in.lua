@@ -43,11 +43,13 @@ end
 -- debt is kept here (:pfdrop, in this same step) and settled in the agent's group by
 -- forget_customer.lua, so a saga that dies between the two still settles it later. Only
 -- when S was merged into this customer itself: S's snapshot replayed here through a
--- chain (S into U, U since into this one) was counted when U absorbed it.
-if s.personal_agent ~= cjson.null then
+-- chain (S into U, U since into this one) was settled when U absorbed it, and its
+-- personal agent, taken then, may since have been removed and cleared (restoring it
+-- would hand the customer back to a removed agent's id).
+if s.personal_agent ~= cjson.null and s.merged_into == ARGV[3] then
   if redis.call('HSETNX', c, 'personal_agent', s.personal_agent) == 1 then
     redis.call('HSET', c, 'group', s.group ~= cjson.null and s.group or DEFAULT_GROUP)
-  elseif s.merged_into == ARGV[3] then
+  else
     redis.call('HSET', c .. ':pfdrop', ARGV[1], s.personal_agent)
   end
 end
