@@ -661,11 +661,13 @@ fn plain_body(customer: usize, channel: u8, external_id: &str) -> serde_json::Va
     }
 }
 
-/// Seed 40 over 300 steps: a merge finished by a replica that still knew a merged
-/// customer under their old id replayed that customer's snapshot into the survivor and
-/// handed back a personal agent who had since been removed, so when an agent of that id
-/// was created again the stores disagreed about whose manager they were.
+/// Seeds 40 and 47 over 300 steps: a merge finished by a replica that still knew a
+/// merged customer under their old id replayed that customer's snapshot into the survivor
+/// of a chain of merges, although the customer they were merged into had absorbed them
+/// already: it handed back a personal agent who had since been removed (seed 40), and
+/// opened a second conversation for a timeline already absorbed (seed 47).
 #[tokio::test]
-async fn a_merge_replayed_through_a_chain_hands_back_no_removed_personal_agent() {
+async fn merges_replayed_through_a_chain_absorb_nothing_twice() {
     run(40, 300).await;
+    run(47, 300).await;
 }

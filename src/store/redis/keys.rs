@@ -53,6 +53,11 @@ impl Keys {
         format!("{}:c:{{{id}}}", self.prefix)
     }
 
+    /// The customers this one absorbed (`merge_in.lua`'s guard).
+    pub fn customer_absorbed(&self, id: &CustomerId) -> String {
+        format!("{}:merged", self.customer(id))
+    }
+
     /// Portfolio drops a merge into this customer still owes (merged customer → agent).
     pub fn customer_portfolio_drops(&self, id: &CustomerId) -> String {
         format!("{}:pfdrop", self.customer(id))

@@ -64,8 +64,15 @@ impl RedisStore {
         let snapshot: Snapshot = serde_json::from_str(&raw).map_err(corrupt)?;
         let into = parse_customer(&snapshot.merged_into)?;
         // `source` may have gone into another customer first; finish that merge (the
-        // merge_in is idempotent, and its first runner may have died) either way.
-        let absorbed_by = self.absorb(&into, source, &raw, now).await?;
+        // merge_in is idempotent, and its first runner may have died) unless the customer
+        // it went into absorbed it already: then its data went on with that customer's
+        // own merges, and replaying the snapshot into wherever that customer went since
+        // would absorb it twice (a second conversation, a personal agent settled then).
+        let absorbed_by = if self.has_absorbed(&into, source).await? {
+            self.live(&into).await?
+        } else {
+            self.absorb(&into, source, &raw, now).await?
+        };
         self.settle_portfolios(&absorbed_by).await?;
         if let Some(open) = &snapshot.open {
             // Its timeline joined the survivor's conversation, which routing owns now.
@@ -126,6 +133,21 @@ impl RedisStore {
         Err(StoreError::Contention(format!(
             "absorbing {source} kept moving"
         )))
+    }
+
+    /// Whether `customer`'s `merge_in` already ran for `source` (its set of absorbed ids,
+    /// kept after `customer` is merged on in turn).
+    async fn has_absorbed(
+        &self,
+        customer: &CustomerId,
+        source: &CustomerId,
+    ) -> Result<bool, StoreError> {
+        redis::cmd("SISMEMBER")
+            .arg(self.keys.customer_absorbed(customer))
+            .arg(source.as_str())
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(from_redis)
     }
 
     /// Settles the portfolio drops merges into `survivor` left owing (`merge_in.lua`):

@@ -41,12 +41,10 @@ end
 -- The personal agent comes with their group (a customer belongs to their agent's group).
 -- A survivor with their own keeps them, and S's agent is owed one customer fewer: the
 -- debt is kept here (:pfdrop, in this same step) and settled in the agent's group by
--- forget_customer.lua, so a saga that dies between the two still settles it later. Only
--- when S was merged into this customer itself: S's snapshot replayed here through a
--- chain (S into U, U since into this one) was settled when U absorbed it, and its
--- personal agent, taken then, may since have been removed and cleared (restoring it
--- would hand the customer back to a removed agent's id).
-if s.personal_agent ~= cjson.null and s.merged_into == ARGV[3] then
+-- forget_customer.lua, so a saga that dies between the two still settles it later. (A
+-- snapshot reaches a customer it was not merged into only when the one it was merged
+-- into never absorbed it: `RedisStore::merge` checks that first.)
+if s.personal_agent ~= cjson.null then
   if redis.call('HSETNX', c, 'personal_agent', s.personal_agent) == 1 then
     redis.call('HSET', c, 'group', s.group ~= cjson.null and s.group or DEFAULT_GROUP)
   else
