@@ -2,10 +2,9 @@
 
 use serde_json::{json, Value};
 
-use crate::helpers::{message, spawn_app, test_settings, RedisServer, TestApp, ADAPTER_TOKEN};
-
-const TWILIO_TOKEN: &str = "twilio-secret";
-const PUBLIC: &str = "https://switchboard.example.com";
+use crate::helpers::{
+    message, spawn_app, test_settings, RedisServer, TestApp, ADAPTER_TOKEN, PUBLIC, TWILIO_TOKEN,
+};
 
 async fn app(redis: &RedisServer) -> TestApp {
     let twilio = [
@@ -36,19 +35,6 @@ async fn event(app: &TestApp, sid: &str, event: &str) -> reqwest::Response {
         .send()
         .await
         .expect("sent")
-}
-
-/// Posts a form to a Twilio webhook path, signed as Twilio would (or with `forged`).
-async fn twilio(
-    app: &TestApp,
-    path: &str,
-    form: &[(&str, &str)],
-    forged: Option<&str>,
-) -> (u16, String) {
-    let r = app
-        .twilio_post(TWILIO_TOKEN, PUBLIC, path, form, forged)
-        .await;
-    (r.status().as_u16(), r.text().await.expect("text"))
 }
 
 #[tokio::test]
@@ -181,17 +167,17 @@ async fn the_twilio_webhook_dials_known_callers_gives_others_the_menu_and_refuse
     app.ingest(&message("phone", Some("sms"), "+14155550100", "hi"))
         .await;
 
-    let forged = twilio(
-        &app,
-        "/v1/adapters/twilio/voice",
-        &[
-            ("CallSid", "CAX"),
-            ("From", "+14155550100"),
-            ("To", "+18005550000"),
-        ],
-        Some("bm90IGEgc2lnbmF0dXJl"),
-    )
-    .await;
+    let forged = app
+        .twilio(
+            "/v1/adapters/twilio/voice",
+            &[
+                ("CallSid", "CAX"),
+                ("From", "+14155550100"),
+                ("To", "+18005550000"),
+            ],
+            Some("bm90IGEgc2lnbmF0dXJl"),
+        )
+        .await;
     assert_eq!(forged.0, 403);
     assert_eq!(
         event(&app, "CAX", "hung_up").await.status(),
@@ -215,41 +201,41 @@ async fn the_twilio_webhook_dials_known_callers_gives_others_the_menu_and_refuse
         ("CallStatus", "ringing"),
         ("ToCity", ""),
     ];
-    let (status, twiml) = twilio(&app, "/v1/adapters/twilio/voice", &form, None).await;
+    let (status, twiml) = app.twilio("/v1/adapters/twilio/voice", &form, None).await;
     assert_eq!(status, 200);
     assert!(twiml.contains("<Dial action=\"https://switchboard.example.com/v1/adapters/twilio/voice/dial?agent=a\" method=\"POST\"><Client>a</Client></Dial>"), "{twiml}");
 
-    let (_, menu) = twilio(
-        &app,
-        "/v1/adapters/twilio/voice",
-        &[
-            ("CallSid", "CA11"),
-            ("From", "+14155550199"),
-            ("To", "+18005550000"),
-        ],
-        None,
-    )
-    .await;
+    let (_, menu) = app
+        .twilio(
+            "/v1/adapters/twilio/voice",
+            &[
+                ("CallSid", "CA11"),
+                ("From", "+14155550199"),
+                ("To", "+18005550000"),
+            ],
+            None,
+        )
+        .await;
     assert!(menu.contains("<Gather input=\"dtmf speech\""), "{menu}");
-    let (_, human) = twilio(
-        &app,
-        "/v1/adapters/twilio/voice/menu",
-        &[("CallSid", "CA11"), ("Digits", "0")],
-        None,
-    )
-    .await;
+    let (_, human) = app
+        .twilio(
+            "/v1/adapters/twilio/voice/menu",
+            &[("CallSid", "CA11"), ("Digits", "0")],
+            None,
+        )
+        .await;
     assert!(
         human.contains("<Client>a</Client>") || human.contains("<Enqueue"),
         "{human}"
     );
 
-    let (status, _) = twilio(
-        &app,
-        "/v1/adapters/twilio/voice/status",
-        &[("CallSid", "CA10"), ("CallStatus", "completed")],
-        None,
-    )
-    .await;
+    let (status, _) = app
+        .twilio(
+            "/v1/adapters/twilio/voice/status",
+            &[("CallSid", "CA10"), ("CallStatus", "completed")],
+            None,
+        )
+        .await;
     assert_eq!(status, 200);
     let metrics = app.metrics().await;
     assert!(metrics.contains(r#"switchboard_ivr_bypass_total{reason="known_customer"} 1"#));
@@ -280,19 +266,19 @@ async fn calls_reach_an_agents_sip_address_and_an_unanswered_dial_falls_back() {
         ("From", "+14155550100"),
         ("To", "+18005550000"),
     ];
-    let (_, twiml) = twilio(&app, "/v1/adapters/twilio/voice", &form, None).await;
+    let (_, twiml) = app.twilio("/v1/adapters/twilio/voice", &form, None).await;
     assert!(
         twiml.contains("<Sip>sip:a@pbx.example.com</Sip>"),
         "{twiml}"
     );
 
-    let (status, again) = twilio(
-        &app,
-        "/v1/adapters/twilio/voice/dial?agent=a",
-        &[("CallSid", "CA20"), ("DialCallStatus", "no-answer")],
-        None,
-    )
-    .await;
+    let (status, again) = app
+        .twilio(
+            "/v1/adapters/twilio/voice/dial?agent=a",
+            &[("CallSid", "CA20"), ("DialCallStatus", "no-answer")],
+            None,
+        )
+        .await;
     assert_eq!(status, 200);
     assert!(
         again.contains("<Client>b</Client>"),
@@ -311,13 +297,13 @@ async fn withheld_sip_and_client_callers_are_customers_and_never_refused() {
     let app = app(&redis).await;
     app.agent_online("a").await;
     for (sid, from) in [("CA30", "anonymous"), ("CA31", "+266696687")] {
-        let (status, twiml) = twilio(
-            &app,
-            "/v1/adapters/twilio/voice",
-            &[("CallSid", sid), ("From", from), ("To", "+18005550000")],
-            None,
-        )
-        .await;
+        let (status, twiml) = app
+            .twilio(
+                "/v1/adapters/twilio/voice",
+                &[("CallSid", sid), ("From", from), ("To", "+18005550000")],
+                None,
+            )
+            .await;
         assert_eq!(status, 200, "{from}: {twiml}");
         assert!(
             twiml.contains("<Gather"),
@@ -374,7 +360,9 @@ async fn an_sms_from_a_short_code_or_an_alphanumeric_sender_is_stored() {
             ("Body", "Your code is 1234"),
             ("NumMedia", "0"),
         ];
-        let (status, body) = twilio(&app, "/v1/adapters/twilio/messaging", &form, None).await;
+        let (status, body) = app
+            .twilio("/v1/adapters/twilio/messaging", &form, None)
+            .await;
         assert_eq!(status, 200, "{from}: {body}");
     }
     let found = app.admin_json("/v1/customers?identity=sender:acme").await;
@@ -401,19 +389,19 @@ async fn a_caller_who_hangs_up_while_the_agent_rings_ends_the_call_without_sendi
         ("From", "+14155550100"),
         ("To", "+18005550000"),
     ];
-    let (_, twiml) = twilio(&app, "/v1/adapters/twilio/voice", &form, None).await;
+    let (_, twiml) = app.twilio("/v1/adapters/twilio/voice", &form, None).await;
     assert!(twiml.contains("<Client>a</Client>"), "{twiml}");
-    let (status, ended) = twilio(
-        &app,
-        "/v1/adapters/twilio/voice/dial?agent=a",
-        &[
-            ("CallSid", "CA40"),
-            ("DialCallStatus", "canceled"),
-            ("CallStatus", "completed"),
-        ],
-        None,
-    )
-    .await;
+    let (status, ended) = app
+        .twilio(
+            "/v1/adapters/twilio/voice/dial?agent=a",
+            &[
+                ("CallSid", "CA40"),
+                ("DialCallStatus", "canceled"),
+                ("CallStatus", "completed"),
+            ],
+            None,
+        )
+        .await;
     assert_eq!(status, 200);
     assert!(ended.contains("<Hangup/>"), "{ended}");
     let a = app.admin_json("/v1/agents/a").await;

@@ -23,6 +23,9 @@ pub use signature::sha256_signature;
 
 pub const ADAPTER_TOKEN: &str = "test-adapter-token";
 pub const ADMIN_TOKEN: &str = "test-admin-token";
+/// Twilio's auth token and the public URL the Twilio tests sign their requests with.
+pub const TWILIO_TOKEN: &str = "twilio-secret";
+pub const PUBLIC: &str = "https://switchboard.example.com";
 pub const AGENT_JWT_SECRET: &str = "test-agent-secret-of-32-bytes-ok";
 
 /// An agent's bearer token, valid for an hour.
@@ -135,6 +138,20 @@ impl TestApp {
             .send()
             .await
             .expect("sent")
+    }
+
+    /// Posts a form to a Twilio webhook `path`, signed with `TWILIO_TOKEN` over `PUBLIC`
+    /// (or carrying `forged`); answers the status and the body (TwiML).
+    pub async fn twilio(
+        &self,
+        path: &str,
+        form: &[(&str, &str)],
+        forged: Option<&str>,
+    ) -> (u16, String) {
+        let r = self
+            .twilio_post(TWILIO_TOKEN, PUBLIC, path, form, forged)
+            .await;
+        (r.status().as_u16(), r.text().await.expect("text"))
     }
 
     /// Posts JSON with the adapter token (the site's widget, a survey, ...).

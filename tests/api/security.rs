@@ -9,11 +9,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::helpers::{
     agent_jwt, message, on_both_stores, spawn_app, test_settings, RedisServer, TestApp,
-    ADAPTER_TOKEN, ADMIN_TOKEN, AGENT_JWT_SECRET,
+    ADAPTER_TOKEN, ADMIN_TOKEN, AGENT_JWT_SECRET, PUBLIC, TWILIO_TOKEN,
 };
-
-const TWILIO_TOKEN: &str = "twilio-secret";
-const PUBLIC: &str = "https://switchboard.example.com";
 
 async fn mail(app: &TestApp, raw: &str) -> Value {
     let r = app
@@ -328,18 +325,6 @@ async fn a_call_routed_conversation_stays_with_its_agent_after_the_call_ends() {
     .await;
 }
 
-async fn twilio(
-    app: &TestApp,
-    path: &str,
-    form: &[(&str, &str)],
-    forged: Option<&str>,
-) -> (u16, String) {
-    let r = app
-        .twilio_post(TWILIO_TOKEN, PUBLIC, path, form, forged)
-        .await;
-    (r.status().as_u16(), r.text().await.expect("text"))
-}
-
 async fn presence(app: &TestApp, agent: &str) -> Value {
     app.admin_json(&format!("/v1/agents/{agent}")).await["presence"].clone()
 }
@@ -362,17 +347,17 @@ async fn a_replayed_dial_callback_changes_nothing_after_its_first_time() {
         ("From", "+14155550100"),
         ("To", "+18005550000"),
     ];
-    let (_, twiml) = twilio(&app, "/v1/adapters/twilio/voice", &call, None).await;
+    let (_, twiml) = app.twilio("/v1/adapters/twilio/voice", &call, None).await;
     assert!(twiml.contains("<Client>ann</Client>"), "{twiml}");
     let no_answer = [("CallSid", "CA30"), ("DialCallStatus", "no-answer")];
     let dialled_ann = "/v1/adapters/twilio/voice/dial?agent=ann";
-    let (_, next) = twilio(&app, dialled_ann, &no_answer, None).await;
+    let (_, next) = app.twilio(dialled_ann, &no_answer, None).await;
     assert!(next.contains("<Client>bob</Client>"), "{next}");
     assert_eq!(presence(&app, "ann").await, "away");
 
     // The same callback again, and the old form without the agent in its URL.
     for path in [dialled_ann, "/v1/adapters/twilio/voice/dial"] {
-        let (status, _) = twilio(&app, path, &no_answer, None).await;
+        let (status, _) = app.twilio(path, &no_answer, None).await;
         assert_eq!(status, 200);
         assert_eq!(presence(&app, "bob").await, "online", "replay via {path}");
     }
@@ -380,9 +365,10 @@ async fn a_replayed_dial_callback_changes_nothing_after_its_first_time() {
     assert_eq!(call_now["agent_id"], "bob");
 
     let ended = [("CallSid", "CA30"), ("CallStatus", "completed")];
-    twilio(&app, "/v1/adapters/twilio/voice/status", &ended, None).await;
+    app.twilio("/v1/adapters/twilio/voice/status", &ended, None)
+        .await;
     let late = "/v1/adapters/twilio/voice/dial?agent=bob";
-    let (_, answer) = twilio(&app, late, &no_answer, None).await;
+    let (_, answer) = app.twilio(late, &no_answer, None).await;
     assert!(answer.contains("<Hangup/>"), "{answer}");
     assert_eq!(
         presence(&app, "bob").await,
@@ -407,10 +393,12 @@ async fn forged_webhooks_never_make_the_real_provider_wait() {
         ("To", "+18005550000"),
     ];
     for _ in 0..5 {
-        let (status, _) = twilio(&app, "/v1/adapters/twilio/voice", &form, Some("forged")).await;
+        let (status, _) = app
+            .twilio("/v1/adapters/twilio/voice", &form, Some("forged"))
+            .await;
         assert_eq!(status, 403);
     }
-    let (status, _) = twilio(&app, "/v1/adapters/twilio/voice", &form, None).await;
+    let (status, _) = app.twilio("/v1/adapters/twilio/voice", &form, None).await;
     assert_eq!(status, 200, "the signed request is served");
 }
 
