@@ -21,6 +21,37 @@ fn v7() -> String {
     V7.with(|context| Uuid::new_v7(Timestamp::now(context)).simple().to_string())
 }
 
+/// One life of an agent id. An agent removed and created again under the same id is a
+/// new person: the customers whose personal agent the old one was are strangers to them.
+/// The agent record keeps its life (`born`), a customer the life of their personal agent
+/// (`pa_born`); records written before lives existed carry none, and match any life.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Incarnation(String);
+
+impl Incarnation {
+    pub fn generate() -> Self {
+        Incarnation(v7())
+    }
+
+    /// A stored life; `None` for the empty string an old record reads as.
+    pub fn parse(s: &str) -> Option<Self> {
+        (!s.is_empty()).then(|| Incarnation(s.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether a customer's record of their personal agent's life (`recorded`) names the
+    /// agent living under that id now (`current`); either unknown matches (older records).
+    pub fn same(recorded: Option<&Incarnation>, current: Option<&Incarnation>) -> bool {
+        match (recorded, current) {
+            (Some(r), Some(c)) => r == c,
+            _ => true,
+        }
+    }
+}
+
 /// A customer: 32 lower-case hex digits of a UUIDv7.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]

@@ -28,7 +28,7 @@ pub use call::{CallDecision, CallState};
 pub use channel::{Channel, Medium, Network};
 pub use group::{RoutingGroup, DEFAULT_GROUP};
 pub use identity::{Identity, IdentityKind, IdentityNormaliser, MAX_IDENTITY_LEN};
-pub use ids::{ConversationId, CustomerId, MessageId};
+pub use ids::{ConversationId, CustomerId, Incarnation, MessageId};
 pub use inbound::{InboundMessage, Limits, RawIdentity, RawInbound};
 pub use personal::{clipped, Masked, MaskedIdentity};
 pub use requirements::{Language, Requirements, Skills, MAX_LABELS, SKILL_PATTERN};

@@ -11,7 +11,7 @@ use super::{
     TransferTarget, MAX_TRANSFERS,
 };
 use crate::domain::{
-    AgentId, AgentProfile, AgentView, ConversationId, Presence, Route, RoutingGroup,
+    AgentId, AgentProfile, AgentView, ConversationId, Incarnation, Presence, Route, RoutingGroup,
 };
 
 /// Why an agent cannot be moved to another group now.
@@ -80,6 +80,11 @@ impl Groups {
 
     pub fn agent(&self, id: &AgentId) -> Option<AgentView> {
         self.of_agent(id)?.agent(id)
+    }
+
+    /// `Routing::born` in the agent's group.
+    pub fn born(&self, id: &AgentId) -> Option<&Incarnation> {
+        self.of_agent(id)?.born(id)
     }
 
     pub fn agents(&self) -> Vec<AgentView> {

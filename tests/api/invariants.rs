@@ -671,3 +671,13 @@ async fn merges_replayed_through_a_chain_absorb_nothing_twice() {
     run(40, 300).await;
     run(47, 300).await;
 }
+
+/// Seeds 116 and 192 over 300 steps: an agent removed and created again under the same
+/// id before their old customers wrote. The Redis store counted a merged customer of the
+/// old life out of the new one's portfolio (116), and refused to let the new life adopt a
+/// customer whose hash still named the old one (192); the embedded store disagreed.
+#[tokio::test]
+async fn an_agent_created_again_is_a_stranger_on_every_path() {
+    run(116, 300).await;
+    run(192, 300).await;
+}

@@ -11,7 +11,9 @@ use std::sync::Arc;
 use chrono::Utc;
 use serde_json::json;
 use switchboard::domain::{AgentId, AgentProfile, Capacity, ConversationId, Presence};
-use switchboard::store::{MemoryStore, RedisStore, Store, StorePolicy, TransferTarget};
+use switchboard::store::{
+    MemoryStore, RedisStore, ResolveOutcome, Store, StorePolicy, TransferTarget,
+};
 use uuid::Uuid;
 
 use crate::helpers::{cluster_nodes, ext, inbound, RedisServer};
@@ -203,6 +205,31 @@ async fn two_resolves_racing_a_message_leave_no_conversation_behind(backend: Bac
     assert!(bad.is_empty(), "{} bad of {}: {bad:#?}", bad.len(), tries());
 }
 
+/// Two resolves at once with nothing reopening the conversation between them: one
+/// resolves it, the other is told it is resolved already (the API's 409) and changes
+/// nothing (the shared check finds it resolved and routed nowhere).
+async fn of_two_resolves_at_once_exactly_one_resolves(backend: Backend) {
+    let bad = bad_outcomes(backend, |one, two, conv, _| async move {
+        let now = Utc::now();
+        let (c1, c2) = (conv.clone(), conv.clone());
+        let first = tokio::spawn(async move { one.resolve(&c1, now).await });
+        let second = tokio::spawn(async move { two.resolve(&c2, now).await });
+        let a = first.await.expect("task").expect("resolve");
+        let b = second.await.expect("task").expect("resolve");
+        let resolved = [&a, &b]
+            .iter()
+            .filter(|o| matches!(o, ResolveOutcome::Resolved(_)))
+            .count();
+        let already = [&a, &b]
+            .iter()
+            .filter(|o| **o == &ResolveOutcome::AlreadyResolved)
+            .count();
+        assert_eq!((resolved, already), (1, 1), "{conv}: {a:?} and {b:?}");
+    })
+    .await;
+    assert!(bad.is_empty(), "{} bad of {}: {bad:#?}", bad.len(), tries());
+}
+
 /// Each race on every backend: `memory::…`, `redis::…` (two replicas on one server) and
 /// `cluster::…` (two replicas on the Redis Cluster).
 macro_rules! on_every_backend {
@@ -226,4 +253,5 @@ on_every_backend!(
     a_resolve_racing_a_new_message_leaves_no_conversation_behind,
     a_transfer_racing_a_resolve_leaves_no_conversation_behind,
     two_resolves_racing_a_message_leave_no_conversation_behind,
+    of_two_resolves_at_once_exactly_one_resolves,
 );

@@ -12,8 +12,8 @@ use super::{
     StorePolicy, QUEUES,
 };
 use crate::domain::{
-    AgentId, AgentProfile, AgentView, Channel, ConversationId, Decision, Presence, Requirements,
-    Route, RouteReason,
+    AgentId, AgentProfile, AgentView, Channel, ConversationId, Decision, Incarnation, Presence,
+    Requirements, Route, RouteReason,
 };
 
 mod choice;
@@ -34,6 +34,8 @@ struct AgentRec {
     after_call: u32,
     /// What the agent can do (`AgentProfile::tags`).
     tags: Vec<String>,
+    /// This life of the agent id (`Incarnation`): made when the agent is created.
+    born: Incarnation,
 }
 
 impl AgentRec {
@@ -174,6 +176,7 @@ impl Routing {
             portfolio: 0,
             after_call: 0,
             tags: Vec::new(),
+            born: Incarnation::generate(),
         });
         rec.tags = profile.tags();
         rec.profile = profile;
@@ -184,6 +187,11 @@ impl Routing {
 
     pub fn agent(&self, id: &AgentId) -> Option<AgentView> {
         self.agents.get(id).map(AgentRec::view)
+    }
+
+    /// The life of the agent living under `id` now (`None`: no such agent).
+    pub fn born(&self, id: &AgentId) -> Option<&Incarnation> {
+        self.agents.get(id).map(|a| &a.born)
     }
 
     pub fn agents(&self) -> Vec<AgentView> {

@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::{
     AgentId, Channel, ConversationId, ConversationState, CustomerId, DeadlineKind, Identity,
-    Language, Message, Receipt, RoutingGroup, DEFAULT_TIER,
+    Incarnation, Language, Message, Receipt, RoutingGroup, DEFAULT_TIER,
 };
 use crate::routing::Groups;
 use crate::store::{CallRecord, DeliveryStatus, StorePolicy};
@@ -30,6 +30,8 @@ struct CustomerRec {
     display_name: Option<String>,
     tier: String,
     personal_agent: Option<AgentId>,
+    /// Which life of `personal_agent` took them (`Incarnation`).
+    personal_born: Option<Incarnation>,
     /// The group of the personal agent (a customer belongs to their agent's group).
     group: RoutingGroup,
     /// The language their last message said they speak (routing falls back on it).
@@ -53,6 +55,7 @@ impl CustomerRec {
             display_name: None,
             tier: DEFAULT_TIER.to_owned(),
             personal_agent: None,
+            personal_born: None,
             group: RoutingGroup::default(),
             language: None,
             complaint: None,

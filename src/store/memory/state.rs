@@ -6,11 +6,11 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Utc};
 
 use crate::domain::{
-    merge_target, next_step, Channel, ConversationId, ConversationState, ConversationStep,
-    CustomerId, CustomerView, Identity, InboundMessage, Message, Requirements, RouteReason,
-    RoutingGroup,
+    merge_target, next_step, AgentId, Channel, ConversationId, ConversationState, ConversationStep,
+    CustomerId, CustomerView, Identity, InboundMessage, Incarnation, Message, Requirements,
+    RouteReason, RoutingGroup,
 };
-use crate::routing::{priority, routing_group, Assignment, Request};
+use crate::routing::{priority, routing_group, Assignment, Groups, Request};
 use crate::store::{StoreError, StorePolicy, MAX_HOPS};
 
 use super::{ConvRec, CustomerRec, State};
@@ -80,10 +80,25 @@ impl State {
         for identity in &src.identities {
             self.identities.insert(identity.clone(), target.clone());
         }
-        let t = self.customer_mut(target)?;
         // The survivor keeps their own personal agent: the merged customer's no longer
-        // counts them (one customer, counted once, even when it is the same agent).
-        let dropped = t.personal_agent.as_ref().and(src.personal_agent.clone());
+        // counts them (one customer, counted once, even when it is the same agent), unless
+        // that agent has been removed (and perhaps created again) since.
+        let src_alive = personal_alive(&self.routing, &src.personal_agent, &src.personal_born);
+        let t_alive = self
+            .customers
+            .get(target)
+            .is_none_or(|t| personal_alive(&self.routing, &t.personal_agent, &t.personal_born));
+        let t = self.customer_mut(target)?;
+        if !t_alive {
+            // Removed since (or created again): the survivor has none, S's may take over.
+            t.personal_agent = None;
+            t.personal_born = None;
+        }
+        let dropped = t
+            .personal_agent
+            .as_ref()
+            .and(src.personal_agent.clone())
+            .filter(|_| src_alive);
         t.identities.extend(src.identities.iter().cloned());
         for conv in &src.conversations {
             if !t.conversations.contains(conv) {
@@ -96,6 +111,7 @@ impl State {
         if t.personal_agent.is_none() {
             if let Some(agent) = src.personal_agent.take() {
                 t.personal_agent = Some(agent);
+                t.personal_born = src.personal_born.take();
                 t.group = src.group.clone();
             }
         }
@@ -216,6 +232,12 @@ impl State {
                     .clone()
             })
             .unwrap_or_default();
+        // An agent removed and created again since is a stranger: chosen anew, as for a
+        // removed one (`route.lua` checks the same).
+        if !personal_alive(routing, &customer.personal_agent, &customer.personal_born) {
+            customer.personal_agent = None;
+            customer.personal_born = None;
+        }
         let had_personal = customer.personal_agent.clone();
         if let Some(language) = &msg.requirements().language {
             customer.language = Some(language.clone());
@@ -238,8 +260,11 @@ impl State {
             requirements: &requirements,
         };
         let route = routing.route(&group, request, now, policy).0;
-        if customer.personal_agent.is_some() && customer.personal_agent != had_personal {
-            customer.group = group;
+        if let Some(agent) = &customer.personal_agent {
+            if customer.personal_agent != had_personal {
+                customer.personal_born = routing.born(agent).cloned();
+                customer.group = group;
+            }
         }
         Ok(route)
     }
@@ -259,9 +284,15 @@ impl State {
                 .group_of(&a.agent_id)
                 .cloned()
                 .unwrap_or_default();
+            let born = self.routing.born(&a.agent_id).cloned();
+            let routing = &self.routing;
             if let Some(c) = self.customers.get_mut(&cid) {
-                if c.personal_agent.is_none() {
+                // None, or one removed (or created again) since: `adopt.lua` likewise.
+                if c.personal_agent.is_none()
+                    || !personal_alive(routing, &c.personal_agent, &c.personal_born)
+                {
                     c.personal_agent = Some(a.agent_id.clone());
+                    c.personal_born = born;
                     c.group = group;
                 }
             }
@@ -301,11 +332,9 @@ impl State {
             display_name: c.display_name.clone(),
             identities: c.identities.iter().cloned().collect(),
             tier: c.tier.clone(),
-            personal_agent_id: c
-                .personal_agent
-                .as_ref()
-                .filter(|a| self.routing.agent(a).is_some())
-                .map(ToString::to_string),
+            personal_agent_id: personal_alive(&self.routing, &c.personal_agent, &c.personal_born)
+                .then(|| c.personal_agent.as_ref().map(ToString::to_string))
+                .flatten(),
             open_conversation_id: c.open.map(|seq| ConversationId::new(id.clone(), seq)),
             conversation_ids: c.conversations.clone(),
             created_at: c.created_at,
@@ -334,4 +363,14 @@ impl State {
             }
         }
     }
+}
+
+/// Whether a customer's personal agent (`agent`, of life `born`) still lives: the agent
+/// exists and is the life that took them (`Incarnation::same`). No agent: nothing to check.
+fn personal_alive(routing: &Groups, agent: &Option<AgentId>, born: &Option<Incarnation>) -> bool {
+    agent.as_ref().is_none_or(|a| {
+        routing
+            .born(a)
+            .is_some_and(|now| Incarnation::same(born.as_ref(), Some(now)))
+    })
 }

@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use super::{corrupt, from_redis, RedisStore};
 use crate::domain::{
-    AgentId, AgentProfile, AgentView, Capacity, Channel, ConversationId, Presence, PublicCard,
-    RoutingGroup, Skills,
+    AgentId, AgentProfile, AgentView, Capacity, Channel, ConversationId, Incarnation, Presence,
+    PublicCard, RoutingGroup, Skills,
 };
 use crate::routing::BUSY_AGENT;
 use crate::store::{Assignment, StoreError};
@@ -102,6 +102,7 @@ impl RedisStore {
             .arg(cap.social)
             .arg(profile.tags().join(" "))
             .arg(profile.index_tags().join(" "))
+            .arg(Incarnation::generate().as_str())
             .invoke_async(&mut self.conn.clone())
             .await
             .map_err(from_redis)?;
@@ -157,16 +158,6 @@ impl RedisStore {
     }
 
     /// Whether `id` is (still) an agent.
-    pub(super) async fn is_agent(&self, id: &AgentId) -> Result<bool, StoreError> {
-        let group = self.agent_group(id).await?;
-        redis::cmd("SISMEMBER")
-            .arg(self.keys.agents(&group))
-            .arg(id.as_str())
-            .query_async(&mut self.conn.clone())
-            .await
-            .map_err(from_redis)
-    }
-
     pub(super) async fn load_agent(&self, id: &AgentId) -> Result<Option<AgentView>, StoreError> {
         let group = self.agent_group(id).await?;
         let fields: Vec<(String, String)> = redis::cmd("HGETALL")

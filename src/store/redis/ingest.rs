@@ -47,6 +47,8 @@ pub(super) struct ToRoute {
     /// The routing group the conversation is routed in (decided by the script).
     group: RoutingGroup,
     personal_agent: Option<String>,
+    /// The life of `personal_agent` recorded with it ('' if none: `Incarnation`).
+    personal_born: String,
     tier: String,
     repeat_contacts: u32,
     /// The customer's language, as the message or an earlier one said.
@@ -356,6 +358,7 @@ impl RedisStore {
                 priority,
                 &a.tier,
                 a.personal_agent.as_deref(),
+                &a.personal_born,
                 &Requirements {
                     language: a.language.clone(),
                     skills: msg.requirements().skills.clone(),
@@ -370,15 +373,16 @@ impl RedisStore {
         let cid = conv.customer();
         let mut pipe = redis::pipe();
         if routed.personal_gone {
-            pipe.hdel(self.keys.customer(cid), "personal_agent")
+            pipe.hdel(self.keys.customer(cid), &["personal_agent", "pa_born"])
                 .ignore();
         }
-        if let Some(personal) = &routed.new_personal_agent {
+        if let Some((personal, born)) = &routed.new_personal_agent {
             // A customer belongs to their personal agent's group.
             pipe.hset_multiple(
                 self.keys.customer(cid),
                 &[
                     ("personal_agent", personal.as_str()),
+                    ("pa_born", born.as_str()),
                     ("group", a.group.as_str()),
                 ],
             )
@@ -423,20 +427,21 @@ pub(super) fn script_answer(answer: Vec<String>) -> Result<ScriptAnswer, StoreEr
 }
 
 /// The script's answer after `ok`: the receipt alone for a held conversation; for one
-/// to route, the receipt, group, personal agent, tier, repeat contacts, language and
-/// whether a complaint is open.
+/// to route, the receipt, group, personal agent, tier, repeat contacts, language,
+/// whether a complaint is open and the personal agent's recorded life.
 pub(super) fn appended(parts: Vec<String>, owner: &CustomerId) -> Result<Appended, StoreError> {
     let corrupt_answer = |p: Vec<String>| StoreError::Corrupt(format!("ingest answered {p:?}"));
     if parts.len() == 1 {
         let [receipt] = <[String; 1]>::try_from(parts).map_err(corrupt_answer)?;
         return Ok(Appended::Held(receipts::decode(&receipt, false, owner)?));
     }
-    let [receipt, group, personal, tier, repeat, language, complaint] =
-        <[String; 7]>::try_from(parts).map_err(corrupt_answer)?;
+    let [receipt, group, personal, tier, repeat, language, complaint, born] =
+        <[String; 8]>::try_from(parts).map_err(corrupt_answer)?;
     Ok(Appended::ToRoute(ToRoute {
         receipt: receipts::decode(&receipt, false, owner)?,
         group: group.parse().map_err(corrupt)?,
         personal_agent: Some(personal).filter(|s| !s.is_empty()),
+        personal_born: born,
         tier,
         repeat_contacts: repeat.parse().unwrap_or(0),
         language: language.parse().ok(),

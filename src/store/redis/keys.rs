@@ -3,7 +3,7 @@
 //! | key | type | holds |
 //! |---|---|---|
 //! | `P:id:{kind:value}` | string | the customer id holding an identity |
-//! | `P:c:{cid}` | hash | customer: `created_at`, `tier`, `display_name`, `personal_agent`, `group`, `lang`, `complaint`, `seq`, `open`, `last`, `merged_into`, `merged_open`, `dxt` and `dxl` (its idempotency records' expiry push and plain-key lookups, `ingest.lua`) |
+//! | `P:c:{cid}` | hash | customer: `created_at`, `tier`, `display_name`, `personal_agent`, `pa_born` (the life of that agent, `Incarnation`), `group`, `lang`, `complaint`, `seq`, `open`, `last`, `merged_into`, `merged_open`, `dxt` and `dxl` (its idempotency records' expiry push and plain-key lookups, `ingest.lua`) |
 //! | `P:c:{cid}:ids` | set | the customer's identities as `kind:value` |
 //! | `P:c:{cid}:convs` | list | the customer's conversation ids, oldest first |
 //! | `P:c:{cid}:dx` | hash | idempotency key's digest → `<expiry ms>|<first receipt>` (`receipts.rs`) |

@@ -111,6 +111,7 @@ impl RedisStore {
     ) -> Result<CustomerId, StoreError> {
         let mut target = target.clone();
         for _ in 0..MAX_HOPS {
+            let (gone, born) = self.gone_personal_agent(&target).await?;
             let answer: Vec<String> = self
                 .scripts
                 .merge_in
@@ -122,6 +123,8 @@ impl RedisStore {
                 .arg(snapshot)
                 .arg(DEFAULT_QUEUE)
                 .arg(self.policy.dedup_ttl.num_milliseconds())
+                .arg(gone)
+                .arg(born)
                 .invoke_async(&mut self.conn.clone())
                 .await
                 .map_err(from_redis)?;
@@ -163,12 +166,20 @@ impl RedisStore {
         for (merged, agent) in owed {
             let agent: AgentId = agent.parse().map_err(corrupt)?;
             let group = self.agent_group(&agent).await?;
+            // The merged customer's hash outlives the merge (`merged_into`), life included.
+            let born: Option<String> = redis::cmd("HGET")
+                .arg(self.keys.customer(&parse_customer(&merged)?))
+                .arg("pa_born")
+                .query_async(&mut self.conn.clone())
+                .await
+                .map_err(from_redis)?;
             let _: i64 = self
                 .routing_scripts
                 .forget_customer
                 .key(self.keys.routing(&group))
                 .arg(&merged)
                 .arg(agent.as_str())
+                .arg(born.unwrap_or_default())
                 .invoke_async(&mut self.conn.clone())
                 .await
                 .map_err(from_redis)?;

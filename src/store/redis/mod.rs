@@ -20,6 +20,7 @@ mod memo;
 mod merge;
 mod message_record;
 mod outbox;
+mod personal_agents;
 mod queues;
 mod reads;
 mod receipts;

@@ -59,9 +59,11 @@ impl RedisStore {
             identities.sort();
             let seq = |name: &str| hash.get(name).map(|s| s.parse::<u64>()).transpose();
             let open = seq("open").map_err(corrupt)?;
-            // A removed agent is nobody's personal agent any more.
+            // A removed agent is nobody's personal agent any more, nor is one created
+            // again under the same id since (`Incarnation`).
+            let recorded = hash.get("pa_born").unwrap_or_default();
             let personal_agent = match hash.get("personal_agent").map(|a| a.parse::<AgentId>()) {
-                Some(Ok(a)) if self.is_agent(&a).await? => Some(a.to_string()),
+                Some(Ok(a)) if self.personal_alive(&a, recorded).await? => Some(a.to_string()),
                 _ => None,
             };
             return Ok(Some(CustomerView {

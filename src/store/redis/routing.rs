@@ -68,8 +68,8 @@ impl RoutingScripts {
 /// What routing one conversation decided.
 pub(super) struct Routed {
     pub route: Route,
-    /// The personal agent, when routing chose one just now.
-    pub new_personal_agent: Option<AgentId>,
+    /// The personal agent, when routing chose one just now, and their life.
+    pub new_personal_agent: Option<(AgentId, String)>,
     /// Routing found no personal agent (the stored one was removed, and nobody could
     /// take their place): the customer's mirror must forget it, as the engine does.
     pub personal_gone: bool,
@@ -89,6 +89,7 @@ impl RedisStore {
         priority: u8,
         tier: &str,
         personal_agent: Option<&str>,
+        personal_born: &str,
         requirements: &Requirements,
         now: DateTime<Utc>,
     ) -> Result<Routed, StoreError> {
@@ -105,11 +106,12 @@ impl RedisStore {
             .arg(self.policy.sticky_wait(channel, tier).num_milliseconds())
             .arg(needs.encode())
             .arg(episode)
+            .arg(personal_born)
             .invoke_async(&mut self.conn.clone())
             .await
             .map_err(from_redis)?;
-        let [state, agent, reason, queue, personal, new, presence, room, least_loaded, fits] =
-            <[String; 10]>::try_from(answer)
+        let [state, agent, reason, queue, personal, new, presence, room, least_loaded, fits, born] =
+            <[String; 11]>::try_from(answer)
                 .map_err(|a| StoreError::Corrupt(format!("route answered {a:?}")))?;
         let route = route_of(&state, &agent, &reason, &queue)?;
         let seen = Seen {
@@ -128,7 +130,7 @@ impl RedisStore {
             debug_assert!(false, "placement mismatch: {route:?} from {seen:?}");
         }
         let new_personal_agent = if new == "1" {
-            Some(personal.parse().map_err(corrupt)?)
+            Some((personal.parse().map_err(corrupt)?, born))
         } else {
             None
         };
@@ -367,20 +369,6 @@ impl RedisStore {
             .filter(|a| a.reason == RouteReason::NewPersonalAgent);
         try_join_all(adopted.map(|a| self.adopt(a, group))).await?;
         Ok(assignments)
-    }
-
-    /// Records on the customer the personal agent who took them (see `adopt.lua`).
-    async fn adopt(&self, a: &Assignment, group: &RoutingGroup) -> Result<(), StoreError> {
-        let _: i64 = self
-            .scripts
-            .adopt
-            .key(self.keys.customer(a.conversation_id.customer()))
-            .arg(a.agent_id.as_str())
-            .arg(group.as_str())
-            .invoke_async(&mut self.conn.clone())
-            .await
-            .map_err(from_redis)?;
-        Ok(())
     }
 
     /// Writes (or clears) the conversation's `agent` mirror on the customer's slot, if

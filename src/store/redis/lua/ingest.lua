@@ -56,13 +56,13 @@ if ARGV[13] ~= '' and ARGV[13] ~= lang then
   set(sets, 'lang', lang)
 end
 
--- {last, personal_agent, tier, group, complaint}, read once when first needed; a
+-- {last, personal_agent, tier, group, complaint, pa_born}, read once when first needed; a
 -- customer this message creates has none (every writer of a customer writes
 -- `created_at` first: this script and `merge_in.lua`).
 local routing
 local function routing_fields()
   routing = routing
-    or (f[2] and redis.call('HMGET', c, 'last', 'personal_agent', 'tier', 'group', 'complaint'))
+    or (f[2] and redis.call('HMGET', c, 'last', 'personal_agent', 'tier', 'group', 'complaint', 'pa_born'))
     or {}
   return routing
 end
@@ -158,4 +158,4 @@ if #conv_sets > 0 then redis.call('HSET', conv, unpack(conv_sets)) end
 if held[1] then return {'ok', receipt} end
 local r = routing_fields()
 return {'ok', receipt, group, r[2] or '', r[3] or DEFAULT_TIER, held[4] or '0', lang,
-  r[5] and '1' or '0'}
+  r[5] and '1' or '0', r[6] or ''}

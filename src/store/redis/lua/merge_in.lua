@@ -3,13 +3,20 @@
 -- set of absorbed customers, so a rerun changes nothing.
 -- KEYS[1] customer hash of T, KEYS[2] conversation base of T.
 -- ARGV: 1 S's id, 2 now (ms), 3 T's id, 4 S's snapshot (merge_out's answer), 5 queue,
---       6 idempotency ttl (ms).
+--       6 idempotency ttl (ms), 7 and 8 T's personal agent and their life as read before,
+--       when that agent has since been removed (or created again): '' otherwise.
 local c, v = KEYS[1], KEYS[2]
 local moved = redis.call('HGET', c, 'merged_into')
 if moved then return {'moved', moved} end
 if redis.call('SADD', c .. ':merged', ARGV[1]) == 0 then return {'ok'} end
 local now, cid = tonumber(ARGV[2]), ARGV[3]
 local s = cjson.decode(ARGV[4])
+-- T's personal agent is gone: T has none, and S's may take its place (unless T's changed
+-- since it was read).
+if (ARGV[7] or '') ~= '' and redis.call('HGET', c, 'personal_agent') == ARGV[7]
+    and (redis.call('HGET', c, 'pa_born') or '') == ARGV[8] then
+  redis.call('HDEL', c, 'personal_agent', 'pa_born')
+end
 
 if redis.call('HSETNX', c, 'created_at', now) == 1 then
   redis.call('HSET', c, 'tier', DEFAULT_TIER, 'seq', 0, 'dxl', 0)
@@ -46,7 +53,8 @@ end
 -- into never absorbed it: `RedisStore::merge` checks that first.)
 if s.personal_agent ~= cjson.null then
   if redis.call('HSETNX', c, 'personal_agent', s.personal_agent) == 1 then
-    redis.call('HSET', c, 'group', s.group ~= cjson.null and s.group or DEFAULT_GROUP)
+    redis.call('HSET', c, 'group', s.group ~= cjson.null and s.group or DEFAULT_GROUP,
+      'pa_born', s.pa_born ~= cjson.null and s.pa_born or '')
   else
     redis.call('HSET', c .. ':pfdrop', ARGV[1], s.personal_agent)
   end

@@ -23,6 +23,7 @@ return cjson.encode({
   open_group = field('merged_open_group'),
   group = field('group'),
   personal_agent = field('personal_agent'),
+  pa_born = field('pa_born'),
   display_name = field('display_name'),
   ids = redis.call('SMEMBERS', c .. ':ids'),
   convs = redis.call('LRANGE', c .. ':convs', 0, -1),

@@ -8,6 +8,7 @@
 --                             after_call (conversations held whose call ended)
 --                             (' l:es s:billing:1 s:billing:2 ': what `fits` reads), itags
 --                             ('l:es s:billing=2': the index entries, skills at their level)
+--                             born (the life of the id, `Incarnation`)
 --   :pf:<ch>           zset   online agents with room on <ch>, by portfolio * 2^20 + load
 --                             (a new customer's personal agent: someone who can serve now)
 --   :free:<ch>         zset   online agents with room on <ch>, by load (fallback choice)
@@ -106,6 +107,16 @@ end
 
 -- A customer of `a` merged into one who keeps their own personal agent: one customer
 -- fewer (`RoutingEngine::drop_from_portfolio`).
+-- Whether `a` is an agent of this group in the life `born` names ('': a record older
+-- than lives, any life; `Incarnation::same`): one removed and created again since is a
+-- stranger to the customers who had the old one.
+local function personal_alive(a, born)
+  if redis.call('SISMEMBER', R .. ':agents', a) == 0 then return false end
+  if born == nil or born == '' then return true end
+  local now = redis.call('HGET', akey(a), 'born')
+  return not now or now == '' or now == born
+end
+
 local function drop_from_portfolio(a)
   if num(redis.call('HGET', akey(a), 'portfolio')) == 0 then return end
   redis.call('HINCRBY', akey(a), 'portfolio', -1)

@@ -2,7 +2,8 @@
 -- ARGV: 1 conversation, 2 channel, 3 priority, 4 personal agent or '', 5 now (ms),
 --       6 sticky wait (ms), 7 requirements (`routing::Needs::encode`:
 --       `exact|any_level|language|any_level_at|anyone_at`), 8 the conversation's episode
---       (its repeat contacts when the message joined it).
+--       (its repeat contacts when the message joined it), 9 the life of the personal
+--       agent the customer recorded ('' if none, or recorded before lives existed).
 -- Race closed with resolve (two slots, two scripts each side): a route records the
 -- episode it serves (`ep`), and a released one leaves the episode it ended in
 -- `:end:<conv>` (a key of its own, which earlier versions' scripts never meet, kept for
@@ -13,7 +14,8 @@
 -- Answers {state, agent, reason, queue, personal agent, 1 if chosen now, and the inputs
 -- the decision read: the personal agent's presence ('' if none), 1 if they had room,
 -- the least loaded fitting agent with room ('' if not looked up or none), 1 if the
--- personal agent fits the requirements}, so the store can check
+-- personal agent fits the requirements, the life of a personal agent chosen now ('' if
+-- none was)}, so the store can check
 -- the decision against the Rust placement rule (`routing::place`).
 local conv, ch, priority, personal, now = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5])
 local r = rkey(conv)
@@ -21,24 +23,27 @@ local episode = tonumber(ARGV[8] or '0')
 local held = redis.call('HMGET', r, 'state', 'agent', 'channel', 'owner', 'queue', 'since', 'ep')
 if held[1] then
   if episode > num(held[7]) then redis.call('HSET', r, 'ep', episode) end
-  return {held[1], held[2] or '', R_ALREADY_ASSIGNED, held[5] or held[3], held[4] or '', 0, '', 0, '', 0}
+  return {held[1], held[2] or '', R_ALREADY_ASSIGNED, held[5] or held[3], held[4] or '', 0, '', 0, '', 0, ''}
 end
 local ended = redis.call('GET', R .. ':end:' .. conv)
 if ended and tonumber(ended) >= episode then
   -- Resolved after this message joined it: nothing to route.
-  return {'queued', '', R_ALREADY_ASSIGNED, ch, '', 0, '', 0, '', 0}
+  return {'queued', '', R_ALREADY_ASSIGNED, ch, '', 0, '', 0, '', 0, ''}
 end
 -- Leaving for another group (a cross-group transfer under way): not routed here again.
 if redis.call('HEXISTS', R .. ':out', conv) == 1 then
-  return {'queued', '', R_ALREADY_ASSIGNED, ch, '', 0, '', 0, '', 0}
+  return {'queued', '', R_ALREADY_ASSIGNED, ch, '', 0, '', 0, '', 0, ''}
 end
 local exact = split(string.match(ARGV[7], '^[^|]*'))
 
 local new = 0
-if personal == '' or redis.call('SISMEMBER', R .. ':agents', personal) == 0 then
+local born = ''
+-- Removed (perhaps created again since: a stranger then): chosen anew.
+if personal == '' or not personal_alive(personal, ARGV[9]) then
   personal = choose_personal_agent(ch, exact) or ''
   if personal ~= '' then
     new = 1
+    born = redis.call('HGET', akey(personal), 'born') or ''
     add_to_portfolio(personal)
   end
 end
@@ -61,21 +66,21 @@ if personal ~= '' then
   elseif p[1] == 'online' and num(p[3]) < num(p[2]) then
     local reason = new == 1 and R_NEW_PERSONAL_AGENT or R_PERSONAL_AGENT
     assign(conv, personal, ch, reason)
-    return {'assigned', personal, reason, ch, personal, new, seen_presence, seen_room, '', 1}
+    return {'assigned', personal, reason, ch, personal, new, seen_presence, seen_room, '', 1, born}
   elseif p[1] == 'online' or p[1] == 'away' then
     redis.call('HSET', r, 'state', 'waiting', 'agent', personal)
     waiting_in(conv, ch, written)
     redis.call('ZADD', R .. ':w:' .. personal .. ':' .. ch, now, conv)
     redis.call('ZADD', R .. ':timers', now + tonumber(ARGV[6]), conv)
-    return {'waiting', '', R_WAITING_FOR_PERSONAL_AGENT, ch, personal, new, seen_presence, seen_room, '', 1}
+    return {'waiting', '', R_WAITING_FOR_PERSONAL_AGENT, ch, personal, new, seen_presence, seen_room, '', 1, born}
   end
 end
 local a = least_loaded(ch, exact)
 if a then
   assign(conv, a, ch, R_FALLBACK)
-  return {'assigned', a, R_FALLBACK, ch, personal, new, seen_presence, seen_room, a, seen_fits}
+  return {'assigned', a, R_FALLBACK, ch, personal, new, seen_presence, seen_room, a, seen_fits, born}
 end
 redis.call('HSET', r, 'state', 'queued')
 redis.call('ZADD', R .. ':q:' .. ch, queue_score(priority, now), conv)
 waiting_in(conv, ch, written)
-return {'queued', '', R_NO_AGENT_AVAILABLE, ch, personal, new, seen_presence, seen_room, '', seen_fits}
+return {'queued', '', R_NO_AGENT_AVAILABLE, ch, personal, new, seen_presence, seen_room, '', seen_fits, born}

@@ -1,0 +1,248 @@
+//! The store's operations by role: the one list both the role traits (`store::Store` is
+//! their sum) and the timing decorator (`app::instrumented`) are generated from. A new
+//! operation is an entry here, its implementation in each backend's file of that role
+//! (`memory/<role>.rs`, `redis/<role>.rs`) and its tests.
+
+/// Hands every role and its operations to `$callback!`, in the form
+/// `Role { fn op(arg: Type, ...) -> Answer => span id; ... }`: each operation answers
+/// `Result<Answer, StoreError>`; `=> expr` names the id the decorator's span records.
+macro_rules! for_each_operation {
+    ($callback:ident) => {
+        $callback! {
+            /// Customers: stitching inbound messages to them, reading them, their tier.
+            CustomerStore {
+                /// Stitches the message to its customer (creating or merging customers as its
+                /// identities prove), appends it to their one open conversation and answers the
+                /// receipt. A message with an idempotency key seen within the dedup TTL stores
+                /// nothing and answers the first receipt with `duplicate: true`.
+                fn ingest(
+                    msg: &InboundMessage,
+                    now: DateTime<Utc>,
+                ) -> Receipt => msg.idempotency_key();
+                /// A customer by id; the id of a customer merged into another finds the survivor.
+                fn customer(id: &CustomerId) -> Option<CustomerView> => id;
+                /// Sets a customer's tier (following merges); `None` if there is no such customer.
+                fn set_tier(id: &CustomerId, tier: &str) -> Option<CustomerView>;
+                /// The one customer holding a normalised identity.
+                fn customer_by_identity(identity: &Identity) -> Option<CustomerView>;
+            }
+            /// Conversations: their timelines, resolving, replies, e-mail threads.
+            ConversationStore {
+                /// A conversation with its whole timeline (merged conversations included), in order.
+                fn conversation(id: &ConversationId) -> Option<ConversationView> => id;
+                /// Marks a conversation resolved, which starts its reopen window (and closes the
+                /// customer's open complaint if this conversation holds it).
+                fn resolve(id: &ConversationId, now: DateTime<Utc>) -> ResolveOutcome => id;
+                /// Appends an agent's outbound message (or note) to the conversation's timeline.
+                fn add_reply(
+                    id: &ConversationId,
+                    message: &Message,
+                    now: DateTime<Utc>,
+                ) -> ReplyOutcome;
+                /// Remembers which conversation an e-mail `Message-ID` belongs to (for 180 days), so a
+                /// reply that names it in `In-Reply-To`/`References` finds its thread.
+                fn record_thread(
+                    message_id: &str,
+                    conversation: &ConversationId,
+                ) -> () => message_id;
+                /// The conversation an e-mail `Message-ID` belongs to.
+                fn thread(message_id: &str) -> Option<ConversationId> => message_id;
+            }
+            /// Agents: profiles, presence, removal and what they hold.
+            AgentStore {
+                /// Creates or updates an agent's profile (new agents start offline); answers the
+                /// agent and whether it was created.
+                fn put_agent(profile: &AgentProfile, now: DateTime<Utc>) -> SavedAgent;
+                fn agent(id: &AgentId) -> Option<AgentView>;
+                fn agents() -> Vec<AgentView>;
+                /// The conversations an agent holds now, longest held first (their desk's list).
+                fn held(agent: &AgentId) -> Vec<ConversationId>;
+                /// Sets presence: coming online fills the agent's free capacity from their waiting
+                /// customers and the queues; going offline sends their waiting customers elsewhere.
+                /// `None` when there is no such agent.
+                fn set_presence(
+                    id: &AgentId,
+                    presence: Presence,
+                    now: DateTime<Utc>,
+                ) -> Option<Vec<Assignment>>;
+                /// Removes an agent: what it holds and who waits for it go back to routing now; its
+                /// customers get a new personal agent when they next need one. `None` if unknown.
+                fn delete_agent(id: &AgentId, now: DateTime<Utc>) -> Option<Vec<Assignment>>;
+            }
+            /// Routing beyond a message's arrival: timers, transfers, requirements, queues, calls' ends.
+            RoutingStore {
+                /// Sticky waits that expired by `now` fall back or join the queue. Safe to call
+                /// from every replica at once: each expiry is claimed by exactly one caller.
+                fn fire_timers(now: DateTime<Utc>) -> Vec<Assignment>;
+                /// Moves a routed conversation to another agent or a queue, freeing its holder's unit.
+                fn transfer(
+                    id: &ConversationId,
+                    to: &TransferTarget,
+                    now: DateTime<Utc>,
+                ) -> TransferOutcome => id;
+                /// Queue depths, oldest waits and agents by presence, deployment-wide.
+                fn snapshot() -> RoutingSnapshot;
+                /// Sets what a routed conversation needs from its agent, relaxing again from `now`
+                /// (`routing::Routing::require`); `None` when it is not routed. Answers the
+                /// assignments this made.
+                fn set_requirements(
+                    id: &ConversationId,
+                    requirements: &Requirements,
+                    now: DateTime<Utc>,
+                ) -> Option<Vec<Assignment>> => id;
+                /// The conversations waiting in a queue (a channel's, or the supervisor's) across
+                /// every routing group, first first, at most `limit`.
+                fn queued(queue: &Queue, limit: usize) -> Vec<QueuedConversation>;
+                /// Raises a routed conversation's queue priority to at least `floor` (a queued one
+                /// moves up at once); false when it is not routed.
+                fn raise_priority(conv: &ConversationId, floor: u8) -> bool;
+                /// A call hung up: frees the phone unit the conversation holds (it stays open), or
+                /// takes it out of the phone queue, but only while it is routed on the phone
+                /// channel; a conversation the call joined on another channel, or in the supervisor
+                /// queue, keeps its holder or queue. The freed unit serves whoever waits.
+                fn release(id: &ConversationId, now: DateTime<Utc>) -> Vec<Assignment> => id;
+            }
+            /// Agents' event logs, which their streams replay.
+            EventStore {
+                /// Tells an agent something (e.g. `message.created`) outside a routing decision.
+                fn push_event(
+                    agent: &AgentId,
+                    kind: EventKind,
+                    conversation: &ConversationId,
+                ) -> ();
+                /// Up to `limit` of the agent's events after `after` (exclusive), oldest first.
+                fn agent_events(agent: &AgentId, after: &str, limit: usize) -> Vec<AgentEvent>;
+                /// The id of the agent's newest event (`0-0` when there is none): where a client
+                /// with no `Last-Event-ID` starts.
+                fn last_event_id(agent: &AgentId) -> String;
+                /// For each agent with events after its cursor, the id of the newest of the next
+                /// `limit`. One round trip per routing group however many agents: what lets every
+                /// open event stream of a replica share one poll (`workers::event_hub`).
+                fn newest_events(
+                    cursors: &[(AgentId, String)],
+                    limit: usize,
+                ) -> Vec<(AgentId, String)>;
+            }
+            /// Phone calls: their records and the calls waiting in the provider's queue.
+            CallStore {
+                /// A call's record, by the provider's call id.
+                fn call(external_id: &str) -> Option<CallRecord> => external_id;
+                /// Stores (or replaces) a call's record, kept for `CALL_TTL_SECS`.
+                fn save_call(call: &CallRecord) -> () => call.external_id;
+                /// Remembers that call `external_id` waits in the provider's queue for whoever
+                /// routing gives `conv` to (kept for `CALL_TTL_SECS`).
+                fn set_waiting_call(conv: &ConversationId, external_id: &str) -> ();
+                /// Takes (reads and forgets, in one step) the call waiting for `conv`: of two
+                /// replicas asking at once, one gets it.
+                fn take_waiting_call(conv: &ConversationId) -> Option<String>;
+            }
+            /// What is due later: working-day deadlines and customers' follow-ups.
+            ScheduleStore {
+                /// Schedules a conversation's working-day deadlines, keeping any already scheduled.
+                fn schedule_deadlines(conv: &ConversationId, due: &Deadlines) -> ();
+                /// Drops deadlines that no longer apply (answered, resolved).
+                fn clear_deadlines(conv: &ConversationId, kinds: &[DeadlineKind]) -> ();
+                /// Takes up to `limit` deadlines due by `now`, oldest first; each is handed to one
+                /// caller however many replicas ask.
+                fn due_deadlines(
+                    now: DateTime<Utc>,
+                    limit: usize,
+                ) -> Vec<(ConversationId, DeadlineKind)>;
+                /// Schedules a customer's follow-up (a proactive contact by their personal agent);
+                /// with `replace` false a follow-up already scheduled holds.
+                fn schedule_follow_up(
+                    customer: &CustomerId,
+                    at: DateTime<Utc>,
+                    replace: bool,
+                ) -> ();
+                /// Cancels a customer's follow-up; whether one was scheduled.
+                fn cancel_follow_up(customer: &CustomerId) -> bool;
+                /// When a customer's follow-up is due, if one is scheduled.
+                fn follow_up(customer: &CustomerId) -> Option<DateTime<Utc>>;
+                /// Takes up to `limit` follow-ups due by `now`, each handed to one caller.
+                fn due_follow_ups(now: DateTime<Utc>, limit: usize) -> Vec<CustomerId>;
+            }
+            /// What customers tell us: complaints and ratings.
+            FeedbackStore {
+                /// Marks (or, with `None`, clears) the conversation holding a customer's open
+                /// complaint: it raises their queue priority and sends their calls past the menu.
+                fn set_open_complaint(
+                    customer: &CustomerId,
+                    conv: Option<&ConversationId>,
+                ) -> ();
+                /// Records a customer's rating (1–5) of a conversation, once per conversation and
+                /// source; `None` when there is no such conversation.
+                fn rate(
+                    conv: &ConversationId,
+                    source: &str,
+                    rating: u8,
+                    now: DateTime<Utc>,
+                ) -> Option<Rated>;
+                /// The most recent ratings (newest first, at most `RECENT_RATINGS`) of the
+                /// conversations an agent served, or of a customer's.
+                fn recent_ratings(of: &RatingsOf) -> Vec<u8>;
+            }
+            /// Replies on their way out: the durable outbox.
+            OutboxStore {
+                /// Puts a reply in the durable outbox, due now.
+                fn enqueue_delivery(
+                    id: &str,
+                    url: &str,
+                    body: &str,
+                    now: DateTime<Utc>,
+                ) -> () => id;
+                /// Claims up to `limit` due deliveries, leased until `lease_until` (see `claim.lua`).
+                fn claim_deliveries(
+                    now: DateTime<Utc>,
+                    lease_until: DateTime<Utc>,
+                    limit: usize,
+                ) -> Vec<Delivery>;
+                /// Records an attempt's outcome.
+                fn finish_delivery(id: &str, outcome: &DeliveryOutcome) -> () => id;
+                /// Where a reply's delivery stands.
+                fn delivery_state(id: &str) -> Option<DeliveryState> => id;
+            }
+            /// What operating the service needs: reachability and shared rate limits.
+            OpsStore {
+                /// Answers while the store is reachable.
+                fn ping() -> ();
+                /// Counts `n` requests against `bucket` in a fixed window that starts with the
+                /// bucket's first request; answers the count so far and the time left in the window.
+                /// Shared by every replica (one Redis round trip).
+                fn count_request(
+                    bucket: &str,
+                    n: u64,
+                    window: std::time::Duration,
+                ) -> (u64, std::time::Duration);
+            }
+        }
+    };
+}
+
+pub(crate) use for_each_operation;
+
+/// Defines each role as an `async_trait` whose operations answer `Result<_, StoreError>`.
+macro_rules! define_roles {
+    ($(
+        $(#[$role_doc:meta])*
+        $role:ident {
+            $(
+                $(#[$doc:meta])*
+                fn $name:ident($($arg:ident: $ty:ty),* $(,)?) -> $answer:ty $(=> $span:expr)?;
+            )*
+        }
+    )*) => {
+        $(
+            $(#[$role_doc])*
+            #[async_trait::async_trait]
+            pub trait $role: Send + Sync + 'static {
+                $(
+                    $(#[$doc])*
+                    async fn $name(&self, $($arg: $ty),*) -> Result<$answer, StoreError>;
+                )*
+            }
+        )*
+    };
+}
+
+pub(crate) use define_roles;
