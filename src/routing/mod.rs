@@ -11,6 +11,7 @@ mod outcomes;
 mod placement;
 mod policy;
 mod priority;
+mod states;
 
 pub use engine::{Handoff, Request, Routing};
 pub use groups::{routing_group, Groups, BUSY_AGENT};
@@ -23,3 +24,4 @@ pub use outcomes::{
 pub use placement::{place, queue_score, PersonalAgent, Placement};
 pub use policy::{Relax, StorePolicy};
 pub use priority::{priority, COMPLAINT_PRIORITY, ESCALATED_PRIORITY};
+pub use states::{RouteState, TRANSFER_CAUSE};

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use switchboard::domain::AgentId;
-use switchboard::store::{EventKind, RedisStore, Store, StorePolicy};
+use switchboard::store::{AgentStore, EventKind, EventStore, RedisStore, StorePolicy};
 
 use crate::helpers::{message, RedisServer, ADAPTER_TOKEN, ADMIN_TOKEN};
 use crate::shutdown::Binary;

@@ -57,12 +57,9 @@ impl Routing {
             since: rec.since,
             transfers: rec.transfers + 1,
         };
-        let made = match rec.holding {
-            Holding::Assigned(agent) => {
-                self.let_go(&agent, rec.channel, rec.wrap);
-                self.drain(&agent, rec.channel, now)
-            }
-            _ => Vec::new(),
+        let made = match self.take_out(&rec) {
+            Some(holder) => self.drain(&holder, rec.channel, now),
+            None => Vec::new(),
         };
         Some((handoff, made))
     }
@@ -110,7 +107,7 @@ impl Routing {
         self.routes.insert(conv.clone(), rec);
         let mut made = Vec::new();
         if let Some((agent, reason)) = taker {
-            self.give(conv, &agent, handoff.channel, reason);
+            self.assign(conv, &agent, handoff.channel, reason);
             if let Some(reason) = reason {
                 let a = Assignment::new(conv, &agent, reason, handoff.channel, handoff.since, now);
                 made.push(a);

@@ -230,7 +230,7 @@ impl Routing {
                 |r| (r.since, 0.0),
             );
             for conv in waiting {
-                made.extend(self.replace_without_waiting(&conv, now));
+                made.extend(self.fall_back(&conv, now));
             }
         }
         made
@@ -248,8 +248,8 @@ impl Routing {
                 continue;
             };
             let (channel, wrap) = (rec.channel, std::mem::take(&mut rec.wrap));
-            self.let_go(id, channel, wrap);
-            made.extend(self.replace_without_waiting(&conv, now));
+            self.unhold(id, channel, wrap);
+            made.extend(self.fall_back(&conv, now));
         }
         made
     }
@@ -320,7 +320,7 @@ impl Routing {
             Placement::Assign(agent, reason) => {
                 rec.holding = Holding::Assigned(agent.clone());
                 self.routes.insert(req.conversation.clone(), rec.clone());
-                self.give(req.conversation, &agent, req.channel, Some(reason));
+                self.assign(req.conversation, &agent, req.channel, Some(reason));
                 let made = self.assignment(req.conversation, &agent, reason, now, now);
                 (reason, Some(made))
             }
@@ -436,7 +436,7 @@ impl Routing {
             return None;
         }
         rec.wrap = true;
-        self.give_back(&agent, Channel::Phone);
+        self.free_unit(&agent, Channel::Phone);
         if let Some(a) = self.agents.get_mut(&agent) {
             a.after_call += 1;
         }
@@ -445,17 +445,12 @@ impl Routing {
 
     /// Forgets a resolved conversation; its agent's freed unit goes to whoever waits.
     pub fn release(&mut self, conv: &ConversationId, now: DateTime<Utc>) -> Vec<Assignment> {
-        match self.routes.remove(conv) {
-            Some(RouteRec {
-                holding: Holding::Assigned(agent),
-                channel,
-                wrap,
-                ..
-            }) => {
-                self.let_go(&agent, channel, wrap);
-                self.drain(&agent, channel, now)
-            }
-            _ => Vec::new(),
+        let Some(rec) = self.routes.remove(conv) else {
+            return Vec::new();
+        };
+        match self.take_out(&rec) {
+            Some(holder) => self.drain(&holder, rec.channel, now),
+            None => Vec::new(),
         }
     }
 }

@@ -35,7 +35,7 @@ impl Routing {
         }
         let old = match &rec.holding {
             Holding::Assigned(agent) => {
-                self.let_go(agent, rec.channel, rec.wrap);
+                self.unhold(agent, rec.channel, rec.wrap);
                 if let Some(r) = self.routes.get_mut(conv) {
                     r.wrap = false;
                 }
@@ -51,7 +51,7 @@ impl Routing {
         let mut adopted = None;
         let holding = match to {
             TransferTarget::Agent(target) if !to_supervisor => {
-                self.give(conv, target, rec.channel, None);
+                self.assign(conv, target, rec.channel, None);
                 if rec.adopt {
                     adopted = Some(self.assignment(
                         conv,
@@ -86,7 +86,7 @@ impl Routing {
             ) {
                 (false, Some(agent)) => {
                     let reason = self
-                        .give(conv, &agent, rec.channel, Some(RouteReason::Fallback))
+                        .assign(conv, &agent, rec.channel, Some(RouteReason::Fallback))
                         .unwrap_or(RouteReason::Fallback);
                     assignments.push(self.assignment(conv, &agent, reason, rec.since, now));
                     Holding::Assigned(agent)
@@ -111,18 +111,29 @@ impl Routing {
         }
     }
 
+    /// Takes a conversation out of wherever its route `rec` stands: its holder's unit
+    /// (`unhold`); a wait or a queue needs nothing more, both being read from the routes.
+    /// Answers the holder, whose freed unit the caller hands on. `take_out` in Lua.
+    pub(super) fn take_out(&mut self, rec: &RouteRec) -> Option<AgentId> {
+        let Holding::Assigned(holder) = &rec.holding else {
+            return None;
+        };
+        self.unhold(holder, rec.channel, rec.wrap);
+        Some(holder.clone())
+    }
+
     /// Frees what `agent` held a conversation with: its unit, or, for one whose call
     /// ended (`wrap`), its place in the agent's after-call work. `unhold` in Lua.
-    pub(super) fn let_go(&mut self, agent: &AgentId, channel: Channel, wrap: bool) {
+    pub(super) fn unhold(&mut self, agent: &AgentId, channel: Channel, wrap: bool) {
         if !wrap {
-            return self.give_back(agent, channel);
+            return self.free_unit(agent, channel);
         }
         if let Some(a) = self.agents.get_mut(agent) {
             a.after_call = a.after_call.saturating_sub(1);
         }
     }
 
-    pub(super) fn give_back(&mut self, agent: &AgentId, channel: Channel) {
+    pub(super) fn free_unit(&mut self, agent: &AgentId, channel: Channel) {
         if let Some(a) = self.agents.get_mut(agent) {
             let load = a.load.entry(channel).or_insert(0);
             *load = load.saturating_sub(1);
@@ -140,7 +151,7 @@ impl Routing {
         );
         let mut made: Vec<Assignment> = due
             .iter()
-            .filter_map(|conv| self.replace_without_waiting(conv, now))
+            .filter_map(|conv| self.fall_back(conv, now))
             .collect();
         // Agents offline past their grace period hand their conversations back.
         let mut graces: Vec<(DateTime<Utc>, AgentId)> = self
@@ -164,7 +175,7 @@ impl Routing {
         made
     }
 
-    pub(super) fn replace_without_waiting(
+    pub(super) fn fall_back(
         &mut self,
         conv: &ConversationId,
         now: DateTime<Utc>,
@@ -174,7 +185,7 @@ impl Routing {
         match self.least_loaded(channel, rec.needs_now()) {
             Some(agent) => {
                 let reason = self
-                    .give(conv, &agent, channel, Some(RouteReason::Fallback))
+                    .assign(conv, &agent, channel, Some(RouteReason::Fallback))
                     .unwrap_or(RouteReason::Fallback);
                 if let Some(r) = self.routes.get_mut(conv) {
                     r.holding = Holding::Assigned(agent.clone());
@@ -218,7 +229,7 @@ impl Routing {
             };
             let since = rec.since;
             let reason = self
-                .give(&conv, agent, channel, Some(reason))
+                .assign(&conv, agent, channel, Some(reason))
                 .unwrap_or(reason);
             made.push(self.assignment(&conv, agent, reason, since, now));
         }
@@ -280,7 +291,7 @@ impl Routing {
     /// someone else covers a customer, their personal agent). `None` means a transfer.
     /// A customer nobody could serve at first gets `agent` as personal agent (answered
     /// as `NewPersonalAgent`, the reason this answers).
-    pub(super) fn give(
+    pub(super) fn assign(
         &mut self,
         conv: &ConversationId,
         agent: &AgentId,

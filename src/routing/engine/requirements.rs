@@ -49,7 +49,7 @@ impl Routing {
             RouteReason::Fallback
         };
         let reason = self
-            .give(conv, &agent, channel, Some(reason))
+            .assign(conv, &agent, channel, Some(reason))
             .unwrap_or(reason);
         if let Some(r) = self.routes.get_mut(conv) {
             r.holding = Holding::Assigned(agent.clone());
@@ -76,7 +76,7 @@ impl Routing {
             Holding::Waiting { agent, .. }
                 if !self.agents.get(&agent).is_some_and(|a| a.fits(&tags)) =>
             {
-                self.replace_without_waiting(conv, now)
+                self.fall_back(conv, now)
             }
             _ => None,
         };

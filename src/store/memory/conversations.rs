@@ -3,12 +3,13 @@
 
 use std::collections::BTreeSet;
 
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::MemoryStore;
-use crate::domain::{ConversationId, ConversationState, ConversationView};
+use crate::domain::{ConversationId, ConversationState, ConversationView, EntryKind, Message};
 use crate::store::records::sort_timeline;
-use crate::store::{ResolveOutcome, StoreError};
+use crate::store::{ConversationStore, ReplyOutcome, ResolveOutcome, StoreError};
 
 impl MemoryStore {
     pub(super) fn conversation_view(
@@ -75,5 +76,56 @@ impl MemoryStore {
         let made = state.routing.release(&group, id, now);
         state.adopt(&made);
         Ok(ResolveOutcome::Resolved(made))
+    }
+}
+
+#[async_trait]
+impl ConversationStore for MemoryStore {
+    async fn conversation(
+        &self,
+        id: &ConversationId,
+    ) -> Result<Option<ConversationView>, StoreError> {
+        self.conversation_view(id)
+    }
+
+    async fn resolve(
+        &self,
+        id: &ConversationId,
+        now: DateTime<Utc>,
+    ) -> Result<ResolveOutcome, StoreError> {
+        self.resolve_conversation(id, now)
+    }
+
+    async fn add_reply(
+        &self,
+        id: &ConversationId,
+        message: &Message,
+        now: DateTime<Utc>,
+    ) -> Result<ReplyOutcome, StoreError> {
+        let mut state = self.lock();
+        let Some(conv) = state.conversations.get_mut(id) else {
+            return Ok(ReplyOutcome::NotFound);
+        };
+        conv.messages.push(message.clone());
+        let first = message.kind == EntryKind::Message && conv.first_response_at.is_none();
+        if first {
+            conv.first_response_at = Some(now);
+        }
+        Ok(ReplyOutcome::Stored { first })
+    }
+
+    async fn record_thread(
+        &self,
+        message_id: &str,
+        conversation: &ConversationId,
+    ) -> Result<(), StoreError> {
+        self.lock()
+            .threads
+            .insert(message_id.to_owned(), conversation.clone());
+        Ok(())
+    }
+
+    async fn thread(&self, message_id: &str) -> Result<Option<ConversationId>, StoreError> {
+        Ok(self.lock().threads.get(message_id).cloned())
     }
 }

@@ -17,12 +17,17 @@ use crate::domain::{
 use crate::routing::Groups;
 use crate::store::{CallRecord, DeliveryStatus, StorePolicy};
 
+mod agent_events;
+mod agents;
+mod calls;
 mod conversations;
-mod deadlines;
+mod customers;
+mod feedback;
+mod ops;
 mod outbox;
-mod ratings;
+mod routing;
+mod schedules;
 mod state;
-mod store_impl;
 
 #[derive(Debug)]
 struct CustomerRec {

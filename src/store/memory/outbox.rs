@@ -1,10 +1,13 @@
 //! The embedded store's outbox: deliveries by id, each due at a time, claimed with a
 //! lease (as `claim.lua` does on Redis) and finished as delivered, retried or failed.
 
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::{MemoryStore, OutboxRec};
-use crate::store::{Delivery, DeliveryOutcome, DeliveryState, DeliveryStatus};
+use crate::store::{
+    Delivery, DeliveryOutcome, DeliveryState, DeliveryStatus, OutboxStore, StoreError,
+};
 
 impl MemoryStore {
     /// A re-enqueue of the same id (a retried request) changes nothing.
@@ -69,5 +72,37 @@ impl MemoryStore {
             attempts: d.attempts,
             last_error: d.error.clone(),
         })
+    }
+}
+
+#[async_trait]
+impl OutboxStore for MemoryStore {
+    async fn enqueue_delivery(
+        &self,
+        id: &str,
+        url: &str,
+        body: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.outbox_enqueue(id, url, body, now);
+        Ok(())
+    }
+
+    async fn claim_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        Ok(self.outbox_claim(now, lease_until, limit))
+    }
+
+    async fn finish_delivery(&self, id: &str, outcome: &DeliveryOutcome) -> Result<(), StoreError> {
+        self.outbox_finish(id, outcome);
+        Ok(())
+    }
+
+    async fn delivery_state(&self, id: &str) -> Result<Option<DeliveryState>, StoreError> {
+        Ok(self.outbox_state(id))
     }
 }

@@ -3,19 +3,19 @@
 
 use std::collections::BTreeMap;
 
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use redis::Value;
 use serde::{Deserialize, Serialize};
 
+use super::placement::strings;
 use super::{corrupt, from_redis, RedisStore};
 use crate::domain::{
     AgentId, AgentProfile, AgentView, Capacity, Channel, ConversationId, Incarnation, Presence,
     PublicCard, RoutingGroup, Skills,
 };
 use crate::routing::BUSY_AGENT;
-use crate::store::{Assignment, StoreError};
-
-use super::routing::strings;
+use crate::store::{AgentStore, Assignment, SavedAgent, StoreError};
 
 /// The profile as stored in the agent's hash.
 #[derive(Serialize, Deserialize)]
@@ -68,7 +68,7 @@ impl RedisStore {
         let mut moved = false;
         if current != profile.group {
             let left: String = self
-                .routing_scripts
+                .scripts
                 .leave_group
                 .key(self.keys.routing(&current))
                 .arg(profile.id.as_str())
@@ -91,7 +91,7 @@ impl RedisStore {
         };
         let cap = &profile.capacity;
         let answer: Vec<Value> = self
-            .routing_scripts
+            .scripts
             .put_agent
             .key(self.keys.routing(&profile.group))
             .arg(profile.id.as_str())
@@ -120,7 +120,7 @@ impl RedisStore {
     ) -> Result<Option<Vec<Assignment>>, StoreError> {
         let group = self.agent_group(id).await?;
         let made: Option<Vec<Vec<String>>> = self
-            .routing_scripts
+            .scripts
             .presence
             .key(self.keys.routing(&group))
             .arg(id.as_str())
@@ -143,7 +143,7 @@ impl RedisStore {
     ) -> Result<Option<Vec<Assignment>>, StoreError> {
         let group = self.agent_group(id).await?;
         let made: Option<Vec<Vec<String>>> = self
-            .routing_scripts
+            .scripts
             .delete_agent
             .key(self.keys.routing(&group))
             .arg(id.as_str())
@@ -278,4 +278,53 @@ pub(super) fn agent_view(
             .unwrap_or(0),
         satisfaction: None,
     }))
+}
+
+#[async_trait]
+impl AgentStore for RedisStore {
+    async fn put_agent(
+        &self,
+        profile: &AgentProfile,
+        now: DateTime<Utc>,
+    ) -> Result<SavedAgent, StoreError> {
+        let (created, assignments) = self.put_agent_profile(profile, now).await?;
+        let view = self
+            .load_agent(&profile.id)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt(format!("agent {} vanished", profile.id)))?;
+        Ok(SavedAgent {
+            view,
+            created,
+            assignments,
+        })
+    }
+
+    async fn agent(&self, id: &AgentId) -> Result<Option<AgentView>, StoreError> {
+        self.load_agent(id).await
+    }
+
+    async fn agents(&self) -> Result<Vec<AgentView>, StoreError> {
+        self.load_agents().await
+    }
+
+    async fn held(&self, agent: &AgentId) -> Result<Vec<ConversationId>, StoreError> {
+        self.held_by(agent).await
+    }
+
+    async fn set_presence(
+        &self,
+        id: &AgentId,
+        presence: Presence,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Vec<Assignment>>, StoreError> {
+        self.presence(id, presence, now).await
+    }
+
+    async fn delete_agent(
+        &self,
+        id: &AgentId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Vec<Assignment>>, StoreError> {
+        self.remove_agent(id, now).await
+    }
 }

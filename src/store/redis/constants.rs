@@ -2,7 +2,7 @@
 //! name or number is typed twice: channels, queues, the supervisor queue, the event cap,
 //! the default tier, event kinds, route reasons and their receipt codes, and the
 //! idempotency hash's slack. Every script is loaded through `script()`, which prepends
-//! them.
+//! them (`scripts.rs` lists the scripts).
 
 use std::fmt::Write;
 
@@ -10,7 +10,9 @@ use redis::Script;
 
 use super::receipts;
 use crate::domain::{Channel, RouteReason, DEFAULT_GROUP, DEFAULT_TIER};
-use crate::routing::{EventKind, CANDIDATES, QUEUES, QUEUE_SCAN, SUPERVISOR_QUEUE};
+use crate::routing::{
+    EventKind, RouteState, CANDIDATES, QUEUES, QUEUE_SCAN, SUPERVISOR_QUEUE, TRANSFER_CAUSE,
+};
 use crate::store::EVENTS_KEPT;
 
 /// How long a released route leaves the episode it ended (`:end:<conv>`, see
@@ -48,6 +50,11 @@ pub fn lua_constants() -> String {
         let _ = writeln!(out, "local R_{name} = '{}'", reason.as_str());
         let _ = writeln!(out, "local RC_{name} = '{}'", receipts::reason_code(reason));
     }
+    for state in RouteState::ALL {
+        let name = state.as_str().to_uppercase();
+        let _ = writeln!(out, "local S_{name} = '{}'", state.as_str());
+    }
+    let _ = writeln!(out, "local CAUSE_TRANSFER = '{TRANSFER_CAUSE}'");
     out
 }
 
@@ -59,40 +66,7 @@ pub fn script(body: &str) -> Script {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Every Lua source, as `include_str!` embeds it.
-    const SOURCES: [(&str, &str); 27] = [
-        ("ingest", include_str!("lua/ingest.lua")),
-        ("merge_out", include_str!("lua/merge_out.lua")),
-        ("merge_in", include_str!("lua/merge_in.lua")),
-        ("repoint", include_str!("lua/repoint.lua")),
-        ("resolve", include_str!("lua/resolve.lua")),
-        ("reply", include_str!("lua/reply.lua")),
-        ("claim", include_str!("lua/outbox/claim.lua")),
-        ("prelude", include_str!("lua/routing/prelude.lua")),
-        ("route", include_str!("lua/routing/route.lua")),
-        ("release", include_str!("lua/routing/release.lua")),
-        ("presence", include_str!("lua/routing/presence.lua")),
-        ("put_agent", include_str!("lua/routing/put_agent.lua")),
-        ("timers", include_str!("lua/routing/timers.lua")),
-        ("delete_agent", include_str!("lua/routing/delete_agent.lua")),
-        ("transfer", include_str!("lua/routing/transfer.lua")),
-        ("require", include_str!("lua/routing/require.lua")),
-        ("raise", include_str!("lua/routing/raise.lua")),
-        (
-            "forget_customer",
-            include_str!("lua/routing/forget_customer.lua"),
-        ),
-        ("snapshot", include_str!("lua/routing/snapshot.lua")),
-        ("hand_off", include_str!("lua/routing/hand_off.lua")),
-        ("take_over", include_str!("lua/routing/take_over.lua")),
-        ("leave_group", include_str!("lua/routing/leave_group.lua")),
-        ("regroup", include_str!("lua/regroup.lua")),
-        ("adopt", include_str!("lua/adopt.lua")),
-        ("rate", include_str!("lua/rate.lua")),
-        ("mirror", include_str!("lua/mirror.lua")),
-        ("deadlines_due", include_str!("lua/deadlines_due.lua")),
-    ];
+    use crate::store::redis::scripts::SOURCES;
 
     #[test]
     fn the_constants_come_from_rust() {
@@ -116,7 +90,9 @@ mod tests {
         literals.push(format!(", {EVENTS_KEPT},"));
         literals.extend(EventKind::ALL.iter().map(|k| format!("'{}'", k.as_str())));
         literals.extend(RouteReason::ALL.iter().map(|r| format!("'{}'", r.as_str())));
-        for (name, source) in SOURCES {
+        literals.extend(RouteState::ALL.iter().map(|s| format!("'{}'", s.as_str())));
+        literals.push(format!("'{TRANSFER_CAUSE}'"));
+        for &(name, source) in SOURCES {
             for literal in &literals {
                 // `'personal_agent'` is also a hash field name; only reasons in code count.
                 let code: String = source
@@ -126,14 +102,12 @@ mod tests {
                         !l.contains("HMGET")
                             && !l.contains("HGET")
                             && !l.contains("HSET")
+                            && !l.contains("HDEL")
                             && !l.contains("field(")
                     })
                     .collect::<Vec<_>>()
                     .join("\n");
-                assert!(
-                    !code.contains(literal.as_str()),
-                    "{name}.lua types {literal}"
-                );
+                assert!(!code.contains(literal.as_str()), "{name} types {literal}");
             }
         }
     }

@@ -5,11 +5,12 @@
 //! Complaints: the customer's hash names the conversation holding an open one
 //! (`complaint`; `resolve.lua` clears it).
 
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::{corrupt, from_redis, RedisStore};
 use crate::domain::{ConversationId, CustomerId, RECENT_RATINGS};
-use crate::store::{Rated, RatingsOf, StoreError};
+use crate::store::{FeedbackStore, Rated, RatingsOf, StoreError};
 
 impl RedisStore {
     pub(super) async fn record_rating(
@@ -97,5 +98,30 @@ impl RedisStore {
             .await
             .map_err(from_redis)?;
         Ok(())
+    }
+}
+
+#[async_trait]
+impl FeedbackStore for RedisStore {
+    async fn set_open_complaint(
+        &self,
+        customer: &CustomerId,
+        conv: Option<&ConversationId>,
+    ) -> Result<(), StoreError> {
+        self.complaint(customer, conv).await
+    }
+
+    async fn rate(
+        &self,
+        conv: &ConversationId,
+        source: &str,
+        rating: u8,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Rated>, StoreError> {
+        self.record_rating(conv, source, rating, now).await
+    }
+
+    async fn recent_ratings(&self, of: &RatingsOf) -> Result<Vec<u8>, StoreError> {
+        self.ratings_of(of).await
     }
 }

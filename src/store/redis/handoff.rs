@@ -16,7 +16,7 @@
 use chrono::{DateTime, Utc};
 use redis::Value;
 
-use super::routing::{head_strings, route_of, strings};
+use super::placement::{head_strings, route_of, strings};
 use super::{corrupt, from_redis, RedisStore};
 use crate::domain::{AgentId, Channel, ConversationId, Route, RoutingGroup};
 use crate::store::{Assignment, StoreError, TransferOutcome, MAX_TRANSFERS};
@@ -72,7 +72,7 @@ impl RedisStore {
         }
         self.register_group(to).await?;
         let answer: Vec<Value> = self
-            .routing_scripts
+            .scripts
             .hand_off
             .key(self.keys.routing(from))
             .arg(conv.to_string())
@@ -132,7 +132,7 @@ impl RedisStore {
             outcome = self.take_over(conv, record, now).await?;
         }
         let _: i64 = redis::cmd("HDEL")
-            .arg(format!("{}:out", self.keys.routing(from)))
+            .arg(self.keys.hand_offs(from))
             .arg(conv.to_string())
             .query_async(&mut self.conn.clone())
             .await
@@ -147,7 +147,7 @@ impl RedisStore {
         now: DateTime<Utc>,
     ) -> Result<(Option<Route>, Vec<Assignment>), StoreError> {
         let answer: Vec<Value> = self
-            .routing_scripts
+            .scripts
             .take_over
             .key(self.keys.routing(&record.group))
             .arg(conv.to_string())
@@ -185,7 +185,7 @@ impl RedisStore {
         now: DateTime<Utc>,
     ) -> Result<Vec<Assignment>, StoreError> {
         let records: Vec<(String, String)> = redis::cmd("HGETALL")
-            .arg(format!("{}:out", self.keys.routing(group)))
+            .arg(self.keys.hand_offs(group))
             .query_async(&mut self.conn.clone())
             .await
             .map_err(from_redis)?;

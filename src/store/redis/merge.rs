@@ -174,7 +174,7 @@ impl RedisStore {
                 .await
                 .map_err(from_redis)?;
             let _: i64 = self
-                .routing_scripts
+                .scripts
                 .forget_customer
                 .key(self.keys.routing(&group))
                 .arg(&merged)

@@ -3,13 +3,15 @@
 //! the customer's hash slot. Merges, rare by nature, run as a saga of idempotent
 //! single-slot scripts that whoever meets a half-merged customer finishes.
 
+mod agent_events;
 mod agents;
+mod calls;
 mod codec;
 mod conn;
 mod constants;
-mod deadlines;
+mod conversations;
+mod customers;
 mod event_batch;
-mod events;
 mod feedback;
 mod groups;
 mod handoff;
@@ -19,22 +21,23 @@ mod keys;
 mod memo;
 mod merge;
 mod message_record;
+mod ops;
 mod outbox;
 mod personal_agents;
+mod placement;
 mod queues;
 mod reads;
 mod receipts;
 mod release;
 mod requirements;
 mod routing;
+mod schedules;
+mod scripts;
 mod seen;
-mod store_impl;
 
 use std::sync::atomic::AtomicU64;
 use std::sync::OnceLock;
 use std::time::Duration as StdDuration;
-
-use redis::Script;
 
 pub use conn::RedisOptions;
 pub use keys::Keys;
@@ -44,39 +47,11 @@ use self::conn::Conn;
 use self::codec::unavailable;
 pub(super) use self::codec::{corrupt, from_redis};
 use self::identity_cache::IdentityCache;
-use self::routing::RoutingScripts;
+use self::scripts::Scripts;
 use crate::store::{StoreError, StorePolicy};
 
 /// Identities remembered per process (see `identity_cache`).
 const IDENTITY_CACHE_ENTRIES: usize = 100_000;
-
-struct Scripts {
-    ingest: Script,
-    merge_out: Script,
-    merge_in: Script,
-    repoint: Script,
-    resolve: Script,
-    reply: Script,
-    regroup: Script,
-    adopt: Script,
-    rate: Script,
-}
-
-impl Scripts {
-    fn load() -> Self {
-        Self {
-            ingest: constants::script(include_str!("lua/ingest.lua")),
-            merge_out: constants::script(include_str!("lua/merge_out.lua")),
-            merge_in: constants::script(include_str!("lua/merge_in.lua")),
-            repoint: constants::script(include_str!("lua/repoint.lua")),
-            resolve: constants::script(include_str!("lua/resolve.lua")),
-            reply: constants::script(include_str!("lua/reply.lua")),
-            regroup: constants::script(include_str!("lua/regroup.lua")),
-            adopt: constants::script(include_str!("lua/adopt.lua")),
-            rate: constants::script(include_str!("lua/rate.lua")),
-        }
-    }
-}
 
 /// See the module docs and [`Keys`] for the layout.
 pub struct RedisStore {
@@ -84,14 +59,11 @@ pub struct RedisStore {
     keys: Keys,
     policy: StorePolicy,
     scripts: Scripts,
-    routing_scripts: RoutingScripts,
-    outbox_claim: Script,
-    deadlines_due: Script,
     identities: IdentityCache,
     groups: groups::GroupMemory,
     /// The writer of batched agents' events, started on first use (on the runtime).
     events: OnceLock<event_batch::EventBatcher>,
-    /// Routing decisions the Rust placement rule disagreed with (see `routing.rs`).
+    /// Routing decisions the Rust placement rule disagreed with (see `placement.rs`).
     placement_mismatches: AtomicU64,
     /// Replicas that must hold an ingested message before it is acknowledged, and how
     /// long to wait for them (see `ingest.rs`).
@@ -120,9 +92,6 @@ impl RedisStore {
             keys: Keys::new(prefix),
             policy,
             scripts: Scripts::load(),
-            routing_scripts: RoutingScripts::load(),
-            outbox_claim: outbox::claim_script(),
-            deadlines_due: deadlines::due_script(),
             identities: IdentityCache::new(IDENTITY_CACHE_ENTRIES, timeouts.identity_cache_ttl),
             groups: groups::GroupMemory::default(),
             events: OnceLock::new(),

@@ -3,15 +3,13 @@
 //! replica's sender claims due deliveries with a lease (`lua/outbox/claim.lua`), so a
 //! delivery survives restarts and is retried until it lands or is given up.
 
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use redis::Script;
 
 use super::{corrupt, from_redis, RedisStore};
-use crate::store::{Delivery, DeliveryOutcome, DeliveryState, DeliveryStatus, StoreError};
-
-pub(super) fn claim_script() -> Script {
-    super::constants::script(include_str!("lua/outbox/claim.lua"))
-}
+use crate::store::{
+    Delivery, DeliveryOutcome, DeliveryState, DeliveryStatus, OutboxStore, StoreError,
+};
 
 impl RedisStore {
     fn outbox(&self) -> String {
@@ -25,7 +23,7 @@ impl RedisStore {
         body: &str,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let record = format!("{}:d:{id}", self.outbox());
+        let record = self.keys.delivery(id);
         // HSETNX on `body` keeps a re-enqueue (a retried request) from resetting attempts.
         let _: () = redis::pipe()
             .atomic()
@@ -45,7 +43,7 @@ impl RedisStore {
             .arg(DeliveryStatus::Pending.as_str())
             .ignore()
             .cmd("ZADD")
-            .arg(format!("{}:due", self.outbox()))
+            .arg(self.keys.outbox_due())
             .arg("NX")
             .arg(now.timestamp_millis())
             .arg(id)
@@ -63,6 +61,7 @@ impl RedisStore {
         limit: usize,
     ) -> Result<Vec<Delivery>, StoreError> {
         let parts: Vec<String> = self
+            .scripts
             .outbox_claim
             .key(self.outbox())
             .arg(now.timestamp_millis())
@@ -90,8 +89,8 @@ impl RedisStore {
         id: &str,
         outcome: &DeliveryOutcome,
     ) -> Result<(), StoreError> {
-        let record = format!("{}:d:{id}", self.outbox());
-        let due = format!("{}:due", self.outbox());
+        let record = self.keys.delivery(id);
+        let due = self.keys.outbox_due();
         let mut pipe = redis::pipe();
         pipe.atomic();
         match outcome {
@@ -135,7 +134,7 @@ impl RedisStore {
 
     pub(super) async fn outbox_state(&self, id: &str) -> Result<Option<DeliveryState>, StoreError> {
         let fields: Vec<Option<String>> = redis::cmd("HMGET")
-            .arg(format!("{}:d:{id}", self.outbox()))
+            .arg(self.keys.delivery(id))
             .arg(&["state", "attempts", "error"])
             .query_async(&mut self.conn.clone())
             .await
@@ -151,5 +150,35 @@ impl RedisStore {
             }),
             _ => None,
         })
+    }
+}
+
+#[async_trait]
+impl OutboxStore for RedisStore {
+    async fn enqueue_delivery(
+        &self,
+        id: &str,
+        url: &str,
+        body: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.outbox_enqueue(id, url, body, now).await
+    }
+
+    async fn claim_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        self.outbox_claim(now, lease_until, limit).await
+    }
+
+    async fn finish_delivery(&self, id: &str, outcome: &DeliveryOutcome) -> Result<(), StoreError> {
+        self.outbox_finish(id, outcome).await
+    }
+
+    async fn delivery_state(&self, id: &str) -> Result<Option<DeliveryState>, StoreError> {
+        self.outbox_state(id).await
     }
 }

@@ -10,7 +10,7 @@ impl RedisStore {
     pub(super) async fn raise(&self, id: &ConversationId, floor: u8) -> Result<bool, StoreError> {
         let group = self.conversation_group(id).await?;
         let raised: i64 = self
-            .routing_scripts
+            .scripts
             .raise
             .key(self.keys.routing(&group))
             .arg(id.to_string())
@@ -29,7 +29,7 @@ impl RedisStore {
     ) -> Result<Vec<QueuedConversation>, StoreError> {
         let mut all: Vec<(f64, String)> = Vec::new();
         for group in self.all_groups().await? {
-            let key = format!("{}:q:{}", self.keys.routing(&group), queue.as_str());
+            let key = self.keys.queue(&group, queue.as_str());
             let page: Vec<(String, f64)> = redis::cmd("ZRANGE")
                 .arg(&key)
                 .arg(0)

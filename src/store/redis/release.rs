@@ -65,7 +65,7 @@ impl RedisStore {
         episode: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<Vec<Vec<String>>, StoreError> {
-        let mut script = self.routing_scripts.release.key(self.keys.routing(group));
+        let mut script = self.scripts.release.key(self.keys.routing(group));
         script
             .arg(conv.to_string())
             .arg(now.timestamp_millis())

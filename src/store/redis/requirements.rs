@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use redis::Value;
 
-use super::routing::strings;
+use super::placement::strings;
 use super::{from_redis, RedisStore};
 use crate::domain::{Channel, ConversationId, Requirements, DEFAULT_TIER};
 use crate::routing::Needs;
@@ -34,7 +34,7 @@ impl RedisStore {
         let tier = tier.unwrap_or_else(|| DEFAULT_TIER.to_owned());
         let needs = Needs::new(requirements, channel, &tier, now, &self.policy);
         let answer: Value = self
-            .routing_scripts
+            .scripts
             .require
             .key(self.keys.routing(&group))
             .arg(id.to_string())

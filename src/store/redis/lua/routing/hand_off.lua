@@ -22,13 +22,6 @@ waiting_in(conv, nil)
 redis.call('DEL', rkey(conv))
 redis.call('ZREM', R .. ':relax', conv)
 local out = {record}
-if r[1] == 'assigned' then
-  unhold(conv, r[2], ch, r[8])
-  drain(r[2], ch, out)
-elseif r[1] == 'waiting' then
-  redis.call('ZREM', R .. ':w:' .. r[2] .. ':' .. ch, conv)
-  redis.call('ZREM', R .. ':timers', conv)
-else
-  redis.call('ZREM', R .. ':q:' .. (r[7] or ch), conv)
-end
+local holder = take_out(conv, r[1], r[2], ch, r[7], r[8])
+if holder then drain(holder, ch, out) end
 return out

@@ -292,7 +292,7 @@ local function assign(conv, a, ch, reason)
   -- Everything of the record this reads, in one read.
   local r = redis.call('HMGET', rkey(conv), 'adopt', 'owner', 'since', 'wq', 'n0', 'n1', 'lang', 'ep')
   local owner, since = r[2] or '', r[3]
-  local sets = {'state', 'assigned', 'agent', a}
+  local sets = {'state', S_ASSIGNED, 'agent', a}
   -- An ownerless customer nobody could serve at first: whoever takes them is their
   -- personal agent from now on (`Routing::adopt`).
   if r[1] then
@@ -301,19 +301,19 @@ local function assign(conv, a, ch, reason)
     sets[#sets + 1] = a
     redis.call('HDEL', rkey(conv), 'adopt')
     add_to_portfolio(a)
-    if reason ~= 'transfer' then reason = R_NEW_PERSONAL_AGENT end
+    if reason ~= CAUSE_TRANSFER then reason = R_NEW_PERSONAL_AGENT end
   end
   redis.call('HSET', rkey(conv), unpack(sets))
   waiting_in(conv, nil, {r[4], since})
   redis.call('HINCRBY', akey(a), 'load:' .. ch, 1)
   redis.call('ZADD', R .. ':held:' .. a, num(since), conv)
   reindex(a, ch)
-  if reason == 'transfer' then
+  if reason == CAUSE_TRANSFER then
     event(a, EV_CONVERSATION_TRANSFERRED, conv, reason, '')
   else
     event(a, EV_CONVERSATION_ASSIGNED, conv, reason, '')
   end
-  if owner ~= '' and owner ~= a and reason ~= 'transfer' then
+  if owner ~= '' and owner ~= a and reason ~= CAUSE_TRANSFER then
     event(owner, EV_CONVERSATION_COVERED, conv, reason, a)
   end
   local fit, lang = fit_of(a, r[5], r[6], r[7])
@@ -329,11 +329,11 @@ local function fall_back(conv, ch, out)
     out[#out + 1] = assign(conv, a, ch, R_FALLBACK)
   else
     local r = redis.call('HMGET', rkey(conv), 'priority', 'since', 'ep')
-    redis.call('HSET', rkey(conv), 'state', 'queued')
+    redis.call('HSET', rkey(conv), 'state', S_QUEUED)
     redis.call('HDEL', rkey(conv), 'agent')
     redis.call('ZADD', R .. ':q:' .. ch, queue_score(num(r[1]), num(r[2])), conv)
     waiting_in(conv, ch)
-    out[#out + 1] = {conv, '', 'queued', ch, r[2], r[3] or ''}
+    out[#out + 1] = {conv, '', S_QUEUED, ch, r[2], r[3] or ''}
   end
 end
 
@@ -349,7 +349,7 @@ end
 
 -- Takes `conv` from its holder `a`, giving the unit back; one whose call ended (`wrap`:
 -- held as after-call work, without a unit, see release.lua) leaves the agent's
--- after-call count instead (`RoutingEngine::let_go`).
+-- after-call count instead (`Routing::unhold`).
 local function unhold(conv, a, ch, wrap)
   if wrap then
     redis.call('HDEL', rkey(conv), 'wrap')
@@ -365,6 +365,23 @@ end
 
 -- Hands every conversation `a` holds back to routing (least loaded online agent, or the
 -- queue), oldest first; the owners stay.
+-- Takes a conversation out of wherever its route stands (state, agent, channel, queue,
+-- wrap as its record holds them): its holder's unit (`unhold`), its personal agent's
+-- wait, or its queue. Answers the holder, whose freed unit the caller hands on
+-- (`drain`). `Routing::take_out` in Rust.
+local function take_out(conv, state, a, ch, queue, wrap)
+  if state == S_ASSIGNED then
+    unhold(conv, a, ch, wrap)
+    return a
+  elseif state == S_WAITING then
+    redis.call('ZREM', R .. ':w:' .. a .. ':' .. ch, conv)
+    redis.call('ZREM', R .. ':timers', conv)
+  else
+    redis.call('ZREM', R .. ':q:' .. (queue or ch), conv)
+  end
+  return nil
+end
+
 local function hand_back(a, out)
   for _, conv in ipairs(redis.call('ZRANGE', R .. ':held:' .. a, 0, -1)) do
     local h = redis.call('HMGET', rkey(conv), 'channel', 'wrap')

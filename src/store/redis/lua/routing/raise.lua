@@ -6,7 +6,7 @@ local r = redis.call('HMGET', rkey(conv), 'state', 'priority', 'since', 'queue',
 if not r[1] then return 0 end
 if num(r[2]) >= floor then return 1 end
 redis.call('HSET', rkey(conv), 'priority', floor)
-if r[1] == 'queued' then
+if r[1] == S_QUEUED then
   redis.call('ZADD', R .. ':q:' .. (r[4] or r[5]), queue_score(floor, num(r[3])), conv)
 end
 return 1

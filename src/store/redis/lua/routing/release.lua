@@ -18,7 +18,7 @@ local only, episode = ARGV[3] or '', ARGV[4] and tonumber(ARGV[4])
 local r = redis.call('HMGET', rkey(conv), 'state', 'agent', 'channel', 'queue', 'ep', 'wrap')
 local out = {}
 if only ~= '' then
-  if r[1] ~= 'assigned' or r[3] ~= only or r[4] or r[6] then return {{'kept'}} end
+  if r[1] ~= S_ASSIGNED or r[3] ~= only or r[4] or r[6] then return {{'kept'}} end
   local a, ch = r[2], r[3]
   if num(redis.call('HGET', akey(a), 'load:' .. ch)) > 0 then
     redis.call('HINCRBY', akey(a), 'load:' .. ch, -1)
@@ -47,14 +47,7 @@ waiting_in(conv, nil)
 redis.call('DEL', rkey(conv))
 ended()
 redis.call('ZREM', R .. ':relax', conv)
-local state, a, ch = r[1], r[2], r[3]
-if state == 'assigned' then
-  unhold(conv, a, ch, r[6])
-  drain(a, ch, out)
-elseif state == 'waiting' then
-  redis.call('ZREM', R .. ':w:' .. a .. ':' .. ch, conv)
-  redis.call('ZREM', R .. ':timers', conv)
-else
-  redis.call('ZREM', R .. ':q:' .. (r[4] or ch), conv)
-end
+local ch = r[3]
+local holder = take_out(conv, r[1], r[2], ch, r[4], r[6])
+if holder then drain(holder, ch, out) end
 return out

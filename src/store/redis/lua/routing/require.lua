@@ -8,9 +8,9 @@ local r = redis.call('HMGET', rkey(conv), 'state', 'agent', 'channel', 'queue')
 if not r[1] then return false end
 local needs = set_needs(conv, ARGV[2])
 local ch, out = r[3], {}
-if r[1] == 'queued' and not r[4] then
+if r[1] == S_QUEUED and not r[4] then
   place_queued(conv, ch, needs, out)
-elseif r[1] == 'waiting' and not fits(r[2], needs) then
+elseif r[1] == S_WAITING and not fits(r[2], needs) then
   redis.call('ZREM', R .. ':w:' .. r[2] .. ':' .. ch, conv)
   redis.call('ZREM', R .. ':timers', conv)
   fall_back(conv, ch, out)

@@ -28,11 +28,11 @@ end
 local ended = redis.call('GET', R .. ':end:' .. conv)
 if ended and tonumber(ended) >= episode then
   -- Resolved after this message joined it: nothing to route.
-  return {'queued', '', R_ALREADY_ASSIGNED, ch, '', 0, '', 0, '', 0, ''}
+  return {S_QUEUED, '', R_ALREADY_ASSIGNED, ch, '', 0, '', 0, '', 0, ''}
 end
 -- Leaving for another group (a cross-group transfer under way): not routed here again.
 if redis.call('HEXISTS', R .. ':out', conv) == 1 then
-  return {'queued', '', R_ALREADY_ASSIGNED, ch, '', 0, '', 0, '', 0, ''}
+  return {S_QUEUED, '', R_ALREADY_ASSIGNED, ch, '', 0, '', 0, '', 0, ''}
 end
 local exact = split(string.match(ARGV[7], '^[^|]*'))
 
@@ -66,21 +66,21 @@ if personal ~= '' then
   elseif p[1] == 'online' and num(p[3]) < num(p[2]) then
     local reason = new == 1 and R_NEW_PERSONAL_AGENT or R_PERSONAL_AGENT
     assign(conv, personal, ch, reason)
-    return {'assigned', personal, reason, ch, personal, new, seen_presence, seen_room, '', 1, born}
+    return {S_ASSIGNED, personal, reason, ch, personal, new, seen_presence, seen_room, '', 1, born}
   elseif p[1] == 'online' or p[1] == 'away' then
-    redis.call('HSET', r, 'state', 'waiting', 'agent', personal)
+    redis.call('HSET', r, 'state', S_WAITING, 'agent', personal)
     waiting_in(conv, ch, written)
     redis.call('ZADD', R .. ':w:' .. personal .. ':' .. ch, now, conv)
     redis.call('ZADD', R .. ':timers', now + tonumber(ARGV[6]), conv)
-    return {'waiting', '', R_WAITING_FOR_PERSONAL_AGENT, ch, personal, new, seen_presence, seen_room, '', 1, born}
+    return {S_WAITING, '', R_WAITING_FOR_PERSONAL_AGENT, ch, personal, new, seen_presence, seen_room, '', 1, born}
   end
 end
 local a = least_loaded(ch, exact)
 if a then
   assign(conv, a, ch, R_FALLBACK)
-  return {'assigned', a, R_FALLBACK, ch, personal, new, seen_presence, seen_room, a, seen_fits, born}
+  return {S_ASSIGNED, a, R_FALLBACK, ch, personal, new, seen_presence, seen_room, a, seen_fits, born}
 end
-redis.call('HSET', r, 'state', 'queued')
+redis.call('HSET', r, 'state', S_QUEUED)
 redis.call('ZADD', R .. ':q:' .. ch, queue_score(priority, now), conv)
 waiting_in(conv, ch, written)
-return {'queued', '', R_NO_AGENT_AVAILABLE, ch, personal, new, seen_presence, seen_room, '', seen_fits, born}
+return {S_QUEUED, '', R_NO_AGENT_AVAILABLE, ch, personal, new, seen_presence, seen_room, '', seen_fits, born}

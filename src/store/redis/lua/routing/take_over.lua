@@ -8,7 +8,7 @@
 local conv, target, ch = ARGV[1], ARGV[2], ARGV[3]
 local r = redis.call('HMGET', rkey(conv), 'state', 'agent', 'queue', 'transfers', 'channel')
 if r[1] then
-  return {r[1], r[2] or '', r[1] == 'assigned' and '' or (r[3] or r[5]), num(r[4])}
+  return {r[1], r[2] or '', r[1] == S_ASSIGNED and '' or (r[3] or r[5]), num(r[4])}
 end
 local gone = redis.call('ZSCORE', R .. ':gone', conv)
 if gone and tonumber(gone) >= tonumber(ARGV[7]) then return {'gone'} end
@@ -17,11 +17,11 @@ redis.call('HSET', rkey(conv), 'channel', ch, 'owner', '', 'since', ARGV[5],
 local t = redis.call('HMGET', akey(target), 'presence', 'cap:' .. ch, 'load:' .. ch)
 local out = {}
 if redis.call('SISMEMBER', R .. ':agents', target) == 1 and t[1] == 'online' and num(t[3]) < num(t[2]) then
-  assign(conv, target, ch, 'transfer')
+  assign(conv, target, ch, CAUSE_TRANSFER)
 else
   fall_back(conv, ch, out)
 end
 local h = redis.call('HMGET', rkey(conv), 'state', 'agent')
-local answer = {h[1], h[2] or '', h[1] == 'assigned' and '' or ch, tonumber(ARGV[6])}
+local answer = {h[1], h[2] or '', h[1] == S_ASSIGNED and '' or ch, tonumber(ARGV[6])}
 for _, a in ipairs(out) do answer[#answer + 1] = a end
 return answer

@@ -28,7 +28,7 @@ for _, conv in ipairs(redis.call('ZRANGEBYSCORE', R .. ':relax', '-inf', ARGV[1]
     local needs = step == 1 and (r[4] or '') or ''
     redis.call('HSET', rkey(conv), 'step', step, 'needs', needs)
     if step == 1 and r[3] then redis.call('ZADD', R .. ':relax', r[3], conv) end
-    if r[1] == 'queued' and not r[6] then place_queued(conv, r[5], split(needs), out) end
+    if r[1] == S_QUEUED and not r[6] then place_queued(conv, r[5], split(needs), out) end
   end
 end
 -- Tombstones outlive any hand-off by far after a day.

@@ -17,16 +17,7 @@ if not supervisor and target ~= '' then
   end
 end
 
-local old = nil
-if r[1] == 'assigned' then
-  old = r[2]
-  unhold(conv, old, ch, r[9])
-elseif r[1] == 'waiting' then
-  redis.call('ZREM', R .. ':w:' .. r[2] .. ':' .. ch, conv)
-  redis.call('ZREM', R .. ':timers', conv)
-else
-  redis.call('ZREM', R .. ':q:' .. (r[7] or ch), conv)
-end
+local old = take_out(conv, r[1], r[2], ch, r[7], r[9])
 redis.call('HSET', rkey(conv), 'transfers', transfers)
 
 -- Order matters: the target agent takes its unit before the old holder's freed unit
@@ -34,28 +25,28 @@ redis.call('HSET', rkey(conv), 'transfers', transfers)
 -- last, with everyone's room known.
 local to_supervisor = supervisor or ARGV[3] == SUPERVISOR
 local out = {}
-local state, agent, queue = 'queued', '', ch
+local state, agent, queue = S_QUEUED, '', ch
 if target ~= '' and not to_supervisor then
   redis.call('HDEL', rkey(conv), 'queue')
   -- The target of an ownerless customer becomes their personal agent.
   local adopt = redis.call('HGET', rkey(conv), 'adopt')
-  local made = assign(conv, target, ch, 'transfer')
+  local made = assign(conv, target, ch, CAUSE_TRANSFER)
   if adopt then
     made[3] = R_NEW_PERSONAL_AGENT
     out[#out + 1] = made
   end
-  state, agent = 'assigned', target
+  state, agent = S_ASSIGNED, target
 else
   redis.call('HSET', rkey(conv), 'state', 'transferring')
   redis.call('HDEL', rkey(conv), 'agent')
 end
 if old then drain(old, ch, out) end
-if state ~= 'assigned' then
+if state ~= S_ASSIGNED then
   local a = (not to_supervisor) and least_loaded(ch, needs_of(conv)) or nil
   if a then
     redis.call('HDEL', rkey(conv), 'queue')
     out[#out + 1] = assign(conv, a, ch, R_FALLBACK)
-    state, agent = 'assigned', a
+    state, agent = S_ASSIGNED, a
   else
     if to_supervisor then
       queue = SUPERVISOR
@@ -63,11 +54,11 @@ if state ~= 'assigned' then
     else
       redis.call('HDEL', rkey(conv), 'queue')
     end
-    redis.call('HSET', rkey(conv), 'state', 'queued')
+    redis.call('HSET', rkey(conv), 'state', S_QUEUED)
     redis.call('ZADD', R .. ':q:' .. queue, queue_score(num(r[5]), num(r[6])), conv)
     waiting_in(conv, queue)
   end
 end
-local answer = {state, agent, state == 'queued' and queue or '', transfers, r[8] or ''}
+local answer = {state, agent, state == S_QUEUED and queue or '', transfers, r[8] or ''}
 for _, a in ipairs(out) do answer[#answer + 1] = a end
 return answer

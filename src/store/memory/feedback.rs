@@ -1,9 +1,12 @@
 //! Ratings in the embedded store: one per conversation and source, and the recent ones
 //! of each agent and customer (as `rate.lua` and the agents' lists do on Redis).
 
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
 use super::MemoryStore;
-use crate::domain::{ConversationId, RECENT_RATINGS};
-use crate::store::{Rated, RatingsOf};
+use crate::domain::{ConversationId, CustomerId, RECENT_RATINGS};
+use crate::store::{FeedbackStore, Rated, RatingsOf, StoreError};
 
 impl MemoryStore {
     /// `None` when there is no such conversation. It rates the agent holding it, else
@@ -52,5 +55,33 @@ impl MemoryStore {
             .get(of)
             .map(|r| r.iter().copied().collect())
             .unwrap_or_default()
+    }
+}
+
+#[async_trait]
+impl FeedbackStore for MemoryStore {
+    async fn set_open_complaint(
+        &self,
+        customer: &CustomerId,
+        conv: Option<&ConversationId>,
+    ) -> Result<(), StoreError> {
+        let mut state = self.lock();
+        let rec = state.customer_mut(customer)?;
+        rec.complaint = conv.cloned();
+        Ok(())
+    }
+
+    async fn rate(
+        &self,
+        conv: &ConversationId,
+        source: &str,
+        rating: u8,
+        _now: DateTime<Utc>,
+    ) -> Result<Option<Rated>, StoreError> {
+        Ok(self.record_rating(conv, source, rating))
+    }
+
+    async fn recent_ratings(&self, of: &RatingsOf) -> Result<Vec<u8>, StoreError> {
+        Ok(self.ratings_of(of))
     }
 }

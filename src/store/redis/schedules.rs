@@ -3,16 +3,12 @@
 //! schedule holds), dropped when answered or resolved, taken by `deadlines_due.lua`.
 //! Follow-ups likewise: `P:fu:{fu}`, customer ids by when they are due.
 
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use redis::Script;
 
 use super::{from_redis, RedisStore};
 use crate::domain::{ConversationId, CustomerId, DeadlineKind, Deadlines};
-use crate::store::StoreError;
-
-pub(super) fn due_script() -> Script {
-    super::constants::script(include_str!("lua/deadlines_due.lua"))
-}
+use crate::store::{ScheduleStore, StoreError};
 
 fn member(conv: &ConversationId, kind: DeadlineKind) -> String {
     format!("{conv}|{}", kind.as_str())
@@ -60,6 +56,7 @@ impl RedisStore {
         limit: usize,
     ) -> Result<Vec<(ConversationId, DeadlineKind)>, StoreError> {
         let due: Vec<String> = self
+            .scripts
             .deadlines_due
             .key(self.keys.deadlines())
             .arg(now.timestamp_millis())
@@ -128,6 +125,7 @@ impl RedisStore {
         limit: usize,
     ) -> Result<Vec<CustomerId>, StoreError> {
         let due: Vec<String> = self
+            .scripts
             .deadlines_due
             .key(self.keys.follow_ups())
             .arg(now.timestamp_millis())
@@ -136,5 +134,57 @@ impl RedisStore {
             .await
             .map_err(from_redis)?;
         Ok(due.iter().filter_map(|c| c.parse().ok()).collect())
+    }
+}
+
+#[async_trait]
+impl ScheduleStore for RedisStore {
+    async fn schedule_deadlines(
+        &self,
+        conv: &ConversationId,
+        due: &Deadlines,
+    ) -> Result<(), StoreError> {
+        self.schedule(conv, due).await
+    }
+
+    async fn clear_deadlines(
+        &self,
+        conv: &ConversationId,
+        kinds: &[DeadlineKind],
+    ) -> Result<(), StoreError> {
+        self.unschedule(conv, kinds).await
+    }
+
+    async fn due_deadlines(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<(ConversationId, DeadlineKind)>, StoreError> {
+        self.take_due(now, limit).await
+    }
+
+    async fn schedule_follow_up(
+        &self,
+        customer: &CustomerId,
+        at: DateTime<Utc>,
+        replace: bool,
+    ) -> Result<(), StoreError> {
+        self.schedule_follow_up_at(customer, at, replace).await
+    }
+
+    async fn cancel_follow_up(&self, customer: &CustomerId) -> Result<bool, StoreError> {
+        self.cancel_follow_up_of(customer).await
+    }
+
+    async fn follow_up(&self, customer: &CustomerId) -> Result<Option<DateTime<Utc>>, StoreError> {
+        self.follow_up_of(customer).await
+    }
+
+    async fn due_follow_ups(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<CustomerId>, StoreError> {
+        self.take_due_follow_ups(now, limit).await
     }
 }

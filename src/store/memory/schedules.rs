@@ -1,9 +1,11 @@
 //! Working-day deadlines and follow-ups in the embedded store: due times, taken when due.
 
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::MemoryStore;
 use crate::domain::{ConversationId, CustomerId, DeadlineKind, Deadlines};
+use crate::store::{ScheduleStore, StoreError};
 
 impl MemoryStore {
     pub(super) fn schedule(&self, conv: &ConversationId, due: &Deadlines) {
@@ -79,5 +81,60 @@ impl MemoryStore {
             state.follow_ups.remove(c);
         }
         due.into_iter().map(|(_, c)| c).collect()
+    }
+}
+
+#[async_trait]
+impl ScheduleStore for MemoryStore {
+    async fn schedule_deadlines(
+        &self,
+        conv: &ConversationId,
+        due: &Deadlines,
+    ) -> Result<(), StoreError> {
+        self.schedule(conv, due);
+        Ok(())
+    }
+
+    async fn clear_deadlines(
+        &self,
+        conv: &ConversationId,
+        kinds: &[DeadlineKind],
+    ) -> Result<(), StoreError> {
+        self.unschedule(conv, kinds);
+        Ok(())
+    }
+
+    async fn due_deadlines(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<(ConversationId, DeadlineKind)>, StoreError> {
+        Ok(self.take_due(now, limit))
+    }
+
+    async fn schedule_follow_up(
+        &self,
+        customer: &CustomerId,
+        at: DateTime<Utc>,
+        replace: bool,
+    ) -> Result<(), StoreError> {
+        MemoryStore::schedule_follow_up(self, customer, at, replace);
+        Ok(())
+    }
+
+    async fn cancel_follow_up(&self, customer: &CustomerId) -> Result<bool, StoreError> {
+        Ok(MemoryStore::cancel_follow_up(self, customer))
+    }
+
+    async fn follow_up(&self, customer: &CustomerId) -> Result<Option<DateTime<Utc>>, StoreError> {
+        Ok(MemoryStore::follow_up(self, customer))
+    }
+
+    async fn due_follow_ups(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<CustomerId>, StoreError> {
+        Ok(self.take_due_follow_ups(now, limit))
     }
 }

@@ -6,13 +6,14 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use async_trait::async_trait;
 use futures_util::future::try_join_all;
 
 use super::codec::{agent_event, from_redis};
 use super::event_batch::EventBatcher;
 use super::RedisStore;
 use crate::domain::{AgentId, ConversationId, RoutingGroup};
-use crate::store::{AgentEvent, EventKind, StoreError};
+use crate::store::{AgentEvent, EventKind, EventStore, StoreError};
 
 /// How long the shared poll trusts its memory of an agent's group. An agent moves only
 /// while idle; an open stream of a moved agent sees their new group's events after this
@@ -162,5 +163,38 @@ impl RedisStore {
                 Some(((*agent).clone(), newest.clone()))
             })
             .collect())
+    }
+}
+
+#[async_trait]
+impl EventStore for RedisStore {
+    async fn push_event(
+        &self,
+        agent: &AgentId,
+        kind: EventKind,
+        conversation: &ConversationId,
+    ) -> Result<(), StoreError> {
+        self.push_agent_event(agent, kind, conversation).await
+    }
+
+    async fn agent_events(
+        &self,
+        agent: &AgentId,
+        after: &str,
+        limit: usize,
+    ) -> Result<Vec<AgentEvent>, StoreError> {
+        self.read_agent_events(agent, after, limit).await
+    }
+
+    async fn last_event_id(&self, agent: &AgentId) -> Result<String, StoreError> {
+        self.newest_event_id(agent).await
+    }
+
+    async fn newest_events(
+        &self,
+        cursors: &[(AgentId, String)],
+        limit: usize,
+    ) -> Result<Vec<(AgentId, String)>, StoreError> {
+        self.newest_of_streams(cursors, limit).await
     }
 }

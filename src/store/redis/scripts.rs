@@ -1,0 +1,164 @@
+//! Every Lua script the Redis store runs, listed once. Each is loaded with the constants
+//! rendered from Rust (`constants.rs`); a routing script (one group's slot) also with the
+//! routing prelude, which holds that slot's layout and shared steps; a script sent whole
+//! with `EVAL` (so that it can ride in a pipeline) is kept as its bare code, without
+//! the constants, since it travels with every call.
+
+use redis::Script;
+
+use super::constants;
+
+const ROUTING_PRELUDE: &str = include_str!("lua/routing/prelude.lua");
+
+/// Declares the scripts: `field: "path"` in sections `plain`, `routing` (with the
+/// prelude) and `eval` (code sent with `EVAL`, comment lines stripped).
+macro_rules! scripts {
+    (
+        plain { $($plain:ident: $plain_path:literal,)* }
+        routing { $($routing:ident: $routing_path:literal,)* }
+        eval { $($eval:ident: $eval_path:literal,)* }
+    ) => {
+        pub(super) struct Scripts {
+            $(pub(super) $plain: Script,)*
+            $(pub(super) $routing: Script,)*
+            $(pub(super) $eval: String,)*
+        }
+
+        impl Scripts {
+            pub(super) fn load() -> Self {
+                Self {
+                    $($plain: constants::script(include_str!($plain_path)),)*
+                    $($routing: constants::script(&format!(
+                        "{ROUTING_PRELUDE}\n{}",
+                        include_str!($routing_path)
+                    )),)*
+                    $($eval: without_comments(include_str!($eval_path)),)*
+                }
+            }
+        }
+
+        /// Every script file with its source, as embedded (the prelude included).
+        #[cfg(test)]
+        pub(super) const SOURCES: &[(&str, &str)] = &[
+            ("lua/routing/prelude.lua", ROUTING_PRELUDE),
+            $(($plain_path, include_str!($plain_path)),)*
+            $(($routing_path, include_str!($routing_path)),)*
+            $(($eval_path, include_str!($eval_path)),)*
+        ];
+    };
+}
+
+scripts! {
+    plain {
+        ingest: "lua/ingest.lua",
+        merge_out: "lua/merge_out.lua",
+        merge_in: "lua/merge_in.lua",
+        repoint: "lua/repoint.lua",
+        resolve: "lua/resolve.lua",
+        reply: "lua/reply.lua",
+        regroup: "lua/regroup.lua",
+        adopt: "lua/adopt.lua",
+        rate: "lua/rate.lua",
+        deadlines_due: "lua/deadlines_due.lua",
+        outbox_claim: "lua/outbox/claim.lua",
+    }
+    routing {
+        route: "lua/routing/route.lua",
+        release: "lua/routing/release.lua",
+        presence: "lua/routing/presence.lua",
+        put_agent: "lua/routing/put_agent.lua",
+        timers: "lua/routing/timers.lua",
+        delete_agent: "lua/routing/delete_agent.lua",
+        snapshot: "lua/routing/snapshot.lua",
+        transfer: "lua/routing/transfer.lua",
+        hand_off: "lua/routing/hand_off.lua",
+        take_over: "lua/routing/take_over.lua",
+        leave_group: "lua/routing/leave_group.lua",
+        require: "lua/routing/require.lua",
+        raise: "lua/routing/raise.lua",
+        forget_customer: "lua/routing/forget_customer.lua",
+    }
+    eval {
+        mirror: "lua/mirror.lua",
+    }
+}
+
+/// The code without its comment lines.
+fn without_comments(source: &str) -> String {
+    let code: Vec<&str> = source
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("--"))
+        .collect();
+    code.join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    use super::SOURCES;
+
+    fn lua_files(dir: &Path, out: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).expect("lua dir") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                lua_files(&path, out);
+            } else if path.extension().is_some_and(|e| e == "lua") {
+                out.push(path);
+            }
+        }
+    }
+
+    /// A script file nobody loads is dead code or a forgotten registration.
+    #[test]
+    fn every_lua_file_is_loaded_and_listed_once() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/store/redis");
+        let mut files = Vec::new();
+        lua_files(&root.join("lua"), &mut files);
+        let mut on_disk: Vec<String> = files
+            .iter()
+            .map(|p| {
+                let rel = p.strip_prefix(&root).expect("under root");
+                rel.to_string_lossy().into_owned()
+            })
+            .collect();
+        on_disk.sort();
+        let mut listed: Vec<String> = SOURCES.iter().map(|(p, _)| (*p).to_owned()).collect();
+        listed.sort();
+        assert_eq!(listed, on_disk);
+    }
+
+    /// The routing steps the Rust engine (the specification) and the Lua prelude both
+    /// take, under one name each, so a reader can hold the two side by side.
+    const STEPS: [&str; 12] = [
+        "assign",
+        "unhold",
+        "take_out",
+        "fall_back",
+        "drain",
+        "hand_back",
+        "release_waiting",
+        "choose_personal_agent",
+        "least_loaded",
+        "place_queued",
+        "fits",
+        "drop_from_portfolio",
+    ];
+
+    #[test]
+    fn rust_and_lua_name_the_routing_steps_alike() {
+        let engine = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/routing/engine");
+        let mut rust = String::new();
+        for entry in std::fs::read_dir(engine).expect("engine dir") {
+            rust += &std::fs::read_to_string(entry.expect("entry").path()).expect("source");
+        }
+        let prelude = super::ROUTING_PRELUDE;
+        for step in STEPS {
+            assert!(rust.contains(&format!("fn {step}(")), "no `{step}` in Rust");
+            assert!(
+                prelude.contains(&format!("local function {step}(")),
+                "no `{step}` in the Lua prelude"
+            );
+        }
+    }
+}
