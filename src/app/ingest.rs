@@ -28,11 +28,16 @@ pub async fn ingest_at(
     if !receipt.duplicate {
         count(app, &msg, &receipt);
         notify_holder(app, &receipt);
-        let r = &receipt.route;
-        if !(r.decision == Decision::Assigned && r.reason == RouteReason::AlreadyAssigned) {
-            let channel = msg.medium().channel();
-            super::deadlines::schedule(app, &receipt.conversation_id, channel, msg.at(now)).await?;
-        }
+    }
+    // After the atomic step, so a retry repeats it: a first delivery whose scheduling
+    // failed was answered 503, and its retry (a duplicate, whose route is where the
+    // conversation stands now) schedules the deadlines instead. The first schedule holds
+    // (`ZADD NX`), and the sweep skips a deadline that no longer applies.
+    let r = &receipt.route;
+    let joined_held = r.decision == Decision::Assigned && r.reason == RouteReason::AlreadyAssigned;
+    if receipt.duplicate || !joined_held {
+        let channel = msg.medium().channel();
+        super::deadlines::schedule(app, &receipt.conversation_id, channel, msg.at(now)).await?;
     }
     tracing::debug!(
         customer_id = %receipt.customer_id,

@@ -11,9 +11,9 @@ use switchboard::app::{agents, conversations, deadlines, follow_ups, ingest, rat
 use switchboard::domain::{AgentId, AgentProfile, Capacity, Presence, RawInbound, Receipt};
 use switchboard::http::messages::IngestRequest;
 use switchboard::startup::app_state;
-use switchboard::store::EventKind;
+use switchboard::store::{EventKind, Keys, RedisStore, StorePolicy};
 
-use crate::helpers::{test_settings, Harness};
+use crate::helpers::{test_settings, Harness, RedisServer};
 
 both_stores!(
     a_conversation_opened_friday_evening_is_due_and_escalated_monday_evening,
@@ -203,5 +203,49 @@ async fn after_the_first_resolution_the_personal_agent_follows_up_a_month_later(
             .await
             .is_err(),
         "nothing left"
+    );
+}
+
+/// Deadlines are scheduled after the message is stored: when that step fails the adapter
+/// is answered 503 and retries, and the retry (a duplicate) schedules what the first
+/// delivery could not. The fault is real: the deadlines key briefly holds a string, so
+/// Redis refuses the `ZADD` (WRONGTYPE) while the message itself is stored.
+#[tokio::test]
+async fn a_retry_schedules_the_deadlines_its_failed_first_delivery_could_not() {
+    let server = RedisServer::start();
+    let prefix = format!("t{}", uuid::Uuid::new_v4().simple());
+    let store = RedisStore::connect(&server.url(), &prefix, StorePolicy::default()).expect("store");
+    let app = app_state(&test_settings(None, &[]), Arc::new(store)).expect("app");
+    let client = ::redis::Client::open(server.url()).expect("client");
+    let mut conn = client.get_connection().expect("connection");
+    let deadlines = Keys::new(prefix.as_str()).deadlines();
+    ::redis::cmd("SET")
+        .arg(&deadlines)
+        .arg("blocked")
+        .query::<()>(&mut conn)
+        .expect("block");
+    let body = json!({ "channel": "chat", "external_id": "d-1", "from": "visitor-9",
+                       "text": "anyone?", "sent_at": "2026-11-20T17:55:00Z" });
+    let raw = || {
+        let dto: IngestRequest = serde_json::from_value(body.clone()).expect("dto");
+        RawInbound::from(dto)
+    };
+    let first = ingest::ingest(&app, raw()).await;
+    assert!(first.is_err(), "the deadline step failed: {first:?}");
+    ::redis::cmd("DEL")
+        .arg(&deadlines)
+        .query::<()>(&mut conn)
+        .expect("unblock");
+    let retry = ingest::ingest(&app, raw()).await.expect("retry");
+    assert!(retry.duplicate, "{retry:?}");
+    let due = app
+        .store
+        .due_deadlines(at("2027-01-01T00:00:00Z"), 10)
+        .await
+        .expect("due");
+    assert!(
+        due.iter().any(|(conv, _)| *conv == retry.conversation_id),
+        "no deadline for {}: {due:?}",
+        retry.conversation_id
     );
 }
