@@ -236,7 +236,7 @@ impl Application {
         // One token stops every background task; each finishes the round it is in.
         let stop_workers = CancellationToken::new();
         let mut background = vec![
-            tokio::spawn(workers::timers::run_timers(
+            tokio::spawn(workers::sweeps::run_sweeps(
                 self.state.clone(),
                 self.timer_interval,
                 stop_workers.clone(),

@@ -3,7 +3,7 @@
 //! those assignments are counted here like any other. And the card a customer sees of
 //! their personal agent.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 
 use super::{App, AppError};
 use crate::domain::{AgentId, AgentProfile, AgentView, CustomerId, ManagerCard, Presence};
@@ -46,12 +46,9 @@ pub async fn remove(app: &App, id: &AgentId) -> Result<(), AppError> {
 
 /// Fires expired sticky waits and offline graces (every replica calls this; the store
 /// hands each expiry to one caller) and counts the assignments they made.
-pub async fn fire_timers(app: &App) -> Result<(), AppError> {
-    let now = Utc::now();
+pub async fn fire_timers(app: &App, now: DateTime<Utc>) -> Result<(), AppError> {
     let made = app.store.fire_timers(now).await?;
     super::bridge::assigned(app, &made).await;
-    super::deadlines::sweep(app, now).await?;
-    super::follow_ups::sweep(app, now).await?;
     Ok(())
 }
 
