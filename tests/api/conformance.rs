@@ -3,12 +3,12 @@
 
 use std::time::Duration as StdDuration;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::Duration;
 use serde_json::json;
 use switchboard::domain::{ConversationState, CustomerId, Direction};
 use switchboard::store::ResolveOutcome;
 
-use crate::helpers::{ext, inbound, normaliser, Harness};
+use crate::helpers::{ext, inbound, normaliser, t0, Harness};
 
 both_stores!(
     a_first_message_creates_a_customer_and_an_open_conversation,
@@ -25,10 +25,6 @@ both_stores!(
     the_timeline_is_ordered_by_when_messages_happened,
     unknown_ids_find_nothing_and_resolve_twice_conflicts,
 );
-
-fn t0() -> DateTime<Utc> {
-    "2026-11-22T10:00:00Z".parse().expect("time")
-}
 
 fn msg(channel: &str, network: Option<&str>, from: &str) -> serde_json::Value {
     json!({ "channel": channel, "network": network, "external_id": ext(), "from": from, "text": format!("from {from}") })

@@ -3,16 +3,15 @@
 //! per group, moves of agents, and transfers across groups that move the conversation,
 //! the capacity and the events exactly once.
 
-use chrono::{DateTime, Utc};
 use serde_json::json;
 use switchboard::domain::{
-    AgentId, AgentProfile, Capacity, Channel, Decision, Presence, Receipt, RouteReason,
+    AgentProfile, Capacity, Channel, Decision, Presence, Receipt, RouteReason,
 };
 use switchboard::store::{
     EventKind, Queue, ResolveOutcome, StoreError, TransferOutcome, TransferTarget,
 };
 
-use crate::helpers::{ext, inbound, Harness};
+use crate::helpers::{agent_id as id, ext, inbound, t0, Harness};
 
 both_stores!(
     an_agent_serves_only_the_conversations_of_their_group,
@@ -21,14 +20,6 @@ both_stores!(
     only_an_idle_agent_moves_to_another_group,
     a_cross_group_transfer_moves_conversation_capacity_and_events_once,
 );
-
-fn t0() -> DateTime<Utc> {
-    "2026-11-22T10:00:00Z".parse().expect("time")
-}
-
-fn id(s: &str) -> AgentId {
-    s.parse().expect("agent id")
-}
 
 fn profile(agent: &str, group: &str) -> AgentProfile {
     AgentProfile::new(id(agent), agent.to_owned(), vec![], Capacity::default())

@@ -414,3 +414,13 @@ impl Rng {
         self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % n
     }
 }
+
+/// The tests' fixed start of the clock: Sunday 22 November 2026, 10:00 UTC.
+pub fn t0() -> chrono::DateTime<chrono::Utc> {
+    "2026-11-22T10:00:00Z".parse().expect("time")
+}
+
+/// An agent id written in a test.
+pub fn agent_id(s: &str) -> switchboard::domain::AgentId {
+    s.parse().expect("agent id")
+}

@@ -11,7 +11,8 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
 use switchboard::domain::CustomerId;
 use switchboard::domain::{
-    AgentId, AgentProfile, Capacity, Channel, ConversationId, Presence, Route, RouteReason,
+    AgentId, AgentProfile, Capacity, Channel, ConversationId, ConversationState, Presence, Route,
+    RouteReason,
 };
 use switchboard::store::{Assignment, Queue, ResolveOutcome, TransferOutcome, TransferTarget};
 
@@ -451,8 +452,10 @@ impl Sim {
         let mut held: HashMap<String, u32> = HashMap::new();
         let mut queued_channels = Vec::new();
         let mut snapshot = Vec::new();
+        let mut open = 0;
         for (i, conv) in self.convs.iter().enumerate() {
             let view = store.conversation(conv).await.expect("read").expect("conv");
+            open += usize::from(view.state == ConversationState::Open);
             if let Some(agent) = &view.agent_id {
                 *held.entry(agent.clone()).or_default() += 1;
             }
@@ -529,10 +532,11 @@ impl Sim {
         // The deployment-wide gauges' source agrees too.
         let routing = store.snapshot().await.expect("snapshot");
         let depths: usize = routing.queues.iter().map(|q| q.depth as usize).sum();
-        let waiting = self.convs.len() - held.values().sum::<u32>() as usize;
-        assert!(
-            depths <= waiting,
-            "{context}: {depths} waiting in queues, at most {waiting} unheld"
+        // Every open conversation is held or waits (queued, or for its personal agent).
+        let unheld = open - held.values().sum::<u32>() as usize;
+        assert_eq!(
+            depths, unheld,
+            "{context}: {depths} waiting in queues, {unheld} open and unheld"
         );
         snapshot.push(format!("{routing:?}"));
         // Every queue in serving order (priorities included) is the same on both stores.

@@ -4,9 +4,9 @@
 
 use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
-use switchboard::domain::{AgentId, AgentProfile, Capacity, CustomerId, Presence, RouteReason};
+use switchboard::domain::{AgentProfile, Capacity, CustomerId, Presence, RouteReason};
 
-use crate::helpers::{ext, inbound, Harness};
+use crate::helpers::{agent_id as id, ext, inbound, t0, Harness};
 
 both_stores!(
     two_customers_of_one_agent_merged_count_once_in_their_portfolio,
@@ -14,14 +14,6 @@ both_stores!(
     an_agent_created_again_is_a_stranger_even_to_customers_who_did_not_write_between,
     a_merge_never_counts_out_a_customer_of_an_agents_earlier_life,
 );
-
-fn t0() -> DateTime<Utc> {
-    "2026-11-22T10:00:00Z".parse().expect("time")
-}
-
-fn id(s: &str) -> AgentId {
-    s.parse().expect("agent id")
-}
 
 async fn online(h: &Harness, agent: &str) {
     let profile =

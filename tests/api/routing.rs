@@ -8,13 +8,13 @@ use chrono::{DateTime, Duration, Utc};
 use futures_util::future::join_all;
 use serde_json::json;
 use switchboard::domain::{
-    AgentId, AgentProfile, Capacity, Channel, Decision, Presence, Receipt, RouteReason,
+    AgentProfile, Capacity, Channel, Decision, Presence, Receipt, RouteReason,
 };
 use switchboard::store::{
     Queue, RedisStore, SavedAgent, Store, StorePolicy, TransferOutcome, TransferTarget,
 };
 
-use crate::helpers::{ext, inbound, Harness, RedisServer};
+use crate::helpers::{agent_id as id, ext, inbound, t0, Harness, RedisServer};
 
 both_stores!(
     a_first_contact_gets_a_personal_agent_and_is_assigned,
@@ -39,14 +39,6 @@ both_stores!(
     with_the_smallest_portfolio_full_a_new_customer_goes_at_once_to_a_colleague_with_room,
     an_agent_an_ownerless_customer_is_transferred_to_becomes_their_personal_agent,
 );
-
-fn t0() -> DateTime<Utc> {
-    "2026-11-22T10:00:00Z".parse().expect("time")
-}
-
-fn id(s: &str) -> AgentId {
-    s.parse().expect("agent id")
-}
 
 fn profile(agent: &str, chat: u32) -> AgentProfile {
     let capacity = Capacity {

@@ -5,11 +5,13 @@
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Value};
 use switchboard::domain::{
-    AgentId, AgentProfile, Capacity, Decision, Presence, Receipt, Requirements, RouteReason, Skills,
+    AgentProfile, Capacity, Decision, Presence, Receipt, Requirements, RouteReason, Skills,
 };
 use switchboard::routing::Fit;
 
-use crate::helpers::{ext, inbound, message, spawn_app, test_settings, Harness};
+use crate::helpers::{
+    agent_id as id, ext, inbound, message, spawn_app, t0, test_settings, Harness,
+};
 
 both_stores!(
     a_spanish_speaking_new_customer_gets_a_spanish_speaking_personal_agent,
@@ -18,14 +20,6 @@ both_stores!(
     a_freed_agent_passes_over_queued_work_they_do_not_fit,
     an_admin_setting_requirements_sends_a_queued_conversation_to_a_fitting_agent,
 );
-
-fn t0() -> DateTime<Utc> {
-    "2026-11-22T10:00:00Z".parse().expect("time")
-}
-
-fn id(s: &str) -> AgentId {
-    s.parse().expect("agent id")
-}
 
 /// An agent with chat capacity 3, these languages and skills, online (or not).
 async fn agent(h: &Harness, name: &str, languages: &[&str], skills: Value, online: bool) {
