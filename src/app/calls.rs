@@ -348,7 +348,7 @@ pub async fn unanswered(
     let phone = TransferTarget::Queue(Queue::Channel(Channel::Phone));
     if let TransferOutcome::Transferred {
         route, assignments, ..
-    } = state.store.transfer(&conv, &phone, now).await?
+    } = state.store.transfer(&conv, &phone, None, now).await?
     {
         super::bridge::assigned(state, &assignments).await;
         place(&mut call, &route, RouteReason::Fallback.as_str());

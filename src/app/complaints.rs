@@ -128,7 +128,7 @@ async fn escalate(
     let supervisor = TransferTarget::Queue(Queue::Supervisor);
     let outcome = app
         .store
-        .transfer(conv, &supervisor, chrono::Utc::now())
+        .transfer(conv, &supervisor, None, chrono::Utc::now())
         .await?;
     if let TransferOutcome::Transferred { assignments, .. } = outcome {
         super::bridge::assigned(app, &assignments).await;

@@ -279,7 +279,8 @@ pub async fn transfer(
         None => None,
     };
     let now = Utc::now();
-    match app.store.transfer(id, &target, now).await? {
+    let note = note.map(|text| staff_entry(actor, medium, text, EntryKind::Note, now));
+    match app.store.transfer(id, &target, note.as_ref(), now).await? {
         TransferOutcome::NotRouted => Err(AppError::Conflict(format!(
             "conversation `{id}` is not waiting for or held by anyone"
         ))),
@@ -298,10 +299,6 @@ pub async fn transfer(
                 _ => "queue",
             };
             app.metrics.transfers.with_label_values(&[to]).inc();
-            if let Some(text) = note {
-                let entry = staff_entry(actor, medium, text, EntryKind::Note, now);
-                app.store.add_reply(id, &entry, now).await?;
-            }
             Ok((route, transfers))
         }
     }

@@ -74,10 +74,13 @@ macro_rules! for_each_operation {
                 /// Sticky waits that expired by `now` fall back or join the queue. Safe to call
                 /// from every replica at once: each expiry is claimed by exactly one caller.
                 fn fire_timers(now: DateTime<Utc>) -> Vec<Assignment>;
-                /// Moves a routed conversation to another agent or a queue, freeing its holder's unit.
+                /// Moves a routed conversation to another agent or a queue, freeing its
+                /// holder's unit; its note (if any) is in the timeline exactly when the
+                /// transfer happened.
                 fn transfer(
                     id: &ConversationId,
                     to: &TransferTarget,
+                    note: Option<&Message>,
                     now: DateTime<Utc>,
                 ) -> TransferOutcome => id;
                 /// Queue depths, oldest waits and agents by presence, deployment-wide.

@@ -296,7 +296,7 @@ async fn complain(
     let supervisor = TransferTarget::Queue(Queue::Supervisor);
     let moved = h
         .store
-        .transfer(&r.conversation_id, &supervisor, when)
+        .transfer(&r.conversation_id, &supervisor, None, when)
         .await
         .expect("transfer");
     tally.complaints.entry(r.conversation_id).or_insert(when);

@@ -187,7 +187,7 @@ async fn a_cross_group_transfer_moves_conversation_capacity_and_events_once(h: H
     let conv = r.conversation_id.clone();
     let outcome = h
         .store
-        .transfer(&conv, &TransferTarget::Agent(id("sam")), t0())
+        .transfer(&conv, &TransferTarget::Agent(id("sam")), None, t0())
         .await
         .expect("transfer");
     let TransferOutcome::Transferred {
@@ -232,7 +232,12 @@ async fn a_cross_group_transfer_moves_conversation_capacity_and_events_once(h: H
         .expect("presence");
     let refused = h
         .store
-        .transfer(&r2.conversation_id, &TransferTarget::Agent(id("sam")), t0())
+        .transfer(
+            &r2.conversation_id,
+            &TransferTarget::Agent(id("sam")),
+            None,
+            t0(),
+        )
         .await
         .expect("transfer");
     assert!(

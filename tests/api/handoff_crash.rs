@@ -40,7 +40,8 @@ async fn transferred_events(store: &RedisStore, agent: &str, conv: &str) -> usiz
 }
 
 #[tokio::test]
-async fn a_cross_group_transfer_killed_half_way_is_finished_exactly_once_by_a_restart() {
+async fn a_cross_group_transfer_killed_half_way_is_finished_with_its_note_exactly_once_by_a_restart(
+) {
     let redis = RedisServer::start();
     let client = reqwest::Client::new();
     let mut first = Binary::start_with(&redis.url(), &[("SWITCHBOARD_CRASH_AT", "handoff")]);
@@ -76,7 +77,7 @@ async fn a_cross_group_transfer_killed_half_way_is_finished_exactly_once_by_a_re
     let cut = client
         .post(format!("{}/v1/conversations/{conv}/transfer", first.api))
         .bearer_auth(ADMIN_TOKEN)
-        .json(&json!({ "to_agent": "sam" }))
+        .json(&json!({ "to_agent": "sam", "note": "promised a refund by Friday" }))
         .send()
         .await;
     assert!(cut.is_err(), "the process died mid-transfer: {cut:?}");
@@ -109,6 +110,15 @@ async fn a_cross_group_transfer_killed_half_way_is_finished_exactly_once_by_a_re
         .await
         .expect("json");
     assert_eq!(view["agent_id"], "sam", "{view}");
+    // The note came with the transfer, once: the two are one step, however it ended.
+    let notes: Vec<&Value> = view["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .filter(|m| m["kind"] == "note")
+        .collect();
+    assert_eq!(notes.len(), 1, "{view}");
+    assert_eq!(notes[0]["text"], "promised a refund by Friday", "{view}");
     // The customer writes again: sam's, without routing.
     let next: Value = client
         .post(format!("{}/v1/messages", second.api))

@@ -422,7 +422,11 @@ impl Sim {
                         Queue::Channel(Channel::Chat)
                     }),
                 };
-                match store.transfer(&conv, &target, now).await.expect("transfer") {
+                match store
+                    .transfer(&conv, &target, None, now)
+                    .await
+                    .expect("transfer")
+                {
                     TransferOutcome::Transferred {
                         route,
                         transfers,

@@ -167,7 +167,7 @@ async fn a_transfer_racing_a_resolve_leaves_no_conversation_behind(backend: Back
         let now = Utc::now();
         let (c1, c2) = (conv.clone(), conv.clone());
         let to_b = TransferTarget::Agent("b".parse().expect("id"));
-        let transfer = tokio::spawn(async move { two.transfer(&c1, &to_b, now).await });
+        let transfer = tokio::spawn(async move { two.transfer(&c1, &to_b, None, now).await });
         let resolve = tokio::spawn({
             let one = one.clone();
             async move { one.resolve(&c2, now).await }

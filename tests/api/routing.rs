@@ -434,7 +434,12 @@ async fn transfers_move_capacity_and_the_third_goes_to_the_supervisor(h: Harness
     assigned_to(&r, "a", RouteReason::NewPersonalAgent);
     let moved = h
         .store
-        .transfer(&r.conversation_id, &TransferTarget::Agent(id("b")), t0())
+        .transfer(
+            &r.conversation_id,
+            &TransferTarget::Agent(id("b")),
+            None,
+            t0(),
+        )
         .await
         .expect("transfer");
     let TransferOutcome::Transferred {
@@ -450,12 +455,22 @@ async fn transfers_move_capacity_and_the_third_goes_to_the_supervisor(h: Harness
         "capacity moved"
     );
     h.store
-        .transfer(&r.conversation_id, &TransferTarget::Agent(id("c")), t0())
+        .transfer(
+            &r.conversation_id,
+            &TransferTarget::Agent(id("c")),
+            None,
+            t0(),
+        )
         .await
         .expect("transfer");
     let third = h
         .store
-        .transfer(&r.conversation_id, &TransferTarget::Agent(id("a")), t0())
+        .transfer(
+            &r.conversation_id,
+            &TransferTarget::Agent(id("a")),
+            None,
+            t0(),
+        )
         .await
         .expect("transfer");
     let TransferOutcome::Transferred {
@@ -498,6 +513,7 @@ async fn transfers_move_capacity_and_the_third_goes_to_the_supervisor(h: Harness
         .transfer(
             &r.conversation_id,
             &TransferTarget::Queue(Queue::Channel(Channel::Chat)),
+            None,
             t0(),
         )
         .await
@@ -522,6 +538,7 @@ async fn a_transfer_to_a_full_or_offline_agent_is_refused_and_changes_nothing(h:
             .transfer(
                 &first.conversation_id,
                 &TransferTarget::Agent(id(target)),
+                None,
                 t0(),
             )
             .await
@@ -534,6 +551,7 @@ async fn a_transfer_to_a_full_or_offline_agent_is_refused_and_changes_nothing(h:
         .transfer(
             &first.conversation_id,
             &TransferTarget::Queue(Queue::Channel(Channel::Chat)),
+            None,
             t0(),
         )
         .await
@@ -990,6 +1008,7 @@ async fn an_agent_an_ownerless_customer_is_transferred_to_becomes_their_personal
         .transfer(
             &r.conversation_id,
             &TransferTarget::Queue(Queue::Supervisor),
+            None,
             t0(),
         )
         .await
@@ -1001,7 +1020,12 @@ async fn an_agent_an_ownerless_customer_is_transferred_to_becomes_their_personal
     agent_online(&h, "b", 3).await;
     let outcome = h
         .store
-        .transfer(&r.conversation_id, &TransferTarget::Agent(id("b")), t0())
+        .transfer(
+            &r.conversation_id,
+            &TransferTarget::Agent(id("b")),
+            None,
+            t0(),
+        )
         .await
         .expect("transfer");
     let TransferOutcome::Transferred { assignments, .. } = outcome else {

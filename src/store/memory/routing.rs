@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::MemoryStore;
-use crate::domain::{ConversationId, Requirements};
+use crate::domain::{ConversationId, Message, Requirements};
 use crate::routing::Needs;
 use crate::store::{
     Assignment, Queue, QueuedConversation, RoutingSnapshot, RoutingStore, StoreError,
@@ -25,16 +25,22 @@ impl RoutingStore for MemoryStore {
         &self,
         id: &ConversationId,
         to: &TransferTarget,
+        note: Option<&Message>,
         now: DateTime<Utc>,
     ) -> Result<TransferOutcome, StoreError> {
         let mut state = self.lock();
         let group = state.conv_group(id);
         let (outcome, now_in) = state.routing.transfer(&group, id, to, now);
+        let transferred = matches!(outcome, TransferOutcome::Transferred { .. });
         if let TransferOutcome::Transferred { assignments, .. } = &outcome {
             state.adopt(assignments);
         }
         if let Some(conv) = state.conversations.get_mut(id) {
             conv.group = Some(now_in);
+            // Under the same lock as the transfer: the note exists exactly when it does.
+            if let Some(note) = note.filter(|_| transferred) {
+                conv.messages.push(note.clone());
+            }
         }
         Ok(outcome)
     }

@@ -17,6 +17,7 @@ use chrono::{DateTime, Utc};
 use redis::Value;
 
 use super::placement::{head_strings, route_of, strings};
+use super::transfer_notes::PendingNote;
 use super::{corrupt, from_redis, RedisStore};
 use crate::domain::{AgentId, Channel, ConversationId, Route, RoutingGroup};
 use crate::store::{Assignment, StoreError, TransferOutcome, MAX_TRANSFERS};
@@ -63,6 +64,7 @@ impl RedisStore {
         to: &RoutingGroup,
         conv: &ConversationId,
         agent: &AgentId,
+        note: Option<&PendingNote>,
         now: DateTime<Utc>,
     ) -> Result<Option<TransferOutcome>, StoreError> {
         if let Some(channel) = self.routed_channel(from, conv).await? {
@@ -80,6 +82,8 @@ impl RedisStore {
             .arg(agent.as_str())
             .arg(now.timestamp_millis())
             .arg(MAX_TRANSFERS)
+            .arg(note.map_or("", |n| n.id.as_str()))
+            .arg(note.map_or(&[][..], |n| n.payload.as_slice()))
             .invoke_async(&mut self.conn.clone())
             .await
             .map_err(from_redis)?;
@@ -100,6 +104,9 @@ impl RedisStore {
         crash_point("handoff");
         let (route, more) = self.complete(from, conv, &record, now).await?;
         assignments.extend(more);
+        if let Some(note) = note {
+            self.write_note(from, &note.id, &note.payload).await?;
+        }
         Ok(Some(match route {
             Some(route) => TransferOutcome::Transferred {
                 route,

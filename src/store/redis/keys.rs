@@ -11,6 +11,7 @@
 //! | `P:v:{cid}:N` | hash | conversation N: `state`, `created_at`, `resolved_at`, `queue`, `repeat_contacts`, `group`, `agent` (mirrors of routing), `ch:<channel>` per channel the customer wrote on |
 //! | `P:v:{cid}:N:m` / `:abs` | list / list | its messages (`message_record.rs`) / merged conversation ids |
 //! | `P:v:{cid}:N:ch` | set | channels, as earlier versions kept them (read, no longer written) |
+//! | `P:v:{cid}:N:nids` | set | ids of the transfer notes written into the timeline (a note arrives once however often it is retried) |
 //!
 //! | `P:mid:{message-id}` | string | the conversation an e-mail Message-ID belongs to (180 days) |
 //! | `P:ob:{ob}:due` / `:d:<id>` | zset / hash | the outbox: deliveries by next attempt / url, body, attempts, state, error |
@@ -179,6 +180,11 @@ impl Keys {
     /// A queue's conversations in serving order (`queue` a channel, or `supervisor`).
     pub fn queue(&self, group: &RoutingGroup, queue: &str) -> String {
         format!("{}:q:{queue}", self.routing(group))
+    }
+
+    /// Transfers' notes not yet written into their timeline (`transfer_notes.rs`).
+    pub fn transfer_notes(&self, group: &RoutingGroup) -> String {
+        format!("{}:notes", self.routing(group))
     }
 
     /// Conversations handed off from this group to another, and where to.

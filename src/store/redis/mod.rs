@@ -34,6 +34,7 @@ mod routing;
 mod schedules;
 mod scripts;
 mod seen;
+mod transfer_notes;
 
 use std::sync::atomic::AtomicU64;
 use std::sync::OnceLock;

@@ -11,9 +11,11 @@ use redis::Value;
 use std::sync::atomic::Ordering;
 
 use super::seen::Seen;
+use super::transfer_notes::PendingNote;
 use super::{corrupt, from_redis, RedisStore};
 use crate::domain::{
-    AgentId, Channel, ConversationId, Decision, Requirements, Route, RouteReason, RoutingGroup,
+    AgentId, Channel, ConversationId, Decision, Message, Requirements, Route, RouteReason,
+    RoutingGroup,
 };
 use crate::routing::{Fit, Needs, RouteState};
 use crate::store::{
@@ -193,6 +195,7 @@ impl RedisStore {
         for group in self.all_groups().await? {
             made.extend(self.group_timers(&group, now).await?);
             made.extend(self.finish_handoffs(&group, now).await?);
+            self.finish_notes(&group, now).await?;
         }
         Ok(made)
     }
@@ -220,21 +223,29 @@ impl RedisStore {
         &self,
         conv: &ConversationId,
         to: &TransferTarget,
+        note: Option<&Message>,
         now: DateTime<Utc>,
     ) -> Result<TransferOutcome, StoreError> {
+        let note = note.map(|n| PendingNote::new(conv, n, now)).transpose()?;
         let group = self.conversation_group(conv).await?;
         if let TransferTarget::Agent(agent) = to {
             let target_group = self.agent_group(agent).await?;
             if target_group != group {
                 let handoff = self
-                    .hand_off(&group, &target_group, conv, agent, now)
+                    .hand_off(&group, &target_group, conv, agent, note.as_ref(), now)
                     .await?;
                 if let Some(outcome) = handoff {
                     return Ok(outcome);
                 }
             }
         }
-        self.transfer_within(&group, conv, to, now).await
+        let outcome = self
+            .transfer_within(&group, conv, to, note.as_ref(), now)
+            .await?;
+        if let (Some(note), TransferOutcome::Transferred { .. }) = (&note, &outcome) {
+            self.write_note(&group, &note.id, &note.payload).await?;
+        }
+        Ok(outcome)
     }
 
     async fn transfer_within(
@@ -242,6 +253,7 @@ impl RedisStore {
         group: &RoutingGroup,
         conv: &ConversationId,
         to: &TransferTarget,
+        note: Option<&PendingNote>,
         now: DateTime<Utc>,
     ) -> Result<TransferOutcome, StoreError> {
         let (agent, queue) = match to {
@@ -256,6 +268,8 @@ impl RedisStore {
             .arg(agent)
             .arg(queue)
             .arg(MAX_TRANSFERS)
+            .arg(note.map_or("", |n| n.id.as_str()))
+            .arg(note.map_or(&[][..], |n| n.payload.as_slice()))
             .invoke_async(&mut self.conn.clone())
             .await
             .map_err(from_redis)?;

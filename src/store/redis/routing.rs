@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::RedisStore;
-use crate::domain::{ConversationId, Requirements};
+use crate::domain::{ConversationId, Message, Requirements};
 use crate::store::{
     Assignment, Queue, QueuedConversation, RoutingSnapshot, RoutingStore, StoreError,
     TransferOutcome, TransferTarget,
@@ -21,9 +21,10 @@ impl RoutingStore for RedisStore {
         &self,
         id: &ConversationId,
         to: &TransferTarget,
+        note: Option<&Message>,
         now: DateTime<Utc>,
     ) -> Result<TransferOutcome, StoreError> {
-        self.transfer_conversation(id, to, now).await
+        self.transfer_conversation(id, to, note, now).await
     }
 
     async fn snapshot(&self) -> Result<RoutingSnapshot, StoreError> {

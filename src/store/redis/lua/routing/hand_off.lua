@@ -2,7 +2,9 @@
 -- conversation leaves this group, its holder's freed unit going at once to whoever
 -- waits, and a hand-off record under :out says where it is going, so whoever finds the
 -- hand-off half done finishes it. Rerunning it answers the same record.
--- ARGV: 1 conversation, 2 target group, 3 target agent, 4 now (ms), 5 transfer limit.
+-- ARGV: 1 conversation, 2 target group, 3 target agent, 4 now (ms), 5 transfer limit,
+--       6 and 7 the transfer's note (id and payload, '' for none), kept under :notes
+--       as `transfer.lua` does.
 -- Answers {'not_routed'}, {'limit'} (past it: an ordinary transfer, to the supervisor),
 -- or {record, assignments...}; a record is `group|agent|channel|priority|since|transfers|started`.
 local conv = ARGV[1]
@@ -18,6 +20,7 @@ local transfers = num(r[4]) + 1
 if transfers > tonumber(ARGV[5]) then return {'limit'} end
 local record = table.concat({ARGV[2], ARGV[3], ch, num(r[5]), num(r[6]), transfers, ARGV[4]}, '|')
 redis.call('HSET', out_key, conv, record)
+if (ARGV[6] or '') ~= '' then redis.call('HSET', R .. ':notes', ARGV[6], ARGV[7]) end
 waiting_in(conv, nil)
 redis.call('DEL', rkey(conv))
 redis.call('ZREM', R .. ':relax', conv)

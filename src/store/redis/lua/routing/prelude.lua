@@ -29,6 +29,8 @@
 --                             wrap (1: its call ended; held as after-call work, no unit)
 --   :end:<conv>        string the episode a resolve ended, kept ENDED_KEPT_MS (route.lua)
 --   :dropped           set    merged customers already counted out of a portfolio
+--   :notes             hash   transfers' notes not yet in their timeline, by note id
+--                             (`transfer_notes.rs`)
 --   :relax             zset   conversations with requirements, by when they next relax
 --   :q:<ch>            zset   queued conversations, by priority then time waited
 --   :q:supervisor      zset   conversations transferred too often (nobody drains it automatically)

@@ -1,7 +1,10 @@
 -- Moves a routed conversation to another agent or a queue, freeing its holder's unit
 -- (which goes at once to whoever waits). Past the transfer limit it goes to the
 -- supervisor queue instead, so nobody is passed around for ever.
--- ARGV: 1 conversation, 2 target agent or '', 3 target queue or '', 4 transfer limit.
+-- ARGV: 1 conversation, 2 target agent or '', 3 target queue or '', 4 transfer limit,
+--       5 and 6 the transfer's note: its id and `transfer_notes.rs`'s payload ('' for
+--       none), kept under :notes in this same step, so the note exists exactly when the
+--       transfer does (whoever finds it there writes it into the timeline).
 -- Answers {'not_routed'}, {'unavailable'} or {state, agent, queue, transfers, episode,
 -- assignments...}.
 local conv = ARGV[1]
@@ -19,6 +22,7 @@ end
 
 local old = take_out(conv, r[1], r[2], ch, r[7], r[9])
 redis.call('HSET', rkey(conv), 'transfers', transfers)
+if (ARGV[5] or '') ~= '' then redis.call('HSET', R .. ':notes', ARGV[5], ARGV[6]) end
 
 -- Order matters: the target agent takes its unit before the old holder's freed unit
 -- serves whoever waits for them; a conversation sent to its channel's queue is placed
