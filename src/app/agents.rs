@@ -58,7 +58,7 @@ pub async fn manager_card(app: &App, id: &CustomerId) -> Result<Option<ManagerCa
     let Some(customer) = app.store.customer(id).await? else {
         return Ok(None);
     };
-    let Some(agent) = customer.personal_agent_id.and_then(|a| a.parse().ok()) else {
+    let Some(agent) = customer.personal_agent_id else {
         return Ok(None);
     };
     Ok(app.store.agent(&agent).await?.map(ManagerCard::from))

@@ -62,8 +62,7 @@ pub async fn wait_for_agent(app: &App, conv: &ConversationId, call: &str) -> Res
     let holder = now
         .and_then(|c| c.route)
         .filter(|r| r.decision == Decision::Assigned)
-        .and_then(|r| r.agent_id)
-        .and_then(|a| a.parse::<AgentId>().ok());
+        .and_then(|r| r.agent_id);
     if let Some(agent) = holder {
         connect_waiting_call(app, conv, &agent).await?;
     }
@@ -96,7 +95,7 @@ async fn connect_waiting_call(
     };
     call.decision = CallDecision::Connect;
     call.state = CallState::Connected;
-    call.agent_id = Some(agent.to_string());
+    call.agent_id = Some(agent.clone());
     app.store.save_call(&call).await?;
     let id = format!("{CALL_DELIVERY_PREFIX}{sid}:{agent}");
     app.store

@@ -329,14 +329,14 @@ pub async fn unanswered(
     let Some(mut call) = state.store.call(external_id).await? else {
         return Ok(None);
     };
-    let stale = dialled.is_none_or(|d| call.agent_id.as_deref() != Some(d));
+    let stale = dialled.is_none_or(|d| call.agent_id.as_ref().map(|a| a.as_str()) != Some(d));
     if call.state == CallState::Ended || stale || call.decision != CallDecision::Connect {
         return Ok(Some(call));
     }
     let Some(conv) = call.conversation_id.as_deref().and_then(|c| c.parse().ok()) else {
         return Ok(Some(call));
     };
-    if let Some(agent) = call.agent_id.as_deref().and_then(|a| a.parse().ok()) {
+    if let Some(agent) = call.agent_id.clone() {
         if let Some(made) = state
             .store
             .set_presence(&agent, Presence::Away, now)

@@ -39,8 +39,8 @@ pub fn may_read(actor: &Actor, conv: &ConversationView) -> bool {
     match actor {
         Actor::Admin | Actor::Supervisor(_) => true,
         Actor::Agent(me) => {
-            conv.agent_id.as_deref() == Some(me.as_str())
-                || conv.customer.personal_agent_id.as_deref() == Some(me.as_str())
+            conv.agent_id.as_ref() == Some(me)
+                || conv.customer.personal_agent_id.as_ref() == Some(me)
         }
     }
 }
@@ -71,14 +71,14 @@ pub async fn may_reach_customer(
     let Actor::Agent(me) = actor else {
         return Ok(true);
     };
-    if customer.personal_agent_id.as_deref() == Some(me.as_str()) {
+    if customer.personal_agent_id.as_ref() == Some(me) {
         return Ok(true);
     }
     let Some(open) = &customer.open_conversation_id else {
         return Ok(false);
     };
     let conv = app.store.conversation(open).await?;
-    Ok(conv.is_some_and(|c| c.agent_id.as_deref() == Some(me.as_str())))
+    Ok(conv.is_some_and(|c| c.agent_id.as_ref() == Some(me)))
 }
 
 /// The conversation, if the actor may act on it: admins always, an agent while it holds
@@ -91,9 +91,9 @@ async fn held_by(
     let conv = app.store.conversation(id).await?;
     conv.filter(|c| match actor {
         Actor::Admin => true,
-        Actor::Agent(me) => c.agent_id.as_deref() == Some(me.as_str()),
+        Actor::Agent(me) => c.agent_id.as_ref() == Some(me),
         Actor::Supervisor(me) => {
-            c.agent_id.as_deref() == Some(me.as_str())
+            c.agent_id.as_ref() == Some(me)
                 || (c.agent_id.is_none() && c.queue.as_deref() == Some(SUPERVISOR_QUEUE))
         }
     })

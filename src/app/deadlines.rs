@@ -104,7 +104,7 @@ async fn escalate(app: &App, id: &ConversationId, kind: DeadlineKind) -> Result<
     app.store.raise_priority(id, ESCALATED_PRIORITY).await?;
     let mut told: Vec<AgentId> = Vec::new();
     for agent in [&conv.agent_id, &conv.customer.personal_agent_id] {
-        if let Some(agent) = agent.as_deref().and_then(|a| a.parse::<AgentId>().ok()) {
+        if let Some(agent) = agent.clone() {
             if !told.contains(&agent) {
                 app.store
                     .push_event(&agent, EventKind::ConversationEscalated, id)

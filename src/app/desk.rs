@@ -40,7 +40,8 @@ pub struct DeskItem {
     pub preview: String,
     /// The customer's messages since staff last answered.
     pub unread: u32,
-    pub personal_agent_id: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub personal_agent_id: Option<AgentId>,
     /// Someone else is this customer's personal agent: this agent is covering.
     pub covering: bool,
 }
@@ -59,7 +60,7 @@ impl DeskItem {
             last_activity_at: last.map_or(conv.created_at, |m| m.at),
             preview: last.map(|m| preview(&m.text)).unwrap_or_default(),
             unread: unanswered(conv),
-            covering: personal.as_deref().is_some_and(|p| p != agent.as_str()),
+            covering: personal.as_ref().is_some_and(|p| p != agent),
             personal_agent_id: personal,
         }
     }
@@ -94,7 +95,7 @@ pub async fn held(app: &App, agent: &AgentId) -> Result<Vec<DeskItem>, AppError>
         .into_iter()
         .flatten()
         // Resolved or moved between the two reads: no longer theirs to list.
-        .filter(|conv| conv.agent_id.as_deref() == Some(agent.as_str()))
+        .filter(|conv| conv.agent_id.as_ref() == Some(agent))
         .map(|conv| DeskItem::of(&conv, agent))
         .collect();
     items.sort_by_key(|item| std::cmp::Reverse(item.last_activity_at));

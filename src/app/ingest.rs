@@ -5,9 +5,7 @@
 use chrono::Utc;
 
 use super::{App, AppError};
-use crate::domain::{
-    AgentId, Decision, Direction, InboundMessage, RawInbound, Receipt, RouteReason,
-};
+use crate::domain::{Decision, Direction, InboundMessage, RawInbound, Receipt, RouteReason};
 use crate::routing::Fit;
 use crate::store::EventKind;
 
@@ -74,10 +72,7 @@ fn count(app: &App, msg: &InboundMessage, receipt: &Receipt) {
 /// path: the message is stored either way, and the timeline shows it if this is lost.
 fn notify_holder(app: &App, receipt: &Receipt) {
     let held = receipt.route.reason == RouteReason::AlreadyAssigned;
-    let Some(agent) = receipt.route.agent_id.as_deref().filter(|_| held) else {
-        return;
-    };
-    let Ok(agent) = agent.parse::<AgentId>() else {
+    let Some(agent) = receipt.route.agent_id.clone().filter(|_| held) else {
         return;
     };
     let (store, conv) = (app.store.clone(), receipt.conversation_id.clone());

@@ -15,6 +15,15 @@ use super::{Channel, DomainError, RoutingGroup, Satisfaction};
 #[serde(try_from = "String", into = "String")]
 pub struct AgentId(String);
 
+/// An id reads as the text it is (comparisons with literals, logs, URLs).
+impl std::ops::Deref for AgentId {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
 impl AgentId {
     /// What `from_str` accepts, as the OpenAPI document's pattern.
     pub const PATTERN: &'static str = "^[A-Za-z0-9._-]{1,64}$";

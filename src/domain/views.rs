@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{Channel, ConversationId, CustomerId, Identity, MessageId, Network};
+use super::{AgentId, Channel, ConversationId, CustomerId, Identity, MessageId, Network};
 
 /// Queue a conversation waits in until routing assigns it.
 pub const DEFAULT_QUEUE: &str = "default";
@@ -138,7 +138,8 @@ impl std::str::FromStr for RouteReason {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Route {
     pub decision: Decision,
-    pub agent_id: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub agent_id: Option<AgentId>,
     pub queue: Option<String>,
     pub reason: RouteReason,
 }
@@ -187,7 +188,8 @@ pub struct CustomerView {
     pub display_name: Option<String>,
     pub identities: Vec<Identity>,
     pub tier: String,
-    pub personal_agent_id: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub personal_agent_id: Option<AgentId>,
     #[schema(value_type = Option<String>)]
     pub open_conversation_id: Option<ConversationId>,
     #[schema(value_type = Vec<String>)]
@@ -209,7 +211,8 @@ pub struct ConversationView {
     pub id: ConversationId,
     pub customer: CustomerView,
     pub state: ConversationState,
-    pub agent_id: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub agent_id: Option<AgentId>,
     pub queue: Option<String>,
     /// Where routing has it now (absent once resolved).
     pub route: Option<Route>,

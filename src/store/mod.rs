@@ -62,7 +62,8 @@ pub struct CallRecord {
     pub customer_id: Option<String>,
     pub conversation_id: Option<String>,
     pub decision: CallDecision,
-    pub agent_id: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub agent_id: Option<AgentId>,
     /// Why: a routing reason for `connect`/`queue`, or `unknown_caller` for `ivr`.
     pub reason: String,
     pub state: CallState,

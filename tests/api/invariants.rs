@@ -213,7 +213,7 @@ impl Sim {
             .await
             .expect("read")
             .expect("customer");
-        let owner = live.personal_agent_id;
+        let owner = live.personal_agent_id.map(|a| a.to_string());
         if self.merging {
             self.owners.remove(&live.id);
         }
@@ -461,7 +461,7 @@ impl Sim {
             let view = store.conversation(conv).await.expect("read").expect("conv");
             open += usize::from(view.state == ConversationState::Open);
             if let Some(agent) = &view.agent_id {
-                *held.entry(agent.clone()).or_default() += 1;
+                *held.entry(agent.to_string()).or_default() += 1;
             }
             let queued = view
                 .route

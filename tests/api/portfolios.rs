@@ -40,7 +40,10 @@ async fn portfolio(h: &Harness, agent: &str) -> u64 {
 async fn first_mail(h: &Harness, from: &str, at: DateTime<Utc>) -> (CustomerId, String) {
     let body = json!({ "channel": "email", "network": null, "external_id": ext(), "from": from, "text": "hi" });
     let r = h.store.ingest(&inbound(body), at).await.expect("ingest");
-    (r.customer_id, r.route.agent_id.expect("assigned"))
+    (
+        r.customer_id,
+        r.route.agent_id.expect("assigned").to_string(),
+    )
 }
 
 /// A message from `from` that also names `other`: the two customers are one person.
@@ -89,7 +92,9 @@ async fn a_merge_takes_the_customer_out_of_the_losing_agents_portfolio(h: Harnes
 
 async fn personal_agent(h: &Harness, customer: &CustomerId) -> Option<String> {
     let view = h.store.customer(customer).await.expect("read");
-    view.expect("customer").personal_agent_id
+    view.expect("customer")
+        .personal_agent_id
+        .map(|a| a.to_string())
 }
 
 async fn recreate(h: &Harness, agent: &str, at: DateTime<Utc>) {

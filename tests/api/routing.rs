@@ -913,7 +913,10 @@ async fn a_removed_personal_agent_added_again_is_a_stranger_to_their_old_custome
 
 async fn personal_agent_of(h: &Harness, r: &Receipt) -> Option<String> {
     let customer = h.store.customer(&r.customer_id).await.expect("read");
-    customer.expect("customer").personal_agent_id
+    customer
+        .expect("customer")
+        .personal_agent_id
+        .map(|a| a.to_string())
 }
 
 async fn portfolio(h: &Harness, agent: &str) -> u64 {

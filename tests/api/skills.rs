@@ -67,12 +67,15 @@ async fn agent_of(h: &Harness, r: &Receipt) -> Option<String> {
         .conversation(&r.conversation_id)
         .await
         .expect("read");
-    conv.expect("conversation").agent_id
+    conv.expect("conversation").agent_id.map(|a| a.to_string())
 }
 
 async fn personal_agent_of(h: &Harness, r: &Receipt) -> Option<String> {
     let customer = h.store.customer(&r.customer_id).await.expect("read");
-    customer.expect("customer").personal_agent_id
+    customer
+        .expect("customer")
+        .personal_agent_id
+        .map(|a| a.to_string())
 }
 
 async fn a_spanish_speaking_new_customer_gets_a_spanish_speaking_personal_agent(h: Harness) {

@@ -31,13 +31,10 @@ async fn answer(
     config: &TwilioConfig,
 ) -> Result<HttpResponse, ApiError> {
     let base = format!("{}{BASE}", config.public_url);
-    Ok(match (call.decision, call.agent_id.as_deref()) {
+    Ok(match (call.decision, call.agent_id.as_ref()) {
         (CallDecision::Connect, Some(agent)) => {
-            let dial = match agent.parse() {
-                Ok(id) => state.store.agent(&id).await?.and_then(|a| a.dial),
-                Err(_) => None,
-            };
-            twiml(voice::dial(&base, agent, dial.as_deref()))
+            let dial = state.store.agent(agent).await?.and_then(|a| a.dial);
+            twiml(voice::dial(&base, agent.as_str(), dial.as_deref()))
         }
         (CallDecision::Queue, _) => twiml(voice::enqueue(&base)),
         _ => twiml(voice::menu(&base)),

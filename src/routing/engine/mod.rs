@@ -114,7 +114,7 @@ impl RouteRec {
         match &self.holding {
             Holding::Assigned(agent) => Route {
                 decision: Decision::Assigned,
-                agent_id: Some(agent.to_string()),
+                agent_id: Some(agent.clone()),
                 queue: None,
                 reason,
             },

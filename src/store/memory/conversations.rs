@@ -71,7 +71,7 @@ impl MemoryStore {
         let group = state.conv_group(id);
         let held = state.routing.current(&group, id).and_then(|r| r.agent_id);
         if let Some(conv) = state.conversations.get_mut(id) {
-            conv.served_by = held.and_then(|a| a.parse().ok());
+            conv.served_by = held;
         }
         let made = state.routing.release(&group, id, now);
         state.adopt(&made);

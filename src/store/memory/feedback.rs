@@ -25,10 +25,7 @@ impl MemoryStore {
             .ok()
             .and_then(|c| state.customers.get(&c)?.personal_agent.clone());
         let rec = state.conversations.get_mut(conv)?;
-        let agent = holder
-            .and_then(|a| a.parse().ok())
-            .or_else(|| rec.served_by.clone())
-            .or(owner);
+        let agent = holder.or_else(|| rec.served_by.clone()).or(owner);
         if rec.ratings.contains_key(source) {
             return Some(Rated {
                 duplicate: true,

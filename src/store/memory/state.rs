@@ -333,7 +333,7 @@ impl State {
             identities: c.identities.iter().cloned().collect(),
             tier: c.tier.clone(),
             personal_agent_id: personal_alive(&self.routing, &c.personal_agent, &c.personal_born)
-                .then(|| c.personal_agent.as_ref().map(ToString::to_string))
+                .then(|| c.personal_agent.clone())
                 .flatten(),
             open_conversation_id: c.open.map(|seq| ConversationId::new(id.clone(), seq)),
             conversation_ids: c.conversations.clone(),

@@ -173,14 +173,8 @@ impl RedisStore {
             return Ok((None, Vec::new()));
         };
         let route = route_of(state, agent, "already_assigned", queue)?;
-        let assigned: Option<AgentId> = route
-            .agent_id
-            .as_deref()
-            .map(str::parse)
-            .transpose()
-            .map_err(corrupt)?;
         // A route taken over from another group serves no known episode yet.
-        self.mirror_agent(conv, assigned.as_ref(), "").await?;
+        self.mirror_agent(conv, route.agent_id.as_ref(), "").await?;
         let made = parts.map(strings).collect::<Result<Vec<_>, _>>()?;
         Ok((Some(route), self.recorded(made, &record.group, now).await?))
     }

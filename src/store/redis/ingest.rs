@@ -12,8 +12,8 @@ use super::codec::{compact_id, corrupt, from_redis, parse_customer};
 use super::message_record;
 use super::{receipts, RedisStore};
 use crate::domain::{
-    merge_target, AgentId, CustomerId, Identity, InboundMessage, Language, Message, Receipt,
-    Requirements, RoutingGroup, DEFAULT_QUEUE,
+    merge_target, CustomerId, Identity, InboundMessage, Language, Message, Receipt, Requirements,
+    RoutingGroup, DEFAULT_QUEUE,
 };
 use crate::routing::priority;
 use crate::store::records::inbound_record;
@@ -390,9 +390,8 @@ impl RedisStore {
         }
         if let Some(agent) = &receipt.route.agent_id {
             // Only while the conversation is still open in this episode (`mirror.lua`).
-            let agent: AgentId = agent.parse().map_err(corrupt)?;
             let episode = a.repeat_contacts.to_string();
-            pipe.add_command(self.mirror_cmd(&conv, Some(&agent), &episode))
+            pipe.add_command(self.mirror_cmd(&conv, Some(agent), &episode))
                 .ignore();
         }
         let expires = now.timestamp_millis() + self.policy.dedup_ttl.num_milliseconds();

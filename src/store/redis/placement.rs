@@ -283,13 +283,8 @@ impl RedisStore {
         let [state, agent, queue, transfers, episode] = <[String; 5]>::try_from(head)
             .map_err(|h| StoreError::Corrupt(format!("transfer answered {h:?}")))?;
         let route = route_of(&state, &agent, "already_assigned", &queue)?;
-        let assigned: Option<AgentId> = route
-            .agent_id
-            .as_deref()
-            .map(str::parse)
-            .transpose()
-            .map_err(corrupt)?;
-        self.mirror_agent(conv, assigned.as_ref(), &episode).await?;
+        self.mirror_agent(conv, route.agent_id.as_ref(), &episode)
+            .await?;
         let made = parts.map(strings).collect::<Result<Vec<_>, _>>()?;
         let assignments = self.recorded(made, group, now).await?;
         Ok(TransferOutcome::Transferred {
@@ -390,7 +385,7 @@ pub(super) fn route_of(
     Ok(match known {
         RouteState::Assigned => Route {
             decision: Decision::Assigned,
-            agent_id: Some(agent.to_owned()),
+            agent_id: Some(agent.parse().map_err(corrupt)?),
             queue: None,
             reason,
         },

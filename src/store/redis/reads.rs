@@ -63,7 +63,7 @@ impl RedisStore {
             // again under the same id since (`Incarnation`).
             let recorded = hash.get("pa_born").unwrap_or_default();
             let personal_agent = match hash.get("personal_agent").map(|a| a.parse::<AgentId>()) {
-                Some(Ok(a)) if self.personal_alive(&a, recorded).await? => Some(a.to_string()),
+                Some(Ok(a)) if self.personal_alive(&a, recorded).await? => Some(a),
                 _ => None,
             };
             return Ok(Some(CustomerView {

@@ -67,7 +67,7 @@ pub(super) fn encode(receipt: &Receipt) -> String {
         compact_id(&receipt.message_id),
         receipt.conversation_id.seq(),
         u8::from(receipt.repeat_contact),
-        r.agent_id.as_deref().unwrap_or(""),
+        r.agent_id.as_ref().map_or("", |a| a.as_str()),
         r.queue.as_deref().unwrap_or(""),
         reason_code(r.reason),
     )
@@ -120,7 +120,10 @@ pub(super) fn decode(
                 "q" | "queued" => Decision::Queued,
                 other => return Err(StoreError::Corrupt(format!("decision {other}"))),
             },
-            agent_id: some(agent),
+            agent_id: some(agent)
+                .map(|a| a.parse())
+                .transpose()
+                .map_err(corrupt)?,
             queue: some(queue),
             reason,
         },
@@ -149,7 +152,7 @@ mod tests {
     fn a_record_reads_back_as_the_receipt_it_was_made_of() {
         let assigned = receipt(Route {
             decision: Decision::Assigned,
-            agent_id: Some("ann".into()),
+            agent_id: Some("ann".parse().expect("id")),
             queue: None,
             reason: RouteReason::AlreadyAssigned,
         });
@@ -166,7 +169,7 @@ mod tests {
     fn a_typical_record_fits_a_listpack_entry() {
         let r = receipt(Route {
             decision: Decision::Assigned,
-            agent_id: Some("agent-68".into()),
+            agent_id: Some("agent-68".parse().expect("id")),
             queue: None,
             reason: RouteReason::AlreadyAssigned,
         });

@@ -39,7 +39,7 @@ impl Seen<'_> {
         match place(personal, true, least_loaded.as_ref()) {
             Placement::Assign(agent, reason) => {
                 route.decision == Decision::Assigned
-                    && route.agent_id.as_deref() == Some(agent.as_str())
+                    && route.agent_id.as_ref() == Some(&agent)
                     && route.reason == reason
             }
             Placement::WaitFor(_) => route.reason == RouteReason::WaitingForPersonalAgent,
@@ -55,7 +55,7 @@ mod tests {
     fn route(decision: Decision, agent: Option<&str>, reason: RouteReason) -> Route {
         Route {
             decision,
-            agent_id: agent.map(str::to_owned),
+            agent_id: agent.map(|a| a.parse().expect("id")),
             queue: None,
             reason,
         }
