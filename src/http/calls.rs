@@ -1,8 +1,8 @@
 //! `POST /v1/calls` and the call lifecycle the phone adapter reports.
 
 use actix_web::{web, HttpResponse};
-use chrono::Utc;
-use serde::Deserialize;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::auth::{Adapter, Staff};
@@ -10,7 +10,7 @@ use super::error::{ApiError, Problem};
 use super::resource;
 use crate::app::calls::{self, CallEvent, CallHints};
 use crate::app::App;
-use crate::domain::Skills;
+use crate::domain::{AgentId, CallDecision, CallState, Skills};
 use crate::store::CallRecord;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -58,7 +58,7 @@ pub struct CallRequest {
     request_body = CallRequest,
     security(("adapter_token" = [])),
     responses(
-        (status = 200, body = CallRecord),
+        (status = 200, body = CallView),
     )
 )]
 pub async fn incoming_call(
@@ -79,7 +79,7 @@ pub async fn incoming_call(
         Utc::now(),
     )
     .await?;
-    Ok(HttpResponse::Ok().json(call))
+    Ok(HttpResponse::Ok().json(CallView::from(call)))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -100,7 +100,7 @@ pub struct CallEventRequest {
     request_body = CallEventRequest,
     security(("adapter_token" = [])),
     responses(
-        (status = 200, body = CallRecord),
+        (status = 200, body = CallView),
     )
 )]
 pub async fn call_event(
@@ -111,7 +111,7 @@ pub async fn call_event(
 ) -> Result<HttpResponse, ApiError> {
     calls::event(&state, &external_id, body.event, Utc::now())
         .await?
-        .map(|call| HttpResponse::Ok().json(call))
+        .map(|call| HttpResponse::Ok().json(CallView::from(call)))
         .ok_or_else(|| ApiError::NotFound(format!("no call `{external_id}`")))
 }
 
@@ -125,7 +125,7 @@ pub async fn call_event(
     params(("external_id" = String, Path, description = "The provider's call id")),
     security(("admin_token" = []), ("agent_jwt" = [])),
     responses(
-        (status = 200, body = CallRecord),
+        (status = 200, body = CallView),
         (status = 404, description = "No such call, or not one this agent may read", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -133,8 +133,64 @@ pub async fn get_call(
     staff: Staff,
     state: web::Data<App>,
     external_id: web::Path<String>,
-) -> Result<web::Json<CallRecord>, ApiError> {
-    Ok(web::Json(
-        calls::read(&state, &staff.actor(), &external_id).await?,
-    ))
+) -> Result<web::Json<CallView>, ApiError> {
+    let call = calls::read(&state, &staff.actor(), &external_id).await?;
+    Ok(web::Json(CallView::from(call)))
+}
+
+/// A call as the API shows it (the stored `CallRecord` may change under the upgrade
+/// rules without this body changing, and the other way round).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CallView {
+    pub external_id: String,
+    /// The caller, E.164.
+    pub from: String,
+    pub to: String,
+    pub customer_id: Option<String>,
+    pub conversation_id: Option<String>,
+    pub decision: CallDecision,
+    #[schema(value_type = Option<String>)]
+    pub agent_id: Option<AgentId>,
+    /// Why: a routing reason for `connect`/`queue`, or `unknown_caller` for `ivr`.
+    pub reason: String,
+    pub state: CallState,
+    pub menu_entered_at: Option<DateTime<Utc>>,
+    /// When the caller left the menu (asked for a person, served themselves, hung up).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub menu_left_at: Option<DateTime<Utc>>,
+    pub answered_at: Option<DateTime<Utc>>,
+    /// When the call ended: its duration is `ended_at - answered_at`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ended_at: Option<DateTime<Utc>>,
+    /// The routing group of the line called, as the adapter named it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    /// The caller's language and the skills the call needs, as the adapter named them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skills: Option<Skills>,
+}
+
+impl From<CallRecord> for CallView {
+    fn from(c: CallRecord) -> Self {
+        Self {
+            external_id: c.external_id,
+            from: c.from,
+            to: c.to,
+            customer_id: c.customer_id,
+            conversation_id: c.conversation_id,
+            decision: c.decision,
+            agent_id: c.agent_id,
+            reason: c.reason,
+            state: c.state,
+            menu_entered_at: c.menu_entered_at,
+            menu_left_at: c.menu_left_at,
+            answered_at: c.answered_at,
+            ended_at: c.ended_at,
+            group: c.group,
+            language: c.language,
+            skills: c.skills,
+        }
+    }
 }

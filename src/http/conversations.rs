@@ -15,6 +15,7 @@ use crate::domain::{
     clipped, Channel, ConversationId, ConversationState, ConversationView, Deadlines, Message,
     Network, Requirements, Route, Skills,
 };
+use crate::store::{DeliveryState, DeliveryStatus};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/v1/conversations/{id}").route(web::get().to(get_conversation)))
@@ -37,7 +38,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     params(("message_id" = String, Path, description = "The reply's message id")),
     security(("admin_token" = [])),
     responses(
-        (status = 200, body = crate::store::DeliveryState),
+        (status = 200, body = DeliveryView),
     )
 )]
 pub async fn delivery(
@@ -49,7 +50,7 @@ pub async fn delivery(
         .store
         .delivery_state(&message_id)
         .await?
-        .map(|d| HttpResponse::Ok().json(d))
+        .map(|d| HttpResponse::Ok().json(DeliveryView::from(d)))
         .ok_or_else(|| ApiError::NotFound(format!("no delivery for `{message_id}`")))
 }
 
@@ -387,4 +388,23 @@ pub async fn resolve(
         state: ConversationState::Resolved,
         csat,
     }))
+}
+
+/// Where a reply's delivery stands, as the API shows it (separate from the stored
+/// `DeliveryState`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveryView {
+    pub state: DeliveryStatus,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+}
+
+impl From<DeliveryState> for DeliveryView {
+    fn from(d: DeliveryState) -> Self {
+        Self {
+            state: d.state,
+            attempts: d.attempts,
+            last_error: d.last_error,
+        }
+    }
 }

@@ -53,7 +53,8 @@ pub enum StoreError {
 }
 
 /// A phone call's state, kept for a day: what was decided for it and where it stands.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+/// Stored as JSON; the API shows it as `http::calls::CallView`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CallRecord {
     pub external_id: String,
     /// The caller, E.164.
@@ -62,7 +63,6 @@ pub struct CallRecord {
     pub customer_id: Option<String>,
     pub conversation_id: Option<String>,
     pub decision: CallDecision,
-    #[schema(value_type = Option<String>)]
     pub agent_id: Option<AgentId>,
     /// Why: a routing reason for `connect`/`queue`, or `unknown_caller` for `ivr`.
     pub reason: String,
@@ -114,7 +114,7 @@ pub struct Delivery {
 }
 
 /// Where a delivery stands.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeliveryState {
     pub state: DeliveryStatus,
     pub attempts: u32,

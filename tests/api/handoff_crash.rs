@@ -9,17 +9,11 @@ use serde_json::{json, Value};
 use switchboard::domain::AgentId;
 use switchboard::store::{AgentStore, EventKind, EventStore, RedisStore, StorePolicy};
 
-use crate::helpers::{message, RedisServer, ADAPTER_TOKEN, ADMIN_TOKEN};
+use crate::helpers::{message, ApiClient, RedisServer, ADMIN_TOKEN};
 use crate::shutdown::Binary;
 
-async fn admin_put(client: &reqwest::Client, api: &str, path: &str, body: Value) {
-    let r = client
-        .put(format!("{api}{path}"))
-        .bearer_auth(ADMIN_TOKEN)
-        .json(&body)
-        .send()
-        .await
-        .expect("sent");
+async fn admin_put(api: &ApiClient, path: &str, body: Value) {
+    let r = api.admin_put(path, &body).await;
     assert!(r.status().is_success(), "{path}: {}", r.status());
 }
 
@@ -43,39 +37,25 @@ async fn transferred_events(store: &RedisStore, agent: &str, conv: &str) -> usiz
 async fn a_cross_group_transfer_killed_half_way_is_finished_with_its_note_exactly_once_by_a_restart(
 ) {
     let redis = RedisServer::start();
-    let client = reqwest::Client::new();
     let mut first = Binary::start_with(&redis.url(), &[("SWITCHBOARD_CRASH_AT", "handoff")]);
-    first.wait_ready(&client).await;
+    first.wait_ready().await;
+    let api = first.client();
     for (agent, group) in [("ann", "default"), ("sam", "sales")] {
         let path = format!("/v1/agents/{agent}");
-        admin_put(
-            &client,
-            &first.api,
-            &path,
-            json!({ "name": agent, "group": group }),
-        )
-        .await;
+        admin_put(&api, &path, json!({ "name": agent, "group": group })).await;
         let presence = json!({ "presence": "online" });
-        admin_put(&client, &first.api, &format!("{path}/presence"), presence).await;
+        admin_put(&api, &format!("{path}/presence"), presence).await;
     }
-    let r: Value = client
-        .post(format!("{}/v1/messages", first.api))
-        .bearer_auth(ADAPTER_TOKEN)
-        .json(&message("chat", None, "visitor-1", "hi"))
-        .send()
-        .await
-        .expect("sent")
-        .json()
-        .await
-        .expect("json");
+    let r = api.ingest(&message("chat", None, "visitor-1", "hi")).await;
     assert_eq!(r["route"]["agent_id"], "ann", "{r}");
     let conv = r["conversation_id"]
         .as_str()
         .expect("conversation")
         .to_owned();
 
-    let cut = client
-        .post(format!("{}/v1/conversations/{conv}/transfer", first.api))
+    let cut = api
+        .client
+        .post(format!("{}/v1/conversations/{conv}/transfer", api.address))
         .bearer_auth(ADMIN_TOKEN)
         .json(&json!({ "to_agent": "sam", "note": "promised a refund by Friday" }))
         .send()
@@ -89,7 +69,8 @@ async fn a_cross_group_transfer_killed_half_way_is_finished_with_its_note_exactl
     assert_eq!(chat_load(&store, "sam").await, 0);
 
     let second = Binary::start(&redis.url());
-    second.wait_ready(&client).await;
+    second.wait_ready().await;
+    let api = second.client();
     let deadline = Instant::now() + Duration::from_secs(20);
     while chat_load(&store, "sam").await == 0 {
         assert!(Instant::now() < deadline, "the hand-off was never finished");
@@ -100,15 +81,7 @@ async fn a_cross_group_transfer_killed_half_way_is_finished_with_its_note_exactl
     assert_eq!(chat_load(&store, "sam").await, 1);
     assert_eq!(chat_load(&store, "ann").await, 0);
     assert_eq!(transferred_events(&store, "sam", &conv).await, 1);
-    let view: Value = client
-        .get(format!("{}/v1/conversations/{conv}", second.api))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .expect("sent")
-        .json()
-        .await
-        .expect("json");
+    let view = api.admin_json(&format!("/v1/conversations/{conv}")).await;
     assert_eq!(view["agent_id"], "sam", "{view}");
     // The note came with the transfer, once: the two are one step, however it ended.
     let notes: Vec<&Value> = view["messages"]
@@ -120,16 +93,9 @@ async fn a_cross_group_transfer_killed_half_way_is_finished_with_its_note_exactl
     assert_eq!(notes.len(), 1, "{view}");
     assert_eq!(notes[0]["text"], "promised a refund by Friday", "{view}");
     // The customer writes again: sam's, without routing.
-    let next: Value = client
-        .post(format!("{}/v1/messages", second.api))
-        .bearer_auth(ADAPTER_TOKEN)
-        .json(&message("chat", None, "visitor-1", "still there?"))
-        .send()
-        .await
-        .expect("sent")
-        .json()
-        .await
-        .expect("json");
+    let next = api
+        .ingest(&message("chat", None, "visitor-1", "still there?"))
+        .await;
     assert_eq!(next["route"]["agent_id"], "sam", "{next}");
     assert_eq!(next["route"]["reason"], "already_assigned", "{next}");
 }

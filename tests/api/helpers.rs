@@ -66,12 +66,27 @@ pub fn test_settings(redis_url: Option<&str>, extra: &[(&str, &str)]) -> Setting
 }
 
 /// A running application and a client for it.
-pub struct TestApp {
+/// Requests to a running service, with the tests' credentials: shared by the in-process
+/// `TestApp` and the real binary (`shutdown::Binary::client`).
+pub struct ApiClient {
     pub address: String,
     pub ops_address: String,
     pub client: reqwest::Client,
+}
+
+/// The service in this process, on free ports; its requests are `ApiClient`'s.
+pub struct TestApp {
+    api: ApiClient,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+impl std::ops::Deref for TestApp {
+    type Target = ApiClient;
+
+    fn deref(&self) -> &ApiClient {
+        &self.api
+    }
 }
 
 pub async fn spawn_app(settings: Settings) -> TestApp {
@@ -87,15 +102,21 @@ fn start(app: Application) -> TestApp {
         let _ = rx.await;
     }));
     TestApp {
-        address,
-        ops_address,
-        client: reqwest::Client::new(),
+        api: ApiClient::new(address, ops_address),
         shutdown: Some(tx),
         task: Some(task),
     }
 }
 
-impl TestApp {
+impl ApiClient {
+    pub fn new(address: String, ops_address: String) -> Self {
+        Self {
+            address,
+            ops_address,
+            client: reqwest::Client::new(),
+        }
+    }
+
     pub async fn post_message(&self, body: &Value) -> reqwest::Response {
         self.client
             .post(format!("{}/v1/messages", self.address))
@@ -258,7 +279,9 @@ impl TestApp {
             .await
             .expect("request sent")
     }
+}
 
+impl TestApp {
     /// Stops the app the way SIGTERM does and waits until it has drained.
     pub async fn stop(mut self) {
         if let Some(tx) = self.shutdown.take() {

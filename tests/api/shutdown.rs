@@ -4,9 +4,7 @@
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
-
-use crate::helpers::{free_port, message, RedisServer, ADAPTER_TOKEN, ADMIN_TOKEN};
+use crate::helpers::{free_port, message, ApiClient, RedisServer, ADAPTER_TOKEN, ADMIN_TOKEN};
 
 /// The real binary on a free port, killed when dropped.
 pub struct Binary {
@@ -42,10 +40,21 @@ impl Binary {
         }
     }
 
-    pub async fn wait_ready(&self, client: &reqwest::Client) {
+    /// Requests to it, as the in-process tests make them.
+    pub fn client(&self) -> ApiClient {
+        ApiClient::new(self.api.clone(), self.ops.clone())
+    }
+
+    pub async fn wait_ready(&self) {
+        let client = self.client();
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
-            if let Ok(r) = client.get(format!("{}/readyz", self.ops)).send().await {
+            if let Ok(r) = client
+                .client
+                .get(format!("{}/readyz", self.ops))
+                .send()
+                .await
+            {
                 if r.status() == 200 {
                     return;
                 }
@@ -90,9 +99,8 @@ impl Drop for Binary {
 #[tokio::test]
 async fn sigterm_exits_zero_and_a_restart_shows_the_whole_timeline() {
     let redis = RedisServer::start();
-    let client = reqwest::Client::new();
     let first = Binary::start(&redis.url());
-    first.wait_ready(&client).await;
+    first.wait_ready().await;
     let mut conversation = String::new();
     for (i, (channel, network, from)) in [
         ("phone", Some("sms"), "4155550100"),
@@ -106,16 +114,7 @@ async fn sigterm_exits_zero_and_a_restart_shows_the_whole_timeline() {
         if channel == "email" {
             body["identities"] = serde_json::json!([{ "kind": "phone", "value": "+14155550100" }]);
         }
-        let r: Value = client
-            .post(format!("{}/v1/messages", first.api))
-            .bearer_auth(ADAPTER_TOKEN)
-            .json(&body)
-            .send()
-            .await
-            .expect("sent")
-            .json()
-            .await
-            .expect("json");
+        let r = first.client().ingest(&body).await;
         conversation = r["conversation_id"]
             .as_str()
             .expect("conversation id")
@@ -124,16 +123,9 @@ async fn sigterm_exits_zero_and_a_restart_shows_the_whole_timeline() {
     assert_eq!(first.terminate(), 0, "SIGTERM exits 0");
 
     let second = Binary::start(&redis.url());
-    second.wait_ready(&client).await;
-    let conv: Value = client
-        .get(format!("{}/v1/conversations/{conversation}", second.api))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .expect("sent")
-        .json()
-        .await
-        .expect("json");
+    second.wait_ready().await;
+    let path = format!("/v1/conversations/{conversation}");
+    let conv = second.client().admin_json(&path).await;
     let texts: Vec<&str> = conv["messages"]
         .as_array()
         .into_iter()
@@ -149,9 +141,9 @@ async fn after_sigterm_readiness_fails_while_a_slow_request_in_flight_still_comp
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     let redis = RedisServer::start();
-    let client = reqwest::Client::new();
     let mut binary = Binary::start(&redis.url());
-    binary.wait_ready(&client).await;
+    binary.wait_ready().await;
+    let client = binary.client().client;
     let body = message("chat", None, "slow-sender", "sent slowly").to_string();
     let (head, tail) = body.split_at(body.len() / 2);
     let addr = binary.api.trim_start_matches("http://").to_owned();
