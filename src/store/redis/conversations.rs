@@ -1,13 +1,20 @@
 //! Conversations on Redis: the timeline read, resolving (`resolve.lua`, then routing lets
 //! go), agents' replies (`reply.lua`) and the e-mail thread index.
 
+use std::collections::BTreeSet;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::codec::{corrupt, from_redis};
+use super::codec::{corrupt, from_redis, parse_channels, Hash};
 use super::{message_record, RedisStore};
-use crate::domain::{ConversationId, ConversationView, EntryKind, Message};
-use crate::store::{ConversationStore, ReplyOutcome, ResolveOutcome, StoreError, THREAD_TTL_SECS};
+use crate::domain::{
+    Channel, ConversationId, ConversationState, ConversationView, EntryKind, Message,
+};
+use crate::store::records::sort_timeline;
+use crate::store::{
+    ConversationStore, ReplyOutcome, ResolveOutcome, StoreError, MAX_HOPS, THREAD_TTL_SECS,
+};
 
 #[async_trait]
 impl ConversationStore for RedisStore {
@@ -100,5 +107,124 @@ impl ConversationStore for RedisStore {
             .await
             .map_err(from_redis)?;
         raw.map(|c| c.parse().map_err(corrupt)).transpose()
+    }
+}
+
+/// `HGETALL`, `LRANGE` messages, `SMEMBERS` channels, `LRANGE` merged conversations.
+type ConversationReply = (
+    Vec<(String, String)>,
+    Vec<Vec<u8>>,
+    Vec<String>,
+    Vec<String>,
+);
+
+/// One conversation's own keys, parsed.
+pub(super) struct StoredConversation {
+    hash: Hash,
+    messages: Vec<Message>,
+    channels: BTreeSet<Channel>,
+    absorbed: Vec<ConversationId>,
+}
+
+impl RedisStore {
+    /// One conversation's own record, messages, channels and merged conversations.
+    pub(super) async fn load_conversation(
+        &self,
+        id: &ConversationId,
+    ) -> Result<Option<StoredConversation>, StoreError> {
+        let (fields, messages, channels, absorbed): ConversationReply = redis::pipe()
+            .hgetall(self.keys.conversation(id))
+            .lrange(self.keys.conversation_messages(id), 0, -1)
+            .smembers(self.keys.conversation_channels(id))
+            .lrange(self.keys.conversation_absorbed(id), 0, -1)
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(from_redis)?;
+        if fields.is_empty() {
+            return Ok(None);
+        }
+        let messages = messages
+            .iter()
+            .map(|m| message_record::decode(m))
+            .collect::<Result<_, _>>()?;
+        let absorbed = absorbed
+            .iter()
+            .map(|c| c.parse())
+            .collect::<Result<_, _>>()
+            .map_err(corrupt)?;
+        // The channels: `ch:<channel>` marks in the hash (the set is earlier versions').
+        let marked = fields
+            .iter()
+            .filter_map(|(name, _)| name.strip_prefix("ch:").map(str::to_owned));
+        let channels: Vec<String> = channels.into_iter().chain(marked).collect();
+        Ok(Some(StoredConversation {
+            hash: Hash(fields),
+            messages,
+            channels: parse_channels(&channels)?,
+            absorbed,
+        }))
+    }
+
+    pub(super) async fn conversation_view(
+        &self,
+        id: &ConversationId,
+    ) -> Result<Option<ConversationView>, StoreError> {
+        let Some(StoredConversation {
+            hash,
+            mut messages,
+            mut channels,
+            absorbed,
+        }) = self.load_conversation(id).await?
+        else {
+            return Ok(None);
+        };
+        let Some(customer) = self.load_customer(id.customer()).await? else {
+            return Ok(None);
+        };
+        // Merged timelines live on other customers' slots: walk them, bounded, each once
+        // (a merge saga finished by two callers racing may absorb one conversation both
+        // directly and through the conversation that absorbed it first).
+        let mut pending = absorbed.clone();
+        let mut visited = BTreeSet::from([id.clone()]);
+        while let Some(next) = pending.pop() {
+            if visited.len() > MAX_HOPS * MAX_HOPS {
+                break;
+            }
+            if !visited.insert(next.clone()) {
+                continue;
+            }
+            if let Some(more) = self.load_conversation(&next).await? {
+                messages.extend(more.messages);
+                channels.extend(more.channels);
+                pending.extend(more.absorbed);
+            }
+        }
+        sort_timeline(&mut messages);
+        let (route, needs) = self
+            .current_route_and_needs(id)
+            .await?
+            .map_or((None, Vec::new()), |(r, n)| (Some(r), n));
+        Ok(Some(ConversationView {
+            id: id.clone(),
+            customer,
+            state: match hash.get("state") {
+                Some("open") => ConversationState::Open,
+                _ => ConversationState::Resolved,
+            },
+            agent_id: route.as_ref().and_then(|r| r.agent_id.clone()),
+            queue: route.as_ref().and_then(|r| r.queue.clone()),
+            route,
+            needs,
+            channels: channels.into_iter().collect(),
+            repeat_contacts: hash
+                .get("repeat_contacts")
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0),
+            merged_conversation_ids: absorbed,
+            created_at: hash.time("created_at")?.unwrap_or_default(),
+            resolved_at: hash.time("resolved_at")?,
+            deadlines: None,
+            messages,
+        }))
     }
 }

@@ -1,13 +1,16 @@
-//! Customers on Redis: ingest (`ingest.rs`), reads following merges (`reads.rs`), the
+//! Customers on Redis: ingest (`ingest.rs`), reads following merges, the
 //! tier, and the identity index.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::codec::{from_redis, parse_customer};
+use super::codec::{corrupt, from_redis, parse_customer, Hash};
 use super::RedisStore;
-use crate::domain::{CustomerId, CustomerView, Identity, InboundMessage, Receipt};
-use crate::store::{CustomerStore, StoreError};
+use crate::domain::{
+    AgentId, ConversationId, CustomerId, CustomerView, Identity, InboundMessage, Receipt,
+    DEFAULT_TIER,
+};
+use crate::store::{CustomerStore, StoreError, MAX_HOPS};
 
 #[async_trait]
 impl CustomerStore for RedisStore {
@@ -56,5 +59,67 @@ impl CustomerStore for RedisStore {
             Some(owner) => self.load_customer(&parse_customer(&owner)?).await,
             None => Ok(None),
         }
+    }
+}
+
+impl RedisStore {
+    /// Loads a customer, following merges; `None` if nothing was ever stored under `id`.
+    pub(super) async fn load_customer(
+        &self,
+        id: &CustomerId,
+    ) -> Result<Option<CustomerView>, StoreError> {
+        let mut id = id.clone();
+        for _ in 0..MAX_HOPS {
+            let (fields, ids, convs): (Vec<(String, String)>, Vec<String>, Vec<String>) =
+                redis::pipe()
+                    .hgetall(self.keys.customer(&id))
+                    .smembers(self.keys.customer_identities(&id))
+                    .lrange(self.keys.customer_conversations(&id), 0, -1)
+                    .query_async(&mut self.conn.clone())
+                    .await
+                    .map_err(from_redis)?;
+            if fields.is_empty() {
+                return Ok(None);
+            }
+            let hash = Hash(fields);
+            if let Some(next) = hash.get("merged_into") {
+                id = parse_customer(next)?;
+                continue;
+            }
+            let mut identities: Vec<Identity> = ids
+                .iter()
+                .filter_map(|k| Identity::from_stored_key(k))
+                .collect();
+            identities.sort();
+            let seq = |name: &str| hash.get(name).map(|s| s.parse::<u64>()).transpose();
+            let open = seq("open").map_err(corrupt)?;
+            // A removed agent is nobody's personal agent any more, nor is one created
+            // again under the same id since (`Incarnation`).
+            let recorded = hash.get("pa_born").unwrap_or_default();
+            let personal_agent = match hash.get("personal_agent").map(|a| a.parse::<AgentId>()) {
+                Some(Ok(a)) if self.personal_alive(&a, recorded).await? => Some(a),
+                _ => None,
+            };
+            return Ok(Some(CustomerView {
+                open_conversation_id: open.map(|n| ConversationId::new(id.clone(), n)),
+                conversation_ids: convs
+                    .iter()
+                    .map(|c| c.parse())
+                    .collect::<Result<_, _>>()
+                    .map_err(corrupt)?,
+                display_name: hash.get("display_name").map(str::to_owned),
+                tier: hash.get("tier").unwrap_or(DEFAULT_TIER).to_owned(),
+                personal_agent_id: personal_agent,
+                created_at: hash.time("created_at")?.unwrap_or_default(),
+                open_complaint_conversation_id: hash.get("complaint").and_then(|c| c.parse().ok()),
+                identities,
+                id,
+                satisfaction: None,
+                follow_up_due: None,
+            }));
+        }
+        Err(StoreError::Contention(format!(
+            "merge chain from {id} too long"
+        )))
     }
 }

@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use super::memo::Memo;
+use super::sharded_cache::ShardedCache;
 use super::{corrupt, from_redis, RedisStore};
 use crate::domain::{AgentId, ConversationId, RoutingGroup};
 use crate::store::StoreError;
@@ -22,7 +22,7 @@ const AGENT_GROUP_ENTRIES: usize = 100_000;
 pub(super) struct GroupMemory {
     registered: Mutex<HashSet<RoutingGroup>>,
     /// Read on every `message.created` and event poll: sharded (see `memo`).
-    agents: Memo<AgentId, RoutingGroup>,
+    agents: ShardedCache<AgentId, RoutingGroup>,
     /// Each group's event counter as the shared poll last read its streams.
     event_sequences: Mutex<HashMap<RoutingGroup, String>>,
 }
@@ -31,7 +31,7 @@ impl Default for GroupMemory {
     fn default() -> Self {
         Self {
             registered: Mutex::default(),
-            agents: Memo::new(AGENT_GROUP_ENTRIES),
+            agents: ShardedCache::new(AGENT_GROUP_ENTRIES),
             event_sequences: Mutex::default(),
         }
     }

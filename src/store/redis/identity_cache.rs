@@ -8,18 +8,18 @@
 
 use std::time::Duration;
 
-use super::memo::Memo;
+use super::sharded_cache::ShardedCache;
 use crate::domain::CustomerId;
 
 pub(super) struct IdentityCache {
-    memo: Memo<String, CustomerId>,
+    memo: ShardedCache<String, CustomerId>,
     ttl: Duration,
 }
 
 impl IdentityCache {
     pub fn new(capacity: usize, ttl: Duration) -> Self {
         Self {
-            memo: Memo::new(capacity),
+            memo: ShardedCache::new(capacity),
             ttl,
         }
     }

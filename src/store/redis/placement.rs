@@ -10,7 +10,7 @@ use redis::Value;
 
 use std::sync::atomic::Ordering;
 
-use super::seen::Seen;
+use super::placement_check::Seen;
 use super::transfer_notes::PendingNote;
 use super::{corrupt, from_redis, RedisStore};
 use crate::domain::{

@@ -12,12 +12,12 @@ use std::time::{Duration, Instant};
 
 const SHARDS: usize = 16;
 
-pub(super) struct Memo<K, V> {
+pub(super) struct ShardedCache<K, V> {
     shards: Vec<Mutex<HashMap<K, (V, Instant)>>>,
     per_shard: usize,
 }
 
-impl<K: Hash + Eq, V: Clone> Memo<K, V> {
+impl<K: Hash + Eq, V: Clone> ShardedCache<K, V> {
     pub fn new(capacity: usize) -> Self {
         Self {
             shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
@@ -77,7 +77,7 @@ mod tests {
 
     #[test]
     fn entries_are_answered_while_young_enough_for_the_caller() {
-        let memo: Memo<String, u32> = Memo::new(64);
+        let memo: ShardedCache<String, u32> = ShardedCache::new(64);
         memo.put("a".into(), 1);
         assert_eq!(memo.get_within("a", Duration::from_secs(60)), Some(1));
         std::thread::sleep(Duration::from_millis(20));
@@ -96,7 +96,7 @@ mod tests {
 
     #[test]
     fn a_full_shard_starts_over_instead_of_growing() {
-        let memo: Memo<String, u32> = Memo::new(SHARDS);
+        let memo: ShardedCache<String, u32> = ShardedCache::new(SHARDS);
         for i in 0..1000 {
             memo.put(format!("k{i}"), i);
         }
