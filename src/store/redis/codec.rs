@@ -161,8 +161,46 @@ fn failover_inside(e: &RedisError) -> bool {
         .any(|marker| text.contains(marker))
 }
 
+/// A script's answer given as name/value pairs, read by name, so that adding a field
+/// never shifts the others.
+pub(super) struct Named {
+    script: &'static str,
+    fields: std::collections::HashMap<String, String>,
+}
+
+impl Named {
+    pub fn of(parts: Vec<String>, script: &'static str) -> Result<Self, StoreError> {
+        if !parts.len().is_multiple_of(2) {
+            return Err(StoreError::Corrupt(format!("{script} answered {parts:?}")));
+        }
+        let mut parts = parts.into_iter();
+        let mut fields = std::collections::HashMap::new();
+        while let (Some(name), Some(value)) = (parts.next(), parts.next()) {
+            fields.insert(name, value);
+        }
+        Ok(Self { script, fields })
+    }
+
+    pub fn get(&self, name: &str) -> Result<&str, StoreError> {
+        self.fields
+            .get(name)
+            .map(String::as_str)
+            .ok_or_else(|| StoreError::Corrupt(format!("{} answered no `{name}`", self.script)))
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_named_answer_reads_by_name_and_refuses_a_missing_or_odd_one() {
+        let parts = |p: &[&str]| p.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        let answer = Named::of(parts(&["state", "queued", "agent", ""]), "route").expect("pairs");
+        assert_eq!(answer.get("state").expect("state"), "queued");
+        assert_eq!(answer.get("agent").expect("agent"), "");
+        assert!(matches!(answer.get("born"), Err(StoreError::Corrupt(_))));
+        assert!(Named::of(parts(&["state"]), "route").is_err());
+    }
+
     use super::*;
 
     #[test]

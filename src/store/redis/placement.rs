@@ -10,6 +10,7 @@ use redis::Value;
 
 use std::sync::atomic::Ordering;
 
+use super::codec::Named;
 use super::placement_check::Seen;
 use super::transfer_notes::PendingNote;
 use super::{corrupt, from_redis, RedisStore};
@@ -71,17 +72,25 @@ impl RedisStore {
             .invoke_async(&mut self.conn.clone())
             .await
             .map_err(from_redis)?;
-        let [state, agent, reason, queue, personal, new, presence, room, least_loaded, fits, born] =
-            <[String; 11]>::try_from(answer)
-                .map_err(|a| StoreError::Corrupt(format!("route answered {a:?}")))?;
-        let route = route_of(&state, &agent, &reason, &queue)?;
+        let answer = Named::of(answer, "route")?;
+        let (reason, personal, new) = (
+            answer.get("reason")?,
+            answer.get("personal")?,
+            answer.get("new")?,
+        );
+        let route = route_of(
+            answer.get("state")?,
+            answer.get("agent")?,
+            reason,
+            answer.get("queue")?,
+        )?;
         let seen = Seen {
-            personal: &personal,
+            personal,
             new: new == "1",
-            presence: &presence,
-            room: room == "1",
-            least_loaded: &least_loaded,
-            fits: fits == "1",
+            presence: answer.get("presence")?,
+            room: answer.get("room")? == "1",
+            least_loaded: answer.get("least_loaded")?,
+            fits: answer.get("fits")? == "1",
         };
         // A conversation routed before is answered as it stands, not placed again.
         let placed_now = reason != RouteReason::AlreadyAssigned.as_str();
@@ -91,6 +100,7 @@ impl RedisStore {
             debug_assert!(false, "placement mismatch: {route:?} from {seen:?}");
         }
         let new_personal_agent = if new == "1" {
+            let born = answer.get("born")?.to_owned();
             Some((personal.parse().map_err(corrupt)?, born))
         } else {
             None

@@ -11,35 +11,42 @@
 -- on its way here) is not routed again; one of a later episode (reopened) finds the
 -- route that still stands and takes it over for its episode, so the late release of the
 -- earlier episode leaves it alone (`release.lua`).
--- Answers {state, agent, reason, queue, personal agent, 1 if chosen now, and the inputs
--- the decision read: the personal agent's presence ('' if none), 1 if they had room,
--- the least loaded fitting agent with room ('' if not looked up or none), 1 if the
--- personal agent fits the requirements, the life of a personal agent chosen now ('' if
--- none was)}, so the store can check
--- the decision against the Rust placement rule (`routing::place`).
+-- Answers by name (`answer` below): the route (state, agent, reason, queue), the
+-- personal agent and whether they were chosen now (`new`) with their life (`born`), and
+-- the inputs the decision read (the personal agent's presence, whether they had room and
+-- fit the requirements, the least loaded fitting agent with room), so the store can
+-- check the decision against the Rust placement rule (`routing::place`).
 local conv, ch, priority, personal, now = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5])
+local wait_ms, encoded_needs, episode, recorded_born = tonumber(ARGV[6]), ARGV[7], tonumber(ARGV[8] or '0'), ARGV[9]
 local r = rkey(conv)
-local episode = tonumber(ARGV[8] or '0')
+
+-- The answer as name/value pairs (`placement.rs` reads them by name).
+local function answer(a)
+  return {'state', a.state, 'agent', a.agent or '', 'reason', a.reason, 'queue', a.queue or '',
+    'personal', a.personal or '', 'new', a.new or 0, 'presence', a.presence or '',
+    'room', a.room or 0, 'least_loaded', a.least_loaded or '', 'fits', a.fits or 0,
+    'born', a.born or ''}
+end
 local held = redis.call('HMGET', r, 'state', 'agent', 'channel', 'owner', 'queue', 'since', 'ep')
 if held[1] then
   if episode > num(held[7]) then redis.call('HSET', r, 'ep', episode) end
-  return {held[1], held[2] or '', R_ALREADY_ASSIGNED, held[5] or held[3], held[4] or '', 0, '', 0, '', 0, ''}
+  return answer{state = held[1], agent = held[2], reason = R_ALREADY_ASSIGNED, queue = held[5] or held[3], personal = held[4]}
 end
 local ended = redis.call('GET', R .. ':end:' .. conv)
 if ended and tonumber(ended) >= episode then
   -- Resolved after this message joined it: nothing to route.
-  return {S_QUEUED, '', R_ALREADY_ASSIGNED, ch, '', 0, '', 0, '', 0, ''}
+  return answer{state = S_QUEUED, reason = R_ALREADY_ASSIGNED, queue = ch}
 end
 -- Leaving for another group (a cross-group transfer under way): not routed here again.
 if redis.call('HEXISTS', R .. ':out', conv) == 1 then
-  return {S_QUEUED, '', R_ALREADY_ASSIGNED, ch, '', 0, '', 0, '', 0, ''}
+  return answer{state = S_QUEUED, reason = R_ALREADY_ASSIGNED, queue = ch}
 end
-local exact = split(string.match(ARGV[7], '^[^|]*'))
+local exact = split(string.match(encoded_needs, '^[^|]*'))
 
 local new = 0
 local born = ''
 -- Removed (perhaps created again since: a stranger then): chosen anew.
-if personal == '' or not personal_alive(personal, ARGV[9]) then
+if personal == '' or not personal_alive(personal, recorded_born) then
   personal = choose_personal_agent(ch, exact) or ''
   if personal ~= '' then
     new = 1
@@ -54,7 +61,7 @@ local fresh = not held[6]
 local fields = {'channel', ch, 'owner', personal, 'since', now, 'priority', priority, 'wq', '', 'ep', episode}
 if personal == '' then fields[#fields + 1] = 'adopt'; fields[#fields + 1] = 1 end
 redis.call('HSET', r, unpack(fields))
-set_needs(conv, ARGV[7], fresh)
+set_needs(conv, encoded_needs, fresh)
 local written = {'', now}
 local seen_presence, seen_room, seen_fits = '', 0, 0
 if personal ~= '' and fits(personal, exact) then seen_fits = 1 end
@@ -66,21 +73,25 @@ if personal ~= '' then
   elseif p[1] == 'online' and num(p[3]) < num(p[2]) then
     local reason = new == 1 and R_NEW_PERSONAL_AGENT or R_PERSONAL_AGENT
     assign(conv, personal, ch, reason)
-    return {S_ASSIGNED, personal, reason, ch, personal, new, seen_presence, seen_room, '', 1, born}
+    return answer{state = S_ASSIGNED, agent = personal, reason = reason, queue = ch, personal = personal,
+      new = new, presence = seen_presence, room = seen_room, fits = 1, born = born}
   elseif p[1] == 'online' or p[1] == 'away' then
     redis.call('HSET', r, 'state', S_WAITING, 'agent', personal)
     waiting_in(conv, ch, written)
     redis.call('ZADD', R .. ':w:' .. personal .. ':' .. ch, now, conv)
-    redis.call('ZADD', R .. ':timers', now + tonumber(ARGV[6]), conv)
-    return {S_WAITING, '', R_WAITING_FOR_PERSONAL_AGENT, ch, personal, new, seen_presence, seen_room, '', 1, born}
+    redis.call('ZADD', R .. ':timers', now + wait_ms, conv)
+    return answer{state = S_WAITING, reason = R_WAITING_FOR_PERSONAL_AGENT, queue = ch, personal = personal,
+      new = new, presence = seen_presence, room = seen_room, fits = 1, born = born}
   end
 end
 local a = least_loaded(ch, exact)
 if a then
   assign(conv, a, ch, R_FALLBACK)
-  return {S_ASSIGNED, a, R_FALLBACK, ch, personal, new, seen_presence, seen_room, a, seen_fits, born}
+  return answer{state = S_ASSIGNED, agent = a, reason = R_FALLBACK, queue = ch, personal = personal,
+    new = new, presence = seen_presence, room = seen_room, least_loaded = a, fits = seen_fits, born = born}
 end
 redis.call('HSET', r, 'state', S_QUEUED)
 redis.call('ZADD', R .. ':q:' .. ch, queue_score(priority, now), conv)
 waiting_in(conv, ch, written)
-return {S_QUEUED, '', R_NO_AGENT_AVAILABLE, ch, personal, new, seen_presence, seen_room, '', seen_fits, born}
+return answer{state = S_QUEUED, reason = R_NO_AGENT_AVAILABLE, queue = ch, personal = personal, new = new,
+  presence = seen_presence, room = seen_room, fits = seen_fits, born = born}
