@@ -34,7 +34,7 @@ export TOKEN=bench-adapter
 admin=bench-admin
 
 cargo build --release --locked --quiet --bin switchboard
-ceiling_bin=$(cargo bench --locked --no-run --bench ceiling 2>&1 | sed -n 's/.*(\(target[^)]*\)).*/\1/p')
+ceiling_bin=$(cargo bench --locked --no-run --bench ceiling 2>&1 | sed -n 's/.*Executable benches\/ceiling.rs (\([^)]*\)).*/\1/p')
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 redis_port=$(free_port); api_port=$(free_port); ops_port=$(free_port); ceiling_port=$(free_port)
 work=$(mktemp -d)
