@@ -28,7 +28,8 @@ macro_rules! for_each_operation {
             }
             /// Conversations: their timelines, resolving, replies, e-mail threads.
             ConversationStore {
-                /// A conversation with its whole timeline (merged conversations included), in order.
+                /// A conversation with its whole timeline (merged conversations included), in
+                /// order.
                 fn conversation(id: &ConversationId) -> Option<ConversationView> => id;
                 /// Marks a conversation resolved, which starts its reopen window (and closes the
                 /// customer's open complaint if this conversation holds it).
@@ -39,8 +40,9 @@ macro_rules! for_each_operation {
                     message: &Message,
                     now: DateTime<Utc>,
                 ) -> ReplyOutcome;
-                /// Remembers which conversation an e-mail `Message-ID` belongs to (for 180 days), so a
-                /// reply that names it in `In-Reply-To`/`References` finds its thread.
+                /// Remembers which conversation an e-mail `Message-ID` belongs to (for 180
+                /// days), so a reply that names it in `In-Reply-To`/`References` finds its
+                /// thread.
                 fn record_thread(
                     message_id: &str,
                     conversation: &ConversationId,
@@ -69,7 +71,8 @@ macro_rules! for_each_operation {
                 /// customers get a new personal agent when they next need one. `None` if unknown.
                 fn delete_agent(id: &AgentId, now: DateTime<Utc>) -> Option<Vec<Assignment>>;
             }
-            /// Routing beyond a message's arrival: timers, transfers, requirements, queues, calls' ends.
+            /// Routing beyond a message's arrival: timers, transfers, requirements, queues,
+            /// calls' ends.
             RoutingStore {
                 /// Sticky waits that expired by `now` fall back or join the queue. Safe to call
                 /// from every replica at once: each expiry is claimed by exactly one caller.
@@ -194,7 +197,8 @@ macro_rules! for_each_operation {
                     body: &str,
                     now: DateTime<Utc>,
                 ) -> () => id;
-                /// Claims up to `limit` due deliveries, leased until `lease_until` (see `claim.lua`).
+                /// Claims up to `limit` due deliveries, leased until `lease_until` (see
+                /// `claim.lua`).
                 fn claim_deliveries(
                     now: DateTime<Utc>,
                     lease_until: DateTime<Utc>,
@@ -210,8 +214,8 @@ macro_rules! for_each_operation {
                 /// Answers while the store is reachable.
                 fn ping() -> ();
                 /// Counts `n` requests against `bucket` in a fixed window that starts with the
-                /// bucket's first request; answers the count so far and the time left in the window.
-                /// Shared by every replica (one Redis round trip).
+                /// bucket's first request; answers the count so far and the time left in the
+                /// window. Shared by every replica (one Redis round trip).
                 fn count_request(
                     bucket: &str,
                     n: u64,
