@@ -215,13 +215,8 @@ pub async fn run_event_hub(
     every: Duration,
     stop: CancellationToken,
 ) {
-    let mut tick = tokio::time::interval(every);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = stop.cancelled() => return,
-            _ = tick.tick() => {}
-        }
+    let mut ticker = super::Ticker::new(every, stop);
+    while ticker.next().await {
         let cursors = hub.cursors();
         if cursors.is_empty() {
             continue;

@@ -77,13 +77,8 @@ pub async fn run_sender(
     every: Duration,
     stop: CancellationToken,
 ) {
-    let mut tick = tokio::time::interval(every);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = stop.cancelled() => return,
-            _ = tick.tick() => {}
-        }
+    let mut ticker = super::Ticker::new(every, stop);
+    while ticker.next().await {
         let now = Utc::now();
         let lease = now + chrono::Duration::seconds(30);
         let due = match state.store.claim_deliveries(now, lease, 20).await {

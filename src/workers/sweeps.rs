@@ -45,13 +45,8 @@ impl Sweep {
 
 /// Runs every sweep every `every` until `stop`.
 pub async fn run_sweeps(state: Arc<App>, every: Duration, stop: CancellationToken) {
-    let mut tick = tokio::time::interval(every);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = stop.cancelled() => return,
-            _ = tick.tick() => {}
-        }
+    let mut ticker = super::Ticker::new(every, stop);
+    while ticker.next().await {
         let now = Utc::now();
         for sweep in Sweep::ALL {
             if let Err(e) = sweep.run(&state, now).await {
