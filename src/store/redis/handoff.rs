@@ -82,8 +82,7 @@ impl RedisStore {
             .arg(agent.as_str())
             .arg(now.timestamp_millis())
             .arg(MAX_TRANSFERS)
-            .arg(note.map_or("", |n| n.id.as_str()))
-            .arg(note.map_or(&[][..], |n| n.payload.as_slice()))
+            .arg(PendingNote::args(note))
             .invoke_async(&mut self.conn.clone())
             .await
             .map_err(from_redis)?;

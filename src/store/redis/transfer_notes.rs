@@ -35,6 +35,11 @@ impl PendingNote {
         })
     }
 
+    /// A script's two arguments for `note`: its id and payload, both empty for none.
+    pub fn args(note: Option<&PendingNote>) -> (&str, &[u8]) {
+        note.map_or(("", &[][..]), |n| (n.id.as_str(), n.payload.as_slice()))
+    }
+
     /// `(conversation, kept at ms, record)`.
     fn parse(payload: &[u8]) -> Result<(ConversationId, i64, &[u8]), StoreError> {
         let mut parts = payload.splitn(3, |b| *b == b'|');
