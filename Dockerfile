@@ -19,7 +19,7 @@ RUN cargo build --release --locked --bin switchboard \
 
 # glibc and libgcc, no shell, no package manager; runs as uid 65532.
 FROM gcr.io/distroless/cc-debian12:nonroot AS runtime
-ARG VERSION=0.1.0
+ARG VERSION=0.2.0-dev
 ARG REVISION=unknown
 LABEL org.opencontainers.image.title="switchboard" \
       org.opencontainers.image.description="Omnichannel conversation router: one conversation per customer, routed to their personal agent" \

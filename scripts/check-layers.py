@@ -4,7 +4,7 @@
 The layers, lowest first (README "Architecture"); a module may use only modules of
 lower layers, so the import graph between top-level modules has no cycles:
 
-    domain < routing < store < app < {adapters, workers} < http < {startup, configuration, telemetry}
+    domain < routing < store < app < {adapters, workers} < http < {startup, commands, configuration, telemetry}
 
 Every `crate::<module>` path counts, in `use` lines (also inside `use crate::{a, b::c}`
 groups) and in code.
@@ -20,7 +20,7 @@ LAYERS = [
     {"app"},
     {"adapters", "workers"},
     {"http"},
-    {"startup", "configuration", "telemetry", "main", "lib"},
+    {"startup", "commands", "configuration", "telemetry", "main", "lib"},
 ]
 TOP = len(LAYERS) - 1
 RANK = {module: rank for rank, group in enumerate(LAYERS) for module in group}

@@ -24,6 +24,8 @@ CONTRACT_METRICS = {
     "switchboard_ivr_bypass_total", "switchboard_sla_breaches_total",
     "switchboard_csat_responses_total", "switchboard_complaints_total",
     "switchboard_deadline_breaches_total",
+    "switchboard_archived_conversations_total", "switchboard_archive_lag_seconds",
+    "switchboard_erasures_total", "switchboard_redactions_total",
 }
 
 
@@ -67,6 +69,9 @@ def main():
     assert c["resources"]["requests"] and c["resources"]["limits"]
     assert "checksum/config" in pod["metadata"]["annotations"]
     assert "replicas" not in dep["spec"], "the HPA owns the replica count"
+    rolling = dep["spec"]["strategy"]
+    assert rolling["type"] == "RollingUpdate", rolling
+    assert rolling["rollingUpdate"] == {"maxUnavailable": 0, "maxSurge": 1}, rolling
     env = env_of(c)
     assert env["SWITCHBOARD_REDIS_URL"]["value"] == "rediss://redis:6380"
     # A private CA for rediss:// is a mounted Secret named by its setting.
@@ -76,6 +81,8 @@ def main():
     volumes = {v["name"]: v for v in pod["spec"]["volumes"]}
     assert volumes["redis-ca"]["secret"]["secretName"] == "redis-ca"
     assert env["SWITCHBOARD_ADMIN_TOKEN"]["valueFrom"]["secretKeyRef"]["key"] == "admin-token"
+    archive = env["SWITCHBOARD_ARCHIVE__URL"]["valueFrom"]["secretKeyRef"]
+    assert archive == {"name": "switchboard-archive", "key": "archive-url"}, archive
     ports = {p["name"]: p["port"] for p in one(objs, "Service")["spec"]["ports"]}
     assert ports == {"http": 8080, "ops": 9090}, ports
     assert one(objs, "ServiceMonitor")["spec"]["endpoints"][0]["port"] == "ops"

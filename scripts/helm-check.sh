@@ -27,6 +27,7 @@ fi
 
 chart=helm/switchboard
 all_on=(--set redis.url=rediss://redis:6380 --set redis.tlsCaSecret.name=redis-ca
+  --set archive.urlSecret.name=switchboard-archive
   --set config.redis.replicas_to_ack=1 --set autoscaling.enabled=true
   --set podDisruptionBudget.enabled=true --set serviceMonitor.enabled=true
   --set prometheusRule.enabled=true --set grafanaDashboard.enabled=true)
@@ -36,4 +37,4 @@ all_on=(--set redis.url=rediss://redis:6380 --set redis.tlsCaSecret.name=redis-c
 rendered=$(mktemp)
 "$helm" template switchboard "$chart" "${all_on[@]}" > "$rendered"
 "$helm" template switchboard "$chart" --set "redis.cluster.nodes={redis://a:6379,redis://b:6379}" > "$rendered.cluster"
-python3 scripts/check_chart.py "$rendered" "$rendered.cluster" "${SWITCHBOARD_BIN:-target/debug/switchboard}"
+python3 scripts/check_chart.py "$rendered" "$rendered.cluster" "${SWITCHBOARD_BIN:-${CARGO_TARGET_DIR:-target}/debug/switchboard}"

@@ -29,7 +29,7 @@ SWITCHBOARD_META_APP_SECRET=st-meta SWITCHBOARD_META_VERIFY_TOKEN=st-verify \
 SWITCHBOARD_TELEGRAM_SECRET_TOKEN=st-telegram \
 SWITCHBOARD_RATE_LIMIT__ADMIN_PER_SEC=0 SWITCHBOARD_RATE_LIMIT__ADAPTER_PER_SEC=0 \
 SWITCHBOARD_RATE_LIMIT__PROVIDER_PER_SEC=0 SWITCHBOARD_RATE_LIMIT__UNAUTHENTICATED_PER_SEC=0 \
-  target/debug/switchboard >"$work/service.log" 2>&1 &
+  "${CARGO_TARGET_DIR:-target}/debug/switchboard" >"$work/service.log" 2>&1 &
 service_pid=$!
 trap 'kill $service_pid $redis_pid 2>/dev/null || true; rm -rf "$work"' EXIT
 for _ in $(seq 1 100); do

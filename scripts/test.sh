@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # README's test command: installs what the tests need when it is missing (redis-server
 # and redis-cli, which the tests use to start servers and a Redis Cluster on free
-# loopback ports; openssl for the TLS test's certificates; Chromium and chromedriver for
-# the desk's browser tests), then runs every test.
+# loopback ports; PostgreSQL, which the archive's tests start the same way; openssl for
+# the TLS test's certificates; Chromium and chromedriver for the desk's browser tests),
+# then runs every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,6 +24,9 @@ install redis-server redis-server
 install openssl openssl
 # The desk's tests drive Debian's Chromium through chromedriver (WebDriver).
 install chromedriver chromium chromium-driver
+# The archive tier's tests start their own PostgreSQL (initdb and pg_ctl on a free port).
+# (pg_ctlcluster comes with Debian's server packages, initdb under /usr/lib/postgresql.)
+install pg_ctlcluster postgresql
 version=$(redis-server --version | sed -E 's/.*v=([0-9]+)\..*/\1/')
 if [ "${version:-0}" -lt 7 ]; then
   echo "test.sh: redis-server 7.0 or newer is needed (found major version $version)" >&2

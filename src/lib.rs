@@ -3,6 +3,7 @@
 
 pub mod adapters;
 pub mod app;
+pub mod commands;
 pub mod configuration;
 pub mod domain;
 pub mod http;

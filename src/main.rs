@@ -2,6 +2,7 @@ use std::process::ExitCode;
 
 use mimalloc::MiMalloc;
 
+use switchboard::commands::{self, CommandError};
 use switchboard::configuration::Settings;
 use switchboard::domain::AgentId;
 use switchboard::http::auth::{self, SUPERVISOR_ROLE};
@@ -15,7 +16,8 @@ static GLOBAL: MiMalloc = MiMalloc;
 
 /// `switchboard` serves; `switchboard check-config` only validates the layered settings
 /// (deployments run it against their rendered config file); `switchboard agent-token
-/// <agent-id> [--ttl 8h] [--role supervisor]` prints a token for the agent desk.
+/// <agent-id> [--ttl 8h] [--role supervisor]` prints a token for the agent desk;
+/// `switchboard upgrade status|finalize` shows or finalizes the storage format.
 #[tokio::main]
 async fn main() -> ExitCode {
     let settings = match Settings::load().and_then(|s| s.validate().map(|()| s)) {
@@ -44,8 +46,25 @@ async fn main() -> ExitCode {
                 }
             };
         }
+        Some("upgrade") => {
+            let action = std::env::args().nth(2);
+            return match commands::upgrade(&settings, action.as_deref()).await {
+                Ok(status) => {
+                    println!("{status}");
+                    ExitCode::SUCCESS
+                }
+                Err(CommandError::Refused(why)) => {
+                    eprintln!("switchboard upgrade: {why}");
+                    ExitCode::FAILURE
+                }
+                Err(CommandError::Usage(why)) => {
+                    eprintln!("switchboard upgrade: {why}");
+                    ExitCode::from(2)
+                }
+            };
+        }
         Some(other) => {
-            eprintln!("switchboard: unknown command `{other}` (expected no argument, `serve`, `check-config` or `agent-token`)");
+            eprintln!("switchboard: unknown command `{other}` (expected no argument, `serve`, `check-config`, `agent-token` or `upgrade`)");
             return ExitCode::from(2);
         }
     }

@@ -10,9 +10,9 @@ use super::ingest::ingest;
 use super::{Actor, App, AppError};
 use crate::domain::{
     CallDecision, CallState, Channel, CustomerView, Decision, IdentityKind, Language, Network,
-    Presence, RawInbound, Route, RouteReason, RoutingGroup, Skills, DEFAULT_TIER,
+    Presence, Queue, RawInbound, Route, RouteReason, RoutingGroup, Skills, DEFAULT_TIER,
 };
-use crate::store::{CallRecord, Queue, TransferOutcome, TransferTarget};
+use crate::store::{CallRecord, StoreError, TransferOutcome, TransferTarget};
 
 /// Which callers count as known (and so skip the menu).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -78,11 +78,7 @@ async fn known_because(
             KnownRule::Tier => customer.tier != DEFAULT_TIER,
             KnownRule::OpenComplaint => customer.open_complaint_conversation_id.is_some(),
             KnownRule::RecentContact => match customer.conversation_ids.last() {
-                Some(last) => {
-                    let conv = state.store.conversation(last).await?;
-                    let last_at = conv.and_then(|c| c.messages.last().map(|m| m.at));
-                    last_at.is_some_and(|at| now - at <= state.ivr.recent_contact)
-                }
+                Some(last) => recently_in_touch(state, last, now).await?,
                 None => false,
             },
         };
@@ -91,6 +87,26 @@ async fn known_because(
         }
     }
     Ok(None)
+}
+
+/// Whether the customer's last conversation had an entry within the recent-contact
+/// window. One moved to the archive tier is older than that window can reach back, so an
+/// archive that cannot answer (PostgreSQL down) makes it "not recent", not a failed call.
+async fn recently_in_touch(
+    state: &App,
+    last: &crate::domain::ConversationId,
+    now: DateTime<Utc>,
+) -> Result<bool, AppError> {
+    let conv = match state.store.conversation(last).await {
+        Ok(conv) => conv,
+        Err(e) if state.archive.is_some() && matches!(e, StoreError::Unavailable(_)) => {
+            tracing::warn!(error = %e, "recent-contact rule: last conversation unreadable; not recent");
+            return Ok(false);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let last_at = conv.and_then(|c| c.messages.last().map(|m| m.at));
+    Ok(last_at.is_some_and(|at| now - at <= state.ivr.recent_contact))
 }
 
 /// What the phone adapter knows of a call beyond its numbers: the line's routing group,
@@ -146,7 +162,7 @@ pub async fn incoming(
             _ => from.trim().to_owned(),
         },
         to: to.to_owned(),
-        customer_id: customer.map(|c| c.id.to_string()),
+        customer_id: customer.map(|c| c.id.clone()),
         conversation_id: None,
         decision: CallDecision::Ivr,
         agent_id: None,
@@ -192,8 +208,8 @@ async fn route_to_human(state: &App, call: &mut CallRecord) -> Result<(), AppErr
     };
     // The same path as every other inbound message: stored, counted, the holder told.
     let receipt = ingest(state, raw).await?;
-    call.customer_id = Some(receipt.customer_id.to_string());
-    call.conversation_id = Some(receipt.conversation_id.to_string());
+    call.customer_id = Some(receipt.customer_id.clone());
+    call.conversation_id = Some(receipt.conversation_id.clone());
     place(call, &receipt.route, receipt.route.reason.as_str());
     Ok(())
 }
@@ -202,9 +218,8 @@ async fn route_to_human(state: &App, call: &mut CallRecord) -> Result<(), AppErr
 /// its conversation (`bridge::wait_for_agent`).
 async fn save(state: &App, call: &CallRecord) -> Result<(), AppError> {
     state.store.save_call(call).await?;
-    let conv = call.conversation_id.as_deref().and_then(|c| c.parse().ok());
-    if let (CallState::Queued, Some(conv)) = (call.state, conv) {
-        super::bridge::wait_for_agent(state, &conv, &call.external_id).await?;
+    if let (CallState::Queued, Some(conv)) = (call.state, &call.conversation_id) {
+        super::bridge::wait_for_agent(state, conv, &call.external_id).await?;
     }
     Ok(())
 }
@@ -282,7 +297,7 @@ pub async fn event(
             }
             // The phone unit goes back at once (or the caller leaves the queue, and is
             // no longer waited for); the conversation itself stays open.
-            if let Some(conv) = call.conversation_id.as_deref().and_then(|c| c.parse().ok()) {
+            if let Some(conv) = call.conversation_id.clone() {
                 if call.state == CallState::Queued {
                     state.store.take_waiting_call(&conv).await?;
                 }
@@ -303,9 +318,8 @@ pub async fn read(app: &App, actor: &Actor, external_id: &str) -> Result<CallRec
     let missing = || AppError::NotFound(format!("no call `{external_id}`"));
     let call = app.store.call(external_id).await?.ok_or_else(missing)?;
     if !matches!(actor, Actor::Admin) {
-        let conv = call.conversation_id.as_deref().and_then(|c| c.parse().ok());
-        let conv = conv.ok_or_else(missing)?;
-        super::conversations::read(app, actor, &conv)
+        let conv = call.conversation_id.as_ref().ok_or_else(missing)?;
+        super::conversations::read(app, actor, conv)
             .await
             .map_err(|_| missing())?;
     }
@@ -333,7 +347,7 @@ pub async fn unanswered(
     if call.state == CallState::Ended || stale || call.decision != CallDecision::Connect {
         return Ok(Some(call));
     }
-    let Some(conv) = call.conversation_id.as_deref().and_then(|c| c.parse().ok()) else {
+    let Some(conv) = call.conversation_id.clone() else {
         return Ok(Some(call));
     };
     if let Some(agent) = call.agent_id.clone() {

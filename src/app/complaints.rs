@@ -8,9 +8,9 @@ use uuid::Uuid;
 
 use super::{conversations, entries};
 use super::{Actor, App, AppError};
-use crate::domain::{Channel, ConversationId, CustomerId, EntryKind};
+use crate::domain::{Channel, ConversationId, CustomerId, EntryKind, Queue};
 use crate::routing::COMPLAINT_PRIORITY;
-use crate::store::{Queue, ReplyOutcome, TransferOutcome, TransferTarget};
+use crate::store::{ReplyOutcome, TransferOutcome, TransferTarget};
 
 /// Longest complaint text, in characters.
 const MAX_COMPLAINT_CHARS: usize = 4000;

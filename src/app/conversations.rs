@@ -8,11 +8,9 @@ use chrono::{DateTime, Utc};
 use super::{Actor, App, AppError};
 use crate::domain::{
     Channel, ConversationId, ConversationView, CustomerId, CustomerView, DeadlineKind, Direction,
-    EntryKind, Medium, Message, MessageId, Network, Requirements, Route,
+    EntryKind, Medium, Message, MessageId, Network, Queue, Requirements, Route, SUPERVISOR_QUEUE,
 };
-use crate::store::{
-    DeliveryStatus, ReplyOutcome, ResolveOutcome, TransferOutcome, TransferTarget, SUPERVISOR_QUEUE,
-};
+use crate::store::{DeliveryStatus, ReplyOutcome, ResolveOutcome, TransferOutcome, TransferTarget};
 
 /// Longest reply or note accepted (characters).
 pub const MAX_REPLY_CHARS: usize = 64 * 1024;
@@ -94,7 +92,7 @@ async fn held_by(
         Actor::Agent(me) => c.agent_id.as_ref() == Some(me),
         Actor::Supervisor(me) => {
             c.agent_id.as_ref() == Some(me)
-                || (c.agent_id.is_none() && c.queue.as_deref() == Some(SUPERVISOR_QUEUE))
+                || (c.agent_id.is_none() && c.queue == Some(Queue::Supervisor))
         }
     })
     .ok_or_else(|| AppError::NotFound(format!("no conversation `{id}` of yours")))
@@ -170,8 +168,16 @@ pub async fn reply(
     let channel = medium.channel();
     let now = Utc::now();
     let message = staff_entry(actor, medium, text, EntryKind::Message, now);
-    let ReplyOutcome::Stored { first } = app.store.add_reply(id, &message, now).await? else {
-        return Err(AppError::NotFound(format!("no conversation `{id}`")));
+    let first = match app.store.add_reply(id, &message, now).await? {
+        ReplyOutcome::Stored { first } => first,
+        ReplyOutcome::NotFound => {
+            return Err(AppError::NotFound(format!("no conversation `{id}`")))
+        }
+        ReplyOutcome::Archived => {
+            return Err(AppError::Conflict(format!(
+                "conversation `{id}` is archived: its timeline is final"
+            )))
+        }
     };
     if first {
         app.store
@@ -293,8 +299,8 @@ pub async fn transfer(
             assignments,
         } => {
             super::bridge::assigned(app, &assignments).await;
-            let to = match (&route.agent_id, route.queue.as_deref()) {
-                (_, Some(SUPERVISOR_QUEUE)) => "supervisor",
+            let to = match (&route.agent_id, route.queue) {
+                (_, Some(Queue::Supervisor)) => "supervisor",
                 (Some(_), _) => "agent",
                 _ => "queue",
             };

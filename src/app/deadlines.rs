@@ -12,7 +12,7 @@ use chrono::{DateTime, Duration, Utc};
 use super::{App, AppError};
 use crate::domain::{
     AgentId, Calendar, Channel, ConversationId, ConversationState, ConversationView, DeadlineKind,
-    Deadlines, Direction, EntryKind, DEFAULT_TIER,
+    Deadlines, Direction, EntryKind, PerChannel, DEFAULT_TIER,
 };
 use crate::routing::ESCALATED_PRIORITY;
 use crate::store::EventKind;
@@ -24,8 +24,8 @@ const SWEEP_BATCH: usize = 100;
 #[derive(Debug, Clone)]
 pub struct DeadlinePolicy {
     pub calendar: Calendar,
-    /// Working time to a first response, per channel (`Channel::ALL` order).
-    pub first_response: [Duration; 4],
+    /// Working time to a first response, per channel.
+    pub first_response: PerChannel<Duration>,
     /// Working days to a resolution, and per-tier overrides.
     pub resolution_days: u32,
     pub tier_resolution_days: HashMap<String, u32>,
@@ -40,7 +40,7 @@ impl DeadlinePolicy {
             .unwrap_or(self.resolution_days);
         let cal = &self.calendar;
         Deadlines {
-            first_response_due: cal.add_working(start, self.first_response[channel.index()]),
+            first_response_due: cal.add_working(start, self.first_response[channel]),
             resolution_due: cal.add_working(start, cal.day_length() * days as i32),
         }
     }

@@ -9,10 +9,11 @@ use utoipa::ToSchema;
 
 use super::{App, AppError};
 use crate::domain::{
-    AgentId, AgentView, Channel, ConversationId, ConversationView, Direction, EntryKind,
+    AgentId, AgentView, Channel, ConversationId, ConversationView, Direction, EntryKind, Queue,
+    QUEUES,
 };
 use crate::routing::COMPLAINT_PRIORITY;
-use crate::store::{Queue, QueuedConversation, QUEUES};
+use crate::store::QueuedConversation;
 
 /// Characters of the last message shown in a list row.
 const PREVIEW_CHARS: usize = 140;

@@ -5,11 +5,13 @@
 //! alike. They answer `AppError`, which the HTTP layer maps onto problem+json.
 
 pub mod agents;
+pub mod archiving;
 pub mod bridge;
 pub mod calls;
 pub mod complaints;
 pub mod conversations;
 pub mod deadlines;
+pub mod deletion;
 pub mod desk;
 mod entries;
 pub mod follow_ups;
@@ -19,6 +21,7 @@ pub mod metrics;
 pub mod outbound;
 pub mod rate_limits;
 pub mod ratings;
+pub mod upgrade;
 
 use std::sync::Arc;
 
@@ -44,6 +47,14 @@ pub struct App {
     /// How long after a customer's first conversation resolves their personal agent
     /// follows up (`None`: no automatic follow-ups).
     pub follow_up_after: Option<chrono::Duration>,
+    /// This process among the deployment's replicas (the storage format gate).
+    pub replica: upgrade::Replica,
+    /// The archive tier, when `archive.url` is set.
+    pub archive: Option<crate::store::archive::Archive>,
+    /// How long after resolution conversations move to the archive (`None`: never).
+    pub archive_after: Option<chrono::Duration>,
+    /// How long after resolution conversations are deleted (`None`: kept).
+    pub delete_after: Option<chrono::Duration>,
 }
 
 /// Who acts on a conversation: an admin (or supervisor) reaches every one, an agent only

@@ -3,6 +3,7 @@
 //! The contract's fixed variables (`SWITCHBOARD_REDIS_URL`, ...) are top-level keys.
 
 mod auth;
+mod lifecycle;
 mod practices;
 mod redis;
 
@@ -16,7 +17,7 @@ use std::fmt;
 use config::{Config, Environment, File, FileFormat};
 use serde::Deserialize;
 
-use crate::domain::Limits;
+use crate::domain::{Limits, PerChannel};
 use crate::routing::Relax;
 use crate::store::StorePolicy;
 
@@ -71,6 +72,10 @@ pub struct Settings {
     pub rate_limit: crate::app::rate_limits::RateLimits,
     #[serde(default)]
     pub auth: AuthSettings,
+    #[serde(default)]
+    pub archive: lifecycle::ArchiveSettings,
+    #[serde(default)]
+    pub retention: lifecycle::RetentionSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -102,14 +107,12 @@ pub struct IvrSettings {
 #[derive(Debug, Clone, Deserialize)]
 pub struct MetricsSettings {
     /// Service-level wait target per channel (seconds); longer waits count as breaches.
-    pub sla_target_secs: PerChannel,
+    pub sla_target_secs: PerChannel<u64>,
 }
 
 impl MetricsSettings {
-    /// Targets in `Channel::ALL` order (phone, email, chat, social).
-    pub fn sla_targets(&self) -> [f64; 4] {
-        let t = &self.sla_target_secs;
-        [t.phone, t.email, t.chat, t.social].map(|s| s as f64)
+    pub fn sla_targets(&self) -> PerChannel<f64> {
+        self.sla_target_secs.map(|&s| s as f64)
     }
 }
 
@@ -131,32 +134,31 @@ fn max_streams_per_agent() -> usize {
 #[derive(Debug, Clone, Deserialize)]
 pub struct RoutingSettings {
     /// How long a conversation waits for its busy personal agent before falling back.
-    pub sticky_wait_secs: PerChannel,
+    pub sticky_wait_secs: PerChannel<u64>,
     /// Per customer tier overrides of `sticky_wait_secs` (all four channels each).
     #[serde(default)]
-    pub tier_sticky_wait_secs: HashMap<String, PerChannel>,
+    pub tier_sticky_wait_secs: HashMap<String, PerChannel<u64>>,
     /// How often each replica checks for expired waits (milliseconds).
     pub timer_interval_ms: u64,
     /// How long an agent may be offline before its conversations go back to routing.
     pub offline_grace_secs: u64,
     /// After how long (from when a conversation starts waiting) its skills are needed at
     /// any level, and after how long it needs nothing; 0 means never.
-    pub relax_any_level_secs: PerChannel,
-    pub relax_anyone_secs: PerChannel,
+    pub relax_any_level_secs: PerChannel<u64>,
+    pub relax_anyone_secs: PerChannel<u64>,
     /// Per customer tier overrides of both (all four channels each).
     #[serde(default)]
-    pub tier_relax_any_level_secs: HashMap<String, PerChannel>,
+    pub tier_relax_any_level_secs: HashMap<String, PerChannel<u64>>,
     #[serde(default)]
-    pub tier_relax_anyone_secs: HashMap<String, PerChannel>,
+    pub tier_relax_anyone_secs: HashMap<String, PerChannel<u64>>,
 }
 
 /// Per channel relaxing steps from the two settings (0: never).
-fn relax_steps(any_level: &PerChannel, anyone: &PerChannel) -> [Relax; 4] {
-    let never_if_zero = |d: chrono::Duration| (d > chrono::Duration::zero()).then_some(d);
-    let (a, b) = (any_level.durations(), anyone.durations());
-    std::array::from_fn(|i| Relax {
-        any_level: never_if_zero(a[i]),
-        anyone: never_if_zero(b[i]),
+fn relax_steps(any_level: &PerChannel<u64>, anyone: &PerChannel<u64>) -> PerChannel<Relax> {
+    let never_if_zero = |s: u64| (s > 0).then(|| secs(s));
+    PerChannel::from_fn(|channel| Relax {
+        any_level: never_if_zero(any_level[channel]),
+        anyone: never_if_zero(anyone[channel]),
     })
 }
 
@@ -164,25 +166,9 @@ fn twilio_api_url() -> String {
     "https://api.twilio.com".to_owned()
 }
 
-/// One number per channel.
-#[derive(Debug, Clone, Deserialize)]
-pub struct PerChannel {
-    pub phone: u64,
-    pub email: u64,
-    pub chat: u64,
-    pub social: u64,
-}
-
-impl PerChannel {
-    /// Seconds as durations, in `Channel::ALL` order (phone, email, chat, social).
-    fn durations(&self) -> [chrono::Duration; 4] {
-        [
-            secs(self.phone),
-            secs(self.email),
-            secs(self.chat),
-            secs(self.social),
-        ]
-    }
+/// Seconds per channel as durations.
+pub(crate) fn durations(seconds: &PerChannel<u64>) -> PerChannel<chrono::Duration> {
+    seconds.map(|&s| secs(s))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -267,6 +253,9 @@ impl Settings {
         if self.ingest.max_body_bytes == 0 {
             return bad("`ingest.max_body_bytes` must be positive".into());
         }
+        if let Err(e) = self.validate_lifecycle() {
+            return bad(e);
+        }
         self.validate_secrets()
     }
 
@@ -297,12 +286,12 @@ impl Settings {
         StorePolicy {
             dedup_ttl: secs(self.ingest.dedup_ttl_secs),
             reopen_window: secs(self.ingest.reopen_window_secs),
-            sticky_waits: w.durations(),
+            sticky_waits: durations(w),
             tier_sticky_waits: self
                 .routing
                 .tier_sticky_wait_secs
                 .iter()
-                .map(|(tier, w)| (tier.clone(), w.durations()))
+                .map(|(tier, w)| (tier.clone(), durations(w)))
                 .collect(),
             offline_grace: secs(self.routing.offline_grace_secs),
             relax: relax_steps(&r.relax_any_level_secs, &r.relax_anyone_secs),

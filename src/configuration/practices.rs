@@ -54,7 +54,7 @@ impl Settings {
             .map_err(|e| format!("business_hours: {e}"))?;
         Ok(crate::app::deadlines::DeadlinePolicy {
             calendar,
-            first_response: self.metrics.sla_target_secs.durations(),
+            first_response: super::durations(&self.metrics.sla_target_secs),
             resolution_days: self.deadlines.resolution_working_days,
             tier_resolution_days: self.deadlines.tier_resolution_working_days.clone(),
         })

@@ -66,6 +66,7 @@ impl RedisSettings {
             min_retry_wait: ms(self.min_retry_wait_ms),
             max_retry_wait: ms(self.max_retry_wait_ms),
             identity_cache_ttl: ms(self.identity_cache_ttl_ms),
+            ..Default::default()
         })
     }
 }

@@ -38,11 +38,6 @@ impl Channel {
         Channel::Social,
     ];
 
-    /// Position in `Channel::ALL`, for per-channel arrays.
-    pub fn index(self) -> usize {
-        self as usize
-    }
-
     pub fn as_str(self) -> &'static str {
         match self {
             Channel::Phone => "phone",
@@ -154,13 +149,6 @@ mod tests {
         assert!(Medium::new(Channel::Social, Some(Network::Voice)).is_err());
         assert!(Medium::new(Channel::Phone, None).is_ok());
         assert!(Medium::new(Channel::Social, Some(Network::Telegram)).is_ok());
-    }
-
-    #[test]
-    fn index_is_the_position_in_all() {
-        for (i, c) in Channel::ALL.iter().enumerate() {
-            assert_eq!(c.index(), i);
-        }
     }
 
     #[test]

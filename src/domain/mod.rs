@@ -9,10 +9,12 @@ mod group;
 mod identity;
 mod ids;
 mod inbound;
+mod per_channel;
 mod personal;
 mod phone;
 #[cfg(test)]
 mod phone_examples;
+mod queue;
 mod requirements;
 mod rules;
 mod satisfaction;
@@ -30,13 +32,15 @@ pub use group::{RoutingGroup, DEFAULT_GROUP};
 pub use identity::{Identity, IdentityKind, IdentityNormaliser, MAX_IDENTITY_LEN};
 pub use ids::{ConversationId, CustomerId, Incarnation, MessageId};
 pub use inbound::{InboundMessage, Limits, RawIdentity, RawInbound};
+pub use per_channel::PerChannel;
 pub use personal::{clipped, Masked, MaskedIdentity};
+pub use queue::{Queue, QUEUES, SUPERVISOR_QUEUE};
 pub use requirements::{Language, Requirements, Skills, MAX_LABELS, SKILL_PATTERN};
 pub use rules::{merge_target, next_step, ConversationStep};
 pub use satisfaction::{rating, rating_source, Satisfaction, RECENT_RATINGS};
 pub use views::{
     tier, ConversationState, ConversationView, CustomerView, Decision, Direction, EntryKind,
-    Message, Receipt, Route, RouteReason, DEFAULT_QUEUE, DEFAULT_TIER, TIER_PATTERN,
+    Message, Receipt, Route, RouteReason, DEFAULT_PAGE, DEFAULT_TIER, MAX_PAGE, TIER_PATTERN,
 };
 pub use whole::{whole_u8, whole_u8_opt};
 

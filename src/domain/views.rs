@@ -5,10 +5,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{AgentId, Channel, ConversationId, CustomerId, Identity, MessageId, Network};
+use super::{AgentId, Channel, ConversationId, CustomerId, Identity, MessageId, Network, Queue};
 
-/// Queue a conversation waits in until routing assigns it.
-pub const DEFAULT_QUEUE: &str = "default";
 /// Tier of a customer nobody has classified.
 pub const DEFAULT_TIER: &str = "standard";
 
@@ -140,17 +138,18 @@ pub struct Route {
     pub decision: Decision,
     #[schema(value_type = Option<String>)]
     pub agent_id: Option<AgentId>,
-    pub queue: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub queue: Option<Queue>,
     pub reason: RouteReason,
 }
 
 impl Route {
     /// Waiting in `queue` because nobody can take it.
-    pub fn queued(queue: &str) -> Self {
+    pub fn queued(queue: Queue) -> Self {
         Route {
             decision: Decision::Queued,
             agent_id: None,
-            queue: Some(queue.to_owned()),
+            queue: Some(queue),
             reason: RouteReason::NoAgentAvailable,
         }
     }
@@ -213,7 +212,8 @@ pub struct ConversationView {
     pub state: ConversationState,
     #[schema(value_type = Option<String>)]
     pub agent_id: Option<AgentId>,
-    pub queue: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub queue: Option<Queue>,
     /// Where routing has it now (absent once resolved).
     pub route: Option<Route>,
     /// What an agent must have to take it now, as tags (`l:es` a language, `s:billing:3`
@@ -231,10 +231,53 @@ pub struct ConversationView {
     pub resolved_at: Option<DateTime<Utc>>,
     /// Its working-day deadlines (while open).
     pub deadlines: Option<super::Deadlines>,
+    /// The timeline, oldest first: a page of it when read through the API.
     pub messages: Vec<Message>,
+    /// Older entries exist before the first of `messages` (ask with `before` = its id).
+    #[serde(default)]
+    pub earlier: bool,
+    /// It was moved to the archive tier (CONTRACT "Data lifecycle (v3)"); the timeline
+    /// is the same, entry for entry.
+    #[serde(default)]
+    pub archived: bool,
 }
 
+/// Entries a timeline page holds unless asked for fewer (CONTRACT "Long timelines page").
+pub const DEFAULT_PAGE: usize = 200;
+/// The most entries one page holds.
+pub const MAX_PAGE: usize = 1000;
+
 impl ConversationView {
+    /// Keeps the page of at most `limit` entries that ends just before `before` (default:
+    /// the newest), and says whether older ones exist.
+    pub fn page(
+        &mut self,
+        limit: usize,
+        before: Option<&MessageId>,
+    ) -> Result<(), super::DomainError> {
+        if !(1..=MAX_PAGE).contains(&limit) {
+            return Err(super::DomainError::invalid(
+                "limit",
+                format!("1 to {MAX_PAGE}"),
+            ));
+        }
+        let end = match before {
+            None => self.messages.len(),
+            Some(id) => self
+                .messages
+                .iter()
+                .position(|m| &m.id == id)
+                .ok_or_else(|| {
+                    super::DomainError::invalid("before", "no such entry in this conversation")
+                })?,
+        };
+        let start = end.saturating_sub(limit);
+        self.messages.truncate(end);
+        self.messages.drain(..start);
+        self.earlier = start > 0;
+        Ok(())
+    }
+
     /// The customer's first message: when and where the conversation started.
     pub fn first_inbound(&self) -> Option<&Message> {
         self.messages.iter().find(|m| m.direction == Direction::In)

@@ -3,7 +3,7 @@
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 use super::auth::{Adapter, AnyCaller, Caller, Staff};
 use super::body::RawBody;
@@ -13,7 +13,7 @@ use crate::app::{conversations, ratings};
 use crate::app::{Actor, App};
 use crate::domain::{
     clipped, Channel, ConversationId, ConversationState, ConversationView, Deadlines, Message,
-    Network, Requirements, Route, Skills,
+    MessageId, Network, Requirements, Route, Skills, DEFAULT_PAGE,
 };
 use crate::store::{DeliveryState, DeliveryStatus};
 
@@ -298,12 +298,24 @@ fn parse_id(raw: &str) -> Result<ConversationId, ApiError> {
         .map_err(|_| ApiError::NotFound(format!("no conversation `{}`", clipped(raw, 64))))
 }
 
-/// The conversation with its customer and whole cross-channel timeline, in order.
+/// Which page of a timeline to answer.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// Most entries to answer (default 200, at most 1000).
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: Option<usize>,
+    /// The id of the entry the page ends just before (default: after the newest).
+    pub before: Option<String>,
+}
+
+/// The conversation with its customer and its cross-channel timeline, in order: the
+/// newest 200 entries, or the page asked for; `earlier` says whether older ones exist.
 #[utoipa::path(
     get,
     path = "/v1/conversations/{id}",
     tag = "conversations",
-    params(("id" = String, Path, description = "Conversation id")),
+    params(("id" = String, Path, description = "Conversation id"), PageQuery),
     security(("admin_token" = []), ("agent_jwt" = [])),
     responses(
         (status = 200, body = ConversationView),
@@ -313,12 +325,19 @@ pub async fn get_conversation(
     staff: Staff,
     state: web::Data<App>,
     id: web::Path<String>,
+    page: web::Query<PageQuery>,
 ) -> Result<web::Json<ConversationView>, ApiError> {
     let id = parse_id(&id)?;
+    let before = match page.before.as_deref() {
+        Some(raw) => Some(MessageId::parse(raw).ok_or_else(|| {
+            ApiError::BadRequest(format!("`before` is no message id: `{}`", clipped(raw, 64)))
+        })?),
+        None => None,
+    };
     // Another agent's conversation is answered exactly like a missing one.
-    Ok(web::Json(
-        conversations::read(&state, &staff.actor(), &id).await?,
-    ))
+    let mut view = conversations::read(&state, &staff.actor(), &id).await?;
+    view.page(page.limit.unwrap_or(DEFAULT_PAGE), before.as_ref())?;
+    Ok(web::Json(view))
 }
 
 /// Optional satisfaction score given on resolution.

@@ -18,6 +18,7 @@ pub mod openapi;
 pub mod ops;
 mod queues;
 pub mod rate_limit;
+mod upgrade;
 pub mod webhooks;
 
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
@@ -62,6 +63,7 @@ pub fn configure(max_body_bytes: usize) -> impl Fn(&mut web::ServiceConfig) + Cl
         .configure(conversations::configure)
         .configure(customers::configure)
         .configure(queues::configure)
+        .configure(upgrade::configure)
         .configure(openapi::configure)
         .configure(desk::configure)
         .default_service(web::to(not_found));

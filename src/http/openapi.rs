@@ -9,11 +9,11 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 use super::{agents, calls, conversations, customers, events, messages, queues};
+use crate::domain::QUEUES;
 use crate::domain::{
     AgentId, Channel, ConversationId, CustomerId, IdentityKind, Language, Medium, Network,
     MAX_LABELS, SKILL_PATTERN,
 };
-use crate::routing::QUEUES;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -57,6 +57,8 @@ use crate::routing::QUEUES;
         customers::cancel_follow_up,
         queues::list_queue,
         queues::floor,
+        super::upgrade::storage_format,
+        super::upgrade::finalize,
         agents::held,
         customers::patch_customer,
         customers::find_customer,
@@ -424,7 +426,7 @@ mod tests {
         assert_eq!(queues.len(), QUEUES.len());
         for q in queues {
             let q = q.as_str().unwrap_or_default();
-            assert!(q.parse::<crate::routing::Queue>().is_ok(), "{q} is a queue");
+            assert!(q.parse::<crate::domain::Queue>().is_ok(), "{q} is a queue");
         }
         let lookup = &document()["paths"]["/v1/customers"]["get"]["parameters"][0];
         assert_eq!(

@@ -35,7 +35,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 /// Liveness: the process serves requests.
 #[utoipa::path(get, path = "/healthz", tag = "ops", responses((status = 200, description = "Alive (ops port)")))]
 pub async fn healthz() -> HttpResponse {
-    HttpResponse::Ok().json(json!({ "status": "ok" }))
+    HttpResponse::Ok().json(json!({ "status": "ok", "version": crate::app::upgrade::VERSION }))
 }
 
 /// Readiness: 200 only while the store answers and the service is not draining.
@@ -46,6 +46,9 @@ pub async fn healthz() -> HttpResponse {
 pub async fn readyz(state: web::Data<App>, draining: web::Data<Draining>) -> HttpResponse {
     if draining.is_draining() {
         return unready("draining");
+    }
+    if !state.replica.reads_deployment() {
+        return unready("the deployment writes a storage format this release cannot read");
     }
     match tokio::time::timeout(READY_TIMEOUT, state.store.ping()).await {
         Ok(Ok(())) => HttpResponse::Ok().json(json!({ "status": "ready" })),

@@ -9,7 +9,8 @@ use super::error::{ApiError, Problem};
 use super::resource;
 use crate::app::desk::{self, Floor};
 use crate::app::App;
-use crate::store::{Queue, QueuedConversation};
+use crate::domain::Queue;
+use crate::store::QueuedConversation;
 
 /// Most conversations one listing answers.
 const LISTED: usize = 500;

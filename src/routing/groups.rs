@@ -11,7 +11,8 @@ use super::{
     TransferTarget, MAX_TRANSFERS,
 };
 use crate::domain::{
-    AgentId, AgentProfile, AgentView, ConversationId, Incarnation, Presence, Route, RoutingGroup,
+    AgentId, AgentProfile, AgentView, ConversationId, Incarnation, Presence, Queue, Route,
+    RoutingGroup,
 };
 
 /// Why an agent cannot be moved to another group now.
@@ -183,7 +184,7 @@ impl Groups {
             .unwrap_or_default()
     }
 
-    pub fn queued(&self, queue: &str) -> Vec<super::QueuedConversation> {
+    pub fn queued(&self, queue: Queue) -> Vec<super::QueuedConversation> {
         let mut all: Vec<_> = self.groups.values().flat_map(|r| r.queued(queue)).collect();
         all.sort_by(|a, b| {
             let key = |q: &super::QueuedConversation| {

@@ -17,9 +17,8 @@ pub use engine::{Handoff, Request, Routing};
 pub use groups::{routing_group, Groups, BUSY_AGENT};
 pub use needs::{Fit, Needs};
 pub use outcomes::{
-    AgentEvent, Assignment, EventKind, Queue, QueueStat, QueuedConversation, RoutingSnapshot,
-    TransferOutcome, TransferTarget, CANDIDATES, EVENTS_KEPT, MAX_TRANSFERS, QUEUES, QUEUE_SCAN,
-    SUPERVISOR_QUEUE,
+    AgentEvent, Assignment, EventKind, QueueStat, QueuedConversation, RoutingSnapshot,
+    TransferOutcome, TransferTarget, CANDIDATES, EVENTS_KEPT, MAX_TRANSFERS, QUEUE_SCAN,
 };
 pub use placement::{place, queue_score, PersonalAgent, Placement};
 pub use policy::{Relax, StorePolicy};

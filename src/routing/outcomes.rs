@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, Utc};
 
 use super::Fit;
-use crate::domain::{AgentId, Channel, ConversationId, Language, Route, RouteReason, RoutingGroup};
+use crate::domain::{
+    AgentId, Channel, ConversationId, Language, Queue, Route, RouteReason, RoutingGroup, QUEUES,
+};
 
 /// A conversation given to an agent by routing (for events and wait metrics).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -200,48 +202,6 @@ pub struct QueueStat {
     pub oldest_since: Option<DateTime<Utc>>,
 }
 
-/// A queue: each channel's, and the supervisor's (conversations passed around too often).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Queue {
-    Channel(Channel),
-    Supervisor,
-}
-
-impl Queue {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Queue::Channel(channel) => channel.as_str(),
-            Queue::Supervisor => SUPERVISOR_QUEUE,
-        }
-    }
-}
-
-impl std::str::FromStr for Queue {
-    type Err = crate::domain::DomainError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            SUPERVISOR_QUEUE => Ok(Queue::Supervisor),
-            channel => channel.parse().map(Queue::Channel),
-        }
-    }
-}
-
-impl From<Channel> for Queue {
-    fn from(channel: Channel) -> Self {
-        Queue::Channel(channel)
-    }
-}
-
-/// The queues, in the order snapshots list them.
-pub const QUEUES: [Queue; 5] = [
-    Queue::Channel(Channel::Phone),
-    Queue::Channel(Channel::Email),
-    Queue::Channel(Channel::Chat),
-    Queue::Channel(Channel::Social),
-    Queue::Supervisor,
-];
-
 /// Where a transfer sends a conversation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TransferTarget {
@@ -251,9 +211,6 @@ pub enum TransferTarget {
 
 /// Conversations transferred more than this many times go to the supervisor queue.
 pub const MAX_TRANSFERS: u32 = 2;
-
-/// The queue of conversations that were passed around too often.
-pub const SUPERVISOR_QUEUE: &str = "supervisor";
 
 /// What a transfer did.
 #[derive(Debug, Clone, PartialEq, Eq)]

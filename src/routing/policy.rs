@@ -4,7 +4,7 @@
 
 use chrono::Duration;
 
-use crate::domain::Channel;
+use crate::domain::{Channel, PerChannel};
 
 /// Rules the stores apply that come from settings.
 #[derive(Debug, Clone)]
@@ -13,18 +13,17 @@ pub struct StorePolicy {
     pub dedup_ttl: Duration,
     /// How long after resolution a new message reopens a conversation.
     pub reopen_window: Duration,
-    /// How long a conversation waits for its busy personal agent, per channel
-    /// (phone, email, chat, social).
-    pub sticky_waits: [Duration; 4],
+    /// How long a conversation waits for its busy personal agent, per channel.
+    pub sticky_waits: PerChannel<Duration>,
     /// Per-tier overrides of `sticky_waits` (e.g. longer for `vip`).
-    pub tier_sticky_waits: std::collections::HashMap<String, [Duration; 4]>,
+    pub tier_sticky_waits: std::collections::HashMap<String, PerChannel<Duration>>,
     /// How long an agent may be offline before its conversations go back to routing.
     pub offline_grace: Duration,
     /// When a conversation's requirements relax, per channel: skills to any level, then
     /// to nobody's requirement at all (`None`: never), from when it starts waiting.
-    pub relax: [Relax; 4],
+    pub relax: PerChannel<Relax>,
     /// Per-tier overrides of `relax`.
-    pub tier_relax: std::collections::HashMap<String, [Relax; 4]>,
+    pub tier_relax: std::collections::HashMap<String, PerChannel<Relax>>,
 }
 
 /// The two relaxing steps of one channel (see `routing::Needs`).
@@ -37,10 +36,9 @@ pub struct Relax {
 impl StorePolicy {
     /// How long a conversation of this channel and customer tier waits for its agent.
     pub fn sticky_wait(&self, channel: Channel, tier: &str) -> Duration {
-        let i = channel.index();
         self.tier_sticky_waits
             .get(tier)
-            .unwrap_or(&self.sticky_waits)[i]
+            .unwrap_or(&self.sticky_waits)[channel]
     }
 
     /// After how long requirements relax to any skill level, and to anyone.
@@ -49,7 +47,7 @@ impl StorePolicy {
         channel: Channel,
         tier: &str,
     ) -> (Option<Duration>, Option<Duration>) {
-        let r = self.tier_relax.get(tier).unwrap_or(&self.relax)[channel.index()];
+        let r = self.tier_relax.get(tier).unwrap_or(&self.relax)[channel];
         (r.any_level, r.anyone)
     }
 }
@@ -60,20 +58,20 @@ impl Default for StorePolicy {
         Self {
             dedup_ttl: Duration::days(7),
             reopen_window: Duration::hours(72),
-            sticky_waits: [
-                Duration::seconds(30),
-                Duration::hours(4),
-                Duration::seconds(60),
-                Duration::minutes(10),
-            ],
+            sticky_waits: PerChannel {
+                phone: Duration::seconds(30),
+                email: Duration::hours(4),
+                chat: Duration::seconds(60),
+                social: Duration::minutes(10),
+            },
             tier_sticky_waits: std::collections::HashMap::new(),
             offline_grace: Duration::minutes(2),
-            relax: [
-                relax(30, 90),
-                relax(4 * 3600, 8 * 3600),
-                relax(60, 180),
-                relax(600, 1800),
-            ],
+            relax: PerChannel {
+                phone: relax(30, 90),
+                email: relax(4 * 3600, 8 * 3600),
+                chat: relax(60, 180),
+                social: relax(600, 1800),
+            },
             tier_relax: std::collections::HashMap::new(),
         }
     }

@@ -2,25 +2,30 @@
 //! Redis implementation for production and an in-memory one for the quick start and
 //! fast tests. Both pass the same conformance suite (`tests/api/conformance.rs`).
 
+pub mod archive;
+pub mod format;
 mod memory;
 mod records;
 mod redis;
+pub mod retention;
 mod roles;
 
 use chrono::{DateTime, Utc};
 use roles::define_roles;
+
+use self::format::{FinalizeOutcome, FormatStatus, ReplicaFormat, StorageFormat};
+use self::retention::{Archivable, ArchiveCandidate, ArchiveClaim};
 pub(crate) use roles::for_each_operation;
 
 use crate::domain::{
     AgentId, AgentProfile, AgentView, CallDecision, CallState, ConversationId, ConversationView,
     CustomerId, CustomerView, DeadlineKind, Deadlines, Identity, InboundMessage, Message, Presence,
-    Receipt, Requirements, Skills,
+    Queue, Receipt, Requirements, Skills, QUEUES,
 };
 
 pub use crate::routing::{
-    AgentEvent, Assignment, EventKind, Queue, QueueStat, QueuedConversation, RoutingSnapshot,
-    StorePolicy, TransferOutcome, TransferTarget, EVENTS_KEPT, MAX_TRANSFERS, QUEUES,
-    SUPERVISOR_QUEUE,
+    AgentEvent, Assignment, EventKind, QueueStat, QueuedConversation, RoutingSnapshot, StorePolicy,
+    TransferOutcome, TransferTarget, EVENTS_KEPT, MAX_TRANSFERS,
 };
 
 pub use self::memory::MemoryStore;
@@ -60,8 +65,8 @@ pub struct CallRecord {
     /// The caller, E.164.
     pub from: String,
     pub to: String,
-    pub customer_id: Option<String>,
-    pub conversation_id: Option<String>,
+    pub customer_id: Option<CustomerId>,
+    pub conversation_id: Option<ConversationId>,
     pub decision: CallDecision,
     pub agent_id: Option<AgentId>,
     /// Why: a routing reason for `connect`/`queue`, or `unknown_caller` for `ivr`.
@@ -184,6 +189,8 @@ pub enum ReplyOutcome {
         first: bool,
     },
     NotFound,
+    /// The conversation moved to the archive tier, whose timelines are final.
+    Archived,
 }
 
 /// What resolving a conversation did.
@@ -210,6 +217,8 @@ pub trait Store:
     + FeedbackStore
     + OutboxStore
     + OpsStore
+    + UpgradeStore
+    + ArchiveStore
 {
     /// Routing decisions of this process that the Rust placement rule disagreed with
     /// (the Redis scripts are checked against `routing::place`; the embedded store runs it).
@@ -220,3 +229,13 @@ pub trait Store:
 
 /// Most merge hops a request follows before it gives up with `Contention`.
 const MAX_HOPS: usize = 16;
+
+/// Test hook: with `SWITCHBOARD_CRASH_AT=<name>` the process aborts here, as a `kill -9`
+/// would, so a test can prove a saga (a hand-off, an archive move) is finished by someone
+/// else.
+pub fn crash_point(name: &str) {
+    if std::env::var("SWITCHBOARD_CRASH_AT").is_ok_and(|at| at == name) {
+        eprintln!("SWITCHBOARD_CRASH_AT={name}: aborting");
+        std::process::abort();
+    }
+}

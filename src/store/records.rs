@@ -23,7 +23,7 @@ pub(super) fn inbound_record(msg: &InboundMessage, now: DateTime<Utc>) -> Messag
 }
 
 /// Orders a timeline by when things happened, then by arrival (message ids are UUIDv7).
-pub(super) fn sort_timeline(messages: &mut [Message]) {
+pub(crate) fn sort_timeline(messages: &mut [Message]) {
     messages.sort_by(|a, b| {
         a.at.cmp(&b.at)
             .then_with(|| a.id.as_str().cmp(b.id.as_str()))

@@ -105,7 +105,8 @@ macro_rules! for_each_operation {
                 /// A call hung up: frees the phone unit the conversation holds (it stays open), or
                 /// takes it out of the phone queue, but only while it is routed on the phone
                 /// channel; a conversation the call joined on another channel, or in the supervisor
-                /// queue, keeps its holder or queue. The freed unit serves whoever waits.
+                /// queue, keeps its holder or queue. The freed unit serves whoever waits. Until the
+                /// deployment writes `format::AFTER_CALL_WORK`, the holder keeps the unit.
                 fn release(id: &ConversationId, now: DateTime<Utc>) -> Vec<Assignment> => id;
             }
             /// Agents' event logs, which their streams replay.
@@ -221,6 +222,60 @@ macro_rules! for_each_operation {
                     n: u64,
                     window: std::time::Duration,
                 ) -> (u64, std::time::Duration);
+            }
+            /// Retention (`store::retention`): conversations due to leave Redis for the
+            /// archive tier, and the stubs they leave. Nothing is claimed until the deployment
+            /// writes `format::ARCHIVE_STUBS`.
+            ArchiveStore {
+                /// Claims up to `limit` customers with a conversation resolved before
+                /// `resolved_before` and not archived; each claim goes to one caller and comes
+                /// back after `lease` unless released first.
+                fn claim_archive_due(
+                    resolved_before: DateTime<Utc>,
+                    lease: chrono::Duration,
+                    limit: usize,
+                ) -> Vec<ArchiveClaim>;
+                /// A customer's own conversations resolved before `resolved_before` and not
+                /// archived, as the archive keeps them, each followed by those it absorbed.
+                fn archivable(
+                    customer: &CustomerId,
+                    resolved_before: DateTime<Utc>,
+                ) -> Archivable => customer;
+                /// Leaves a stub in place of each candidate's timeline, unless it reopened or
+                /// gained entries since it was read (and drops the expired idempotency records
+                /// of its customer); answers the conversations stubbed.
+                fn stub_archived(
+                    candidates: &[ArchiveCandidate],
+                    now: DateTime<Utc>,
+                ) -> Vec<ConversationId>;
+                /// Ends claims: each customer is due again from its `next`, or leaves the due
+                /// list.
+                fn release_archive_claims(
+                    releases: &[(ArchiveClaim, Option<DateTime<Utc>>)],
+                ) -> ();
+                /// Deletes conversations resolved before `resolved_before` (or already gone),
+                /// wherever their timelines are in this store, and their ids in their
+                /// customers' lists (a merge's survivors' included); one that reopened since
+                /// stays. Answers those deleted.
+                fn delete_conversations(
+                    ids: &[ConversationId],
+                    resolved_before: DateTime<Utc>,
+                ) -> Vec<ConversationId>;
+                /// The earliest resolution still waiting in the due list (the lag gauge).
+                fn oldest_unarchived() -> Option<DateTime<Utc>>;
+            }
+            /// The storage format gate (`store::format`): which format the deployment writes,
+            /// which each replica reads.
+            UpgradeStore {
+                /// Records that `replica` is alive and reads up to `replica.reads` until
+                /// `replica.alive_until`; answers the deployment's write format, which this
+                /// store follows from then on.
+                fn announce_format(replica: &ReplicaFormat) -> StorageFormat => replica.replica;
+                /// The write format and the live replicas' announcements.
+                fn format_status(now: DateTime<Utc>) -> FormatStatus;
+                /// Writes `format` from now on, unless a live replica cannot read it (checked
+                /// and set in one step); a format never goes back.
+                fn finalize_format(format: StorageFormat, now: DateTime<Utc>) -> FinalizeOutcome;
             }
         }
     };

@@ -1,5 +1,5 @@
-//! The background sweeps every replica runs, one tick for all: each is named here, runs
-//! whether or not another failed this round, and takes its work from the store, which
+//! The background sweeps every replica runs, each named here and on its own ticker (one
+//! that waits or fails holds up no other), each taking its work from the store, which
 //! hands each due item to one caller (no leader). New sweeps (retention, the event
 //! export) join the list.
 
@@ -9,7 +9,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
 
-use crate::app::{agents, deadlines, follow_ups, App, AppError};
+use crate::app::{agents, archiving, deadlines, deletion, follow_ups, upgrade, App, AppError};
 
 /// One background sweep.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,16 +20,32 @@ pub enum Sweep {
     Deadlines,
     /// Follow-ups that came due: a conversation opened for the personal agent.
     FollowUps,
+    /// This replica's storage-format announcement, renewed; the write format followed.
+    FormatAnnouncement,
+    /// Retention: resolved conversations due to leave Redis, moved to the archive tier.
+    Archive,
+    /// Retention: conversations resolved longer ago than `delete_after`, deleted.
+    Deletion,
 }
 
 impl Sweep {
-    pub const ALL: [Sweep; 3] = [Sweep::RoutingTimers, Sweep::Deadlines, Sweep::FollowUps];
+    pub const ALL: [Sweep; 6] = [
+        Sweep::RoutingTimers,
+        Sweep::Deadlines,
+        Sweep::FollowUps,
+        Sweep::FormatAnnouncement,
+        Sweep::Archive,
+        Sweep::Deletion,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             Sweep::RoutingTimers => "routing_timers",
             Sweep::Deadlines => "deadlines",
             Sweep::FollowUps => "follow_ups",
+            Sweep::FormatAnnouncement => "format_announcement",
+            Sweep::Archive => "archive",
+            Sweep::Deletion => "deletion",
         }
     }
 
@@ -39,19 +55,26 @@ impl Sweep {
             Sweep::RoutingTimers => agents::fire_timers(app, now).await,
             Sweep::Deadlines => deadlines::sweep(app, now).await.map(drop),
             Sweep::FollowUps => follow_ups::sweep(app, now).await.map(drop),
+            Sweep::FormatAnnouncement => upgrade::announce(app, now).await.map(drop),
+            Sweep::Archive => archiving::sweep(app, now).await.map(drop),
+            Sweep::Deletion => deletion::sweep(app, now).await.map(drop),
         }
     }
 }
 
-/// Runs every sweep every `every` until `stop`.
+/// Runs every sweep every `every` until `stop`, each on its own ticker: a sweep that
+/// waits (the archive's on an unreachable PostgreSQL, up to its pool's timeout) delays
+/// only its own next round, never routing's timers.
 pub async fn run_sweeps(state: Arc<App>, every: Duration, stop: CancellationToken) {
+    let loops = Sweep::ALL.map(|sweep| run_sweep(&state, sweep, every, stop.clone()));
+    futures_util::future::join_all(loops).await;
+}
+
+async fn run_sweep(state: &App, sweep: Sweep, every: Duration, stop: CancellationToken) {
     let mut ticker = super::Ticker::new(every, stop);
     while ticker.next().await {
-        let now = Utc::now();
-        for sweep in Sweep::ALL {
-            if let Err(e) = sweep.run(&state, now).await {
-                tracing::warn!(sweep = sweep.name(), error = %e, "sweep failed this round");
-            }
+        if let Err(e) = sweep.run(state, Utc::now()).await {
+            tracing::warn!(sweep = sweep.name(), error = %e, "sweep failed this round");
         }
     }
 }

@@ -13,10 +13,11 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
 use switchboard::domain::{
-    AgentId, AgentProfile, Calendar, Capacity, ConversationId, Presence, RouteReason, Satisfaction,
+    AgentId, AgentProfile, Calendar, Capacity, ConversationId, Presence, Queue, RouteReason,
+    Satisfaction,
 };
 use switchboard::routing::COMPLAINT_PRIORITY;
-use switchboard::store::{Assignment, Queue, TransferOutcome, TransferTarget};
+use switchboard::store::{Assignment, TransferOutcome, TransferTarget};
 
 use crate::helpers::{inbound, Harness, Rng};
 

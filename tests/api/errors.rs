@@ -41,6 +41,8 @@ async fn bad_ingest_requests_get_problems_and_store_nothing() {
         &[("SWITCHBOARD_INGEST__MAX_BODY_BYTES", "4096")],
     ))
     .await;
+    // What a running replica keeps whatever it is sent: its storage-format announcement.
+    let baseline = redis.dbsize();
     let good = message("email", None, "a@example.com", "hi");
     let without = |field: &str| {
         let mut body = good.clone();
@@ -150,7 +152,7 @@ async fn bad_ingest_requests_get_problems_and_store_nothing() {
         }
         let body: Value = response.json().await.expect("problem json");
         assert_problem(&body, case.status, case.why);
-        assert_eq!(redis.dbsize(), 0, "{} stored something", case.why);
+        assert_eq!(redis.dbsize(), baseline, "{} stored something", case.why);
     }
 }
 

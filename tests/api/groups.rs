@@ -5,11 +5,9 @@
 
 use serde_json::json;
 use switchboard::domain::{
-    AgentProfile, Capacity, Channel, Decision, Presence, Receipt, RouteReason,
+    AgentProfile, Capacity, Channel, Decision, Presence, Queue, Receipt, RouteReason,
 };
-use switchboard::store::{
-    EventKind, Queue, ResolveOutcome, StoreError, TransferOutcome, TransferTarget,
-};
+use switchboard::store::{EventKind, ResolveOutcome, StoreError, TransferOutcome, TransferTarget};
 
 use crate::helpers::{agent_id as id, ext, inbound, t0, Harness};
 

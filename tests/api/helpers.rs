@@ -10,6 +10,7 @@ use switchboard::configuration::Settings;
 use switchboard::domain::{IdentityNormaliser, InboundMessage, Limits};
 use switchboard::http::messages::IngestRequest;
 use switchboard::startup::Application;
+use switchboard::store::archive::Archive;
 use switchboard::store::{MemoryStore, RedisStore, Store, StorePolicy};
 use tokio::sync::oneshot;
 use uuid::Uuid;
@@ -17,6 +18,9 @@ use uuid::Uuid;
 #[path = "../support/redis_server.rs"]
 mod redis_server;
 pub use redis_server::{free_port, RedisServer};
+#[path = "../support/postgres_server.rs"]
+mod postgres_server;
+pub use postgres_server::PostgresServer;
 #[path = "../support/signature.rs"]
 mod signature;
 pub use signature::sha256_signature;
@@ -89,7 +93,20 @@ impl std::ops::Deref for TestApp {
     }
 }
 
+/// An app on a fresh deployment: its operator finalized the storage format at install
+/// (the embedded store does so itself), so it writes the newest format.
 pub async fn spawn_app(settings: Settings) -> TestApp {
+    let app = spawn_app_unfinalized(settings).await;
+    let finalized = app
+        .admin_post("/v1/storage-format/finalize", &json!({}))
+        .await;
+    assert_eq!(finalized.status(), 200, "storage format finalized");
+    app
+}
+
+/// An app that writes what the deployment's stored format says (the previous one on a
+/// Redis nobody finalized).
+pub async fn spawn_app_unfinalized(settings: Settings) -> TestApp {
     let app = Application::build(&settings).await.expect("app builds");
     start(app)
 }
@@ -386,6 +403,38 @@ impl Harness {
             store: Arc::new(store),
             _server: None,
         }
+    }
+
+    /// A store of `kind` (`memory`, `redis`, `cluster`) that reads archived
+    /// conversations through the archive at `archive_url`.
+    pub fn archived(kind: &str, archive_url: &str) -> Self {
+        let archive = Some(Archive::connect(archive_url).expect("archive pool"));
+        let policy = StorePolicy::default();
+        let prefix = format!("t{}", Uuid::new_v4().simple());
+        let (store, server): (Arc<dyn Store>, _) = match kind {
+            "memory" => (
+                Arc::new(MemoryStore::new(policy).with_archive(archive)),
+                None,
+            ),
+            "redis" => {
+                let server = RedisServer::start();
+                let store = RedisStore::connect(&server.url(), &prefix, policy).expect("redis");
+                (Arc::new(store.with_archive(archive)), Some(server))
+            }
+            _ => {
+                let store = RedisStore::connect(cluster_nodes(), &prefix, policy).expect("cluster");
+                (Arc::new(store.with_archive(archive)), None)
+            }
+        };
+        Self {
+            store,
+            _server: server,
+        }
+    }
+
+    /// The Redis server's URL, when the store has a server of its own.
+    pub fn redis_url(&self) -> Option<String> {
+        self._server.as_ref().map(RedisServer::url)
     }
 
     pub fn redis_with(policy: StorePolicy) -> Self {

@@ -1,8 +1,9 @@
 //! Randomised routing: many operation sequences (messages on every channel, retries of
 //! earlier messages, merges of two existing customers, presence changes, capacity
 //! changes, agents removed and re-added, tiers, resolves, transfers, requirements set
-//! by an agent, timer firings, with Spanish speakers and billing levels)
-//! applied in lockstep to both stores. After every step each store must keep the
+//! by an agent, timer firings, the archive sweep moving resolved conversations to a real
+//! PostgreSQL, with Spanish speakers and billing levels) applied in lockstep to both
+//! stores. After every step each store must keep the
 //! invariants, and the two must agree on every routing decision and every agent event.
 
 use std::collections::HashMap;
@@ -11,12 +12,16 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
 use switchboard::domain::CustomerId;
 use switchboard::domain::{
-    AgentId, AgentProfile, Capacity, Channel, ConversationId, ConversationState, Presence, Route,
-    RouteReason,
+    AgentId, AgentProfile, Capacity, Channel, ConversationId, ConversationState, Presence, Queue,
+    Route, RouteReason,
 };
-use switchboard::store::{Assignment, Queue, ResolveOutcome, TransferOutcome, TransferTarget};
+use switchboard::store::format::{self, FinalizeOutcome};
+use switchboard::store::{Assignment, ResolveOutcome, TransferOutcome, TransferTarget};
 
-use crate::helpers::{inbound, Harness, Rng};
+use switchboard::app::{archiving, App};
+use switchboard::startup::app_state;
+
+use crate::helpers::{inbound, test_settings, Harness, PostgresServer, Rng};
 
 const AGENTS: [&str; 3] = ["a", "b", "c"];
 const CUSTOMERS: usize = 8;
@@ -137,6 +142,8 @@ fn ops(seed: u64, steps: usize) -> Vec<(Op, i64)> {
 /// One store under simulation, with the conversations it answered, in order.
 struct Sim {
     h: Harness,
+    /// The use cases over `h.store`, for the archive sweep.
+    app: std::sync::Arc<App>,
     convs: Vec<ConversationId>,
     /// Each live customer's personal agent, as first seen (keyed by the store's id).
     owners: HashMap<CustomerId, Option<String>>,
@@ -155,7 +162,7 @@ struct Sim {
 type Outcome = Vec<String>;
 
 impl Sim {
-    async fn new(h: Harness, t0: DateTime<Utc>) -> Self {
+    async fn new(h: Harness, t0: DateTime<Utc>, archive_url: Option<&str>) -> Self {
         for i in 0..AGENTS.len() {
             let capacity = Capacity {
                 chat: 1 + i as u32 % 2,
@@ -167,8 +174,18 @@ impl Sim {
                 .await
                 .expect("put");
         }
+        let archiving = archive_url.map_or(Vec::new(), |url| {
+            vec![
+                ("SWITCHBOARD_ARCHIVE__URL", url),
+                ("SWITCHBOARD_RETENTION__ARCHIVE_AFTER_SECS", "60"),
+                ("SWITCHBOARD_INGEST__REOPEN_WINDOW_SECS", "60"),
+            ]
+        });
+        let settings = test_settings(None, &archiving);
+        let app = app_state(&settings, h.store.clone()).expect("app");
         Self {
             h,
+            app,
             convs: Vec::new(),
             owners: HashMap::new(),
             customers: HashMap::new(),
@@ -467,13 +484,18 @@ impl Sim {
                 .route
                 .as_ref()
                 .filter(|r| r.reason == RouteReason::NoAgentAvailable);
-            match queued.and_then(|r| r.queue.as_deref()) {
+            match queued.and_then(|r| r.queue.map(|q| q.as_str())) {
                 Some("supervisor") | None => {}
                 Some(queue) => queued_channels.push((queue.to_owned(), view.needs.clone())),
             }
             snapshot.push(format!(
-                "conv#{i}:{:?}:{:?}:{:?}:{:?}",
-                view.state, view.agent_id, view.queue, view.needs
+                "conv#{i}:{:?}:{:?}:{:?}:{:?}:archived {}:{} entries",
+                view.state,
+                view.agent_id,
+                view.queue,
+                view.needs,
+                view.archived,
+                view.messages.len()
             ));
         }
         for a in &agents {
@@ -545,7 +567,7 @@ impl Sim {
         snapshot.push(format!("{routing:?}"));
         // Every queue in serving order (priorities included) is the same on both stores.
         for queue in ["phone", "email", "chat", "social", "supervisor"] {
-            let queue: switchboard::store::Queue = queue.parse().expect("queue");
+            let queue: switchboard::domain::Queue = queue.parse().expect("queue");
             let listed = store.queued(&queue, 100).await.expect("queue");
             let order: Vec<String> = listed
                 .iter()
@@ -557,15 +579,44 @@ impl Sim {
     }
 }
 
-async fn run(seed: u64, steps: usize) {
+/// When both stores start writing the newest storage format: from the start for even
+/// seeds, part-way for odd ones, so each format's rules and the switch are exercised.
+fn finalize_step(seed: u64, steps: usize) -> usize {
+    if seed.is_multiple_of(2) {
+        0
+    } else {
+        (seed as usize * 7) % steps.max(1)
+    }
+}
+
+/// One seed's steps on both stores; with `archive_url`, every twentieth step is followed
+/// by the archive sweep (conversations resolved over a minute ago move to PostgreSQL).
+async fn run(seed: u64, steps: usize, archive_url: Option<&str>) {
     // Printed only when a seed fails (the harness captures it): the seed to replay.
     eprintln!("seed {seed}");
     let t0: DateTime<Utc> = "2026-11-22T10:00:00Z".parse().expect("time");
-    let mut memory = Sim::new(Harness::memory(), t0).await;
-    let mut redis = Sim::new(Harness::redis(), t0).await;
+    let (memory_store, redis_store) = match archive_url {
+        Some(url) => (
+            Harness::archived("memory", url),
+            Harness::archived("redis", url),
+        ),
+        None => (Harness::memory(), Harness::redis()),
+    };
+    let mut memory = Sim::new(memory_store, t0, archive_url).await;
+    let mut redis = Sim::new(redis_store, t0, archive_url).await;
     let mut now = t0;
+    let finalize_at = finalize_step(seed, steps);
     for (step, (op, advance)) in ops(seed, steps).iter().enumerate() {
         now += Duration::seconds(*advance);
+        if step == finalize_at {
+            for sim in [&memory, &redis] {
+                let done = sim.h.store.finalize_format(format::NEWEST, now).await;
+                let expected = FinalizeOutcome::Finalized {
+                    write: format::NEWEST,
+                };
+                assert_eq!(done.expect("finalize"), expected, "seed {seed} step {step}");
+            }
+        }
         let context = format!("seed {seed} step {step} {op:?}");
         let trace = std::env::var_os("SWITCHBOARD_INVARIANT_TRACE").is_some();
         if trace {
@@ -590,6 +641,11 @@ async fn run(seed: u64, steps: usize) {
             eprintln!("  memory {a:?}\n  redis  {b:?}");
         }
         assert_eq!(a, b, "{context}: the stores decided differently");
+        if archive_url.is_some() && step % 20 == 19 {
+            let a = archiving::sweep(&memory.app, now).await.expect("archive");
+            let b = archiving::sweep(&redis.app, now).await.expect("archive");
+            assert_eq!(a, b, "{context}: the stores archived differently");
+        }
         let sa = memory.check(&format!("{context} (memory)")).await;
         let sb = redis.check(&format!("{context} (redis)")).await;
         assert_eq!(sa, sb, "{context}: the stores' states differ");
@@ -614,8 +670,15 @@ async fn random_operation_sequences_keep_the_invariants_on_both_stores() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(150);
+    // One PostgreSQL for every seed: both stores archive into it (their ids never meet).
+    let pg = PostgresServer::start();
+    switchboard::store::archive::Archive::connect(&pg.url())
+        .expect("pool")
+        .migrate()
+        .await
+        .expect("migrated");
     for seed in only.map_or(1..=seeds, |s| s..=s) {
-        run(seed, steps).await;
+        run(seed, steps, Some(&pg.url())).await;
     }
 }
 
@@ -676,8 +739,8 @@ fn plain_body(customer: usize, channel: u8, external_id: &str) -> serde_json::Va
 /// opened a second conversation for a timeline already absorbed (seed 47).
 #[tokio::test]
 async fn merges_replayed_through_a_chain_absorb_nothing_twice() {
-    run(40, 300).await;
-    run(47, 300).await;
+    run(40, 300, None).await;
+    run(47, 300, None).await;
 }
 
 /// Seeds 116 and 192 over 300 steps: an agent removed and created again under the same
@@ -686,6 +749,6 @@ async fn merges_replayed_through_a_chain_absorb_nothing_twice() {
 /// customer whose hash still named the old one (192); the embedded store disagreed.
 #[tokio::test]
 async fn an_agent_created_again_is_a_stranger_on_every_path() {
-    run(116, 300).await;
-    run(192, 300).await;
+    run(116, 300, None).await;
+    run(192, 300, None).await;
 }

@@ -8,10 +8,10 @@ use chrono::{DateTime, Duration, Utc};
 use futures_util::future::join_all;
 use serde_json::json;
 use switchboard::domain::{
-    AgentProfile, Capacity, Channel, Decision, Presence, Receipt, RouteReason,
+    AgentProfile, Capacity, Channel, Decision, PerChannel, Presence, Queue, Receipt, RouteReason,
 };
 use switchboard::store::{
-    Queue, RedisStore, SavedAgent, Store, StorePolicy, TransferOutcome, TransferTarget,
+    RedisStore, SavedAgent, Store, StorePolicy, TransferOutcome, TransferTarget,
 };
 
 use crate::helpers::{agent_id as id, ext, inbound, t0, Harness, RedisServer};
@@ -288,7 +288,7 @@ async fn with_nobody_online_it_queues_and_an_agent_coming_online_drains_in_order
     for r in [&first, &second, &third] {
         assert_eq!(r.route.decision, Decision::Queued);
         assert_eq!(r.route.reason, RouteReason::NoAgentAvailable);
-        assert_eq!(r.route.queue.as_deref(), Some("chat"));
+        assert_eq!(r.route.queue.map(|q| q.as_str()), Some("chat"));
     }
     let made = h
         .store
@@ -482,7 +482,7 @@ async fn transfers_move_capacity_and_the_third_goes_to_the_supervisor(h: Harness
     assert_eq!(transfers, 3);
     assert_eq!(route.decision, Decision::Queued);
     assert_eq!(
-        route.queue.as_deref(),
+        route.queue.map(|q| q.as_str()),
         Some("supervisor"),
         "more than two transfers"
     );
@@ -501,7 +501,7 @@ async fn transfers_move_capacity_and_the_third_goes_to_the_supervisor(h: Harness
         .expect("read")
         .expect("conv");
     assert_eq!(
-        (conv.agent_id, conv.queue.as_deref()),
+        (conv.agent_id, conv.queue.map(|q| q.as_str())),
         (None, Some("supervisor"))
     );
     h.store
@@ -743,12 +743,12 @@ async fn removing_an_agent_reroutes_its_work_and_its_customers_get_a_new_persona
 
 fn tiered_policy() -> StorePolicy {
     let mut policy = StorePolicy::default();
-    let vip = [
-        Duration::seconds(60),
-        Duration::hours(8),
-        Duration::seconds(300),
-        Duration::minutes(20),
-    ];
+    let vip = PerChannel {
+        phone: Duration::seconds(60),
+        email: Duration::hours(8),
+        chat: Duration::seconds(300),
+        social: Duration::minutes(20),
+    };
     policy.tier_sticky_waits.insert("vip".into(), vip);
     policy
 }

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::helpers::{free_port, message, spawn_app, test_settings};
+use crate::helpers::{free_port, message, spawn_app, spawn_app_unfinalized, test_settings};
 
 fn openssl(dir: &Path, args: &[&str]) {
     let status = Command::new("openssl")
@@ -157,7 +157,7 @@ async fn rediss_urls_talk_tls_to_a_verified_server_and_refuse_an_unverified_one(
 
     // Without the CA the server's certificate cannot be verified: not ready, and an
     // ingest answers 503 rather than talking to a server it cannot trust.
-    let untrusting = spawn_app(test_settings(Some(&url), &[])).await;
+    let untrusting = spawn_app_unfinalized(test_settings(Some(&url), &[])).await;
     let ready = untrusting
         .client
         .get(format!("{}/readyz", untrusting.ops_address))

@@ -409,3 +409,75 @@ async fn the_supervisors_wall_shows_the_floor_and_only_supervisors_get_it() {
     assert_eq!(refused.status(), 403);
     page.close().await.expect("close");
 }
+
+/// A timeline longer than the server's first page (200 entries): "show earlier" reveals
+/// the loaded entries fifty at a time, then asks the server for the page before them,
+/// until the first message shows, every entry once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_timeline_pages_back_to_its_first_message() {
+    let (outbound_url, _) = outbound_receiver();
+    let service = Service::start(&outbound_url, None).await;
+    let browser = Browser::start().await;
+    service.put_agent("ann", "Ann Agent").await;
+    let token = service.token("ann", None);
+    service
+        .call(
+            "PUT",
+            "/v1/agents/ann/presence",
+            &token,
+            json!({ "presence": "online" }),
+        )
+        .await;
+    let total = 260;
+    let mut conv = String::new();
+    for i in 0..total {
+        let receipt = service
+            .customer_writes(json!({
+                "channel": "chat", "external_id": format!("long-{i}"), "from": "visitor-long",
+                "text": format!("message {i:03}"),
+            }))
+            .await;
+        conv = receipt["conversation_id"].as_str().expect("id").to_owned();
+    }
+    let ann = browser.session().await;
+    sign_in(&ann, &format!("{}/desk#{conv}", service.base), &token).await;
+    let row = format!("#list li[data-conversation='{conv}']");
+    eventually("the conversation is in Ann's list", || async {
+        text_of(&ann, &row).await
+    })
+    .await;
+    click(&ann, &row).await;
+    let entries = || async {
+        ann.find_all(Locator::Css("#timeline > *"))
+            .await
+            .map_or(0, |e| e.len())
+    };
+    eventually("the newest fifty show", || async {
+        (entries().await == 50).then_some(())
+    })
+    .await;
+    let mut clicks = 0;
+    while ann
+        .find(Locator::Css("#earlier"))
+        .await
+        .expect("button")
+        .is_displayed()
+        .await
+        .expect("shown")
+    {
+        let before = entries().await;
+        click(&ann, "#earlier").await;
+        eventually("fifty more (or the rest) show", || async {
+            (entries().await > before).then_some(())
+        })
+        .await;
+        clicks += 1;
+        assert!(clicks <= 10, "show earlier never ran out");
+    }
+    assert_eq!(entries().await, total, "every entry once");
+    let first = text_of(&ann, "#timeline > *:first-child")
+        .await
+        .expect("first");
+    assert!(first.contains("message 000"), "{first}");
+    ann.close().await.expect("close");
+}

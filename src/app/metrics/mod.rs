@@ -3,6 +3,8 @@
 
 mod hot;
 mod labels;
+mod retention;
+mod upgrade;
 
 use prometheus::{
     exponential_buckets, Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, Opts,
@@ -14,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 
-use crate::domain::{Channel, Decision, Direction, Language, RouteReason};
+use crate::domain::{Channel, Decision, Direction, Language, PerChannel, RouteReason};
 use crate::routing::Fit;
 use crate::store::RoutingSnapshot;
 
@@ -37,7 +39,7 @@ const SNAPSHOT_MAX_AGE: Duration = Duration::from_secs(1);
 pub struct Metrics {
     registry: Registry,
     /// Service-level wait targets in seconds, in `Channel::ALL` order.
-    sla_targets: [f64; 4],
+    sla_targets: PerChannel<f64>,
     /// When the deployment-wide gauges were last read from the store.
     refreshed: Arc<Mutex<Option<Instant>>>,
     pub repeat_contacts: IntCounterVec,
@@ -62,6 +64,8 @@ pub struct Metrics {
     pub skipped: IntCounterVec,
     pub rate_limited: IntCounterVec,
     pub placement_mismatches: prometheus::IntCounter,
+    pub upgrade: upgrade::UpgradeMetrics,
+    pub retention: retention::RetentionMetrics,
     pub csat_responses: IntCounterVec,
     pub complaints: IntCounterVec,
     pub deadline_breaches: IntCounterVec,
@@ -75,16 +79,21 @@ impl Metrics {
     /// With the contract's default service levels: phone 20 s, email 24 h, chat 60 s,
     /// social 15 min.
     pub fn new() -> Result<Self, prometheus::Error> {
-        Self::with_sla_targets([20.0, 86_400.0, 60.0, 900.0])
+        Self::with_sla_targets(PerChannel {
+            phone: 20.0,
+            email: 86_400.0,
+            chat: 60.0,
+            social: 900.0,
+        })
     }
 
-    pub fn with_sla_targets(sla_targets: [f64; 4]) -> Result<Self, prometheus::Error> {
+    pub fn with_sla_targets(sla_targets: PerChannel<f64>) -> Result<Self, prometheus::Error> {
         let registry = Registry::new();
         // Waits range from seconds (phone) to hours (e-mail): 1 s doubling to ~18 h, plus
         // each channel's service-level target as an exact bucket, so "% answered within
         // target" is a plain bucket ratio.
         let mut waits = exponential_buckets(1.0, 2.0, 17)?;
-        waits.extend(sla_targets.iter().filter(|t| **t > 0.0));
+        waits.extend(sla_targets.iter().map(|(_, t)| *t).filter(|t| *t > 0.0));
         waits.sort_by(f64::total_cmp);
         waits.dedup();
         let messages = counter(
@@ -257,6 +266,8 @@ impl Metrics {
                 registry.register(Box::new(c.clone()))?;
                 c
             },
+            upgrade: upgrade::UpgradeMetrics::register(&registry, crate::app::upgrade::VERSION)?,
+            retention: retention::RetentionMetrics::register(&registry)?,
             sla_targets,
             refreshed: Arc::new(Mutex::new(None)),
             registry,
@@ -357,8 +368,7 @@ impl Metrics {
     }
 
     fn sla_target(&self, channel: Channel) -> f64 {
-        let i = channel.index();
-        self.sla_targets[i]
+        self.sla_targets[channel]
     }
 
     /// Brings the mismatch counter up to what the store has seen.

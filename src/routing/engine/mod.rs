@@ -9,11 +9,11 @@ use chrono::{DateTime, Utc};
 
 use super::{
     place, AgentEvent, Assignment, Needs, PersonalAgent, Placement, QueueStat, RoutingSnapshot,
-    StorePolicy, QUEUES,
+    StorePolicy,
 };
 use crate::domain::{
     AgentId, AgentProfile, AgentView, Channel, ConversationId, Decision, Incarnation, Presence,
-    Requirements, Route, RouteReason,
+    Queue, Requirements, Route, RouteReason, QUEUES,
 };
 
 mod choice;
@@ -91,7 +91,7 @@ struct RouteRec {
     priority: u8,
     transfers: u32,
     /// A queue other than the channel's (the supervisor queue).
-    queue: Option<String>,
+    queue: Option<Queue>,
     /// Its call ended: held as after-call work, without a unit (`release_call`).
     wrap: bool,
     /// Nobody could serve the customer when they had no personal agent: whoever takes
@@ -110,6 +110,11 @@ impl RouteRec {
         self.needs.at(self.step)
     }
 
+    /// The queue it waits in when it waits: its own, else its channel's.
+    fn queue(&self) -> Queue {
+        self.queue.unwrap_or(Queue::Channel(self.channel))
+    }
+
     pub(super) fn route(&self, reason: RouteReason) -> Route {
         match &self.holding {
             Holding::Assigned(agent) => Route {
@@ -121,17 +126,13 @@ impl RouteRec {
             Holding::Waiting { .. } => Route {
                 decision: Decision::Queued,
                 agent_id: None,
-                queue: Some(self.channel.as_str().to_owned()),
+                queue: Some(Queue::Channel(self.channel)),
                 reason: RouteReason::WaitingForPersonalAgent,
             },
             Holding::Queued | Holding::Transferring => Route {
                 decision: Decision::Queued,
                 agent_id: None,
-                queue: Some(
-                    self.queue
-                        .clone()
-                        .unwrap_or_else(|| self.channel.as_str().to_owned()),
-                ),
+                queue: Some(self.queue()),
                 reason: RouteReason::NoAgentAvailable,
             },
         }
@@ -343,7 +344,7 @@ impl Routing {
             .iter()
             .map(|q| {
                 let waiting = self.routes.values().filter(|r| {
-                    let in_queue = r.queue.as_deref().unwrap_or(r.channel.as_str()) == q.as_str();
+                    let in_queue = r.queue() == *q;
                     in_queue && matches!(r.holding, Holding::Waiting { .. } | Holding::Queued)
                 });
                 let (depth, oldest) =
@@ -383,11 +384,8 @@ impl Routing {
     }
 
     /// The conversations waiting in `queue` (not for a personal agent), first first.
-    pub fn queued(&self, queue: &str) -> Vec<super::QueuedConversation> {
-        let waiting = |r: &RouteRec| {
-            r.holding == Holding::Queued
-                && r.queue.as_deref().unwrap_or(r.channel.as_str()) == queue
-        };
+    pub fn queued(&self, queue: Queue) -> Vec<super::QueuedConversation> {
+        let waiting = |r: &RouteRec| r.holding == Holding::Queued && r.queue() == queue;
         let score = |r: &RouteRec| super::queue_score(r.priority, r.since.timestamp_millis());
         self.ordered(waiting, |r| (DateTime::<Utc>::MIN_UTC, score(r)))
             .into_iter()

@@ -3,10 +3,9 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::domain::{AgentId, Channel, ConversationId, Presence, RouteReason};
+use crate::domain::{AgentId, Channel, ConversationId, Presence, Queue, RouteReason};
 use crate::routing::{
-    queue_score, Assignment, EventKind, Queue, TransferOutcome, TransferTarget, MAX_TRANSFERS,
-    QUEUE_SCAN, SUPERVISOR_QUEUE,
+    queue_score, Assignment, EventKind, TransferOutcome, TransferTarget, MAX_TRANSFERS, QUEUE_SCAN,
 };
 
 use super::{Holding, RouteRec, Routing};
@@ -67,7 +66,7 @@ impl Routing {
         };
         if let Some(r) = self.routes.get_mut(conv) {
             r.holding = holding;
-            r.queue = to_supervisor.then(|| SUPERVISOR_QUEUE.to_owned());
+            r.queue = to_supervisor.then_some(Queue::Supervisor);
             r.transfers = transfers;
         }
         let mut assignments: Vec<Assignment> = adopted.into_iter().collect();

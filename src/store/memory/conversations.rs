@@ -1,49 +1,81 @@
 //! Conversations in the embedded store: the read model with the whole timeline, and
 //! resolution (routing frees the agent; who held it is remembered for later ratings).
 
-use std::collections::BTreeSet;
-
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+use super::state::Timeline;
 use super::MemoryStore;
-use crate::domain::{ConversationId, ConversationState, ConversationView, EntryKind, Message};
+use crate::domain::{
+    ConversationId, ConversationState, ConversationView, CustomerView, EntryKind, Message,
+};
+use crate::store::archive::read_through;
 use crate::store::records::sort_timeline;
 use crate::store::{ConversationStore, ReplyOutcome, ResolveOutcome, StoreError};
 
 impl MemoryStore {
-    pub(super) fn conversation_view(
+    /// A conversation's view, reading through the archive for what moved there.
+    pub(super) async fn conversation_view(
         &self,
         id: &ConversationId,
     ) -> Result<Option<ConversationView>, StoreError> {
+        let (view, parts) = match self.live_view(id)? {
+            Read::Missing => return Ok(None),
+            Read::Archived(customer) => {
+                let archived = read_through::archived(self.archive.as_ref(), id).await?;
+                return Ok(Some(archived.into_view(*customer)));
+            }
+            Read::Live(view, parts) => (view, parts),
+        };
+        let mut view = *view;
+        let mut channels = view.channels.iter().copied().collect();
+        read_through::add_parts(
+            self.archive.as_ref(),
+            &parts,
+            &mut view.messages,
+            &mut channels,
+        )
+        .await?;
+        view.channels = channels.into_iter().collect();
+        Ok(Some(view))
+    }
+
+    /// What the embedded state holds of a conversation (under the lock, which no archive
+    /// read may wait under).
+    fn live_view(&self, id: &ConversationId) -> Result<Read, StoreError> {
         let state = self.lock();
         let Some(conv) = state.conversations.get(id) else {
-            return Ok(None);
+            return Ok(Read::Missing);
         };
         let Some(customer) = state.customer_view(id.customer())? else {
-            return Ok(None);
+            return Ok(Read::Missing);
         };
-        let mut messages = Vec::new();
-        let mut channels = BTreeSet::new();
-        state.timeline(id, 0, &mut messages, &mut channels);
-        sort_timeline(&mut messages);
+        if conv.archived {
+            return Ok(Read::Archived(Box::new(customer)));
+        }
+        let mut timeline = Timeline::default();
+        state.timeline(id, 0, &mut timeline);
+        sort_timeline(&mut timeline.messages);
         let route = state.routing.current(&state.conv_group(id), id);
-        Ok(Some(ConversationView {
+        let view = ConversationView {
             id: id.clone(),
             customer,
             state: conv.state,
             agent_id: route.as_ref().and_then(|r| r.agent_id.clone()),
-            queue: route.as_ref().and_then(|r| r.queue.clone()),
+            queue: route.as_ref().and_then(|r| r.queue),
             route,
             needs: state.routing.needs_now(&state.conv_group(id), id),
-            channels: channels.into_iter().collect(),
+            channels: timeline.channels.into_iter().collect(),
             repeat_contacts: conv.repeat_contacts,
             merged_conversation_ids: conv.absorbed.clone(),
+            earlier: false,
+            archived: false,
             created_at: conv.created_at,
             resolved_at: conv.resolved_at,
             deadlines: None,
-            messages,
-        }))
+            messages: timeline.messages,
+        };
+        Ok(Read::Live(Box::new(view), timeline.archived))
     }
 
     pub(super) fn resolve_conversation(
@@ -52,6 +84,13 @@ impl MemoryStore {
         now: DateTime<Utc>,
     ) -> Result<ResolveOutcome, StoreError> {
         let mut state = self.lock();
+        // On the due list before anything else, whatever comes of it, as on Redis (where
+        // it is written first so that no crash can leave a resolution off it).
+        let due = state
+            .archive_due
+            .entry(id.customer().clone())
+            .or_insert(now);
+        *due = (*due).min(now);
         let Some(conv) = state.conversations.get_mut(id) else {
             return Ok(ResolveOutcome::NotFound);
         };
@@ -85,7 +124,7 @@ impl ConversationStore for MemoryStore {
         &self,
         id: &ConversationId,
     ) -> Result<Option<ConversationView>, StoreError> {
-        self.conversation_view(id)
+        self.conversation_view(id).await
     }
 
     async fn resolve(
@@ -106,6 +145,9 @@ impl ConversationStore for MemoryStore {
         let Some(conv) = state.conversations.get_mut(id) else {
             return Ok(ReplyOutcome::NotFound);
         };
+        if conv.archived {
+            return Ok(ReplyOutcome::Archived);
+        }
         conv.messages.push(message.clone());
         let first = message.kind == EntryKind::Message && conv.first_response_at.is_none();
         if first {
@@ -128,4 +170,13 @@ impl ConversationStore for MemoryStore {
     async fn thread(&self, message_id: &str) -> Result<Option<ConversationId>, StoreError> {
         Ok(self.lock().threads.get(message_id).cloned())
     }
+}
+
+/// A conversation as the embedded state has it.
+enum Read {
+    Missing,
+    /// Moved to the archive; its customer as they are now.
+    Archived(Box<CustomerView>),
+    /// Its view, and the archived conversations its timeline takes entries from.
+    Live(Box<ConversationView>, Vec<ConversationId>),
 }

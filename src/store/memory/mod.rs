@@ -15,6 +15,8 @@ use crate::domain::{
     Incarnation, Language, Message, Receipt, RoutingGroup, DEFAULT_TIER,
 };
 use crate::routing::Groups;
+use crate::store::archive::Archive;
+use crate::store::format::{self, FormatGate, ReplicaFormat, StorageFormat};
 use crate::store::{CallRecord, DeliveryStatus, StorePolicy};
 
 mod agent_events;
@@ -25,9 +27,11 @@ mod customers;
 mod feedback;
 mod ops;
 mod outbox;
+mod retention;
 mod routing;
 mod schedules;
 mod state;
+mod upgrade;
 
 #[derive(Debug)]
 struct CustomerRec {
@@ -91,6 +95,8 @@ struct ConvRec {
     served_by: Option<AgentId>,
     /// Its ratings, by source.
     ratings: std::collections::BTreeMap<String, u8>,
+    /// Moved to the archive tier: its timeline is read from there.
+    archived: bool,
 }
 
 impl ConvRec {
@@ -107,6 +113,7 @@ impl ConvRec {
             group: None,
             served_by: None,
             ratings: Default::default(),
+            archived: false,
         }
     }
 }
@@ -124,6 +131,9 @@ struct State {
     /// Scheduled working-day deadlines, by when they are due, and each one's due time.
     deadlines: BTreeSet<(DateTime<Utc>, ConversationId, DeadlineKind)>,
     deadline_at: HashMap<(ConversationId, DeadlineKind), DateTime<Utc>>,
+    /// Customers with resolved conversations not archived yet: the earliest resolution
+    /// (or where a claim put them), as the Redis store's due list.
+    archive_due: HashMap<CustomerId, DateTime<Utc>>,
     /// Follow-ups, by customer: when each is due.
     follow_ups: HashMap<CustomerId, DateTime<Utc>>,
     /// Recent ratings (newest first) of each agent and customer.
@@ -152,6 +162,28 @@ pub struct MemoryStore {
     /// Rate-limit windows: bucket → (requests, window end). Apart from `state`, so a
     /// limit check never waits for routing.
     windows: Mutex<HashMap<String, (u64, std::time::Instant)>>,
+    /// The storage format gate's stored setting and announcements (`store::format`).
+    formats: Mutex<Formats>,
+    /// The write format this store follows.
+    format_gate: FormatGate,
+    /// Where archived conversations are read from (`store::archive`).
+    archive: Option<Archive>,
+}
+
+/// What the Redis store keeps under `P:fmt:{fmt}`.
+#[derive(Debug)]
+struct Formats {
+    write: StorageFormat,
+    replicas: Vec<ReplicaFormat>,
+}
+
+impl Default for Formats {
+    fn default() -> Self {
+        Self {
+            write: format::PREVIOUS,
+            replicas: Vec::new(),
+        }
+    }
 }
 
 impl MemoryStore {
@@ -160,7 +192,20 @@ impl MemoryStore {
             state: Mutex::default(),
             policy,
             windows: Mutex::default(),
+            formats: Mutex::default(),
+            format_gate: FormatGate::default(),
+            archive: None,
         }
+    }
+
+    /// Reads archived conversations through `archive`.
+    pub fn with_archive(mut self, archive: Option<Archive>) -> Self {
+        self.archive = archive;
+        self
+    }
+
+    fn formats(&self) -> std::sync::MutexGuard<'_, Formats> {
+        self.formats.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {

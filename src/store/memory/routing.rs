@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use super::MemoryStore;
 use crate::domain::{ConversationId, Message, Requirements};
 use crate::routing::Needs;
+use crate::store::format::AFTER_CALL_WORK;
 use crate::store::{
     Assignment, Queue, QueuedConversation, RoutingSnapshot, RoutingStore, StoreError,
     TransferOutcome, TransferTarget,
@@ -73,7 +74,7 @@ impl RoutingStore for MemoryStore {
         queue: &Queue,
         limit: usize,
     ) -> Result<Vec<QueuedConversation>, StoreError> {
-        let mut all = self.lock().routing.queued(queue.as_str());
+        let mut all = self.lock().routing.queued(*queue);
         all.truncate(limit);
         Ok(all)
     }
@@ -89,6 +90,10 @@ impl RoutingStore for MemoryStore {
         id: &ConversationId,
         now: DateTime<Utc>,
     ) -> Result<Vec<Assignment>, StoreError> {
+        // Until after-call work may be written, the holder keeps the call's unit too.
+        if !self.format_gate.allows(AFTER_CALL_WORK) {
+            return Ok(Vec::new());
+        }
         let mut state = self.lock();
         let group = state.conv_group(id);
         let made = state

@@ -177,7 +177,9 @@ impl State {
         let last_resolved = c.last.and_then(|seq| {
             let conv = self
                 .conversations
-                .get(&ConversationId::new(cid.clone(), seq))?;
+                .get(&ConversationId::new(cid.clone(), seq))
+                // An archived conversation never reopens: its timeline is final.
+                .filter(|conv| !conv.archived)?;
             Some((seq, conv.resolved_at?))
         });
         let open = self.customers.get(cid).and_then(|c| c.open);
@@ -345,24 +347,33 @@ impl State {
     }
 
     /// Messages of `id` and of every conversation merged into it, depth-first.
-    pub(super) fn timeline(
-        &self,
-        id: &ConversationId,
-        depth: usize,
-        out: &mut Vec<Message>,
-        channels: &mut BTreeSet<Channel>,
-    ) {
+    /// Collects a conversation's timeline and channels, merged conversations included;
+    /// conversations met that moved to the archive are listed in `archived` instead (their
+    /// archived copies hold what they absorbed).
+    pub(super) fn timeline(&self, id: &ConversationId, depth: usize, out: &mut Timeline) {
         let Some(conv) = self.conversations.get(id) else {
             return;
         };
-        out.extend(conv.messages.iter().cloned());
-        channels.extend(conv.channels.iter().copied());
+        if conv.archived {
+            out.archived.push(id.clone());
+            return;
+        }
+        out.messages.extend(conv.messages.iter().cloned());
+        out.channels.extend(conv.channels.iter().copied());
         if depth < MAX_HOPS {
             for absorbed in &conv.absorbed {
-                self.timeline(absorbed, depth + 1, out, channels);
+                self.timeline(absorbed, depth + 1, out);
             }
         }
     }
+}
+
+/// A timeline being collected (`State::timeline`).
+#[derive(Debug, Default)]
+pub(super) struct Timeline {
+    pub messages: Vec<Message>,
+    pub channels: BTreeSet<Channel>,
+    pub archived: Vec<ConversationId>,
 }
 
 /// Whether a customer's personal agent (`agent`, of life `born`) still lives: the agent

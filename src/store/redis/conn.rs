@@ -35,6 +35,9 @@ pub struct RedisOptions {
     /// How long a process trusts what it learnt of an identity's customer before it
     /// asks Redis again (see `identity_cache`).
     pub identity_cache_ttl: Duration,
+    /// How long finalize waits for a replica of a release before announcements to take
+    /// its probe (several of their timer ticks).
+    pub old_release_probe: Duration,
 }
 
 impl Default for RedisOptions {
@@ -48,6 +51,7 @@ impl Default for RedisOptions {
             min_retry_wait: Duration::from_millis(50),
             max_retry_wait: Duration::from_millis(500),
             identity_cache_ttl: Duration::from_secs(300),
+            old_release_probe: Duration::from_millis(250),
         }
     }
 }

@@ -9,10 +9,8 @@ use std::fmt::Write;
 use redis::Script;
 
 use super::receipts;
-use crate::domain::{Channel, RouteReason, DEFAULT_GROUP, DEFAULT_TIER};
-use crate::routing::{
-    EventKind, RouteState, CANDIDATES, QUEUES, QUEUE_SCAN, SUPERVISOR_QUEUE, TRANSFER_CAUSE,
-};
+use crate::domain::{Channel, RouteReason, DEFAULT_GROUP, DEFAULT_TIER, QUEUES, SUPERVISOR_QUEUE};
+use crate::routing::{EventKind, RouteState, CANDIDATES, QUEUE_SCAN, TRANSFER_CAUSE};
 use crate::store::EVENTS_KEPT;
 
 /// How long a released route leaves the episode it ended (`:end:<conv>`, see
@@ -20,6 +18,11 @@ use crate::store::EVENTS_KEPT;
 /// far longer than any routing step that read the conversation before its resolve takes
 /// to arrive (2 s timeouts, a few retries).
 pub const ENDED_KEPT_MS: u64 = 10 * 60 * 1000;
+
+/// Members of the routing timers that are no conversation but finalize's probe for
+/// replicas of releases before announcements (`upgrade.rs`): this release's timers leave
+/// them, 0.1.0's take them.
+pub const PROBE_PREFIX: &str = "probe:";
 
 /// `local NAME = value` lines for every constant the scripts share.
 pub fn lua_constants() -> String {
@@ -41,6 +44,7 @@ pub fn lua_constants() -> String {
     let _ = writeln!(out, "local DEFAULT_GROUP = '{DEFAULT_GROUP}'");
     let _ = writeln!(out, "local DEDUP_SLACK_PARTS = {}", receipts::SLACK_PARTS);
     let _ = writeln!(out, "local ENDED_KEPT_MS = {ENDED_KEPT_MS}");
+    let _ = writeln!(out, "local PROBE_PREFIX = '{PROBE_PREFIX}'");
     for kind in EventKind::ALL {
         let name = kind.as_str().replace('.', "_").to_uppercase();
         let _ = writeln!(out, "local EV_{name} = '{}'", kind.as_str());

@@ -11,7 +11,7 @@ use super::{message_record, RedisStore};
 use crate::domain::{
     Channel, ConversationId, ConversationState, ConversationView, EntryKind, Message,
 };
-use crate::store::records::sort_timeline;
+use crate::store::archive::read_through;
 use crate::store::{
     ConversationStore, ReplyOutcome, ResolveOutcome, StoreError, MAX_HOPS, THREAD_TTL_SECS,
 };
@@ -30,6 +30,7 @@ impl ConversationStore for RedisStore {
         id: &ConversationId,
         now: DateTime<Utc>,
     ) -> Result<ResolveOutcome, StoreError> {
+        self.announce_resolution(id.customer(), now).await?;
         let answer: Vec<String> = self
             .scripts
             .resolve
@@ -78,6 +79,7 @@ impl ConversationStore for RedisStore {
             .map_err(from_redis)?;
         Ok(match answer.as_str() {
             "not_found" => ReplyOutcome::NotFound,
+            "archived" => ReplyOutcome::Archived,
             first => ReplyOutcome::Stored {
                 first: first == "first",
             },
@@ -111,7 +113,7 @@ impl ConversationStore for RedisStore {
 }
 
 /// `HGETALL`, `LRANGE` messages, `SMEMBERS` channels, `LRANGE` merged conversations.
-type ConversationReply = (
+pub(super) type ConversationReply = (
     Vec<(String, String)>,
     Vec<Vec<u8>>,
     Vec<String>,
@@ -120,10 +122,39 @@ type ConversationReply = (
 
 /// One conversation's own keys, parsed.
 pub(super) struct StoredConversation {
-    hash: Hash,
-    messages: Vec<Message>,
-    channels: BTreeSet<Channel>,
-    absorbed: Vec<ConversationId>,
+    pub(super) hash: Hash,
+    pub(super) messages: Vec<Message>,
+    pub(super) channels: BTreeSet<Channel>,
+    pub(super) absorbed: Vec<ConversationId>,
+}
+
+impl StoredConversation {
+    /// What `HGETALL`, `LRANGE` messages, `SMEMBERS` channels and `LRANGE` merged
+    /// conversations answered (in a pipeline, or a script reading them alike).
+    pub(super) fn parse(
+        (fields, messages, channels, absorbed): ConversationReply,
+    ) -> Result<Self, StoreError> {
+        let messages = messages
+            .iter()
+            .map(|m| message_record::decode(m))
+            .collect::<Result<_, _>>()?;
+        let absorbed = absorbed
+            .iter()
+            .map(|c| c.parse())
+            .collect::<Result<_, _>>()
+            .map_err(corrupt)?;
+        // The channels: `ch:<channel>` marks in the hash (the set is earlier versions').
+        let marked = fields
+            .iter()
+            .filter_map(|(name, _)| name.strip_prefix("ch:").map(str::to_owned));
+        let channels: Vec<String> = channels.into_iter().chain(marked).collect();
+        Ok(StoredConversation {
+            hash: Hash(fields),
+            messages,
+            channels: parse_channels(&channels)?,
+            absorbed,
+        })
+    }
 }
 
 impl RedisStore {
@@ -143,49 +174,29 @@ impl RedisStore {
         if fields.is_empty() {
             return Ok(None);
         }
-        let messages = messages
-            .iter()
-            .map(|m| message_record::decode(m))
-            .collect::<Result<_, _>>()?;
-        let absorbed = absorbed
-            .iter()
-            .map(|c| c.parse())
-            .collect::<Result<_, _>>()
-            .map_err(corrupt)?;
-        // The channels: `ch:<channel>` marks in the hash (the set is earlier versions').
-        let marked = fields
-            .iter()
-            .filter_map(|(name, _)| name.strip_prefix("ch:").map(str::to_owned));
-        let channels: Vec<String> = channels.into_iter().chain(marked).collect();
-        Ok(Some(StoredConversation {
-            hash: Hash(fields),
-            messages,
-            channels: parse_channels(&channels)?,
-            absorbed,
-        }))
+        StoredConversation::parse((fields, messages, channels, absorbed)).map(Some)
     }
 
-    pub(super) async fn conversation_view(
+    /// A conversation's own record and its timeline composed with the merged
+    /// conversations' (on other customers' slots), read through the archive for those
+    /// that moved there; `archived` when the conversation itself did (nothing composed).
+    pub(super) async fn composed(
         &self,
         id: &ConversationId,
-    ) -> Result<Option<ConversationView>, StoreError> {
-        let Some(StoredConversation {
-            hash,
-            mut messages,
-            mut channels,
-            absorbed,
-        }) = self.load_conversation(id).await?
-        else {
+    ) -> Result<Option<StoredConversation>, StoreError> {
+        let Some(mut own) = self.load_conversation(id).await? else {
             return Ok(None);
         };
-        let Some(customer) = self.load_customer(id.customer()).await? else {
-            return Ok(None);
-        };
-        // Merged timelines live on other customers' slots: walk them, bounded, each once
-        // (a merge saga finished by two callers racing may absorb one conversation both
-        // directly and through the conversation that absorbed it first).
-        let mut pending = absorbed.clone();
+        if own.hash.get("archived").is_some() {
+            return Ok(Some(own));
+        }
+        // Walk the merged ones, bounded, each once (a merge saga finished by two callers
+        // racing may absorb one conversation both directly and through the conversation
+        // that absorbed it first). One archived on its own is read from the archive, with
+        // what it absorbed.
+        let mut pending = own.absorbed.clone();
         let mut visited = BTreeSet::from([id.clone()]);
+        let mut parts = Vec::new();
         while let Some(next) = pending.pop() {
             if visited.len() > MAX_HOPS * MAX_HOPS {
                 break;
@@ -194,12 +205,45 @@ impl RedisStore {
                 continue;
             }
             if let Some(more) = self.load_conversation(&next).await? {
-                messages.extend(more.messages);
-                channels.extend(more.channels);
+                if more.hash.get("archived").is_some() {
+                    parts.push(next);
+                    continue;
+                }
+                own.messages.extend(more.messages);
+                own.channels.extend(more.channels);
                 pending.extend(more.absorbed);
             }
         }
-        sort_timeline(&mut messages);
+        read_through::add_parts(
+            self.archive.as_ref(),
+            &parts,
+            &mut own.messages,
+            &mut own.channels,
+        )
+        .await?;
+        Ok(Some(own))
+    }
+
+    pub(super) async fn conversation_view(
+        &self,
+        id: &ConversationId,
+    ) -> Result<Option<ConversationView>, StoreError> {
+        let Some(StoredConversation {
+            hash,
+            messages,
+            channels,
+            absorbed,
+        }) = self.composed(id).await?
+        else {
+            return Ok(None);
+        };
+        let Some(customer) = self.load_customer(id.customer()).await? else {
+            return Ok(None);
+        };
+        if hash.get("archived").is_some() {
+            let archived = read_through::archived(self.archive.as_ref(), id).await?;
+            return Ok(Some(archived.into_view(customer)));
+        }
         let (route, needs) = self
             .current_route_and_needs(id)
             .await?
@@ -212,7 +256,7 @@ impl RedisStore {
                 _ => ConversationState::Resolved,
             },
             agent_id: route.as_ref().and_then(|r| r.agent_id.clone()),
-            queue: route.as_ref().and_then(|r| r.queue.clone()),
+            queue: route.as_ref().and_then(|r| r.queue),
             route,
             needs,
             channels: channels.into_iter().collect(),
@@ -221,6 +265,8 @@ impl RedisStore {
                 .and_then(|n| n.parse().ok())
                 .unwrap_or(0),
             merged_conversation_ids: absorbed,
+            earlier: false,
+            archived: false,
             created_at: hash.time("created_at")?.unwrap_or_default(),
             resolved_at: hash.time("resolved_at")?,
             deadlines: None,

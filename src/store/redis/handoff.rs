@@ -100,7 +100,7 @@ impl RedisStore {
         let record = Record::parse(&head)?;
         let freed = parts.map(strings).collect::<Result<Vec<_>, _>>()?;
         let mut assignments = self.recorded(freed, from, now).await?;
-        crash_point("handoff");
+        crate::store::crash_point("handoff");
         let (route, more) = self.complete(from, conv, &record, now).await?;
         assignments.extend(more);
         if let Some(note) = note {
@@ -232,14 +232,5 @@ impl RedisStore {
             .await
             .map_err(from_redis)?;
         Ok(presence.as_deref() == Some("online") && load.unwrap_or(0) < cap.unwrap_or(0))
-    }
-}
-
-/// Test hook: with `SWITCHBOARD_CRASH_AT=<name>` the process aborts here, as a `kill -9`
-/// would, so a test can prove the saga is finished by someone else.
-fn crash_point(name: &str) {
-    if std::env::var("SWITCHBOARD_CRASH_AT").is_ok_and(|at| at == name) {
-        eprintln!("SWITCHBOARD_CRASH_AT={name}: aborting");
-        std::process::abort();
     }
 }

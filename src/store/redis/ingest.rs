@@ -13,7 +13,7 @@ use super::message_record;
 use super::{receipts, RedisStore};
 use crate::domain::{
     merge_target, CustomerId, Identity, InboundMessage, Language, Message, Receipt, Requirements,
-    RoutingGroup, DEFAULT_QUEUE,
+    RoutingGroup,
 };
 use crate::routing::priority;
 use crate::store::records::inbound_record;
@@ -308,7 +308,6 @@ impl RedisStore {
             .arg(record)
             .arg(msg.medium().channel().as_str())
             .arg(msg.display_name().unwrap_or(""))
-            .arg(DEFAULT_QUEUE)
             .arg(if from_cache { "1" } else { "0" })
             .arg(msg.group().map_or("", RoutingGroup::as_str))
             .arg(

@@ -8,7 +8,7 @@
 //! | `P:c:{cid}:convs` | list | the customer's conversation ids, oldest first |
 //! | `P:c:{cid}:dx` | hash | idempotency key's digest → `<expiry ms>|<first receipt>` (`receipts.rs`) |
 //! | `P:c:{cid}:merged` | set | customers already absorbed (makes merges idempotent) |
-//! | `P:v:{cid}:N` | hash | conversation N: `state`, `created_at`, `resolved_at`, `queue`, `repeat_contacts`, `group`, `agent` (mirrors of routing), `ch:<channel>` per channel the customer wrote on |
+//! | `P:v:{cid}:N` | hash | conversation N (its stub once archived, marked `archived` = when): `state`, `created_at`, `resolved_at`, `queue` (0.1.0 wrote `default`; read by nobody), `repeat_contacts`, `group`, `agent` (mirrors of routing), `ch:<channel>` per channel the customer wrote on |
 //! | `P:v:{cid}:N:m` / `:abs` | list / list | its messages (`message_record.rs`) / merged conversation ids |
 //! | `P:v:{cid}:N:ch` | set | channels, as earlier versions kept them (read, no longer written) |
 //! | `P:v:{cid}:N:nids` | set | ids of the transfer notes written into the timeline (a note arrives once however often it is retried) |
@@ -20,6 +20,9 @@
 //! | `P:rt:{rt}…`, `P:rt:{rt:<group>}…` | (see `lua/routing/prelude.lua`) | a routing group's agents, load, queues, waits, timers, events, hand-offs |
 //! | `P:ag:{agent}` | string | the routing group an agent works in (absent: `default`) |
 //! | `P:groups` | set | the routing groups besides `default` |
+//! | `P:arch:{arch:K}` | zset | shard K (`retention::due_shard`) of the archive's due list: customer → earliest resolution (ms) of a conversation not archived yet, or where a sweeper's claim put them |
+//! | `P:fmt:{fmt}` | hash | the storage format gate: `write` (the format every replica writes; absent: 1), `finalized_at` (`store::format`) |
+//! | `P:fmt:{fmt}:replicas` | hash | replica → `<reads>|<alive until ms>|<version>`, renewed by each live replica |
 //!
 //! Everything about one customer shares the hash tag `{cid}`, so each Lua script touches
 //! one slot and runs unchanged on a Redis Cluster. Identity keys are tagged by the
@@ -151,6 +154,16 @@ impl Keys {
         }
     }
 
+    /// One shard of the archive's due list (`store::retention`).
+    pub fn archive_due(&self, shard: u32) -> String {
+        format!("{}:arch:{{arch:{shard}}}", self.prefix)
+    }
+
+    /// A routing group's timers: sticky waits by when they expire.
+    pub fn routing_timers(&self, group: &RoutingGroup) -> String {
+        format!("{}:timers", self.routing(group))
+    }
+
     pub fn agents(&self, group: &RoutingGroup) -> String {
         format!("{}:agents", self.routing(group))
     }
@@ -206,6 +219,16 @@ impl Keys {
 
     pub fn agent_group(&self, id: &AgentId) -> String {
         format!("{}:ag:{{{id}}}", self.prefix)
+    }
+
+    /// The storage format gate: the deployment's write format.
+    pub fn format(&self) -> String {
+        format!("{}:fmt:{{fmt}}", self.prefix)
+    }
+
+    /// Replicas' announcements of the newest format they read (same slot as `format`).
+    pub fn format_replicas(&self) -> String {
+        format!("{}:replicas", self.format())
     }
 
     /// Every group that ever had an agent or a conversation (the default one implied):

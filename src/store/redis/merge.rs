@@ -9,7 +9,7 @@ use serde::{Deserialize, Deserializer};
 use super::codec::{corrupt, from_redis, parse_customer};
 use super::ingest::{script_answer, ScriptAnswer};
 use super::RedisStore;
-use crate::domain::{AgentId, CustomerId, Identity, RoutingGroup, DEFAULT_QUEUE};
+use crate::domain::{AgentId, CustomerId, Identity, RoutingGroup};
 use crate::store::{StoreError, MAX_HOPS};
 
 /// What merge_out hands to merge_in: everything of S that T absorbs.
@@ -121,7 +121,6 @@ impl RedisStore {
                 .arg(now.timestamp_millis())
                 .arg(target.as_str())
                 .arg(snapshot)
-                .arg(DEFAULT_QUEUE)
                 .arg(self.policy.dedup_ttl.num_milliseconds())
                 .arg(gone)
                 .arg(born)

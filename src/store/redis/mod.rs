@@ -29,11 +29,13 @@ mod queues;
 mod receipts;
 mod release;
 mod requirements;
+mod retention;
 mod routing;
 mod schedules;
 mod scripts;
 mod sharded_cache;
 mod transfer_notes;
+mod upgrade;
 
 use std::sync::atomic::AtomicU64;
 use std::sync::OnceLock;
@@ -48,6 +50,8 @@ use self::codec::unavailable;
 pub(super) use self::codec::{corrupt, from_redis};
 use self::identity_cache::IdentityCache;
 use self::scripts::Scripts;
+use crate::store::archive::Archive;
+use crate::store::format::FormatGate;
 use crate::store::{StoreError, StorePolicy};
 
 /// Identities remembered per process (see `identity_cache`).
@@ -56,6 +60,9 @@ const IDENTITY_CACHE_ENTRIES: usize = 100_000;
 /// See the module docs and [`Keys`] for the layout.
 pub struct RedisStore {
     conn: Conn,
+    /// One link of its own for the archive sweep's bulk reads and writes, so that their
+    /// large replies never queue ahead of a request's on the link it shares.
+    bulk: Conn,
     keys: Keys,
     policy: StorePolicy,
     scripts: Scripts,
@@ -69,6 +76,12 @@ pub struct RedisStore {
     /// long to wait for them (see `ingest.rs`).
     replicas_to_ack: u32,
     ack_timeout: StdDuration,
+    /// The write format this process follows (`store::format`).
+    format_gate: FormatGate,
+    /// How long finalize probes for replicas of releases before announcements.
+    old_release_probe: StdDuration,
+    /// Where archived conversations are read from (`store::archive`).
+    archive: Option<Archive>,
 }
 
 impl RedisStore {
@@ -85,10 +98,12 @@ impl RedisStore {
         timeouts: &RedisOptions,
     ) -> Result<Self, StoreError> {
         let conn = Conn::open(url, timeouts, timeouts.replicas_to_ack == 0).map_err(unavailable)?;
+        let bulk = Conn::open(url, timeouts, false).map_err(unavailable)?;
         // Half the response timeout: WAIT must answer before the client gives up on it.
         let (replicas_to_ack, ack_timeout) = (timeouts.replicas_to_ack, timeouts.response / 2);
         Ok(Self {
             conn,
+            bulk,
             keys: Keys::new(prefix),
             policy,
             scripts: Scripts::load(),
@@ -98,6 +113,15 @@ impl RedisStore {
             placement_mismatches: AtomicU64::new(0),
             replicas_to_ack,
             ack_timeout,
+            format_gate: FormatGate::default(),
+            old_release_probe: timeouts.old_release_probe,
+            archive: None,
         })
+    }
+
+    /// Reads archived conversations through `archive`.
+    pub fn with_archive(mut self, archive: Option<Archive>) -> Self {
+        self.archive = archive;
+        self
     }
 }

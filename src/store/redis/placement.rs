@@ -15,7 +15,7 @@ use super::placement_check::Seen;
 use super::transfer_notes::PendingNote;
 use super::{corrupt, from_redis, RedisStore};
 use crate::domain::{
-    AgentId, Channel, ConversationId, Decision, Message, Requirements, Route, RouteReason,
+    AgentId, Channel, ConversationId, Decision, Message, Queue, Requirements, Route, RouteReason,
     RoutingGroup,
 };
 use crate::routing::{Fit, Needs, RouteState};
@@ -386,8 +386,9 @@ pub(super) fn route_of(
     state: &str,
     agent: &str,
     reason: &str,
-    channel: &str,
+    queue: &str,
 ) -> Result<Route, StoreError> {
+    let queue = || queue.parse::<Queue>().map_err(corrupt);
     let reason: RouteReason = reason.parse().map_err(corrupt)?;
     let known = RouteState::parse(state)
         .ok_or_else(|| StoreError::Corrupt(format!("route state {state}")))?;
@@ -401,13 +402,13 @@ pub(super) fn route_of(
         RouteState::Waiting => Route {
             decision: Decision::Queued,
             agent_id: None,
-            queue: Some(channel.to_owned()),
+            queue: Some(queue()?),
             reason: RouteReason::WaitingForPersonalAgent,
         },
         RouteState::Queued => Route {
             decision: Decision::Queued,
             agent_id: None,
-            queue: Some(channel.to_owned()),
+            queue: Some(queue()?),
             reason: RouteReason::NoAgentAvailable,
         },
     })

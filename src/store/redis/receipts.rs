@@ -13,10 +13,14 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use sha2::{Digest, Sha256};
 
-use crate::domain::{ConversationId, CustomerId, Decision, Receipt, Route, RouteReason};
+use crate::domain::{ConversationId, CustomerId, Decision, Queue, Receipt, Route, RouteReason};
 use crate::store::StoreError;
 
 use super::codec::{compact_id, corrupt, expand_id};
+
+/// The queue versions up to 0.1.0 named in the record they wrote before routing decided
+/// (a queue that never existed); it reads as none.
+const PLACEHOLDER_QUEUE: &str = "default";
 
 /// The record's field: 96 bits of SHA-256 of the idempotency key, as 16 characters. Two
 /// keys of one customer share a field with a chance of about n²/2⁹⁷ for n records.
@@ -68,7 +72,7 @@ pub(super) fn encode(receipt: &Receipt) -> String {
         receipt.conversation_id.seq(),
         u8::from(receipt.repeat_contact),
         r.agent_id.as_ref().map_or("", |a| a.as_str()),
-        r.queue.as_deref().unwrap_or(""),
+        r.queue.map_or("", Queue::as_str),
         reason_code(r.reason),
     )
 }
@@ -80,7 +84,11 @@ pub(super) fn decode(
     owner: &CustomerId,
 ) -> Result<Receipt, StoreError> {
     if raw.starts_with('{') {
-        let receipt: Receipt = serde_json::from_str(raw).map_err(corrupt)?;
+        let mut json: serde_json::Value = serde_json::from_str(raw).map_err(corrupt)?;
+        if json["route"]["queue"] == PLACEHOLDER_QUEUE {
+            json["route"]["queue"] = serde_json::Value::Null;
+        }
+        let receipt: Receipt = serde_json::from_value(json).map_err(corrupt)?;
         return Ok(Receipt {
             duplicate,
             ..receipt
@@ -124,7 +132,11 @@ pub(super) fn decode(
                 .map(|a| a.parse())
                 .transpose()
                 .map_err(corrupt)?,
-            queue: some(queue),
+            queue: some(queue)
+                .filter(|q| q != PLACEHOLDER_QUEUE)
+                .map(|q| q.parse())
+                .transpose()
+                .map_err(corrupt)?,
             reason,
         },
         repeat_contact: repeat == "1",
@@ -134,7 +146,7 @@ pub(super) fn decode(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::MessageId;
+    use crate::domain::{Channel, MessageId};
 
     fn receipt(route: Route) -> Receipt {
         let customer = CustomerId::generate();
@@ -156,7 +168,7 @@ mod tests {
             queue: None,
             reason: RouteReason::AlreadyAssigned,
         });
-        let queued = receipt(Route::queued("chat"));
+        let queued = receipt(Route::queued(Queue::Channel(Channel::Chat)));
         for r in [assigned, queued] {
             let owner = r.customer_id.clone();
             assert_eq!(decode(&encode(&r), false, &owner).expect("decodes"), r);
@@ -181,7 +193,7 @@ mod tests {
 
     #[test]
     fn records_of_earlier_versions_are_still_read() {
-        let r = receipt(Route::queued("email"));
+        let r = receipt(Route::queued(Queue::Channel(Channel::Email)));
         let owner = CustomerId::generate();
         let json = serde_json::to_string(&r).expect("json");
         assert_eq!(decode(&json, false, &owner).expect("decodes"), r);
@@ -192,6 +204,17 @@ mod tests {
         );
         assert_eq!(decode(&flat, false, &owner).expect("decodes"), r);
         assert!(decode("garbage", false, &owner).is_err());
+    }
+
+    #[test]
+    fn the_placeholder_queue_of_0_1_0_reads_as_none_and_no_other_unknown_queue_does() {
+        let owner = CustomerId::generate();
+        let id = compact_id(&MessageId::generate());
+        let code = reason_code(RouteReason::NoAgentAvailable);
+        let record = |queue: &str| format!("{id}|3|0q||{queue}|{code}");
+        let placeholder = decode(&record("default"), false, &owner).expect("reads");
+        assert_eq!(placeholder.route.queue, None);
+        assert!(decode(&record("nowhere"), false, &owner).is_err());
     }
 
     #[test]

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 
 use super::RedisStore;
 use crate::domain::{ConversationId, Message, Requirements};
+use crate::store::format::AFTER_CALL_WORK;
 use crate::store::{
     Assignment, Queue, QueuedConversation, RoutingSnapshot, RoutingStore, StoreError,
     TransferOutcome, TransferTarget,
@@ -57,6 +58,10 @@ impl RoutingStore for RedisStore {
         id: &ConversationId,
         now: DateTime<Utc>,
     ) -> Result<Vec<Assignment>, StoreError> {
+        // Until after-call work may be written, the holder keeps the call's unit too.
+        if !self.format_gate.allows(AFTER_CALL_WORK) {
+            return Ok(Vec::new());
+        }
         let group = self.conversation_group(id).await?;
         // The holder keeps the conversation (after-call work): its mirror stands.
         Ok(self

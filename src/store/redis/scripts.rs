@@ -61,6 +61,12 @@ scripts! {
         rate: "lua/rate.lua",
         deadlines_due: "lua/deadlines_due.lua",
         outbox_claim: "lua/outbox/claim.lua",
+        finalize_format: "lua/upgrade/finalize.lua",
+        archive_claim: "lua/archive/claim.lua",
+        archive_read: "lua/archive/read.lua",
+        archive_release: "lua/archive/release.lua",
+        archive_stub: "lua/archive/stub.lua",
+        archive_delete: "lua/archive/delete.lua",
     }
     routing {
         route: "lua/routing/route.lua",
@@ -158,6 +164,41 @@ mod tests {
             assert!(
                 prelude.contains(&format!("local function {step}(")),
                 "no `{step}` in the Lua prelude"
+            );
+        }
+    }
+
+    /// Lines of `source` that read an argument after the script's first statement that
+    /// is not a `local` declaration (passing them all on with `unpack(ARGV, n)` aside).
+    fn arguments_read_late(source: &str) -> Vec<String> {
+        let code = source
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with("--"));
+        let mut head = true;
+        let mut late = Vec::new();
+        for line in code {
+            head = head && line.starts_with("local ") && !line.starts_with("local function");
+            if !head && line.contains("ARGV[") {
+                late.push(line.to_owned());
+            }
+        }
+        late
+    }
+
+    /// Each script names its arguments once, at the top: the body reads names, not
+    /// positions, so a caller's argument list and the script are compared in one place.
+    #[test]
+    fn every_script_names_its_arguments_at_the_top() {
+        assert_eq!(
+            arguments_read_late("local a = ARGV[1]\nif a then return ARGV[2] end"),
+            ["if a then return ARGV[2] end"]
+        );
+        for (path, source) in SOURCES {
+            let late = arguments_read_late(source);
+            assert!(
+                late.is_empty(),
+                "{path} reads arguments in its body: {late:?}"
             );
         }
     }

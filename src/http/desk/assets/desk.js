@@ -8,6 +8,8 @@
   const TITLE = 'Switchboard desk';
   /** Timeline entries rendered at first and per "show earlier": long timelines stay fast. */
   const WINDOW = 50;
+  /** Entries per page the desk asks the server for (CONTRACT "Long timelines page"). */
+  const PAGE = 200;
   const PRESENCE_POLL_MS = 5000;
 
   const desk = {
@@ -100,6 +102,7 @@
   async function openConversation(id, keepWindow) {
     const conv = await api('GET', `/v1/conversations/${encodeURIComponent(id)}`);
     const fresh = !desk.open || desk.open.id !== conv.id;
+    if (!fresh) keepOlder(conv, desk.open);
     if (fresh) {
       desk.shown = WINDOW;
       $('reply-text').value = '';
@@ -179,13 +182,41 @@
     return node;
   }
 
+  /** The server answers the newest page of a timeline; entries older than it that the
+   *  agent already loaded with "show earlier" stay when the conversation is refreshed. */
+  function keepOlder(conv, before) {
+    const first = conv.messages[0];
+    const at = first ? before.messages.findIndex((m) => m.id === first.id) : -1;
+    if (conv.earlier && at > 0) {
+      conv.messages = before.messages.slice(0, at).concat(conv.messages);
+      conv.earlier = before.earlier;
+    }
+  }
+
+  /** Shows WINDOW more entries: from those loaded, or the page before them. */
+  async function showEarlier() {
+    const conv = desk.open;
+    if (desk.shown >= conv.messages.length && conv.earlier && conv.messages.length) {
+      const before = encodeURIComponent(conv.messages[0].id);
+      const older = await api('GET',
+        `/v1/conversations/${encodeURIComponent(conv.id)}?before=${before}&limit=${PAGE}`);
+      if (desk.open !== conv) return;
+      conv.messages = older.messages.concat(conv.messages);
+      conv.earlier = older.earlier;
+    }
+    desk.shown += WINDOW;
+    renderTimeline(conv);
+  }
+
   function renderTimeline(conv) {
     const all = conv.messages;
     const from = Math.max(0, all.length - desk.shown);
     $('timeline').replaceChildren(...all.slice(from).map(entry));
     const earlier = $('earlier');
-    earlier.hidden = from === 0;
-    earlier.textContent = `Show ${Math.min(WINDOW, from)} earlier (${from} not shown)`;
+    earlier.hidden = from === 0 && !conv.earlier;
+    earlier.textContent = from > 0
+      ? `Show ${Math.min(WINDOW, from)} earlier (${from} not shown)`
+      : 'Show earlier (older entries)';
     const wrap = $('timeline');
     wrap.lastElementChild && wrap.lastElementChild.scrollIntoView({ block: 'nearest' });
   }
@@ -338,10 +369,7 @@
     $('reply-form').addEventListener('submit', reply);
     $('transfer-form').addEventListener('submit', transfer);
     $('resolve-form').addEventListener('submit', resolve);
-    $('earlier').addEventListener('click', () => {
-      desk.shown += WINDOW;
-      renderTimeline(desk.open);
-    });
+    $('earlier').addEventListener('click', showEarlier);
     $('unmute').addEventListener('click', async () => {
       if (desk.audio) await desk.audio.resume();
       $('unmute').hidden = true;

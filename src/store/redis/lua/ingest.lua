@@ -1,17 +1,23 @@
 -- Appends one inbound message to its customer's one open conversation.
--- KEYS[1] customer hash C, KEYS[2] conversation base V (same hash tag: the customer id).
--- ARGV: 1 customer id, 2 idempotency record field (the key's digest), 3 now (ms),
---       4 reopen window (ms), 5 idempotency ttl (ms), 6 message id (compact),
---       7 message record, 8 channel, 9 display name or '', 10 queue, 11 '1' when only
---       the process's identity cache named this customer, 12 the routing group the
---       adapter named or '', 13 the customer's language the adapter named or '',
---       14 the plain idempotency key (records of earlier versions), 15.. identity keys.
 -- Race closed: the idempotency check, the open/reopen/start decision and the append are
 -- one step, so a retried webhook racing its original stores the message once, and two
 -- first messages of one customer cannot open two conversations.
-local c, v = KEYS[1], KEYS[2]
-local cid, idem = ARGV[1], ARGV[2]
-local now, reopen, ttl = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local c = KEYS[1]                  -- the customer hash
+local v = KEYS[2]                  -- the conversations' base (same hash tag)
+local cid = ARGV[1]                -- the customer id
+local idem = ARGV[2]               -- the idempotency record's field (the key's digest)
+local now = tonumber(ARGV[3])      -- ms
+local reopen = tonumber(ARGV[4])   -- the reopen window, ms
+local ttl = tonumber(ARGV[5])      -- the idempotency records' ttl, ms
+local message_id = ARGV[6]         -- compact
+local record = ARGV[7]             -- the message record (`message_record.rs`)
+local channel = ARGV[8]
+local display_name = ARGV[9]       -- or ''
+local from_cache = ARGV[10] == '1' -- only the process's identity cache named the customer
+local adapter_group = ARGV[11]     -- the routing group the adapter named, or ''
+local adapter_lang = ARGV[12]      -- the customer's language the adapter named, or ''
+local plain_idem = ARGV[13]        -- the plain idempotency key (records of earlier versions)
+local FIRST_IDENTITY = 14          -- ARGV[14..]: the message's identity keys
 
 -- The customer fields every message needs; those only routing or opening a
 -- conversation needs are read when it does (`routing_fields`).
@@ -19,7 +25,7 @@ local f = redis.call('HMGET', c, 'merged_into', 'created_at', 'display_name', 'o
 if f[1] then return {'moved', f[1]} end
 -- A customer named by a cache but unknown here was lost with Redis's data: the caller
 -- claims the identities again rather than recreating a customer no identity points to.
-if not f[2] and ARGV[11] == '1' then return {'unknown'} end
+if not f[2] and from_cache then return {'unknown'} end
 
 -- Idempotency records are `<expires ms>|<receipt record>` in one hash per customer
 -- (`receipts.rs` has the record's layout); the receipt of one still current, or nil.
@@ -34,7 +40,7 @@ end
 -- them (`dxl`): everyone else is spared a second scan of their records.
 local legacy_until = tonumber(f[7])
 if f[2] and (not legacy_until or legacy_until > now) then
-  local prior = current(redis.call('HGET', dx, ARGV[14]))
+  local prior = current(redis.call('HGET', dx, plain_idem))
   if prior then return {'dup', prior} end
 end
 
@@ -48,11 +54,11 @@ if f[2] and not legacy_until then set(sets, 'dxl', now + ttl) end
 local slack = math.floor(ttl / DEDUP_SLACK_PARTS)
 local extend = not f[6] or tonumber(f[6]) < now
 if extend then set(sets, 'dxt', now + slack) end
-if ARGV[9] ~= '' and not f[3] then set(sets, 'display_name', ARGV[9]) end
+if display_name ~= '' and not f[3] then set(sets, 'display_name', display_name) end
 -- The customer's language, remembered for conversations whose adapter does not know it.
 local lang = f[5] or ''
-if ARGV[13] ~= '' and ARGV[13] ~= lang then
-  lang = ARGV[13]
+if adapter_lang ~= '' and adapter_lang ~= lang then
+  lang = adapter_lang
   set(sets, 'lang', lang)
 end
 
@@ -71,18 +77,17 @@ end
 -- (`routing::routing_group`).
 local function opening_group()
   local r = routing_fields()
-  return (not r[2] and ARGV[12] ~= '' and ARGV[12]) or r[4] or DEFAULT_GROUP
+  return (not r[2] and adapter_group ~= '' and adapter_group) or r[4] or DEFAULT_GROUP
 end
 -- `ch:<channel>` marks the channels the customer wrote on (the conversation's
 -- `channels`); a customer writing again on the same channel writes no mark.
-local mark = 'ch:' .. ARGV[8]
--- {agent, mark, group, repeat_contacts, queue}; a conversation an agent holds (its
--- `agent` mirror) needs only the first three.
+local mark = 'ch:' .. channel
+-- {agent, mark, group, repeat_contacts}; a conversation an agent holds (its `agent`
+-- mirror) needs only the first three.
 local function read_held(conv)
   local held = redis.call('HMGET', conv, 'agent', mark, 'group')
   if held[1] then return held end
-  local rest = redis.call('HMGET', conv, 'repeat_contacts', 'queue')
-  held[4], held[5] = rest[1], rest[2]
+  held[4] = redis.call('HGET', conv, 'repeat_contacts')
   return held
 end
 
@@ -91,9 +96,9 @@ end
 local function receipt_of(seq, held, reopened)
   local repeat_flag = reopened and '1' or '0'
   if held[1] then
-    return table.concat({ARGV[6], seq, repeat_flag .. 'a', held[1], '', RC_ALREADY_ASSIGNED}, '|')
+    return table.concat({message_id, seq, repeat_flag .. 'a', held[1], '', RC_ALREADY_ASSIGNED}, '|')
   end
-  return table.concat({ARGV[6], seq, repeat_flag .. 'q', '', held[5] or '', RC_NO_AGENT_AVAILABLE}, '|')
+  return table.concat({message_id, seq, repeat_flag .. 'q', '', '', RC_NO_AGENT_AVAILABLE}, '|')
 end
 local expires = now + ttl
 
@@ -115,7 +120,9 @@ else
   local prior = f[2] and current(redis.call('HGET', dx, idem))
   if prior then return {'dup', prior} end
   local last = routing_fields()[1]
-  local resolved_at = last and tonumber(redis.call('HGET', v .. ':' .. last, 'resolved_at'))
+  -- An archived conversation never reopens (its timeline is final in the archive).
+  local ended = last and redis.call('HMGET', v .. ':' .. last, 'resolved_at', 'archived')
+  local resolved_at = ended and not ended[2] and tonumber(ended[1])
   local reopened = false
   if resolved_at and now - resolved_at <= reopen then
     seq = last
@@ -132,10 +139,10 @@ else
     if not f[2] then set(sets, 'seq', seq) end
     local group = opening_group()
     redis.call('HSET', v .. ':' .. seq, 'state', 'open', 'created_at', now,
-      'queue', ARGV[10], 'repeat_contacts', 0, 'group', group, mark, '1')
+      'repeat_contacts', 0, 'group', group, mark, '1')
     redis.call('RPUSH', c .. ':convs', cid .. '-' .. seq)
     set(sets, 'last', seq)
-    held = {false, '1', group, '0', ARGV[10]}
+    held = {false, '1', group, '0'}
   end
   set(sets, 'open', seq)
   receipt = receipt_of(seq, held, reopened)
@@ -143,12 +150,12 @@ else
 end
 if #sets > 0 then redis.call('HSET', c, unpack(sets)) end
 -- A customer found through the identity cache already holds these identities.
-if ARGV[11] ~= '1' then redis.call('SADD', c .. ':ids', unpack(ARGV, 15)) end
+if not from_cache then redis.call('SADD', c .. ':ids', unpack(ARGV, FIRST_IDENTITY)) end
 -- The records of a customer who went quiet expire with the hash.
 if extend then redis.call('PEXPIRE', dx, ttl + slack) end
 
 local conv = v .. ':' .. seq
-redis.call('RPUSH', conv .. ':m', ARGV[7])
+redis.call('RPUSH', conv .. ':m', record)
 local group = held[3] or opening_group()
 local conv_sets = {}
 if not held[2] then set(conv_sets, mark, '1') end

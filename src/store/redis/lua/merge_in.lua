@@ -1,20 +1,23 @@
 -- Second half of merging S into T: T absorbs S's identities, history, idempotency
 -- records and open conversation (whose timeline joins T's open one). Guarded by the
 -- set of absorbed customers, so a rerun changes nothing.
--- KEYS[1] customer hash of T, KEYS[2] conversation base of T.
--- ARGV: 1 S's id, 2 now (ms), 3 T's id, 4 S's snapshot (merge_out's answer), 5 queue,
---       6 idempotency ttl (ms), 7 and 8 T's personal agent and their life as read before,
---       when that agent has since been removed (or created again): '' otherwise.
-local c, v = KEYS[1], KEYS[2]
+local c = KEYS[1]                -- T's customer hash
+local v = KEYS[2]                -- T's conversation base
+local source = ARGV[1]           -- S's id
+local now = tonumber(ARGV[2])    -- ms
+local cid = ARGV[3]              -- T's id
+local s = cjson.decode(ARGV[4])  -- S's snapshot (merge_out's answer)
+local ttl = tonumber(ARGV[5])    -- the idempotency records' ttl, ms
+-- T's personal agent and their life as read before, when that agent has since been
+-- removed (or created again); '' otherwise.
+local gone_agent, gone_born = ARGV[6] or '', ARGV[7] or ''
 local moved = redis.call('HGET', c, 'merged_into')
 if moved then return {'moved', moved} end
-if redis.call('SADD', c .. ':merged', ARGV[1]) == 0 then return {'ok'} end
-local now, cid = tonumber(ARGV[2]), ARGV[3]
-local s = cjson.decode(ARGV[4])
+if redis.call('SADD', c .. ':merged', source) == 0 then return {'ok'} end
 -- T's personal agent is gone: T has none, and S's may take its place (unless T's changed
 -- since it was read).
-if (ARGV[7] or '') ~= '' and redis.call('HGET', c, 'personal_agent') == ARGV[7]
-    and (redis.call('HGET', c, 'pa_born') or '') == ARGV[8] then
+if gone_agent ~= '' and redis.call('HGET', c, 'personal_agent') == gone_agent
+    and (redis.call('HGET', c, 'pa_born') or '') == gone_born then
   redis.call('HDEL', c, 'personal_agent', 'pa_born')
 end
 
@@ -30,11 +33,10 @@ end
 -- A record naming its conversation by sequence number alone means one of S's. A record
 -- under a plain key (an earlier version's: keys hold ':', digests never do) makes T
 -- look such keys up for one ttl (`dxl`, see ingest.lua).
-local ttl = tonumber(ARGV[6])
 local legacy = false
 for i = 1, #s.dx, 2 do
   local expires, id, seq, rest = string.match(s.dx[i + 1], '^([^|]*)|([^|]*)|(%d+)|(.*)$')
-  local record = seq and table.concat({expires, id, ARGV[1] .. '-' .. seq, rest}, '|') or s.dx[i + 1]
+  local record = seq and table.concat({expires, id, source .. '-' .. seq, rest}, '|') or s.dx[i + 1]
   redis.call('HSETNX', c .. ':dx', s.dx[i], record)
   legacy = legacy or string.find(s.dx[i], ':', 1, true) ~= nil
 end
@@ -56,7 +58,7 @@ if s.personal_agent ~= cjson.null then
     redis.call('HSET', c, 'group', s.group ~= cjson.null and s.group or DEFAULT_GROUP,
       'pa_born', s.pa_born ~= cjson.null and s.pa_born or '')
   else
-    redis.call('HSET', c .. ':pfdrop', ARGV[1], s.personal_agent)
+    redis.call('HSET', c .. ':pfdrop', source, s.personal_agent)
   end
 end
 if s.display_name ~= cjson.null then redis.call('HSETNX', c, 'display_name', s.display_name) end
@@ -66,7 +68,7 @@ if s.open ~= cjson.null then
   if not seq then
     seq = tostring(redis.call('HINCRBY', c, 'seq', 1))
     redis.call('HSET', v .. ':' .. seq, 'state', 'open', 'created_at', now,
-      'queue', ARGV[5], 'repeat_contacts', 0)
+      'repeat_contacts', 0)
     redis.call('RPUSH', c .. ':convs', cid .. '-' .. seq)
     redis.call('HSET', c, 'last', seq, 'open', seq)
   end

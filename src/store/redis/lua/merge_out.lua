@@ -1,17 +1,19 @@
 -- First half of merging customer S into T: marks S merged (the first merge wins),
 -- closes S's open conversation and returns what T must absorb. Idempotent: a rerun
 -- returns the same snapshot, so an interrupted merge is finished by whoever meets S next.
--- KEYS[1] customer hash of S, KEYS[2] conversation base of S.
--- ARGV: 1 target id, 2 now (ms), 3 S's id.
-local c, v = KEYS[1], KEYS[2]
+local c = KEYS[1]        -- S's customer hash
+local v = KEYS[2]        -- S's conversation base
+local target = ARGV[1]   -- T's id
+local now = ARGV[2]      -- ms
+local cid = ARGV[3]      -- S's id
 local into = redis.call('HGET', c, 'merged_into')
 if not into then
-  into = ARGV[1]
+  into = target
   redis.call('HSET', c, 'merged_into', into)
   local open = redis.call('HGET', c, 'open')
   if open then
-    redis.call('HSET', v .. ':' .. open, 'state', 'resolved', 'resolved_at', ARGV[2])
-    redis.call('HSET', c, 'merged_open', ARGV[3] .. '-' .. open,
+    redis.call('HSET', v .. ':' .. open, 'state', 'resolved', 'resolved_at', now)
+    redis.call('HSET', c, 'merged_open', cid .. '-' .. open,
       'merged_open_group', redis.call('HGET', v .. ':' .. open, 'group') or DEFAULT_GROUP)
     redis.call('HDEL', c, 'open')
   end

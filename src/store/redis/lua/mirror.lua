@@ -5,14 +5,16 @@
 -- repeat contacts), so a decision that arrives after a resolve, or after the
 -- conversation reopened into a later episode, never names a holder that no longer holds
 -- it (which would answer every later message `already_assigned`, routed nowhere).
--- KEYS[1] the conversation hash. ARGV: 1 the agent ('' clears), 2 the episode ('': any).
 -- Answers 1 if written.
-local s = redis.call('HMGET', KEYS[1], 'state', 'repeat_contacts')
+local conv = KEYS[1]     -- the conversation hash
+local agent = ARGV[1]    -- '' clears
+local episode = ARGV[2]  -- '': any
+local s = redis.call('HMGET', conv, 'state', 'repeat_contacts')
 if s[1] ~= 'open' then return 0 end
-if ARGV[2] ~= '' and (s[2] or '0') ~= ARGV[2] then return 0 end
-if ARGV[1] == '' then
-  redis.call('HDEL', KEYS[1], 'agent')
+if episode ~= '' and (s[2] or '0') ~= episode then return 0 end
+if agent == '' then
+  redis.call('HDEL', conv, 'agent')
 else
-  redis.call('HSET', KEYS[1], 'agent', ARGV[1])
+  redis.call('HSET', conv, 'agent', agent)
 end
 return 1

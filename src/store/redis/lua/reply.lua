@@ -1,15 +1,18 @@
 -- Appends an agent's reply (or note) to a conversation and marks its first response.
--- KEYS[1] customer hash, KEYS[2] conversation base. ARGV: 1 sequence number,
--- 2 message record, 3 now (ms), 4 '1' when it is a customer-facing message, 5 the
--- entry's id when it may arrive twice (a transfer's note), '' otherwise.
--- Answers 'not_found', 'first' or 'stored' (also for an entry written before).
-local conv = KEYS[2] .. ':' .. ARGV[1]
+-- Answers 'not_found', 'archived' (its timeline is in the archive tier, final), 'first'
+-- or 'stored' (also for an entry written before).
+local conv = KEYS[2] .. ':' .. ARGV[1]   -- the conversation base, then its sequence number
+local record = ARGV[2]                   -- the message record
+local now = ARGV[3]                      -- ms
+local facing = ARGV[4] == '1'            -- a customer-facing message
+local entry_id = ARGV[5] or ''           -- when it may arrive twice (a transfer's note)
 if redis.call('EXISTS', conv) == 0 then return 'not_found' end
-if (ARGV[5] or '') ~= '' and redis.call('SADD', conv .. ':nids', ARGV[5]) == 0 then
+if redis.call('HEXISTS', conv, 'archived') == 1 then return 'archived' end
+if entry_id ~= '' and redis.call('SADD', conv .. ':nids', entry_id) == 0 then
   return 'stored'
 end
-redis.call('RPUSH', conv .. ':m', ARGV[2])
-if ARGV[4] == '1' and redis.call('HSETNX', conv, 'first_response_at', ARGV[3]) == 1 then
+redis.call('RPUSH', conv .. ':m', record)
+if facing and redis.call('HSETNX', conv, 'first_response_at', now) == 1 then
   return 'first'
 end
 return 'stored'

@@ -2,12 +2,16 @@
 -- conversation leaves this group, its holder's freed unit going at once to whoever
 -- waits, and a hand-off record under :out says where it is going, so whoever finds the
 -- hand-off half done finishes it. Rerunning it answers the same record.
--- ARGV: 1 conversation, 2 target group, 3 target agent, 4 now (ms), 5 transfer limit,
---       6 and 7 the transfer's note (id and payload, '' for none), kept under :notes
---       as `transfer.lua` does.
 -- Answers {'not_routed'}, {'limit'} (past it: an ordinary transfer, to the supervisor),
 -- or {record, assignments...}; a record is `group|agent|channel|priority|since|transfers|started`.
 local conv = ARGV[1]
+local target_group = ARGV[2]
+local target = ARGV[3]                 -- the target agent
+local now = ARGV[4]                    -- ms
+local limit = tonumber(ARGV[5])        -- the transfer limit
+-- The transfer's note (id and payload, '' for none), kept under :notes as
+-- `transfer.lua` does.
+local note_id, note = ARGV[6] or '', ARGV[7]
 local out_key = R .. ':out'
 local r = redis.call('HMGET', rkey(conv), 'state', 'agent', 'channel', 'transfers', 'priority', 'since', 'queue', 'wrap')
 if not r[1] then
@@ -17,10 +21,10 @@ if not r[1] then
 end
 local ch = r[3]
 local transfers = num(r[4]) + 1
-if transfers > tonumber(ARGV[5]) then return {'limit'} end
-local record = table.concat({ARGV[2], ARGV[3], ch, num(r[5]), num(r[6]), transfers, ARGV[4]}, '|')
+if transfers > limit then return {'limit'} end
+local record = table.concat({target_group, target, ch, num(r[5]), num(r[6]), transfers, now}, '|')
 redis.call('HSET', out_key, conv, record)
-if (ARGV[6] or '') ~= '' then redis.call('HSET', R .. ':notes', ARGV[6], ARGV[7]) end
+if note_id ~= '' then redis.call('HSET', R .. ':notes', note_id, note) end
 waiting_in(conv, nil)
 redis.call('DEL', rkey(conv))
 redis.call('ZREM', R .. ':relax', conv)

@@ -2,14 +2,14 @@
 -- waiting for them fall back now rather than at the end of their sticky wait.
 -- The conversations an agent holds go back to routing after a grace period offline
 -- (see timers.lua); coming back before it ends keeps them.
--- ARGV: 1 agent, 2 presence, 3 now (ms), 4 grace (ms). Answers false for an unknown
--- agent, else the assignments.
+-- Answers false for an unknown agent, else the assignments.
 local a, presence = ARGV[1], ARGV[2]
+local now, grace = tonumber(ARGV[3]), tonumber(ARGV[4])   -- ms
 if redis.call('SISMEMBER', R .. ':agents', a) == 0 then return false end
 set_presence(a, presence)
 reindex_all(a)
 if presence == 'offline' then
-  redis.call('ZADD', R .. ':graces', 'NX', tonumber(ARGV[3]) + tonumber(ARGV[4]), a)
+  redis.call('ZADD', R .. ':graces', 'NX', now + grace, a)
 else
   redis.call('ZREM', R .. ':graces', a)
 end

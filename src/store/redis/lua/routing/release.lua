@@ -2,19 +2,20 @@
 -- the freed unit goes at once to whoever waits for that agent, then to the queue.
 -- A conversation not routed here leaves a tombstone in :gone, so a cross-group hand-off
 -- still under way does not route it here afterwards (see take_over.lua).
--- A call's end (ARGV[3] = 'phone') frees only the call's phone unit: a conversation held
+-- A call's end (`only` = 'phone') frees only the call's phone unit: a conversation held
 -- on one stays with its holder as after-call work (`wrap`, counted in their
 -- `after_call`, no unit) and the unit serves whoever waits; a conversation routed on
 -- another channel, queued or waiting (a callback), or in a queue of its own (the
 -- supervisor's) keeps its place, and the answer is {{'kept'}}.
--- A resolve names the episode it ended (ARGV[4], see route.lua): a route serving a later
+-- A resolve names the episode it ended (`episode`, see route.lua): a route serving a later
 -- episode (the conversation reopened meanwhile and routing took the route over) is
 -- kept ({{'kept'}}); otherwise the route goes and `:end:<conv>` remembers the episode
 -- for ENDED_KEPT_MS.
--- ARGV: 1 conversation, 2 now (ms), 3 only this channel (optional, '' for any),
--- 4 the episode ended (optional). Answers the assignments this made.
+-- Answers the assignments this made.
 local conv = ARGV[1]
-local only, episode = ARGV[3] or '', ARGV[4] and tonumber(ARGV[4])
+local now = ARGV[2]                              -- ms
+local only = ARGV[3] or ''                       -- only this channel ('' for any)
+local episode = ARGV[4] and tonumber(ARGV[4])    -- the episode ended (optional)
 local r = redis.call('HMGET', rkey(conv), 'state', 'agent', 'channel', 'queue', 'ep', 'wrap')
 local out = {}
 if only ~= '' then
@@ -39,7 +40,7 @@ local function ended()
   end
 end
 if not r[1] then
-  redis.call('ZADD', R .. ':gone', ARGV[2], conv)
+  redis.call('ZADD', R .. ':gone', now, conv)
   ended()
   return out
 end

@@ -1,29 +1,35 @@
 -- Expired sticky waits fall back (least loaded online agent) or join the queue, oldest
 -- deadline first. Removing each from :timers inside this script is the claim: replicas
 -- polling at once never handle one expiry twice.
--- ARGV: 1 now (ms), 2 most to handle. Answers the assignments.
-local due = redis.call('ZRANGEBYSCORE', R .. ':timers', '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+-- Answers the assignments.
+local now = tonumber(ARGV[1])    -- ms
+local limit = tonumber(ARGV[2])  -- most to handle, of each kind
+local due = redis.call('ZRANGEBYSCORE', R .. ':timers', '-inf', now, 'LIMIT', 0, limit)
 local out = {}
+-- Finalize's probe for replicas of releases before announcements stays for them to take.
+local function probe(conv) return string.sub(conv, 1, #PROBE_PREFIX) == PROBE_PREFIX end
 for _, conv in ipairs(due) do
-  redis.call('ZREM', R .. ':timers', conv)
-  local r = redis.call('HMGET', rkey(conv), 'agent', 'channel')
-  if r[1] and r[2] then
-    redis.call('ZREM', R .. ':w:' .. r[1] .. ':' .. r[2], conv)
-    fall_back(conv, r[2], out)
+  if not probe(conv) then
+    redis.call('ZREM', R .. ':timers', conv)
+    local r = redis.call('HMGET', rkey(conv), 'agent', 'channel')
+    if r[1] and r[2] then
+      redis.call('ZREM', R .. ':w:' .. r[1] .. ':' .. r[2], conv)
+      fall_back(conv, r[2], out)
+    end
   end
 end
 -- Agents offline past their grace period hand their conversations back.
-for _, a in ipairs(redis.call('ZRANGEBYSCORE', R .. ':graces', '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))) do
+for _, a in ipairs(redis.call('ZRANGEBYSCORE', R .. ':graces', '-inf', now, 'LIMIT', 0, limit)) do
   redis.call('ZREM', R .. ':graces', a)
   if redis.call('HGET', akey(a), 'presence') == 'offline' then hand_back(a, out) end
 end
 -- Requirements relax (`Routing::relax_due`): skills to any level, then nothing; a queued
 -- conversation that someone now fits goes to them.
-for _, conv in ipairs(redis.call('ZRANGEBYSCORE', R .. ':relax', '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))) do
+for _, conv in ipairs(redis.call('ZRANGEBYSCORE', R .. ':relax', '-inf', now, 'LIMIT', 0, limit)) do
   redis.call('ZREM', R .. ':relax', conv)
   local r = redis.call('HMGET', rkey(conv), 'state', 'step', 't2', 'n1', 'channel', 'queue')
   if r[1] then
-    local now, step = tonumber(ARGV[1]), 2
+    local step = 2
     if not (r[3] and tonumber(r[3]) <= now) then step = math.max(num(r[2]), 1) end
     local needs = step == 1 and (r[4] or '') or ''
     redis.call('HSET', rkey(conv), 'step', step, 'needs', needs)
@@ -32,5 +38,5 @@ for _, conv in ipairs(redis.call('ZRANGEBYSCORE', R .. ':relax', '-inf', ARGV[1]
   end
 end
 -- Tombstones outlive any hand-off by far after a day.
-redis.call('ZREMRANGEBYSCORE', R .. ':gone', '-inf', tonumber(ARGV[1]) - 86400000)
+redis.call('ZREMRANGEBYSCORE', R .. ':gone', '-inf', now - 86400000)
 return out

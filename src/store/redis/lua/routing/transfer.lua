@@ -1,18 +1,21 @@
 -- Moves a routed conversation to another agent or a queue, freeing its holder's unit
 -- (which goes at once to whoever waits). Past the transfer limit it goes to the
 -- supervisor queue instead, so nobody is passed around for ever.
--- ARGV: 1 conversation, 2 target agent or '', 3 target queue or '', 4 transfer limit,
---       5 and 6 the transfer's note: its id and `transfer_notes.rs`'s payload ('' for
---       none), kept under :notes in this same step, so the note exists exactly when the
---       transfer does (whoever finds it there writes it into the timeline).
 -- Answers {'not_routed'}, {'unavailable'} or {state, agent, queue, transfers, episode,
 -- assignments...}.
 local conv = ARGV[1]
+local target = ARGV[2]                  -- the target agent or ''
+local target_queue = ARGV[3]            -- the target queue or ''
+local limit = tonumber(ARGV[4])         -- the transfer limit
+-- The transfer's note: its id and `transfer_notes.rs`'s payload ('' for none), kept
+-- under :notes in this same step, so the note exists exactly when the transfer does
+-- (whoever finds it there writes it into the timeline).
+local note_id, note = ARGV[5] or '', ARGV[6]
 local r = redis.call('HMGET', rkey(conv), 'state', 'agent', 'channel', 'transfers', 'priority', 'since', 'queue', 'ep', 'wrap')
 if not r[1] then return {'not_routed'} end
-local ch, target = r[3], ARGV[2]
+local ch = r[3]
 local transfers = num(r[4]) + 1
-local supervisor = transfers > tonumber(ARGV[4])
+local supervisor = transfers > limit
 if not supervisor and target ~= '' then
   local t = redis.call('HMGET', akey(target), 'presence', 'cap:' .. ch, 'load:' .. ch)
   if redis.call('SISMEMBER', R .. ':agents', target) == 0 or t[1] ~= 'online' or num(t[3]) >= num(t[2]) then
@@ -22,12 +25,12 @@ end
 
 local old = take_out(conv, r[1], r[2], ch, r[7], r[9])
 redis.call('HSET', rkey(conv), 'transfers', transfers)
-if (ARGV[5] or '') ~= '' then redis.call('HSET', R .. ':notes', ARGV[5], ARGV[6]) end
+if note_id ~= '' then redis.call('HSET', R .. ':notes', note_id, note) end
 
 -- Order matters: the target agent takes its unit before the old holder's freed unit
 -- serves whoever waits for them; a conversation sent to its channel's queue is placed
 -- last, with everyone's room known.
-local to_supervisor = supervisor or ARGV[3] == SUPERVISOR
+local to_supervisor = supervisor or target_queue == SUPERVISOR
 local out = {}
 local state, agent, queue = S_QUEUED, '', ch
 if target ~= '' and not to_supervisor then

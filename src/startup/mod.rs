@@ -2,6 +2,8 @@
 //! are bound in `build` (port 0 works: tests read `port()`), served by
 //! `run_until_stopped`, which drains on the shutdown future and returns.
 
+mod state;
+
 use std::future::Future;
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -16,17 +18,18 @@ use tracing_actix_web::{RequestId, TracingLogger};
 use crate::adapters::meta::MetaConfig;
 use crate::adapters::telegram::TelegramConfig;
 use crate::adapters::twilio::TwilioConfig;
-use crate::app::metrics::Metrics;
-use crate::app::outbound::OutboundConfig;
-use crate::app::{App, Instrumented};
+use crate::app::App;
 use crate::configuration::Settings;
-use crate::domain::IdentityNormaliser;
 use crate::http::auth::{TokenLifetime, Tokens};
 use crate::http::{self, events::SseTiming, ops::Draining, HttpLimits};
-use crate::store::{MemoryStore, RedisStore, Store};
+use crate::store::format;
+use crate::store::Store;
 use crate::telemetry::RequestSpan;
 use crate::workers;
 use crate::workers::event_hub::EventHub;
+
+use self::state::{announce_at_start, migrate_archive_at_start};
+pub use self::state::{app_state, open_store};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -42,6 +45,13 @@ pub enum StartupError {
     Store(#[from] crate::store::StoreError),
     #[error("metrics: {0}")]
     Metrics(#[from] prometheus::Error),
+    /// The deployment writes a storage format this release cannot read (roll forward).
+    #[error("the deployment writes storage format {write}; release {version} reads up to {reads}: roll forward to a newer release")]
+    Format {
+        write: u32,
+        reads: u32,
+        version: &'static str,
+    },
 }
 
 /// How long a client may take to send its request head.
@@ -65,6 +75,12 @@ pub struct Application {
 impl Application {
     pub async fn build(settings: &Settings) -> Result<Self, StartupError> {
         let store = open_store(settings)?;
+        if settings.redis_url.is_none() {
+            // Nobody else ever reads the embedded store: it writes the newest format.
+            store
+                .finalize_format(format::NEWEST, chrono::Utc::now())
+                .await?;
+        }
         Self::build_with_store(settings, store).await
     }
 
@@ -74,6 +90,8 @@ impl Application {
         store: Arc<dyn Store>,
     ) -> Result<Self, StartupError> {
         let state = app_state(settings, store)?;
+        announce_at_start(&state).await?;
+        migrate_archive_at_start(&state).await;
         let webhooks = Webhooks::from(settings);
         let limits = web::Data::new(HttpLimits {
             max_body_bytes: settings.ingest.max_body_bytes,
@@ -294,112 +312,6 @@ fn bind(addr: &str) -> Result<(TcpListener, u16), StartupError> {
         })?
         .port();
     Ok((listener, port))
-}
-
-/// The use cases' state over `store` (metered): what the HTTP layer and the workers
-/// share. Tests drive use cases on it directly, with their own clock.
-pub fn app_state(settings: &Settings, store: Arc<dyn Store>) -> Result<Arc<App>, StartupError> {
-    let normaliser = IdentityNormaliser::new(&settings.ingest.default_region)
-        .map_err(|e| StartupError::Setting(e.to_string()))?;
-    let metrics = Metrics::with_sla_targets(settings.metrics.sla_targets())?;
-    let store: Arc<dyn Store> = Arc::new(Instrumented::new(store, metrics.clone()));
-    Ok(Arc::new(App {
-        store,
-        normaliser,
-        limits: settings.limits(),
-        metrics,
-        ivr: crate::app::calls::IvrPolicy {
-            known_if: settings.ivr.known_if.clone(),
-            recent_contact: chrono::Duration::hours(
-                i64::try_from(settings.ivr.recent_contact_hours).unwrap_or(24),
-            ),
-        },
-        outbound: outbound_config(settings)?,
-        call_bridge: twilio_calls(settings)?,
-        deadlines: settings.deadline_policy().map_err(StartupError::Setting)?,
-        follow_up_after: settings.follow_up_after(),
-    }))
-}
-
-/// Outbound delivery is on when a secret and at least one URL are set.
-fn outbound_config(settings: &Settings) -> Result<Option<OutboundConfig>, StartupError> {
-    let Some(secret) = settings.outbound_secret.clone() else {
-        return Ok(None);
-    };
-    let mut channel_urls = std::collections::HashMap::new();
-    for (name, url) in &settings.outbound.urls {
-        let channel = crate::domain::Channel::ALL
-            .into_iter()
-            .find(|c| c.as_str() == name)
-            .ok_or_else(|| {
-                StartupError::Setting(format!("outbound.urls: unknown channel `{name}`"))
-            })?;
-        channel_urls.insert(channel, url.clone());
-    }
-    if settings.outbound_url.is_none() && channel_urls.is_empty() {
-        return Ok(None);
-    }
-    let setting = |e: String| StartupError::Setting(format!("outbound: {e}"));
-    let mut builder = reqwest::Client::builder();
-    if let Some(path) = &settings.outbound.ca_file {
-        let pem = std::fs::read(path).map_err(|e| setting(format!("ca_file `{path}`: {e}")))?;
-        let ca = reqwest::Certificate::from_pem(&pem).map_err(|e| setting(e.to_string()))?;
-        builder = builder.add_root_certificate(ca);
-    }
-    let client = builder.build().map_err(|e| setting(e.to_string()))?;
-    Ok(Some(OutboundConfig {
-        default_url: settings.outbound_url.clone(),
-        channel_urls,
-        secret,
-        client,
-    }))
-}
-
-/// Queued callers are connected through Twilio's REST API when the account, its token
-/// and the public URL (for the dial's callback) are set.
-fn twilio_calls(
-    settings: &Settings,
-) -> Result<Option<Arc<dyn crate::app::bridge::CallBridge>>, StartupError> {
-    let (Some(account_sid), Some(auth_token), Some(public_url)) = (
-        &settings.twilio_account_sid,
-        &settings.twilio_auth_token,
-        &settings.public_url,
-    ) else {
-        return Ok(None);
-    };
-    let client = reqwest::Client::builder()
-        .build()
-        .map_err(|e| StartupError::Setting(format!("twilio: {e}")))?;
-    Ok(Some(Arc::new(
-        crate::adapters::twilio::calls_api::TwilioCalls {
-            account_sid: account_sid.clone(),
-            auth_token: auth_token.clone(),
-            api_url: settings.twilio_api_url.trim_end_matches('/').to_owned(),
-            public_url: public_url.trim_end_matches('/').to_owned(),
-            client,
-        },
-    )))
-}
-
-/// The embedded store when no Redis URL is set; one Redis server otherwise.
-pub fn open_store(settings: &Settings) -> Result<Arc<dyn Store>, StartupError> {
-    let policy = settings.store_policy();
-    match settings.redis_url.as_deref() {
-        None => {
-            tracing::warn!(
-                "SWITCHBOARD_REDIS_URL is unset: using the embedded in-memory store. \
-                 It serves one process only and loses everything on exit; set a redis:// URL for production"
-            );
-            Ok(Arc::new(MemoryStore::new(policy)))
-        }
-        // One server, or a comma-separated list of a Redis Cluster's nodes.
-        Some(url) => Ok(Arc::new(RedisStore::connect_with(
-            url,
-            &settings.redis.key_prefix,
-            policy,
-            &settings.redis.timeouts().map_err(StartupError::Setting)?,
-        )?)),
-    }
 }
 
 /// The provider webhooks' own configurations, each registered only when set.

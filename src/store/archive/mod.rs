@@ -1,0 +1,228 @@
+//! The archive tier on PostgreSQL (CONTRACT "Data lifecycle (v3)"): conversations
+//! resolved long enough ago leave Redis for it, whole, and are read back through it.
+//!
+//! `sqlx` (without its compile-time checked macros): a pool, TLS on rustls, and a
+//! migrator that takes a PostgreSQL advisory lock, so replicas starting together apply
+//! the embedded schema migrations (`migrations/`) once. This module is the archive's
+//! storage: the sweep (`app::archiving`) moves conversations here, and the stores read
+//! through it where Redis keeps only a stub.
+
+use std::borrow::Cow;
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+use sqlx::error::BoxDynError;
+use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::Row;
+
+use chrono::{DateTime, Utc};
+
+use crate::domain::ConversationId;
+use crate::store::StoreError;
+
+pub(crate) mod read_through;
+mod record;
+
+pub use record::{ArchivedConversation, Record};
+
+/// The schema, embedded in the binary: `(version, description, SQL)`.
+const MIGRATIONS: &[(i64, &str, &str)] =
+    &[(1, "archive", include_str!("migrations/V1__archive.sql"))];
+
+/// The embedded migrations as `sqlx` resolves a migration directory.
+#[derive(Debug)]
+struct Embedded;
+
+impl MigrationSource<'static> for Embedded {
+    fn resolve(self) -> BoxFuture<'static, Result<Vec<Migration>, BoxDynError>> {
+        Box::pin(async {
+            Ok(MIGRATIONS
+                .iter()
+                .map(|(version, description, sql)| {
+                    Migration::new(
+                        *version,
+                        Cow::Borrowed(*description),
+                        MigrationType::Simple,
+                        Cow::Borrowed(*sql),
+                        false,
+                    )
+                })
+                .collect())
+        })
+    }
+}
+
+/// The archive's connection pool.
+#[derive(Debug, Clone)]
+pub struct Archive {
+    pool: PgPool,
+}
+
+fn unavailable(e: sqlx::Error) -> StoreError {
+    match e {
+        sqlx::Error::Decode(_) | sqlx::Error::ColumnDecode { .. } => {
+            StoreError::Corrupt(e.to_string())
+        }
+        other => StoreError::Unavailable(Box::new(other)),
+    }
+}
+
+impl Archive {
+    /// Connects lazily: the service starts while PostgreSQL is still down.
+    pub fn connect(url: &str) -> Result<Self, StoreError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(4)
+            .acquire_timeout(Duration::from_secs(2))
+            .connect_lazy(url)
+            .map_err(unavailable)?;
+        Ok(Self { pool })
+    }
+
+    /// Applies the embedded migrations not applied yet, once across replicas.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        let migrator = Migrator::new(Embedded)
+            .await
+            .map_err(|e| StoreError::Unavailable(Box::new(e)))?;
+        migrator
+            .run(&self.pool)
+            .await
+            .map_err(|e| StoreError::Unavailable(Box::new(e)))
+    }
+
+    /// Stores conversations with their timelines in one statement however many (`UNNEST`
+    /// of column arrays). Idempotent: a move retried after a crash, or by a second
+    /// replica, leaves each conversation stored once, as last given.
+    pub async fn put(&self, conversations: &[ArchivedConversation]) -> Result<(), StoreError> {
+        // Encoding a round's timelines takes milliseconds of CPU: off the async workers,
+        // where it would hold up the requests queued behind it.
+        let owned = conversations.to_vec();
+        let batch = tokio::task::spawn_blocking(move || Columns::of(&owned))
+            .await
+            .map_err(|e| StoreError::Corrupt(format!("encoding the archive batch: {e}")))??;
+        sqlx::query(
+            "INSERT INTO conversations (id, customer_id, created_at, resolved_at, record, timeline) \
+             SELECT id, customer_id, created_at, resolved_at, record, timeline::json \
+             FROM UNNEST($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[], \
+                         $5::jsonb[], $6::text[]) \
+               AS t(id, customer_id, created_at, resolved_at, record, timeline) \
+             ON CONFLICT (id) DO UPDATE SET created_at = EXCLUDED.created_at, \
+               resolved_at = EXCLUDED.resolved_at, record = EXCLUDED.record, \
+               timeline = EXCLUDED.timeline",
+        )
+        .bind(&batch.ids)
+        .bind(&batch.customers)
+        .bind(&batch.created)
+        .bind(&batch.resolved)
+        .bind(&batch.records)
+        .bind(&batch.timelines)
+        .execute(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        Ok(())
+    }
+
+    /// An archived conversation with its whole timeline, in order.
+    pub async fn get(
+        &self,
+        id: &ConversationId,
+    ) -> Result<Option<ArchivedConversation>, StoreError> {
+        let row = sqlx::query(
+            "SELECT created_at, resolved_at, record, timeline::text AS timeline \
+             FROM conversations WHERE id = $1",
+        )
+        .bind(id.to_string())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let timeline: String = row.try_get("timeline").map_err(unavailable)?;
+        Ok(Some(ArchivedConversation {
+            id: id.clone(),
+            created_at: row.try_get("created_at").map_err(unavailable)?,
+            resolved_at: row.try_get("resolved_at").map_err(unavailable)?,
+            record: from_json(row.try_get("record").map_err(unavailable)?)?,
+            messages: serde_json::from_str(&timeline)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        }))
+    }
+}
+
+impl Archive {
+    /// Up to `limit` archived conversations resolved before `resolved_before`, oldest
+    /// first: what retention deletes next.
+    pub async fn resolved_before(
+        &self,
+        resolved_before: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<ConversationId>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id FROM conversations WHERE resolved_at < $1 ORDER BY resolved_at LIMIT $2",
+        )
+        .bind(resolved_before)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        rows.iter()
+            .map(|r| {
+                let id: String = r.try_get("id").map_err(unavailable)?;
+                id.parse()
+                    .map_err(|e: crate::domain::DomainError| StoreError::Corrupt(e.to_string()))
+            })
+            .collect()
+    }
+
+    /// Deletes archived conversations (those not archived are no error).
+    pub async fn delete(&self, ids: &[ConversationId]) -> Result<(), StoreError> {
+        let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
+        sqlx::query("DELETE FROM conversations WHERE id = ANY($1::text[])")
+            .bind(&ids)
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Result<serde_json::Value, StoreError> {
+    serde_json::to_value(value).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> Result<T, StoreError> {
+    serde_json::from_value(value).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// A batch as the columns `UNNEST` takes: one array per column.
+#[derive(Default)]
+struct Columns {
+    ids: Vec<String>,
+    customers: Vec<String>,
+    created: Vec<DateTime<Utc>>,
+    resolved: Vec<DateTime<Utc>>,
+    records: Vec<serde_json::Value>,
+    /// Each timeline as one JSON array, as the API shows it.
+    timelines: Vec<String>,
+}
+
+impl Columns {
+    /// Each conversation once (an upsert may not touch a row twice in one statement).
+    fn of(conversations: &[ArchivedConversation]) -> Result<Self, StoreError> {
+        let mut columns = Columns::default();
+        let mut seen = std::collections::HashSet::new();
+        for conv in conversations.iter().filter(|c| seen.insert(&c.id)) {
+            columns.ids.push(conv.id.to_string());
+            columns.customers.push(conv.id.customer().to_string());
+            columns.created.push(conv.created_at);
+            columns.resolved.push(conv.resolved_at);
+            columns.records.push(to_json(&conv.record)?);
+            columns.timelines.push(
+                serde_json::to_string(&conv.messages)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            );
+        }
+        Ok(columns)
+    }
+}
