@@ -97,6 +97,7 @@ pub async fn raise_as_staff(
     let medium = conversations::last_medium(&conv)?;
     let now = chrono::Utc::now();
     let note = conversations::staff_entry(
+        app,
         actor,
         medium,
         format!("[complaint] {text}"),

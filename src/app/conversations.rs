@@ -107,8 +107,9 @@ pub(super) fn last_medium(conv: &ConversationView) -> Result<Medium, AppError> {
         })?)
 }
 
-/// A timeline entry written by staff: a reply or a note.
+/// A timeline entry written by staff: a reply or a note, its card numbers masked.
 pub(super) fn staff_entry(
+    app: &App,
     actor: &Actor,
     medium: Medium,
     text: String,
@@ -124,7 +125,7 @@ pub(super) fn staff_entry(
             Actor::Agent(me) | Actor::Supervisor(me) => me.to_string(),
             Actor::Admin => "admin".to_owned(),
         },
-        text,
+        text: app.masked(text),
         subject: None,
         external_id: None,
         at: now,
@@ -167,7 +168,7 @@ pub async fn reply(
     };
     let channel = medium.channel();
     let now = Utc::now();
-    let message = staff_entry(actor, medium, text, EntryKind::Message, now);
+    let message = staff_entry(app, actor, medium, text, EntryKind::Message, now);
     let first = match app.store.add_reply(id, &message, now).await? {
         ReplyOutcome::Stored { first } => first,
         ReplyOutcome::NotFound => {
@@ -285,7 +286,7 @@ pub async fn transfer(
         None => None,
     };
     let now = Utc::now();
-    let note = note.map(|text| staff_entry(actor, medium, text, EntryKind::Note, now));
+    let note = note.map(|text| staff_entry(app, actor, medium, text, EntryKind::Note, now));
     match app.store.transfer(id, &target, note.as_ref(), now).await? {
         TransferOutcome::NotRouted => Err(AppError::Conflict(format!(
             "conversation `{id}` is not waiting for or held by anyone"

@@ -21,9 +21,11 @@ pub async fn ingest_at(
     raw: RawInbound,
     now: chrono::DateTime<Utc>,
 ) -> Result<Receipt, AppError> {
-    let msg = InboundMessage::parse(raw, &app.normaliser, &app.limits)?;
+    let mut msg = InboundMessage::parse(raw, &app.normaliser, &app.limits)?;
+    let masked = msg.mask_card_numbers(app.card_numbers);
     let receipt = app.store.ingest(&msg, now).await?;
     if !receipt.duplicate {
+        app.metrics.retention.cards_masked(masked);
         count(app, &msg, &receipt);
         notify_holder(app, &receipt);
     }

@@ -55,6 +55,20 @@ pub struct App {
     pub archive_after: Option<chrono::Duration>,
     /// How long after resolution conversations are deleted (`None`: kept).
     pub delete_after: Option<chrono::Duration>,
+    /// Whether card numbers are masked in every text before anything keeps it.
+    pub card_numbers: crate::domain::CardNumbers,
+}
+
+impl App {
+    /// `text` with its card numbers masked under the deployment's policy, counted.
+    pub fn masked(&self, text: String) -> String {
+        let (masked, n) = self.card_numbers.apply(&text);
+        if n == 0 {
+            return text;
+        }
+        self.metrics.retention.cards_masked(n);
+        masked.into_owned()
+    }
 }
 
 /// Who acts on a conversation: an admin (or supervisor) reaches every one, an agent only

@@ -4,6 +4,7 @@
 use serde::Deserialize;
 
 use super::{secs, Settings};
+use crate::domain::CardNumbers;
 
 /// `SWITCHBOARD_ARCHIVE__URL`: the archive tier's PostgreSQL; unset, no archive.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -32,6 +33,15 @@ impl Default for RetentionSettings {
             delete_after_secs: 0,
         }
     }
+}
+
+/// `SWITCHBOARD_REDACTION__*`: what is masked in texts before anything keeps them.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct RedactionSettings {
+    /// `mask` (the default) or `off`: payment card numbers in inbound and outbound texts
+    /// and subjects (CONTRACT "Card numbers").
+    pub card_numbers: CardNumbers,
 }
 
 impl Settings {

@@ -76,6 +76,8 @@ pub struct Settings {
     pub archive: lifecycle::ArchiveSettings,
     #[serde(default)]
     pub retention: lifecycle::RetentionSettings,
+    #[serde(default)]
+    pub redaction: lifecycle::RedactionSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 
 use super::{
-    Channel, DomainError, Identity, IdentityKind, IdentityNormaliser, Medium, Network,
+    CardNumbers, Channel, DomainError, Identity, IdentityKind, IdentityNormaliser, Medium, Network,
     Requirements, RoutingGroup, Skills,
 };
 
@@ -155,6 +155,23 @@ impl InboundMessage {
                 skills: raw.skills.unwrap_or_default(),
             },
         })
+    }
+
+    /// Masks the card numbers in the text and the subject under `policy`; answers how
+    /// many there were. Runs before the message is stored, streamed or logged.
+    pub fn mask_card_numbers(&mut self, policy: CardNumbers) -> usize {
+        let (text, in_text) = policy.apply(&self.text);
+        if in_text > 0 {
+            self.text = text.into_owned();
+        }
+        let Some(subject) = &self.subject else {
+            return in_text;
+        };
+        let (masked, in_subject) = policy.apply(subject);
+        if in_subject > 0 {
+            self.subject = Some(masked.into_owned());
+        }
+        in_text + in_subject
     }
 
     pub fn requirements(&self) -> &Requirements {

@@ -4,6 +4,7 @@
 mod agent;
 mod calendar;
 mod call;
+mod card_numbers;
 mod channel;
 mod group;
 mod identity;
@@ -27,6 +28,7 @@ pub use agent::{
 };
 pub use calendar::{Calendar, DeadlineKind, Deadlines};
 pub use call::{CallDecision, CallState};
+pub use card_numbers::CardNumbers;
 pub use channel::{Channel, Medium, Network};
 pub use group::{RoutingGroup, DEFAULT_GROUP};
 pub use identity::{Identity, IdentityKind, IdentityNormaliser, MAX_IDENTITY_LEN};

@@ -8,7 +8,7 @@ use super::phone::parse_phone;
 use super::{IdentityKind, IdentityNormaliser};
 
 /// Number types that are whole subscriber numbers (short codes and emergency are not).
-fn examples(meta: &Metadata) -> Vec<(&'static str, &str)> {
+pub(super) fn examples(meta: &Metadata) -> Vec<(&'static str, &str)> {
     let d = meta.descriptors();
     let typed: [(&'static str, Option<&Descriptor>); 10] = [
         ("fixed_line", d.fixed_line()),

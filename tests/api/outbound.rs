@@ -9,18 +9,18 @@ use serde_json::{json, Value};
 
 use crate::helpers::{message, spawn_app, test_settings, RedisServer};
 
-const SECRET: &str = "outbound-secret";
+pub const SECRET: &str = "outbound-secret";
 
 /// A local adapter: refuses the first delivery with 500, then accepts; records what it
 /// accepted and whether every signature it saw was valid.
-struct Receiver {
-    url: String,
+pub struct Receiver {
+    pub url: String,
     calls: Arc<AtomicUsize>,
-    accepted: Arc<Mutex<Vec<Value>>>,
+    pub accepted: Arc<Mutex<Vec<Value>>>,
     bad_signatures: Arc<AtomicUsize>,
 }
 
-fn receiver() -> Receiver {
+pub fn receiver() -> Receiver {
     let calls = Arc::new(AtomicUsize::new(0));
     let accepted = Arc::new(Mutex::new(Vec::new()));
     let bad = Arc::new(AtomicUsize::new(0));

@@ -20,6 +20,17 @@ impl Binary {
 
     /// With further environment (e.g. `SWITCHBOARD_CRASH_AT`).
     pub fn start_with(redis_url: &str, env: &[(&str, &str)]) -> Self {
+        Self::spawn(redis_url, env, Stdio::null(), Stdio::null())
+    }
+
+    /// With further environment, its log lines (stdout and stderr) written to `log`.
+    pub fn start_logged(redis_url: &str, env: &[(&str, &str)], log: &std::path::Path) -> Self {
+        let file = std::fs::File::create(log).expect("log file");
+        let copy = file.try_clone().expect("log file");
+        Self::spawn(redis_url, env, Stdio::from(file), Stdio::from(copy))
+    }
+
+    fn spawn(redis_url: &str, env: &[(&str, &str)], stdout: Stdio, stderr: Stdio) -> Self {
         let (api_port, ops_port) = (free_port(), free_port());
         let child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
             .envs(env.iter().copied())
@@ -29,8 +40,8 @@ impl Binary {
             .env("SWITCHBOARD_ADAPTER_TOKENS", ADAPTER_TOKEN)
             .env("SWITCHBOARD_ADMIN_TOKEN", ADMIN_TOKEN)
             .env("SWITCHBOARD_LOG__FORMAT", "json")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stdout(stdout)
+            .stderr(stderr)
             .spawn()
             .expect("binary starts");
         Self {

@@ -1,12 +1,16 @@
-//! The archive tier's metrics (CONTRACT "Data lifecycle (v3)"): conversations moved, and
-//! how far behind the move is.
+//! The data lifecycle's metrics (CONTRACT "Data lifecycle (v3)"): conversations moved
+//! to the archive and how far behind the move is, and what was redacted.
 
-use prometheus::{Gauge, IntCounter, Registry};
+use prometheus::{Gauge, IntCounter, IntCounterVec, Opts, Registry};
+
+/// What a redaction removed: a card number masked in a text, or a whole entry.
+pub const REDACTION_KINDS: [&str; 2] = ["card_number", "message"];
 
 #[derive(Clone)]
 pub struct RetentionMetrics {
     archived: IntCounter,
     lag: Gauge,
+    redactions: IntCounterVec,
 }
 
 impl RetentionMetrics {
@@ -21,7 +25,31 @@ impl RetentionMetrics {
             "How far past its due time the oldest conversation waiting to be archived is (0: none late).",
         )?;
         registry.register(Box::new(lag.clone()))?;
-        Ok(Self { archived, lag })
+        let redactions = IntCounterVec::new(
+            Opts::new(
+                "switchboard_redactions_total",
+                "Card numbers masked in texts (card_number) and entries redacted (message).",
+            ),
+            &["kind"],
+        )?;
+        registry.register(Box::new(redactions.clone()))?;
+        for kind in REDACTION_KINDS {
+            redactions.with_label_values(&[kind]);
+        }
+        Ok(Self {
+            archived,
+            lag,
+            redactions,
+        })
+    }
+
+    /// Counts `n` card numbers masked.
+    pub fn cards_masked(&self, n: usize) {
+        if n > 0 {
+            self.redactions
+                .with_label_values(&[REDACTION_KINDS[0]])
+                .inc_by(n as u64);
+        }
     }
 
     pub fn archived(&self, n: usize) {

@@ -1,0 +1,75 @@
+//! Everything a store holds, as bytes: what the privacy tests search for a customer's
+//! data (card numbers, erased customers' identities and texts).
+
+/// Every key and every value of one Redis server (or cluster node), whatever its type.
+pub fn redis_bytes(conn: &mut redis::Connection) -> Vec<u8> {
+    let keys: Vec<Vec<u8>> = redis::cmd("KEYS").arg("*").query(conn).expect("keys");
+    let mut out = Vec::new();
+    for key in keys {
+        let kind: String = redis::cmd("TYPE").arg(&key).query(conn).expect("type");
+        let command = match kind.as_str() {
+            "string" => vec!["GET"],
+            "hash" => vec!["HGETALL"],
+            "list" => vec!["LRANGE", "0", "-1"],
+            "set" => vec!["SMEMBERS"],
+            "zset" => vec!["ZRANGE", "0", "-1", "WITHSCORES"],
+            "stream" => vec!["XRANGE", "-", "+"],
+            _ => continue,
+        };
+        let mut cmd = redis::cmd(command[0]);
+        cmd.arg(&key).arg(&command[1..]);
+        let value: redis::Value = cmd.query(conn).expect("value");
+        out.extend_from_slice(&key);
+        out.push(b'\n');
+        flatten(&value, &mut out);
+    }
+    out
+}
+
+fn flatten(value: &redis::Value, out: &mut Vec<u8>) {
+    match value {
+        redis::Value::BulkString(bytes) => out.extend_from_slice(bytes),
+        redis::Value::SimpleString(s) => out.extend_from_slice(s.as_bytes()),
+        redis::Value::Int(n) => out.extend_from_slice(n.to_string().as_bytes()),
+        redis::Value::Double(n) => out.extend_from_slice(n.to_string().as_bytes()),
+        redis::Value::Array(items) | redis::Value::Set(items) => {
+            items.iter().for_each(|v| flatten(v, out));
+        }
+        redis::Value::Map(pairs) => pairs.iter().for_each(|(k, v)| {
+            flatten(k, out);
+            flatten(v, out);
+        }),
+        _ => {}
+    }
+    out.push(b'\n');
+}
+
+/// Every row of every table of the archive's database, as text.
+pub async fn archive_text(url: &str) -> String {
+    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(url)
+        .await
+        .expect("archive connection");
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT quote_ident(table_name) FROM information_schema.tables \
+         WHERE table_schema = 'public' AND table_type = 'BASE TABLE'",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .expect("tables");
+    let mut out = String::new();
+    for table in tables {
+        let rows: Vec<String> = sqlx::query_scalar(&format!("SELECT t::text FROM {table} t"))
+            .fetch_all(&mut conn)
+            .await
+            .expect("rows");
+        out.push_str(&rows.join("\n"));
+    }
+    out
+}
+
+/// Whether `needle` occurs in `haystack`.
+pub fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len().max(1))
+        .any(|w| w == needle.as_bytes())
+}
