@@ -14,6 +14,7 @@ pub mod deadlines;
 pub mod deletion;
 pub mod desk;
 mod entries;
+pub mod export;
 pub mod follow_ups;
 pub mod ingest;
 mod instrumented;

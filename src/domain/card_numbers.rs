@@ -147,7 +147,7 @@ fn luhn(digits: &[u8]) -> bool {
             }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// Replaces the span's digits but the first 6 and the last 4 with `*`; separators stay.

@@ -13,6 +13,7 @@ pub mod deadline;
 pub mod desk;
 pub mod error;
 pub mod events;
+mod export;
 pub mod messages;
 pub mod openapi;
 pub mod ops;
@@ -62,6 +63,7 @@ pub fn configure(max_body_bytes: usize) -> impl Fn(&mut web::ServiceConfig) + Cl
         .configure(events::configure)
         .configure(conversations::configure)
         .configure(customers::configure)
+        .configure(export::configure)
         .configure(queues::configure)
         .configure(upgrade::configure)
         .configure(openapi::configure)

@@ -61,6 +61,7 @@ use crate::domain::{
         super::upgrade::finalize,
         agents::held,
         customers::patch_customer,
+        super::export::export_customer,
         customers::find_customer,
         openapi_json,
     ),

@@ -17,22 +17,6 @@ use switchboard::store::{ReplyOutcome, Store, StoreError};
 
 use crate::helpers::{ext, inbound, t0, test_settings, Harness, PostgresServer};
 
-/// Runs each `async fn name(kind: &str)` with a store of every kind: `memory::name`,
-/// `redis::name` (one server), `cluster::name` (the 3+3 Redis Cluster).
-macro_rules! on_every_store {
-    ($($name:ident),* $(,)?) => {
-        mod memory {
-            $( #[tokio::test] async fn $name() { super::$name("memory").await } )*
-        }
-        mod redis {
-            $( #[tokio::test] async fn $name() { super::$name("redis").await } )*
-        }
-        mod cluster {
-            $( #[tokio::test] async fn $name() { super::$name("cluster").await } )*
-        }
-    };
-}
-
 on_every_store!(
     archived_conversations_read_back_entry_for_entry,
     merged_conversations_move_together_even_when_cut_between_slots,

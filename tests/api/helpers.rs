@@ -462,6 +462,22 @@ macro_rules! both_stores {
     };
 }
 
+/// Runs each `async fn name(kind: &str)` with a store of every kind: `memory::name`,
+/// `redis::name` (one server), `cluster::name` (the 3+3 Redis Cluster).
+macro_rules! on_every_store {
+    ($($name:ident),* $(,)?) => {
+        mod memory {
+            $( #[tokio::test] async fn $name() { super::$name("memory").await } )*
+        }
+        mod redis {
+            $( #[tokio::test] async fn $name() { super::$name("redis").await } )*
+        }
+        mod cluster {
+            $( #[tokio::test] async fn $name() { super::$name("cluster").await } )*
+        }
+    };
+}
+
 /// Runs `check` against an app on the embedded store and on a real Redis.
 pub async fn on_both_stores<F, Fut>(check: F)
 where

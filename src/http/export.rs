@@ -1,0 +1,57 @@
+//! A customer's data on request: `GET /v1/customers/{id}/export` (admin), one JSON
+//! document streamed as it is read (`app::export`).
+
+use std::sync::Arc;
+
+use actix_web::web::{self, Bytes};
+use actix_web::HttpResponse;
+use futures_util::StreamExt;
+
+use super::auth::Admin;
+use super::error::{ApiError, Problem};
+use super::resource;
+use crate::app::{export, App};
+use crate::domain::CustomerId;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("/v1/customers/{id}/export").route(web::get().to(export_customer)));
+}
+
+/// Everything held about one customer, as one JSON document: `format`
+/// (`switchboard.customer-export/1`), `exported_at`, `customer`, `identities`, `ratings`
+/// (the most recent, newest first), `conversations` (each with its whole timeline,
+/// wherever it is stored) and `complaints`. Written as it is read: a failure midway cuts
+/// the document short instead of answering a partial one as whole.
+#[utoipa::path(
+    get,
+    path = "/v1/customers/{id}/export",
+    tag = "customers",
+    params(("id" = String, Path, description = "Customer id")),
+    security(("admin_token" = [])),
+    responses(
+        (status = 200, description = "The customer's data", content_type = "application/json", body = Object),
+        (status = 404, description = "No such customer", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn export_customer(
+    _: Admin,
+    state: web::Data<App>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let not_found = || ApiError::NotFound(format!("no customer `{id}`"));
+    let cid: CustomerId = id.parse().map_err(|_| not_found())?;
+    let found = export::begin(&state, &cid).await?.ok_or_else(not_found)?;
+    let app: Arc<App> = state.into_inner();
+    let body = found.chunks(app).map(|chunk| {
+        chunk
+            .map(Bytes::from)
+            .map_err(|e| actix_web::Error::from(ApiError::from(e)))
+    });
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .insert_header((
+            "Content-Disposition",
+            format!("attachment; filename=\"customer-{cid}.json\""),
+        ))
+        .streaming(body))
+}
