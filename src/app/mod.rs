@@ -6,6 +6,7 @@
 
 pub mod agents;
 pub mod archiving;
+pub mod audit;
 pub mod bridge;
 pub mod calls;
 pub mod complaints;
@@ -58,6 +59,8 @@ pub struct App {
     pub delete_after: Option<chrono::Duration>,
     /// Whether card numbers are masked in every text before anything keeps it.
     pub card_numbers: crate::domain::CardNumbers,
+    /// How long the audit trail keeps an entry.
+    pub audit_keep: chrono::Duration,
 }
 
 impl App {

@@ -24,6 +24,8 @@ pub struct RetentionSettings {
     /// Seconds after resolution a conversation is deleted wherever it is, and after the
     /// last activity a customer with nothing left is erased (0: keep).
     pub delete_after_secs: u64,
+    /// Seconds the audit trail keeps an entry in Redis.
+    pub audit_keep_secs: u64,
 }
 
 impl Default for RetentionSettings {
@@ -31,6 +33,7 @@ impl Default for RetentionSettings {
         Self {
             archive_after_secs: 30 * 24 * 3600,
             delete_after_secs: 0,
+            audit_keep_secs: 90 * 24 * 3600,
         }
     }
 }
@@ -62,6 +65,11 @@ impl Settings {
             .archive_after()
             .map_or(0, |a| a.num_seconds().max(0) as u64);
         (after > 0).then(|| secs(after.max(self.ingest.reopen_window_secs).max(archived)))
+    }
+
+    /// How long the audit trail keeps an entry (at least a day).
+    pub fn audit_keep(&self) -> chrono::Duration {
+        secs(self.retention.audit_keep_secs.max(24 * 3600))
     }
 
     /// Refuses an archive URL that is no PostgreSQL URL.

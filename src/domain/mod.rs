@@ -2,6 +2,7 @@
 //! into these types once, at the edge, and stores and services only ever see them.
 
 mod agent;
+mod audit;
 mod calendar;
 mod call;
 mod card_numbers;
@@ -26,6 +27,7 @@ mod whole;
 pub use agent::{
     AgentId, AgentProfile, AgentView, Capacity, ManagerCard, Presence, PublicCard, MAX_CAPACITY,
 };
+pub use audit::{audit_id_parts, AuditAction, AuditEntry};
 pub use calendar::{Calendar, DeadlineKind, Deadlines};
 pub use call::{CallDecision, CallState};
 pub use card_numbers::CardNumbers;

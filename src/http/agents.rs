@@ -1,16 +1,17 @@
 //! Agents: profiles (admin), presence (the agent itself or an admin), reads.
 
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
+use super::audit;
 use super::auth::{Admin, Staff, Watcher};
 use super::error::{ApiError, Problem};
 use super::resource;
 use crate::app::desk::{self, DeskItem};
-use crate::app::{agents, ratings, App};
+use crate::app::{agents, ratings, Actor, App};
 use crate::domain::{
-    clipped, AgentId, AgentProfile, AgentView, Capacity, Presence, PublicCard, Skills,
+    clipped, AgentId, AgentProfile, AgentView, AuditAction, Capacity, Presence, PublicCard, Skills,
     DEFAULT_GROUP,
 };
 
@@ -100,10 +101,13 @@ pub async fn put_agent(
     _: Admin,
     state: web::Data<App>,
     id: web::Path<String>,
+    req: HttpRequest,
     body: web::Json<AgentRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let id: AgentId = id.parse()?;
     let body = body.into_inner();
+    let action = AuditAction::AgentUpdate;
+    audit::record(&state, &Actor::Admin, &req, action, id.as_str()).await?;
     let d = Capacity::default();
     let capacity = Capacity {
         phone: body.capacity.phone.unwrap_or(d.phone),
@@ -197,8 +201,11 @@ pub async fn delete_agent(
     _: Admin,
     state: web::Data<App>,
     id: web::Path<String>,
+    req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let id = agent_id(&id)?;
+    let action = AuditAction::AgentDelete;
+    audit::record(&state, &Actor::Admin, &req, action, id.as_str()).await?;
     agents::remove(&state, &id).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -5,6 +5,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::audit;
 use super::auth::{Adapter, AnyCaller, Caller, Staff};
 use super::body::RawBody;
 use super::error::{ApiError, Problem};
@@ -12,8 +13,8 @@ use super::resource;
 use crate::app::{conversations, ratings};
 use crate::app::{Actor, App};
 use crate::domain::{
-    clipped, Channel, ConversationId, ConversationState, ConversationView, Deadlines, Message,
-    MessageId, Network, Requirements, Route, Skills, DEFAULT_PAGE,
+    clipped, AuditAction, Channel, ConversationId, ConversationState, ConversationView, Deadlines,
+    Message, MessageId, Network, Requirements, Route, Skills, DEFAULT_PAGE,
 };
 use crate::store::{DeliveryState, DeliveryStatus};
 
@@ -85,10 +86,13 @@ pub async fn reply(
     staff: Staff,
     state: web::Data<App>,
     id: web::Path<String>,
+    req: HttpRequest,
     body: web::Json<ReplyRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&id)?;
     let body = body.into_inner();
+    let action = AuditAction::ConversationReply;
+    audit::record_oversight(&state, &staff.actor(), &req, action, &id.to_string()).await?;
     let reply = conversations::Reply {
         text: body.text,
         channel: body.channel,
@@ -140,9 +144,12 @@ pub async fn transfer(
     staff: Staff,
     state: web::Data<App>,
     id: web::Path<String>,
+    req: HttpRequest,
     body: web::Json<TransferRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&id)?;
+    let action = AuditAction::ConversationTransfer;
+    audit::record_oversight(&state, &staff.actor(), &req, action, &id.to_string()).await?;
     let body = body.into_inner();
     let to = match (body.to_agent, body.to_queue) {
         (Some(agent), None) => conversations::Destination::Agent(agent),
@@ -325,6 +332,7 @@ pub async fn get_conversation(
     staff: Staff,
     state: web::Data<App>,
     id: web::Path<String>,
+    req: HttpRequest,
     page: web::Query<PageQuery>,
 ) -> Result<web::Json<ConversationView>, ApiError> {
     let id = parse_id(&id)?;
@@ -337,6 +345,8 @@ pub async fn get_conversation(
     // Another agent's conversation is answered exactly like a missing one.
     let mut view = conversations::read(&state, &staff.actor(), &id).await?;
     view.page(page.limit.unwrap_or(DEFAULT_PAGE), before.as_ref())?;
+    let action = AuditAction::ConversationRead;
+    audit::record(&state, &staff.actor(), &req, action, &id.to_string()).await?;
     Ok(web::Json(view))
 }
 
@@ -401,6 +411,8 @@ pub async fn resolve(
     // Parsed before anything changes: a rating we cannot read must not be dropped
     // silently while the conversation resolves anyway.
     let csat = resolve_request(&req, &body)?.csat;
+    let action = AuditAction::ConversationResolve;
+    audit::record_oversight(&state, &staff.actor(), &req, action, &id.to_string()).await?;
     conversations::resolve(&state, &staff.actor(), &id, csat).await?;
     Ok(HttpResponse::Ok().json(ResolveResponse {
         id: id.to_string(),

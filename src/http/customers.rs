@@ -6,13 +6,16 @@ use percent_encoding::percent_decode_str;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::audit;
 use super::auth::{Admin, AnyCaller, Caller, Staff};
 use super::error::{ApiError, Problem};
 use super::resource;
 use crate::app::complaints::{self, Source};
 use crate::app::follow_ups;
-use crate::app::App;
-use crate::domain::{clipped, Channel, CustomerId, CustomerView, ManagerCard, MaskedIdentity};
+use crate::app::{Actor, App};
+use crate::domain::{
+    clipped, AuditAction, Channel, CustomerId, CustomerView, ManagerCard, MaskedIdentity,
+};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/v1/customers").route(web::get().to(find_customer)))
@@ -203,13 +206,25 @@ pub async fn get_customer(
     _: Admin,
     state: web::Data<App>,
     id: web::Path<String>,
+    req: HttpRequest,
 ) -> Result<web::Json<CustomerView>, ApiError> {
     let not_found = || ApiError::NotFound(format!("no customer `{id}`"));
     let cid: CustomerId = id.parse().map_err(|_| not_found())?;
-    crate::app::ratings::customer(&state, &cid)
+    let view = crate::app::ratings::customer(&state, &cid)
         .await?
-        .map(web::Json)
-        .ok_or_else(not_found)
+        .ok_or_else(not_found)?;
+    read_by_admin(&state, &req, &view).await?;
+    Ok(web::Json(view))
+}
+
+/// Audits an admin's read of a customer.
+async fn read_by_admin(
+    state: &App,
+    req: &HttpRequest,
+    view: &CustomerView,
+) -> Result<(), ApiError> {
+    let action = AuditAction::CustomerRead;
+    audit::record(state, &Actor::Admin, req, action, &view.id.to_string()).await
 }
 
 /// What an admin may change about a customer.
@@ -297,13 +312,14 @@ pub async fn find_customer(
 ) -> Result<web::Json<CustomerView>, ApiError> {
     let query = IdentityQuery::from_request(&req)?;
     let identity = state.normaliser.parse_key(&query.identity)?;
-    state
+    let view = state
         .store
         .customer_by_identity(&identity)
         .await?
-        .map(web::Json)
         .ok_or_else(|| {
             let masked = MaskedIdentity(&identity);
             ApiError::NotFound(format!("no customer holds `{masked}`"))
-        })
+        })?;
+    read_by_admin(&state, &req, &view).await?;
+    Ok(web::Json(view))
 }

@@ -4,14 +4,15 @@
 use std::sync::Arc;
 
 use actix_web::web::{self, Bytes};
-use actix_web::HttpResponse;
+use actix_web::{HttpRequest, HttpResponse};
 use futures_util::StreamExt;
 
+use super::audit;
 use super::auth::Admin;
 use super::error::{ApiError, Problem};
 use super::resource;
-use crate::app::{export, App};
-use crate::domain::CustomerId;
+use crate::app::{export, Actor, App};
+use crate::domain::{AuditAction, CustomerId};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/v1/customers/{id}/export").route(web::get().to(export_customer)));
@@ -37,10 +38,13 @@ pub async fn export_customer(
     _: Admin,
     state: web::Data<App>,
     id: web::Path<String>,
+    req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let not_found = || ApiError::NotFound(format!("no customer `{id}`"));
     let cid: CustomerId = id.parse().map_err(|_| not_found())?;
     let found = export::begin(&state, &cid).await?.ok_or_else(not_found)?;
+    let action = AuditAction::CustomerExport;
+    audit::record(&state, &Actor::Admin, &req, action, &cid.to_string()).await?;
     let app: Arc<App> = state.into_inner();
     let body = found.chunks(app).map(|chunk| {
         chunk

@@ -4,6 +4,7 @@
 //! with its own `configure`; provider webhooks are in `webhooks`.
 
 mod agents;
+mod audit;
 pub mod auth;
 pub mod body;
 mod calls;
@@ -64,6 +65,7 @@ pub fn configure(max_body_bytes: usize) -> impl Fn(&mut web::ServiceConfig) + Cl
         .configure(conversations::configure)
         .configure(customers::configure)
         .configure(export::configure)
+        .configure(audit::configure)
         .configure(queues::configure)
         .configure(upgrade::configure)
         .configure(openapi::configure)

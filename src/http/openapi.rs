@@ -62,6 +62,7 @@ use crate::domain::{
         agents::held,
         customers::patch_customer,
         super::export::export_customer,
+        super::audit::audit_trail,
         customers::find_customer,
         openapi_json,
     ),

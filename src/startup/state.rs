@@ -72,6 +72,7 @@ pub fn app_state(settings: &Settings, store: Arc<dyn Store>) -> Result<Arc<App>,
         archive: open_archive(settings)?,
         archive_after: settings.archive_after(),
         card_numbers: settings.redaction.card_numbers,
+        audit_keep: settings.audit_keep(),
         delete_after: settings.delete_after(),
     }))
 }

@@ -18,9 +18,9 @@ use self::retention::{Archivable, ArchiveCandidate, ArchiveClaim};
 pub(crate) use roles::for_each_operation;
 
 use crate::domain::{
-    AgentId, AgentProfile, AgentView, CallDecision, CallState, ConversationId, ConversationView,
-    CustomerId, CustomerView, DeadlineKind, Deadlines, Identity, InboundMessage, Message, Presence,
-    Queue, Receipt, Requirements, Skills, QUEUES,
+    AgentId, AgentProfile, AgentView, AuditEntry, CallDecision, CallState, ConversationId,
+    ConversationView, CustomerId, CustomerView, DeadlineKind, Deadlines, Identity, InboundMessage,
+    Message, Presence, Queue, Receipt, Requirements, Skills, QUEUES,
 };
 
 pub use crate::routing::{
@@ -219,6 +219,7 @@ pub trait Store:
     + OpsStore
     + UpgradeStore
     + ArchiveStore
+    + AuditStore
 {
     /// Routing decisions of this process that the Rust placement rule disagreed with
     /// (the Redis scripts are checked against `routing::place`; the embedded store runs it).

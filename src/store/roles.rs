@@ -264,6 +264,16 @@ macro_rules! for_each_operation {
                 /// The earliest resolution still waiting in the due list (the lag gauge).
                 fn oldest_unarchived() -> Option<DateTime<Utc>>;
             }
+            /// The audit trail (CONTRACT "Audit"): who read or changed what, kept for a
+            /// bounded time, never any text.
+            AuditStore {
+                /// Appends an entry (its `id` is the store's, whatever the argument says) and
+                /// drops those older than `keep`; answers the entry's id.
+                fn record_audit(entry: &AuditEntry, keep: chrono::Duration) -> String;
+                /// Up to `limit` entries after the id `after` (from the first kept when
+                /// `None`), oldest first.
+                fn audit_entries(after: Option<&str>, limit: usize) -> Vec<AuditEntry>;
+            }
             /// The storage format gate (`store::format`): which format the deployment writes,
             /// which each replica reads.
             UpgradeStore {

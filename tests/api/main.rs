@@ -6,6 +6,7 @@ mod agents;
 mod archive;
 mod archive_crash;
 pub mod archiving;
+mod audit;
 mod calls;
 mod card_numbers;
 mod compat;

@@ -21,6 +21,7 @@ use crate::store::{CallRecord, DeliveryStatus, StorePolicy};
 
 mod agent_events;
 mod agents;
+mod audit;
 mod calls;
 mod conversations;
 mod customers;
@@ -168,6 +169,9 @@ pub struct MemoryStore {
     format_gate: FormatGate,
     /// Where archived conversations are read from (`store::archive`).
     archive: Option<Archive>,
+    /// The audit trail, apart from `state` so that recording a read never waits for
+    /// routing.
+    audit: Mutex<audit::AuditTrail>,
 }
 
 /// What the Redis store keeps under `P:fmt:{fmt}`.
@@ -195,6 +199,7 @@ impl MemoryStore {
             formats: Mutex::default(),
             format_gate: FormatGate::default(),
             archive: None,
+            audit: Mutex::default(),
         }
     }
 

@@ -231,6 +231,12 @@ impl Keys {
         format!("{}:replicas", self.format())
     }
 
+    /// The audit trail: one stream, numbered by Redis, so its ids are the trail's order
+    /// (`store::AuditStore`).
+    pub fn audit(&self) -> String {
+        format!("{}:audit", self.prefix)
+    }
+
     /// Every group that ever had an agent or a conversation (the default one implied):
     /// what the timers and the gauges walk.
     pub fn groups(&self) -> String {

@@ -5,6 +5,7 @@
 
 mod agent_events;
 mod agents;
+mod audit;
 mod calls;
 mod codec;
 mod conn;

@@ -1,0 +1,137 @@
+//! The audit trail (CONTRACT "Audit"), on the embedded store and on a real Redis: the
+//! desk's read of a conversation by its agent, an admin's read and export of a customer,
+//! agent changes and an admin's resolve are listed in order with actor, target and request
+//! id, never a text; the trail pages with `after`, and only admins read it.
+
+use serde_json::{json, Value};
+
+use crate::helpers::{agent_jwt, message, on_both_stores, TestApp};
+
+#[tokio::test]
+async fn the_trail_lists_reads_exports_and_changes_and_pages_with_after() {
+    on_both_stores(|app| async move { lists_and_pages(app).await }).await;
+}
+
+async fn lists_and_pages(app: TestApp) {
+    app.agent_online("ann").await;
+    let marker = format!("secret-{}", uuid::Uuid::new_v4());
+    let receipt = app
+        .ingest(&message(
+            "chat",
+            None,
+            "visitor-a1",
+            &format!("hello {marker}"),
+        ))
+        .await;
+    let conv = receipt["conversation_id"]
+        .as_str()
+        .expect("conversation")
+        .to_owned();
+    let customer = receipt["customer_id"]
+        .as_str()
+        .expect("customer")
+        .to_owned();
+    let desk_read = app
+        .agent_get("ann", &format!("/v1/conversations/{conv}"))
+        .await;
+    assert_eq!(desk_read.status(), 200);
+    let refused = app
+        .agent_get("bob", &format!("/v1/conversations/{conv}"))
+        .await;
+    assert_ne!(refused.status(), 200, "another agent reads nothing");
+    assert_eq!(
+        app.admin_get(&format!("/v1/customers/{customer}"))
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        app.admin_get(&format!("/v1/customers/{customer}/export"))
+            .await
+            .status(),
+        200
+    );
+    let resolved = app
+        .admin_post(&format!("/v1/conversations/{conv}/resolve"), &json!({}))
+        .await;
+    assert_eq!(resolved.status(), 200);
+
+    let whole = app.admin_json("/v1/audit?limit=100").await;
+    let entries = whole["entries"].as_array().expect("entries").clone();
+    let acts: Vec<(String, String, String)> = entries
+        .iter()
+        .map(|e| {
+            let s = |k: &str| e[k].as_str().unwrap_or_default().to_owned();
+            (s("actor"), s("action"), s("target"))
+        })
+        .collect();
+    let expected = [
+        ("admin", "agent.update", "ann"),
+        ("agent:ann", "conversation.read", conv.as_str()),
+        ("admin", "customer.read", customer.as_str()),
+        ("admin", "customer.export", customer.as_str()),
+        ("admin", "conversation.resolve", conv.as_str()),
+    ];
+    let expected: Vec<(String, String, String)> = expected
+        .iter()
+        .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()))
+        .collect();
+    assert_eq!(acts, expected, "{whole}");
+    assert!(
+        entries
+            .iter()
+            .all(|e| e["request_id"].as_str().is_some_and(|r| r.len() >= 32)
+                && e["at"].as_str().is_some()),
+        "{whole}"
+    );
+    assert!(!whole.to_string().contains(&marker), "no text in the trail");
+    assert!(
+        !whole.to_string().contains("visitor-a1"),
+        "no identity in the trail"
+    );
+
+    // Pages of two, each after the page before, are the whole trail in order.
+    let mut paged: Vec<Value> = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let path = match &after {
+            Some(a) => format!("/v1/audit?limit=2&after={a}"),
+            None => "/v1/audit?limit=2".to_owned(),
+        };
+        let page = app.admin_json(&path).await;
+        let got = page["entries"].as_array().expect("entries").clone();
+        if got.is_empty() {
+            assert_eq!(
+                page["next"].as_str(),
+                after.as_deref(),
+                "an empty page keeps the cursor"
+            );
+            break;
+        }
+        assert_eq!(page["next"], got[got.len() - 1]["id"]);
+        after = page["next"].as_str().map(str::to_owned);
+        paged.extend(got);
+    }
+    assert_eq!(paged, entries);
+}
+
+#[tokio::test]
+async fn only_admins_read_the_trail_and_bad_cursors_are_400() {
+    on_both_stores(|app| async move {
+        app.agent_online("ann").await;
+        let agent = app
+            .client
+            .get(format!("{}/v1/audit", app.address))
+            .bearer_auth(agent_jwt("ann"))
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(agent.status(), 403);
+        for bad in ["after=yesterday", "limit=0", "limit=1001", "after=1-x"] {
+            let r = app.admin_get(&format!("/v1/audit?{bad}")).await;
+            assert_eq!(r.status(), 400, "{bad}");
+            assert_eq!(r.headers()["content-type"], "application/problem+json");
+        }
+    })
+    .await;
+}
