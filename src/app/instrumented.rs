@@ -15,16 +15,16 @@ use tracing::Instrument;
 use crate::app::metrics::Metrics;
 use crate::domain::{
     AgentId, AgentProfile, AgentView, AuditEntry, ConversationId, ConversationView, CustomerId,
-    CustomerView, DeadlineKind, Deadlines, Identity, InboundMessage, Message, Presence, Queue,
-    Receipt, Requirements,
+    CustomerView, DeadlineKind, Deadlines, Identity, InboundMessage, Message, MessageId, Presence,
+    Queue, Receipt, Requirements,
 };
 use crate::store::format::{FinalizeOutcome, FormatStatus, ReplicaFormat, StorageFormat};
 use crate::store::retention::{Archivable, ArchiveCandidate, ArchiveClaim};
 use crate::store::{
     for_each_operation, AgentEvent, AgentStore, ArchiveStore, Assignment, AuditStore, CallRecord,
     CallStore, ConversationStore, CustomerStore, Delivery, DeliveryOutcome, DeliveryState,
-    EventKind, EventStore, FeedbackStore, OpsStore, OutboxStore, QueuedConversation, Rated,
-    RatingsOf, ReplyOutcome, ResolveOutcome, RoutingSnapshot, RoutingStore, SavedAgent,
+    EventKind, EventStore, FeedbackStore, OpsStore, OutboxStore, PrivacyStore, QueuedConversation,
+    Rated, RatingsOf, ReplyOutcome, ResolveOutcome, RoutingSnapshot, RoutingStore, SavedAgent,
     ScheduleStore, Store, StoreError, TransferOutcome, TransferTarget, UpgradeStore,
 };
 

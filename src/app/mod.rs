@@ -23,6 +23,7 @@ pub mod metrics;
 pub mod outbound;
 pub mod rate_limits;
 pub mod ratings;
+pub mod redaction;
 pub mod upgrade;
 
 use std::sync::Arc;

@@ -14,10 +14,10 @@ pub mod deadline;
 pub mod desk;
 pub mod error;
 pub mod events;
-mod export;
 pub mod messages;
 pub mod openapi;
 pub mod ops;
+mod privacy;
 mod queues;
 pub mod rate_limit;
 mod upgrade;
@@ -64,7 +64,7 @@ pub fn configure(max_body_bytes: usize) -> impl Fn(&mut web::ServiceConfig) + Cl
         .configure(events::configure)
         .configure(conversations::configure)
         .configure(customers::configure)
-        .configure(export::configure)
+        .configure(privacy::configure)
         .configure(audit::configure)
         .configure(queues::configure)
         .configure(upgrade::configure)

@@ -6,6 +6,7 @@ pub mod archive;
 pub mod format;
 mod memory;
 mod records;
+pub mod redaction;
 mod redis;
 pub mod retention;
 mod roles;
@@ -20,7 +21,7 @@ pub(crate) use roles::for_each_operation;
 use crate::domain::{
     AgentId, AgentProfile, AgentView, AuditEntry, CallDecision, CallState, ConversationId,
     ConversationView, CustomerId, CustomerView, DeadlineKind, Deadlines, Identity, InboundMessage,
-    Message, Presence, Queue, Receipt, Requirements, Skills, QUEUES,
+    Message, MessageId, Presence, Queue, Receipt, Requirements, Skills, QUEUES,
 };
 
 pub use crate::routing::{
@@ -220,6 +221,7 @@ pub trait Store:
     + UpgradeStore
     + ArchiveStore
     + AuditStore
+    + PrivacyStore
 {
     /// Routing decisions of this process that the Rust placement rule disagreed with
     /// (the Redis scripts are checked against `routing::place`; the embedded store runs it).

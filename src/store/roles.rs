@@ -264,6 +264,15 @@ macro_rules! for_each_operation {
                 /// The earliest resolution still waiting in the due list (the lag gauge).
                 fn oldest_unarchived() -> Option<DateTime<Utc>>;
             }
+            /// A customer's data on request (CONTRACT "Data lifecycle (v3)").
+            PrivacyStore {
+                /// Replaces the text (and subject) of the entry `message` of the conversation's
+                /// timeline, wherever it is kept (the conversation's own entries or a merged
+                /// one's, in this store or the archive), and of its delivery in the outbox,
+                /// with `[redacted]`; answers whether the entry exists. Doing it twice changes
+                /// nothing more.
+                fn redact_message(conv: &ConversationId, message: &MessageId) -> bool => conv;
+            }
             /// The audit trail (CONTRACT "Audit"): who read or changed what, kept for a
             /// bounded time, never any text.
             AuditStore {

@@ -8,12 +8,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::helpers::{
-    agent_jwt, message, ApiClient, PostgresServer, RedisServer, AGENT_JWT_SECRET,
-};
+use crate::helpers::{message, PostgresServer, RedisServer, AGENT_JWT_SECRET};
 use crate::outbound::{receiver, SECRET};
 use crate::shutdown::Binary;
-use crate::traces::{archive_text, contains, redis_bytes};
+use crate::traces::{archive_text, contains, event_replay, redis_bytes, wait_archived};
 
 /// A fresh valid card number starting with `prefix`: random digits and the Luhn check
 /// digit, so no two tests (and no stored fixture) share one.
@@ -166,7 +164,7 @@ async fn card_numbers_reach_no_store_no_event_no_adapter_and_no_log_line() {
         .await;
     assert!(resolved.status().is_success());
     wait_archived(&api, &conv).await;
-    let events = replay(&api, "ann").await;
+    let events = event_replay(&api, "ann").await;
 
     let outbound = serde_json::to_string(&*rx.accepted.lock().expect("lock")).expect("json");
     let mut conn = redis.connection();
@@ -211,44 +209,4 @@ async fn wait_delivered(accepted: &std::sync::Mutex<Vec<Value>>, n: usize) {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-}
-
-async fn wait_archived(api: &ApiClient, conv: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let view = api.admin_json(&format!("/v1/conversations/{conv}")).await;
-        if view["archived"] == true {
-            return;
-        }
-        assert!(Instant::now() < deadline, "never archived: {view}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-/// Everything the agent's event stream replays from the start, read for a second.
-async fn replay(api: &ApiClient, agent: &str) -> String {
-    let mut response = api
-        .client
-        .get(format!("{}/v1/agents/{agent}/events", api.address))
-        .bearer_auth(agent_jwt(agent))
-        .header("Last-Event-ID", "0-0")
-        .send()
-        .await
-        .expect("stream");
-    assert_eq!(response.status(), 200);
-    let mut text = String::new();
-    let until = Instant::now() + Duration::from_secs(1);
-    while let Ok(Ok(Some(chunk))) = tokio::time::timeout(
-        until.saturating_duration_since(Instant::now()),
-        response.chunk(),
-    )
-    .await
-    {
-        text.push_str(&String::from_utf8_lossy(&chunk));
-    }
-    assert!(
-        text.contains("conversation"),
-        "the stream replayed nothing: {text}"
-    );
-    text
 }

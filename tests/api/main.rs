@@ -36,6 +36,7 @@ mod queued_callers;
 mod races;
 mod random_walk;
 mod rate_limits;
+mod redaction;
 mod resolve_races;
 mod routing;
 mod security;

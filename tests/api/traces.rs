@@ -1,5 +1,10 @@
 //! Everything a store holds, as bytes: what the privacy tests search for a customer's
-//! data (card numbers, erased customers' identities and texts).
+//! data (card numbers, erased customers' identities and texts), and what an agent's event
+//! stream replays.
+
+use std::time::{Duration, Instant};
+
+use crate::helpers::{agent_jwt, ApiClient};
 
 /// Every key and every value of one Redis server (or cluster node), whatever its type.
 pub fn redis_bytes(conn: &mut redis::Connection) -> Vec<u8> {
@@ -72,4 +77,42 @@ pub fn contains(haystack: &[u8], needle: &str) -> bool {
     haystack
         .windows(needle.len().max(1))
         .any(|w| w == needle.as_bytes())
+}
+
+/// Everything the agent's event stream replays from the start, read for a second.
+pub async fn event_replay(api: &ApiClient, agent: &str) -> String {
+    let mut response = api
+        .client
+        .get(format!("{}/v1/agents/{agent}/events", api.address))
+        .bearer_auth(agent_jwt(agent))
+        .header("Last-Event-ID", "0-0")
+        .send()
+        .await
+        .expect("stream");
+    assert_eq!(response.status(), 200);
+    let mut text = String::new();
+    let until = Instant::now() + Duration::from_secs(1);
+    while let Ok(Ok(Some(chunk))) = tokio::time::timeout(
+        until.saturating_duration_since(Instant::now()),
+        response.chunk(),
+    )
+    .await
+    {
+        text.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(text.contains("conversation"), "the stream replayed nothing");
+    text
+}
+
+/// Polls until the conversation reads as archived (or fails after 30 s).
+pub async fn wait_archived(api: &ApiClient, conv: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let view = api.admin_json(&format!("/v1/conversations/{conv}")).await;
+        if view["archived"] == true {
+            return;
+        }
+        assert!(Instant::now() < deadline, "never archived: {view}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

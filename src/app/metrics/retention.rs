@@ -43,6 +43,13 @@ impl RetentionMetrics {
         })
     }
 
+    /// Counts an entry redacted on request.
+    pub fn entry_redacted(&self) {
+        self.redactions
+            .with_label_values(&[REDACTION_KINDS[1]])
+            .inc();
+    }
+
     /// Counts `n` card numbers masked.
     pub fn cards_masked(&self, n: usize) {
         if n > 0 {

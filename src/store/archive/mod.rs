@@ -175,6 +175,33 @@ impl Archive {
             .collect()
     }
 
+    /// Redacts the entry `message` of the archived conversation `id`'s timeline (its
+    /// text, and its subject when it has one); answers whether the entry is there.
+    pub async fn redact(
+        &self,
+        id: &ConversationId,
+        message: &crate::domain::MessageId,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE conversations SET timeline = ( \
+               SELECT json_agg(CASE WHEN e->>'id' = $2 THEN \
+                 (e::jsonb || jsonb_build_object('text', $3::text) \
+                   || CASE WHEN e->>'subject' IS NOT NULL \
+                      THEN jsonb_build_object('subject', $3::text) ELSE '{}'::jsonb END)::json \
+                 ELSE e END ORDER BY n) \
+               FROM json_array_elements(timeline) WITH ORDINALITY AS t(e, n)) \
+             WHERE id = $1 \
+               AND EXISTS (SELECT 1 FROM json_array_elements(timeline) e WHERE e->>'id' = $2)",
+        )
+        .bind(id.to_string())
+        .bind(message.as_str())
+        .bind(crate::store::redaction::REDACTED)
+        .execute(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        Ok(done.rows_affected() > 0)
+    }
+
     /// Deletes archived conversations (those not archived are no error).
     pub async fn delete(&self, ids: &[ConversationId]) -> Result<(), StoreError> {
         let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();

@@ -24,6 +24,21 @@ pub(crate) async fn archived(
     })
 }
 
+/// Redacts an entry of a conversation the store holds as a stub (or a stubbed part of a
+/// timeline); answers whether the entry is in the archived copy.
+pub(crate) async fn redact(
+    archive: Option<&Archive>,
+    id: &ConversationId,
+    message: &crate::domain::MessageId,
+) -> Result<bool, StoreError> {
+    let Some(archive) = archive else {
+        return Err(StoreError::Unavailable(
+            format!("conversation {id} is archived, and no archive is configured").into(),
+        ));
+    };
+    archive.redact(id, message).await
+}
+
 /// Adds the archived `parts` of a timeline to it, then orders it, each entry once.
 pub(crate) async fn add_parts(
     archive: Option<&Archive>,

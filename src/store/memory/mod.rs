@@ -28,6 +28,7 @@ mod customers;
 mod feedback;
 mod ops;
 mod outbox;
+mod privacy;
 mod retention;
 mod routing;
 mod schedules;

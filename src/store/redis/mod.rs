@@ -26,6 +26,7 @@ mod outbox;
 mod personal_agents;
 mod placement;
 mod placement_check;
+mod privacy;
 mod queues;
 mod receipts;
 mod release;

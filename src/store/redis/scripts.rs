@@ -67,6 +67,7 @@ scripts! {
         archive_release: "lua/archive/release.lua",
         archive_stub: "lua/archive/stub.lua",
         archive_delete: "lua/archive/delete.lua",
+        redact: "lua/privacy/redact.lua",
     }
     routing {
         route: "lua/routing/route.lua",

@@ -1,5 +1,6 @@
-//! A customer's data on request: `GET /v1/customers/{id}/export` (admin), one JSON
-//! document streamed as it is read (`app::export`).
+//! A customer's data on request (admin): `GET /v1/customers/{id}/export`, one JSON
+//! document streamed as it is read (`app::export`), and
+//! `POST /v1/conversations/{id}/messages/{message_id}/redact` (`app::redaction`).
 
 use std::sync::Arc;
 
@@ -11,11 +12,49 @@ use super::audit;
 use super::auth::Admin;
 use super::error::{ApiError, Problem};
 use super::resource;
-use crate::app::{export, Actor, App};
-use crate::domain::{AuditAction, CustomerId};
+use crate::app::{export, redaction, Actor, App};
+use crate::domain::{clipped, AuditAction, ConversationId, CustomerId, Message, MessageId};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/v1/customers/{id}/export").route(web::get().to(export_customer)));
+    cfg.service(resource("/v1/customers/{id}/export").route(web::get().to(export_customer)))
+        .service(
+            resource("/v1/conversations/{id}/messages/{message_id}/redact")
+                .route(web::post().to(redact)),
+        );
+}
+
+/// Redacts one timeline entry: its text (and subject) become `[redacted]` wherever it
+/// is stored (Redis, the archive, its delivery in the outbox; agents' event replay reads
+/// the timeline as it is now). Answers the entry as it reads now; doing it again
+/// changes nothing. Recorded in the audit trail (`message.redact`).
+#[utoipa::path(
+    post,
+    path = "/v1/conversations/{id}/messages/{message_id}/redact",
+    tag = "conversations",
+    params(
+        ("id" = String, Path, description = "Conversation id"),
+        ("message_id" = String, Path, description = "The entry's id"),
+    ),
+    security(("admin_token" = [])),
+    responses(
+        (status = 200, description = "The entry, redacted", body = Message),
+        (status = 404, description = "No such conversation or entry", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn redact(
+    _: Admin,
+    state: web::Data<App>,
+    path: web::Path<(String, String)>,
+    req: HttpRequest,
+) -> Result<web::Json<Message>, ApiError> {
+    let (conv, message) = path.into_inner();
+    let not_found = || ApiError::NotFound(format!("no entry `{}`", clipped(&message, 64)));
+    let conv: ConversationId = conv.parse().map_err(|_| not_found())?;
+    let message = MessageId::parse(&message).ok_or_else(not_found)?;
+    let by = audit::auditor(&Actor::Admin, &req);
+    Ok(web::Json(
+        redaction::redact(&state, &by, &conv, &message).await?,
+    ))
 }
 
 /// Everything held about one customer, as one JSON document: `format`
