@@ -25,6 +25,7 @@ mod groups;
 mod handoff_crash;
 mod ingest;
 mod invariants;
+mod log_privacy;
 mod metrics;
 mod on_cluster;
 mod ops;
