@@ -384,7 +384,7 @@ async fn a_call_is_decided_while_the_archive_is_down() {
 
 /// Sam wrote by chat and Tina by e-mail, then a message proved them one person: answers
 /// the survivor's open conversation and the other's, which joined it.
-async fn merged_pair(store: &Arc<dyn Store>) -> (ConversationId, ConversationId) {
+pub async fn merged_pair(store: &Arc<dyn Store>) -> (ConversationId, ConversationId) {
     let say = |channel: &str, from: &str, text: &str, ids: serde_json::Value| {
         inbound(
             json!({ "channel": channel, "external_id": ext(), "from": from,

@@ -178,3 +178,83 @@ async fn first_entry(app: &ApiClient, conv: &str) -> String {
         .expect("entry")
         .to_owned()
 }
+
+on_every_store!(a_merged_conversations_entry_is_redacted_where_it_is_kept);
+
+/// On the embedded store, one Redis and the cluster (where a merged conversation lives
+/// in another customer's slot): an entry of the conversation merged in is redacted in
+/// that conversation's own list, then, once everything moved to the archive, another
+/// entry in the archive.
+async fn a_merged_conversations_entry_is_redacted_where_it_is_kept(kind: &str) {
+    use chrono::Duration;
+    use switchboard::app::archiving;
+
+    let pg = PostgresServer::start();
+    let (h, app) = crate::archiving::archiving_app(kind, &pg).await;
+    let (open, other) = crate::archiving::merged_pair(&h.store).await;
+    let texts = |v: &switchboard::domain::ConversationView| -> Vec<String> {
+        v.messages.iter().map(|m| m.text.clone()).collect()
+    };
+    let before = h
+        .store
+        .conversation(&open)
+        .await
+        .expect("read")
+        .expect("found");
+    // The merged-in conversation's own first entry, kept in its customer's slot.
+    let merged_in = h
+        .store
+        .conversation(&other)
+        .await
+        .expect("read")
+        .expect("found");
+    let merged_entry = merged_in.messages[0].id.clone();
+    assert!(before.messages.iter().any(|m| m.id == merged_entry));
+    assert!(h
+        .store
+        .redact_message(&open, &merged_entry)
+        .await
+        .expect("redact"));
+    let after = h
+        .store
+        .conversation(&open)
+        .await
+        .expect("read")
+        .expect("found");
+    let changed: Vec<usize> = (0..3)
+        .filter(|&i| texts(&before)[i] != texts(&after)[i])
+        .collect();
+    assert_eq!(changed.len(), 1, "{:?}", texts(&after));
+    assert_eq!(after.messages[changed[0]].id, merged_entry);
+    assert_eq!(after.messages[changed[0]].text, "[redacted]");
+
+    let resolved_at = crate::helpers::t0() + Duration::hours(1);
+    h.store.resolve(&open, resolved_at).await.expect("resolve");
+    let moved = archiving::sweep(&app, resolved_at + Duration::seconds(61)).await;
+    assert!(moved.expect("sweep") >= 1);
+    let last = after.messages[2].id.clone();
+    assert!(h
+        .store
+        .redact_message(&open, &last)
+        .await
+        .expect("redact archived"));
+    let archived = h
+        .store
+        .conversation(&open)
+        .await
+        .expect("read")
+        .expect("found");
+    assert!(archived.archived);
+    let redacted: Vec<&str> = archived.messages.iter().map(|m| m.text.as_str()).collect();
+    assert_eq!(
+        redacted.iter().filter(|t| **t == "[redacted]").count(),
+        2,
+        "{redacted:?}"
+    );
+    let nobody = switchboard::domain::MessageId::parse(&"0".repeat(32)).expect("id");
+    assert!(!h
+        .store
+        .redact_message(&open, &nobody)
+        .await
+        .expect("redact"));
+}
