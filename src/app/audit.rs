@@ -3,10 +3,10 @@
 //! admins do to others' conversations. An act is recorded before its answer leaves: a
 //! read the trail could not record is answered 503, never served unaudited.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 
 use super::{Actor, App, AppError};
-use crate::domain::{AuditAction, AuditEntry};
+use crate::domain::{audit_id_parts, AuditAction, AuditEntry};
 
 /// Most entries one page of the trail holds, and how many unless asked.
 pub const MAX_AUDIT_PAGE: usize = 1000;
@@ -65,5 +65,48 @@ pub async fn page(
             "`after` must be an entry's id (`<ms>-<seq>`)".into(),
         ));
     }
-    Ok(app.store.audit_entries(after, limit).await?)
+    // Redis first, then the archive: an entry moved between the two reads was in Redis
+    // at the first or in the archive by the second (a move writes the archive before it
+    // trims Redis), so the union misses nothing.
+    let mut entries = app.store.audit_entries(after, limit).await?;
+    if let Some(archive) = &app.archive {
+        entries.extend(archive.audit_after(after, limit).await?);
+        entries.sort_by_key(|e| audit_id_parts(&e.id));
+        entries.dedup_by(|a, b| a.id == b.id);
+        entries.truncate(limit);
+    }
+    Ok(entries)
+}
+
+/// How long an entry stays in Redis before the sweep moves it to the archive: long
+/// enough to move a round's entries in one batch.
+pub const MOVE_AFTER_SECS: i64 = 60;
+
+/// Most entries one round moves.
+const MOVE_BATCH: usize = 1000;
+
+/// Moves the trail's entries older than `MOVE_AFTER_SECS` from the store to the archive
+/// (with one configured), oldest first: written there, then trimmed here. Answers how
+/// many moved.
+pub async fn move_to_archive(app: &App, now: DateTime<Utc>) -> Result<usize, AppError> {
+    let Some(archive) = &app.archive else {
+        return Ok(0);
+    };
+    let before = (now - chrono::Duration::seconds(MOVE_AFTER_SECS)).timestamp_millis();
+    let old_enough = |e: &AuditEntry| {
+        audit_id_parts(&e.id).is_some_and(|(ms, _)| i64::try_from(ms).is_ok_and(|ms| ms < before))
+    };
+    let entries: Vec<AuditEntry> = app
+        .store
+        .audit_entries(None, MOVE_BATCH)
+        .await?
+        .into_iter()
+        .take_while(old_enough)
+        .collect();
+    let Some(last) = entries.last() else {
+        return Ok(0);
+    };
+    archive.put_audit(&entries).await?;
+    app.store.trim_audit(&last.id).await?;
+    Ok(entries.len())
 }

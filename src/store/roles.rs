@@ -282,6 +282,9 @@ macro_rules! for_each_operation {
                 /// Up to `limit` entries after the id `after` (from the first kept when
                 /// `None`), oldest first.
                 fn audit_entries(after: Option<&str>, limit: usize) -> Vec<AuditEntry>;
+                /// Drops the entries up to and including the id `through` (the archive holds
+                /// them now).
+                fn trim_audit(through: &str) -> ();
             }
             /// The storage format gate (`store::format`): which format the deployment writes,
             /// which each replica reads.

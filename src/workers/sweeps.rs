@@ -9,7 +9,9 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
 
-use crate::app::{agents, archiving, deadlines, deletion, follow_ups, upgrade, App, AppError};
+use crate::app::{
+    agents, archiving, audit, deadlines, deletion, follow_ups, upgrade, App, AppError,
+};
 
 /// One background sweep.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,16 +28,19 @@ pub enum Sweep {
     Archive,
     /// Retention: conversations resolved longer ago than `delete_after`, deleted.
     Deletion,
+    /// The audit trail's older entries, moved to the archive tier.
+    AuditArchive,
 }
 
 impl Sweep {
-    pub const ALL: [Sweep; 6] = [
+    pub const ALL: [Sweep; 7] = [
         Sweep::RoutingTimers,
         Sweep::Deadlines,
         Sweep::FollowUps,
         Sweep::FormatAnnouncement,
         Sweep::Archive,
         Sweep::Deletion,
+        Sweep::AuditArchive,
     ];
 
     pub fn name(self) -> &'static str {
@@ -46,6 +51,7 @@ impl Sweep {
             Sweep::FormatAnnouncement => "format_announcement",
             Sweep::Archive => "archive",
             Sweep::Deletion => "deletion",
+            Sweep::AuditArchive => "audit_archive",
         }
     }
 
@@ -58,6 +64,7 @@ impl Sweep {
             Sweep::FormatAnnouncement => upgrade::announce(app, now).await.map(drop),
             Sweep::Archive => archiving::sweep(app, now).await.map(drop),
             Sweep::Deletion => deletion::sweep(app, now).await.map(drop),
+            Sweep::AuditArchive => audit::move_to_archive(app, now).await.map(drop),
         }
     }
 }

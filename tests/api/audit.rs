@@ -135,3 +135,74 @@ async fn only_admins_read_the_trail_and_bad_cursors_are_400() {
     })
     .await;
 }
+
+on_every_store!(older_entries_move_to_the_archive_and_the_trail_still_pages_whole);
+
+/// With an archive (real PostgreSQL), on the embedded store, one Redis and the cluster:
+/// entries older than a minute move there and leave the store; the trail pages across
+/// both tiers in one order, and a page begun before a move misses nothing after it.
+async fn older_entries_move_to_the_archive_and_the_trail_still_pages_whole(kind: &str) {
+    use switchboard::app::audit::{self, Auditor};
+    use switchboard::app::Actor;
+    use switchboard::domain::AuditAction;
+
+    let pg = crate::helpers::PostgresServer::start();
+    let (h, app) = crate::archiving::archiving_app(kind, &pg).await;
+    let by = Auditor::of(&Actor::Admin, Some("req-1".into()));
+    for n in 0..5 {
+        audit::record(&app, &by, AuditAction::CustomerRead, &format!("c{n}"))
+            .await
+            .expect("recorded");
+    }
+    let first_page = audit::page(&app, None, 2).await.expect("page");
+    let cursor = first_page[1].id.clone();
+    let later = chrono::Utc::now() + chrono::Duration::minutes(2);
+    let moved = audit::move_to_archive(&app, later).await.expect("moved");
+    assert_eq!(moved, 5);
+    assert!(
+        h.store
+            .audit_entries(None, 100)
+            .await
+            .expect("read")
+            .is_empty(),
+        "gone from the store"
+    );
+    let archived = app
+        .archive
+        .as_ref()
+        .expect("archive")
+        .audit_after(None, 100)
+        .await
+        .expect("read");
+    assert_eq!(archived.len(), 5);
+    assert_eq!(
+        audit::move_to_archive(&app, later).await.expect("again"),
+        0,
+        "moved once"
+    );
+    for n in 5..8 {
+        audit::record(&app, &by, AuditAction::ConversationRead, &format!("v{n}"))
+            .await
+            .expect("recorded");
+    }
+
+    // The page begun before the move goes on after it, into the store's newer entries.
+    let mut targets: Vec<String> = first_page.iter().map(|e| e.target.clone()).collect();
+    let mut after = Some(cursor);
+    loop {
+        let page = audit::page(&app, after.as_deref(), 2).await.expect("page");
+        let Some(last) = page.last() else { break };
+        after = Some(last.id.clone());
+        targets.extend(page.iter().map(|e| e.target.clone()));
+    }
+    let expected: Vec<String> = (0..5)
+        .map(|n| format!("c{n}"))
+        .chain((5..8).map(|n| format!("v{n}")))
+        .collect();
+    assert_eq!(targets, expected);
+    let whole = audit::page(&app, None, 1000).await.expect("page");
+    assert_eq!(whole.len(), 8);
+    assert!(whole
+        .iter()
+        .all(|e| e.request_id.as_deref() == Some("req-1") && e.actor == "admin"));
+}

@@ -21,14 +21,17 @@ use chrono::{DateTime, Utc};
 use crate::domain::ConversationId;
 use crate::store::StoreError;
 
+mod audit;
 pub(crate) mod read_through;
 mod record;
 
 pub use record::{ArchivedConversation, Record};
 
 /// The schema, embedded in the binary: `(version, description, SQL)`.
-const MIGRATIONS: &[(i64, &str, &str)] =
-    &[(1, "archive", include_str!("migrations/V1__archive.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "archive", include_str!("migrations/V1__archive.sql")),
+    (2, "audit", include_str!("migrations/V2__audit.sql")),
+];
 
 /// The embedded migrations as `sqlx` resolves a migration directory.
 #[derive(Debug)]

@@ -54,4 +54,19 @@ impl AuditStore for MemoryStore {
             .cloned()
             .collect())
     }
+
+    async fn trim_audit(&self, through: &str) -> Result<(), StoreError> {
+        let Some(through) = audit_id_parts(through) else {
+            return Ok(());
+        };
+        let mut trail = self.audit.lock().unwrap_or_else(|p| p.into_inner());
+        while trail
+            .entries
+            .front()
+            .is_some_and(|e| audit_id_parts(&e.id).is_some_and(|id| id <= through))
+        {
+            trail.entries.pop_front();
+        }
+        Ok(())
+    }
 }

@@ -56,6 +56,21 @@ impl AuditStore for RedisStore {
             .map_err(from_redis)?;
         Ok(rows.into_iter().filter_map(entry).collect())
     }
+
+    async fn trim_audit(&self, through: &str) -> Result<(), StoreError> {
+        let Some((ms, seq)) = audit_id_parts(through) else {
+            return Ok(());
+        };
+        // Exact (no `~`): entries after `through` may not be in the archive yet.
+        let _: i64 = redis::cmd("XTRIM")
+            .arg(self.keys.audit())
+            .arg("MINID")
+            .arg(format!("{ms}-{}", seq + 1))
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(from_redis)?;
+        Ok(())
+    }
 }
 
 /// An entry from its stream id and fields; one that is not (written by hand) is skipped.
