@@ -101,9 +101,10 @@ impl Cursor {
                 continue;
             };
             self.complaints.extend(complaints_in(&view));
+            let ratings = self.app.store.conversation_ratings(&id).await?;
             let mut text = String::from(if self.first { "" } else { "," });
             self.first = false;
-            text.push_str(&conversation_json(view).to_string());
+            text.push_str(&conversation_json(view, ratings).to_string());
             return Ok(Some(text));
         }
         self.done = true;
@@ -116,12 +117,17 @@ impl Cursor {
 }
 
 /// A conversation as the export shows it: the API's view with its whole timeline,
-/// without the customer it repeats.
-fn conversation_json(view: ConversationView) -> Value {
+/// without the customer it repeats, and the customer's ratings of it by source.
+fn conversation_json(view: ConversationView, ratings: Vec<(String, u8)>) -> Value {
     let mut value = serde_json::to_value(view).unwrap_or(Value::Null);
     if let Some(object) = value.as_object_mut() {
         object.remove("customer");
         object.remove("earlier");
+        let ratings: serde_json::Map<String, Value> = ratings
+            .into_iter()
+            .map(|(s, r)| (s, Value::from(r)))
+            .collect();
+        object.insert("ratings".into(), Value::Object(ratings));
     }
     value
 }

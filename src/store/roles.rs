@@ -188,6 +188,8 @@ macro_rules! for_each_operation {
                 /// The most recent ratings (newest first, at most `RECENT_RATINGS`) of the
                 /// conversations an agent served, or of a customer's.
                 fn recent_ratings(of: &RatingsOf) -> Vec<u8>;
+                /// A conversation's ratings, by source (what a customer's export lists).
+                fn conversation_ratings(conv: &ConversationId) -> Vec<(String, u8)> => conv;
             }
             /// Replies on their way out: the durable outbox.
             OutboxStore {

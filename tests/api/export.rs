@@ -89,6 +89,12 @@ async fn an_export_holds_every_message_from_redis_and_the_archive(kind: &str) {
     };
     assert_eq!(by_id(&archived)["archived"], true);
     assert_eq!(
+        by_id(&archived)["ratings"],
+        json!({ "survey": 4 }),
+        "rated, though archived"
+    );
+    assert_eq!(by_id(&open)["ratings"], json!({}));
+    assert_eq!(
         texts(by_id(&archived)),
         texts_of(12),
         "the archived timeline, whole"

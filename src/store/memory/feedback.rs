@@ -81,4 +81,14 @@ impl FeedbackStore for MemoryStore {
     async fn recent_ratings(&self, of: &RatingsOf) -> Result<Vec<u8>, StoreError> {
         Ok(self.ratings_of(of))
     }
+
+    async fn conversation_ratings(
+        &self,
+        conv: &ConversationId,
+    ) -> Result<Vec<(String, u8)>, StoreError> {
+        let state = self.lock();
+        Ok(state.conversations.get(conv).map_or_else(Vec::new, |c| {
+            c.ratings.iter().map(|(s, r)| (s.clone(), *r)).collect()
+        }))
+    }
 }

@@ -124,4 +124,24 @@ impl FeedbackStore for RedisStore {
     async fn recent_ratings(&self, of: &RatingsOf) -> Result<Vec<u8>, StoreError> {
         self.ratings_of(of).await
     }
+
+    async fn conversation_ratings(
+        &self,
+        conv: &ConversationId,
+    ) -> Result<Vec<(String, u8)>, StoreError> {
+        // The conversation's hash (a stub keeps it) holds `rating:<source>` = `<r>|<ms>`.
+        let fields: Vec<(String, String)> = redis::cmd("HGETALL")
+            .arg(self.keys.conversation(conv))
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(from_redis)?;
+        fields
+            .into_iter()
+            .filter_map(|(field, value)| {
+                let source = field.strip_prefix("rating:")?.to_owned();
+                let rating = value.split('|').next().unwrap_or_default().parse();
+                Some(rating.map(|r| (source, r)).map_err(corrupt))
+            })
+            .collect()
+    }
 }
