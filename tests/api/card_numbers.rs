@@ -165,6 +165,10 @@ async fn card_numbers_reach_no_store_no_event_no_adapter_and_no_log_line() {
     assert!(resolved.status().is_success());
     wait_archived(&api, &conv).await;
     let events = event_replay(&api, "ann").await;
+    assert!(
+        events.contains("conversation"),
+        "the stream replayed nothing"
+    );
 
     let outbound = serde_json::to_string(&*rx.accepted.lock().expect("lock")).expect("json");
     let mut conn = redis.connection();

@@ -141,6 +141,11 @@ async fn redacted_everywhere(on_redis: bool) {
 
     // Nowhere else either: Redis, the archive, the agent's replay.
     let gone = [&subject, &text, &reply_text, &old_text];
+    let replayed = event_replay(&app, "ann").await;
+    assert!(
+        replayed.contains("conversation"),
+        "the stream replayed nothing"
+    );
     let mut places: Vec<(&str, Vec<u8>)> = vec![
         ("the archive", archive_text(&url).await.into_bytes()),
         (

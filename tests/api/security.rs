@@ -11,6 +11,7 @@ use crate::helpers::{
     agent_jwt, message, on_both_stores, spawn_app, test_settings, RedisServer, TestApp,
     ADAPTER_TOKEN, ADMIN_TOKEN, AGENT_JWT_SECRET, PUBLIC, TWILIO_TOKEN,
 };
+use crate::traces::event_replay;
 
 async fn mail(app: &TestApp, raw: &str) -> Value {
     let r = app
@@ -73,26 +74,6 @@ async fn transfer(app: &TestApp, bearer: &str, conv: &str, to: &str) -> u16 {
         .as_u16()
 }
 
-/// The whole replay of `agent`'s stream from the start, as text (read until quiet).
-async fn replay(app: &TestApp, agent: &str) -> String {
-    let mut r = app
-        .client
-        .get(format!("{}/v1/agents/{agent}/events", app.address))
-        .bearer_auth(agent_jwt(agent))
-        .header("Last-Event-ID", "0-0")
-        .send()
-        .await
-        .expect("sent");
-    assert_eq!(r.status(), 200);
-    let mut text = String::new();
-    while let Ok(Ok(Some(chunk))) =
-        tokio::time::timeout(Duration::from_millis(700), r.chunk()).await
-    {
-        text.push_str(&String::from_utf8_lossy(&chunk));
-    }
-    text
-}
-
 /// 2. A replayed event shows only what the agent may read now.
 #[tokio::test]
 async fn replayed_events_show_a_conversation_the_agent_lost_as_ids_only() {
@@ -110,14 +91,14 @@ async fn replayed_events_show_a_conversation_the_agent_lost_as_ids_only() {
             .agent_get("ann", &format!("/v1/conversations/{conv}"))
             .await;
         assert_eq!(direct.status(), 404, "ann no longer reads it");
-        let replayed = replay(&app, "ann").await;
+        let replayed = event_replay(&app, "ann").await;
         assert!(replayed.contains(&conv), "the events are there: {replayed}");
         assert!(
             !replayed.contains("Elm St") && !replayed.contains("\"customer\""),
             "but only as ids: {replayed}"
         );
         // Bob holds it now: his stream shows it whole.
-        assert!(replay(&app, "bob").await.contains("Elm St"));
+        assert!(event_replay(&app, "bob").await.contains("Elm St"));
     })
     .await;
 }

@@ -79,7 +79,8 @@ pub fn contains(haystack: &[u8], needle: &str) -> bool {
         .any(|w| w == needle.as_bytes())
 }
 
-/// Everything the agent's event stream replays from the start, read for a second.
+/// The whole replay of `agent`'s event stream from the start, as text (read until the
+/// stream is quiet).
 pub async fn event_replay(api: &ApiClient, agent: &str) -> String {
     let mut response = api
         .client
@@ -91,16 +92,11 @@ pub async fn event_replay(api: &ApiClient, agent: &str) -> String {
         .expect("stream");
     assert_eq!(response.status(), 200);
     let mut text = String::new();
-    let until = Instant::now() + Duration::from_secs(1);
-    while let Ok(Ok(Some(chunk))) = tokio::time::timeout(
-        until.saturating_duration_since(Instant::now()),
-        response.chunk(),
-    )
-    .await
+    while let Ok(Ok(Some(chunk))) =
+        tokio::time::timeout(Duration::from_millis(700), response.chunk()).await
     {
         text.push_str(&String::from_utf8_lossy(&chunk));
     }
-    assert!(text.contains("conversation"), "the stream replayed nothing");
     text
 }
 
