@@ -13,7 +13,9 @@ use futures_util::stream::{self, Stream, StreamExt};
 use serde_json::{json, Value};
 
 use super::{App, AppError};
-use crate::domain::{ConversationId, ConversationView, CustomerId, CustomerView, Message};
+use crate::domain::{
+    ConversationId, ConversationView, CustomerId, CustomerView, Message, Satisfaction,
+};
 
 /// The document's own version, so that readers can tell later shapes apart.
 pub const EXPORT_FORMAT: &str = "switchboard.customer-export/1";
@@ -26,11 +28,13 @@ pub struct CustomerExport {
 
 /// The customer and their ratings, or `None` when no such customer exists.
 pub async fn begin(app: &App, id: &CustomerId) -> Result<Option<CustomerExport>, AppError> {
-    let Some(customer) = super::ratings::customer(app, id).await? else {
+    let Some(mut customer) = app.store.customer(id).await? else {
         return Ok(None);
     };
     let of = crate::store::RatingsOf::Customer(customer.id.clone());
     let ratings = app.store.recent_ratings(&of).await?;
+    customer.satisfaction = Satisfaction::of(&ratings);
+    customer.follow_up_due = app.store.follow_up(&customer.id).await?;
     Ok(Some(CustomerExport { customer, ratings }))
 }
 
