@@ -59,6 +59,29 @@ async fn a_conversation_reads_back_from_the_archive_entry_for_entry() {
     assert!(a.get(&other).await.expect("get").is_none());
 }
 
+/// A rollback: the schema carries a migration of a newer release this one does not
+/// know; this release still starts on it.
+#[tokio::test]
+async fn a_schema_migrated_by_a_newer_release_still_starts_an_older_one() {
+    let pg = PostgresServer::start();
+    let archive = Archive::connect(&pg.url()).expect("pool");
+    archive.migrate().await.expect("migrate");
+    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&pg.url())
+        .await
+        .expect("connection");
+    sqlx::query(
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+         VALUES (999, 'a newer release', true, '\\x00', 0)",
+    )
+    .execute(&mut conn)
+    .await
+    .expect("a newer release's migration");
+    archive
+        .migrate()
+        .await
+        .expect("an older release starts on the newer schema");
+}
+
 #[tokio::test]
 async fn the_archive_answers_unavailable_while_postgresql_is_down() {
     let pg = PostgresServer::start();

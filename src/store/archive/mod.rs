@@ -82,11 +82,15 @@ impl Archive {
         Ok(Self { pool })
     }
 
-    /// Applies the embedded migrations not applied yet, once across replicas.
+    /// Applies the embedded migrations not applied yet, once across replicas. Migrations
+    /// only add (tables, columns, indexes), so a schema a newer release applied is one
+    /// this release can run on: during a rolling upgrade's rollback an older replica
+    /// starts against it instead of refusing the versions it does not know.
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        let migrator = Migrator::new(Embedded)
+        let mut migrator = Migrator::new(Embedded)
             .await
             .map_err(|e| StoreError::Unavailable(Box::new(e)))?;
+        migrator.set_ignore_missing(true);
         migrator
             .run(&self.pool)
             .await
