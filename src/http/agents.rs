@@ -106,8 +106,6 @@ pub async fn put_agent(
 ) -> Result<HttpResponse, ApiError> {
     let id: AgentId = id.parse()?;
     let body = body.into_inner();
-    let action = AuditAction::AgentUpdate;
-    audit::record(&state, &Actor::Admin, &req, action, id.as_str()).await?;
     let d = Capacity::default();
     let capacity = Capacity {
         phone: body.capacity.phone.unwrap_or(d.phone),
@@ -115,11 +113,15 @@ pub async fn put_agent(
         chat: body.capacity.chat.unwrap_or(d.chat),
         social: body.capacity.social.unwrap_or(d.social),
     };
+    let action = AuditAction::AgentUpdate;
+    let target = id.to_string();
     let profile = AgentProfile::new(id, body.name, body.teams, capacity)?
         .with_skills(body.skills, &body.languages)?
         .with_dial(body.dial)?
         .with_card(body.card)?
         .in_group(body.group.as_deref().unwrap_or(DEFAULT_GROUP).parse()?);
+    // Once the change is valid, before it is made.
+    audit::record(&state, &Actor::Admin, &req, action, &target).await?;
     let saved = agents::save(&state, &profile).await?;
     let mut response = if saved.created {
         HttpResponse::Created()
