@@ -15,7 +15,7 @@ use crate::store::{Assignment, Delivery};
 /// Outbox ids of provider requests that connect a waiting call start with this (the
 /// rest are replies to adapters): `call:<call id>:<agent>`, so one assignment is one
 /// request however often it is enqueued.
-pub const CALL_DELIVERY_PREFIX: &str = "call:";
+pub use crate::store::CALL_DELIVERY_PREFIX;
 
 /// Why a provider request did not land.
 #[derive(Debug)]

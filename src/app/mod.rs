@@ -15,6 +15,7 @@ pub mod deadlines;
 pub mod deletion;
 pub mod desk;
 mod entries;
+pub mod erasure;
 pub mod export;
 pub mod follow_ups;
 pub mod ingest;

@@ -22,7 +22,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(
             resource("/v1/customers/{id}")
                 .route(web::get().to(get_customer))
-                .route(web::patch().to(patch_customer)),
+                .route(web::patch().to(patch_customer))
+                .route(web::delete().to(super::privacy::erase_customer)),
         )
         .service(resource("/v1/customers/{id}/complaints").route(web::post().to(complain)))
         .service(resource("/v1/customers/{id}/manager").route(web::get().to(manager)))

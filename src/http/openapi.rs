@@ -63,6 +63,8 @@ use crate::domain::{
         customers::patch_customer,
         super::privacy::export_customer,
         super::privacy::redact,
+        super::privacy::erase_customer,
+        super::privacy::erasure_status,
         super::audit::audit_trail,
         customers::find_customer,
         openapi_json,

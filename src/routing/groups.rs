@@ -121,6 +121,13 @@ impl Groups {
             .map_or_else(|| "0-0".to_owned(), |r| r.last_event_id(agent))
     }
 
+    /// Drops every event about a conversation `about` picks, in every group.
+    pub fn forget_events(&mut self, about: &dyn Fn(&ConversationId) -> bool) {
+        for routing in self.groups.values_mut() {
+            routing.forget_events(about);
+        }
+    }
+
     /// Tells an agent something outside a routing decision, in their group's log.
     pub fn event(&mut self, agent: &AgentId, kind: super::EventKind, conv: &ConversationId) {
         if let Some(routing) = self.of_agent_mut(agent) {

@@ -3,6 +3,7 @@
 //! fast tests. Both pass the same conformance suite (`tests/api/conformance.rs`).
 
 pub mod archive;
+pub mod erasure;
 pub mod format;
 mod memory;
 mod records;
@@ -14,6 +15,7 @@ mod roles;
 use chrono::{DateTime, Utc};
 use roles::define_roles;
 
+use self::erasure::{Erasure, ErasureInventory};
 use self::format::{FinalizeOutcome, FormatStatus, ReplicaFormat, StorageFormat};
 use self::retention::{Archivable, ArchiveCandidate, ArchiveClaim};
 pub(crate) use roles::for_each_operation;
@@ -222,6 +224,7 @@ pub trait Store:
     + ArchiveStore
     + AuditStore
     + PrivacyStore
+    + ErasureStore
 {
     /// Routing decisions of this process that the Rust placement rule disagreed with
     /// (the Redis scripts are checked against `routing::place`; the embedded store runs it).
@@ -229,6 +232,10 @@ pub trait Store:
         0
     }
 }
+
+/// The outbox id of a request connecting a queued call to its agent is
+/// `<prefix><call id>:<agent>` (`app::bridge`), which an erasure finds from the call.
+pub const CALL_DELIVERY_PREFIX: &str = "call:";
 
 /// Most merge hops a request follows before it gives up with `Contention`.
 const MAX_HOPS: usize = 16;

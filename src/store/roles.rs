@@ -275,6 +275,51 @@ macro_rules! for_each_operation {
                 /// nothing more.
                 fn redact_message(conv: &ConversationId, message: &MessageId) -> bool => conv;
             }
+            /// A customer's erasure (CONTRACT "Erasure", `app::erasure`): a saga of steps, each
+            /// idempotent, so that whoever resumes it after a crash repeats them safely.
+            ErasureStore {
+                /// Starts the erasure of the customer holding `customer`'s data (following
+                /// merges), or finds the one started before: records it pending, leased to the
+                /// caller until `lease_until`, makes the customer and those merged into them
+                /// unreachable (reads find nothing; their identities start a new customer) and
+                /// drops their identity pointers. `None` when there is no such customer and no
+                /// erasure of them.
+                fn begin_erasure(
+                    customer: &CustomerId,
+                    now: DateTime<Utc>,
+                    lease_until: DateTime<Utc>,
+                ) -> Option<Erasure> => customer;
+                /// An erasure, by the customer it erases.
+                fn erasure(customer: &CustomerId) -> Option<Erasure> => customer;
+                /// Up to `limit` pending erasures whose lease ran out by `now` (whoever ran them
+                /// died), each leased to one caller until `lease_until`.
+                fn claim_erasures(
+                    now: DateTime<Utc>,
+                    lease_until: DateTime<Utc>,
+                    limit: usize,
+                ) -> Vec<CustomerId>;
+                /// What the erasure removes: taken the first time and kept with its record.
+                fn erasure_inventory(customer: &CustomerId) -> ErasureInventory => customer;
+                /// Frees what the erased conversations hold in routing (whoever waits gets the
+                /// freed units), and drops them from the personal agent's portfolio, the
+                /// schedules, the archive's due list and agents' event logs; answers the
+                /// assignments made.
+                fn erase_routing(
+                    inventory: &ErasureInventory,
+                    now: DateTime<Utc>,
+                ) -> Vec<Assignment> => inventory.customer;
+                /// Removes what the erased timelines point to outside the customers' own
+                /// records: e-mail threads, call records and outbox deliveries.
+                fn erase_references(inventory: &ErasureInventory) -> () => inventory.customer;
+                /// Removes the customers' own records (identities, customers, conversations and
+                /// their timelines, idempotency records, ratings), keeping the erasure's.
+                fn erase_records(inventory: &ErasureInventory) -> () => inventory.customer;
+                /// Marks the erasure done at `now`; answers whether this call did.
+                fn finish_erasure(
+                    inventory: &ErasureInventory,
+                    now: DateTime<Utc>,
+                ) -> bool => inventory.customer;
+            }
             /// The audit trail (CONTRACT "Audit"): who read or changed what, kept for a
             /// bounded time, never any text.
             AuditStore {

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
 
 use crate::app::{
-    agents, archiving, audit, deadlines, deletion, follow_ups, upgrade, App, AppError,
+    agents, archiving, audit, deadlines, deletion, erasure, follow_ups, upgrade, App, AppError,
 };
 
 /// One background sweep.
@@ -30,10 +30,12 @@ pub enum Sweep {
     Deletion,
     /// The audit trail's older entries, moved to the archive tier.
     AuditArchive,
+    /// Customers' erasures whose runner died, resumed.
+    Erasure,
 }
 
 impl Sweep {
-    pub const ALL: [Sweep; 7] = [
+    pub const ALL: [Sweep; 8] = [
         Sweep::RoutingTimers,
         Sweep::Deadlines,
         Sweep::FollowUps,
@@ -41,6 +43,7 @@ impl Sweep {
         Sweep::Archive,
         Sweep::Deletion,
         Sweep::AuditArchive,
+        Sweep::Erasure,
     ];
 
     pub fn name(self) -> &'static str {
@@ -52,6 +55,7 @@ impl Sweep {
             Sweep::Archive => "archive",
             Sweep::Deletion => "deletion",
             Sweep::AuditArchive => "audit_archive",
+            Sweep::Erasure => "erasure",
         }
     }
 
@@ -65,6 +69,7 @@ impl Sweep {
             Sweep::Archive => archiving::sweep(app, now).await.map(drop),
             Sweep::Deletion => deletion::sweep(app, now).await.map(drop),
             Sweep::AuditArchive => audit::move_to_archive(app, now).await.map(drop),
+            Sweep::Erasure => erasure::sweep(app, now).await.map(drop),
         }
     }
 }

@@ -1,5 +1,5 @@
 //! The data lifecycle's metrics (CONTRACT "Data lifecycle (v3)"): conversations moved
-//! to the archive and how far behind the move is, and what was redacted.
+//! to the archive and how far behind the move is, what was redacted, erasures finished.
 
 use prometheus::{Gauge, IntCounter, IntCounterVec, Opts, Registry};
 
@@ -11,6 +11,7 @@ pub struct RetentionMetrics {
     archived: IntCounter,
     lag: Gauge,
     redactions: IntCounterVec,
+    erasures: IntCounter,
 }
 
 impl RetentionMetrics {
@@ -36,10 +37,16 @@ impl RetentionMetrics {
         for kind in REDACTION_KINDS {
             redactions.with_label_values(&[kind]);
         }
+        let erasures = IntCounter::new(
+            "switchboard_erasures_total",
+            "Customers' erasures this replica finished.",
+        )?;
+        registry.register(Box::new(erasures.clone()))?;
         Ok(Self {
             archived,
             lag,
             redactions,
+            erasures,
         })
     }
 
@@ -57,6 +64,10 @@ impl RetentionMetrics {
                 .with_label_values(&[REDACTION_KINDS[0]])
                 .inc_by(n as u64);
         }
+    }
+
+    pub fn erased(&self) {
+        self.erasures.inc();
     }
 
     pub fn archived(&self, n: usize) {

@@ -18,7 +18,7 @@ use sqlx::Row;
 
 use chrono::{DateTime, Utc};
 
-use crate::domain::ConversationId;
+use crate::domain::{ConversationId, CustomerId};
 use crate::store::StoreError;
 
 mod audit;
@@ -207,6 +207,26 @@ impl Archive {
         .await
         .map_err(unavailable)?;
         Ok(done.rows_affected() > 0)
+    }
+
+    /// Deletes every archived conversation of the erased customers (by the customer the
+    /// row names, and by id for those a merge brought to them).
+    pub async fn erase(
+        &self,
+        customers: &[CustomerId],
+        conversations: &[ConversationId],
+    ) -> Result<(), StoreError> {
+        let customers: Vec<String> = customers.iter().map(ToString::to_string).collect();
+        let ids: Vec<String> = conversations.iter().map(ToString::to_string).collect();
+        sqlx::query(
+            "DELETE FROM conversations WHERE customer_id = ANY($1::text[]) OR id = ANY($2::text[])",
+        )
+        .bind(&customers)
+        .bind(&ids)
+        .execute(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        Ok(())
     }
 
     /// Deletes archived conversations (those not archived are no error).

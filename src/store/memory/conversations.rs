@@ -142,6 +142,9 @@ impl ConversationStore for MemoryStore {
         now: DateTime<Utc>,
     ) -> Result<ReplyOutcome, StoreError> {
         let mut state = self.lock();
+        if state.erasing(id.customer()) {
+            return Ok(ReplyOutcome::NotFound);
+        }
         let Some(conv) = state.conversations.get_mut(id) else {
             return Ok(ReplyOutcome::NotFound);
         };

@@ -25,6 +25,7 @@ mod audit;
 mod calls;
 mod conversations;
 mod customers;
+mod erasure;
 mod feedback;
 mod ops;
 mod outbox;
@@ -55,6 +56,8 @@ struct CustomerRec {
     last: Option<u64>,
     seq: u64,
     merged_into: Option<CustomerId>,
+    /// Being erased: reads find nothing, its identities start a new customer.
+    erasing: bool,
     /// Idempotency key → first receipt and when it expires.
     dedup: HashMap<String, (Receipt, DateTime<Utc>)>,
 }
@@ -76,6 +79,7 @@ impl CustomerRec {
             last: None,
             seq: 0,
             merged_into: None,
+            erasing: false,
             dedup: HashMap::new(),
         }
     }
@@ -143,6 +147,7 @@ struct State {
     /// E-mail Message-IDs → their conversation.
     threads: HashMap<String, ConversationId>,
     outbox: HashMap<String, OutboxRec>,
+    erasures: erasure::Erasures,
 }
 
 #[derive(Debug)]

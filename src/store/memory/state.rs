@@ -147,7 +147,11 @@ impl State {
         let mut owners = BTreeSet::new();
         for identity in identities {
             if let Some(owner) = self.identities.get(identity) {
-                owners.insert(self.live(owner)?);
+                let owner = self.live(owner)?;
+                // An erased customer's identities start a new customer.
+                if !self.erasing(&owner) {
+                    owners.insert(owner);
+                }
             }
         }
         let fresh = CustomerId::generate();
@@ -326,7 +330,7 @@ impl State {
             return Ok(None);
         }
         let id = self.live(id)?;
-        let Some(c) = self.customers.get(&id) else {
+        let Some(c) = self.customers.get(&id).filter(|c| !c.erasing) else {
             return Ok(None);
         };
         Ok(Some(CustomerView {

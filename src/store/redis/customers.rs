@@ -86,6 +86,10 @@ impl RedisStore {
                 id = parse_customer(next)?;
                 continue;
             }
+            // Being erased: nothing of them answers any more.
+            if hash.get("erasing").is_some() {
+                return Ok(None);
+            }
             let mut identities: Vec<Identity> = ids
                 .iter()
                 .filter_map(|k| Identity::from_stored_key(k))

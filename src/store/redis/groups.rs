@@ -52,7 +52,7 @@ impl GroupMemory {
     }
 }
 
-fn parse_group(raw: Option<String>) -> Result<RoutingGroup, StoreError> {
+pub(super) fn parse_group(raw: Option<String>) -> Result<RoutingGroup, StoreError> {
     raw.map_or_else(
         || Ok(RoutingGroup::default()),
         |g| g.parse().map_err(corrupt),

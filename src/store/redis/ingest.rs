@@ -16,6 +16,7 @@ use crate::domain::{
     RoutingGroup,
 };
 use crate::routing::priority;
+use crate::store::erasure::ErasureInventory;
 use crate::store::records::inbound_record;
 use crate::store::{StoreError, MAX_HOPS};
 
@@ -30,6 +31,8 @@ pub(super) enum ScriptAnswer {
     Ok(Vec<String>),
     /// The customer (known from the cache only) does not exist in Redis.
     Unknown,
+    /// The customer is being erased (or was): the message belongs to a new customer.
+    Erased,
     Duplicate(String),
     Moved(CustomerId),
 }
@@ -162,6 +165,13 @@ impl RedisStore {
                     }
                     (target, from_cache) = self.owner(msg, &fresh, false, now).await?;
                 }
+                // The customer is being erased: the pointers that led here go (unless a
+                // new customer holds them already), and the message starts a new one.
+                ScriptAnswer::Erased => {
+                    self.unpoint(msg.identities(), &ErasureInventory::of(&target))
+                        .await?;
+                    (target, from_cache) = self.owner(msg, &fresh, false, now).await?;
+                }
                 // A stale identity pointer led to a merged customer: finish that merge
                 // (idempotent) so the pointers move, then follow it.
                 ScriptAnswer::Moved(next) => {
@@ -227,7 +237,13 @@ impl RedisStore {
         let mut owners = BTreeSet::new();
         for ((claimed_for, prior), identity) in answers.into_iter().zip(identities) {
             let Some(holder) = prior else {
-                owners.insert(claimed_for);
+                // Claimed for the customer this process remembered: unless that one was
+                // erased since (its pointer gone with it), which it must not come back as.
+                let owner = match claimed_for != *fresh {
+                    true => self.unless_erased(identity, claimed_for, fresh).await?,
+                    false => claimed_for,
+                };
+                owners.insert(owner);
                 continue;
             };
             let holder = parse_customer(&holder)?;
@@ -241,6 +257,29 @@ impl RedisStore {
             owners,
             from_cache: false,
         })
+    }
+
+    /// An identity just claimed for `remembered`, whose pointer was gone: when that
+    /// customer is being erased (or was), the identity goes to `fresh` instead.
+    async fn unless_erased(
+        &self,
+        identity: &Identity,
+        remembered: CustomerId,
+        fresh: &CustomerId,
+    ) -> Result<CustomerId, StoreError> {
+        let (erasing, erased): (bool, bool) = redis::pipe()
+            .hexists(self.keys.customer(&remembered), "erasing")
+            .exists(self.keys.erasure(&remembered))
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(from_redis)?;
+        if !erasing && !erased {
+            return Ok(remembered);
+        }
+        self.identities.forget(&identity.key());
+        let key = identity.key();
+        self.repoint(&[key], &remembered, fresh).await?;
+        Ok(fresh.clone())
     }
 
     /// Redis names another holder than the customer this process remembers for
@@ -419,6 +458,7 @@ pub(super) fn script_answer(answer: Vec<String>) -> Result<ScriptAnswer, StoreEr
         (Some("ok"), first) => Ok(ScriptAnswer::Ok(first.into_iter().chain(parts).collect())),
         (Some("dup"), Some(receipt)) => Ok(ScriptAnswer::Duplicate(receipt)),
         (Some("unknown"), _) => Ok(ScriptAnswer::Unknown),
+        (Some("erased"), _) => Ok(ScriptAnswer::Erased),
         (Some("moved"), Some(to)) => Ok(ScriptAnswer::Moved(parse_customer(&to)?)),
         (status, _) => Err(StoreError::Corrupt(format!("script answered {status:?}"))),
     }

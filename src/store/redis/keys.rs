@@ -8,6 +8,7 @@
 //! | `P:c:{cid}:convs` | list | the customer's conversation ids, oldest first |
 //! | `P:c:{cid}:dx` | hash | idempotency key's digest → `<expiry ms>|<first receipt>` (`receipts.rs`) |
 //! | `P:c:{cid}:merged` | set | customers already absorbed (makes merges idempotent) |
+//! | `P:c:{cid}:erasure` | hash | the customer's erasure, which outlives them: `state` (pending, done), `requested_at`, `done_at`, `merged` and `convs` (what it removes, by id), or `of` (the erasure of the customer this one was merged into) |
 //! | `P:v:{cid}:N` | hash | conversation N (its stub once archived, marked `archived` = when): `state`, `created_at`, `resolved_at`, `queue` (0.1.0 wrote `default`; read by nobody), `repeat_contacts`, `group`, `agent` (mirrors of routing), `ch:<channel>` per channel the customer wrote on |
 //! | `P:v:{cid}:N:m` / `:abs` | list / list | its messages (`message_record.rs`) / merged conversation ids |
 //! | `P:v:{cid}:N:ch` | set | channels, as earlier versions kept them (read, no longer written) |
@@ -19,6 +20,7 @@
 //! | `P:rl:{bucket}` | string | requests of a rate-limit bucket in its current window |
 //! | `P:rt:{rt}…`, `P:rt:{rt:<group>}…` | (see `lua/routing/prelude.lua`) | a routing group's agents, load, queues, waits, timers, events, hand-offs |
 //! | `P:ag:{agent}` | string | the routing group an agent works in (absent: `default`) |
+//! | `P:erasures:{er}` | zset | pending erasures: customer → until when the replica running it holds it |
 //! | `P:groups` | set | the routing groups besides `default` |
 //! | `P:arch:{arch:K}` | zset | shard K (`retention::due_shard`) of the archive's due list: customer → earliest resolution (ms) of a conversation not archived yet, or where a sweeper's claim put them |
 //! | `P:fmt:{fmt}` | hash | the storage format gate: `write` (the format every replica writes; absent: 1), `finalized_at` (`store::format`) |
@@ -65,6 +67,16 @@ impl Keys {
     /// Portfolio drops a merge into this customer still owes (merged customer → agent).
     pub fn customer_portfolio_drops(&self, id: &CustomerId) -> String {
         format!("{}:pfdrop", self.customer(id))
+    }
+
+    /// The customer's erasure record (`lua/erasure`), which outlives the customer.
+    pub fn erasure(&self, id: &CustomerId) -> String {
+        format!("{}:erasure", self.customer(id))
+    }
+
+    /// Pending erasures, by until when their runner holds them (erasures are rare: one key).
+    pub fn erasures_pending(&self) -> String {
+        format!("{}:erasures:{{er}}", self.prefix)
     }
 
     pub fn customer_identities(&self, id: &CustomerId) -> String {
@@ -162,6 +174,11 @@ impl Keys {
     /// A routing group's timers: sticky waits by when they expire.
     pub fn routing_timers(&self, group: &RoutingGroup) -> String {
         format!("{}:timers", self.routing(group))
+    }
+
+    /// Agents removed from a group, whose event logs stay readable.
+    pub fn former_agents(&self, group: &RoutingGroup) -> String {
+        format!("{}:former", self.routing(group))
     }
 
     pub fn agents(&self, group: &RoutingGroup) -> String {

@@ -61,6 +61,9 @@ impl RedisStore {
             .invoke_async(&mut self.conn.clone())
             .await
             .map_err(from_redis)?;
+        if raw == "erasing" {
+            return Err(erasing(source));
+        }
         let snapshot: Snapshot = serde_json::from_str(&raw).map_err(corrupt)?;
         let into = parse_customer(&snapshot.merged_into)?;
         // `source` may have gone into another customer first; finish that merge (the
@@ -129,6 +132,7 @@ impl RedisStore {
                 .map_err(from_redis)?;
             match script_answer(answer)? {
                 ScriptAnswer::Moved(next) => target = next,
+                ScriptAnswer::Erased => return Err(erasing(&target)),
                 _ => return Ok(target),
             }
         }
@@ -231,4 +235,10 @@ impl RedisStore {
         try_join_all(moves).await.map_err(from_redis)?;
         Ok(())
     }
+}
+
+/// A merge met a customer being erased: the erasure drops their identity pointers
+/// within moments, and the request's retry starts a new customer.
+fn erasing(customer: &CustomerId) -> StoreError {
+    StoreError::Contention(format!("customer {customer} is being erased"))
 }

@@ -12,6 +12,8 @@ mod conn;
 mod constants;
 mod conversations;
 mod customers;
+mod erasure;
+mod erasure_traces;
 mod event_batch;
 mod feedback;
 mod groups;

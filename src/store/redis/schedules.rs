@@ -10,7 +10,7 @@ use super::{from_redis, RedisStore};
 use crate::domain::{ConversationId, CustomerId, DeadlineKind, Deadlines};
 use crate::store::{ScheduleStore, StoreError};
 
-fn member(conv: &ConversationId, kind: DeadlineKind) -> String {
+pub(super) fn member(conv: &ConversationId, kind: DeadlineKind) -> String {
     format!("{conv}|{}", kind.as_str())
 }
 

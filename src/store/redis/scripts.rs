@@ -68,6 +68,10 @@ scripts! {
         archive_stub: "lua/archive/stub.lua",
         archive_delete: "lua/archive/delete.lua",
         redact: "lua/privacy/redact.lua",
+        erasure_begin: "lua/erasure/begin.lua",
+        erasure_unpoint: "lua/erasure/unpoint.lua",
+        erasure_records: "lua/erasure/records.lua",
+        erasure_finish: "lua/erasure/finish.lua",
     }
     routing {
         route: "lua/routing/route.lua",
@@ -84,6 +88,9 @@ scripts! {
         require: "lua/routing/require.lua",
         raise: "lua/routing/raise.lua",
         forget_customer: "lua/routing/forget_customer.lua",
+        erase: "lua/routing/erase.lua",
+        erase_events: "lua/routing/erase_events.lua",
+        erase_done: "lua/routing/erase_done.lua",
     }
     eval {
         mirror: "lua/mirror.lua",

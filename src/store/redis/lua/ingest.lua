@@ -21,8 +21,11 @@ local FIRST_IDENTITY = 14          -- ARGV[14..]: the message's identity keys
 
 -- The customer fields every message needs; those only routing or opening a
 -- conversation needs are read when it does (`routing_fields`).
-local f = redis.call('HMGET', c, 'merged_into', 'created_at', 'display_name', 'open', 'lang', 'dxt', 'dxl')
+local f = redis.call('HMGET', c, 'merged_into', 'created_at', 'display_name', 'open', 'lang', 'dxt', 'dxl', 'erasing')
 if f[1] then return {'moved', f[1]} end
+-- A customer being erased is nobody's any more: the caller drops the pointers that led
+-- here and starts a new customer.
+if f[8] then return {'erased'} end
 -- A customer named by a cache but unknown here was lost with Redis's data: the caller
 -- claims the identities again rather than recreating a customer no identity points to.
 if not f[2] and from_cache then return {'unknown'} end

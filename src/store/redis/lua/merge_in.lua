@@ -13,6 +13,10 @@ local ttl = tonumber(ARGV[5])    -- the idempotency records' ttl, ms
 local gone_agent, gone_born = ARGV[6] or '', ARGV[7] or ''
 local moved = redis.call('HGET', c, 'merged_into')
 if moved then return {'moved', moved} end
+-- A customer being erased (or erased) absorbs nobody.
+if redis.call('HEXISTS', c, 'erasing') == 1 or redis.call('EXISTS', c .. ':erasure') == 1 then
+  return {'erased'}
+end
 if redis.call('SADD', c .. ':merged', source) == 0 then return {'ok'} end
 -- T's personal agent is gone: T has none, and S's may take its place (unless T's changed
 -- since it was read).

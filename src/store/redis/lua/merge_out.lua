@@ -6,6 +6,10 @@ local v = KEYS[2]        -- S's conversation base
 local target = ARGV[1]   -- T's id
 local now = ARGV[2]      -- ms
 local cid = ARGV[3]      -- S's id
+-- A customer being erased (or erased) merges with nobody.
+if redis.call('HEXISTS', c, 'erasing') == 1 or redis.call('EXISTS', c .. ':erasure') == 1 then
+  return 'erasing'
+end
 local into = redis.call('HGET', c, 'merged_into')
 if not into then
   into = target

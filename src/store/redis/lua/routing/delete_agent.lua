@@ -4,6 +4,8 @@
 -- ARGV: 1 agent. Answers false for an unknown agent, else the assignments.
 local a = ARGV[1]
 if redis.call('SREM', R .. ':agents', a) == 0 then return false end
+-- Its event log stays readable; an erasure still finds it there.
+redis.call('SADD', R .. ':former', a)
 set_presence(a, 'offline')
 redis.call('ZREM', R .. ':graces', a)
 local out = {}

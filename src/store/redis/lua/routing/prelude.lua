@@ -39,6 +39,7 @@
 --   :ev:<agent>        stream the agent's events (capped), replayed by Last-Event-ID
 --   :evseq             string counts the group's events: the shared poll reads the
 --                             streams only when it moved
+--   :former            set    agents removed (their event logs stay; an erasure scrubs them)
 --   :held:<agent>      zset   conversations the agent holds, by since
 --   :graces            zset   offline agents, by when their conversations go back to routing
 --   :wait:<queue>      zset   every conversation waiting in <queue> (a channel, or supervisor),
