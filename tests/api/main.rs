@@ -17,6 +17,7 @@ mod day;
 mod deadlines;
 mod desk;
 mod durability;
+mod erasure;
 mod errors;
 mod events;
 mod export;

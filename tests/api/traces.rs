@@ -8,8 +8,19 @@ use crate::helpers::{agent_jwt, ApiClient};
 
 /// Every key and every value of one Redis server (or cluster node), whatever its type.
 pub fn redis_bytes(conn: &mut redis::Connection) -> Vec<u8> {
-    let keys: Vec<Vec<u8>> = redis::cmd("KEYS").arg("*").query(conn).expect("keys");
     let mut out = Vec::new();
+    for (key, value) in redis_entries(conn, "*") {
+        out.extend_from_slice(&key);
+        out.push(b'\n');
+        out.extend_from_slice(&value);
+    }
+    out
+}
+
+/// Each key matching `pattern` with its whole value, whatever its type.
+pub fn redis_entries(conn: &mut redis::Connection, pattern: &str) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let keys: Vec<Vec<u8>> = redis::cmd("KEYS").arg(pattern).query(conn).expect("keys");
+    let mut entries = Vec::new();
     for key in keys {
         let kind: String = redis::cmd("TYPE").arg(&key).query(conn).expect("type");
         let command = match kind.as_str() {
@@ -24,11 +35,11 @@ pub fn redis_bytes(conn: &mut redis::Connection) -> Vec<u8> {
         let mut cmd = redis::cmd(command[0]);
         cmd.arg(&key).arg(&command[1..]);
         let value: redis::Value = cmd.query(conn).expect("value");
-        out.extend_from_slice(&key);
-        out.push(b'\n');
-        flatten(&value, &mut out);
+        let mut bytes = Vec::new();
+        flatten(&value, &mut bytes);
+        entries.push((key, bytes));
     }
-    out
+    entries
 }
 
 fn flatten(value: &redis::Value, out: &mut Vec<u8>) {

@@ -103,28 +103,31 @@ impl RedisStore {
         Ok(())
     }
 
-    /// Deadlines, follow-ups and the archive's due list name conversations or customers.
+    /// Deadlines, follow-ups and the archive's due list name conversations or customers:
+    /// one command per key (each is its own slot on a cluster).
     async fn erase_schedules(&self, inventory: &ErasureInventory) -> Result<(), StoreError> {
-        let mut pipe = redis::pipe();
-        for conv in &inventory.conversations {
-            for kind in DeadlineKind::ALL {
-                pipe.zrem(self.keys.deadlines(), member(conv, kind))
-                    .ignore();
-            }
+        let deadlines: Vec<String> = inventory
+            .conversations
+            .iter()
+            .flat_map(|conv| DeadlineKind::ALL.map(|kind| member(conv, kind)))
+            .collect();
+        let customers: Vec<String> = inventory.customers().map(ToString::to_string).collect();
+        let mut removals = vec![(self.keys.follow_ups(), customers)];
+        if !deadlines.is_empty() {
+            removals.push((self.keys.deadlines(), deadlines));
         }
         for customer in inventory.customers() {
-            pipe.zrem(self.keys.follow_ups(), customer.as_str())
-                .ignore();
-            pipe.zrem(
-                self.keys.archive_due(due_shard(customer)),
-                customer.as_str(),
-            )
-            .ignore();
+            let shard = self.keys.archive_due(due_shard(customer));
+            removals.push((shard, vec![customer.to_string()]));
         }
-        let _: () = pipe
-            .query_async(&mut self.conn.clone())
-            .await
-            .map_err(from_redis)?;
+        for (key, members) in removals {
+            let _: i64 = redis::cmd("ZREM")
+                .arg(key)
+                .arg(members)
+                .query_async(&mut self.conn.clone())
+                .await
+                .map_err(from_redis)?;
+        }
         Ok(())
     }
 
@@ -178,6 +181,7 @@ impl RedisStore {
         entry: &Message,
         inventory: &ErasureInventory,
     ) -> Result<(), StoreError> {
+        // The outbox's commands, all on its slot.
         let mut pipe = redis::pipe();
         match entry.direction {
             Direction::Out => {
@@ -193,7 +197,11 @@ impl RedisStore {
                 };
                 self.erase_thread(external, inventory).await?;
                 if let Some(call) = self.erased_call(external, inventory).await? {
-                    pipe.del(self.keys.call(external)).ignore();
+                    let _: i64 = redis::cmd("DEL")
+                        .arg(self.keys.call(external))
+                        .query_async(&mut self.conn.clone())
+                        .await
+                        .map_err(from_redis)?;
                     if let Some(agent) = &call.agent_id {
                         let delivery = call_delivery(external, agent);
                         pipe.del(self.keys.delivery(&delivery)).ignore();
@@ -202,10 +210,12 @@ impl RedisStore {
                 }
             }
         }
-        let _: () = pipe
-            .query_async(&mut self.conn.clone())
-            .await
-            .map_err(from_redis)?;
+        if pipe.cmd_iter().next().is_some() {
+            let _: () = pipe
+                .query_async(&mut self.conn.clone())
+                .await
+                .map_err(from_redis)?;
+        }
         Ok(())
     }
 
