@@ -81,6 +81,14 @@ pub async fn leave_a_trail(api: &ApiClient) -> Trail {
         .expect("customer")
         .to_owned();
     let archived = receipt["conversation_id"].as_str().expect("id").to_owned();
+    // A reply whose delivery still waits in the outbox when its conversation is archived.
+    let old_reply = api
+        .admin_post(
+            &format!("/v1/conversations/{archived}/messages"),
+            &json!({ "text": text("old-reply") }),
+        )
+        .await;
+    assert_eq!(old_reply.status(), 201);
     let resolved = api
         .admin_post(
             &format!("/v1/conversations/{archived}/resolve"),

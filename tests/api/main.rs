@@ -18,6 +18,7 @@ mod deadlines;
 mod desk;
 mod durability;
 mod erasure;
+mod erasure_crash;
 mod errors;
 mod events;
 mod export;

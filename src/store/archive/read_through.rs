@@ -24,6 +24,24 @@ pub(crate) async fn archived(
     })
 }
 
+/// The entries of a conversation the store holds as a stub, none once the archive's row
+/// is gone (an erasure that deleted the rows before the stubs).
+pub(crate) async fn archived_entries(
+    archive: Option<&Archive>,
+    id: &ConversationId,
+) -> Result<Vec<Message>, StoreError> {
+    let Some(archive) = archive else {
+        return Err(StoreError::Unavailable(
+            format!("conversation {id} is archived, and no archive is configured").into(),
+        ));
+    };
+    Ok(archive
+        .get(id)
+        .await?
+        .map(|c| c.messages)
+        .unwrap_or_default())
+}
+
 /// Redacts an entry of a conversation the store holds as a stub (or a stubbed part of a
 /// timeline); answers whether the entry is in the archived copy.
 pub(crate) async fn redact(

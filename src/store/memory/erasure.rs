@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use super::{MemoryStore, State};
 use crate::domain::{ConversationId, CustomerId};
 use crate::store::erasure::{erasure_id, Erasure, ErasureInventory, ErasureState};
-use crate::store::{Assignment, ErasureStore, RatingsOf, StoreError};
+use crate::store::{Assignment, ErasureStore, RatingsOf, StoreError, CALL_DELIVERY_PREFIX};
 
 /// An erasure's record: what it shows, what it removes, and who runs it until when.
 #[derive(Debug)]
@@ -213,19 +213,23 @@ impl ErasureStore for MemoryStore {
                     .as_ref()
                     .is_some_and(|c| inventory.customers().any(|e| e == c))
         };
+        let calls: Vec<String> = state
+            .calls
+            .iter()
+            .filter(|(_, call)| held(&call.conversation_id, &call.customer_id))
+            .map(|(sid, _)| format!("{CALL_DELIVERY_PREFIX}{sid}:"))
+            .collect();
         state
             .calls
             .retain(|_, call| !held(&call.conversation_id, &call.customer_id));
         state.threads.retain(|_, conv| !inventory.holds(conv));
-        let replies: Vec<String> = inventory
-            .conversations
-            .iter()
-            .filter_map(|c| state.conversations.get(c))
-            .flat_map(|c| c.messages.iter().map(|m| m.id.as_str().to_owned()))
-            .collect();
-        for id in replies {
-            state.outbox.remove(&id);
-        }
+        // A reply's delivery names its conversation (`<customer>-<n>`), wherever its
+        // timeline is now; a call's request names the call.
+        let named: Vec<String> = inventory.customers().map(|c| format!("\"{c}-")).collect();
+        state.outbox.retain(|id, delivery| {
+            !named.iter().any(|n| delivery.body.contains(n.as_str()))
+                && !calls.iter().any(|c| id.starts_with(c.as_str()))
+        });
         Ok(())
     }
 

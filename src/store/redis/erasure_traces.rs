@@ -170,10 +170,7 @@ impl RedisStore {
         if own.hash.get("archived").is_none() {
             return Ok(own.messages);
         }
-        match read_through::archived(self.archive.as_ref(), conv).await {
-            Ok(archived) => Ok(archived.messages),
-            Err(e) => Err(e),
-        }
+        read_through::archived_entries(self.archive.as_ref(), conv).await
     }
 
     async fn erase_pointers_of(
