@@ -124,6 +124,7 @@ pub struct ErasureAccepted {
     responses(
         (status = 202, description = "Erasure under way (or done)", body = ErasureAccepted),
         (status = 404, description = "No such customer", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The storage format is not finalized yet (a replica of an earlier release may still serve)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn erase_customer(

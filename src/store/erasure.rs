@@ -7,6 +7,16 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::domain::{ConversationId, CustomerId};
+use crate::store::StoreError;
+
+/// Why an erasure cannot start before the deployment writes `format::ERASURES`.
+pub fn before_erasures() -> StoreError {
+    StoreError::Conflict(
+        "erasures need every replica on this release: finalize the storage format first \
+         (`switchboard upgrade finalize`)"
+            .into(),
+    )
+}
 
 /// The prefix of an erasure's id: `er-<customer id>`, so that a second request for the
 /// same customer finds the same erasure without an index.

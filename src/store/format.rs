@@ -36,6 +36,11 @@ pub const AFTER_CALL_WORK: StorageFormat = 2;
 /// and append replies to. Same release as after-call work, so the same format.
 pub const ARCHIVE_STUBS: StorageFormat = 2;
 
+/// The format that introduced erasures: a customer marked `erasing`, whom 0.1.0 would
+/// still route messages to, and erased customers' records, whose ids 0.1.0 could give
+/// back to an identity it remembered. Same release, same format.
+pub const ERASURES: StorageFormat = 2;
+
 /// One replica's announcement: who, what it reads, which release, until when it counts
 /// as alive (it renews the announcement long before).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

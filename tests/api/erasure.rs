@@ -367,3 +367,64 @@ async fn assert_load_is_what_they_hold(api: &ApiClient, agent: &str) {
         .map_or(0, Vec::len);
     assert_eq!(load, held as u64, "{agent}: {view}");
 }
+
+#[tokio::test]
+async fn only_an_admin_erases_only_a_known_customer_and_only_once_every_replica_can() {
+    let redis = RedisServer::start();
+    let app = crate::helpers::spawn_app_unfinalized(test_settings(Some(&redis.url()), &[])).await;
+    let receipt = app
+        .ingest(&message("chat", None, "visitor-early", "hello"))
+        .await;
+    let customer = receipt["customer_id"]
+        .as_str()
+        .expect("customer")
+        .to_owned();
+    let path = format!("/v1/customers/{customer}");
+    let early = app.admin_delete(&path).await;
+    assert_eq!(
+        early.status(),
+        409,
+        "a 0.1.0 replica could still route to them"
+    );
+    assert_eq!(early.headers()["content-type"], "application/problem+json");
+    assert_eq!(
+        app.admin_get(&path).await.status(),
+        200,
+        "nothing was erased"
+    );
+
+    let finalized = app
+        .admin_post("/v1/storage-format/finalize", &json!({}))
+        .await;
+    assert_eq!(finalized.status(), 200);
+    app.agent_online("ann").await;
+    let agent = app
+        .client
+        .delete(format!("{}{path}", app.address))
+        .bearer_auth(crate::helpers::agent_jwt("ann"))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(agent.status(), 403, "an agent never erases");
+    for unknown in [
+        "/v1/customers/c_nobody",
+        "/v1/customers/01a2507c7670767095a483729052418e",
+    ] {
+        assert_eq!(app.admin_delete(unknown).await.status(), 404, "{unknown}");
+    }
+    for unknown in [
+        "/v1/erasures/er-01a2507c7670767095a483729052418e",
+        "/v1/erasures/nope",
+    ] {
+        assert_eq!(app.admin_get(unknown).await.status(), 404, "{unknown}");
+    }
+    let erasure = erase(&app, &customer).await;
+    let status = app.admin_json(&format!("/v1/erasures/{erasure}")).await;
+    assert_eq!(status["state"], "done");
+    assert_eq!(status["customer_id"], customer.as_str());
+    assert_eq!(
+        status["conversation_ids"],
+        json!([receipt["conversation_id"]])
+    );
+    assert!(status["done_at"].is_string(), "{status}");
+}

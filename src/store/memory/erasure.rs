@@ -8,7 +8,8 @@ use chrono::{DateTime, Utc};
 
 use super::{MemoryStore, State};
 use crate::domain::{ConversationId, CustomerId};
-use crate::store::erasure::{erasure_id, Erasure, ErasureInventory, ErasureState};
+use crate::store::erasure::{before_erasures, erasure_id, Erasure, ErasureInventory, ErasureState};
+use crate::store::format;
 use crate::store::{Assignment, ErasureStore, RatingsOf, StoreError, CALL_DELIVERY_PREFIX};
 
 /// An erasure's record: what it shows, what it removes, and who runs it until when.
@@ -104,6 +105,9 @@ impl ErasureStore for MemoryStore {
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
     ) -> Result<Option<Erasure>, StoreError> {
+        if !self.format_gate.allows(format::ERASURES) {
+            return Err(before_erasures());
+        }
         let mut state = self.lock();
         let id = match state.erasures.merged.get(customer) {
             Some(main) => main.clone(),

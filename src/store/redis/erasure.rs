@@ -12,7 +12,8 @@ use futures_util::future::try_join_all;
 use super::codec::{corrupt, from_redis, parse_customer, Hash};
 use super::RedisStore;
 use crate::domain::{ConversationId, CustomerId, Identity};
-use crate::store::erasure::{erasure_id, Erasure, ErasureInventory, ErasureState};
+use crate::store::erasure::{before_erasures, erasure_id, Erasure, ErasureInventory, ErasureState};
+use crate::store::format;
 use crate::store::{Assignment, ErasureStore, StoreError, MAX_HOPS};
 
 /// Most customers one erasure follows through merges (a customer merged from hundreds of
@@ -27,6 +28,9 @@ impl ErasureStore for RedisStore {
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
     ) -> Result<Option<Erasure>, StoreError> {
+        if !self.format_gate.allows(format::ERASURES) {
+            return Err(before_erasures());
+        }
         let mut id = customer.clone();
         for _ in 0..MAX_HOPS {
             // Listed as pending before it begins: a replica that dies right after the
