@@ -12,6 +12,7 @@ use switchboard::app::calls::{self, CallHints, KnownRule};
 use switchboard::app::{archiving, conversations, deletion, Actor, App};
 use switchboard::domain::{CallDecision, ConversationId, ConversationView, CustomerId};
 use switchboard::startup::app_state;
+use switchboard::store::erasure::ErasureState;
 use switchboard::store::format::NEWEST;
 use switchboard::store::{ReplyOutcome, Store, StoreError};
 
@@ -439,19 +440,15 @@ async fn merged_conversations_are_deleted_together(kind: &str) {
             "{id} gone from the archive"
         );
     }
+    // Left with nothing, idle that long: erased, the one merged into them with them.
     for customer in [open.customer(), other.customer()] {
-        let view = h
-            .store
-            .customer(customer)
-            .await
-            .expect("read")
-            .expect("stays");
-        assert!(
-            view.conversation_ids.is_empty(),
-            "{:?}",
-            view.conversation_ids
-        );
+        let view = h.store.customer(customer).await.expect("read");
+        assert!(view.is_none(), "{customer} erased: {view:?}");
     }
+    let erasure = h.store.erasure(open.customer()).await.expect("read");
+    let erasure = erasure.expect("the survivor's erasure");
+    assert_eq!(erasure.state, ErasureState::Done);
+    assert_eq!(erasure.merged_customer_ids, vec![other.customer().clone()]);
 }
 
 const DELETE_AFTER: (&str, &str) = ("SWITCHBOARD_RETENTION__DELETE_AFTER_SECS", "120");
@@ -530,17 +527,11 @@ async fn conversations_are_deleted_without_an_archive_too(kind: &str) {
     );
     assert_eq!(deletion::sweep(&app, at(121)).await.expect("delete"), 1);
     assert!(h.store.conversation(&old).await.expect("read").is_none());
-    let customer = h
-        .store
-        .customer(old.customer())
-        .await
-        .expect("read")
-        .expect("stays");
+    let erased = h.store.customer(old.customer()).await.expect("read");
     assert!(
-        customer.conversation_ids.is_empty(),
-        "{:?}",
-        customer.conversation_ids
+        erased.is_none(),
+        "left with nothing, idle that long: erased"
     );
     let again = conversation_of(&h.store, "bo", 1, at(130)).await;
-    assert_ne!(again, old, "a new conversation starts");
+    assert_ne!(again.customer(), old.customer(), "a new customer starts");
 }

@@ -20,6 +20,9 @@ use crate::store::{Assignment, CallRecord, StoreError, CALL_DELIVERY_PREFIX};
 /// call stays short however many agents a group has.
 const AGENTS_PER_CALL: usize = 50;
 
+/// Conversations one routing call erases.
+const CONVERSATIONS_PER_CALL: usize = 500;
+
 impl RedisStore {
     pub(super) async fn erase_from_routing(
         &self,
@@ -33,23 +36,34 @@ impl RedisStore {
                 Some((g, agent, born)) if *g == group => (agent.as_str(), born.as_str()),
                 _ => ("", ""),
             };
-            let mut call = self.scripts.erase.key(self.keys.routing(&group));
-            call.arg(now.timestamp_millis())
-                .arg(agent)
-                .arg(born)
-                .arg(inventory.customer.as_str())
-                .arg(inventory.conversations.len());
-            for conv in &inventory.conversations {
-                call.arg(conv.to_string());
+            // Batches keep each call short (and within Lua's `unpack`); one call even
+            // for none, which settles the portfolio and the merge records.
+            let mut batches: Vec<&[ConversationId]> = inventory
+                .conversations
+                .chunks(CONVERSATIONS_PER_CALL)
+                .collect();
+            if batches.is_empty() {
+                batches.push(&[]);
             }
-            for merged in &inventory.merged {
-                call.arg(merged.as_str());
+            for batch in batches {
+                let mut call = self.scripts.erase.key(self.keys.routing(&group));
+                call.arg(now.timestamp_millis())
+                    .arg(agent)
+                    .arg(born)
+                    .arg(inventory.customer.as_str())
+                    .arg(batch.len());
+                for conv in batch {
+                    call.arg(conv.to_string());
+                }
+                for merged in &inventory.merged {
+                    call.arg(merged.as_str());
+                }
+                let answer: Vec<Vec<String>> = call
+                    .invoke_async(&mut self.conn.clone())
+                    .await
+                    .map_err(from_redis)?;
+                made.extend(self.recorded(answer, &group, now).await?);
             }
-            let answer: Vec<Vec<String>> = call
-                .invoke_async(&mut self.conn.clone())
-                .await
-                .map_err(from_redis)?;
-            made.extend(self.recorded(answer, &group, now).await?);
             self.erase_events(&group, inventory).await?;
         }
         self.erase_schedules(inventory).await?;

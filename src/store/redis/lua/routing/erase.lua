@@ -9,11 +9,12 @@ local now = ARGV[1]                  -- ms
 local agent = ARGV[2]                -- the erased customer's personal agent here, or ''
 local born = ARGV[3]                 -- the life that took them
 local customer = ARGV[4]             -- the erased customer
-local n = tonumber(ARGV[5])          -- how many conversation ids follow
+local n = tonumber(ARGV[5])          -- how many conversation ids follow (a batch)
+local convs = {unpack(ARGV, 6, 5 + n)}  -- the erased conversations
+local merged = {unpack(ARGV, 6 + n)}    -- the customers merged into the erased one
 local erased = {}                    -- conversation id → true
 local out = {}
-for i = 6, 5 + n do
-  local conv = ARGV[i]
+for _, conv in ipairs(convs) do
   erased[conv] = true
   local r = redis.call('HMGET', rkey(conv), 'state', 'agent', 'channel', 'queue', 'wrap')
   if r[1] then
@@ -28,7 +29,7 @@ for i = 6, 5 + n do
   redis.call('HDEL', R .. ':out', conv)
 end
 -- Customers merged into the erased one, as merges' portfolio drops recorded them.
-for i = 6 + n, #ARGV do redis.call('SREM', R .. ':dropped', ARGV[i]) end
+for _, c in ipairs(merged) do redis.call('SREM', R .. ':dropped', c) end
 local notes = redis.call('HGETALL', R .. ':notes')
 for i = 1, #notes, 2 do
   local conv = string.match(notes[i + 1], '^([^|]*)|')

@@ -3,8 +3,10 @@
 -- is `<customer>-<n>`). A batch of agents per call keeps each call short.
 -- Answers how many events went.
 local n = tonumber(ARGV[1])
+local agents = {unpack(ARGV, 2, 1 + n)}
+local customers = {unpack(ARGV, 2 + n)}
 local prefixes = {}
-for i = 2 + n, #ARGV do prefixes[#prefixes + 1] = ARGV[i] .. '-' end
+for _, c in ipairs(customers) do prefixes[#prefixes + 1] = c .. '-' end
 local function erased(conv)
   for _, p in ipairs(prefixes) do
     if string.sub(conv, 1, #p) == p then return true end
@@ -12,8 +14,8 @@ local function erased(conv)
   return false
 end
 local gone = 0
-for i = 2, 1 + n do
-  local log = R .. ':ev:' .. ARGV[i]
+for _, a in ipairs(agents) do
+  local log = R .. ':ev:' .. a
   for _, entry in ipairs(redis.call('XRANGE', log, '-', '+')) do
     local fields = entry[2]
     for j = 1, #fields, 2 do
