@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use crate::helpers::{agent_jwt, message, on_both_stores, TestApp};
 
 #[tokio::test]
-async fn the_trail_lists_reads_exports_and_changes_and_pages_with_after() {
+async fn the_trail_lists_reads_exports_redactions_erasures_and_changes_and_pages_with_after() {
     on_both_stores(|app| async move { lists_and_pages(app).await }).await;
 }
 
@@ -35,6 +35,11 @@ async fn lists_and_pages(app: TestApp) {
         .agent_get("ann", &format!("/v1/conversations/{conv}"))
         .await;
     assert_eq!(desk_read.status(), 200);
+    let desk_view: Value = desk_read.json().await.expect("json");
+    let entry = desk_view["messages"][0]["id"]
+        .as_str()
+        .expect("entry")
+        .to_owned();
     let refused = app
         .agent_get("bob", &format!("/v1/conversations/{conv}"))
         .await;
@@ -55,6 +60,15 @@ async fn lists_and_pages(app: TestApp) {
         .admin_post(&format!("/v1/conversations/{conv}/resolve"), &json!({}))
         .await;
     assert_eq!(resolved.status(), 200);
+    let redacted = app
+        .admin_post(
+            &format!("/v1/conversations/{conv}/messages/{entry}/redact"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(redacted.status(), 200);
+    let erased = app.admin_delete(&format!("/v1/customers/{customer}")).await;
+    assert_eq!(erased.status(), 202);
 
     let whole = app.admin_json("/v1/audit?limit=100").await;
     let entries = whole["entries"].as_array().expect("entries").clone();
@@ -71,6 +85,8 @@ async fn lists_and_pages(app: TestApp) {
         ("admin", "customer.read", customer.as_str()),
         ("admin", "customer.export", customer.as_str()),
         ("admin", "conversation.resolve", conv.as_str()),
+        ("admin", "message.redact", entry.as_str()),
+        ("admin", "customer.erase", customer.as_str()),
     ];
     let expected: Vec<(String, String, String)> = expected
         .iter()

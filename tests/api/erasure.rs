@@ -14,7 +14,8 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use crate::helpers::{
-    cluster_nodes, message, spawn_app, test_settings, ApiClient, PostgresServer, RedisServer,
+    agent_jwt, cluster_nodes, message, spawn_app, test_settings, ApiClient, PostgresServer,
+    RedisServer,
 };
 use crate::traces::{archive_text, contains, event_replay, redis_entries, wait_archived};
 
@@ -134,12 +135,15 @@ pub async fn leave_a_trail(api: &ApiClient) -> Trail {
         )
         .await;
     assert_eq!(called.status(), 200);
+    // The personal agent's own reply, from their desk.
     let reply = api
-        .admin_post(
-            &format!("/v1/conversations/{conv}/messages"),
-            &json!({ "text": text("reply") }),
-        )
-        .await;
+        .client
+        .post(format!("{}/v1/conversations/{conv}/messages", api.address))
+        .bearer_auth(agent_jwt("ann"))
+        .json(&json!({ "text": text("reply") }))
+        .send()
+        .await
+        .expect("sent");
     assert_eq!(reply.status(), 201);
     let note = text("note");
     let moved = api
