@@ -6,7 +6,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::ingest::ingest;
+use super::ingest::ingest_unscreened;
 use super::{Actor, App, AppError};
 use crate::domain::{
     CallDecision, CallState, Channel, CustomerView, Decision, IdentityKind, Language, Network,
@@ -207,7 +207,7 @@ async fn route_to_human(state: &App, call: &mut CallRecord) -> Result<(), AppErr
         sent_at: None,
     };
     // The same path as every other inbound message: stored, counted, the holder told.
-    let receipt = ingest(state, raw).await?;
+    let receipt = ingest_unscreened(state, raw, chrono::Utc::now()).await?;
     call.customer_id = Some(receipt.customer_id.clone());
     call.conversation_id = Some(receipt.conversation_id.clone());
     place(call, &receipt.route, receipt.route.reason.as_str());

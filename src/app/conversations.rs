@@ -168,6 +168,7 @@ pub async fn reply(
     };
     let channel = medium.channel();
     let now = Utc::now();
+    super::windows::check(&conv, medium, now)?;
     let message = staff_entry(app, actor, medium, text, EntryKind::Message, now);
     let first = match app.store.add_reply(id, &message, now).await? {
         ReplyOutcome::Stored { first } => first,
@@ -239,7 +240,7 @@ async fn enqueue_delivery(
         .find(|m| m.channel == message.channel && m.network == message.network)
         .or_else(|| inbound.clone().find(|m| m.channel == message.channel))
         .map(|m| m.from.clone());
-    let body = serde_json::json!({
+    let mut body = serde_json::json!({
         "conversation_id": conv.id,
         "message_id": message.id,
         "channel": message.channel,
@@ -249,6 +250,12 @@ async fn enqueue_delivery(
         "email_message_id": (message.channel == Channel::Email).then(|| format!("<{email_id}>")),
         "sent_at": message.at,
     });
+    if message.channel == Channel::Email {
+        let thread = super::threading::thread(conv, email_id);
+        body["subject"] = serde_json::json!(thread.subject);
+        body["in_reply_to"] = serde_json::json!(thread.in_reply_to);
+        body["references"] = serde_json::json!(thread.references);
+    }
     app.store
         .enqueue_delivery(message.id.as_str(), url, &body.to_string(), now)
         .await?;

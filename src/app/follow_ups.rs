@@ -77,7 +77,7 @@ async fn open(app: &App, id: &CustomerId, now: DateTime<Utc>) -> Result<bool, Ap
     let text = format!("[follow-up] Time to contact {name} and ask how things are going.");
     let key = format!("follow-up:{id}:{}", now.timestamp_millis());
     let raw = entries::from_customer(&customer, None, &key, "Follow-up", &text)?;
-    super::ingest::ingest_at(app, raw, now).await?;
+    super::ingest::ingest_unscreened(app, raw, now).await?;
     app.metrics.follow_ups.inc();
     Ok(true)
 }

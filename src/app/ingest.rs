@@ -5,7 +5,9 @@
 use chrono::Utc;
 
 use super::{App, AppError};
-use crate::domain::{Decision, Direction, InboundMessage, RawInbound, Receipt, RouteReason};
+use crate::domain::{
+    AutoReply, Decision, Direction, InboundMessage, RawInbound, Receipt, RouteReason,
+};
 use crate::routing::Fit;
 use crate::store::EventKind;
 
@@ -15,13 +17,55 @@ pub async fn ingest(app: &App, raw: RawInbound) -> Result<Receipt, AppError> {
     ingest_at(app, raw, Utc::now()).await
 }
 
-/// `ingest` at `now` (a follow-up's sweep time; tests drive their own clock).
+/// `ingest` at `now` (tests drive their own clock).
 pub async fn ingest_at(
     app: &App,
     raw: RawInbound,
     now: chrono::DateTime<Utc>,
 ) -> Result<Receipt, AppError> {
-    let mut msg = InboundMessage::parse(raw, &app.normaliser, &app.limits)?;
+    let msg = InboundMessage::parse(raw, &app.normaliser, &app.limits)?;
+    super::blocks::screen(app, &msg)?;
+    let mut receipt = store(app, msg, now).await?;
+    receipt.auto_reply = out_of_hours(app, &receipt, now).await?;
+    Ok(receipt)
+}
+
+/// Outside business hours, the hint for the adapter's automatic answer: for the closed
+/// period's first message of the conversation (and that message's retries) only.
+async fn out_of_hours(
+    app: &App,
+    receipt: &Receipt,
+    now: chrono::DateTime<Utc>,
+) -> Result<Option<AutoReply>, AppError> {
+    let Some(until) = app.deadlines.calendar.next_open(now) else {
+        return Ok(None);
+    };
+    let first = app
+        .store
+        .claim_auto_reply(&receipt.conversation_id, until, &receipt.message_id)
+        .await?;
+    Ok(first.then(|| AutoReply {
+        kind: "out_of_hours".into(),
+        next_open_at: until,
+    }))
+}
+
+/// Ingests what Switchboard itself records for a customer, blocked or not: a call's
+/// entry (the phone's own rules decide what a caller reaches) and a follow-up.
+pub(super) async fn ingest_unscreened(
+    app: &App,
+    raw: RawInbound,
+    now: chrono::DateTime<Utc>,
+) -> Result<Receipt, AppError> {
+    let msg = InboundMessage::parse(raw, &app.normaliser, &app.limits)?;
+    store(app, msg, now).await
+}
+
+async fn store(
+    app: &App,
+    mut msg: InboundMessage,
+    now: chrono::DateTime<Utc>,
+) -> Result<Receipt, AppError> {
     let masked = msg.mask_card_numbers(app.card_numbers);
     let receipt = app.store.ingest(&msg, now).await?;
     if !receipt.duplicate {
@@ -118,6 +162,7 @@ pub async fn ingest_batch(
                     report.stored += 1;
                     continue;
                 }
+                Err(AppError::Blocked) => continue,
                 Err(AppError::Invalid(why)) => why,
                 Err(e) => return Err(e),
             },

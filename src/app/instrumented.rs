@@ -22,12 +22,12 @@ use crate::store::erasure::{Erasure, ErasureInventory};
 use crate::store::format::{FinalizeOutcome, FormatStatus, ReplicaFormat, StorageFormat};
 use crate::store::retention::{Archivable, ArchiveCandidate, ArchiveClaim};
 use crate::store::{
-    for_each_operation, AgentEvent, AgentStore, ArchiveStore, Assignment, AuditStore, CallRecord,
-    CallStore, ConversationStore, CustomerStore, Delivery, DeliveryOutcome, DeliveryState,
-    ErasureStore, EventKind, EventStore, FeedbackStore, OpsStore, OutboxStore, PrivacyStore,
-    QueuedConversation, Rated, RatingsOf, ReplyOutcome, ResolveOutcome, RoutingSnapshot,
-    RoutingStore, SavedAgent, ScheduleStore, Store, StoreError, TransferOutcome, TransferTarget,
-    UpgradeStore,
+    for_each_operation, AgentEvent, AgentStore, ArchiveStore, Assignment, AuditStore, BlockStore,
+    CallRecord, CallStore, ConversationStore, CustomerStore, Delivery, DeliveryOutcome,
+    DeliveryState, ErasureStore, EventKind, EventStore, FeedbackStore, OpsStore, OutboxStore,
+    PrivacyStore, QueuedConversation, Rated, RatingsOf, ReplyOutcome, ResolveOutcome,
+    RoutingSnapshot, RoutingStore, SavedAgent, ScheduleStore, Store, StoreError, TransferOutcome,
+    TransferTarget, UpgradeStore,
 };
 
 pub struct Instrumented {

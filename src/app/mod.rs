@@ -7,6 +7,7 @@
 pub mod agents;
 pub mod archiving;
 pub mod audit;
+pub mod blocks;
 pub mod bridge;
 pub mod calls;
 pub mod complaints;
@@ -25,7 +26,9 @@ pub mod outbound;
 pub mod rate_limits;
 pub mod ratings;
 pub mod redaction;
+pub mod threading;
 pub mod upgrade;
+pub mod windows;
 
 use std::sync::Arc;
 
@@ -63,6 +66,8 @@ pub struct App {
     pub card_numbers: crate::domain::CardNumbers,
     /// How long the audit trail keeps an entry.
     pub audit_keep: chrono::Duration,
+    /// This replica's copy of the blocked senders (`blocks`).
+    pub blocks: blocks::Blocklist,
 }
 
 impl App {
@@ -99,6 +104,16 @@ pub enum AppError {
     /// The request contradicts the current state (resolved twice, agent full, ...).
     #[error("{0}")]
     Conflict(String),
+    /// A reply on a network whose messaging window closed (`windows`): `channels` are
+    /// where else the customer can be reached.
+    #[error("{detail}")]
+    WindowClosed {
+        detail: String,
+        channels: Vec<String>,
+    },
+    /// The sender is blocked: nothing was stored (not a failure: answered 202).
+    #[error("the sender is blocked")]
+    Blocked,
     #[error("the store is unreachable; retry shortly")]
     Unavailable(#[source] StoreError),
     #[error("internal error")]

@@ -158,6 +158,13 @@ impl Calendar {
         self.utc(at)
     }
 
+    /// When business hours next open, if they are closed at `at` (a weekend, a holiday,
+    /// the night); `None` while open.
+    pub fn next_open(&self, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let opening = self.add_working(at, Duration::zero());
+        (opening > at).then_some(opening)
+    }
+
     /// A local wall-clock time as an instant (the earlier one in a repeated hour, just
     /// after a skipped one).
     fn utc(&self, local: NaiveDateTime) -> DateTime<Utc> {
@@ -190,6 +197,25 @@ mod tests {
         assert_eq!(saturday, at("2026-11-23T10:00:00Z"));
         let early = mon_fri.add_working(at("2026-11-23T07:00:00Z"), Duration::minutes(30));
         assert_eq!(early, at("2026-11-23T09:30:00Z"));
+    }
+
+    #[test]
+    fn closed_hours_know_the_next_opening() {
+        let mon_fri = Calendar::default();
+        assert_eq!(
+            mon_fri.next_open(at("2026-11-23T10:00:00Z")),
+            None,
+            "Monday"
+        );
+        assert_eq!(
+            mon_fri.next_open(at("2026-11-23T09:00:00Z")),
+            None,
+            "opening"
+        );
+        let friday_night = mon_fri.next_open(at("2026-11-20T18:00:00Z"));
+        assert_eq!(friday_night, Some(at("2026-11-23T09:00:00Z")), "closing");
+        let dawn = mon_fri.next_open(at("2026-11-24T06:00:00Z"));
+        assert_eq!(dawn, Some(at("2026-11-24T09:00:00Z")));
     }
 
     #[test]

@@ -43,8 +43,9 @@ pub use requirements::{Language, Requirements, Skills, MAX_LABELS, SKILL_PATTERN
 pub use rules::{merge_target, next_step, ConversationStep};
 pub use satisfaction::{rating, rating_source, Satisfaction, RECENT_RATINGS};
 pub use views::{
-    tier, ConversationState, ConversationView, CustomerView, Decision, Direction, EntryKind,
-    Message, Receipt, Route, RouteReason, DEFAULT_PAGE, DEFAULT_TIER, MAX_PAGE, TIER_PATTERN,
+    tier, AutoReply, ConversationState, ConversationView, CustomerView, Decision, Direction,
+    EntryKind, Message, Receipt, Route, RouteReason, DEFAULT_PAGE, DEFAULT_TIER, MAX_PAGE,
+    TIER_PATTERN,
 };
 pub use whole::{whole_u8, whole_u8_opt};
 

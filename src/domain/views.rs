@@ -170,6 +170,19 @@ pub struct Receipt {
     /// The message reopened a recently resolved conversation (a repeat contact).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub repeat_contact: bool,
+    /// What the adapter should answer the customer now (outside business hours, once
+    /// per conversation and closed period).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_reply: Option<AutoReply>,
+}
+
+/// An automatic answer the adapter sends (CONTRACT "Out of hours").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct AutoReply {
+    /// `out_of_hours`.
+    pub kind: String,
+    /// When business hours open again (the calendar's holidays included).
+    pub next_open_at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

@@ -30,6 +30,12 @@ pub enum ApiError {
     MethodNotAllowed { detail: String, allow: String },
     #[error("{0}")]
     Conflict(String),
+    /// A reply past its network's messaging window; `channels` reach the customer still.
+    #[error("{detail}")]
+    WindowClosed {
+        detail: String,
+        channels: Vec<String>,
+    },
     #[error("the body is larger than {0} bytes")]
     PayloadTooLarge(usize),
     #[error("the request body was not received in time")]
@@ -38,6 +44,10 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     #[error("rate limit exceeded; retry after {retry_after_secs} s")]
     TooManyRequests { retry_after_secs: u64 },
+    /// Not a failure: a blocked sender's message, answered 202 `{"blocked": true}` at
+    /// every door (providers take any 2xx), nothing stored.
+    #[error("the sender is blocked")]
+    Blocked,
     #[error("the store is unreachable; retry shortly")]
     Unavailable(#[source] StoreError),
     #[error("internal error")]
@@ -53,6 +63,10 @@ pub struct Problem {
     pub title: String,
     pub status: u16,
     pub detail: String,
+    /// For `channel-window-closed`: the customer's channels a reply still reaches
+    /// (`email`, `phone:sms`, `chat`, `social:<network>`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub channels: Option<Vec<String>>,
 }
 
 impl ApiError {
@@ -65,6 +79,7 @@ impl ApiError {
             ApiError::NotFound(_) => ("not-found", "Not found"),
             ApiError::MethodNotAllowed { .. } => ("method-not-allowed", "Method not allowed"),
             ApiError::Conflict(_) => ("conflict", "Conflict"),
+            ApiError::WindowClosed { .. } => ("channel-window-closed", "Channel window closed"),
             ApiError::PayloadTooLarge(_) => ("payload-too-large", "Payload too large"),
             ApiError::RequestTimeout => ("request-timeout", "Request timeout"),
             ApiError::UnsupportedMediaType(_) => {
@@ -72,6 +87,7 @@ impl ApiError {
             }
             ApiError::TooManyRequests { .. } => ("rate-limited", "Too many requests"),
             ApiError::Unavailable(_) => ("store-unavailable", "Service unavailable"),
+            ApiError::Blocked => ("blocked", "Blocked sender"),
             ApiError::Internal(_) => ("internal", "Internal server error"),
         }
     }
@@ -83,6 +99,10 @@ impl ApiError {
             title: title.to_owned(),
             status: self.status_code().as_u16(),
             detail: self.to_string(),
+            channels: match self {
+                ApiError::WindowClosed { channels, .. } => Some(channels.clone()),
+                _ => None,
+            },
         }
     }
 }
@@ -95,12 +115,13 @@ impl ResponseError for ApiError {
             ApiError::Forbidden => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Conflict(_) | ApiError::WindowClosed { .. } => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Blocked => StatusCode::ACCEPTED,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -108,6 +129,9 @@ impl ResponseError for ApiError {
     fn error_response(&self) -> HttpResponse {
         if self.status_code().is_server_error() {
             tracing::error!(error = %error_chain(self), "request failed");
+        }
+        if let ApiError::Blocked = self {
+            return HttpResponse::Accepted().json(serde_json::json!({ "blocked": true }));
         }
         let mut response = HttpResponse::build(self.status_code());
         response.content_type("application/problem+json");
@@ -148,7 +172,11 @@ impl From<AppError> for ApiError {
             AppError::Invalid(detail) => ApiError::BadRequest(detail),
             AppError::NotFound(detail) => ApiError::NotFound(detail),
             AppError::Conflict(detail) => ApiError::Conflict(detail),
+            AppError::WindowClosed { detail, channels } => {
+                ApiError::WindowClosed { detail, channels }
+            }
             AppError::Unavailable(e) => ApiError::Unavailable(e),
+            AppError::Blocked => ApiError::Blocked,
             AppError::Internal(e) => ApiError::Internal(e),
         }
     }

@@ -2,7 +2,7 @@
 
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::auth::Adapter;
@@ -102,7 +102,7 @@ impl From<IngestRequest> for RawInbound {
     request_body = IngestRequest,
     security(("adapter_token" = [])),
     responses(
-        (status = 202, description = "Stored (or a duplicate of a stored message)", body = Receipt),
+        (status = 202, description = "Stored (or a duplicate of a stored message), or from a blocked sender and dropped (`{\"blocked\": true}`)", body = IngestAnswer),
         (status = 400, description = "Malformed or invalid", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Missing or unknown token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not an adapter token", body = Problem, content_type = "application/problem+json"),
@@ -118,4 +118,19 @@ pub async fn ingest(
 ) -> Result<HttpResponse, ApiError> {
     let receipt = ingest::ingest(&state, body.into_inner().into()).await?;
     Ok(HttpResponse::Accepted().json(receipt))
+}
+
+/// What `POST /v1/messages` answers with 202.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum IngestAnswer {
+    Stored(Receipt),
+    Blocked(BlockedAnswer),
+}
+
+/// A blocked sender's message: answered, nothing stored.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BlockedAnswer {
+    /// Always `true`.
+    pub blocked: bool,
 }

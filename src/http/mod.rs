@@ -6,6 +6,7 @@
 mod agents;
 mod audit;
 pub mod auth;
+mod blocks;
 pub mod body;
 mod calls;
 mod conversations;
@@ -66,6 +67,7 @@ pub fn configure(max_body_bytes: usize) -> impl Fn(&mut web::ServiceConfig) + Cl
         .configure(customers::configure)
         .configure(privacy::configure)
         .configure(audit::configure)
+        .configure(blocks::configure)
         .configure(queues::configure)
         .configure(upgrade::configure)
         .configure(openapi::configure)

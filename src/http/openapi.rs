@@ -65,6 +65,8 @@ use crate::domain::{
         super::privacy::redact,
         super::privacy::erase_customer,
         super::privacy::erasure_status,
+        super::blocks::block,
+        super::blocks::unblock,
         super::audit::audit_trail,
         customers::find_customer,
         openapi_json,

@@ -74,6 +74,7 @@ pub fn app_state(settings: &Settings, store: Arc<dyn Store>) -> Result<Arc<App>,
         card_numbers: settings.redaction.card_numbers,
         audit_keep: settings.audit_keep(),
         delete_after: settings.delete_after(),
+        blocks: Default::default(),
     }))
 }
 

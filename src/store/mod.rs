@@ -225,6 +225,7 @@ pub trait Store:
     + AuditStore
     + PrivacyStore
     + ErasureStore
+    + BlockStore
 {
     /// Routing decisions of this process that the Rust placement rule disagreed with
     /// (the Redis scripts are checked against `routing::place`; the embedded store runs it).

@@ -49,6 +49,14 @@ macro_rules! for_each_operation {
                 ) -> () => message_id;
                 /// The conversation an e-mail `Message-ID` belongs to.
                 fn thread(message_id: &str) -> Option<ConversationId> => message_id;
+                /// Claims the conversation's out-of-hours answer for the closed period ending
+                /// `until`: true for the period's first message (and its retries), false for
+                /// the others.
+                fn claim_auto_reply(
+                    id: &ConversationId,
+                    until: DateTime<Utc>,
+                    message: &MessageId,
+                ) -> bool => id;
             }
             /// Agents: profiles, presence, removal and what they hold.
             AgentStore {
@@ -319,6 +327,16 @@ macro_rules! for_each_operation {
                     inventory: &ErasureInventory,
                     now: DateTime<Utc>,
                 ) -> bool => inventory.customer;
+            }
+            /// Blocked senders (CONTRACT "Blocked senders"): one list for the deployment,
+            /// which every replica keeps a copy of (`app::blocks`).
+            BlockStore {
+                /// Blocks (or unblocks) a normalised identity; answers whether that changed
+                /// anything.
+                fn set_block(identity: &Identity, blocked: bool) -> bool;
+                /// The blocklist's version and its identities, unless the version is still
+                /// `known` (`None`: one cheap read when nothing changed).
+                fn blocks(known: u64) -> Option<(u64, Vec<Identity>)>;
             }
             /// The audit trail (CONTRACT "Audit"): who read or changed what, kept for a
             /// bounded time, never any text.

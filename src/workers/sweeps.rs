@@ -10,7 +10,8 @@ use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
 
 use crate::app::{
-    agents, archiving, audit, deadlines, deletion, erasure, follow_ups, upgrade, App, AppError,
+    agents, archiving, audit, blocks, deadlines, deletion, erasure, follow_ups, upgrade, App,
+    AppError,
 };
 
 /// One background sweep.
@@ -32,10 +33,12 @@ pub enum Sweep {
     AuditArchive,
     /// Customers' erasures whose runner died, resumed.
     Erasure,
+    /// This replica's copy of the blocked senders, following the deployment's list.
+    Blocks,
 }
 
 impl Sweep {
-    pub const ALL: [Sweep; 8] = [
+    pub const ALL: [Sweep; 9] = [
         Sweep::RoutingTimers,
         Sweep::Deadlines,
         Sweep::FollowUps,
@@ -44,6 +47,7 @@ impl Sweep {
         Sweep::Deletion,
         Sweep::AuditArchive,
         Sweep::Erasure,
+        Sweep::Blocks,
     ];
 
     pub fn name(self) -> &'static str {
@@ -56,6 +60,7 @@ impl Sweep {
             Sweep::Deletion => "deletion",
             Sweep::AuditArchive => "audit_archive",
             Sweep::Erasure => "erasure",
+            Sweep::Blocks => "blocks",
         }
     }
 
@@ -70,6 +75,7 @@ impl Sweep {
             Sweep::Deletion => deletion::sweep(app, now).await.map(drop),
             Sweep::AuditArchive => audit::move_to_archive(app, now).await.map(drop),
             Sweep::Erasure => erasure::sweep(app, now).await.map(drop),
+            Sweep::Blocks => blocks::refresh(app).await,
         }
     }
 }

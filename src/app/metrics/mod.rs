@@ -1,6 +1,7 @@
 //! Prometheus metrics. A `Metrics` owns its registry (no global), so two apps in one
 //! test process never share counters. Names and labels are fixed by CONTRACT "Metrics".
 
+mod channels;
 mod hot;
 mod labels;
 mod retention;
@@ -66,6 +67,7 @@ pub struct Metrics {
     pub placement_mismatches: prometheus::IntCounter,
     pub upgrade: upgrade::UpgradeMetrics,
     pub retention: retention::RetentionMetrics,
+    pub channels: channels::ChannelMetrics,
     pub csat_responses: IntCounterVec,
     pub complaints: IntCounterVec,
     pub deadline_breaches: IntCounterVec,
@@ -268,6 +270,7 @@ impl Metrics {
             },
             upgrade: upgrade::UpgradeMetrics::register(&registry, crate::app::upgrade::VERSION)?,
             retention: retention::RetentionMetrics::register(&registry)?,
+            channels: channels::ChannelMetrics::register(&registry)?,
             sla_targets,
             refreshed: Arc::new(Mutex::new(None)),
             registry,

@@ -8,6 +8,7 @@ use super::state::Timeline;
 use super::MemoryStore;
 use crate::domain::{
     ConversationId, ConversationState, ConversationView, CustomerView, EntryKind, Message,
+    MessageId,
 };
 use crate::store::archive::read_through;
 use crate::store::records::sort_timeline;
@@ -157,6 +158,25 @@ impl ConversationStore for MemoryStore {
             conv.first_response_at = Some(now);
         }
         Ok(ReplyOutcome::Stored { first })
+    }
+
+    async fn claim_auto_reply(
+        &self,
+        id: &ConversationId,
+        until: DateTime<Utc>,
+        message: &MessageId,
+    ) -> Result<bool, StoreError> {
+        let mut state = self.lock();
+        let Some(conv) = state.conversations.get_mut(id) else {
+            return Ok(false);
+        };
+        match &conv.auto_replied {
+            Some((period, holder)) if *period == until => Ok(holder == message),
+            _ => {
+                conv.auto_replied = Some((until, message.clone()));
+                Ok(true)
+            }
+        }
     }
 
     async fn record_thread(

@@ -55,6 +55,7 @@ impl CustomerStore for MemoryStore {
             duplicate: false,
             route,
             repeat_contact,
+            auto_reply: None,
         };
         let expires = now + self.policy.dedup_ttl;
         state

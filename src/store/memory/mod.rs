@@ -22,6 +22,7 @@ use crate::store::{CallRecord, DeliveryStatus, StorePolicy};
 mod agent_events;
 mod agents;
 mod audit;
+mod blocks;
 mod calls;
 mod conversations;
 mod customers;
@@ -103,6 +104,8 @@ struct ConvRec {
     ratings: std::collections::BTreeMap<String, u8>,
     /// Moved to the archive tier: its timeline is read from there.
     archived: bool,
+    /// The closed period whose out-of-hours answer went out, and with which message.
+    auto_replied: Option<(DateTime<Utc>, crate::domain::MessageId)>,
 }
 
 impl ConvRec {
@@ -120,6 +123,7 @@ impl ConvRec {
             served_by: None,
             ratings: Default::default(),
             archived: false,
+            auto_replied: None,
         }
     }
 }
@@ -148,6 +152,9 @@ struct State {
     threads: HashMap<String, ConversationId>,
     outbox: HashMap<String, OutboxRec>,
     erasures: erasure::Erasures,
+    /// Blocked senders, and the list's version.
+    blocks: BTreeSet<Identity>,
+    blocks_version: u64,
 }
 
 #[derive(Debug)]

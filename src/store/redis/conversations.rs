@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use super::codec::{corrupt, from_redis, parse_channels, Hash};
 use super::{message_record, RedisStore};
 use crate::domain::{
-    Channel, ConversationId, ConversationState, ConversationView, EntryKind, Message,
+    Channel, ConversationId, ConversationState, ConversationView, EntryKind, Message, MessageId,
 };
 use crate::store::archive::read_through;
 use crate::store::{
@@ -100,6 +100,24 @@ impl ConversationStore for RedisStore {
             .await
             .map_err(from_redis)?;
         Ok(())
+    }
+
+    async fn claim_auto_reply(
+        &self,
+        id: &ConversationId,
+        until: DateTime<Utc>,
+        message: &MessageId,
+    ) -> Result<bool, StoreError> {
+        let held: i64 = self
+            .scripts
+            .auto_reply
+            .key(self.keys.conversation(id))
+            .arg(until.timestamp_millis())
+            .arg(message.as_str())
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(from_redis)?;
+        Ok(held == 1)
     }
 
     async fn thread(&self, message_id: &str) -> Result<Option<ConversationId>, StoreError> {

@@ -9,7 +9,7 @@
 //! | `P:c:{cid}:dx` | hash | idempotency key's digest → `<expiry ms>|<first receipt>` (`receipts.rs`) |
 //! | `P:c:{cid}:merged` | set | customers already absorbed (makes merges idempotent) |
 //! | `P:c:{cid}:erasure` | hash | the customer's erasure, which outlives them: `state` (pending, done), `requested_at`, `done_at`, `merged` and `convs` (what it removes, by id), or `of` (the erasure of the customer this one was merged into) |
-//! | `P:v:{cid}:N` | hash | conversation N (its stub once archived, marked `archived` = when): `state`, `created_at`, `resolved_at`, `queue` (0.1.0 wrote `default`; read by nobody), `repeat_contacts`, `group`, `agent` (mirrors of routing), `ch:<channel>` per channel the customer wrote on |
+//! | `P:v:{cid}:N` | hash | conversation N (its stub once archived, marked `archived` = when): `state`, `created_at`, `resolved_at`, `queue` (0.1.0 wrote `default`; read by nobody), `repeat_contacts`, `group`, `agent` (mirrors of routing), `ch:<channel>` per channel the customer wrote on, `ooh` (`<ms>|<message id>`: the message that got the out-of-hours answer of the closed period ending then) |
 //! | `P:v:{cid}:N:m` / `:abs` | list / list | its messages (`message_record.rs`) / merged conversation ids |
 //! | `P:v:{cid}:N:ch` | set | channels, as earlier versions kept them (read, no longer written) |
 //! | `P:v:{cid}:N:nids` | set | ids of the transfer notes written into the timeline (a note arrives once however often it is retried) |
@@ -21,6 +21,7 @@
 //! | `P:rt:{rt}…`, `P:rt:{rt:<group>}…` | (see `lua/routing/prelude.lua`) | a routing group's agents, load, queues, waits, timers, events, hand-offs |
 //! | `P:ag:{agent}` | string | the routing group an agent works in (absent: `default`) |
 //! | `P:erasures:{er}` | zset | pending erasures: customer → until when the replica running it holds it |
+//! | `P:blocks:{bl}` / `:v` | set / string | blocked senders' identity keys / the list's version (moves with each change) |
 //! | `P:groups` | set | the routing groups besides `default` |
 //! | `P:arch:{arch:K}` | zset | shard K (`retention::due_shard`) of the archive's due list: customer → earliest resolution (ms) of a conversation not archived yet, or where a sweeper's claim put them |
 //! | `P:fmt:{fmt}` | hash | the storage format gate: `write` (the format every replica writes; absent: 1), `finalized_at` (`store::format`) |
@@ -246,6 +247,16 @@ impl Keys {
     /// Replicas' announcements of the newest format they read (same slot as `format`).
     pub fn format_replicas(&self) -> String {
         format!("{}:replicas", self.format())
+    }
+
+    /// Blocked senders' identity keys (`:v`, the list's version, shares the slot).
+    pub fn blocks(&self) -> String {
+        format!("{}:blocks:{{bl}}", self.prefix)
+    }
+
+    /// The blocklist's version.
+    pub fn blocks_version(&self) -> String {
+        format!("{}:v", self.blocks())
     }
 
     /// The audit trail: one stream, numbered by Redis, so its ids are the trail's order

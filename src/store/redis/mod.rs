@@ -6,6 +6,7 @@
 mod agent_events;
 mod agents;
 mod audit;
+mod blocks;
 mod calls;
 mod codec;
 mod conn;

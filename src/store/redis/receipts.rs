@@ -140,6 +140,7 @@ pub(super) fn decode(
             reason,
         },
         repeat_contact: repeat == "1",
+        auto_reply: None,
     })
 }
 
@@ -157,6 +158,7 @@ mod tests {
             duplicate: false,
             route,
             repeat_contact: true,
+            auto_reply: None,
         }
     }
 

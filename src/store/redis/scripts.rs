@@ -56,6 +56,7 @@ scripts! {
         repoint: "lua/repoint.lua",
         resolve: "lua/resolve.lua",
         reply: "lua/reply.lua",
+        auto_reply: "lua/auto_reply.lua",
         regroup: "lua/regroup.lua",
         adopt: "lua/adopt.lua",
         rate: "lua/rate.lua",
@@ -72,6 +73,7 @@ scripts! {
         erasure_unpoint: "lua/erasure/unpoint.lua",
         erasure_records: "lua/erasure/records.lua",
         erasure_finish: "lua/erasure/finish.lua",
+        set_block: "lua/blocks/set.lua",
     }
     routing {
         route: "lua/routing/route.lua",
