@@ -26,7 +26,8 @@ pub struct Block {
     pub blocked: bool,
 }
 
-/// The identities `kind:value` normalises to (a phone number may give several).
+/// The identity `kind:value` names, normalised (of that kind only: blocking a WhatsApp
+/// sender does not block SMS from the number, which normalising also derives).
 fn identities(state: &App, raw: &str) -> Result<Vec<Identity>, ApiError> {
     let (kind, value) = raw
         .split_once(':')
@@ -34,10 +35,12 @@ fn identities(state: &App, raw: &str) -> Result<Vec<Identity>, ApiError> {
     let kind: IdentityKind = kind
         .parse()
         .map_err(|e: crate::domain::DomainError| ApiError::BadRequest(e.to_string()))?;
-    state
+    let mut found = state
         .normaliser
         .normalise(kind, value)
-        .map_err(|e| ApiError::BadRequest(e.to_string()))
+        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    found.retain(|i| i.kind() == kind);
+    Ok(found)
 }
 
 /// Blocks a sender: their messages are answered 202 `{"blocked": true}` and dropped at

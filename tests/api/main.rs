@@ -9,6 +9,7 @@ pub mod archiving;
 mod audit;
 mod calls;
 mod card_numbers;
+mod channels;
 mod compat;
 mod conformance;
 mod connections;
