@@ -22,6 +22,8 @@ pub struct ParsedEmail {
     pub text: String,
     /// `In-Reply-To` then `References`, without angle brackets.
     pub replies_to: Vec<String>,
+    /// Its `To` and `Cc` addresses, lower-cased: the inboxes it arrived at.
+    pub recipients: Vec<String>,
     pub sent_at: Option<DateTime<Utc>>,
 }
 
@@ -67,7 +69,15 @@ pub fn parse(raw: &[u8]) -> Result<ParsedEmail, String> {
         Some(id) if !id.trim().is_empty() => id.trim().to_owned(),
         _ => format!("sha256:{:x}", Sha256::digest(raw)),
     };
+    let recipients = [msg.to(), msg.cc()]
+        .into_iter()
+        .flatten()
+        .flat_map(|a| a.iter())
+        .filter_map(|a| a.address())
+        .map(str::to_lowercase)
+        .collect();
     Ok(ParsedEmail {
+        recipients,
         message_id,
         from,
         display_name: sender.name().map(str::to_owned),
@@ -93,6 +103,11 @@ pub async fn ingest(app: &App, mail: ParsedEmail) -> Result<Receipt, AppError> {
         text = format!("[in reply to <{thread}>, a thread of another customer]\n{text}");
     }
     let raw = RawInbound {
+        inboxes: mail
+            .recipients
+            .iter()
+            .map(|to| format!("email:{to}"))
+            .collect(),
         group: None,
         language: None,
         skills: None,

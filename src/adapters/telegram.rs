@@ -112,6 +112,7 @@ fn inbound(external_id: String, from: &Value, text: String, at: Option<i64>) -> 
         .collect::<Vec<_>>()
         .join(" ");
     RawInbound {
+        inboxes: Vec::new(),
         group: None,
         // The sender's Telegram client language: the customer's language.
         language: from

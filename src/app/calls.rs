@@ -193,6 +193,8 @@ pub async fn incoming(
 /// their personal agent, the first free human, or the queue with raised priority.
 async fn route_to_human(state: &App, call: &mut CallRecord) -> Result<(), AppError> {
     let raw = RawInbound {
+        // The line called (`domain::inbox`): what the adapter did not say comes from it.
+        inboxes: vec![format!("twilio:{}", call.to)],
         group: call.group.clone(),
         language: call.language.clone(),
         skills: call.skills.clone(),

@@ -25,6 +25,7 @@ pub fn from_customer(
         .or_else(|| usable.clone().next())
         .ok_or_else(|| AppError::Conflict("the customer has no identity to write from".into()))?;
     Ok(RawInbound {
+        inboxes: Vec::new(),
         channel,
         network,
         external_id: external_id.to_owned(),

@@ -20,9 +20,10 @@ pub async fn ingest(app: &App, raw: RawInbound) -> Result<Receipt, AppError> {
 /// `ingest` at `now` (tests drive their own clock).
 pub async fn ingest_at(
     app: &App,
-    raw: RawInbound,
+    mut raw: RawInbound,
     now: chrono::DateTime<Utc>,
 ) -> Result<Receipt, AppError> {
+    app.inboxes.apply(&mut raw);
     let msg = InboundMessage::parse(raw, &app.normaliser, &app.limits)?;
     super::blocks::screen(app, &msg)?;
     let mut receipt = store(app, msg, now).await?;
@@ -54,9 +55,10 @@ async fn out_of_hours(
 /// entry (the phone's own rules decide what a caller reaches) and a follow-up.
 pub(super) async fn ingest_unscreened(
     app: &App,
-    raw: RawInbound,
+    mut raw: RawInbound,
     now: chrono::DateTime<Utc>,
 ) -> Result<Receipt, AppError> {
+    app.inboxes.apply(&mut raw);
     let msg = InboundMessage::parse(raw, &app.normaliser, &app.limits)?;
     store(app, msg, now).await
 }

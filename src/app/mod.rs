@@ -68,6 +68,8 @@ pub struct App {
     pub audit_keep: chrono::Duration,
     /// This replica's copy of the blocked senders (`blocks`).
     pub blocks: blocks::Blocklist,
+    /// Where messages arrive, mapped to a group, language and skills.
+    pub inboxes: crate::domain::Inboxes,
 }
 
 impl App {

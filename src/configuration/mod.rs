@@ -70,6 +70,9 @@ pub struct Settings {
     pub outbound: OutboundSettings,
     #[serde(default)]
     pub rate_limit: crate::app::rate_limits::RateLimits,
+    /// `[[inboxes]]`: where messages arrive, mapped to a group, language and skills.
+    #[serde(default)]
+    pub inboxes: Vec<crate::domain::InboxSettings>,
     #[serde(default)]
     pub auth: AuthSettings,
     #[serde(default)]

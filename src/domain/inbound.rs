@@ -81,6 +81,8 @@ pub struct RawInbound {
     /// adapter knows them.
     pub language: Option<String>,
     pub skills: Option<Skills>,
+    /// Where it arrived (`domain::inbox`): what the settings' inboxes are matched on.
+    pub inboxes: Vec<String>,
 }
 
 /// A checked inbound message: normalised identities, bounded fields.

@@ -64,6 +64,16 @@ pub struct IngestRequest {
     /// Skills a new conversation needs, name → least level 1-5 (`{"billing": 3}`).
     #[serde(default)]
     pub skills: Option<Skills>,
+    /// Where the message arrived, as the settings' `[[inboxes]]` name it
+    /// (`twilio:+18005550100`, `email:billing@example.com`, or the adapter's own name):
+    /// the group, language and skills the message does not name come from it.
+    #[serde(default)]
+    #[schema(
+        min_length = 1,
+        max_length = 256,
+        example = "email:billing@example.com"
+    )]
+    pub inbox: Option<String>,
 }
 
 impl From<IngestRequest> for RawInbound {
@@ -72,6 +82,7 @@ impl From<IngestRequest> for RawInbound {
             group: dto.group,
             language: dto.language,
             skills: dto.skills,
+            inboxes: dto.inbox.into_iter().collect(),
             channel: dto.channel,
             network: dto.network,
             external_id: dto.external_id,

@@ -58,14 +58,10 @@ fn whatsapp(entry: &Value) -> Vec<Item> {
                 .and_then(|t| t.parse::<i64>().ok())
                 .and_then(|s| Utc.timestamp_opt(s, 0).single());
             let text = whatsapp_text(m);
-            out.push(Ok(raw(
-                Network::Whatsapp,
-                id,
-                from,
-                name_of(from),
-                text,
-                sent_at,
-            )));
+            let mut message = raw(Network::Whatsapp, id, from, name_of(from), text, sent_at);
+            // The business number it was sent to (`domain::inbox`).
+            message.inboxes = inbox(&value["metadata"]["phone_number_id"]);
+            out.push(Ok(message));
         }
     }
     out
@@ -225,9 +221,22 @@ fn messaging(entry: &Value, network: Network) -> Vec<Item> {
                 .map(|id| raw(network, id, from, None, messenger_text(message), sent_at))
                 .ok_or_else(|| "a Messenger message without `mid`".to_owned())
         };
-        out.push(item);
+        // The page (or Instagram account) it was sent to (`domain::inbox`).
+        let page = inbox(&event["recipient"]["id"]);
+        out.push(item.map(|mut m| {
+            m.inboxes.clone_from(&page);
+            m
+        }));
     }
     out
+}
+
+/// The inbox a Meta id names: `meta:<id>`.
+fn inbox(id: &Value) -> Vec<String> {
+    id.as_str()
+        .map(|id| format!("meta:{id}"))
+        .into_iter()
+        .collect()
 }
 
 /// Text, quick-reply payload and every attachment of a Messenger/Instagram message.
@@ -267,6 +276,7 @@ fn raw(
     sent_at: Option<DateTime<Utc>>,
 ) -> RawInbound {
     RawInbound {
+        inboxes: Vec::new(),
         group: None,
         language: None,
         skills: None,

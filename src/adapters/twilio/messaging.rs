@@ -43,7 +43,12 @@ pub fn inbound(params: &Params) -> Result<RawInbound, AppError> {
         let place: Vec<&str> = place.into_iter().flatten().collect();
         text.push_str(&format!("\n[location {lat}, {lon}] {}", place.join(", ")));
     }
+    // The number it was sent to (`domain::inbox`), without WhatsApp's `whatsapp:` prefix.
+    let to = params
+        .get("To")
+        .map(|to| to.trim_start_matches("whatsapp:").trim());
     Ok(RawInbound {
+        inboxes: to.map(|to| format!("twilio:{to}")).into_iter().collect(),
         group: None,
         language: None,
         skills: None,

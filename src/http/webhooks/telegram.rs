@@ -43,8 +43,20 @@ pub async fn update(
     }
     let update: Value = serde_json::from_slice(&body)
         .map_err(|e| ApiError::BadRequest(format!("malformed JSON: {e}")))?;
-    if let Some(raw) = telegram::message(&update) {
+    if let Some(mut raw) = telegram::message(&update) {
+        // The bot it was sent to, as its webhook URL names it (`?bot=<username>`).
+        raw.inboxes = bot(&req).into_iter().collect();
         ingest::ingest_provider(&state, raw).await?;
     }
     Ok(HttpResponse::Ok().json(serde_json::json!({ "ok": true })))
+}
+
+/// `telegram:<bot>` from the webhook URL's `bot` parameter, which `setWebhook` was given
+/// per bot (`domain::inbox`).
+fn bot(req: &HttpRequest) -> Option<String> {
+    web::Query::<std::collections::HashMap<String, String>>::from_query(req.query_string())
+        .ok()?
+        .get("bot")
+        .filter(|b| !b.is_empty() && b.len() <= 64)
+        .map(|b| format!("telegram:{b}"))
 }
