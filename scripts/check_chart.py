@@ -125,6 +125,7 @@ def main():
 
     # The rendered config file must be one the service accepts.
     config = one(objs, "ConfigMap", "switchboard")["data"]["switchboard.toml"]
+    assert config.count("[[inboxes]]") == 2 and 'skills = { "billing" = 2' in config, config
     with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False) as f:
         f.write(config)
     result = subprocess.run([binary, "check-config"], env={**os.environ, "SWITCHBOARD_CONFIG": f.name},

@@ -30,7 +30,8 @@ all_on=(--set redis.url=rediss://redis:6380 --set redis.tlsCaSecret.name=redis-c
   --set archive.urlSecret.name=switchboard-archive
   --set config.redis.replicas_to_ack=1 --set autoscaling.enabled=true
   --set podDisruptionBudget.enabled=true --set serviceMonitor.enabled=true
-  --set prometheusRule.enabled=true --set grafanaDashboard.enabled=true)
+  --set prometheusRule.enabled=true --set grafanaDashboard.enabled=true
+  --set-json 'inboxes=[{"inbox":"twilio:+18005550100","group":"sales"},{"inbox":"email:billing@example.com","language":"es","skills":{"billing":2,"refunds":1}}]')
 
 "$helm" lint --strict "$chart"
 "$helm" lint --strict "$chart" "${all_on[@]}"

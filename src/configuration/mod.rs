@@ -242,6 +242,9 @@ impl Settings {
         if let Err(e) = crate::domain::IdentityNormaliser::new(&self.ingest.default_region) {
             return bad(e.to_string());
         }
+        if let Err(e) = crate::domain::Inboxes::new(&self.inboxes) {
+            return bad(e.to_string());
+        }
         for (name, addr) in [("listen", &self.listen), ("ops_listen", &self.ops_listen)] {
             if addr.parse::<std::net::SocketAddr>().is_err() {
                 return bad(format!("`{name}` is not a socket address: {addr}"));

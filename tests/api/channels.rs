@@ -304,3 +304,132 @@ async fn out_of_hours_the_receipt_carries_the_next_opening_once_per_closed_perio
     let hint = night.auto_reply.expect("a new closed period");
     assert_eq!(hint.next_open_at, at("2026-11-25T08:00:00Z"));
 }
+
+const INBOXES: &str = r#"
+[[inboxes]]
+inbox = "twilio:+18005550100"
+group = "sales"
+
+[[inboxes]]
+inbox = "twilio:+18005550200"
+group = "support"
+
+[[inboxes]]
+inbox = "telegram:acme_es_bot"
+language = "es"
+
+[[inboxes]]
+inbox = "email:billing@example.com"
+skills = { billing = 1 }
+"#;
+
+/// Two Twilio numbers route to their groups' agents, a Telegram bot gives its language,
+/// an e-mail inbox its skill.
+#[tokio::test]
+async fn inboxes_give_the_group_language_and_skills_of_where_a_message_arrived() {
+    use crate::helpers::{PUBLIC, TWILIO_TOKEN};
+    let redis = RedisServer::start();
+    let file = std::env::temp_dir().join(format!("inboxes-{}.toml", uuid::Uuid::new_v4()));
+    std::fs::write(&file, INBOXES).expect("settings file");
+    let path = file.to_string_lossy().into_owned();
+    let env = [
+        ("SWITCHBOARD_CONFIG", path.as_str()),
+        ("SWITCHBOARD_TWILIO_AUTH_TOKEN", TWILIO_TOKEN),
+        ("SWITCHBOARD_PUBLIC_URL", PUBLIC),
+        ("SWITCHBOARD_TELEGRAM_SECRET_TOKEN", "tg-secret_1"),
+    ];
+    let app = spawn_app(test_settings(Some(&redis.url()), &env)).await;
+    let _ = std::fs::remove_file(&file);
+    for (agent, group) in [("sam", "sales"), ("sue", "support")] {
+        let put = app
+            .admin_put(
+                &format!("/v1/agents/{agent}"),
+                &json!({ "name": agent, "group": group }),
+            )
+            .await;
+        assert!(put.status().is_success(), "{}", put.status());
+        app.admin_put(
+            &format!("/v1/agents/{agent}/presence"),
+            &json!({ "presence": "online" }),
+        )
+        .await;
+    }
+    for (i, (to, agent)) in [("+18005550100", "sam"), ("+18005550200", "sue")]
+        .into_iter()
+        .enumerate()
+    {
+        let from = format!("+1415555012{i}");
+        let sid = format!("SM{:032x}", uuid::Uuid::new_v4().as_u128());
+        let form = [
+            ("MessageSid", sid.as_str()),
+            ("From", from.as_str()),
+            ("To", to),
+            ("Body", "hello"),
+        ];
+        let posted = app
+            .twilio_post(
+                TWILIO_TOKEN,
+                PUBLIC,
+                "/v1/adapters/twilio/messaging",
+                &form,
+                None,
+            )
+            .await;
+        assert_eq!(posted.status(), 200);
+        let conv = open_conversation(&app, &format!("phone:{from}")).await;
+        assert_eq!(conv["agent_id"], agent, "a message to {to}: {conv}");
+    }
+
+    let update = json!({"update_id": 7, "message": {"message_id": 9,
+        "from": {"id": 2222222, "is_bot": false, "first_name": "Ana"},
+        "chat": {"id": 2222222, "type": "private"}, "date": 1441645532, "text": "hola"}});
+    let posted = app
+        .client
+        .post(format!(
+            "{}/v1/adapters/telegram?bot=acme_es_bot",
+            app.address
+        ))
+        .header("X-Telegram-Bot-Api-Secret-Token", "tg-secret_1")
+        .json(&update)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(posted.status(), 200);
+    let conv = open_conversation(&app, "telegram:2222222").await;
+    assert!(
+        conv["needs"]
+            .as_array()
+            .is_some_and(|n| n.contains(&json!("l:es"))),
+        "{conv}"
+    );
+
+    let mail = "From: payer@example.org\r\nTo: Billing <Billing@Example.com>\r\nSubject: invoice\r\nMessage-ID: <inv-1@example.org>\r\n\r\nWrong amount.\r\n";
+    let posted = app
+        .client
+        .post(format!("{}/v1/adapters/email", app.address))
+        .bearer_auth(crate::helpers::ADAPTER_TOKEN)
+        .header("Content-Type", "message/rfc822")
+        .body(mail)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(posted.status(), 202);
+    let conv = open_conversation(&app, "email:payer@example.org").await;
+    assert!(
+        conv["needs"].as_array().is_some_and(|n| n
+            .iter()
+            .any(|s| s.as_str().is_some_and(|s| s.starts_with("s:billing")))),
+        "{conv}"
+    );
+}
+
+/// The open conversation of the customer holding `identity`.
+async fn open_conversation(app: &TestApp, identity: &str) -> Value {
+    let customer = app
+        .admin_json(&format!("/v1/customers?identity={identity}"))
+        .await;
+    let conv = customer["open_conversation_id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no open conversation: {customer}"));
+    app.admin_json(&format!("/v1/conversations/{conv}")).await
+}
