@@ -131,6 +131,7 @@ pub(super) fn staff_entry(
         at: now,
         received_at: now,
         kind,
+        delivery: None,
     }
 }
 

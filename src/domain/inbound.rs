@@ -274,6 +274,7 @@ mod tests {
             subject: None,
             text: Some("hi".into()),
             sent_at: None,
+            inboxes: Vec::new(),
         }
     }
 

@@ -62,6 +62,10 @@ pub struct Message {
     /// A customer-facing message, or an internal note (e.g. a transfer's).
     #[serde(default, skip_serializing_if = "EntryKind::is_message")]
     pub kind: EntryKind,
+    /// A reply's delivery as its provider reported it (kept apart from the entry's
+    /// record, and added when the timeline is read).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<super::ReplyDelivery>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

@@ -19,6 +19,7 @@ pub(super) fn inbound_record(msg: &InboundMessage, now: DateTime<Utc>) -> Messag
         at: msg.at(now),
         received_at: now,
         kind: EntryKind::Message,
+        delivery: None,
     }
 }
 

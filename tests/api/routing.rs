@@ -588,6 +588,7 @@ async fn the_first_reply_is_marked_first(h: Harness) {
         at: t0() + Duration::seconds(30),
         received_at: t0() + Duration::seconds(30),
         kind,
+        delivery: None,
     };
     let note = h
         .store

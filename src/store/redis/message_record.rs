@@ -213,6 +213,7 @@ fn from_record<I>(
         at,
         received_at: after.after(Some(at)),
         kind,
+        delivery: None,
     })
 }
 
@@ -248,6 +249,7 @@ mod tests {
             at,
             received_at: at + chrono::Duration::nanoseconds(1_234_567),
             kind: EntryKind::Message,
+            delivery: None,
         }
     }
 

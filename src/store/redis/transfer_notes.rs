@@ -129,6 +129,7 @@ mod tests {
             at,
             received_at: at,
             kind: EntryKind::Note,
+            delivery: None,
         };
         let pending = PendingNote::new(&conv, &note, at).expect("note");
         let (c, ms, record) = PendingNote::parse(&pending.payload).expect("parse");
