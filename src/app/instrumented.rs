@@ -16,7 +16,7 @@ use crate::app::metrics::Metrics;
 use crate::domain::{
     AgentId, AgentProfile, AgentView, AuditEntry, ConversationId, ConversationView, CustomerId,
     CustomerView, DeadlineKind, Deadlines, Identity, InboundMessage, Message, MessageId, Presence,
-    Queue, Receipt, Requirements,
+    Queue, Receipt, ReplyDelivery, Requirements,
 };
 use crate::store::erasure::{Erasure, ErasureInventory};
 use crate::store::format::{FinalizeOutcome, FormatStatus, ReplicaFormat, StorageFormat};

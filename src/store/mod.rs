@@ -23,7 +23,7 @@ pub(crate) use roles::for_each_operation;
 use crate::domain::{
     AgentId, AgentProfile, AgentView, AuditEntry, CallDecision, CallState, ConversationId,
     ConversationView, CustomerId, CustomerView, DeadlineKind, Deadlines, Identity, InboundMessage,
-    Message, MessageId, Presence, Queue, Receipt, Requirements, Skills, QUEUES,
+    Message, MessageId, Presence, Queue, Receipt, ReplyDelivery, Requirements, Skills, QUEUES,
 };
 
 pub use crate::routing::{

@@ -219,6 +219,24 @@ macro_rules! for_each_operation {
                 fn finish_delivery(id: &str, outcome: &DeliveryOutcome) -> () => id;
                 /// Where a reply's delivery stands.
                 fn delivery_state(id: &str) -> Option<DeliveryState> => id;
+                /// Remembers that `provider_id` (the provider's message id, or the reply's own)
+                /// names reply `message` of `conv`, for 30 days.
+                fn record_provider_id(
+                    conv: &ConversationId,
+                    message: &MessageId,
+                    provider_id: &str,
+                ) -> () => provider_id;
+                /// The reply `provider_id` names.
+                fn reply_by_provider_id(
+                    provider_id: &str,
+                ) -> Option<(ConversationId, MessageId)> => provider_id;
+                /// Records a delivery report of a reply unless what is known ranks as high or
+                /// higher; answers the report when it moved the reply's delivery forward.
+                fn advance_delivery(
+                    conv: &ConversationId,
+                    message: &MessageId,
+                    report: &ReplyDelivery,
+                ) -> Option<ReplyDelivery> => conv;
             }
             /// What operating the service needs: reachability and shared rate limits.
             OpsStore {

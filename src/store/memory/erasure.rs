@@ -227,6 +227,9 @@ impl ErasureStore for MemoryStore {
             .calls
             .retain(|_, call| !held(&call.conversation_id, &call.customer_id));
         state.threads.retain(|_, conv| !inventory.holds(conv));
+        state
+            .provider_ids
+            .retain(|_, (conv, _)| !inventory.holds(conv));
         // A reply's delivery names its conversation (`<customer>-<n>`), wherever its
         // timeline is now; a call's request names the call.
         let named: Vec<String> = inventory.customers().map(|c| format!("\"{c}-")).collect();

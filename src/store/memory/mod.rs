@@ -106,6 +106,8 @@ struct ConvRec {
     archived: bool,
     /// The closed period whose out-of-hours answer went out, and with which message.
     auto_replied: Option<(DateTime<Utc>, crate::domain::MessageId)>,
+    /// Its replies' delivery reports.
+    deliveries: HashMap<crate::domain::MessageId, crate::domain::ReplyDelivery>,
 }
 
 impl ConvRec {
@@ -124,6 +126,7 @@ impl ConvRec {
             ratings: Default::default(),
             archived: false,
             auto_replied: None,
+            deliveries: HashMap::new(),
         }
     }
 }
@@ -152,6 +155,8 @@ struct State {
     threads: HashMap<String, ConversationId>,
     outbox: HashMap<String, OutboxRec>,
     erasures: erasure::Erasures,
+    /// Providers' message ids (and replies' own) → the reply they name.
+    provider_ids: HashMap<String, (ConversationId, crate::domain::MessageId)>,
     /// Blocked senders, and the list's version.
     blocks: BTreeSet<Identity>,
     blocks_version: u64,

@@ -5,6 +5,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::{MemoryStore, OutboxRec};
+use crate::domain::{ConversationId, MessageId, ReplyDelivery};
 use crate::store::{
     Delivery, DeliveryOutcome, DeliveryState, DeliveryStatus, OutboxStore, StoreError,
 };
@@ -104,5 +105,41 @@ impl OutboxStore for MemoryStore {
 
     async fn delivery_state(&self, id: &str) -> Result<Option<DeliveryState>, StoreError> {
         Ok(self.outbox_state(id))
+    }
+    async fn record_provider_id(
+        &self,
+        conv: &ConversationId,
+        message: &MessageId,
+        provider_id: &str,
+    ) -> Result<(), StoreError> {
+        self.lock()
+            .provider_ids
+            .insert(provider_id.to_owned(), (conv.clone(), message.clone()));
+        Ok(())
+    }
+
+    async fn reply_by_provider_id(
+        &self,
+        provider_id: &str,
+    ) -> Result<Option<(ConversationId, MessageId)>, StoreError> {
+        Ok(self.lock().provider_ids.get(provider_id).cloned())
+    }
+
+    async fn advance_delivery(
+        &self,
+        conv: &ConversationId,
+        message: &MessageId,
+        report: &ReplyDelivery,
+    ) -> Result<Option<ReplyDelivery>, StoreError> {
+        let mut state = self.lock();
+        let Some(c) = state.conversations.get_mut(conv) else {
+            return Ok(None);
+        };
+        let known = c.deliveries.get(message).map(|d| d.status.rank());
+        if known.is_some_and(|rank| rank >= report.status.rank()) {
+            return Ok(None);
+        }
+        c.deliveries.insert(message.clone(), report.clone());
+        Ok(Some(report.clone()))
     }
 }

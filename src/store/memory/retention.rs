@@ -102,6 +102,7 @@ impl ArchiveStore for MemoryStore {
             }
             conv.archived = true;
             conv.messages = Vec::new();
+            conv.deliveries.clear();
             stubbed.push(id.clone());
             if let Some(customer) = state.customers.get_mut(id.customer()) {
                 customer.dedup.retain(|_, (_, expires)| *expires > now);

@@ -362,7 +362,11 @@ impl State {
             out.archived.push(id.clone());
             return;
         }
-        out.messages.extend(conv.messages.iter().cloned());
+        out.messages.extend(conv.messages.iter().map(|m| {
+            let mut m = m.clone();
+            m.delivery = conv.deliveries.get(&m.id).cloned();
+            m
+        }));
         out.channels.extend(conv.channels.iter().copied());
         if depth < MAX_HOPS {
             for absorbed in &conv.absorbed {

@@ -248,7 +248,7 @@ impl RedisStore {
     ) -> Result<Option<ConversationView>, StoreError> {
         let Some(StoredConversation {
             hash,
-            messages,
+            mut messages,
             channels,
             absorbed,
         }) = self.composed(id).await?
@@ -262,6 +262,7 @@ impl RedisStore {
             let archived = read_through::archived(self.archive.as_ref(), id).await?;
             return Ok(Some(archived.into_view(customer)));
         }
+        self.with_deliveries(id, &mut messages).await?;
         let (route, needs) = self
             .current_route_and_needs(id)
             .await?

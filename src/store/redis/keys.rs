@@ -14,6 +14,8 @@
 //! | `P:v:{cid}:N:ch` | set | channels, as earlier versions kept them (read, no longer written) |
 //! | `P:v:{cid}:N:nids` | set | ids of the transfer notes written into the timeline (a note arrives once however often it is retried) |
 //!
+//! | `P:v:{cid}:N:dl` | hash | replies' delivery reports (`<rank>|<JSON>`, `lua/delivery.lua`) and `p:<reply id>` → the provider's id of it |
+//! | `P:pmid:{id}` | string | the reply a provider's message id (or the reply's own id) names: `<conversation>|<reply id>` (30 days) |
 //! | `P:mid:{message-id}` | string | the conversation an e-mail Message-ID belongs to (180 days) |
 //! | `P:ob:{ob}:due` / `:d:<id>` | zset / hash | the outbox: deliveries by next attempt / url, body, attempts, state, error |
 //! | `P:call:{sid}` | string | a phone call's record (JSON), expiring after a day |
@@ -117,6 +119,16 @@ impl Keys {
 
     pub fn conversation_absorbed(&self, id: &ConversationId) -> String {
         format!("{}:abs", self.conversation(id))
+    }
+
+    /// A conversation's replies' delivery reports.
+    pub fn conversation_deliveries(&self, id: &ConversationId) -> String {
+        format!("{}:dl", self.conversation(id))
+    }
+
+    /// The reply a provider's message id names (its own slot; one key).
+    pub fn provider_message(&self, provider_id: &str) -> String {
+        format!("{}:pmid:{{{provider_id}}}", self.prefix)
     }
 
     /// The conversation an e-mail Message-ID belongs to (its own slot; one key).

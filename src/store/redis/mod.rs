@@ -13,6 +13,7 @@ mod conn;
 mod constants;
 mod conversations;
 mod customers;
+mod deliveries;
 mod erasure;
 mod erasure_traces;
 mod event_batch;

@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::{corrupt, from_redis, RedisStore};
+use crate::domain::{ConversationId, MessageId, ReplyDelivery};
 use crate::store::{
     Delivery, DeliveryOutcome, DeliveryState, DeliveryStatus, OutboxStore, StoreError,
 };
@@ -180,5 +181,29 @@ impl OutboxStore for RedisStore {
 
     async fn delivery_state(&self, id: &str) -> Result<Option<DeliveryState>, StoreError> {
         self.outbox_state(id).await
+    }
+    async fn record_provider_id(
+        &self,
+        conv: &ConversationId,
+        message: &MessageId,
+        provider_id: &str,
+    ) -> Result<(), StoreError> {
+        self.remember_provider_id(conv, message, provider_id).await
+    }
+
+    async fn reply_by_provider_id(
+        &self,
+        provider_id: &str,
+    ) -> Result<Option<(ConversationId, MessageId)>, StoreError> {
+        self.provider_reply(provider_id).await
+    }
+
+    async fn advance_delivery(
+        &self,
+        conv: &ConversationId,
+        message: &MessageId,
+        report: &ReplyDelivery,
+    ) -> Result<Option<ReplyDelivery>, StoreError> {
+        self.advance(conv, message, report).await
     }
 }

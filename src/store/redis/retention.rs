@@ -212,13 +212,14 @@ fn grouped<'a, T, K: PartialEq>(
 }
 
 /// A due conversation as `read.lua` answers it: its sequence number, hash, messages,
-/// channels and merged conversations.
+/// channels, merged conversations and replies' delivery reports.
 type DueConversation = (
     u64,
     Vec<(String, String)>,
     Vec<Vec<u8>>,
     Vec<String>,
     Vec<String>,
+    Vec<(String, String)>,
 );
 
 /// The archive's copy of a conversation read from Redis (the view's own fields and its
@@ -398,8 +399,9 @@ impl RedisStore {
         let next = (!next.is_empty()).then(|| millis(&next)).transpose()?;
         let due = due
             .into_iter()
-            .map(|(seq, fields, messages, channels, absorbed)| {
-                let own = StoredConversation::parse((fields, messages, channels, absorbed))?;
+            .map(|(seq, fields, messages, channels, absorbed, reports)| {
+                let mut own = StoredConversation::parse((fields, messages, channels, absorbed))?;
+                super::deliveries::attach(&mut own.messages, &reports);
                 Ok((ConversationId::new(customer.clone(), seq), own))
             })
             .collect::<Result<_, StoreError>>()?;

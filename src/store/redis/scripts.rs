@@ -57,6 +57,7 @@ scripts! {
         resolve: "lua/resolve.lua",
         reply: "lua/reply.lua",
         auto_reply: "lua/auto_reply.lua",
+        delivery: "lua/delivery.lua",
         regroup: "lua/regroup.lua",
         adopt: "lua/adopt.lua",
         rate: "lua/rate.lua",

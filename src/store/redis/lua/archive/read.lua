@@ -1,7 +1,7 @@
 -- Reads one customer's own conversations due for the archive (resolved before `before`,
 -- not archived) whole, in one step, so that the entries counted are the entries read.
 -- Answers {earliest resolution (ms) of those not due yet, or '', {{seq, hash fields,
--- messages, channels, merged conversations}, ...}}.
+-- messages, channels, merged conversations, replies' delivery reports}, ...}}.
 local c = KEYS[1]                 -- the customer hash
 local v = KEYS[2]                 -- the conversation base
 local before = tonumber(ARGV[1])  -- ms
@@ -17,7 +17,8 @@ for _, id in ipairs(redis.call('LRANGE', c .. ':convs', 0, -1)) do
     if f[1] == 'resolved' and at and not f[3] then
       if at < before then
         due[#due + 1] = {seq, redis.call('HGETALL', conv), redis.call('LRANGE', conv .. ':m', 0, -1),
-          redis.call('SMEMBERS', conv .. ':ch'), redis.call('LRANGE', conv .. ':abs', 0, -1)}
+          redis.call('SMEMBERS', conv .. ':ch'), redis.call('LRANGE', conv .. ':abs', 0, -1),
+          redis.call('HGETALL', conv .. ':dl')}
       elseif not next_at or at < next_at then
         next_at, next_raw = at, f[2]
       end

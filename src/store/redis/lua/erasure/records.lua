@@ -17,7 +17,8 @@ for _, conv in ipairs(redis.call('LRANGE', c .. ':convs', 0, -1)) do
 end
 for seq = 1, last do
   local conv = v .. ':' .. seq
-  redis.call('DEL', conv, conv .. ':m', conv .. ':abs', conv .. ':ch', conv .. ':nids', conv .. ':wcall')
+  redis.call('DEL', conv, conv .. ':m', conv .. ':abs', conv .. ':ch', conv .. ':nids', conv .. ':wcall',
+    conv .. ':dl')
 end
 redis.call('DEL', c, c .. ':ids', c .. ':convs', c .. ':dx', c .. ':merged', c .. ':pfdrop', c .. ':ratings')
 if of ~= '' then redis.call('HSET', c .. ':erasure', 'of', of) end
