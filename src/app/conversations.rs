@@ -187,6 +187,10 @@ pub async fn reply(
             .clear_deadlines(id, &[DeadlineKind::FirstResponse])
             .await?;
     }
+    // Its own id finds it when the adapter reports on it (`delivery_status`).
+    app.store
+        .record_provider_id(id, &message.id, message.id.as_str())
+        .await?;
     let email_id = format!("{}@switchboard", message.id.as_str());
     if channel == Channel::Email {
         // The Message-ID the outbound e-mail carries: a reply to it finds this thread.

@@ -14,6 +14,7 @@ pub mod complaints;
 pub mod conversations;
 pub mod deadlines;
 pub mod deletion;
+pub mod delivery_status;
 pub mod desk;
 mod entries;
 pub mod erasure;

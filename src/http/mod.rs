@@ -12,6 +12,7 @@ mod calls;
 mod conversations;
 mod customers;
 pub mod deadline;
+mod delivery_status;
 pub mod desk;
 pub mod error;
 pub mod events;
@@ -64,6 +65,7 @@ pub fn configure(max_body_bytes: usize) -> impl Fn(&mut web::ServiceConfig) + Cl
         .configure(webhooks::telegram::configure)
         .configure(events::configure)
         .configure(conversations::configure)
+        .configure(delivery_status::configure)
         .configure(customers::configure)
         .configure(privacy::configure)
         .configure(audit::configure)

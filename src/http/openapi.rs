@@ -67,6 +67,7 @@ use crate::domain::{
         super::privacy::erasure_status,
         super::blocks::block,
         super::blocks::unblock,
+        super::delivery_status::report_status,
         super::audit::audit_trail,
         customers::find_customer,
         openapi_json,

@@ -108,15 +108,19 @@ pub enum EventKind {
     /// A conversation the agent holds, or of one of their customers, is past a
     /// working-day deadline: it was escalated.
     ConversationEscalated,
+    /// A reply in a conversation the agent holds moved on (sent, delivered, read,
+    /// failed): its timeline entry's `delivery` says how.
+    MessageDelivery,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 5] = [
+    pub const ALL: [EventKind; 6] = [
         EventKind::ConversationAssigned,
         EventKind::ConversationTransferred,
         EventKind::ConversationCovered,
         EventKind::MessageCreated,
         EventKind::ConversationEscalated,
+        EventKind::MessageDelivery,
     ];
 
     /// The name on the wire, also what the Lua scripts write into the event streams.
@@ -127,6 +131,7 @@ impl EventKind {
             EventKind::ConversationCovered => "conversation.covered",
             EventKind::MessageCreated => "message.created",
             EventKind::ConversationEscalated => "conversation.escalated",
+            EventKind::MessageDelivery => "message.delivery",
         }
     }
 }

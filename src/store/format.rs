@@ -41,6 +41,10 @@ pub const ARCHIVE_STUBS: StorageFormat = 2;
 /// back to an identity it remembered. Same release, same format.
 pub const ERASURES: StorageFormat = 2;
 
+/// The format that introduced `message.delivery` events in agents' streams, whose kind
+/// 0.1.0 cannot read (its stream would fail on them). Same release, same format.
+pub const DELIVERY_EVENTS: StorageFormat = 2;
+
 /// One replica's announcement: who, what it reads, which release, until when it counts
 /// as alive (it renews the announcement long before).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

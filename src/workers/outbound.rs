@@ -13,7 +13,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::app::bridge::{SendError, CALL_DELIVERY_PREFIX};
 use crate::app::outbound::{sign, OutboundConfig};
-use crate::app::App;
+use crate::app::{delivery_status, App};
+use crate::domain::MessageId;
 use crate::store::{Delivery, DeliveryOutcome};
 
 /// How hard the sender tries.
@@ -31,11 +32,12 @@ fn backoff(first: Duration, attempts: u32) -> Duration {
     first.saturating_mul(factor).min(Duration::from_secs(300))
 }
 
-/// Sends one delivery where its kind goes.
-async fn send(state: &App, d: &Delivery) -> Result<(), SendError> {
+/// Sends one delivery where its kind goes; answers what the adapter answered (JSON, or
+/// null).
+async fn send(state: &App, d: &Delivery) -> Result<serde_json::Value, SendError> {
     if d.id.starts_with(CALL_DELIVERY_PREFIX) {
         return match &state.call_bridge {
-            Some(bridge) => bridge.send(d).await,
+            Some(bridge) => bridge.send(d).await.map(|()| serde_json::Value::Null),
             None => Err(SendError::Permanent(
                 "no phone provider API configured".into(),
             )),
@@ -48,7 +50,7 @@ async fn send(state: &App, d: &Delivery) -> Result<(), SendError> {
 }
 
 /// Posts one reply to the adapter; `Err` says why it did not land.
-async fn post(config: &OutboundConfig, d: &Delivery) -> Result<(), String> {
+async fn post(config: &OutboundConfig, d: &Delivery) -> Result<serde_json::Value, String> {
     let response = config
         .client
         .post(&d.url)
@@ -63,7 +65,9 @@ async fn post(config: &OutboundConfig, d: &Delivery) -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())?;
     if response.status().is_success() {
-        Ok(())
+        // Its answer may name the provider's id of the message (`delivery_status`).
+        let answer = response.bytes().await.unwrap_or_default();
+        Ok(serde_json::from_slice(&answer).unwrap_or(serde_json::Value::Null))
     } else {
         Err(format!("adapter answered {}", response.status()))
     }
@@ -90,7 +94,10 @@ pub async fn run_sender(
         };
         for d in due {
             let outcome = match send(&state, &d).await {
-                Ok(()) => DeliveryOutcome::Delivered,
+                Ok(answer) => {
+                    took(&state, &d, &answer).await;
+                    DeliveryOutcome::Delivered
+                }
                 Err(SendError::Permanent(error)) => DeliveryOutcome::Failed { error },
                 Err(SendError::Retry(error)) if d.attempts >= retries.max_attempts => {
                     DeliveryOutcome::Failed { error }
@@ -117,6 +124,26 @@ pub async fn run_sender(
                 tracing::warn!(message_id = %d.id, error = %e, "delivery outcome not recorded; it will be retried");
             }
         }
+    }
+}
+
+/// A reply the adapter took is `sent` (`delivery_status::adapter_took`); a failure to
+/// record that is logged, never a reason to send the reply again.
+async fn took(state: &App, d: &Delivery, answer: &serde_json::Value) {
+    if d.id.starts_with(CALL_DELIVERY_PREFIX) {
+        return;
+    }
+    let body: serde_json::Value = serde_json::from_str(&d.body).unwrap_or_default();
+    let conv = body["conversation_id"]
+        .as_str()
+        .and_then(|c| c.parse().ok());
+    let message = body["message_id"].as_str().and_then(MessageId::parse);
+    let (Some(conv), Some(message)) = (conv, message) else {
+        return;
+    };
+    if let Err(e) = delivery_status::adapter_took(state, &conv, &message, answer, Utc::now()).await
+    {
+        tracing::warn!(message_id = %d.id, error = %e, "the reply's `sent` status not recorded");
     }
 }
 

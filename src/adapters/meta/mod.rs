@@ -1,12 +1,15 @@
 //! Meta: WhatsApp Cloud API, Messenger and Instagram. `GET` answers the verification
 //! handshake; `POST` events must carry `X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of
 //! the raw body with the app secret>`, checked in constant time over the bytes as
-//! received (never re-serialised). Every message in a batch is ingested; statuses and
-//! other events are accepted and ignored.
+//! received (never re-serialised). Every message in a batch is ingested; reports on the
+//! replies sent (`reports`) move their delivery status; other events are accepted and
+//! ignored.
 
 mod payload;
+mod reports;
 
 pub use payload::{messages, messenger_text, whatsapp_text};
+pub use reports::{reports, MetaReport};
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;

@@ -2,8 +2,9 @@
 //! ingested like `POST /v1/messages` and answered with an empty `<Response/>`.
 
 use super::Params;
+use crate::app::delivery_status::ProviderReport;
 use crate::app::AppError;
-use crate::domain::{Channel, Network, RawInbound};
+use crate::domain::{Channel, Network, RawInbound, ReplyDelivery, ReplyStatus};
 
 /// The inbound message in Twilio's parameters.
 pub fn inbound(params: &Params) -> Result<RawInbound, AppError> {
@@ -61,5 +62,31 @@ pub fn inbound(params: &Params) -> Result<RawInbound, AppError> {
         subject: None,
         text: Some(text.trim().to_owned()),
         sent_at: None,
+    })
+}
+
+/// A status callback's report on a message sent (Twilio's `MessageStatus`: `sent`,
+/// `delivered`, `read`, `undelivered` and `failed` with `ErrorCode`); `None` for the
+/// statuses before `sent`.
+pub fn status(params: &Params) -> Option<ProviderReport> {
+    let status = match params.get("MessageStatus")? {
+        "sent" => ReplyStatus::Sent,
+        "delivered" => ReplyStatus::Delivered,
+        "read" => ReplyStatus::Read,
+        "undelivered" | "failed" => ReplyStatus::Failed,
+        _ => return None,
+    };
+    let code = params
+        .get("ErrorCode")
+        .filter(|c| !c.is_empty())
+        .map(str::to_owned);
+    let reason = params
+        .get("ErrorMessage")
+        .map(str::to_owned)
+        .or_else(|| code.as_ref().map(|c| format!("Twilio error {c}")));
+    let reason = reason.filter(|_| status == ReplyStatus::Failed);
+    Some(ProviderReport {
+        provider_id: params.get("MessageSid")?.to_owned(),
+        delivery: ReplyDelivery::new(status, chrono::Utc::now(), code, reason),
     })
 }

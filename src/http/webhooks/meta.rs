@@ -5,8 +5,9 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::adapters::meta::{self, MetaConfig};
-use crate::app::{ingest, App};
+use crate::adapters::meta::{self, MetaConfig, MetaReport};
+use crate::app::{delivery_status, ingest, App};
+use crate::domain::{IdentityKind, Network};
 use crate::http::body::RawBody;
 use crate::http::error::{ApiError, Problem};
 use crate::http::resource;
@@ -102,7 +103,36 @@ pub async fn events(
     let payload: Value = serde_json::from_slice(&body)
         .map_err(|e| ApiError::BadRequest(format!("malformed JSON: {e}")))?;
     let report = ingest::ingest_batch(&state, "meta", meta::messages(&payload)).await?;
+    let mut reported = 0;
+    for status in meta::reports(&payload) {
+        let moved = match status {
+            MetaReport::Message(r) => delivery_status::report(&state, &r).await?,
+            MetaReport::ReadUpTo {
+                network,
+                customer,
+                watermark,
+            } => {
+                let kind = match network {
+                    Network::Instagram => IdentityKind::Instagram,
+                    _ => IdentityKind::Messenger,
+                };
+                // A malformed id reports nothing; the rest of the batch still counts.
+                let identity = state
+                    .normaliser
+                    .normalise(kind, &customer)
+                    .unwrap_or_default();
+                match identity.first() {
+                    Some(i) => {
+                        delivery_status::read_up_to(&state, network, i, watermark).await? > 0
+                    }
+                    None => false,
+                }
+            }
+        };
+        reported += usize::from(moved);
+    }
     Ok(HttpResponse::Ok().json(serde_json::json!({
-        "status": "ok", "stored": report.stored, "skipped": report.skipped
+        "status": "ok", "stored": report.stored, "skipped": report.skipped,
+        "reported": reported
     })))
 }

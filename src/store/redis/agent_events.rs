@@ -174,6 +174,14 @@ impl EventStore for RedisStore {
         kind: EventKind,
         conversation: &ConversationId,
     ) -> Result<(), StoreError> {
+        // A kind 0.1.0 cannot read waits until every replica reads it.
+        if kind == EventKind::MessageDelivery
+            && !self
+                .format_gate
+                .allows(crate::store::format::DELIVERY_EVENTS)
+        {
+            return Ok(());
+        }
         self.push_agent_event(agent, kind, conversation).await
     }
 
