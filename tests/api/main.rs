@@ -16,6 +16,7 @@ mod connections;
 mod data_loss;
 mod day;
 mod deadlines;
+mod delivery_status;
 mod desk;
 mod durability;
 mod erasure;
