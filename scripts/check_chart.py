@@ -26,6 +26,7 @@ CONTRACT_METRICS = {
     "switchboard_deadline_breaches_total",
     "switchboard_archived_conversations_total", "switchboard_archive_lag_seconds",
     "switchboard_erasures_total", "switchboard_redactions_total",
+    "switchboard_outbound_status_total", "switchboard_blocked_total",
 }
 
 
