@@ -128,6 +128,15 @@ impl Service {
             answer.status().is_success().then_some(())
         })
         .await;
+        // A fresh deployment: its operator finalized the storage format at install.
+        service
+            .call(
+                "POST",
+                "/v1/storage-format/finalize",
+                ADMIN,
+                serde_json::json!({}),
+            )
+            .await;
         service
     }
 

@@ -245,6 +245,28 @@ async fn an_agents_day(redis: Option<&str>) {
     })
     .await;
     assert_eq!(delivered["channel"], "chat");
+    eventually("the reply shows it was sent", || async {
+        text_of(&ann, "#timeline .entry.out .delivery")
+            .await
+            .filter(|t| t == "sent")
+    })
+    .await;
+    // The provider could not deliver it: Ann sees why, without reloading.
+    let reply_id = delivered["message_id"].as_str().expect("id").to_owned();
+    service
+        .call(
+            "POST",
+            &format!("/v1/deliveries/{reply_id}/status"),
+            ADAPTER,
+            json!({ "status": "failed", "error_code": "131026", "error": "Message undeliverable" }),
+        )
+        .await;
+    eventually("the failure and its reason show on the reply", || async {
+        text_of(&ann, "#timeline .entry.out .delivery")
+            .await
+            .filter(|t| t == "failed: Message undeliverable (131026)")
+    })
+    .await;
 
     // Bob signs in; Ann transfers to him with a note; his page shows it with the note.
     let bob = browser.session().await;

@@ -173,7 +173,17 @@
         el('time', { datetime: m.at }, time(m.at))),
       m.subject ? el('div', { class: 'subject' }, m.subject) : null,
       el('div', { class: 'text' }, m.text),
+      m.delivery ? deliveryNode(m.delivery) : null,
       m.channel === 'phone' && m.external_id ? callNode(m.external_id) : null);
+  }
+
+  /** Where a reply got to, as its provider reported: sent, delivered, read, or failed
+   *  with the provider's reason (and code). */
+  function deliveryNode(d) {
+    const label = { sent: 'sent', delivered: 'delivered', read: 'read', failed: 'failed' }[d.status] || d.status;
+    const reason = d.status === 'failed' && d.error
+      ? `: ${d.error}${d.error_code ? ` (${d.error_code})` : ''}` : '';
+    return el('div', { class: `delivery delivery-${d.status}`, title: d.at }, label + reason);
   }
 
   function callNode(externalId) {
