@@ -3,12 +3,13 @@
 //! or claimed, no key left behind.
 //!
 //! Screening costs no round trip: each replica keeps a copy of the deployment's list,
-//! which the `blocks` sweep refreshes every tick, reading the list's version (one `GET`)
-//! and the list itself only when the version moved. A block made on another replica
-//! applies here from the next tick; on the replica that made it, at once.
+//! which the `blocks` sweep refreshes once a second (`FOLLOW_EVERY`), reading the list's
+//! version (one `GET`) and the list itself only when the version moved. A block made on
+//! another replica applies here within a second; on the replica that made it, at once.
 
 use std::collections::HashSet;
-use std::sync::RwLock;
+use std::sync::{Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 use super::{App, AppError};
 use crate::domain::{Identity, InboundMessage};
@@ -17,7 +18,13 @@ use crate::domain::{Identity, InboundMessage};
 #[derive(Debug, Default)]
 pub struct Blocklist {
     copy: RwLock<(u64, HashSet<String>)>,
+    /// When the sweep last read the list's version.
+    followed: Mutex<Option<Instant>>,
 }
+
+/// How often the sweep reads the list's version: a second's delay for a block made on
+/// another replica, one `GET` a second per replica.
+const FOLLOW_EVERY: Duration = Duration::from_secs(1);
 
 impl Blocklist {
     /// Whether any of the message's identities is blocked.
@@ -56,7 +63,23 @@ pub async fn set(app: &App, identities: &[Identity], blocked: bool) -> Result<bo
     Ok(changed)
 }
 
-/// The sweep: follows the deployment's list when its version moved.
+/// The sweep: once a second, follows the deployment's list when its version moved.
+pub async fn follow(app: &App) -> Result<(), AppError> {
+    {
+        let mut followed = app
+            .blocks
+            .followed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if followed.is_some_and(|at| at.elapsed() < FOLLOW_EVERY) {
+            return Ok(());
+        }
+        *followed = Some(Instant::now());
+    }
+    refresh(app).await
+}
+
+/// Follows the deployment's list when its version moved.
 pub async fn refresh(app: &App) -> Result<(), AppError> {
     if let Some((version, identities)) = app.store.blocks(app.blocks.version()).await? {
         app.blocks.replace(version, &identities);

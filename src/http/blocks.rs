@@ -44,7 +44,7 @@ fn identities(state: &App, raw: &str) -> Result<Vec<Identity>, ApiError> {
 }
 
 /// Blocks a sender: their messages are answered 202 `{"blocked": true}` and dropped at
-/// every door, on every replica from its next tick (this one at once). Blocking twice
+/// every door, on every replica within a second (this one at once). Blocking twice
 /// changes nothing.
 #[utoipa::path(
     put,

@@ -32,6 +32,7 @@ use crate::domain::{
         super::webhooks::twilio_voice::dial,
         super::webhooks::twilio_voice::status,
         super::webhooks::twilio_messaging::messaging,
+        super::webhooks::twilio_messaging::status,
         super::webhooks::email::email,
         super::webhooks::meta::handshake,
         super::webhooks::meta::events,

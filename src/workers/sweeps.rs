@@ -75,7 +75,7 @@ impl Sweep {
             Sweep::Deletion => deletion::sweep(app, now).await.map(drop),
             Sweep::AuditArchive => audit::move_to_archive(app, now).await.map(drop),
             Sweep::Erasure => erasure::sweep(app, now).await.map(drop),
-            Sweep::Blocks => blocks::refresh(app).await,
+            Sweep::Blocks => blocks::follow(app).await,
         }
     }
 }

@@ -172,6 +172,7 @@ impl RedisStore {
         for conv in &inventory.conversations {
             let entries = self.erased_timeline(conv).await?;
             try_join_all(entries.iter().map(|m| self.erase_pointers_of(m, inventory))).await?;
+            self.erase_provider_ids(conv, &entries).await?;
         }
         Ok(())
     }
@@ -226,6 +227,35 @@ impl RedisStore {
                 .query_async(&mut self.conn.clone())
                 .await
                 .map_err(from_redis)?;
+        }
+        Ok(())
+    }
+
+    /// Drops the keys that find a conversation's replies by the provider's id, and by
+    /// their own (`deliveries.rs`).
+    async fn erase_provider_ids(
+        &self,
+        conv: &ConversationId,
+        entries: &[Message],
+    ) -> Result<(), StoreError> {
+        for reply in entries.iter().filter(|m| m.direction == Direction::Out) {
+            let provider: Option<String> = redis::cmd("HGET")
+                .arg(self.keys.conversation_deliveries(conv))
+                .arg(super::deliveries::provider_field(&reply.id))
+                .query_async(&mut self.conn.clone())
+                .await
+                .map_err(from_redis)?;
+            for id in provider
+                .iter()
+                .map(String::as_str)
+                .chain([reply.id.as_str()])
+            {
+                let _: i64 = redis::cmd("DEL")
+                    .arg(self.keys.provider_message(id))
+                    .query_async(&mut self.conn.clone())
+                    .await
+                    .map_err(from_redis)?;
+            }
         }
         Ok(())
     }

@@ -16,7 +16,8 @@ for i = 1, #triples, 3 do
   if f[1] == 'resolved' and tonumber(f[2]) == tonumber(resolved_at) and not f[3]
       and redis.call('LLEN', conv .. ':m') == entries then
     redis.call('HSET', conv, 'archived', now)
-    redis.call('DEL', conv .. ':m', conv .. ':abs', conv .. ':ch', conv .. ':nids', conv .. ':dl')
+    -- `:dl` stays: its `p:` fields find the provider-id keys an erasure must drop.
+    redis.call('DEL', conv .. ':m', conv .. ':abs', conv .. ':ch', conv .. ':nids')
     stubbed[#stubbed + 1] = seq
   end
 end
