@@ -5,9 +5,7 @@
 use chrono::Utc;
 
 use super::{App, AppError};
-use crate::domain::{
-    AutoReply, Decision, Direction, InboundMessage, RawInbound, Receipt, RouteReason,
-};
+use crate::domain::{Decision, Direction, InboundMessage, RawInbound, Receipt, RouteReason};
 use crate::routing::Fit;
 use crate::store::EventKind;
 
@@ -27,28 +25,8 @@ pub async fn ingest_at(
     let msg = InboundMessage::parse(raw, &app.normaliser, &app.limits)?;
     super::blocks::screen(app, &msg)?;
     let mut receipt = store(app, msg, now).await?;
-    receipt.auto_reply = out_of_hours(app, &receipt, now).await?;
+    receipt.auto_reply = super::auto_reply::out_of_hours(app, &receipt, now).await?;
     Ok(receipt)
-}
-
-/// Outside business hours, the hint for the adapter's automatic answer: for the closed
-/// period's first message of the conversation (and that message's retries) only.
-async fn out_of_hours(
-    app: &App,
-    receipt: &Receipt,
-    now: chrono::DateTime<Utc>,
-) -> Result<Option<AutoReply>, AppError> {
-    let Some(until) = app.deadlines.calendar.next_open(now) else {
-        return Ok(None);
-    };
-    let first = app
-        .store
-        .claim_auto_reply(&receipt.conversation_id, until, &receipt.message_id)
-        .await?;
-    Ok(first.then(|| AutoReply {
-        kind: "out_of_hours".into(),
-        next_open_at: until,
-    }))
 }
 
 /// Ingests what Switchboard itself records for a customer, blocked or not: a call's

@@ -7,6 +7,7 @@
 pub mod agents;
 pub mod archiving;
 pub mod audit;
+pub mod auto_reply;
 pub mod blocks;
 pub mod bridge;
 pub mod calls;
@@ -71,6 +72,8 @@ pub struct App {
     pub blocks: blocks::Blocklist,
     /// Where messages arrive, mapped to a group, language and skills.
     pub inboxes: crate::domain::Inboxes,
+    /// Conversations whose out-of-hours answer of the current period went out.
+    pub auto_replies: auto_reply::Answered,
 }
 
 impl App {

@@ -75,6 +75,7 @@ pub fn app_state(settings: &Settings, store: Arc<dyn Store>) -> Result<Arc<App>,
         audit_keep: settings.audit_keep(),
         delete_after: settings.delete_after(),
         blocks: Default::default(),
+        auto_replies: Default::default(),
         inboxes: crate::domain::Inboxes::new(&settings.inboxes)
             .map_err(|e| StartupError::Setting(e.to_string()))?,
     }))
