@@ -16,23 +16,33 @@ pub type Item = Result<RawInbound, String>;
 
 /// Every customer message in a payload (also when Meta wraps the envelope in an array).
 pub fn messages(payload: &Value) -> Vec<Item> {
+    let mut out = Vec::new();
+    for (object, entry) in entries(payload) {
+        match object {
+            "whatsapp_business_account" => out.extend(whatsapp(entry)),
+            "page" => out.extend(messaging(entry, Network::Messenger)),
+            "instagram" => out.extend(messaging(entry, Network::Instagram)),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Each entry of a payload (one envelope, or a batch of them) with its envelope's
+/// `object` (`whatsapp_business_account`, `page`, `instagram`).
+pub(super) fn entries(payload: &Value) -> Vec<(&str, &Value)> {
     let envelopes: Vec<&Value> = match payload {
         Value::Array(items) => items.iter().collect(),
         other => vec![other],
     };
-    let mut out = Vec::new();
-    for envelope in envelopes {
-        let object = envelope["object"].as_str().unwrap_or("");
-        for entry in envelope["entry"].as_array().into_iter().flatten() {
-            match object {
-                "whatsapp_business_account" => out.extend(whatsapp(entry)),
-                "page" => out.extend(messaging(entry, Network::Messenger)),
-                "instagram" => out.extend(messaging(entry, Network::Instagram)),
-                _ => {}
-            }
-        }
-    }
-    out
+    envelopes
+        .into_iter()
+        .flat_map(|envelope| {
+            let object = envelope["object"].as_str().unwrap_or("");
+            let entries = envelope["entry"].as_array().into_iter().flatten();
+            entries.map(move |entry| (object, entry))
+        })
+        .collect()
 }
 
 fn whatsapp(entry: &Value) -> Vec<Item> {

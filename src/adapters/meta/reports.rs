@@ -24,20 +24,13 @@ pub enum MetaReport {
 
 /// Every report in a payload (one envelope, or a batch of them).
 pub fn reports(payload: &Value) -> Vec<MetaReport> {
-    let envelopes: Vec<&Value> = match payload {
-        Value::Array(items) => items.iter().collect(),
-        other => vec![other],
-    };
     let mut out = Vec::new();
-    for envelope in envelopes {
-        let object = envelope["object"].as_str().unwrap_or("");
-        for entry in envelope["entry"].as_array().into_iter().flatten() {
-            match object {
-                "whatsapp_business_account" => out.extend(whatsapp(entry)),
-                "page" => out.extend(messaging(entry, Network::Messenger)),
-                "instagram" => out.extend(messaging(entry, Network::Instagram)),
-                _ => {}
-            }
+    for (object, entry) in super::payload::entries(payload) {
+        match object {
+            "whatsapp_business_account" => out.extend(whatsapp(entry)),
+            "page" => out.extend(messaging(entry, Network::Messenger)),
+            "instagram" => out.extend(messaging(entry, Network::Instagram)),
+            _ => {}
         }
     }
     out
