@@ -21,14 +21,21 @@ pub struct ProviderReport {
     pub delivery: ReplyDelivery,
 }
 
-/// A report on a reply named by the provider's id; `false` when no reply is known by it
-/// (another deployment's, or older than the ids are kept).
-pub async fn report(app: &App, report: &ProviderReport) -> Result<bool, AppError> {
+/// What a report did: the reply it named, and whether it moved that reply's status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reported {
+    pub message: MessageId,
+    pub moved: bool,
+}
+
+/// A report on a reply named by the provider's id (or the reply's own); `None` when no
+/// reply is known by it (another deployment's, or older than the ids are kept).
+pub async fn report(app: &App, report: &ProviderReport) -> Result<Option<Reported>, AppError> {
     let Some((conv, message)) = app.store.reply_by_provider_id(&report.provider_id).await? else {
-        return Ok(false);
+        return Ok(None);
     };
-    apply(app, &conv, &message, &report.delivery).await?;
-    Ok(true)
+    let moved = apply(app, &conv, &message, &report.delivery).await?;
+    Ok(Some(Reported { message, moved }))
 }
 
 /// Records a report on a reply; when it moved the reply forward, counts it and tells the

@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 use super::auth::Adapter;
 use super::error::{ApiError, Problem};
 use super::resource;
-use crate::app::delivery_status;
+use crate::app::delivery_status::{self, ProviderReport};
 use crate::app::App;
 use crate::domain::{clipped, ReplyDelivery, ReplyStatus};
 
@@ -73,18 +73,20 @@ pub async fn report_status(
     if id.is_empty() || id.len() > 256 {
         return Err(ApiError::NotFound("no such reply".into()));
     }
-    let found = state.store.reply_by_provider_id(&id).await?;
-    let Some((conv, message)) = found else {
+    let at = body.at.unwrap_or_else(Utc::now).min(Utc::now());
+    let report = ProviderReport {
+        provider_id: id.to_string(),
+        delivery: ReplyDelivery::new(body.status, at, body.error_code, body.error),
+    };
+    let reported = delivery_status::report(&state, &report).await?;
+    let Some(reported) = reported else {
         return Err(ApiError::NotFound(format!(
             "no reply known as `{}`",
             clipped(&id, 64)
         )));
     };
-    let at = body.at.unwrap_or_else(Utc::now).min(Utc::now());
-    let delivery = ReplyDelivery::new(body.status, at, body.error_code, body.error);
-    let moved = delivery_status::apply(&state, &conv, &message, &delivery).await?;
     Ok(web::Json(StatusRecorded {
-        message_id: message.as_str().to_owned(),
-        moved,
+        message_id: reported.message.as_str().to_owned(),
+        moved: reported.moved,
     }))
 }

@@ -106,7 +106,9 @@ pub async fn events(
     let mut reported = 0;
     for status in meta::reports(&payload) {
         let moved = match status {
-            MetaReport::Message(r) => delivery_status::report(&state, &r).await?,
+            MetaReport::Message(r) => delivery_status::report(&state, &r)
+                .await?
+                .is_some_and(|r| r.moved),
             MetaReport::ReadUpTo {
                 network,
                 customer,
