@@ -44,8 +44,8 @@ async fn a_conversation_reads_back_from_the_archive_entry_for_entry() {
     let mut resolved = view.clone();
     resolved.resolved_at = Some(t0() + chrono::Duration::hours(1));
     let archived = ArchivedConversation::of(&resolved).expect("resolved");
-    a.put(std::slice::from_ref(&archived)).await.expect("put");
-    b.put(std::slice::from_ref(&archived))
+    a.put(vec![archived.clone()]).await.expect("put");
+    b.put(vec![archived.clone()])
         .await
         .expect("a retried move stores nothing twice");
     let back = b.get(&id).await.expect("get").expect("archived");

@@ -307,7 +307,7 @@ async fn merged_conversations_move_together_even_when_cut_between_slots(kind: &s
     app.archive
         .as_ref()
         .expect("archive")
-        .put(&copies)
+        .put(copies)
         .await
         .expect("put");
     let merged_in: Vec<_> = found

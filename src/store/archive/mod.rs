@@ -100,11 +100,10 @@ impl Archive {
     /// Stores conversations with their timelines in one statement however many (`UNNEST`
     /// of column arrays). Idempotent: a move retried after a crash, or by a second
     /// replica, leaves each conversation stored once, as last given.
-    pub async fn put(&self, conversations: &[ArchivedConversation]) -> Result<(), StoreError> {
+    pub async fn put(&self, conversations: Vec<ArchivedConversation>) -> Result<(), StoreError> {
         // Encoding a round's timelines takes milliseconds of CPU: off the async workers,
         // where it would hold up the requests queued behind it.
-        let owned = conversations.to_vec();
-        let batch = tokio::task::spawn_blocking(move || Columns::of(&owned))
+        let batch = tokio::task::spawn_blocking(move || Columns::of(&conversations))
             .await
             .map_err(|e| StoreError::Corrupt(format!("encoding the archive batch: {e}")))??;
         sqlx::query(
