@@ -1,12 +1,13 @@
 //! Archive benchmark (#28): how many resolved conversations of 20 messages a replica's
 //! archive sweep moves per second from Redis to PostgreSQL, and known customers' ingest
-//! rate while it runs as a ratio to the same ingest without it, from one run; and a
-//! customer's Redis memory before and after the move.
+//! rate while it runs as a ratio to the same ingest without it, from one run (windows of
+//! archiving on and off alternate while ingest runs throughout); and a customer's Redis
+//! memory before and after the move.
 //!
 //! scripts/bench-archive.sh   (starts its own Redis and PostgreSQL, then:)
-//! cargo bench --bench archive -- --redis URL --archive postgres://… [--customers 3000]
-//!     [--messages 20] [--known 1000] [--concurrency 32] [--requests 20000]
-//!     [--during 0]   (ingest's concurrency while archiving; 0: archiving alone)
+//! cargo bench --bench archive -- --redis URL --archive postgres://… [--customers 8000]
+//!     [--messages 20] [--known 1000] [--concurrency 32] [--window-ms 1000]
+//!     [--during 0]   (ingest's concurrency; 0: archiving alone, to see what it costs)
 //!
 //! The conversations are loaded as if written and resolved ten days ago (their
 //! idempotency records expired, as with the defaults' 7-day TTL and 30 days to the
@@ -36,21 +37,22 @@ struct Args {
     messages: usize,
     known: usize,
     concurrency: usize,
-    requests: usize,
     /// Ingest's concurrency while archiving (0: archiving alone, to see what it costs).
     during: Option<usize>,
+    /// How long each window of archiving on, then off, lasts.
+    window_ms: u64,
 }
 
 fn args() -> Args {
     let mut a = Args {
         redis: "redis://127.0.0.1:6379".into(),
         archive: String::new(),
-        customers: 3000,
+        customers: 8000,
         messages: 20,
         known: 1000,
         concurrency: 32,
-        requests: 20_000,
         during: None,
+        window_ms: 1000,
     };
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let mut it = argv.iter();
@@ -63,8 +65,8 @@ fn args() -> Args {
             "--messages" => a.messages = value().parse().unwrap_or(a.messages),
             "--known" => a.known = value().parse().unwrap_or(a.known),
             "--concurrency" => a.concurrency = value().parse().unwrap_or(a.concurrency),
-            "--requests" => a.requests = value().parse().unwrap_or(a.requests),
             "--during" => a.during = value().parse().ok(),
+            "--window-ms" => a.window_ms = value().parse().unwrap_or(a.window_ms),
             _ => {} // cargo bench passes `--bench`
         }
     }
@@ -117,22 +119,14 @@ async fn load(app: &Arc<App>, customers: usize, messages: usize, concurrency: us
     first.get().cloned().expect("a customer")
 }
 
-/// Known customers' ingest at `concurrency` until `requests` are done or `stop` is set:
-/// answers requests done and the seconds taken.
-async fn ingest_load(
-    app: &Arc<App>,
-    known: usize,
-    concurrency: usize,
-    requests: usize,
-    stop: Arc<AtomicBool>,
-) -> (usize, f64) {
+/// Known customers' ingest at `concurrency` until `requests` are done (the warm-up).
+async fn ingest_load(app: &Arc<App>, known: usize, concurrency: usize, requests: usize) {
     let done = Arc::new(AtomicUsize::new(0));
-    let started = Instant::now();
     let workers = (0..concurrency).map(|w| {
-        let (app, done, stop) = (app.clone(), done.clone(), stop.clone());
+        let (app, done) = (app.clone(), done.clone());
         async move {
             let mut i = w;
-            while !stop.load(Ordering::Relaxed) && done.fetch_add(1, Ordering::Relaxed) < requests {
+            while done.fetch_add(1, Ordering::Relaxed) < requests {
                 let from = format!("known-{}", i % known);
                 ingest::ingest(&app, raw(&from, i)).await.expect("ingest");
                 i += concurrency;
@@ -140,8 +134,157 @@ async fn ingest_load(
         }
     });
     join_all(workers).await;
-    let n = done.load(Ordering::Relaxed).min(requests);
-    (n, started.elapsed().as_secs_f64())
+}
+
+/// Known customers' ingest at `concurrency`, counting into `done`, until the phase stops.
+async fn ingest_until(
+    app: Arc<App>,
+    known: usize,
+    concurrency: usize,
+    done: Arc<AtomicUsize>,
+    phase: Arc<Phase>,
+) {
+    let workers = (0..concurrency).map(|w| {
+        let (app, done, phase) = (app.clone(), done.clone(), phase.clone());
+        async move {
+            let mut i = w;
+            while !phase.stop.load(Ordering::Relaxed) {
+                let from = format!("known-{}", i % known);
+                ingest::ingest(&app, raw(&from, i)).await.expect("ingest");
+                done.fetch_add(1, Ordering::Relaxed);
+                i += concurrency;
+            }
+        }
+    });
+    join_all(workers).await;
+}
+
+/// The alternation of windows with archiving on and off, shared by the tasks: both kinds
+/// of window see the same drift of a shared machine, which a phase before and a phase
+/// after did not (ingest alone moved by a quarter between them).
+#[derive(Default)]
+struct Phase {
+    /// Archiving may start rounds.
+    on: AtomicBool,
+    /// The archiver saw `on` cleared and finished its round.
+    paused: AtomicBool,
+    /// Every customer moved.
+    finished: AtomicBool,
+    /// Ingest ends.
+    stop: AtomicBool,
+}
+
+/// The service's sweep while the phase is on: a round per tick, the next tick delayed
+/// while a round runs late, a fresh ticker (first tick at once) at each resume. Answers
+/// the conversations moved.
+async fn archive_when_on(
+    app: Arc<App>,
+    phase: Arc<Phase>,
+    customers: usize,
+    tick: Duration,
+) -> usize {
+    let mut moved = 0;
+    while moved < customers {
+        if !phase.on.load(Ordering::Relaxed) {
+            phase.paused.store(true, Ordering::Relaxed);
+            tokio::time::sleep(Duration::from_millis(1)).await;
+            continue;
+        }
+        phase.paused.store(false, Ordering::Relaxed);
+        let mut ticker = tokio::time::interval(tick);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        while moved < customers {
+            ticker.tick().await;
+            if !phase.on.load(Ordering::Relaxed) {
+                break;
+            }
+            moved += archiving::sweep(&app, Utc::now()).await.expect("sweep");
+        }
+    }
+    phase.finished.store(true, Ordering::Relaxed);
+    phase.paused.store(true, Ordering::Relaxed);
+    moved
+}
+
+/// One window: whether archiving ran, how long it lasted and the messages ingested.
+struct Window {
+    archiving: bool,
+    secs: f64,
+    messages: usize,
+}
+
+/// Alternates windows of archiving on (until its last round after the window ends) and
+/// off (`width`), until every customer moved; then stops ingest.
+async fn alternate(phase: &Phase, done: &AtomicUsize, width: Duration) -> Vec<Window> {
+    let mut windows = Vec::new();
+    let count = || done.load(Ordering::Relaxed);
+    let pause = || tokio::time::sleep(Duration::from_millis(1));
+    while !phase.finished.load(Ordering::Relaxed) {
+        phase.paused.store(false, Ordering::Relaxed);
+        phase.on.store(true, Ordering::Relaxed);
+        let (t, n) = (Instant::now(), count());
+        while t.elapsed() < width && !phase.finished.load(Ordering::Relaxed) {
+            pause().await;
+        }
+        phase.on.store(false, Ordering::Relaxed);
+        while !phase.paused.load(Ordering::Relaxed) {
+            pause().await;
+        }
+        windows.push(Window {
+            archiving: true,
+            secs: t.elapsed().as_secs_f64(),
+            messages: count() - n,
+        });
+        let (t, n) = (Instant::now(), count());
+        tokio::time::sleep(width).await;
+        windows.push(Window {
+            archiving: false,
+            secs: t.elapsed().as_secs_f64(),
+            messages: count() - n,
+        });
+    }
+    phase.stop.store(true, Ordering::Relaxed);
+    windows
+}
+
+/// Prints the archiving rate, ingest's rate with archiving on and off, their ratio over
+/// the whole phase, and the spread of the ratio over neighbouring pairs of windows.
+fn report(windows: &[Window], moved: usize, messages: usize) {
+    let total = |archiving: bool| {
+        windows
+            .iter()
+            .filter(|w| w.archiving == archiving)
+            .fold((0, 0.0), |(n, s), w| (n + w.messages, s + w.secs))
+    };
+    let ((on_n, on_s), (off_n, off_s)) = (total(true), total(false));
+    let (on_rate, off_rate) = (on_n as f64 / on_s, off_n as f64 / off_s);
+    println!(
+        "archived {moved} conversations of {messages} messages in {on_s:.2} s of archiving = {:.0} conversations/s ({:.0} messages/s)",
+        moved as f64 / on_s,
+        (moved * messages) as f64 / on_s
+    );
+    if off_n == 0 {
+        return; // archiving alone
+    }
+    println!("ingest alone (archiving off): {off_n} in {off_s:.2} s = {off_rate:.0} msg/s");
+    println!(
+        "ingest while archiving: {on_n} in {on_s:.2} s = {on_rate:.0} msg/s = {:.2} of ingest alone",
+        on_rate / off_rate
+    );
+    let rate = |w: &Window| w.messages as f64 / w.secs;
+    let mut pairs: Vec<f64> = windows
+        .chunks(2)
+        .filter(|p| p.len() == 2 && p[0].secs > 0.5 * p[1].secs)
+        .map(|p| rate(&p[0]) / rate(&p[1]))
+        .collect();
+    pairs.sort_by(f64::total_cmp);
+    if let (Some(low), Some(high)) = (pairs.first(), pairs.last()) {
+        println!(
+            "the same ratio over {} pairs of neighbouring windows: {low:.2} to {high:.2}, median {:.2}",
+            pairs.len(),
+            pairs[pairs.len() / 2]
+        );
+    }
 }
 
 /// Redis bytes of every key of one customer's slot (`MEMORY USAGE`; identity keys, the
@@ -236,13 +379,8 @@ async fn main() {
         a.messages,
         t.elapsed().as_secs_f64()
     );
-    let (_, _) = ingest_load(&app, a.known, a.concurrency, a.known, Arc::default()).await;
+    ingest_load(&app, a.known, a.concurrency, a.known).await;
     let before = customer_bytes(&a.redis, &sample).await;
-
-    let (alone, alone_secs) =
-        ingest_load(&app, a.known, a.concurrency, a.requests, Arc::default()).await;
-    let alone_rate = alone as f64 / alone_secs;
-    println!("ingest alone: {alone} in {alone_secs:.2} s = {alone_rate:.0} msg/s");
 
     let cpu = || {
         (
@@ -252,55 +390,29 @@ async fn main() {
         )
     };
     let cpu_before = cpu();
-    let stop = Arc::new(AtomicBool::new(false));
-    let archiver = {
-        let (app, stop, customers) = (app.clone(), stop.clone(), a.customers);
-        let tick = Duration::from_millis(settings.routing.timer_interval_ms);
-        tokio::spawn(async move {
-            let started = Instant::now();
-            let mut moved = 0;
-            // As the service's sweep runs it: a round per tick, the next tick delayed
-            // while a round runs late.
-            let mut tick = tokio::time::interval(tick);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            while moved < customers {
-                tick.tick().await;
-                moved += archiving::sweep(&app, Utc::now()).await.expect("sweep");
-            }
-            stop.store(true, Ordering::Relaxed);
-            (moved, started.elapsed().as_secs_f64())
-        })
-    };
-    let (during, during_secs) = ingest_load(
-        &app,
+    let tick = Duration::from_millis(settings.routing.timer_interval_ms);
+    let phase = Arc::new(Phase::default());
+    let archiver = tokio::spawn(archive_when_on(
+        app.clone(),
+        phase.clone(),
+        a.customers,
+        tick,
+    ));
+    let done = Arc::new(AtomicUsize::new(0));
+    let ingest = tokio::spawn(ingest_until(
+        app.clone(),
         a.known,
         a.during.unwrap_or(a.concurrency),
-        usize::MAX,
-        stop.clone(),
-    )
-    .await;
-    let (moved, archive_secs) = archiver.await.expect("archiver");
+        done.clone(),
+        phase.clone(),
+    ));
+    let windows = alternate(&phase, &done, Duration::from_millis(a.window_ms)).await;
+    ingest.await.expect("ingest");
+    let moved = archiver.await.expect("archiver");
     let cpu_after = cpu();
-    // Ingest alone again, after: the machine's drift between the two shows, and the
-    // ratio is to their mean.
-    let (again, again_secs) =
-        ingest_load(&app, a.known, a.concurrency, a.requests, Arc::default()).await;
-    let again_rate = again as f64 / again_secs;
-    println!("ingest alone, after: {again} in {again_secs:.2} s = {again_rate:.0} msg/s");
-    let alone_rate = (alone_rate + again_rate) / 2.0;
-    let during_rate = during as f64 / during_secs;
+    report(&windows, moved, a.messages);
     println!(
-        "archived {moved} conversations of {} messages in {archive_secs:.2} s = {:.0} conversations/s ({:.0} messages/s)",
-        a.messages,
-        moved as f64 / archive_secs,
-        (moved * a.messages) as f64 / archive_secs
-    );
-    println!(
-        "ingest while archiving: {during} in {during_secs:.2} s = {during_rate:.0} msg/s = {:.2} of ingest alone (the mean of before and after)",
-        during_rate / alone_rate
-    );
-    println!(
-        "CPU seconds during that phase (archiving and ingest): this process {:.2}, Redis {:.2}, PostgreSQL {:.2}",
+        "CPU seconds over that phase (archiving half the time, ingest throughout): this process {:.2}, Redis {:.2}, PostgreSQL {:.2}",
         cpu_after.0 - cpu_before.0,
         cpu_after.1 - cpu_before.1,
         cpu_after.2 - cpu_before.2
