@@ -23,9 +23,9 @@ use crate::store::format::{FinalizeOutcome, FormatStatus, ReplicaFormat, Storage
 use crate::store::retention::{Archivable, ArchiveCandidate, ArchiveClaim};
 use crate::store::{
     for_each_operation, AgentEvent, AgentStore, ArchiveStore, Assignment, AuditStore, BlockStore,
-    CallRecord, CallStore, ConversationStore, CustomerStore, Delivery, DeliveryOutcome,
-    DeliveryState, ErasureStore, EventKind, EventStore, FeedbackStore, OpsStore, OutboxStore,
-    PrivacyStore, QueuedConversation, Rated, RatingsOf, ReplyOutcome, ResolveOutcome,
+    CallRecord, CallStore, ConversationStore, CredentialStore, CustomerStore, Delivery,
+    DeliveryOutcome, DeliveryState, ErasureStore, EventKind, EventStore, FeedbackStore, OpsStore,
+    OutboxStore, PrivacyStore, QueuedConversation, Rated, RatingsOf, ReplyOutcome, ResolveOutcome,
     RoutingSnapshot, RoutingStore, SavedAgent, ScheduleStore, Store, StoreError, TransferOutcome,
     TransferTarget, UpgradeStore,
 };

@@ -4,6 +4,7 @@
 //! accounting, so every door into the service (HTTP, provider webhooks, workers) counts
 //! alike. They answer `AppError`, which the HTTP layer maps onto problem+json.
 
+pub mod access;
 pub mod agents;
 pub mod archiving;
 pub mod audit;

@@ -7,7 +7,7 @@ mod lifecycle;
 mod practices;
 mod redis;
 
-pub use auth::{AuthSettings, MIN_AGENT_SECRET_BYTES};
+pub use auth::{AuthSettings, OidcSettings, MIN_AGENT_SECRET_BYTES};
 pub use practices::{BusinessHoursSettings, DeadlineSettings, FollowUpSettings};
 pub use redis::RedisSettings;
 

@@ -15,6 +15,8 @@ pub enum AuditAction {
     MessageRedact,
     AgentUpdate,
     AgentDelete,
+    /// Every token of the agent issued so far refused from now on.
+    AgentRevoke,
     /// A supervisor or an admin replying, transferring or resolving for someone else.
     ConversationReply,
     ConversationTransfer,
@@ -31,6 +33,7 @@ impl AuditAction {
             AuditAction::MessageRedact => "message.redact",
             AuditAction::AgentUpdate => "agent.update",
             AuditAction::AgentDelete => "agent.delete",
+            AuditAction::AgentRevoke => "agent.revoke",
             AuditAction::ConversationReply => "conversation.reply",
             AuditAction::ConversationTransfer => "conversation.transfer",
             AuditAction::ConversationResolve => "conversation.resolve",

@@ -5,11 +5,11 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::audit;
-use super::auth::{Admin, Staff, Watcher};
+use super::auth::{Admin, Staff, Tokens, Watcher};
 use super::error::{ApiError, Problem};
 use super::resource;
 use crate::app::desk::{self, DeskItem};
-use crate::app::{agents, ratings, Actor, App};
+use crate::app::{access, agents, ratings, Actor, App};
 use crate::domain::{
     clipped, AgentId, AgentProfile, AgentView, AuditAction, Capacity, Presence, PublicCard, Skills,
     DEFAULT_GROUP,
@@ -188,7 +188,8 @@ pub async fn held(
 
 /// Removes an agent. The conversations it holds and the customers waiting for it go
 /// back to routing at once; its customers get a new personal agent, by the usual rule,
-/// the next time they need one.
+/// the next time they need one. Every token of the agent is revoked first, so none works
+/// again, not even for an agent of that id created later.
 #[utoipa::path(
     delete,
     path = "/v1/agents/{id}",
@@ -202,12 +203,15 @@ pub async fn held(
 pub async fn delete_agent(
     _: Admin,
     state: web::Data<App>,
+    tokens: web::Data<Tokens>,
     id: web::Path<String>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let id = agent_id(&id)?;
     let action = AuditAction::AgentDelete;
     audit::record(&state, &Actor::Admin, &req, action, id.as_str()).await?;
+    let keep = tokens.lifetime().revocation_keep();
+    access::revoke(&state, &id, chrono::Utc::now(), keep).await?;
     agents::remove(&state, &id).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -3,7 +3,8 @@
 //! A stream reads the store from its own cursor when it starts and whenever the
 //! replica's one shared poll (`workers::event_hub`, every `sse.poll_interval_ms`) saw
 //! something newer for its agent; it sends a comment as a heartbeat when idle, and ends
-//! when the service starts draining.
+//! when the service starts draining, or with a last `reauth` event when its token
+//! expires or stops standing (revoked, the agent removed: checked at each heartbeat).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -13,7 +14,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::stream;
 use serde_json::{json, Value};
 
-use super::auth::Staff;
+use super::auth::{credential_of, Credential, Staff, Tokens};
 use super::error::ApiError;
 use super::ops::Draining;
 use super::resource;
@@ -97,6 +98,9 @@ pub async fn events(
         draining: (**draining).clone(),
         idle: Duration::ZERO,
         checked: None,
+        credential: credential_of(&req),
+        tokens: req.app_data::<web::Data<Tokens>>().cloned(),
+        ended: false,
     };
     let body = stream::unfold(feed, |mut feed| async move {
         let chunk = feed.next_chunk().await?;
@@ -147,14 +151,22 @@ struct Feed {
     /// The hub's newest id when this stream last read and found itself caught up;
     /// `None` until the first read (the replay from the stream's own cursor).
     checked: Option<String>,
+    /// The token the stream was opened with: it ends when that expires or stops standing.
+    credential: Option<Credential>,
+    tokens: Option<web::Data<Tokens>>,
+    /// The last event (`reauth`) was sent.
+    ended: bool,
 }
 
 impl Feed {
     /// The next chunk to send: a batch of events, a heartbeat, or `None` to end.
     async fn next_chunk(&mut self) -> Option<Bytes> {
         loop {
-            if self.draining.is_draining() || self.subscription.is_closing() {
+            if self.ended || self.draining.is_draining() || self.subscription.is_closing() {
                 return None;
+            }
+            if self.until_expiry().is_some_and(|left| left.is_zero()) {
+                return Some(self.reauth("expired"));
             }
             if self.has_news() {
                 if let Some(chunk) = self.read().await {
@@ -166,13 +178,43 @@ impl Feed {
             // at once and wakes this one on news for its agent, or on draining.
             let started = Instant::now();
             let until_heartbeat = self.timing.heartbeat.saturating_sub(self.idle);
-            self.subscription.changed(until_heartbeat).await;
+            let wait = self
+                .until_expiry()
+                .map_or(until_heartbeat, |e| e.min(until_heartbeat));
+            self.subscription.changed(wait).await;
             self.idle += started.elapsed();
             if self.idle >= self.timing.heartbeat {
                 self.idle = Duration::ZERO;
+                if !self.still_stands().await {
+                    return Some(self.reauth("revoked"));
+                }
                 return Some(Bytes::from_static(b": heartbeat\n\n"));
             }
         }
+    }
+
+    /// How long until the stream's token expires (`None`: it does not).
+    fn until_expiry(&self) -> Option<Duration> {
+        let exp = self.credential.as_ref()?.expires_at?;
+        let left_ms = exp.saturating_mul(1000) - chrono::Utc::now().timestamp_millis();
+        Some(Duration::from_millis(u64::try_from(left_ms).unwrap_or(0)))
+    }
+
+    /// Whether the stream's token still stands (its agent exists and it was not revoked).
+    async fn still_stands(&self) -> bool {
+        match (&self.credential, &self.tokens) {
+            (Some(credential), Some(tokens)) => tokens.still_stands(&self.state, credential).await,
+            _ => true,
+        }
+    }
+
+    /// The last event: the desk signs in again and resumes with `Last-Event-ID`.
+    fn reauth(&mut self, reason: &str) -> Bytes {
+        self.ended = true;
+        Bytes::from(format!(
+            "event: reauth\ndata: {}\n\n",
+            json!({ "reason": reason })
+        ))
     }
 
     /// Whether to read the store: never read yet, or the hub saw an event past the

@@ -3,6 +3,7 @@
 //! problem+json errors and the OpenAPI document. Routes are grouped by resource, each
 //! with its own `configure`; provider webhooks are in `webhooks`.
 
+pub mod access;
 mod agents;
 mod audit;
 pub mod auth;
@@ -57,6 +58,7 @@ pub fn configure(max_body_bytes: usize) -> impl Fn(&mut web::ServiceConfig) + Cl
         .app_data(web::QueryConfig::default().error_handler(|e, _| query_error(e).into()))
         .configure(messages::configure)
         .configure(agents::configure)
+        .configure(access::configure)
         .configure(calls::configure)
         .configure(webhooks::twilio_voice::configure)
         .configure(webhooks::twilio_messaging::configure)

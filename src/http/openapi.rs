@@ -8,7 +8,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
-use super::{agents, calls, conversations, customers, events, messages, queues};
+use super::{access, agents, calls, conversations, customers, events, messages, queues};
 use crate::domain::QUEUES;
 use crate::domain::{
     AgentId, Channel, ConversationId, CustomerId, IdentityKind, Language, Medium, Network,
@@ -42,6 +42,7 @@ use crate::domain::{
         agents::list_agents,
         agents::put_presence,
         agents::delete_agent,
+        access::revoke,
         events::events,
         conversations::get_conversation,
         conversations::resolve,

@@ -88,15 +88,17 @@ pub async fn limit<B: MessageBody>(
         .and_then(|v| v.to_str().ok())
         .and_then(bearer)
         .map(str::to_owned);
-    let mut caller = token.as_deref().and_then(|t| tokens.caller(t));
-    if let Some(Caller::Agent(id) | Caller::Supervisor(id)) = &caller {
-        // A token naming no agent (never created, or deleted) is no credential.
-        if !tokens.agent_exists(&state, id).await {
-            caller = None;
-        }
-    }
-    if token.is_some() {
-        req.extensions_mut().insert(Authenticated(caller.clone()));
+    // A token naming no agent (never created, or deleted), or revoked, is no credential.
+    let checked = match token.as_deref() {
+        Some(t) => Some(tokens.identify(&state, t).await),
+        None => None,
+    };
+    let caller = checked
+        .as_ref()
+        .and_then(|c| c.as_ref().ok())
+        .map(|c| c.caller.clone());
+    if let Some(checked) = checked {
+        req.extensions_mut().insert(Authenticated(checked));
     }
     let credentials = token.as_deref().zip(caller.as_ref());
     if let Some(bucket) = bucket(req.path(), credentials, &limits.rate_limits) {

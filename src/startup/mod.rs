@@ -20,6 +20,8 @@ use crate::adapters::telegram::TelegramConfig;
 use crate::adapters::twilio::TwilioConfig;
 use crate::app::App;
 use crate::configuration::Settings;
+use crate::http::access::SignIn;
+use crate::http::auth::oidc::OidcVerifier;
 use crate::http::auth::{TokenLifetime, Tokens};
 use crate::http::{self, events::SseTiming, ops::Draining, HttpLimits};
 use crate::store::format;
@@ -70,6 +72,8 @@ pub struct Application {
     /// The one shared poll of every open agent event stream, and its interval.
     event_hub: Arc<EventHub>,
     event_poll: Duration,
+    /// The task keeping the identity provider's keys fresh, if sign-in is on.
+    provider_keys: Option<tokio::task::AbortHandle>,
 }
 
 impl Application {
@@ -99,15 +103,25 @@ impl Application {
             rate_limits: settings.rate_limit.clone(),
             leases: Default::default(),
         });
-        let tokens = web::Data::new(Tokens::new(
-            settings.admin_token.clone(),
-            settings.adapter_tokens(),
-            settings.agent_jwt_secret.as_deref(),
-            TokenLifetime {
-                max_secs: settings.auth.max_token_lifetime_secs,
-                leeway_secs: settings.auth.leeway_secs,
-            },
-        ));
+        // The identity provider's keys are fetched in the background from now on: a
+        // provider that is down delays sign-in, not the start.
+        let oidc = settings.auth.oidc.provider().and_then(OidcVerifier::new);
+        let provider_keys = oidc
+            .clone()
+            .map(|o| tokio::spawn(o.keep_fresh()).abort_handle());
+        let sign_in = web::Data::new(SignIn(oidc.clone()));
+        let tokens = web::Data::new(
+            Tokens::new(
+                settings.admin_token.clone(),
+                settings.adapter_tokens(),
+                settings.agent_jwt_secret.as_deref(),
+                TokenLifetime {
+                    max_secs: settings.auth.max_token_lifetime_secs,
+                    leeway_secs: settings.auth.leeway_secs,
+                },
+            )
+            .with_oidc(oidc),
+        );
         if settings.adapter_tokens().is_empty() {
             tracing::warn!("SWITCHBOARD_ADAPTER_TOKENS is empty: every ingest will be refused");
         }
@@ -178,6 +192,7 @@ impl Application {
                 .wrap(TracingLogger::<RequestSpan>::new())
                 .app_data(api_state.clone())
                 .app_data(tokens.clone())
+                .app_data(sign_in.clone())
                 .app_data(limits.clone())
                 .app_data(api_draining.clone())
                 .app_data(sse.clone())
@@ -230,6 +245,7 @@ impl Application {
             },
             event_hub,
             event_poll: Duration::from_millis(settings.sse.poll_interval_ms.max(10)),
+            provider_keys,
         })
     }
 
@@ -280,6 +296,9 @@ impl Application {
         self.event_hub.close();
         stop(api_handle, ops_handle).await;
         stop_workers.cancel();
+        if let Some(task) = &self.provider_keys {
+            task.abort();
+        }
         for task in background {
             if let Err(e) = task.await {
                 tracing::warn!(error = %e, "a background task ended badly");

@@ -226,6 +226,7 @@ pub trait Store:
     + PrivacyStore
     + ErasureStore
     + BlockStore
+    + CredentialStore
 {
     /// Routing decisions of this process that the Rust placement rule disagreed with
     /// (the Redis scripts are checked against `routing::place`; the embedded store runs it).

@@ -356,6 +356,20 @@ macro_rules! for_each_operation {
                 /// `known` (`None`: one cheap read when nothing changed).
                 fn blocks(known: u64) -> Option<(u64, Vec<Identity>)>;
             }
+            /// Agents' tokens withdrawn before they expire (CONTRACT "Agent sign-in (v3)"),
+            /// read on every agent request of every replica.
+            CredentialStore {
+                /// Refuses the agent's tokens issued at or before `at`, kept for `keep` (past
+                /// which no such token is valid anyway); an earlier time never replaces a
+                /// later one.
+                fn revoke_tokens(
+                    agent: &AgentId,
+                    at: DateTime<Utc>,
+                    keep: chrono::Duration,
+                ) -> () => agent;
+                /// The time at or before which the agent's tokens are refused, if any.
+                fn tokens_revoked(agent: &AgentId) -> Option<DateTime<Utc>> => agent;
+            }
             /// The audit trail (CONTRACT "Audit"): who read or changed what, kept for a
             /// bounded time, never any text.
             AuditStore {

@@ -21,6 +21,9 @@ pub use redis_server::{free_port, RedisServer};
 #[path = "../support/postgres_server.rs"]
 mod postgres_server;
 pub use postgres_server::PostgresServer;
+#[path = "../support/idp.rs"]
+mod idp;
+pub use idp::ApiIdp;
 #[path = "../support/signature.rs"]
 mod signature;
 pub use signature::sha256_signature;

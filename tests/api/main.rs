@@ -46,6 +46,7 @@ mod resolve_races;
 mod routing;
 mod security;
 pub mod shutdown;
+mod sign_in;
 mod skills;
 mod tls;
 mod traces;

@@ -1,6 +1,7 @@
 //! Prometheus metrics. A `Metrics` owns its registry (no global), so two apps in one
 //! test process never share counters. Names and labels are fixed by CONTRACT "Metrics".
 
+mod auth;
 mod channels;
 mod hot;
 mod labels;
@@ -67,6 +68,7 @@ pub struct Metrics {
     pub placement_mismatches: prometheus::IntCounter,
     pub upgrade: upgrade::UpgradeMetrics,
     pub retention: retention::RetentionMetrics,
+    pub auth: auth::AuthMetrics,
     pub channels: channels::ChannelMetrics,
     pub csat_responses: IntCounterVec,
     pub complaints: IntCounterVec,
@@ -270,6 +272,7 @@ impl Metrics {
             },
             upgrade: upgrade::UpgradeMetrics::register(&registry, crate::app::upgrade::VERSION)?,
             retention: retention::RetentionMetrics::register(&registry)?,
+            auth: auth::AuthMetrics::register(&registry)?,
             channels: channels::ChannelMetrics::register(&registry)?,
             sla_targets,
             refreshed: Arc::new(Mutex::new(None)),

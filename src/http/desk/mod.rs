@@ -8,6 +8,7 @@
 use actix_web::http::header;
 use actix_web::{web, HttpResponse};
 
+use super::access::SignIn;
 use super::error::ApiError;
 
 /// Scripts, styles and connections only to this origin; nothing inline, no plugins, no
@@ -15,6 +16,26 @@ use super::error::ApiError;
 pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
 connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; \
 frame-ancestors 'none'";
+
+/// `CSP`, letting the pages also reach the identity provider's token endpoint (the one
+/// request of the sign-in the page makes itself; the provider's login page is a
+/// navigation, which CSP does not govern).
+fn csp(sign_in: &SignIn) -> String {
+    let origin = sign_in
+        .0
+        .as_ref()
+        .and_then(|oidc| oidc.desk_config())
+        .and_then(|(_, _, endpoints)| reqwest::Url::parse(&endpoints.token_endpoint).ok())
+        .map(|url| url.origin().ascii_serialization())
+        .filter(|origin| origin != "null");
+    match origin {
+        Some(origin) => CSP.replace(
+            "connect-src 'self'",
+            &format!("connect-src 'self' {origin}"),
+        ),
+        None => CSP.to_owned(),
+    }
+}
 
 /// One embedded file and its media type.
 struct Asset {
@@ -65,12 +86,16 @@ fn page(path: &str) -> actix_web::Resource {
     }))
 }
 
-async fn desk() -> HttpResponse {
-    serve(&DESK)
+async fn desk(sign_in: Option<web::Data<SignIn>>) -> HttpResponse {
+    serve_with(&DESK, policy(sign_in))
 }
 
-async fn wall() -> HttpResponse {
-    serve(&WALL)
+async fn wall(sign_in: Option<web::Data<SignIn>>) -> HttpResponse {
+    serve_with(&WALL, policy(sign_in))
+}
+
+fn policy(sign_in: Option<web::Data<SignIn>>) -> String {
+    sign_in.map_or_else(|| CSP.to_owned(), |s| csp(&s))
 }
 
 async fn asset(name: web::Path<String>) -> Result<HttpResponse, ApiError> {
@@ -84,9 +109,13 @@ async fn asset(name: web::Path<String>) -> Result<HttpResponse, ApiError> {
 /// The file with headers that keep it from being sniffed, framed, cached stale, or
 /// leaking the page's address to anyone it links to.
 fn serve(asset: &Asset) -> HttpResponse {
+    serve_with(asset, CSP.to_owned())
+}
+
+fn serve_with(asset: &Asset, csp: String) -> HttpResponse {
     HttpResponse::Ok()
         .content_type(asset.mime)
-        .insert_header((header::CONTENT_SECURITY_POLICY, CSP))
+        .insert_header((header::CONTENT_SECURITY_POLICY, csp))
         .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .insert_header((header::REFERRER_POLICY, "no-referrer"))
         .insert_header((header::X_FRAME_OPTIONS, "DENY"))

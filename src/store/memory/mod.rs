@@ -25,6 +25,7 @@ mod audit;
 mod blocks;
 mod calls;
 mod conversations;
+mod credentials;
 mod customers;
 mod erasure;
 mod feedback;
@@ -160,6 +161,8 @@ struct State {
     /// Blocked senders, and the list's version.
     blocks: BTreeSet<Identity>,
     blocks_version: u64,
+    /// Agents' revoked tokens: at or before when, and until when that is kept.
+    revoked: HashMap<AgentId, (DateTime<Utc>, DateTime<Utc>)>,
 }
 
 #[derive(Debug)]

@@ -22,6 +22,7 @@
 //! | `P:rl:{bucket}` | string | requests of a rate-limit bucket in its current window |
 //! | `P:rt:{rt}…`, `P:rt:{rt:<group>}…` | (see `lua/routing/prelude.lua`) | a routing group's agents, load, queues, waits, timers, events, hand-offs |
 //! | `P:ag:{agent}` | string | the routing group an agent works in (absent: `default`) |
+//! | `P:ag:{agent}:revoked` | string | ms at or before which the agent's tokens are refused, expiring with the longest token lifetime |
 //! | `P:erasures:{er}` | zset | pending erasures: customer → until when the replica running it holds it |
 //! | `P:blocks:{bl}` / `:v` | set / string | blocked senders' identity keys / the list's version (moves with each change) |
 //! | `P:groups` | set | the routing groups besides `default` |
@@ -249,6 +250,11 @@ impl Keys {
 
     pub fn agent_group(&self, id: &AgentId) -> String {
         format!("{}:ag:{{{id}}}", self.prefix)
+    }
+
+    /// When the agent's tokens were last revoked (`store::CredentialStore`).
+    pub fn agent_revoked(&self, id: &AgentId) -> String {
+        format!("{}:revoked", self.agent_group(id))
     }
 
     /// The storage format gate: the deployment's write format.

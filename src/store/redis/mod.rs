@@ -12,6 +12,7 @@ mod codec;
 mod conn;
 mod constants;
 mod conversations;
+mod credentials;
 mod customers;
 mod deliveries;
 mod erasure;

@@ -75,6 +75,7 @@ scripts! {
         erasure_records: "lua/erasure/records.lua",
         erasure_finish: "lua/erasure/finish.lua",
         set_block: "lua/blocks/set.lua",
+        revoke_tokens: "lua/credentials/revoke.lua",
     }
     routing {
         route: "lua/routing/route.lua",

@@ -1,0 +1,95 @@
+//! Agents' access (CONTRACT "Agent sign-in (v3)"): revoking an agent's tokens, and what
+//! the desk needs to sign in through the identity provider.
+
+use std::sync::Arc;
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::audit;
+use super::auth::oidc::OidcVerifier;
+use super::auth::{Admin, Tokens};
+use super::error::ApiError;
+use super::resource;
+use crate::app::{access, Actor, App};
+use crate::domain::{clipped, AgentId, AuditAction};
+
+/// The identity provider agents sign in with, if any (app data).
+#[derive(Clone, Default)]
+pub struct SignIn(pub Option<Arc<OidcVerifier>>);
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("/v1/agents/{id}/revoke").route(web::post().to(revoke)))
+        .service(resource("/desk/sso").route(web::get().to(sso)));
+}
+
+/// The answer to a revocation.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Revoked {
+    pub agent_id: String,
+    /// Tokens of the agent issued at or before this second are refused from now on.
+    pub tokens_revoked_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Refuses every token of the agent issued until now, on every replica from the moment
+/// this answers; the agent's open event streams end with `reauth` within a heartbeat.
+/// The agent signs in again for a new token (issued a second or more after this).
+#[utoipa::path(
+    post,
+    path = "/v1/agents/{id}/revoke",
+    tag = "agents",
+    params(("id" = String, Path, description = "Agent id")),
+    security(("admin_token" = [])),
+    responses(
+        (status = 200, body = Revoked),
+        (status = 404, description = "No such agent", body = super::error::Problem),
+    )
+)]
+pub async fn revoke(
+    _: Admin,
+    state: web::Data<App>,
+    tokens: web::Data<Tokens>,
+    id: web::Path<String>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let no_agent = || ApiError::NotFound(format!("no agent `{}`", clipped(&id, 64)));
+    let agent: AgentId = id.parse().map_err(|_| no_agent())?;
+    if state.store.agent(&agent).await?.is_none() {
+        return Err(no_agent());
+    }
+    audit::record(
+        &state,
+        &Actor::Admin,
+        &req,
+        AuditAction::AgentRevoke,
+        agent.as_str(),
+    )
+    .await?;
+    let now = chrono::Utc::now();
+    access::revoke(&state, &agent, now, tokens.lifetime().revocation_keep()).await?;
+    Ok(HttpResponse::Ok().json(Revoked {
+        agent_id: agent.to_string(),
+        tokens_revoked_at: now,
+    }))
+}
+
+/// What the desk's "Sign in with SSO" needs (public: no secret in it): the provider's
+/// endpoints, the desk's public client id and the scopes. 404 while sign-in is off or
+/// the provider was not reached yet.
+async fn sso(sign_in: web::Data<SignIn>) -> Result<HttpResponse, ApiError> {
+    let config = sign_in.0.as_ref().and_then(|oidc| oidc.desk_config());
+    let Some((client_id, scopes, endpoints)) = config else {
+        return Err(ApiError::NotFound(
+            "single sign-on is not configured".into(),
+        ));
+    };
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "issuer": endpoints.issuer,
+        "client_id": client_id,
+        "scopes": scopes,
+        "authorization_endpoint": endpoints.authorization_endpoint,
+        "token_endpoint": endpoints.token_endpoint,
+        "end_session_endpoint": endpoints.end_session_endpoint,
+    })))
+}
