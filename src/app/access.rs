@@ -79,6 +79,22 @@ pub async fn revoke(
     Ok(())
 }
 
+/// Revokes the tokens of an agent being removed. Before the storage format is finalized
+/// (0.1.0 replicas may run) the removal alone refuses them, as 0.1.0 does: the agent no
+/// longer exists; a later agent of the same id would take them again, which the
+/// revocation prevents once it can be written.
+pub async fn revoke_on_removal(
+    app: &App,
+    agent: &AgentId,
+    now: DateTime<Utc>,
+    keep: chrono::Duration,
+) -> Result<(), AppError> {
+    match revoke(app, agent, now, keep).await {
+        Err(AppError::Conflict(_)) => Ok(()),
+        other => other,
+    }
+}
+
 /// Whether a token of `agent` issued at `issued_at` (seconds; `None`: the token does not
 /// say) was revoked. A revocation covers its whole second, since `iat` has no finer grain.
 pub async fn revoked(app: &App, agent: &AgentId, issued_at: Option<i64>) -> Result<bool, AppError> {

@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 
 use super::audit;
 use super::auth::oidc::OidcVerifier;
-use super::auth::{Admin, Tokens};
+use super::auth::{credential_of, Admin, Caller, Staff, Tokens};
 use super::error::ApiError;
 use super::resource;
 use crate::app::{access, Actor, App};
@@ -21,6 +21,7 @@ pub struct SignIn(pub Option<Arc<OidcVerifier>>);
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/v1/agents/{id}/revoke").route(web::post().to(revoke)))
+        .service(resource("/v1/me").route(web::get().to(me)))
         .service(resource("/desk/sso").route(web::get().to(sso)));
 }
 
@@ -72,6 +73,41 @@ pub async fn revoke(
         agent_id: agent.to_string(),
         tokens_revoked_at: now,
     }))
+}
+
+/// Who a staff token signs in as.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Me {
+    /// `agent`, `supervisor` or `admin`.
+    pub role: &'static str,
+    /// The agent, for an agent's or a supervisor's token.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agent_id: Option<String>,
+    /// When the token expires (seconds since the epoch), if it does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<i64>,
+}
+
+/// Who the presented token signs in as: the desk asks, whichever way the token was
+/// issued (the identity provider names the agent in a claim the desk need not know).
+#[utoipa::path(
+    get,
+    path = "/v1/me",
+    tag = "agents",
+    security(("admin_token" = []), ("agent_jwt" = [])),
+    responses((status = 200, body = Me))
+)]
+pub async fn me(staff: Staff, req: HttpRequest) -> web::Json<Me> {
+    let (role, agent) = match &staff.0 {
+        Caller::Agent(id) => ("agent", Some(id.to_string())),
+        Caller::Supervisor(id) => ("supervisor", Some(id.to_string())),
+        Caller::Admin | Caller::Adapter => ("admin", None),
+    };
+    web::Json(Me {
+        role,
+        agent_id: agent,
+        expires_at: credential_of(&req).and_then(|c| c.expires_at),
+    })
 }
 
 /// What the desk's "Sign in with SSO" needs (public: no secret in it): the provider's

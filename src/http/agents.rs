@@ -211,7 +211,7 @@ pub async fn delete_agent(
     let action = AuditAction::AgentDelete;
     audit::record(&state, &Actor::Admin, &req, action, id.as_str()).await?;
     let keep = tokens.lifetime().revocation_keep();
-    access::revoke(&state, &id, chrono::Utc::now(), keep).await?;
+    access::revoke_on_removal(&state, &id, chrono::Utc::now(), keep).await?;
     agents::remove(&state, &id).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -43,6 +43,7 @@ use crate::domain::{
         agents::put_presence,
         agents::delete_agent,
         access::revoke,
+        access::me,
         events::events,
         conversations::get_conversation,
         conversations::resolve,

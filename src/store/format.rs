@@ -45,6 +45,10 @@ pub const ERASURES: StorageFormat = 2;
 /// 0.1.0 cannot read (its stream would fail on them). Same release, same format.
 pub const DELIVERY_EVENTS: StorageFormat = 2;
 
+/// The format that introduced revoked agent tokens (`P:ag:{agent}:revoked`), which 0.1.0
+/// never reads: it would go on taking a revoked agent's tokens. Same release, same format.
+pub const TOKEN_REVOCATION: StorageFormat = 2;
+
 /// One replica's announcement: who, what it reads, which release, until when it counts
 /// as alive (it renews the announcement long before).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -399,3 +399,51 @@ async fn a_stream_ends_with_reauth_when_its_token_expires() {
         "the stream ends after reauth"
     );
 }
+
+both_stores!(a_revocation_is_gated_kept_for_its_time_and_never_moves_back);
+
+/// The store's side of revocation, the same on both stores: refused before the format is
+/// finalized (0.1.0 replicas would ignore it), then kept for `keep`, and an earlier
+/// revocation arriving late does not move the time back.
+async fn a_revocation_is_gated_kept_for_its_time_and_never_moves_back(h: crate::helpers::Harness) {
+    use switchboard::store::format::NEWEST;
+    let ann: switchboard::domain::AgentId = "ann".parse().expect("id");
+    let t = chrono::Utc::now();
+    let keep = chrono::Duration::seconds(2);
+    let gated = h.store.revoke_tokens(&ann, t, keep).await;
+    assert!(
+        matches!(gated, Err(switchboard::store::StoreError::Conflict(_))),
+        "{gated:?}"
+    );
+    h.store.finalize_format(NEWEST, t).await.expect("finalized");
+    assert_eq!(h.store.tokens_revoked(&ann).await.expect("read"), None);
+    h.store.revoke_tokens(&ann, t, keep).await.expect("revoke");
+    let earlier = t - chrono::Duration::seconds(30);
+    h.store
+        .revoke_tokens(&ann, earlier, keep)
+        .await
+        .expect("revoke");
+    let at = h
+        .store
+        .tokens_revoked(&ann)
+        .await
+        .expect("read")
+        .expect("revoked");
+    assert_eq!(
+        at.timestamp_millis(),
+        t.timestamp_millis(),
+        "the later time stays"
+    );
+    let bob: switchboard::domain::AgentId = "bob".parse().expect("id");
+    assert_eq!(
+        h.store.tokens_revoked(&bob).await.expect("read"),
+        None,
+        "per agent"
+    );
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    assert_eq!(
+        h.store.tokens_revoked(&ann).await.expect("read"),
+        None,
+        "kept for `keep`"
+    );
+}

@@ -36,6 +36,12 @@ impl Drop for Running {
 #[path = "../support/signature.rs"]
 mod signature;
 
+// Shared with tests/api, which uses the API provider too.
+#[allow(dead_code)]
+#[path = "../support/idp.rs"]
+mod idp;
+pub use idp::NodeIdp;
+
 /// What the outbound stand-in received: one JSON body per delivery.
 #[derive(Clone, Default)]
 pub struct Outbox(Arc<Mutex<Vec<Value>>>);
@@ -99,8 +105,20 @@ pub struct Service {
 
 impl Service {
     pub async fn start(outbound_url: &str, redis: Option<&str>) -> Self {
-        let (api, ops) = (free_port(), free_port());
+        Self::start_on(free_port(), outbound_url, redis, &[]).await
+    }
+
+    /// `start` on API port `api` (a provider must know the desk's address first), with
+    /// `env` on top.
+    pub async fn start_on(
+        api: u16,
+        outbound_url: &str,
+        redis: Option<&str>,
+        env: &[(&str, &str)],
+    ) -> Self {
+        let ops = free_port();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_switchboard"));
+        cmd.envs(env.iter().copied());
         match redis {
             Some(url) => cmd.env("SWITCHBOARD_REDIS_URL", url),
             None => cmd.env_remove("SWITCHBOARD_REDIS_URL"),

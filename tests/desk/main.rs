@@ -3,6 +3,7 @@
 //! used to play the customer, the adapters and the admin, and to check the outcome).
 
 mod browser;
+mod sso;
 
 use std::time::Duration;
 

@@ -3,7 +3,8 @@
 //! the scripts sign in with an agent token kept in the tab's `sessionStorage` and call
 //! the same API with it, so the pages have exactly the API's authorisation. Every page
 //! and asset is sent with a strict Content-Security-Policy: scripts and styles only from
-//! these files, no inline script, no framing, no forms posting anywhere.
+//! these files, no inline script, no framing, no forms posting anywhere; with single
+//! sign-on, the pages may also reach the identity provider's token endpoint.
 
 use actix_web::http::header;
 use actix_web::{web, HttpResponse};
@@ -62,7 +63,8 @@ macro_rules! embedded {
 const DESK: Asset = embedded!("desk.html", HTML);
 const WALL: Asset = embedded!("supervisor.html", HTML);
 
-const ASSETS: [Asset; 4] = [
+const ASSETS: [Asset; 5] = [
+    embedded!("sso.js", JS),
     embedded!("common.js", JS),
     embedded!("desk.js", JS),
     embedded!("wall.js", JS),

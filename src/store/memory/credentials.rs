@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 
 use super::MemoryStore;
 use crate::domain::AgentId;
-use crate::store::{CredentialStore, StoreError};
+use crate::store::{format, CredentialStore, StoreError};
 
 #[async_trait]
 impl CredentialStore for MemoryStore {
@@ -15,6 +15,14 @@ impl CredentialStore for MemoryStore {
         at: DateTime<Utc>,
         keep: chrono::Duration,
     ) -> Result<(), StoreError> {
+        // 0.1.0 replicas would go on taking the tokens: a revocation needs them all gone.
+        if !self.format_gate.allows(format::TOKEN_REVOCATION) {
+            return Err(StoreError::Conflict(
+                "revoking tokens needs every replica on this release: finalize the storage \
+                 format first (`switchboard upgrade finalize`)"
+                    .into(),
+            ));
+        }
         let mut state = self.lock();
         let until = Utc::now() + keep;
         let revoked = &mut state.revoked;

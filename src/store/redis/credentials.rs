@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use super::codec::from_redis;
 use super::RedisStore;
 use crate::domain::AgentId;
-use crate::store::{CredentialStore, StoreError};
+use crate::store::{format, CredentialStore, StoreError};
 
 #[async_trait]
 impl CredentialStore for RedisStore {
@@ -17,6 +17,14 @@ impl CredentialStore for RedisStore {
         at: DateTime<Utc>,
         keep: chrono::Duration,
     ) -> Result<(), StoreError> {
+        // 0.1.0 replicas would go on taking the tokens: a revocation needs them all gone.
+        if !self.format_gate.allows(format::TOKEN_REVOCATION) {
+            return Err(StoreError::Conflict(
+                "revoking tokens needs every replica on this release: finalize the storage \
+                 format first (`switchboard upgrade finalize`)"
+                    .into(),
+            ));
+        }
         let _: i64 = self
             .scripts
             .revoke_tokens

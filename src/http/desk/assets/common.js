@@ -1,6 +1,8 @@
 // Shared by the desk and the wall: the token (this tab's sessionStorage, never a URL),
-// API calls, an event-stream reader over fetch (EventSource cannot send a bearer
-// token), and DOM building that only ever sets text, so customer input stays text.
+// pasted or from the identity provider (sso.js), renewed before it expires; API calls;
+// an event-stream reader over fetch (EventSource cannot send a bearer token) that
+// resumes where it stopped, even across a new sign-in; and DOM building that only ever
+// sets text, so customer input stays text.
 'use strict';
 
 const SB = (() => {
@@ -9,16 +11,6 @@ const SB = (() => {
   const token = () => sessionStorage.getItem(KEY);
   const setToken = (t) => sessionStorage.setItem(KEY, t.trim());
   const clearToken = () => sessionStorage.removeItem(KEY);
-
-  /** The token's claims (not verified here: the server does that on every call). */
-  function claims() {
-    try {
-      const part = (token() || '').split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
-      return JSON.parse(atob(part));
-    } catch (e) {
-      return null;
-    }
-  }
 
   class ApiError extends Error {
     constructor(status, detail) {
@@ -66,11 +58,15 @@ const SB = (() => {
 
   /**
    * Reads `path` as text/event-stream for as long as the page lives, resuming after a
-   * drop with Last-Event-ID so nothing is missed. `onEvent(name, data)` gets each event,
-   * `onState('live' | 'reconnecting' | 'signed-out')` the connection's state.
+   * drop with Last-Event-ID so nothing is missed; the last id is kept in the tab, so a
+   * stream ended by `reauth` (its token expired or was revoked) resumes after the new
+   * sign-in. `onEvent(name, data)` gets each event, `onState('live' | 'reconnecting' |
+   * 'signed-out', reason)` the connection's state (the reason: `reauth`'s, if it said).
    */
   function stream(path, onEvent, onState) {
-    let last = null;
+    const LAST = 'switchboard.last-event:' + path;
+    let last = sessionStorage.getItem(LAST);
+    let ended = null; // why the server ended the stream (`reauth`), if it did
     let delay = 500;
     const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
     async function once() {
@@ -93,7 +89,18 @@ const SB = (() => {
           const ev = parseEvent(buffer.slice(0, end));
           buffer = buffer.slice(end + 2);
           if (!ev) continue;
-          if (ev.id) last = ev.id;
+          if (ev.event === 'reauth') {
+            try {
+              ended = JSON.parse(ev.data.join('\n')).reason;
+            } catch (e) {
+              ended = 'expired';
+            }
+            return false;
+          }
+          if (ev.id) {
+            last = ev.id;
+            sessionStorage.setItem(LAST, last);
+          }
           let data = null;
           try {
             data = JSON.parse(ev.data.join('\n'));
@@ -108,7 +115,7 @@ const SB = (() => {
       for (;;) {
         try {
           if (!(await once())) {
-            onState('signed-out');
+            onState('signed-out', ended);
             return;
           }
         } catch (e) {
@@ -162,37 +169,83 @@ const SB = (() => {
 
   const time = (iso) => new Date(iso).toLocaleString();
 
-  /** Shows the sign-in form until a token the server accepts is given to `start`. */
-  function signIn(start) {
+  /** Who the token signs in as: `{ role, agent_id, expires_at }` (`GET /v1/me`). */
+  const me = () => api('GET', '/v1/me');
+
+  /**
+   * Signs in again when the token stops working (expired, revoked): through the provider
+   * when this tab signed in there (its session usually sends the agent straight back; a
+   * revoked agent's new token must be of a later second), else back to the form.
+   */
+  async function reauth(reason) {
+    const cfg = SSO.active() ? await SSO.config() : null;
+    if (!cfg) {
+      clearToken();
+      location.reload();
+      return;
+    }
+    if (reason === 'revoked') await new Promise((r) => setTimeout(r, 1100));
+    SSO.begin(cfg);
+  }
+
+  /** Renews a provider's token a little before it expires. */
+  function renewBeforeExpiry(expiresAt) {
+    if (!SSO.active() || !expiresAt) return;
+    const left = expiresAt * 1000 - Date.now();
+    setTimeout(() => reauth('expiring'), Math.max(0, left - Math.min(60000, left / 5)));
+  }
+
+  /**
+   * Shows the sign-in (a pasted token, and "Sign in with SSO" when the provider is
+   * configured) until a token the server accepts is given to `start`; finishes a
+   * provider's sign-in this page load returns from.
+   */
+  async function signIn(start) {
+    const begin = async () => {
+      const who = await me();
+      await start(who);
+      renewBeforeExpiry(who.expires_at);
+    };
+    const refused = (err) => {
+      clearToken();
+      SSO.forget();
+      $('signin-error').textContent = err.status === 401
+        ? 'That token was not accepted (wrong, expired, revoked, or for another deployment).'
+        : String(err.message || err);
+      $('signin').hidden = false;
+    };
     const form = $('signin-form');
     form.addEventListener('submit', async (e) => {
       e.preventDefault();
       setToken($('token').value);
+      SSO.forget();
       $('token').value = '';
       $('signin-error').textContent = '';
-      try {
-        await start();
-      } catch (err) {
-        clearToken();
-        $('signin-error').textContent = err.status === 401
-          ? 'That token was not accepted (wrong, expired, or for another deployment).'
-          : String(err.message || err);
-        $('signin').hidden = false;
-      }
+      await begin().catch(refused);
     });
     $('signout').addEventListener('click', () => {
       clearToken();
+      SSO.forget();
       location.reload();
     });
+    const cfg = await SSO.config();
+    if (cfg) {
+      $('sso').hidden = false;
+      $('sso').addEventListener('click', () => SSO.begin(cfg));
+      try {
+        const issued = await SSO.finish(cfg);
+        if (issued) setToken(issued);
+      } catch (err) {
+        refused(err);
+        return;
+      }
+    }
     if (token()) {
-      start().catch(() => {
-        clearToken();
-        $('signin').hidden = false;
-      });
+      await begin().catch(refused);
     } else {
       $('signin').hidden = false;
     }
   }
 
-  return { api, stream, el, $, badge, ago, time, claims, signIn, token };
+  return { api, stream, el, $, badge, ago, time, signIn, token, reauth };
 })();

@@ -347,23 +347,22 @@
     if (isOpen) openConversation(id, true).catch(() => {});
   }
 
-  function onStreamState(state) {
+  function onStreamState(state, reason) {
     $('stream-state').textContent = { live: 'live', reconnecting: 'reconnecting…', 'signed-out': 'signed out' }[state];
     $('stream-state').dataset.state = state;
     if (state === 'live') loadList().catch(() => {});
-    if (state === 'signed-out') location.reload();
+    if (state === 'signed-out') SB.reauth(reason);
   }
 
   // --- start ------------------------------------------------------------------------
 
-  async function start() {
-    const claims = SB.claims();
-    if (!claims || !claims.sub) throw Object.assign(new Error('not an agent token'), { status: 401 });
-    desk.me = claims.sub;
+  async function start(who) {
+    if (!who.agent_id) throw Object.assign(new Error('not an agent token'), { status: 401 });
+    desk.me = who.agent_id;
     await refreshPresence();
     $('signin').hidden = true;
     $('app').hidden = false;
-    $('wall-link').hidden = claims.role !== 'supervisor';
+    $('wall-link').hidden = who.role !== 'supervisor';
     await loadList();
     stream(`/v1/agents/${encodeURIComponent(desk.me)}/events`, onEvent, onStreamState);
     setInterval(() => refreshPresence().catch(() => {}), PRESENCE_POLL_MS);

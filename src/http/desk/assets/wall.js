@@ -37,17 +37,16 @@
       render(await api('GET', '/v1/floor'));
     } catch (err) {
       $('updated').textContent = `not updated: ${err.message}`;
-      if (err.status === 401) location.reload();
+      if (err.status === 401) SB.reauth('expired');
     }
   }
 
-  async function start() {
+  async function start(who) {
     const floor = await api('GET', '/v1/floor').catch((err) => {
       if (err.status === 403) err.message = 'This token is not a supervisor\'s.';
       throw err;
     });
-    const claims = SB.claims();
-    $('me').textContent = claims && claims.sub ? claims.sub : 'admin';
+    $('me').textContent = who.agent_id || 'admin';
     $('signin').hidden = true;
     $('app').hidden = false;
     render(floor);
