@@ -27,6 +27,7 @@ CONTRACT_METRICS = {
     "switchboard_archived_conversations_total", "switchboard_archive_lag_seconds",
     "switchboard_erasures_total", "switchboard_redactions_total",
     "switchboard_outbound_status_total", "switchboard_blocked_total",
+    "switchboard_auth_failures_total",
 }
 
 
@@ -82,6 +83,9 @@ def main():
     volumes = {v["name"]: v for v in pod["spec"]["volumes"]}
     assert volumes["redis-ca"]["secret"]["secretName"] == "redis-ca"
     assert env["SWITCHBOARD_ADMIN_TOKEN"]["valueFrom"]["secretKeyRef"]["key"] == "admin-token"
+    sso = {k: env[f"SWITCHBOARD_AUTH__OIDC__{k}"]["value"] for k in ("ISSUER", "AUDIENCE", "CLIENT_ID")}
+    assert sso == {"ISSUER": "https://keycloak.example.com/realms/acme",
+                   "AUDIENCE": "switchboard-desk", "CLIENT_ID": "switchboard-desk"}, sso
     archive = env["SWITCHBOARD_ARCHIVE__URL"]["valueFrom"]["secretKeyRef"]
     assert archive == {"name": "switchboard-archive", "key": "archive-url"}, archive
     ports = {p["name"]: p["port"] for p in one(objs, "Service")["spec"]["ports"]}

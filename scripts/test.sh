@@ -2,7 +2,8 @@
 # README's test command: installs what the tests need when it is missing (redis-server
 # and redis-cli, which the tests use to start servers and a Redis Cluster on free
 # loopback ports; PostgreSQL, which the archive's tests start the same way; openssl for
-# the TLS test's certificates; Chromium and chromedriver for the desk's browser tests),
+# the TLS test's certificates; Chromium and chromedriver for the desk's browser tests;
+# Node.js and the npm packages of the local OpenID providers the sign-in tests start),
 # then runs every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,6 +28,13 @@ install chromedriver chromium chromium-driver
 # The archive tier's tests start their own PostgreSQL (initdb and pg_ctl on a free port).
 # (pg_ctlcluster comes with Debian's server packages, initdb under /usr/lib/postgresql.)
 install pg_ctlcluster postgresql
+# The sign-in tests start local OpenID providers from npm (tests/support/idp/package.json:
+# oauth2-mock-server and oidc-provider, which need Node.js 20.19 or newer).
+install node nodejs npm
+if [ ! -d tests/support/idp/node_modules ]; then
+  echo "test.sh: installing the test identity providers (npm ci)" >&2
+  (cd tests/support/idp && npm ci --silent --no-audit --no-fund)
+fi
 version=$(redis-server --version | sed -E 's/.*v=([0-9]+)\..*/\1/')
 if [ "${version:-0}" -lt 7 ]; then
   echo "test.sh: redis-server 7.0 or newer is needed (found major version $version)" >&2
