@@ -447,3 +447,76 @@ async fn a_revocation_is_gated_kept_for_its_time_and_never_moves_back(h: crate::
         "kept for `keep`"
     );
 }
+
+#[tokio::test]
+async fn the_desk_learns_the_provider_and_only_its_pages_may_reach_the_token_endpoint() {
+    let (redis, idp) = (RedisServer::start(), ApiIdp::start());
+    let app = spawn_app(settings(&redis, &idp, &[])).await;
+    let sso = {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let r = app
+                .client
+                .get(format!("{}/desk/sso", app.address))
+                .send()
+                .await
+                .expect("sent");
+            if r.status() == 200 {
+                break r.json::<Value>().await.expect("json");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the desk never learnt the provider"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    assert_eq!(sso["issuer"], idp.issuer());
+    assert_eq!(sso["client_id"], "switchboard-desk");
+    assert_eq!(sso["token_endpoint"], format!("{}/token", idp.issuer()));
+    assert!(sso.get("client_secret").is_none(), "nothing secret: {sso}");
+    let csp = |path: &'static str| {
+        let client = app.client.clone();
+        let url = format!("{}{path}", app.address);
+        async move {
+            let r = client.get(url).send().await.expect("sent");
+            r.headers()["content-security-policy"]
+                .to_str()
+                .expect("ascii")
+                .to_owned()
+        }
+    };
+    for page in ["/desk", "/desk/supervisor"] {
+        let policy = csp(page).await;
+        assert!(
+            policy.contains(&format!("connect-src 'self' {}", idp.issuer())),
+            "{page}: {policy}"
+        );
+    }
+    let asset = csp("/desk/assets/desk.js").await;
+    assert!(
+        asset.contains("connect-src 'self';"),
+        "assets reach nothing else: {asset}"
+    );
+
+    // Without a provider, no SSO and the strict policy.
+    let plain = spawn_app(test_settings(Some(&redis.url()), &[])).await;
+    let r = plain
+        .client
+        .get(format!("{}/desk/sso", plain.address))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(r.status(), 404);
+    let r = plain
+        .client
+        .get(format!("{}/desk", plain.address))
+        .send()
+        .await
+        .expect("sent");
+    let policy = r.headers()["content-security-policy"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    assert!(policy.contains("connect-src 'self';"), "{policy}");
+}
