@@ -158,6 +158,36 @@ impl Calendar {
         self.utc(at)
     }
 
+    /// The working time between two instants (zero when `to` is not after `from`): what
+    /// "answered within a working day" measures.
+    pub fn working_between(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Duration {
+        if to <= from {
+            return Duration::zero();
+        }
+        let (start, end) = (self.local(from), self.local(to));
+        let mut total = Duration::zero();
+        let mut date = start.date();
+        // Ten years of days at most.
+        for _ in 0..3660 {
+            if date > end.date() {
+                break;
+            }
+            if self.works_on(date) {
+                let open = start.max(date.and_time(self.open));
+                let close = end.min(date.and_time(self.close));
+                if close > open {
+                    total += close - open;
+                }
+            }
+            date += Duration::days(1);
+        }
+        total
+    }
+
+    fn local(&self, at: DateTime<Utc>) -> NaiveDateTime {
+        at.with_timezone(&self.tz).naive_local()
+    }
+
     /// When business hours next open, if they are closed at `at` (a weekend, a holiday,
     /// the night); `None` while open.
     pub fn next_open(&self, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
@@ -185,6 +215,42 @@ mod tests {
 
     fn at(s: &str) -> DateTime<Utc> {
         s.parse().expect("time")
+    }
+
+    #[test]
+    fn working_time_between_counts_only_business_hours() {
+        let mon_fri = Calendar::default();
+        let between = |a: &str, b: &str| mon_fri.working_between(at(a), at(b));
+        assert_eq!(
+            between("2026-11-23T10:00:00Z", "2026-11-23T11:30:00Z"),
+            Duration::minutes(90)
+        );
+        // Friday 17:55 to Monday 09:05: five minutes on Friday, five on Monday.
+        assert_eq!(
+            between("2026-11-20T17:55:00Z", "2026-11-23T09:05:00Z"),
+            Duration::minutes(10)
+        );
+        assert_eq!(
+            between("2026-11-21T10:00:00Z", "2026-11-22T10:00:00Z"),
+            Duration::zero()
+        );
+        assert_eq!(
+            between("2026-11-23T11:00:00Z", "2026-11-23T10:00:00Z"),
+            Duration::zero()
+        );
+        // It agrees with `add_working`: a working day from any instant is a day's length.
+        for from in [
+            "2026-11-20T17:55:00Z",
+            "2026-11-21T10:00:00Z",
+            "2026-11-23T07:00:00Z",
+        ] {
+            let due = mon_fri.add_working(at(from), mon_fri.day_length());
+            assert_eq!(
+                mon_fri.working_between(at(from), due),
+                mon_fri.day_length(),
+                "{from}"
+            );
+        }
     }
 
     #[test]

@@ -8,6 +8,8 @@ mod call;
 mod card_numbers;
 mod channel;
 mod delivery;
+pub mod facts;
+pub mod feed;
 mod group;
 mod identity;
 mod ids;
