@@ -44,7 +44,7 @@ pub struct Revoked {
     security(("admin_token" = [])),
     responses(
         (status = 200, body = Revoked),
-        (status = 404, description = "No such agent", body = super::error::Problem),
+        (status = 404, description = "No such agent", body = super::error::Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn revoke(
