@@ -13,6 +13,7 @@ use chrono::{DateTime, Utc};
 use tracing::Instrument;
 
 use crate::app::metrics::Metrics;
+use crate::domain::feed::FeedEvent;
 use crate::domain::{
     AgentId, AgentProfile, AgentView, AuditEntry, ConversationId, ConversationView, CustomerId,
     CustomerView, DeadlineKind, Deadlines, Identity, InboundMessage, Message, MessageId, Presence,
@@ -24,10 +25,10 @@ use crate::store::retention::{Archivable, ArchiveCandidate, ArchiveClaim};
 use crate::store::{
     for_each_operation, AgentEvent, AgentStore, ArchiveStore, Assignment, AuditStore, BlockStore,
     CallRecord, CallStore, ConversationStore, CredentialStore, CustomerStore, Delivery,
-    DeliveryOutcome, DeliveryState, ErasureStore, EventKind, EventStore, FeedbackStore, OpsStore,
-    OutboxStore, PrivacyStore, QueuedConversation, Rated, RatingsOf, ReplyOutcome, ResolveOutcome,
-    RoutingSnapshot, RoutingStore, SavedAgent, ScheduleStore, Store, StoreError, TransferOutcome,
-    TransferTarget, UpgradeStore,
+    DeliveryOutcome, DeliveryState, ErasureStore, EventKind, EventStore, FeedStore, FeedbackStore,
+    OpsStore, OutboxStore, PrivacyStore, QueuedConversation, Rated, RatingsOf, ReplyOutcome,
+    ResolveOutcome, RoutingSnapshot, RoutingStore, SavedAgent, ScheduleStore, Store, StoreError,
+    TransferOutcome, TransferTarget, UpgradeStore,
 };
 
 pub struct Instrumented {

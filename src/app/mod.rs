@@ -21,6 +21,7 @@ pub mod desk;
 mod entries;
 pub mod erasure;
 pub mod export;
+pub mod feed;
 pub mod follow_ups;
 pub mod ingest;
 mod instrumented;
@@ -69,6 +70,9 @@ pub struct App {
     pub card_numbers: crate::domain::CardNumbers,
     /// How long the audit trail keeps an entry.
     pub audit_keep: chrono::Duration,
+    /// How long the event feed keeps an entry, and when this replica last trimmed it.
+    pub feed_keep: chrono::Duration,
+    pub feed_trimmed: std::sync::Arc<std::sync::atomic::AtomicI64>,
     /// This replica's copy of the blocked senders (`blocks`).
     pub blocks: blocks::Blocklist,
     /// Where messages arrive, mapped to a group, language and skills.

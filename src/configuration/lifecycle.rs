@@ -14,6 +14,23 @@ pub struct ArchiveSettings {
     pub url: Option<String>,
 }
 
+/// The event feed (CONTRACT "Event export (v3)").
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct ExportSettings {
+    /// Seconds an entry stays in the feed: how long a reader may be away and still resume
+    /// from its cursor without a gap (7 days).
+    pub keep_secs: u64,
+}
+
+impl Default for ExportSettings {
+    fn default() -> Self {
+        Self {
+            keep_secs: 7 * 24 * 3600,
+        }
+    }
+}
+
 /// When resolved conversations leave Redis for the archive, and when they go entirely.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default)]

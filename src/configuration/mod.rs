@@ -81,6 +81,8 @@ pub struct Settings {
     pub retention: lifecycle::RetentionSettings,
     #[serde(default)]
     pub redaction: lifecycle::RedactionSettings,
+    #[serde(default)]
+    pub export: lifecycle::ExportSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]

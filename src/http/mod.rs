@@ -17,6 +17,7 @@ mod delivery_status;
 pub mod desk;
 pub mod error;
 pub mod events;
+mod feed;
 pub mod messages;
 pub mod openapi;
 pub mod ops;
@@ -71,6 +72,7 @@ pub fn configure(max_body_bytes: usize) -> impl Fn(&mut web::ServiceConfig) + Cl
         .configure(customers::configure)
         .configure(privacy::configure)
         .configure(audit::configure)
+        .configure(feed::configure)
         .configure(blocks::configure)
         .configure(queues::configure)
         .configure(upgrade::configure)

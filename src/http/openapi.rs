@@ -8,7 +8,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
-use super::{access, agents, calls, conversations, customers, events, messages, queues};
+use super::{access, agents, calls, conversations, customers, events, feed, messages, queues};
 use crate::domain::QUEUES;
 use crate::domain::{
     AgentId, Channel, ConversationId, CustomerId, IdentityKind, Language, Medium, Network,
@@ -44,6 +44,7 @@ use crate::domain::{
         agents::delete_agent,
         access::revoke,
         access::me,
+        feed::events,
         events::events,
         conversations::get_conversation,
         conversations::resolve,

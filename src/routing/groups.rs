@@ -128,6 +128,39 @@ impl Groups {
         }
     }
 
+    /// The groups whose feed shards exist (every group ever routed in), by name.
+    pub fn feed_shards(&self) -> Vec<String> {
+        self.groups.keys().map(|g| g.as_str().to_owned()).collect()
+    }
+
+    /// Up to `limit` entries of group `shard`'s feed after `after`.
+    pub fn feed_after(
+        &self,
+        shard: &str,
+        after: &str,
+        limit: usize,
+    ) -> Vec<crate::domain::feed::FeedEvent> {
+        let Some(routing) = shard
+            .parse()
+            .ok()
+            .and_then(|g: RoutingGroup| self.groups.get(&g))
+        else {
+            return Vec::new();
+        };
+        let mut events = routing.feed_after(after, limit);
+        for e in &mut events {
+            e.shard = shard.to_owned();
+        }
+        events
+    }
+
+    /// Drops every group's feed entries older than `before`.
+    pub fn trim_feed(&mut self, before: DateTime<Utc>) {
+        for routing in self.groups.values_mut() {
+            routing.trim_feed(before);
+        }
+    }
+
     /// Tells an agent something outside a routing decision, in their group's log.
     pub fn event(&mut self, agent: &AgentId, kind: super::EventKind, conv: &ConversationId) {
         if let Some(routing) = self.of_agent_mut(agent) {

@@ -18,6 +18,7 @@ use roles::define_roles;
 use self::erasure::{Erasure, ErasureInventory};
 use self::format::{FinalizeOutcome, FormatStatus, ReplicaFormat, StorageFormat};
 use self::retention::{Archivable, ArchiveCandidate, ArchiveClaim};
+use crate::domain::feed::FeedEvent;
 pub(crate) use roles::for_each_operation;
 
 use crate::domain::{
@@ -227,6 +228,7 @@ pub trait Store:
     + ErasureStore
     + BlockStore
     + CredentialStore
+    + FeedStore
 {
     /// Routing decisions of this process that the Rust placement rule disagreed with
     /// (the Redis scripts are checked against `routing::place`; the embedded store runs it).

@@ -370,6 +370,16 @@ macro_rules! for_each_operation {
                 /// The time at or before which the agent's tokens are refused, if any.
                 fn tokens_revoked(agent: &AgentId) -> Option<DateTime<Utc>> => agent;
             }
+            /// The event feed (CONTRACT "Event export (v3)"): shards of CloudEvents, each in
+            /// order, each entry written in the same atomic step as the change it records.
+            FeedStore {
+                /// The shards that exist, by name.
+                fn feed_shards() -> Vec<String>;
+                /// Up to `limit` entries of `shard` after the position `after`, oldest first.
+                fn feed_after(shard: &str, after: &str, limit: usize) -> Vec<FeedEvent> => shard;
+                /// Drops every shard's entries older than `before`.
+                fn trim_feed(before: DateTime<Utc>) -> ();
+            }
             /// The audit trail (CONTRACT "Audit"): who read or changed what, kept for a
             /// bounded time, never any text.
             AuditStore {

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
 
 use crate::app::{
-    agents, archiving, audit, blocks, deadlines, deletion, erasure, follow_ups, upgrade, App,
+    agents, archiving, audit, blocks, deadlines, deletion, erasure, feed, follow_ups, upgrade, App,
     AppError,
 };
 
@@ -35,10 +35,12 @@ pub enum Sweep {
     Erasure,
     /// This replica's copy of the blocked senders, following the deployment's list.
     Blocks,
+    /// The event feed's entries older than `export.keep_secs`, dropped (once a minute).
+    FeedTrim,
 }
 
 impl Sweep {
-    pub const ALL: [Sweep; 9] = [
+    pub const ALL: [Sweep; 10] = [
         Sweep::RoutingTimers,
         Sweep::Deadlines,
         Sweep::FollowUps,
@@ -48,6 +50,7 @@ impl Sweep {
         Sweep::AuditArchive,
         Sweep::Erasure,
         Sweep::Blocks,
+        Sweep::FeedTrim,
     ];
 
     pub fn name(self) -> &'static str {
@@ -61,6 +64,7 @@ impl Sweep {
             Sweep::AuditArchive => "audit_archive",
             Sweep::Erasure => "erasure",
             Sweep::Blocks => "blocks",
+            Sweep::FeedTrim => "feed_trim",
         }
     }
 
@@ -76,6 +80,7 @@ impl Sweep {
             Sweep::AuditArchive => audit::move_to_archive(app, now).await.map(drop),
             Sweep::Erasure => erasure::sweep(app, now).await.map(drop),
             Sweep::Blocks => blocks::follow(app).await,
+            Sweep::FeedTrim => feed::trim(app, now).await,
         }
     }
 }

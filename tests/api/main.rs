@@ -25,6 +25,7 @@ mod errors;
 mod events;
 mod export;
 mod failover;
+mod feed;
 mod groups;
 mod handoff_crash;
 mod ingest;

@@ -119,6 +119,7 @@ async fn the_openapi_document_describes_every_route() {
         ("/v1/adapters/twilio/messaging/status", "post"),
         ("/v1/agents/{id}/revoke", "post"),
         ("/v1/me", "get"),
+        ("/v1/events", "get"),
         (
             "/v1/conversations/{id}/messages/{message_id}/redact",
             "post",
@@ -134,7 +135,7 @@ async fn the_openapi_document_describes_every_route() {
         .as_object()
         .map(|p| p.len())
         .unwrap_or_default();
-    assert_eq!(paths, 44, "a route was added without being tested here");
+    assert_eq!(paths, 45, "a route was added without being tested here");
     // The document describes the API port: the ops routes live on the ops port only.
     for ops in ["/healthz", "/readyz", "/metrics"] {
         assert!(doc["paths"][ops].is_null(), "{ops} is not on the API port");

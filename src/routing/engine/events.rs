@@ -43,11 +43,13 @@ impl Routing {
             .unwrap_or_default()
     }
 
-    /// Drops every event about a conversation `about` picks (a customer's erasure).
+    /// Drops every event, and every feed entry, about a conversation `about` picks (a
+    /// customer's erasure).
     pub fn forget_events(&mut self, about: &dyn Fn(&ConversationId) -> bool) {
         for log in self.log.values_mut() {
             log.retain(|e| !about(&e.conversation_id));
         }
+        self.forget_feed(about);
     }
 
     pub fn last_event_id(&self, agent: &AgentId) -> String {

@@ -11,6 +11,7 @@ use super::{
     place, AgentEvent, Assignment, Needs, PersonalAgent, Placement, QueueStat, RoutingSnapshot,
     StorePolicy,
 };
+use crate::domain::feed::FeedType;
 use crate::domain::{
     AgentId, AgentProfile, AgentView, Channel, ConversationId, Decision, Incarnation, Presence,
     Queue, Requirements, Route, RouteReason, QUEUES,
@@ -18,6 +19,7 @@ use crate::domain::{
 
 mod choice;
 mod events;
+mod feed;
 mod handoff;
 mod moves;
 mod requirements;
@@ -160,6 +162,8 @@ pub struct Routing {
     next_event: u64,
     /// Offline agents, and when their conversations go back to routing.
     graces: HashMap<AgentId, DateTime<Utc>>,
+    /// The group's shard of the event feed.
+    feed: feed::Feed,
 }
 
 impl Routing {
@@ -207,7 +211,13 @@ impl Routing {
         now: DateTime<Utc>,
         grace: chrono::Duration,
     ) -> Option<Vec<Assignment>> {
-        self.agents.get_mut(id)?.presence = presence;
+        let before = std::mem::replace(&mut self.agents.get_mut(id)?.presence, presence);
+        if before != presence {
+            let data = serde_json::json!({
+                "agent_id": id.as_str(), "presence": presence.as_str(), "previous": before.as_str(),
+            });
+            self.feed(FeedType::AgentPresenceChanged, id.as_str(), data);
+        }
         let mut made = Vec::new();
         if presence == Presence::Offline {
             self.graces.entry(id.clone()).or_insert(now + grace);

@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::domain::feed::FeedType;
 use crate::domain::{AgentId, Channel, ConversationId, Presence, Queue, RouteReason};
 use crate::routing::{
     queue_score, Assignment, EventKind, TransferOutcome, TransferTarget, MAX_TRANSFERS, QUEUE_SCAN,
@@ -314,6 +315,18 @@ impl Routing {
         };
         self.event(agent, kind, conv, label, None);
         let owner = self.routes.get(conv).and_then(|r| r.owner.clone());
+        let since = self.routes.get(conv).map(|r| r.since.timestamp_millis());
+        let feed_kind = match reason {
+            Some(_) => FeedType::ConversationAssigned,
+            None => FeedType::ConversationTransferred,
+        };
+        let data = serde_json::json!({
+            "conversation_id": conv.to_string(), "agent_id": agent.as_str(),
+            "channel": channel.as_str(), "reason": label,
+            "personal_agent_id": owner.as_ref().map(AgentId::as_str).unwrap_or(""),
+            "waiting_since_ms": since.unwrap_or(0),
+        });
+        self.feed(feed_kind, &conv.to_string(), data);
         if let (Some(owner), Some(_)) = (owner, reason) {
             if owner != *agent {
                 self.event(

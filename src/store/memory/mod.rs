@@ -28,6 +28,7 @@ mod conversations;
 mod credentials;
 mod customers;
 mod erasure;
+mod feed;
 mod feedback;
 mod ops;
 mod outbox;

@@ -9,6 +9,7 @@ use std::fmt::Write;
 use redis::Script;
 
 use super::receipts;
+use crate::domain::feed::FeedType;
 use crate::domain::{Channel, RouteReason, DEFAULT_GROUP, DEFAULT_TIER, QUEUES, SUPERVISOR_QUEUE};
 use crate::routing::{EventKind, RouteState, CANDIDATES, QUEUE_SCAN, TRANSFER_CAUSE};
 use crate::store::EVENTS_KEPT;
@@ -38,6 +39,18 @@ pub fn lua_constants() -> String {
     let _ = writeln!(out, "local QUEUES = {queues}");
     let _ = writeln!(out, "local SUPERVISOR = '{SUPERVISOR_QUEUE}'");
     let _ = writeln!(out, "local EVENTS_KEPT = {EVENTS_KEPT}");
+    for kind in FeedType::ALL {
+        let name = kind
+            .as_str()
+            .trim_start_matches("switchboard.")
+            .replace('.', "_");
+        let _ = writeln!(
+            out,
+            "local FEED_{} = '{}'",
+            name.to_uppercase(),
+            kind.as_str()
+        );
+    }
     let _ = writeln!(out, "local CANDIDATES = {CANDIDATES}");
     let _ = writeln!(out, "local QUEUE_SCAN = {QUEUE_SCAN}");
     let _ = writeln!(out, "local DEFAULT_TIER = '{DEFAULT_TIER}'");

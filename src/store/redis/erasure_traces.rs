@@ -150,7 +150,9 @@ impl RedisStore {
         &self,
         inventory: &ErasureInventory,
     ) -> Result<(), StoreError> {
+        let customers: Vec<String> = inventory.customers().map(ToString::to_string).collect();
         for group in self.all_groups().await? {
+            self.scrub_feed(&group, &customers).await?;
             let _: i64 = self
                 .scripts
                 .erase_done

@@ -22,6 +22,7 @@
 //! | `P:rl:{bucket}` | string | requests of a rate-limit bucket in its current window |
 //! | `P:rt:{rt}…`, `P:rt:{rt:<group>}…` | (see `lua/routing/prelude.lua`) | a routing group's agents, load, queues, waits, timers, events, hand-offs |
 //! | `P:ag:{agent}` | string | the routing group an agent works in (absent: `default`) |
+//! | `P:rt:{rt…}:feed` | stream | the group's shard of the event feed: `type`, `subject`, `data` (JSON), trimmed by time (`store::FeedStore`) |
 //! | `P:ag:{agent}:revoked` | string | ms at or before which the agent's tokens are refused, expiring with the longest token lifetime |
 //! | `P:erasures:{er}` | zset | pending erasures: customer → until when the replica running it holds it |
 //! | `P:blocks:{bl}` / `:v` | set / string | blocked senders' identity keys / the list's version (moves with each change) |
@@ -183,6 +184,12 @@ impl Keys {
     /// One shard of the archive's due list (`store::retention`).
     pub fn archive_due(&self, shard: u32) -> String {
         format!("{}:arch:{{arch:{shard}}}", self.prefix)
+    }
+
+    /// A routing group's shard of the event feed (a stream, written by the routing
+    /// scripts' `feed` in the same script as the change).
+    pub fn routing_feed(&self, group: &RoutingGroup) -> String {
+        format!("{}:feed", self.routing(group))
     }
 
     /// A routing group's timers: sticky waits by when they expire.

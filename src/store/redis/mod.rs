@@ -18,6 +18,7 @@ mod deliveries;
 mod erasure;
 mod erasure_traces;
 mod event_batch;
+mod feed;
 mod feedback;
 mod groups;
 mod handoff;

@@ -37,6 +37,9 @@
 --   :w:<agent>:<ch>    zset   conversations waiting for their personal agent, by since
 --   :timers            zset   waiting conversations, by the deadline of their sticky wait
 --   :ev:<agent>        stream the agent's events (capped), replayed by Last-Event-ID
+--   :feed              stream the group's shard of the event feed (CONTRACT "Event export
+--                             (v3)"): type, subject, data (JSON: ids and figures, never
+--                             text); trimmed by time (`store::FeedStore`)
 --   :evseq             string counts the group's events: the shared poll reads the
 --                             streams only when it moved
 --   :former            set    agents removed (their event logs stay; an erasure scrubs them)
@@ -288,6 +291,12 @@ local function event(a, kind, conv, reason, other)
   redis.call('INCR', R .. ':evseq')
 end
 
+-- An entry of the group's event feed, in the same script as the change it records, so
+-- it exists exactly when the change does.
+local function feed(kind, subject, data)
+  redis.call('XADD', R .. ':feed', '*', 'type', kind, 'subject', subject, 'data', cjson.encode(data))
+end
+
 -- Gives `conv` to agent `a`, taking one unit of `ch`, and tells them (and, when someone
 -- else covers a customer, their personal agent); answers the assignment. Events are
 -- written in the same script as the assignment, so none is ever lost or invented.
@@ -319,6 +328,9 @@ local function assign(conv, a, ch, reason)
   if owner ~= '' and owner ~= a and reason ~= CAUSE_TRANSFER then
     event(owner, EV_CONVERSATION_COVERED, conv, reason, a)
   end
+  feed(reason == CAUSE_TRANSFER and FEED_CONVERSATION_TRANSFERRED or FEED_CONVERSATION_ASSIGNED,
+    conv, {conversation_id = conv, agent_id = a, channel = ch, reason = reason,
+      personal_agent_id = owner, waiting_since_ms = num(since)})
   local fit, lang = fit_of(a, r[5], r[6], r[7])
   -- The episode, so the holder's mirror is written only on the episode it belongs to.
   return {conv, a, reason, ch, since, fit, lang, r[8] or ''}

@@ -6,7 +6,11 @@
 local a, presence = ARGV[1], ARGV[2]
 local now, grace = tonumber(ARGV[3]), tonumber(ARGV[4])   -- ms
 if redis.call('SISMEMBER', R .. ':agents', a) == 0 then return false end
+local before = redis.call('HGET', akey(a), 'presence') or 'offline'
 set_presence(a, presence)
+if before ~= presence then
+  feed(FEED_AGENT_PRESENCE_CHANGED, a, {agent_id = a, presence = presence, previous = before})
+end
 reindex_all(a)
 if presence == 'offline' then
   redis.call('ZADD', R .. ':graces', 'NX', now + grace, a)
