@@ -7,13 +7,14 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::agents::agent_id;
 use super::audit;
 use super::auth::oidc::OidcVerifier;
 use super::auth::{credential_of, Admin, Caller, Staff, Tokens};
 use super::error::ApiError;
 use super::resource;
 use crate::app::{access, Actor, App};
-use crate::domain::{clipped, AgentId, AuditAction};
+use crate::domain::AuditAction;
 
 /// The identity provider agents sign in with, if any (app data).
 #[derive(Clone, Default)]
@@ -54,10 +55,9 @@ pub async fn revoke(
     id: web::Path<String>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let no_agent = || ApiError::NotFound(format!("no agent `{}`", clipped(&id, 64)));
-    let agent: AgentId = id.parse().map_err(|_| no_agent())?;
+    let agent = agent_id(&id)?;
     if state.store.agent(&agent).await?.is_none() {
-        return Err(no_agent());
+        return Err(ApiError::NotFound(format!("no agent `{agent}`")));
     }
     audit::record(
         &state,

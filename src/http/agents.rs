@@ -78,7 +78,7 @@ pub struct PresenceRequest {
     pub presence: Presence,
 }
 
-fn agent_id(raw: &str) -> Result<AgentId, ApiError> {
+pub(super) fn agent_id(raw: &str) -> Result<AgentId, ApiError> {
     raw.parse()
         .map_err(|_| ApiError::NotFound(format!("no agent `{}`", clipped(raw, 64))))
 }

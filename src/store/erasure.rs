@@ -11,11 +11,7 @@ use crate::store::StoreError;
 
 /// Why an erasure cannot start before the deployment writes `format::ERASURES`.
 pub fn before_erasures() -> StoreError {
-    StoreError::Conflict(
-        "erasures need every replica on this release: finalize the storage format first \
-         (`switchboard upgrade finalize`)"
-            .into(),
-    )
+    super::format::before_finalize("erasures need")
 }
 
 /// The prefix of an erasure's id: `er-<customer id>`, so that a second request for the

@@ -49,6 +49,15 @@ pub const DELIVERY_EVENTS: StorageFormat = 2;
 /// never reads: it would go on taking a revoked agent's tokens. Same release, same format.
 pub const TOKEN_REVOCATION: StorageFormat = 2;
 
+/// Why a change that 0.1.0 replicas would not honour waits for finalize: `what` names it
+/// with its verb ("erasures need", "revoking tokens needs").
+pub fn before_finalize(what: &str) -> crate::store::StoreError {
+    crate::store::StoreError::Conflict(format!(
+        "{what} every replica on this release: finalize the storage format first \
+         (`switchboard upgrade finalize`)"
+    ))
+}
+
 /// One replica's announcement: who, what it reads, which release, until when it counts
 /// as alive (it renews the announcement long before).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -9,24 +9,19 @@ use std::collections::{HashMap, HashSet};
 use serde_json::{json, Value};
 use switchboard::app::feed;
 use switchboard::domain::feed::{CloudEvent, Cursor};
-use switchboard::domain::{AgentProfile, Capacity, Presence, Receipt};
+use switchboard::domain::{Presence, Receipt};
 use switchboard::startup::app_state;
 
 use crate::helpers::{
-    agent_id as id, ext, inbound, spawn_app, t0, test_settings, Harness, RedisServer, ADMIN_TOKEN,
+    agent_id as id, ext, group_profile, inbound, spawn_app, t0, test_settings, Harness,
+    RedisServer, ADMIN_TOKEN,
 };
 
 both_stores!(presence_and_assignments_reach_the_feed_and_page_once_across_shards);
 
-fn profile(agent: &str, group: &str) -> AgentProfile {
-    AgentProfile::new(id(agent), agent.to_owned(), vec![], Capacity::default())
-        .expect("profile")
-        .in_group(group.parse().expect("group"))
-}
-
 async fn online(h: &Harness, agent: &str, group: &str) {
     h.store
-        .put_agent(&profile(agent, group), t0())
+        .put_agent(&group_profile(agent, group), t0())
         .await
         .expect("put agent");
     let now = chrono::Utc::now();

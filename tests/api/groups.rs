@@ -4,12 +4,10 @@
 //! the capacity and the events exactly once.
 
 use serde_json::json;
-use switchboard::domain::{
-    AgentProfile, Capacity, Channel, Decision, Presence, Queue, Receipt, RouteReason,
-};
+use switchboard::domain::{Channel, Decision, Presence, Queue, Receipt, RouteReason};
 use switchboard::store::{EventKind, ResolveOutcome, StoreError, TransferOutcome, TransferTarget};
 
-use crate::helpers::{agent_id as id, ext, inbound, t0, Harness};
+use crate::helpers::{agent_id as id, ext, group_profile, inbound, t0, Harness};
 
 both_stores!(
     an_agent_serves_only_the_conversations_of_their_group,
@@ -19,15 +17,9 @@ both_stores!(
     a_cross_group_transfer_moves_conversation_capacity_and_events_once,
 );
 
-fn profile(agent: &str, group: &str) -> AgentProfile {
-    AgentProfile::new(id(agent), agent.to_owned(), vec![], Capacity::default())
-        .expect("profile")
-        .in_group(group.parse().expect("group"))
-}
-
 async fn online(h: &Harness, agent: &str, group: &str) {
     h.store
-        .put_agent(&profile(agent, group), t0())
+        .put_agent(&group_profile(agent, group), t0())
         .await
         .expect("put agent");
     h.store
@@ -113,7 +105,7 @@ async fn a_group_without_agents_queues_its_customers_and_the_gauges_sum_the_grou
         "another group's agent never takes it"
     );
     h.store
-        .put_agent(&profile("bob", "billing"), t0())
+        .put_agent(&group_profile("bob", "billing"), t0())
         .await
         .expect("put");
     let sales = chat(&h, "visitor-2", Some("sales")).await;
@@ -146,7 +138,10 @@ async fn a_group_without_agents_queues_its_customers_and_the_gauges_sum_the_grou
 async fn only_an_idle_agent_moves_to_another_group(h: Harness) {
     online(&h, "ann", "default").await;
     assigned(&chat(&h, "visitor-1", None).await, "ann");
-    let refused = h.store.put_agent(&profile("ann", "sales"), t0()).await;
+    let refused = h
+        .store
+        .put_agent(&group_profile("ann", "sales"), t0())
+        .await;
     assert!(
         matches!(refused, Err(StoreError::Conflict(_))),
         "{refused:?}"
@@ -155,12 +150,12 @@ async fn only_an_idle_agent_moves_to_another_group(h: Harness) {
     assert_eq!((ann.group.as_str(), ann.portfolio), ("default", 1));
 
     h.store
-        .put_agent(&profile("zed", "default"), t0())
+        .put_agent(&group_profile("zed", "default"), t0())
         .await
         .expect("put");
     let moved = h
         .store
-        .put_agent(&profile("zed", "sales"), t0())
+        .put_agent(&group_profile("zed", "sales"), t0())
         .await
         .expect("move");
     assert!(!moved.created, "a move is an update");

@@ -524,3 +524,16 @@ pub fn t0() -> chrono::DateTime<chrono::Utc> {
 pub fn agent_id(s: &str) -> switchboard::domain::AgentId {
     s.parse().expect("agent id")
 }
+
+/// Agent `agent` (default capacities) working in routing group `group`.
+pub fn group_profile(agent: &str, group: &str) -> switchboard::domain::AgentProfile {
+    use switchboard::domain::{AgentProfile, Capacity};
+    AgentProfile::new(
+        agent_id(agent),
+        agent.to_owned(),
+        vec![],
+        Capacity::default(),
+    )
+    .expect("profile")
+    .in_group(group.parse().expect("group"))
+}

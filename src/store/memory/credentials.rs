@@ -17,11 +17,7 @@ impl CredentialStore for MemoryStore {
     ) -> Result<(), StoreError> {
         // 0.1.0 replicas would go on taking the tokens: a revocation needs them all gone.
         if !self.format_gate.allows(format::TOKEN_REVOCATION) {
-            return Err(StoreError::Conflict(
-                "revoking tokens needs every replica on this release: finalize the storage \
-                 format first (`switchboard upgrade finalize`)"
-                    .into(),
-            ));
+            return Err(format::before_finalize("revoking tokens needs"));
         }
         let mut state = self.lock();
         let until = Utc::now() + keep;
