@@ -41,4 +41,11 @@ if [ "${version:-0}" -lt 7 ]; then
   exit 1
 fi
 
+# The scripted day writes the events it produced here; the schema check reads this run's.
+rm -rf target/feed-events
 cargo test --locked "$@"
+# Every event the tests produced, against its JSON Schema (docs/events/), when the run
+# included the scripted day (a filtered run may not).
+if [ -d target/feed-events ]; then
+  scripts/check-event-schemas.sh
+fi

@@ -8,8 +8,10 @@ use uuid::Uuid;
 
 use super::{conversations, entries};
 use super::{Actor, App, AppError};
+use crate::domain::feed::FeedType;
 use crate::domain::{Channel, ConversationId, CustomerId, EntryKind, Queue};
 use crate::routing::COMPLAINT_PRIORITY;
+use crate::store::feed_relay::{FeedNote, NoteEffect};
 use crate::store::{ReplyOutcome, TransferOutcome, TransferTarget};
 
 /// Longest complaint text, in characters.
@@ -64,11 +66,46 @@ pub async fn raise(
     )?;
     let receipt = super::ingest::ingest(app, raw).await?;
     let conv = receipt.conversation_id;
-    app.store.set_open_complaint(&view.id, Some(&conv)).await?;
+    if receipt.duplicate {
+        app.store.set_open_complaint(&view.id, Some(&conv)).await?;
+    } else {
+        open_complaint(app, &view.id, &conv, channel, source).await?;
+    }
     if !receipt.duplicate {
         escalate(app, &conv, channel, source).await?;
     }
     Ok(conv)
+}
+
+/// Marks the customer's open complaint and records `complaint.raised`, in one step
+/// where the conversation is the customer's own (a merge may have moved it: then the
+/// mark and the event are two).
+async fn open_complaint(
+    app: &App,
+    customer: &CustomerId,
+    conv: &ConversationId,
+    channel: Channel,
+    source: Source,
+) -> Result<(), AppError> {
+    let own = conv.customer() == customer;
+    let note = FeedNote {
+        kind: FeedType::ComplaintRaised,
+        subject: conv.to_string(),
+        at: chrono::Utc::now(),
+        data: serde_json::json!({
+            "conversation_id": conv.to_string(), "customer_id": customer.as_str(),
+            "channel": channel.as_str(), "source": source.as_str(),
+        }),
+        effect: match own {
+            true => NoteEffect::OpenComplaint(conv.clone()),
+            false => NoteEffect::None,
+        },
+    };
+    if !own {
+        app.store.set_open_complaint(customer, Some(conv)).await?;
+    }
+    app.store.note_feed(customer, &note).await?;
+    Ok(())
 }
 
 /// Raises a complaint staff heard (an agent on the phone, a supervisor, an admin): a
@@ -109,11 +146,11 @@ pub async fn raise_as_staff(
             "conversation `{open}` is resolved"
         )));
     };
-    app.store.set_open_complaint(&view.id, Some(open)).await?;
     let source = match actor {
         Actor::Admin => Source::Admin,
         Actor::Agent(_) | Actor::Supervisor(_) => Source::Agent,
     };
+    open_complaint(app, &view.id, open, medium.channel(), source).await?;
     escalate(app, open, medium.channel(), source).await?;
     Ok(open.clone())
 }

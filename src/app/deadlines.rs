@@ -10,11 +10,13 @@ use std::collections::HashMap;
 use chrono::{DateTime, Duration, Utc};
 
 use super::{App, AppError};
+use crate::domain::feed::FeedType;
 use crate::domain::{
     AgentId, Calendar, Channel, ConversationId, ConversationState, ConversationView, DeadlineKind,
     Deadlines, Direction, EntryKind, PerChannel, DEFAULT_TIER,
 };
 use crate::routing::ESCALATED_PRIORITY;
+use crate::store::feed_relay::{FeedNote, NoteEffect};
 use crate::store::EventKind;
 
 /// Most deadlines one sweep handles.
@@ -114,6 +116,20 @@ async fn escalate(app: &App, id: &ConversationId, kind: DeadlineKind) -> Result<
         }
     }
     let channel = conv.first_inbound().map_or(Channel::Chat, |m| m.channel);
+    // The deadline was handed to this sweep alone (the store's claim): its event follows
+    // in a step of its own, so a crash between the two loses the event, never doubles it.
+    let note = FeedNote {
+        kind: FeedType::DeadlineBreached,
+        subject: id.to_string(),
+        at: chrono::Utc::now(),
+        data: serde_json::json!({
+            "conversation_id": id.to_string(), "customer_id": id.customer().as_str(),
+            "kind": kind.as_str(), "channel": channel.as_str(),
+            "agent_id": conv.agent_id.as_ref().map(AgentId::as_str),
+        }),
+        effect: NoteEffect::None,
+    };
+    app.store.note_feed(id.customer(), &note).await?;
     app.metrics
         .deadline_breaches
         .with_label_values(&[kind.as_str(), channel.as_str()])

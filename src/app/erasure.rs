@@ -76,6 +76,10 @@ pub async fn run(app: &App, customer: &CustomerId) -> Result<(), AppError> {
     crash_point("erasure_archive_done");
     app.store.erase_records(&inventory).await?;
     crash_point("erasure_records_done");
+    // Downstream copies are told to erase too; before the finish, so a resumed erasure
+    // writes it again (under the same id) rather than never.
+    let merged: Vec<&CustomerId> = inventory.merged.iter().collect();
+    super::feed::erased(app, &customer, &merged, Utc::now()).await?;
     if app.store.finish_erasure(&inventory, Utc::now()).await? {
         app.metrics.retention.erased();
     }

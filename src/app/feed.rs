@@ -1,14 +1,20 @@
-//! The event feed's pull API (CONTRACT "Event export (v3)"): a page of CloudEvents after
-//! a reader's cursor, merged by time from every shard (each shard's order kept), and the
-//! trim of entries older than `export.keep_secs`.
+//! The event feed (CONTRACT "Event export (v3)"): the pull API's page of CloudEvents
+//! after a reader's cursor, merged from every shard (each shard's order kept); the relay
+//! of customer-side events to their shards; and the trim of entries older than
+//! `export.keep_secs`.
 
 use std::sync::atomic::Ordering;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use futures_util::future::try_join_all;
 
 use super::{App, AppError};
-use crate::domain::feed::{self, CloudEvent, Cursor};
+use crate::domain::facts::{self, RecordedMilestones};
+use crate::domain::feed::{
+    self, customer_shard, CloudEvent, Cursor, FeedEvent, FeedType, PendingEvent,
+};
+use crate::domain::CustomerId;
+use crate::store::feed_relay::{FeedClaim, ANNOUNCE_GRACE_MS, CLAIM_LEASE_MS};
 
 /// The most events one page holds.
 pub const MAX_PAGE: usize = 1000;
@@ -43,5 +49,99 @@ pub async fn trim(app: &App, now: DateTime<Utc>) -> Result<(), AppError> {
     }
     app.feed_trimmed.store(now.timestamp(), Ordering::Relaxed);
     app.store.trim_feed(now - app.feed_keep).await?;
+    Ok(())
+}
+
+/// Most customers one relay round claims per shard.
+const RELAY_CUSTOMERS: usize = 64;
+
+/// Most of one customer's events moved in one step.
+const RELAY_PAGE: usize = 256;
+
+/// The relay: moves customers' pending events to their shards, at least once and under
+/// their own ids, computing a resolved conversation's facts on the way (once: the shard
+/// keeps them). Every replica runs it; the store hands each customer to one.
+pub async fn relay(app: &App, now: DateTime<Utc>) -> Result<usize, AppError> {
+    let announced_before = now - Duration::milliseconds(ANNOUNCE_GRACE_MS);
+    let until = now + Duration::milliseconds(CLAIM_LEASE_MS);
+    let claims = app
+        .store
+        .claim_feed_due(announced_before, until, RELAY_CUSTOMERS)
+        .await?;
+    let mut moved = 0;
+    for claim in &claims {
+        moved += relay_customer(app, claim, now).await?;
+    }
+    Ok(moved)
+}
+
+async fn relay_customer(
+    app: &App,
+    claim: &FeedClaim,
+    now: DateTime<Utc>,
+) -> Result<usize, AppError> {
+    let pending = app.store.pending_feed(&claim.customer, RELAY_PAGE).await?;
+    let customer = claim.customer.as_str();
+    let events: Vec<FeedEvent> = pending
+        .iter()
+        .filter_map(|p| {
+            let event = p.relayed(customer, relayed_data(app, p));
+            if event.is_none() {
+                tracing::warn!(n = p.n, kind = %p.kind, "a pending feed event that does not parse was dropped");
+            }
+            event
+        })
+        .collect();
+    app.store
+        .append_feed(customer_shard(customer), &events)
+        .await?;
+    let through = pending.last().map_or(0, |p| p.n);
+    app.store.settle_feed(claim, through, now).await?;
+    Ok(events.len())
+}
+
+/// An event's `data` as the shard keeps it: a resolve's milestones become its facts.
+fn relayed_data(app: &App, p: &PendingEvent) -> serde_json::Value {
+    if p.kind != FeedType::ConversationResolved.as_str() {
+        return p.data.clone();
+    }
+    let recorded: Option<RecordedMilestones> = serde_json::from_value(p.data.clone()).ok();
+    let Some((recorded, m)) = recorded.and_then(|r| r.milestones().map(|m| (r, m))) else {
+        return p.data.clone();
+    };
+    let facts = facts::facts(&m, &app.deadlines.calendar);
+    let mut data = serde_json::to_value(&facts).unwrap_or_default();
+    if let Some(map) = data.as_object_mut() {
+        map.insert("conversation_id".into(), recorded.conversation_id.into());
+        map.insert("customer_id".into(), recorded.customer_id.into());
+        map.insert("resolved_at".into(), m.resolved_at.to_rfc3339().into());
+    }
+    data
+}
+
+/// `switchboard.customer.erased`, once the erasure is done (so no scrub removes it):
+/// written straight to the customer's shard under a stable id, so a resumed erasure
+/// that writes it again writes a duplicate a consumer recognises.
+pub async fn erased(
+    app: &App,
+    customer: &CustomerId,
+    merged: &[&CustomerId],
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    let event = FeedEvent {
+        shard: String::new(),
+        seq: String::new(),
+        id: Some(format!("{customer}/erased")),
+        kind: FeedType::CustomerErased,
+        subject: customer.to_string(),
+        at: now,
+        data: serde_json::json!({
+            "customer_id": customer.as_str(),
+            "merged_customer_ids": merged.iter().map(|c| c.as_str()).collect::<Vec<_>>(),
+        }),
+    };
+    app.store
+        .append_feed(customer_shard(customer.as_str()), &[event])
+        .await?;
     Ok(())
 }

@@ -13,13 +13,14 @@ use chrono::{DateTime, Utc};
 use tracing::Instrument;
 
 use crate::app::metrics::Metrics;
-use crate::domain::feed::FeedEvent;
+use crate::domain::feed::{FeedEvent, PendingEvent};
 use crate::domain::{
     AgentId, AgentProfile, AgentView, AuditEntry, ConversationId, ConversationView, CustomerId,
     CustomerView, DeadlineKind, Deadlines, Identity, InboundMessage, Message, MessageId, Presence,
     Queue, Receipt, ReplyDelivery, Requirements,
 };
 use crate::store::erasure::{Erasure, ErasureInventory};
+use crate::store::feed_relay::{FeedClaim, FeedNote};
 use crate::store::format::{FinalizeOutcome, FormatStatus, ReplicaFormat, StorageFormat};
 use crate::store::retention::{Archivable, ArchiveCandidate, ArchiveClaim};
 use crate::store::{

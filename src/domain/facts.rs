@@ -32,6 +32,74 @@ pub struct Milestones {
     pub reopened: u32,
 }
 
+/// A conversation's milestones as its resolve records them in its
+/// `switchboard.conversation.resolved` event before the relay computes the facts (times in
+/// ms since the epoch; `lua/resolve.lua` writes the same fields).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecordedMilestones {
+    pub conversation_id: String,
+    pub customer_id: String,
+    pub waiting_since: i64,
+    #[serde(default)]
+    pub first_assigned_at: Option<i64>,
+    #[serde(default)]
+    pub first_agent: Option<String>,
+    #[serde(default)]
+    pub first_response_at: Option<i64>,
+    pub resolved_at: i64,
+    #[serde(default)]
+    pub transfers: u32,
+    #[serde(default)]
+    pub channels: Vec<String>,
+    #[serde(default)]
+    pub agent_id: Option<String>,
+    #[serde(default)]
+    pub personal_agent_id: Option<String>,
+    #[serde(default)]
+    pub csat: Option<u8>,
+    #[serde(default)]
+    pub complaint: bool,
+    #[serde(default)]
+    pub reopened: u32,
+}
+
+impl RecordedMilestones {
+    /// The milestones, or `None` if a time or a name does not parse.
+    pub fn milestones(&self) -> Option<Milestones> {
+        let at = DateTime::from_timestamp_millis;
+        let agent = |a: &Option<String>| -> Option<Option<AgentId>> {
+            match a.as_deref() {
+                None | Some("") => Some(None),
+                Some(a) => a.parse().ok().map(Some),
+            }
+        };
+        let first_assigned = match (self.first_assigned_at, agent(&self.first_agent)?) {
+            (Some(ms), Some(a)) => Some((at(ms)?, a)),
+            _ => None,
+        };
+        Some(Milestones {
+            waiting_since: at(self.waiting_since)?,
+            first_assigned,
+            first_response_at: match self.first_response_at {
+                Some(ms) => Some(at(ms)?),
+                None => None,
+            },
+            resolved_at: at(self.resolved_at)?,
+            transfers: self.transfers,
+            channels: self
+                .channels
+                .iter()
+                .filter_map(|c| c.parse().ok())
+                .collect(),
+            agent_id: agent(&self.agent_id)?,
+            personal_agent_id: agent(&self.personal_agent_id)?,
+            csat: self.csat,
+            complaint: self.complaint,
+            reopened: self.reopened,
+        })
+    }
+}
+
 /// The facts of a resolved conversation; durations in seconds, `None` where the moment
 /// never came (never assigned, never answered).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

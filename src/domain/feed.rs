@@ -81,8 +81,11 @@ impl FeedType {
 #[derive(Debug, Clone, PartialEq)]
 pub struct FeedEvent {
     pub shard: String,
-    /// `<ms>-<n>`, as Redis streams number entries.
+    /// `<ms>-<n>`, as Redis streams number entries: when it entered the shard.
     pub seq: String,
+    /// A customer-side event's own id (`<customer>/<n>`), the same however often the
+    /// relay moved it; `None`: the id is its place (`<shard>/<seq>`).
+    pub id: Option<String>,
     pub kind: FeedType,
     /// The conversation, customer or agent the event is about.
     pub subject: String,
@@ -110,7 +113,10 @@ impl FeedEvent {
     pub fn cloud_event(&self) -> CloudEvent {
         CloudEvent {
             specversion: "1.0".into(),
-            id: format!("{}/{}", self.shard, self.seq),
+            id: self
+                .id
+                .clone()
+                .unwrap_or_else(|| format!("{}/{}", self.shard, self.seq)),
             source: SOURCE.into(),
             kind: self.kind.as_str().into(),
             subject: self.subject.clone(),
@@ -157,6 +163,57 @@ impl Cursor {
     }
 }
 
+/// How many shards hold customer-side events (`c:0` … `c:15`): fixed, so a cursor
+/// names them all, and enough that none is a hot key.
+pub const CUSTOMER_SHARDS: u32 = 16;
+
+/// The customer-side shard a customer's events go to.
+pub fn customer_shard(customer: &str) -> u32 {
+    let hash = customer.bytes().fold(0x811c_9dc5_u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    });
+    hash % CUSTOMER_SHARDS
+}
+
+/// A customer-side shard's name (a routing group's name never holds `:`).
+pub fn customer_shard_name(k: u32) -> String {
+    format!("c:{k}")
+}
+
+/// The number of a customer-side shard named `name`.
+pub fn parse_customer_shard(name: &str) -> Option<u32> {
+    let k: u32 = name.strip_prefix("c:")?.parse().ok()?;
+    (k < CUSTOMER_SHARDS).then_some(k)
+}
+
+/// A customer-side event as its change wrote it on the customer's slot, waiting for the
+/// relay to move it to its shard: numbered `n` by the customer, so its id is stable.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PendingEvent {
+    pub n: u64,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub subject: String,
+    /// ms since the epoch.
+    pub at: i64,
+    pub data: serde_json::Value,
+}
+
+impl PendingEvent {
+    /// The event in `customer`'s shard (`seq` is given when it enters it).
+    pub fn relayed(&self, customer: &str, data: serde_json::Value) -> Option<FeedEvent> {
+        Some(FeedEvent {
+            shard: customer_shard_name(customer_shard(customer)),
+            seq: String::new(),
+            id: Some(format!("{customer}/{}", self.n)),
+            kind: FeedType::parse(&self.kind)?,
+            subject: self.subject.clone(),
+            at: DateTime::from_timestamp_millis(self.at)?,
+            data,
+        })
+    }
+}
+
 /// A `seq`'s numbers, for ordering.
 pub fn seq_parts(seq: &str) -> Option<(u64, u64)> {
     let (ms, n) = seq.split_once('-')?;
@@ -164,18 +221,17 @@ pub fn seq_parts(seq: &str) -> Option<(u64, u64)> {
 }
 
 /// One page from what each shard has after the cursor (each shard's events in order):
-/// the `limit` earliest by time across shards, each shard's order kept, and the cursor
-/// moved past what the page holds, shard by shard.
+/// the `limit` earliest by when they entered their shard, each shard's order kept, and
+/// the cursor moved past what the page holds, shard by shard. (Not by `at`: a relayed
+/// customer-side event may enter its shard after a later one, and skipping past it in
+/// its shard would lose it.)
 pub fn page(
     cursor: &Cursor,
     shards: Vec<Vec<FeedEvent>>,
     limit: usize,
 ) -> (Vec<FeedEvent>, Cursor) {
     let mut all: Vec<FeedEvent> = shards.into_iter().flatten().collect();
-    // Stable: within a shard, events keep their order (their times never go back).
-    all.sort_by(|a, b| {
-        (a.at, &a.shard, seq_parts(&a.seq)).cmp(&(b.at, &b.shard, seq_parts(&b.seq)))
-    });
+    all.sort_by(|a, b| (seq_parts(&a.seq), &a.shard).cmp(&(seq_parts(&b.seq), &b.shard)));
     all.truncate(limit);
     let mut next = cursor.clone();
     for event in &all {
@@ -193,6 +249,7 @@ mod tests {
         FeedEvent {
             shard: shard.into(),
             seq: seq.into(),
+            id: None,
             kind: FeedType::AgentPresenceChanged,
             subject: "ann".into(),
             at: DateTime::from_timestamp(secs, 0).expect("time"),

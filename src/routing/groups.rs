@@ -154,6 +154,23 @@ impl Groups {
         events
     }
 
+    /// A conversation's first assignment and transfers, over every group it was routed
+    /// in (a hand-off moves it): the earliest first, the transfers summed.
+    pub fn assignment_facts(&self, conv: &ConversationId) -> super::engine::AssignmentFacts {
+        let mut all = super::engine::AssignmentFacts::default();
+        for routing in self.groups.values() {
+            if let Some(f) = routing.assignment_facts(conv) {
+                all.transfers += f.transfers;
+                if let Some(first) = f.first {
+                    if all.first.as_ref().is_none_or(|(at, _)| first.0 < *at) {
+                        all.first = Some(first);
+                    }
+                }
+            }
+        }
+        all
+    }
+
     /// Drops every group's feed entries older than `before`.
     pub fn trim_feed(&mut self, before: DateTime<Utc>) {
         for routing in self.groups.values_mut() {

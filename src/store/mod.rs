@@ -4,6 +4,7 @@
 
 pub mod archive;
 pub mod erasure;
+pub mod feed_relay;
 pub mod format;
 mod memory;
 mod records;
@@ -16,9 +17,10 @@ use chrono::{DateTime, Utc};
 use roles::define_roles;
 
 use self::erasure::{Erasure, ErasureInventory};
+use self::feed_relay::{FeedClaim, FeedNote};
 use self::format::{FinalizeOutcome, FormatStatus, ReplicaFormat, StorageFormat};
 use self::retention::{Archivable, ArchiveCandidate, ArchiveClaim};
-use crate::domain::feed::FeedEvent;
+use crate::domain::feed::{FeedEvent, PendingEvent};
 pub(crate) use roles::for_each_operation;
 
 use crate::domain::{

@@ -379,6 +379,25 @@ macro_rules! for_each_operation {
                 fn feed_after(shard: &str, after: &str, limit: usize) -> Vec<FeedEvent> => shard;
                 /// Drops every shard's entries older than `before`.
                 fn trim_feed(before: DateTime<Utc>) -> ();
+                /// Claims up to `limit` customers with customer-side events to relay, announced
+                /// before `announced_before`; each claim holds until `until`.
+                fn claim_feed_due(
+                    announced_before: DateTime<Utc>,
+                    until: DateTime<Utc>,
+                    limit: usize,
+                ) -> Vec<FeedClaim>;
+                /// Up to `limit` of the customer's events not relayed yet, oldest first.
+                fn pending_feed(customer: &CustomerId, limit: usize) -> Vec<PendingEvent> => customer;
+                /// Appends relayed events (their own ids set) to customer-side shard `shard`,
+                /// in order.
+                fn append_feed(shard: u32, events: &[FeedEvent]) -> ();
+                /// Drops the claimed customer's pending events numbered up to `through` and
+                /// ends the claim: off the due list if none is left (unless announced again
+                /// meanwhile), due again at `now` if some are.
+                fn settle_feed(claim: &FeedClaim, through: u64, now: DateTime<Utc>) -> () => claim.customer;
+                /// Records a customer-side event no other step writes, with what its change
+                /// sets (`FeedNote::effect`), in one step.
+                fn note_feed(customer: &CustomerId, note: &FeedNote) -> () => customer;
             }
             /// The audit trail (CONTRACT "Audit"): who read or changed what, kept for a
             /// bounded time, never any text.

@@ -37,10 +37,12 @@ pub enum Sweep {
     Blocks,
     /// The event feed's entries older than `export.keep_secs`, dropped (once a minute).
     FeedTrim,
+    /// Customers' feed events, moved to their shards.
+    FeedRelay,
 }
 
 impl Sweep {
-    pub const ALL: [Sweep; 10] = [
+    pub const ALL: [Sweep; 11] = [
         Sweep::RoutingTimers,
         Sweep::Deadlines,
         Sweep::FollowUps,
@@ -51,6 +53,7 @@ impl Sweep {
         Sweep::Erasure,
         Sweep::Blocks,
         Sweep::FeedTrim,
+        Sweep::FeedRelay,
     ];
 
     pub fn name(self) -> &'static str {
@@ -65,6 +68,7 @@ impl Sweep {
             Sweep::Erasure => "erasure",
             Sweep::Blocks => "blocks",
             Sweep::FeedTrim => "feed_trim",
+            Sweep::FeedRelay => "feed_relay",
         }
     }
 
@@ -81,6 +85,7 @@ impl Sweep {
             Sweep::Erasure => erasure::sweep(app, now).await.map(drop),
             Sweep::Blocks => blocks::follow(app).await,
             Sweep::FeedTrim => feed::trim(app, now).await,
+            Sweep::FeedRelay => feed::relay(app, now).await.map(drop),
         }
     }
 }

@@ -26,6 +26,7 @@ mod events;
 mod export;
 mod failover;
 mod feed;
+mod feed_day;
 mod groups;
 mod handoff_crash;
 mod ingest;

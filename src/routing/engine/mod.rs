@@ -24,6 +24,7 @@ mod handoff;
 mod moves;
 mod requirements;
 
+pub use feed::AssignmentFacts;
 pub use handoff::Handoff;
 
 #[derive(Debug)]

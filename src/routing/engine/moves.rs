@@ -326,7 +326,8 @@ impl Routing {
             "personal_agent_id": owner.as_ref().map(AgentId::as_str).unwrap_or(""),
             "waiting_since_ms": since.unwrap_or(0),
         });
-        self.feed(feed_kind, &conv.to_string(), data);
+        let at = self.feed(feed_kind, &conv.to_string(), data);
+        self.note_assignment(conv, agent, at, reason.is_none());
         if let (Some(owner), Some(_)) = (owner, reason) {
             if owner != *agent {
                 self.event(

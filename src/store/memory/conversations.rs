@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 
 use super::state::Timeline;
 use super::MemoryStore;
+use crate::domain::feed::FeedType;
 use crate::domain::{
     ConversationId, ConversationState, ConversationView, CustomerView, EntryKind, Message,
     MessageId,
@@ -98,6 +99,10 @@ impl MemoryStore {
         if conv.state == ConversationState::Resolved {
             return Ok(ResolveOutcome::AlreadyResolved);
         }
+        state.resolved_event(id, now);
+        let Some(conv) = state.conversations.get_mut(id) else {
+            return Ok(ResolveOutcome::NotFound);
+        };
         conv.state = ConversationState::Resolved;
         conv.resolved_at = Some(now);
         let customer = state.customer_mut(id.customer())?;
@@ -156,6 +161,17 @@ impl ConversationStore for MemoryStore {
         let first = message.kind == EntryKind::Message && conv.first_response_at.is_none();
         if first {
             conv.first_response_at = Some(now);
+            let data = serde_json::json!({
+                "conversation_id": id.to_string(), "customer_id": id.customer().as_str(),
+                "agent_id": message.from,
+            });
+            state.customer_feed(
+                &id.customer().clone(),
+                FeedType::ConversationFirstResponse,
+                &id.to_string(),
+                now,
+                data,
+            );
         }
         Ok(ReplyOutcome::Stored { first })
     }

@@ -37,6 +37,7 @@ impl CustomerStore for MemoryStore {
         if customer.display_name.is_none() {
             customer.display_name = msg.display_name().map(str::to_owned);
         }
+        let was_open = state.customers.get(&cid).and_then(|c| c.open).is_some();
         let (seq, repeat_contact) = state.conversation_for(&cid, now, &self.policy)?;
         let conv_id = ConversationId::new(cid.clone(), seq);
         let message = inbound_record(msg, now);
@@ -47,7 +48,16 @@ impl CustomerStore for MemoryStore {
         conv.channels.insert(msg.medium().channel());
         conv.messages.push(message.clone());
         let repeat = conv.repeat_contacts > 0;
+        let reopened = conv.repeat_contacts;
         let route = state.route(&cid, &conv_id, msg, repeat, now, &self.policy)?;
+        if !was_open {
+            state.opened_event(
+                &conv_id,
+                msg.medium().channel(),
+                repeat_contact.then_some(reopened),
+                now,
+            );
+        }
         let receipt = Receipt {
             message_id: message.id,
             customer_id: cid.clone(),

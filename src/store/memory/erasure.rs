@@ -196,6 +196,8 @@ impl ErasureStore for MemoryStore {
             state.routing.drop_from_portfolio(&agent);
         }
         state.routing.forget_events(&|conv| inventory.holds(conv));
+        let customers: Vec<String> = inventory.customers().map(ToString::to_string).collect();
+        state.forget_customer_feed(&customers);
         state
             .deadlines
             .retain(|(_, conv, _)| !inventory.holds(conv));
@@ -264,6 +266,9 @@ impl ErasureStore for MemoryStore {
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         let mut state = self.lock();
+        // What a relay moved since the routing step, as the Redis store's last scrub.
+        let customers: Vec<String> = inventory.customers().map(ToString::to_string).collect();
+        state.forget_customer_feed(&customers);
         let Some(rec) = state.erasures.records.get_mut(&inventory.customer) else {
             return Ok(false);
         };

@@ -5,7 +5,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::MemoryStore;
-use crate::domain::{ConversationId, CustomerId, RECENT_RATINGS};
+use crate::domain::feed::FeedType;
+use crate::domain::{AgentId, ConversationId, CustomerId, RECENT_RATINGS};
 use crate::store::{FeedbackStore, Rated, RatingsOf, StoreError};
 
 impl MemoryStore {
@@ -16,6 +17,7 @@ impl MemoryStore {
         conv: &ConversationId,
         source: &str,
         rating: u8,
+        now: DateTime<Utc>,
     ) -> Option<Rated> {
         let mut state = self.lock();
         let group = state.conv_group(conv);
@@ -33,6 +35,19 @@ impl MemoryStore {
             });
         }
         rec.ratings.insert(source.to_owned(), rating);
+        rec.last_rating = Some(rating);
+        let data = serde_json::json!({
+            "conversation_id": conv.to_string(), "customer_id": conv.customer().as_str(),
+            "rating": rating, "source": source,
+            "agent_id": agent.as_ref().map_or("", AgentId::as_str),
+        });
+        state.customer_feed(
+            &conv.customer().clone(),
+            FeedType::RatingRecorded,
+            &conv.to_string(),
+            now,
+            data,
+        );
         let mut subjects = vec![RatingsOf::Customer(conv.customer().clone())];
         subjects.extend(agent.clone().map(RatingsOf::Agent));
         for of in subjects {
@@ -73,9 +88,9 @@ impl FeedbackStore for MemoryStore {
         conv: &ConversationId,
         source: &str,
         rating: u8,
-        _now: DateTime<Utc>,
+        now: DateTime<Utc>,
     ) -> Result<Option<Rated>, StoreError> {
-        Ok(self.record_rating(conv, source, rating))
+        Ok(self.record_rating(conv, source, rating, now))
     }
 
     async fn recent_ratings(&self, of: &RatingsOf) -> Result<Vec<u8>, StoreError> {

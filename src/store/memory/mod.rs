@@ -110,6 +110,9 @@ struct ConvRec {
     auto_replied: Option<(DateTime<Utc>, crate::domain::MessageId)>,
     /// Its replies' delivery reports.
     deliveries: HashMap<crate::domain::MessageId, crate::domain::ReplyDelivery>,
+    /// Its latest rating (the facts' `csat`) and whether a complaint was raised in it.
+    last_rating: Option<u8>,
+    complained: bool,
 }
 
 impl ConvRec {
@@ -129,6 +132,8 @@ impl ConvRec {
             archived: false,
             auto_replied: None,
             deliveries: HashMap::new(),
+            last_rating: None,
+            complained: false,
         }
     }
 }
@@ -164,6 +169,8 @@ struct State {
     blocks_version: u64,
     /// Agents' revoked tokens: at or before when, and until when that is kept.
     revoked: HashMap<AgentId, (DateTime<Utc>, DateTime<Utc>)>,
+    /// The event feed's customer side.
+    feed: feed::CustomerFeed,
 }
 
 #[derive(Debug)]

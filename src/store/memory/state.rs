@@ -129,6 +129,14 @@ impl State {
         }
         src.merged_into = Some(target.clone());
         self.customers.insert(source.clone(), src);
+        let data = serde_json::json!({"customer_id": source.as_str(), "into": target.as_str()});
+        self.customer_feed(
+            target,
+            crate::domain::feed::FeedType::CustomerMerged,
+            source.as_str(),
+            now,
+            data,
+        );
         if let Some(agent) = &dropped {
             self.routing.drop_from_portfolio(agent);
         }

@@ -30,7 +30,12 @@ impl ConversationStore for RedisStore {
         id: &ConversationId,
         now: DateTime<Utc>,
     ) -> Result<ResolveOutcome, StoreError> {
-        self.announce_resolution(id.customer(), now).await?;
+        // Both before the step they announce (see each): the archive's due list and the
+        // feed relay's (the resolve writes `conversation.resolved`).
+        tokio::try_join!(
+            self.announce_resolution(id.customer(), now),
+            self.announce_feed(id.customer(), now)
+        )?;
         let answer: Vec<String> = self
             .scripts
             .resolve
@@ -61,22 +66,13 @@ impl ConversationStore for RedisStore {
         message: &Message,
         now: DateTime<Utc>,
     ) -> Result<ReplyOutcome, StoreError> {
-        let answer: String = self
-            .scripts
-            .reply
-            .key(self.keys.customer(id.customer()))
-            .key(self.keys.conversations(id.customer()))
-            .arg(id.seq())
-            .arg(message_record::encode(message)?)
-            .arg(now.timestamp_millis())
-            .arg(if message.kind == EntryKind::Message {
-                "1"
-            } else {
-                "0"
-            })
-            .invoke_async(&mut self.conn.clone())
-            .await
-            .map_err(from_redis)?;
+        let record = message_record::encode(message)?;
+        let mut answer = self.reply_script(id, message, &record, now, false).await?;
+        // A first response writes a feed event: announced first, then stored.
+        if answer == "announce" {
+            self.announce_feed(id.customer(), now).await?;
+            answer = self.reply_script(id, message, &record, now, true).await?;
+        }
         Ok(match answer.as_str() {
             "not_found" => ReplyOutcome::NotFound,
             "archived" => ReplyOutcome::Archived,
@@ -177,6 +173,37 @@ impl StoredConversation {
 
 impl RedisStore {
     /// One conversation's own record, messages, channels and merged conversations.
+    /// `reply.lua` for `message` (`announced`: the customer is on the feed relay's due
+    /// list, so a first response may be stored).
+    async fn reply_script(
+        &self,
+        id: &ConversationId,
+        message: &Message,
+        record: &[u8],
+        now: DateTime<Utc>,
+        announced: bool,
+    ) -> Result<String, StoreError> {
+        self.scripts
+            .reply
+            .key(self.keys.customer(id.customer()))
+            .key(self.keys.conversations(id.customer()))
+            .arg(id.seq())
+            .arg(record)
+            .arg(now.timestamp_millis())
+            .arg(if message.kind == EntryKind::Message {
+                "1"
+            } else {
+                "0"
+            })
+            .arg("")
+            .arg(id.to_string())
+            .arg(&message.from)
+            .arg(if announced { "1" } else { "0" })
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(from_redis)
+    }
+
     pub(super) async fn load_conversation(
         &self,
         id: &ConversationId,

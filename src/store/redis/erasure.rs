@@ -165,6 +165,10 @@ impl ErasureStore for RedisStore {
             async move { call.invoke_async::<i64>(&mut conn).await }
         });
         try_join_all(removals).await.map_err(from_redis)?;
+        // Off the feed relay's due lists: nothing of theirs is pending any more.
+        for customer in inventory.customers() {
+            self.unannounce_feed(customer).await?;
+        }
         Ok(())
     }
 

@@ -151,8 +151,11 @@ impl RedisStore {
         inventory: &ErasureInventory,
     ) -> Result<(), StoreError> {
         let customers: Vec<String> = inventory.customers().map(ToString::to_string).collect();
+        // Every shard's entries about them: routing's and the customer side's.
+        for key in self.feed_keys().await? {
+            self.scrub_feed(&key, &customers).await?;
+        }
         for group in self.all_groups().await? {
-            self.scrub_feed(&group, &customers).await?;
             let _: i64 = self
                 .scripts
                 .erase_done

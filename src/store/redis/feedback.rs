@@ -20,6 +20,8 @@ impl RedisStore {
         rating: u8,
         now: DateTime<Utc>,
     ) -> Result<Option<Rated>, StoreError> {
+        // The rating writes `rating.recorded`: the feed relay must know of the customer.
+        self.announce_feed(conv.customer(), now).await?;
         let answer: Vec<String> = self
             .scripts
             .rate
@@ -29,6 +31,7 @@ impl RedisStore {
             .arg(rating)
             .arg(now.timestamp_millis())
             .arg(RECENT_RATINGS)
+            .arg(conv.to_string())
             .invoke_async(&mut self.conn.clone())
             .await
             .map_err(from_redis)?;

@@ -173,7 +173,8 @@ impl RedisStore {
         };
         let route = route_of(state, agent, "already_assigned", queue)?;
         // A route taken over from another group serves no known episode yet.
-        self.mirror_agent(conv, route.agent_id.as_ref(), "").await?;
+        self.mirror_agent(conv, route.agent_id.as_ref(), "", (now, true))
+            .await?;
         let made = parts.map(strings).collect::<Result<Vec<_>, _>>()?;
         Ok((Some(route), self.recorded(made, &record.group, now).await?))
     }

@@ -35,6 +35,9 @@ pub(super) enum ScriptAnswer {
     Erased,
     Duplicate(String),
     Moved(CustomerId),
+    /// The message opens (or reopens) a conversation, which writes a feed event: the
+    /// customer goes on the feed relay's due list first, then the script runs again.
+    Announce,
 }
 
 /// What the ingest script answers: a conversation an agent holds (its `agent` mirror)
@@ -129,10 +132,12 @@ impl RedisStore {
         // The idempotency key, and the digest its record is kept under (`receipts`).
         let key = msg.idempotency_key();
         let dedup = (key.as_str(), receipts::field(&key));
+        let mut announced: Option<CustomerId> = None;
         for _ in 0..MAX_HOPS {
             tracing::Span::current().record("customer_id", target.as_str());
+            let told = announced.as_ref() == Some(&target);
             match self
-                .append(&target, msg, &message, &dedup, from_cache, now)
+                .append(&target, msg, &message, &dedup, (from_cache, told), now)
                 .await?
             {
                 ScriptAnswer::Ok(parts) => {
@@ -174,6 +179,10 @@ impl RedisStore {
                 }
                 // A stale identity pointer led to a merged customer: finish that merge
                 // (idempotent) so the pointers move, then follow it.
+                ScriptAnswer::Announce => {
+                    self.announce_feed(&target, now).await?;
+                    announced = Some(target.clone());
+                }
                 ScriptAnswer::Moved(next) => {
                     target = self.merge(&target, &next, now).await?;
                     for identity in msg.identities() {
@@ -331,7 +340,7 @@ impl RedisStore {
         msg: &InboundMessage,
         message: &Message,
         (key, field): &(&str, String),
-        from_cache: bool,
+        (from_cache, announced): (bool, bool),
         now: DateTime<Utc>,
     ) -> Result<ScriptAnswer, StoreError> {
         let record = message_record::encode(message)?;
@@ -355,7 +364,8 @@ impl RedisStore {
                     .as_ref()
                     .map_or("", Language::as_str),
             )
-            .arg(*key);
+            .arg(*key)
+            .arg(if announced { "1" } else { "0" });
         for identity in msg.identities() {
             call.arg(identity.key());
         }
@@ -429,7 +439,7 @@ impl RedisStore {
         if let Some(agent) = &receipt.route.agent_id {
             // Only while the conversation is still open in this episode (`mirror.lua`).
             let episode = a.repeat_contacts.to_string();
-            pipe.add_command(self.mirror_cmd(&conv, Some(agent), &episode))
+            pipe.add_command(self.mirror_cmd(&conv, Some(agent), &episode, (now, false)))
                 .ignore();
         }
         let expires = now.timestamp_millis() + self.policy.dedup_ttl.num_milliseconds();
@@ -459,6 +469,7 @@ pub(super) fn script_answer(answer: Vec<String>) -> Result<ScriptAnswer, StoreEr
         (Some("dup"), Some(receipt)) => Ok(ScriptAnswer::Duplicate(receipt)),
         (Some("unknown"), _) => Ok(ScriptAnswer::Unknown),
         (Some("erased"), _) => Ok(ScriptAnswer::Erased),
+        (Some("announce"), _) => Ok(ScriptAnswer::Announce),
         (Some("moved"), Some(to)) => Ok(ScriptAnswer::Moved(parse_customer(&to)?)),
         (status, _) => Err(StoreError::Corrupt(format!("script answered {status:?}"))),
     }

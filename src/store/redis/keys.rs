@@ -3,13 +3,13 @@
 //! | key | type | holds |
 //! |---|---|---|
 //! | `P:id:{kind:value}` | string | the customer id holding an identity |
-//! | `P:c:{cid}` | hash | customer: `created_at`, `tier`, `display_name`, `personal_agent`, `pa_born` (the life of that agent, `Incarnation`), `group`, `lang`, `complaint`, `seq`, `open`, `last`, `merged_into`, `merged_open`, `dxt` and `dxl` (its idempotency records' expiry push and plain-key lookups, `ingest.lua`) |
+//! | `P:c:{cid}` | hash | customer: `created_at`, `tier`, `display_name`, `personal_agent`, `pa_born` (the life of that agent, `Incarnation`), `group`, `lang`, `complaint`, `seq`, `open`, `last`, `merged_into`, `merged_open`, `dxt` and `dxl` (its idempotency records' expiry push and plain-key lookups, `ingest.lua`), `fseq` (its feed events' number) |
 //! | `P:c:{cid}:ids` | set | the customer's identities as `kind:value` |
 //! | `P:c:{cid}:convs` | list | the customer's conversation ids, oldest first |
 //! | `P:c:{cid}:dx` | hash | idempotency key's digest → `<expiry ms>|<first receipt>` (`receipts.rs`) |
 //! | `P:c:{cid}:merged` | set | customers already absorbed (makes merges idempotent) |
 //! | `P:c:{cid}:erasure` | hash | the customer's erasure, which outlives them: `state` (pending, done), `requested_at`, `done_at`, `merged` and `convs` (what it removes, by id), or `of` (the erasure of the customer this one was merged into) |
-//! | `P:v:{cid}:N` | hash | conversation N (its stub once archived, marked `archived` = when): `state`, `created_at`, `resolved_at`, `queue` (0.1.0 wrote `default`; read by nobody), `repeat_contacts`, `group`, `agent` (mirrors of routing), `ch:<channel>` per channel the customer wrote on, `ooh` (`<ms>|<message id>`: the message that got the out-of-hours answer of the closed period ending then) |
+//! | `P:v:{cid}:N` | hash | conversation N (its stub once archived, marked `archived` = when): `state`, `created_at`, `resolved_at`, `queue` (0.1.0 wrote `default`; read by nobody), `repeat_contacts`, `group`, `agent` (mirrors of routing), `first_agent`, `first_assigned_at`, `transfers` and `complained` (its facts, `resolve.lua`), `ch:<channel>` per channel the customer wrote on, `ooh` (`<ms>|<message id>`: the message that got the out-of-hours answer of the closed period ending then) |
 //! | `P:v:{cid}:N:m` / `:abs` | list / list | its messages (`message_record.rs`) / merged conversation ids |
 //! | `P:v:{cid}:N:ch` | set | channels, as earlier versions kept them (read, no longer written) |
 //! | `P:v:{cid}:N:nids` | set | ids of the transfer notes written into the timeline (a note arrives once however often it is retried) |
@@ -22,7 +22,10 @@
 //! | `P:rl:{bucket}` | string | requests of a rate-limit bucket in its current window |
 //! | `P:rt:{rt}…`, `P:rt:{rt:<group>}…` | (see `lua/routing/prelude.lua`) | a routing group's agents, load, queues, waits, timers, events, hand-offs |
 //! | `P:ag:{agent}` | string | the routing group an agent works in (absent: `default`) |
-//! | `P:rt:{rt…}:feed` | stream | the group's shard of the event feed: `type`, `subject`, `data` (JSON), trimmed by time (`store::FeedStore`) |
+//! | `P:rt:{rt…}:feed` | stream | the group's shard of the event feed: `type`, `subject`, `at` (ms), `data` (JSON), trimmed by time (`store::FeedStore`) |
+//! | `P:c:{cid}:fp` | list | the customer's feed events not relayed yet (JSON: `n`, `type`, `subject`, `at`, `data`; `lua/feed/customer.lua`), numbered by the customer hash's `fseq` |
+//! | `P:fd:{fd:K}:due` | zset | customers of feed shard K with events to relay → when announced (ms), or where a relay's claim put them |
+//! | `P:fd:{fd:K}:feed` | stream | customer-side feed shard `c:K`: `id` (`<customer>/<n>`), `type`, `subject`, `at`, `data`, trimmed by time |
 //! | `P:ag:{agent}:revoked` | string | ms at or before which the agent's tokens are refused, expiring with the longest token lifetime |
 //! | `P:erasures:{er}` | zset | pending erasures: customer → until when the replica running it holds it |
 //! | `P:blocks:{bl}` / `:v` | set / string | blocked senders' identity keys / the list's version (moves with each change) |
@@ -184,6 +187,21 @@ impl Keys {
     /// One shard of the archive's due list (`store::retention`).
     pub fn archive_due(&self, shard: u32) -> String {
         format!("{}:arch:{{arch:{shard}}}", self.prefix)
+    }
+
+    /// The customer's feed events not relayed yet (`lua/feed/customer.lua`).
+    pub fn customer_feed(&self, id: &CustomerId) -> String {
+        format!("{}:fp", self.customer(id))
+    }
+
+    /// Customer-side feed shard K's due list: customers with events to relay.
+    pub fn feed_due(&self, shard: u32) -> String {
+        format!("{}:fd:{{fd:{shard}}}:due", self.prefix)
+    }
+
+    /// Customer-side feed shard K (`c:K`), a stream the relay appends to.
+    pub fn feed_shard(&self, shard: u32) -> String {
+        format!("{}:fd:{{fd:{shard}}}:feed", self.prefix)
     }
 
     /// A routing group's shard of the event feed (a stream, written by the routing

@@ -115,6 +115,8 @@ impl RedisStore {
         let mut target = target.clone();
         for _ in 0..MAX_HOPS {
             let (gone, born) = self.gone_personal_agent(&target).await?;
+            // The merge writes `customer.merged` on the survivor: announced first.
+            self.announce_feed(&target, now).await?;
             let answer: Vec<String> = self
                 .scripts
                 .merge_in

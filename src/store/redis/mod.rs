@@ -19,6 +19,7 @@ mod erasure;
 mod erasure_traces;
 mod event_batch;
 mod feed;
+mod feed_relay;
 mod feedback;
 mod groups;
 mod handoff;

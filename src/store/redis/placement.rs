@@ -292,7 +292,7 @@ impl RedisStore {
         let [state, agent, queue, transfers, episode] = <[String; 5]>::try_from(head)
             .map_err(|h| StoreError::Corrupt(format!("transfer answered {h:?}")))?;
         let route = route_of(&state, &agent, "already_assigned", &queue)?;
-        self.mirror_agent(conv, route.agent_id.as_ref(), &episode)
+        self.mirror_agent(conv, route.agent_id.as_ref(), &episode, (now, true))
             .await?;
         let made = parts.map(strings).collect::<Result<Vec<_>, _>>()?;
         let assignments = self.recorded(made, group, now).await?;
@@ -338,7 +338,7 @@ impl RedisStore {
         try_join_all(
             moves
                 .iter()
-                .map(|(conv, agent, ep)| self.mirror_agent(conv, agent.as_ref(), ep)),
+                .map(|(conv, agent, ep)| self.mirror_agent(conv, agent.as_ref(), ep, (now, false))),
         )
         .await?;
         let adopted = assignments
@@ -349,15 +349,17 @@ impl RedisStore {
     }
 
     /// Writes (or clears) the conversation's `agent` mirror on the customer's slot, if
-    /// it is still open in `episode` (`mirror.lua`; '' checks no episode).
+    /// it is still open in `episode` (`mirror.lua`; '' checks no episode), with the
+    /// decision's time and whether it was a transfer (the conversation's facts).
     pub(super) async fn mirror_agent(
         &self,
         conv: &ConversationId,
         agent: Option<&AgentId>,
         episode: &str,
+        decided: (DateTime<Utc>, bool),
     ) -> Result<(), StoreError> {
         let _: i64 = self
-            .mirror_cmd(conv, agent, episode)
+            .mirror_cmd(conv, agent, episode, decided)
             .query_async(&mut self.conn.clone())
             .await
             .map_err(from_redis)?;
@@ -371,13 +373,16 @@ impl RedisStore {
         conv: &ConversationId,
         agent: Option<&AgentId>,
         episode: &str,
+        (now, transfer): (DateTime<Utc>, bool),
     ) -> redis::Cmd {
         let mut cmd = redis::cmd("EVAL");
         cmd.arg(&self.scripts.mirror)
             .arg(1)
             .arg(self.keys.conversation(conv))
             .arg(agent.map_or("", AgentId::as_str))
-            .arg(episode);
+            .arg(episode)
+            .arg(now.timestamp_millis())
+            .arg(if transfer { "1" } else { "0" });
         cmd
     }
 }

@@ -9,17 +9,21 @@ use redis::Script;
 use super::constants;
 
 const ROUTING_PRELUDE: &str = include_str!("lua/routing/prelude.lua");
+const CUSTOMER_FEED: &str = include_str!("lua/feed/customer.lua");
 
-/// Declares the scripts: `field: "path"` in sections `plain`, `routing` (with the
+/// Declares the scripts: `field: "path"` in sections `plain`, `customer` (with the
+/// customer side of the event feed, `lua/feed/customer.lua`), `routing` (with the
 /// prelude) and `eval` (code sent with `EVAL`, comment lines stripped).
 macro_rules! scripts {
     (
         plain { $($plain:ident: $plain_path:literal,)* }
+        customer { $($customer:ident: $customer_path:literal,)* }
         routing { $($routing:ident: $routing_path:literal,)* }
         eval { $($eval:ident: $eval_path:literal,)* }
     ) => {
         pub(super) struct Scripts {
             $(pub(super) $plain: Script,)*
+            $(pub(super) $customer: Script,)*
             $(pub(super) $routing: Script,)*
             $(pub(super) $eval: String,)*
         }
@@ -28,6 +32,10 @@ macro_rules! scripts {
             pub(super) fn load() -> Self {
                 Self {
                     $($plain: constants::script(include_str!($plain_path)),)*
+                    $($customer: constants::script(&format!(
+                        "{CUSTOMER_FEED}\n{}",
+                        include_str!($customer_path)
+                    )),)*
                     $($routing: constants::script(&format!(
                         "{ROUTING_PRELUDE}\n{}",
                         include_str!($routing_path)
@@ -41,7 +49,9 @@ macro_rules! scripts {
         #[cfg(test)]
         pub(super) const SOURCES: &[(&str, &str)] = &[
             ("lua/routing/prelude.lua", ROUTING_PRELUDE),
+            ("lua/feed/customer.lua", CUSTOMER_FEED),
             $(($plain_path, include_str!($plain_path)),)*
+            $(($customer_path, include_str!($customer_path)),)*
             $(($routing_path, include_str!($routing_path)),)*
             $(($eval_path, include_str!($eval_path)),)*
         ];
@@ -50,17 +60,12 @@ macro_rules! scripts {
 
 scripts! {
     plain {
-        ingest: "lua/ingest.lua",
         merge_out: "lua/merge_out.lua",
-        merge_in: "lua/merge_in.lua",
         repoint: "lua/repoint.lua",
-        resolve: "lua/resolve.lua",
-        reply: "lua/reply.lua",
         auto_reply: "lua/auto_reply.lua",
         delivery: "lua/delivery.lua",
         regroup: "lua/regroup.lua",
         adopt: "lua/adopt.lua",
-        rate: "lua/rate.lua",
         deadlines_due: "lua/deadlines_due.lua",
         outbox_claim: "lua/outbox/claim.lua",
         finalize_format: "lua/upgrade/finalize.lua",
@@ -76,6 +81,17 @@ scripts! {
         erasure_finish: "lua/erasure/finish.lua",
         set_block: "lua/blocks/set.lua",
         revoke_tokens: "lua/credentials/revoke.lua",
+        feed_claim: "lua/feed/claim.lua",
+        feed_release: "lua/feed/release.lua",
+        feed_drop: "lua/feed/drop.lua",
+    }
+    customer {
+        ingest: "lua/ingest.lua",
+        merge_in: "lua/merge_in.lua",
+        resolve: "lua/resolve.lua",
+        reply: "lua/reply.lua",
+        rate: "lua/rate.lua",
+        feed_note: "lua/feed/note.lua",
     }
     routing {
         route: "lua/routing/route.lua",

@@ -17,7 +17,8 @@ local from_cache = ARGV[10] == '1' -- only the process's identity cache named th
 local adapter_group = ARGV[11]     -- the routing group the adapter named, or ''
 local adapter_lang = ARGV[12]      -- the customer's language the adapter named, or ''
 local plain_idem = ARGV[13]        -- the plain idempotency key (records of earlier versions)
-local FIRST_IDENTITY = 14          -- ARGV[14..]: the message's identity keys
+local announced = ARGV[14] == '1'  -- the customer is on the feed relay's due list
+local FIRST_IDENTITY = 15          -- ARGV[15..]: the message's identity keys
 
 -- The customer fields every message needs; those only routing or opening a
 -- conversation needs are read when it does (`routing_fields`).
@@ -122,6 +123,8 @@ else
   -- message creates has no records yet).
   local prior = f[2] and current(redis.call('HGET', dx, idem))
   if prior then return {'dup', prior} end
+  -- Opening or reopening writes a feed event: the relay must know of the customer first.
+  if not announced then return {'announce'} end
   local last = routing_fields()[1]
   -- An archived conversation never reopens (its timeline is final in the archive).
   local ended = last and redis.call('HMGET', v .. ':' .. last, 'resolved_at', 'archived')
@@ -136,6 +139,9 @@ else
     redis.call('HINCRBY', conv, 'repeat_contacts', 1)
     redis.call('HSET', conv, 'state', 'open')
     held = read_held(conv)
+    customer_feed(c, FEED_CONVERSATION_REOPENED, cid .. '-' .. seq, now, {
+      conversation_id = cid .. '-' .. seq, customer_id = cid, channel = channel,
+      reopened = tonumber(redis.call('HGET', conv, 'repeat_contacts'))})
   else
     -- A new conversation starts with everything it needs, in one write.
     seq = f[2] and tostring(redis.call('HINCRBY', c, 'seq', 1)) or '1'
@@ -146,6 +152,8 @@ else
     redis.call('RPUSH', c .. ':convs', cid .. '-' .. seq)
     set(sets, 'last', seq)
     held = {false, '1', group, '0'}
+    customer_feed(c, FEED_CONVERSATION_OPENED, cid .. '-' .. seq, now, {
+      conversation_id = cid .. '-' .. seq, customer_id = cid, channel = channel, group = group})
   end
   set(sets, 'open', seq)
   receipt = receipt_of(seq, held, reopened)

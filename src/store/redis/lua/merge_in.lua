@@ -28,6 +28,7 @@ end
 if redis.call('HSETNX', c, 'created_at', now) == 1 then
   redis.call('HSET', c, 'tier', DEFAULT_TIER, 'seq', 0, 'dxl', 0)
 end
+customer_feed(c, FEED_CUSTOMER_MERGED, source, now, {customer_id = source, into = cid})
 for _, id in ipairs(s.ids) do redis.call('SADD', c .. ':ids', id) end
 local have = {}
 for _, conv in ipairs(redis.call('LRANGE', c .. ':convs', 0, -1)) do have[conv] = true end

@@ -9,6 +9,8 @@
 local conv = KEYS[1]     -- the conversation hash
 local agent = ARGV[1]    -- '' clears
 local episode = ARGV[2]  -- '': any
+local now = ARGV[3] or '' -- ms: the decision's time, kept as the first assignment's
+local transfer = ARGV[4] == '1'  -- the holder changed by a transfer (counted)
 local s = redis.call('HMGET', conv, 'state', 'repeat_contacts')
 if s[1] ~= 'open' then return 0 end
 if episode ~= '' and (s[2] or '0') ~= episode then return 0 end
@@ -16,5 +18,10 @@ if agent == '' then
   redis.call('HDEL', conv, 'agent')
 else
   redis.call('HSET', conv, 'agent', agent)
+  -- The conversation's facts (`resolve.lua` reads them): who took it first, and when.
+  if now ~= '' and redis.call('HSETNX', conv, 'first_agent', agent) == 1 then
+    redis.call('HSET', conv, 'first_assigned_at', now)
+  end
+  if transfer then redis.call('HINCRBY', conv, 'transfers', 1) end
 end
 return 1

@@ -11,6 +11,36 @@ local id = ARGV[3]  -- the conversation id (an open complaint it holds closes wi
 local state = redis.call('HGET', conv, 'state')
 if not state then return {'not_found'} end
 if state == 'resolved' then return {'already_resolved'} end
+-- What the conversation's facts are computed from (`domain::facts`; the relay computes
+-- them once, with the business-hours calendar), read before this step changes it.
+local h = redis.call('HGETALL', conv)
+local m = {conversation_id = id, customer_id = string.match(id, '^(.*)-'), channels = {},
+  resolved_at = tonumber(now), transfers = 0, reopened = 0, complaint = false}
+local latest_rating = -1
+for i = 1, #h, 2 do
+  local k, v = h[i], h[i + 1]
+  if k == 'created_at' then m.waiting_since = tonumber(v)
+  elseif k == 'first_assigned_at' then m.first_assigned_at = tonumber(v)
+  elseif k == 'first_agent' then m.first_agent = v
+  elseif k == 'first_response_at' then m.first_response_at = tonumber(v)
+  elseif k == 'agent' then m.agent_id = v
+  elseif k == 'transfers' then m.transfers = tonumber(v)
+  elseif k == 'repeat_contacts' then m.reopened = tonumber(v)
+  elseif k == 'complained' then m.complaint = true
+  elseif string.sub(k, 1, 3) == 'ch:' then m.channels[#m.channels + 1] = string.sub(k, 4)
+  elseif string.sub(k, 1, 7) == 'rating:' then
+    local bar = string.find(v, '|', 1, true)
+    local at = bar and tonumber(string.sub(v, bar + 1)) or 0
+    if at > latest_rating then
+      latest_rating = at
+      m.csat = tonumber(bar and string.sub(v, 1, bar - 1) or v)
+    end
+  end
+end
+if #m.channels == 0 then m.channels = cjson.decode('[]') end
+if redis.call('HGET', c, 'complaint') == id then m.complaint = true end
+m.personal_agent_id = redis.call('HGET', c, 'personal_agent') or nil
+customer_feed(c, FEED_CONVERSATION_RESOLVED, id, now, m)
 redis.call('HSET', conv, 'state', 'resolved', 'resolved_at', now)
 -- Routing frees the agent next; a reopened conversation is routed afresh. Who held it
 -- stays as `served_by`: a rating that arrives later (a survey) rates them.

@@ -20,6 +20,6 @@ for seq = 1, last do
   redis.call('DEL', conv, conv .. ':m', conv .. ':abs', conv .. ':ch', conv .. ':nids', conv .. ':wcall',
     conv .. ':dl')
 end
-redis.call('DEL', c, c .. ':ids', c .. ':convs', c .. ':dx', c .. ':merged', c .. ':pfdrop', c .. ':ratings')
+redis.call('DEL', c, c .. ':ids', c .. ':convs', c .. ':dx', c .. ':merged', c .. ':pfdrop', c .. ':ratings', c .. ':fp')
 if of ~= '' then redis.call('HSET', c .. ':erasure', 'of', of) end
 return 1

@@ -14,6 +14,7 @@ local limit = tonumber(ARGV[5])        -- the transfer limit
 local note_id, note = ARGV[6] or '', ARGV[7]
 local out_key = R .. ':out'
 local r = redis.call('HMGET', rkey(conv), 'state', 'agent', 'channel', 'transfers', 'priority', 'since', 'queue', 'wrap')
+feed_at = now
 if not r[1] then
   local record = redis.call('HGET', out_key, conv)
   if record then return {record} end

@@ -293,8 +293,18 @@ end
 
 -- An entry of the group's event feed, in the same script as the change it records, so
 -- it exists exactly when the change does.
+-- Its `at` is the script's own `now` (the caller's clock, as the customer's slot records
+-- the same moment, so facts and events agree), which each script that has one names in
+-- `feed_at`; else the server's.
+local feed_at
 local function feed(kind, subject, data)
-  redis.call('XADD', R .. ':feed', '*', 'type', kind, 'subject', subject, 'data', cjson.encode(data))
+  local at = feed_at
+  if not at then
+    local t = redis.call('TIME')
+    at = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  end
+  redis.call('XADD', R .. ':feed', '*', 'type', kind, 'subject', subject, 'at', at,
+    'data', cjson.encode(data))
 end
 
 -- Gives `conv` to agent `a`, taking one unit of `ch`, and tells them (and, when someone

@@ -5,6 +5,7 @@
 -- Answers false for an unknown agent, else the assignments.
 local a, presence = ARGV[1], ARGV[2]
 local now, grace = tonumber(ARGV[3]), tonumber(ARGV[4])   -- ms
+feed_at = now
 if redis.call('SISMEMBER', R .. ':agents', a) == 0 then return false end
 local before = redis.call('HGET', akey(a), 'presence') or 'offline'
 set_presence(a, presence)

@@ -18,6 +18,7 @@ local only = ARGV[3] or ''                       -- only this channel ('' for an
 local episode = ARGV[4] and tonumber(ARGV[4])    -- the episode ended (optional)
 local r = redis.call('HMGET', rkey(conv), 'state', 'agent', 'channel', 'queue', 'ep', 'wrap')
 local out = {}
+feed_at = now
 if only ~= '' then
   if r[1] ~= S_ASSIGNED or r[3] ~= only or r[4] or r[6] then return {{'kept'}} end
   local a, ch = r[2], r[3]

@@ -19,6 +19,7 @@
 local conv, ch, priority, personal, now = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5])
 local wait_ms, encoded_needs, episode, recorded_born = tonumber(ARGV[6]), ARGV[7], tonumber(ARGV[8] or '0'), ARGV[9]
 local r = rkey(conv)
+feed_at = now
 
 -- The answer as name/value pairs (`placement.rs` reads them by name).
 local function answer(a)

@@ -6,6 +6,7 @@ local now = tonumber(ARGV[1])    -- ms
 local limit = tonumber(ARGV[2])  -- most to handle, of each kind
 local due = redis.call('ZRANGEBYSCORE', R .. ':timers', '-inf', now, 'LIMIT', 0, limit)
 local out = {}
+feed_at = now
 -- Finalize's probe for replicas of releases before announcements stays for them to take.
 local function probe(conv) return string.sub(conv, 1, #PROBE_PREFIX) == PROBE_PREFIX end
 for _, conv in ipairs(due) do
