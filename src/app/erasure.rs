@@ -80,6 +80,15 @@ pub async fn run(app: &App, customer: &CustomerId) -> Result<(), AppError> {
     // writes it again (under the same id) rather than never.
     let merged: Vec<&CustomerId> = inventory.merged.iter().collect();
     super::feed::erased(app, &customer, &merged, Utc::now()).await?;
+    // What the feed's archive sink copied while the steps ran (the shards are scrubbed
+    // at the routing step; a page read before it may have committed since).
+    if let Some(archive) = &app.archive {
+        let customers: Vec<CustomerId> = inventory.customers().cloned().collect();
+        archive
+            .erase(&customers, &inventory.conversations)
+            .await
+            .map_err(AppError::Unavailable)?;
+    }
     if app.store.finish_erasure(&inventory, Utc::now()).await? {
         app.metrics.retention.erased();
     }

@@ -22,6 +22,7 @@ mod entries;
 pub mod erasure;
 pub mod export;
 pub mod feed;
+pub mod feed_sinks;
 pub mod follow_ups;
 pub mod ingest;
 mod instrumented;
@@ -62,6 +63,8 @@ pub struct App {
     pub replica: upgrade::Replica,
     /// The archive tier, when `archive.url` is set.
     pub archive: Option<crate::store::archive::Archive>,
+    /// The event feed's webhook sink, when `export.webhook_url` is set.
+    pub export_webhook: Option<feed_sinks::ExportWebhook>,
     /// How long after resolution conversations move to the archive (`None`: never).
     pub archive_after: Option<chrono::Duration>,
     /// How long after resolution conversations are deleted (`None`: kept).

@@ -21,12 +21,19 @@ pub struct ExportSettings {
     /// Seconds an entry stays in the feed: how long a reader may be away and still resume
     /// from its cursor without a gap (7 days).
     pub keep_secs: u64,
+    /// Where the webhook sink POSTs pages of events (`SWITCHBOARD_EXPORT__WEBHOOK_URL`;
+    /// unset: no webhook).
+    pub webhook_url: Option<String>,
+    /// The HMAC key its requests are signed with (unset: `SWITCHBOARD_OUTBOUND_SECRET`).
+    pub webhook_secret: Option<String>,
 }
 
 impl Default for ExportSettings {
     fn default() -> Self {
         Self {
             keep_secs: 7 * 24 * 3600,
+            webhook_url: None,
+            webhook_secret: None,
         }
     }
 }

@@ -30,6 +30,8 @@ pub struct Milestones {
     pub complaint: bool,
     /// How often it was reopened (a repeat contact within the reopen window).
     pub reopened: u32,
+    /// The routing group (team) it was routed in.
+    pub group: String,
 }
 
 /// A conversation's milestones as its resolve records them in its
@@ -61,6 +63,8 @@ pub struct RecordedMilestones {
     pub complaint: bool,
     #[serde(default)]
     pub reopened: u32,
+    #[serde(default)]
+    pub group: String,
 }
 
 impl RecordedMilestones {
@@ -96,6 +100,7 @@ impl RecordedMilestones {
             csat: self.csat,
             complaint: self.complaint,
             reopened: self.reopened,
+            group: self.group.clone(),
         })
     }
 }
@@ -119,6 +124,8 @@ pub struct ConversationFacts {
     pub csat: Option<u8>,
     pub complaint: bool,
     pub reopened: u32,
+    /// The routing group (team) it was routed in.
+    pub group: String,
 }
 
 fn secs(d: chrono::Duration) -> f64 {
@@ -152,6 +159,7 @@ pub fn facts(m: &Milestones, calendar: &Calendar) -> ConversationFacts {
         csat: m.csat,
         complaint: m.complaint,
         reopened: m.reopened,
+        group: m.group.clone(),
     }
 }
 
@@ -180,6 +188,7 @@ mod tests {
             csat: Some(4),
             complaint: false,
             reopened: 0,
+            group: "default".into(),
         }
     }
 

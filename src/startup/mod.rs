@@ -282,7 +282,10 @@ impl Application {
                 stop_workers.clone(),
             )),
         ];
-        if self.state.outbound.is_some() || self.state.call_bridge.is_some() {
+        if self.state.outbound.is_some()
+            || self.state.call_bridge.is_some()
+            || self.state.export_webhook.is_some()
+        {
             background.push(tokio::spawn(workers::outbound::run_sender(
                 self.state.clone(),
                 self.outbound_retries,

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::StartupError;
+use crate::app::feed_sinks::ExportWebhook;
 use crate::app::metrics::Metrics;
 use crate::app::outbound::OutboundConfig;
 use crate::app::{App, Instrumented};
@@ -63,6 +64,7 @@ pub fn app_state(settings: &Settings, store: Arc<dyn Store>) -> Result<Arc<App>,
             ),
         },
         outbound: outbound_config(settings)?,
+        export_webhook: export_webhook(settings)?,
         call_bridge: twilio_calls(settings)?,
         deadlines: settings.deadline_policy().map_err(StartupError::Setting)?,
         follow_up_after: settings.follow_up_after(),
@@ -114,6 +116,38 @@ fn outbound_config(settings: &Settings) -> Result<Option<OutboundConfig>, Startu
     Ok(Some(OutboundConfig {
         default_url: settings.outbound_url.clone(),
         channel_urls,
+        secret,
+        client,
+    }))
+}
+
+/// The event feed's webhook sink, when its URL is set; its key is its own or the
+/// replies' (a URL with neither is a setting error, never an unsigned export).
+fn export_webhook(settings: &Settings) -> Result<Option<ExportWebhook>, StartupError> {
+    let Some(url) = settings
+        .export
+        .webhook_url
+        .clone()
+        .filter(|u| !u.is_empty())
+    else {
+        return Ok(None);
+    };
+    let secret = settings
+        .export
+        .webhook_secret
+        .clone()
+        .or_else(|| settings.outbound_secret.clone())
+        .ok_or_else(|| {
+            StartupError::Setting(
+                "export.webhook_url needs export.webhook_secret or SWITCHBOARD_OUTBOUND_SECRET"
+                    .into(),
+            )
+        })?;
+    let client = reqwest::Client::builder()
+        .build()
+        .map_err(|e| StartupError::Setting(format!("export: {e}")))?;
+    Ok(Some(ExportWebhook {
+        url,
         secret,
         client,
     }))

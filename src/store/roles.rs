@@ -398,6 +398,11 @@ macro_rules! for_each_operation {
                 /// Records a customer-side event no other step writes, with what its change
                 /// sets (`FeedNote::effect`), in one step.
                 fn note_feed(customer: &CustomerId, note: &FeedNote) -> () => customer;
+                /// Where the sink `name` is in the feed (its encoded cursor), if it has begun.
+                fn export_cursor(name: &str) -> Option<String> => name;
+                /// Moves the sink's cursor from `from` (`None`: not begun) to `to`; false
+                /// (and nothing moved) if it is no longer at `from`.
+                fn advance_export_cursor(name: &str, from: Option<&str>, to: &str) -> bool => name;
             }
             /// The audit trail (CONTRACT "Audit"): who read or changed what, kept for a
             /// bounded time, never any text.

@@ -12,7 +12,8 @@ use chrono::Utc;
 use tokio_util::sync::CancellationToken;
 
 use crate::app::bridge::{SendError, CALL_DELIVERY_PREFIX};
-use crate::app::outbound::{sign, OutboundConfig};
+use crate::app::feed_sinks::EXPORT_DELIVERY_PREFIX;
+use crate::app::outbound::sign;
 use crate::app::{delivery_status, App};
 use crate::domain::MessageId;
 use crate::store::{Delivery, DeliveryOutcome};
@@ -43,22 +44,34 @@ async fn send(state: &App, d: &Delivery) -> Result<serde_json::Value, SendError>
             )),
         };
     }
+    if d.id.starts_with(EXPORT_DELIVERY_PREFIX) {
+        return match &state.export_webhook {
+            Some(webhook) => post_signed(&webhook.client, &webhook.secret, d)
+                .await
+                .map(|_| serde_json::Value::Null)
+                .map_err(SendError::Retry),
+            None => Err(SendError::Permanent("no export webhook configured".into())),
+        };
+    }
     match &state.outbound {
-        Some(config) => post(config, d).await.map_err(SendError::Retry),
+        Some(config) => post_signed(&config.client, &config.secret, d)
+            .await
+            .map_err(SendError::Retry),
         None => Err(SendError::Permanent("no adapter URL configured".into())),
     }
 }
 
-/// Posts one reply to the adapter; `Err` says why it did not land.
-async fn post(config: &OutboundConfig, d: &Delivery) -> Result<serde_json::Value, String> {
-    let response = config
-        .client
+/// Posts one delivery (a reply to the adapter, a page of events to the export webhook),
+/// signed with `secret`; `Err` says why it did not land.
+async fn post_signed(
+    client: &reqwest::Client,
+    secret: &str,
+    d: &Delivery,
+) -> Result<serde_json::Value, String> {
+    let response = client
         .post(&d.url)
         .header("Content-Type", "application/json")
-        .header(
-            "X-Switchboard-Signature",
-            sign(&config.secret, d.body.as_bytes()),
-        )
+        .header("X-Switchboard-Signature", sign(secret, d.body.as_bytes()))
         .body(d.body.clone())
         .timeout(Duration::from_secs(10))
         .send()
@@ -69,7 +82,7 @@ async fn post(config: &OutboundConfig, d: &Delivery) -> Result<serde_json::Value
         let answer = response.bytes().await.unwrap_or_default();
         Ok(serde_json::from_slice(&answer).unwrap_or(serde_json::Value::Null))
     } else {
-        Err(format!("adapter answered {}", response.status()))
+        Err(format!("the receiver answered {}", response.status()))
     }
 }
 
@@ -120,6 +133,13 @@ pub async fn run_sender(
                 DeliveryOutcome::Failed { .. } => "failed",
             };
             tracing::info!(message_id = %d.id, attempts = d.attempts, outcome = kind, "outbound delivery");
+            if d.id.starts_with(EXPORT_DELIVERY_PREFIX) {
+                match &outcome {
+                    DeliveryOutcome::Delivered => state.metrics.export.delivered(),
+                    DeliveryOutcome::Failed { .. } => state.metrics.export.dead_letter(),
+                    DeliveryOutcome::Retry { .. } => {}
+                }
+            }
             if let Err(e) = state.store.finish_delivery(&d.id, &outcome).await {
                 tracing::warn!(message_id = %d.id, error = %e, "delivery outcome not recorded; it will be retried");
             }
@@ -130,7 +150,7 @@ pub async fn run_sender(
 /// A reply the adapter took is `sent` (`delivery_status::adapter_took`); a failure to
 /// record that is logged, never a reason to send the reply again.
 async fn took(state: &App, d: &Delivery, answer: &serde_json::Value) {
-    if d.id.starts_with(CALL_DELIVERY_PREFIX) {
+    if d.id.starts_with(CALL_DELIVERY_PREFIX) || d.id.starts_with(EXPORT_DELIVERY_PREFIX) {
         return;
     }
     let body: serde_json::Value = serde_json::from_str(&d.body).unwrap_or_default();

@@ -10,8 +10,8 @@ use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
 
 use crate::app::{
-    agents, archiving, audit, blocks, deadlines, deletion, erasure, feed, follow_ups, upgrade, App,
-    AppError,
+    agents, archiving, audit, blocks, deadlines, deletion, erasure, feed, feed_sinks, follow_ups,
+    upgrade, App, AppError,
 };
 
 /// One background sweep.
@@ -39,10 +39,14 @@ pub enum Sweep {
     FeedTrim,
     /// Customers' feed events, moved to their shards.
     FeedRelay,
+    /// The feed's archive sink: events and `conversation_facts` into PostgreSQL.
+    FeedArchive,
+    /// The feed's webhook sink: pages of events into the outbox.
+    FeedWebhook,
 }
 
 impl Sweep {
-    pub const ALL: [Sweep; 11] = [
+    pub const ALL: [Sweep; 13] = [
         Sweep::RoutingTimers,
         Sweep::Deadlines,
         Sweep::FollowUps,
@@ -54,6 +58,8 @@ impl Sweep {
         Sweep::Blocks,
         Sweep::FeedTrim,
         Sweep::FeedRelay,
+        Sweep::FeedArchive,
+        Sweep::FeedWebhook,
     ];
 
     pub fn name(self) -> &'static str {
@@ -69,6 +75,8 @@ impl Sweep {
             Sweep::Blocks => "blocks",
             Sweep::FeedTrim => "feed_trim",
             Sweep::FeedRelay => "feed_relay",
+            Sweep::FeedArchive => "feed_archive",
+            Sweep::FeedWebhook => "feed_webhook",
         }
     }
 
@@ -86,6 +94,8 @@ impl Sweep {
             Sweep::Blocks => blocks::follow(app).await,
             Sweep::FeedTrim => feed::trim(app, now).await,
             Sweep::FeedRelay => feed::relay(app, now).await.map(drop),
+            Sweep::FeedArchive => feed_sinks::archive_round(app).await.map(drop),
+            Sweep::FeedWebhook => feed_sinks::webhook_round(app, now).await.map(drop),
         }
     }
 }

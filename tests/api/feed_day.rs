@@ -66,7 +66,7 @@ async fn reply(app: &App, by: &AgentId, conv: &ConversationId) {
 }
 
 /// Relays what is pending (as the sweep does, its grace passed) and reads the whole feed.
-async fn everything(app: &App) -> Vec<CloudEvent> {
+pub async fn everything(app: &App) -> Vec<CloudEvent> {
     let later = Utc::now() + Duration::seconds(10);
     while feed::relay(app, later).await.expect("relay") > 0 {}
     let (mut all, mut cursor) = (Vec::new(), Cursor::default());
@@ -80,23 +80,33 @@ async fn everything(app: &App) -> Vec<CloudEvent> {
     }
 }
 
-async fn a_scripted_day_produces_every_event_type_and_facts_the_events_agree_with(h: Harness) {
-    let app: Arc<App> = app_state(&test_settings(None, &[]), h.store.clone()).expect("app");
-    upgrade::announce(&app, Utc::now()).await.expect("announce");
-    upgrade::finalize(&app, Utc::now()).await.expect("finalize");
-    let ann = agent(&app, "ann").await;
-    let bob = agent(&app, "bob").await;
+/// What the scripted day made, for the checks.
+pub struct Day {
+    pub jane: Receipt,
+    pub kim: Receipt,
+    pub sam: Receipt,
+    pub by_chat: Receipt,
+    pub merged: Receipt,
+    pub lee: Receipt,
+}
+
+/// The day: Jane's conversation (assigned, answered, transferred, rated, resolved,
+/// reopened by e-mail, resolved again), Kim's complaint and breached deadlines, Sam's
+/// merge, Lee's erasure, Bob stepping away.
+pub async fn scripted_day(app: &App) -> Day {
+    let ann = agent(app, "ann").await;
+    let bob = agent(app, "bob").await;
 
     // Jane writes on chat: Ann (free, the least loaded) becomes her personal agent and
     // answers, hands her to Bob, Jane rates 5 and Bob resolves; Jane writes again by
     // e-mail within the reopen window, and Bob resolves again.
-    let jane = write(&app, chat("visitor-jane", "my parcel is lost")).await;
+    let jane = write(app, chat("visitor-jane", "my parcel is lost")).await;
     tick().await;
     let conv = jane.conversation_id.clone();
-    reply(&app, &ann, &conv).await;
+    reply(app, &ann, &conv).await;
     tick().await;
     conversations::transfer(
-        &app,
+        app,
         &Actor::Agent(ann.clone()),
         &conv,
         conversations::Destination::Agent("bob".into()),
@@ -105,9 +115,9 @@ async fn a_scripted_day_produces_every_event_type_and_facts_the_events_agree_wit
     .await
     .expect("transfer");
     tick().await;
-    ratings::rate(&app, &conv, 5, "survey").await.expect("rate");
+    ratings::rate(app, &conv, 5, "survey").await.expect("rate");
     tick().await;
-    conversations::resolve(&app, &Actor::Agent(bob.clone()), &conv, None)
+    conversations::resolve(app, &Actor::Agent(bob.clone()), &conv, None)
         .await
         .expect("resolve");
     tick().await;
@@ -115,17 +125,17 @@ async fn a_scripted_day_produces_every_event_type_and_facts_the_events_agree_wit
     again["channel"] = json!("email");
     again["from"] = json!("jane@example.com");
     again["identities"] = json!([{ "kind": "chat", "value": "visitor-jane" }]);
-    let reopened = write(&app, again).await;
+    let reopened = write(app, again).await;
     assert_eq!(reopened.conversation_id, conv, "reopened, not new");
     tick().await;
-    conversations::resolve(&app, &Actor::Admin, &conv, None)
+    conversations::resolve(app, &Actor::Admin, &conv, None)
         .await
         .expect("resolve again");
 
     // Kim complains with the site's button; nobody answers, so both deadlines pass.
-    let kim = write(&app, chat("visitor-kim", "hello?")).await;
+    let kim = write(app, chat("visitor-kim", "hello?")).await;
     complaints::raise(
-        &app,
+        app,
         &kim.customer_id,
         "nobody answers",
         switchboard::domain::Channel::Chat,
@@ -134,7 +144,7 @@ async fn a_scripted_day_produces_every_event_type_and_facts_the_events_agree_wit
     )
     .await
     .expect("complaint");
-    let breached = deadlines::sweep(&app, Utc::now() + Duration::days(30))
+    let breached = deadlines::sweep(app, Utc::now() + Duration::days(30))
         .await
         .expect("sweep");
     assert!(breached >= 1, "a deadline passed");
@@ -143,22 +153,46 @@ async fn a_scripted_day_produces_every_event_type_and_facts_the_events_agree_wit
     // asks to be erased.
     let mut by_mail = chat("sam@example.com", "first");
     by_mail["channel"] = json!("email");
-    let sam = write(&app, by_mail).await;
-    let by_chat = write(&app, chat("visitor-sam", "second")).await;
+    let sam = write(app, by_mail).await;
+    let by_chat = write(app, chat("visitor-sam", "second")).await;
     let mut proof = chat("visitor-sam", "I'm both");
     proof["identities"] = json!([{ "kind": "email", "value": "sam@example.com" }]);
-    let merged = write(&app, proof).await;
+    let merged = write(app, proof).await;
     assert_ne!(sam.customer_id, by_chat.customer_id);
-    let lee = write(&app, chat("visitor-lee", "please forget me")).await;
-    erasure::request(&app, &lee.customer_id)
+    let lee = write(app, chat("visitor-lee", "please forget me")).await;
+    erasure::request(app, &lee.customer_id)
         .await
         .expect("request")
         .expect("lee exists");
-    erasure::run(&app, &lee.customer_id).await.expect("erased");
-    agents::set_presence(&app, &bob, Presence::Away)
+    erasure::run(app, &lee.customer_id).await.expect("erased");
+    agents::set_presence(app, &bob, Presence::Away)
         .await
         .expect("away");
 
+    Day {
+        jane,
+        kim,
+        sam,
+        by_chat,
+        merged,
+        lee,
+    }
+}
+
+async fn a_scripted_day_produces_every_event_type_and_facts_the_events_agree_with(h: Harness) {
+    let app: Arc<App> = app_state(&test_settings(None, &[]), h.store.clone()).expect("app");
+    upgrade::announce(&app, Utc::now()).await.expect("announce");
+    upgrade::finalize(&app, Utc::now()).await.expect("finalize");
+    let Day {
+        jane,
+        kim,
+        sam,
+        by_chat,
+        merged,
+        lee,
+        ..
+    } = scripted_day(&app).await;
+    let conv = jane.conversation_id.clone();
     let all = everything(&app).await;
     keep_for_the_schema_check(&all);
     let kinds: HashSet<&str> = all.iter().map(|e| e.kind.as_str()).collect();
@@ -248,7 +282,7 @@ fn text_of(e: &CloudEvent) -> String {
 
 /// A conversation's facts at `resolved_at` from the raw events alone, as a consumer
 /// would compute them (seconds, ms precision).
-fn recompute(all: &[CloudEvent], conv: &str, resolved_at: DateTime<Utc>) -> Value {
+pub fn recompute(all: &[CloudEvent], conv: &str, resolved_at: DateTime<Utc>) -> Value {
     let of: Vec<&CloudEvent> = all
         .iter()
         .filter(|e| e.subject == conv && e.time <= resolved_at)

@@ -20,6 +20,13 @@ pub struct Receiver {
     bad_signatures: Arc<AtomicUsize>,
 }
 
+impl Receiver {
+    /// Requests whose signature did not check out.
+    pub fn bad_signatures(&self) -> usize {
+        self.bad_signatures.load(Ordering::SeqCst)
+    }
+}
+
 pub fn receiver() -> Receiver {
     let calls = Arc::new(AtomicUsize::new(0));
     let accepted = Arc::new(Mutex::new(Vec::new()));

@@ -3,6 +3,7 @@
 
 mod auth;
 mod channels;
+mod export;
 mod hot;
 mod labels;
 mod retention;
@@ -69,6 +70,7 @@ pub struct Metrics {
     pub upgrade: upgrade::UpgradeMetrics,
     pub retention: retention::RetentionMetrics,
     pub auth: auth::AuthMetrics,
+    pub export: export::ExportMetrics,
     pub channels: channels::ChannelMetrics,
     pub csat_responses: IntCounterVec,
     pub complaints: IntCounterVec,
@@ -273,6 +275,7 @@ impl Metrics {
             upgrade: upgrade::UpgradeMetrics::register(&registry, crate::app::upgrade::VERSION)?,
             retention: retention::RetentionMetrics::register(&registry)?,
             auth: auth::AuthMetrics::register(&registry)?,
+            export: export::ExportMetrics::register(&registry)?,
             channels: channels::ChannelMetrics::register(&registry)?,
             sla_targets,
             refreshed: Arc::new(Mutex::new(None)),

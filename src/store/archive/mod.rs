@@ -22,15 +22,18 @@ use crate::domain::{ConversationId, CustomerId};
 use crate::store::StoreError;
 
 mod audit;
+mod feed;
 pub(crate) mod read_through;
 mod record;
 
+pub use feed::SinkPage;
 pub use record::{ArchivedConversation, Record};
 
 /// The schema, embedded in the binary: `(version, description, SQL)`.
 const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "archive", include_str!("migrations/V1__archive.sql")),
     (2, "audit", include_str!("migrations/V2__audit.sql")),
+    (3, "feed", include_str!("migrations/V3__feed.sql")),
 ];
 
 /// The embedded migrations as `sqlx` resolves a migration directory.
@@ -225,7 +228,7 @@ impl Archive {
         .execute(&self.pool)
         .await
         .map_err(unavailable)?;
-        Ok(())
+        self.erase_feed(&customers, &ids).await
     }
 
     /// Deletes archived conversations (those not archived are no error).

@@ -26,6 +26,8 @@ use serde_json::json;
 #[derive(Debug, Default)]
 pub(super) struct CustomerFeed {
     pending: HashMap<CustomerId, VecDeque<PendingEvent>>,
+    /// Sinks' cursors by name.
+    cursors: HashMap<String, String>,
     numbered: HashMap<CustomerId, u64>,
     shards: HashMap<u32, Shard>,
 }
@@ -117,6 +119,7 @@ impl State {
             complaint: rec.complained
                 || customer.is_some_and(|c| c.complaint.as_ref() == Some(conv)),
             reopened: rec.repeat_contacts,
+            group: group.as_str().to_owned(),
         };
         let data = serde_json::to_value(&recorded).unwrap_or_default();
         self.customer_feed(
@@ -286,5 +289,23 @@ impl FeedStore for MemoryStore {
             note.data.clone(),
         );
         Ok(())
+    }
+
+    async fn export_cursor(&self, name: &str) -> Result<Option<String>, StoreError> {
+        Ok(self.lock().feed.cursors.get(name).cloned())
+    }
+
+    async fn advance_export_cursor(
+        &self,
+        name: &str,
+        from: Option<&str>,
+        to: &str,
+    ) -> Result<bool, StoreError> {
+        let mut state = self.lock();
+        if state.feed.cursors.get(name).map(String::as_str) != from {
+            return Ok(false);
+        }
+        state.feed.cursors.insert(name.to_owned(), to.to_owned());
+        Ok(true)
     }
 }

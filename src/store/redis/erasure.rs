@@ -139,7 +139,11 @@ impl ErasureStore for RedisStore {
         inventory: &ErasureInventory,
         now: DateTime<Utc>,
     ) -> Result<Vec<Assignment>, StoreError> {
-        self.erase_from_routing(inventory, now).await
+        let made = self.erase_from_routing(inventory, now).await?;
+        // The feed's entries naming them go before the archive step, so its sink cannot
+        // copy them there afterwards (the finish scrubs again what a relay moved since).
+        self.scrub_feeds(inventory).await?;
+        Ok(made)
     }
 
     async fn erase_references(&self, inventory: &ErasureInventory) -> Result<(), StoreError> {

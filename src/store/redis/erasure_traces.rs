@@ -145,16 +145,22 @@ impl RedisStore {
         Ok(())
     }
 
+    /// Every feed shard's entries about the erased customers: routing's and the
+    /// customer side's.
+    pub(super) async fn scrub_feeds(&self, inventory: &ErasureInventory) -> Result<(), StoreError> {
+        let customers: Vec<String> = inventory.customers().map(ToString::to_string).collect();
+        for key in self.feed_keys().await? {
+            self.scrub_feed(&key, &customers).await?;
+        }
+        Ok(())
+    }
+
     /// The last of routing's records of the erased customer (`erase_done.lua`).
     pub(super) async fn erase_routing_records(
         &self,
         inventory: &ErasureInventory,
     ) -> Result<(), StoreError> {
-        let customers: Vec<String> = inventory.customers().map(ToString::to_string).collect();
-        // Every shard's entries about them: routing's and the customer side's.
-        for key in self.feed_keys().await? {
-            self.scrub_feed(&key, &customers).await?;
-        }
+        self.scrub_feeds(inventory).await?;
         for group in self.all_groups().await? {
             let _: i64 = self
                 .scripts

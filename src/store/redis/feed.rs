@@ -206,4 +206,30 @@ impl FeedStore for RedisStore {
     async fn note_feed(&self, customer: &CustomerId, note: &FeedNote) -> Result<(), StoreError> {
         self.note(customer, note).await
     }
+
+    async fn export_cursor(&self, name: &str) -> Result<Option<String>, StoreError> {
+        redis::cmd("GET")
+            .arg(self.keys.export_cursor(name))
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(from_redis)
+    }
+
+    async fn advance_export_cursor(
+        &self,
+        name: &str,
+        from: Option<&str>,
+        to: &str,
+    ) -> Result<bool, StoreError> {
+        let moved: i64 = self
+            .scripts
+            .feed_advance
+            .key(self.keys.export_cursor(name))
+            .arg(from.unwrap_or(""))
+            .arg(to)
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(from_redis)?;
+        Ok(moved == 1)
+    }
 }

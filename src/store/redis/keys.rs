@@ -25,6 +25,7 @@
 //! | `P:rt:{rt…}:feed` | stream | the group's shard of the event feed: `type`, `subject`, `at` (ms), `data` (JSON), trimmed by time (`store::FeedStore`) |
 //! | `P:c:{cid}:fp` | list | the customer's feed events not relayed yet (JSON: `n`, `type`, `subject`, `at`, `data`; `lua/feed/customer.lua`), numbered by the customer hash's `fseq` |
 //! | `P:fd:{fd:K}:due` | zset | customers of feed shard K with events to relay → when announced (ms), or where a relay's claim put them |
+//! | `P:export:{export:NAME}` | string | an export sink's cursor in the feed (`app::feed_sinks`; moved by `lua/feed/advance.lua` only from where it was) |
 //! | `P:fd:{fd:K}:feed` | stream | customer-side feed shard `c:K`: `id` (`<customer>/<n>`), `type`, `subject`, `at`, `data`, trimmed by time |
 //! | `P:ag:{agent}:revoked` | string | ms at or before which the agent's tokens are refused, expiring with the longest token lifetime |
 //! | `P:erasures:{er}` | zset | pending erasures: customer → until when the replica running it holds it |
@@ -197,6 +198,11 @@ impl Keys {
     /// Customer-side feed shard K's due list: customers with events to relay.
     pub fn feed_due(&self, shard: u32) -> String {
         format!("{}:fd:{{fd:{shard}}}:due", self.prefix)
+    }
+
+    /// Where an export sink (`webhook`) is in the feed: its encoded cursor.
+    pub fn export_cursor(&self, name: &str) -> String {
+        format!("{}:export:{{export:{name}}}", self.prefix)
     }
 
     /// Customer-side feed shard K (`c:K`), a stream the relay appends to.

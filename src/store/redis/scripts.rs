@@ -84,6 +84,7 @@ scripts! {
         feed_claim: "lua/feed/claim.lua",
         feed_release: "lua/feed/release.lua",
         feed_drop: "lua/feed/drop.lua",
+        feed_advance: "lua/feed/advance.lua",
     }
     customer {
         ingest: "lua/ingest.lua",

@@ -15,7 +15,8 @@ if state == 'resolved' then return {'already_resolved'} end
 -- them once, with the business-hours calendar), read before this step changes it.
 local h = redis.call('HGETALL', conv)
 local m = {conversation_id = id, customer_id = string.match(id, '^(.*)-'), channels = {},
-  resolved_at = tonumber(now), transfers = 0, reopened = 0, complaint = false}
+  resolved_at = tonumber(now), transfers = 0, reopened = 0, complaint = false,
+  group = DEFAULT_GROUP}
 local latest_rating = -1
 for i = 1, #h, 2 do
   local k, v = h[i], h[i + 1]
@@ -27,6 +28,7 @@ for i = 1, #h, 2 do
   elseif k == 'transfers' then m.transfers = tonumber(v)
   elseif k == 'repeat_contacts' then m.reopened = tonumber(v)
   elseif k == 'complained' then m.complaint = true
+  elseif k == 'group' then m.group = v
   elseif string.sub(k, 1, 3) == 'ch:' then m.channels[#m.channels + 1] = string.sub(k, 4)
   elseif string.sub(k, 1, 7) == 'rating:' then
     local bar = string.find(v, '|', 1, true)
