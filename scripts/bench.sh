@@ -11,7 +11,8 @@
 # rate (latency under a steady load); then what IDLE_STREAMS idle event streams cost;
 # last, the scale curve: known customers' ingest with 1,000 and with SCALE customers stored.
 # Between the mix and known-half: new-room, new customers assigned by agents with room.
-# After known: known-limited, the same through a second service counting rate limits.
+# After known: known-limited, the same through a second service counting rate limits;
+# known-export, the same through a second service with the event export's webhook on.
 # Usage: scripts/bench.sh   (DURATION=10s CONNECTIONS=64 VISITORS=10000 AGENTS=100 ROOM_AGENTS=2000
 #                            IDLE_STREAMS=10000 SCALE=1000000 (0 skips either); LIMIT_PER_SEC=100000;
 #                            STATS=1 for INFO commandstats; PROFILE=known)
@@ -192,6 +193,34 @@ known_limited() {
   service_pid=$main_service_pid
 }
 
+# What the event export costs known customers (#32): the same known customers through a
+# second service on the same Redis with the webhook sink on (a local HTTP sink that
+# answers 200), beside the main service, whose relay runs too. A known customer's message
+# into its open conversation writes no event; the export's cost is its sweeps (the
+# relay's claims, the webhook's page of every shard four times a second).
+known_export() {
+  local a_port o_port sink_port sink_pid
+  a_port=$(free_port); o_port=$(free_port); sink_port=$(free_port)
+  python3 -c '
+import http.server, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.send_response(200); self.end_headers()
+    def log_message(self, *a): pass
+http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()' "$sink_port" &
+  sink_pid=$!
+  pids+=($sink_pid)
+  SWITCHBOARD_EXPORT__WEBHOOK_URL="http://127.0.0.1:$sink_port/events" \
+  SWITCHBOARD_EXPORT__WEBHOOK_SECRET=bench-export \
+    start_service "$redis_port" "$a_port" "$o_port" export
+  RUN=warm-export wrk -t "$threads" -c "$connections" -d 3s -s scripts/bench/known.lua "http://127.0.0.1:$a_port" >/dev/null
+  scenario known-export "http://127.0.0.1:$a_port" scripts/bench/known.lua
+  python3 -c "print(f'  {$rate / $known_rate:.2f} of known with the export off')"
+  kill "$service_pid" "$sink_pid"
+  service_pid=$main_service_pid
+}
+
 echo "wrk: $threads threads, $connections connections, $duration per scenario"
 scenario readyz "http://127.0.0.1:$ops_port/readyz"; echo
 cli_port=$ceiling_redis_port service_pid=$ceiling_pid \
@@ -205,6 +234,7 @@ for s in known new mix; do
     # The same script on its own: no HTTP, service or wrk competing for the cores.
     python3 scripts/bench/script_alone.py "$redis_port" "$api_port" "$TOKEN" "${ALONE_CALLS:-30000}"
     known_limited
+    known_export
   fi
 done
 # New customers when agents have room: in a routing group of their own (so the full

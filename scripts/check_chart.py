@@ -86,6 +86,8 @@ def main():
     sso = {k: env[f"SWITCHBOARD_AUTH__OIDC__{k}"]["value"] for k in ("ISSUER", "AUDIENCE", "CLIENT_ID")}
     assert sso == {"ISSUER": "https://keycloak.example.com/realms/acme",
                    "AUDIENCE": "switchboard-desk", "CLIENT_ID": "switchboard-desk"}, sso
+    assert env["SWITCHBOARD_EXPORT__WEBHOOK_URL"]["value"] == "https://collector.example.com/switchboard"
+    assert env["SWITCHBOARD_EXPORT__WEBHOOK_SECRET"]["valueFrom"]["secretKeyRef"]["key"] == "export-webhook-secret"
     archive = env["SWITCHBOARD_ARCHIVE__URL"]["valueFrom"]["secretKeyRef"]
     assert archive == {"name": "switchboard-archive", "key": "archive-url"}, archive
     ports = {p["name"]: p["port"] for p in one(objs, "Service")["spec"]["ports"]}

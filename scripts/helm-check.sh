@@ -29,6 +29,7 @@ chart=helm/switchboard
 all_on=(--set redis.url=rediss://redis:6380 --set redis.tlsCaSecret.name=redis-ca
   --set archive.urlSecret.name=switchboard-archive
   --set sso.issuer=https://keycloak.example.com/realms/acme --set sso.clientId=switchboard-desk
+  --set export.webhookUrl=https://collector.example.com/switchboard
   --set config.redis.replicas_to_ack=1 --set autoscaling.enabled=true
   --set podDisruptionBudget.enabled=true --set serviceMonitor.enabled=true
   --set prometheusRule.enabled=true --set grafanaDashboard.enabled=true
