@@ -22,7 +22,7 @@ use chrono::{DateTime, Utc};
 use super::{bridge, App, AppError};
 use crate::domain::CustomerId;
 use crate::store::crash_point;
-use crate::store::erasure::Erasure;
+use crate::store::erasure::{Erasure, ErasureInventory};
 
 /// How long a runner holds an erasure before another replica may take it over.
 fn lease() -> chrono::Duration {
@@ -66,13 +66,7 @@ pub async fn run(app: &App, customer: &CustomerId) -> Result<(), AppError> {
     crash_point("erasure_routing_done");
     app.store.erase_references(&inventory).await?;
     crash_point("erasure_references_done");
-    if let Some(archive) = &app.archive {
-        let customers: Vec<CustomerId> = inventory.customers().cloned().collect();
-        archive
-            .erase(&customers, &inventory.conversations)
-            .await
-            .map_err(AppError::Unavailable)?;
-    }
+    erase_archived(app, &inventory).await?;
     crash_point("erasure_archive_done");
     app.store.erase_records(&inventory).await?;
     crash_point("erasure_records_done");
@@ -82,17 +76,23 @@ pub async fn run(app: &App, customer: &CustomerId) -> Result<(), AppError> {
     super::feed::erased(app, &customer, &merged, Utc::now()).await?;
     // What the feed's archive sink copied while the steps ran (the shards are scrubbed
     // at the routing step; a page read before it may have committed since).
-    if let Some(archive) = &app.archive {
-        let customers: Vec<CustomerId> = inventory.customers().cloned().collect();
-        archive
-            .erase(&customers, &inventory.conversations)
-            .await
-            .map_err(AppError::Unavailable)?;
-    }
+    erase_archived(app, &inventory).await?;
     if app.store.finish_erasure(&inventory, Utc::now()).await? {
         app.metrics.retention.erased();
     }
     Ok(())
+}
+
+/// Deletes the erased customers' rows from the archive tier, if there is one.
+async fn erase_archived(app: &App, inventory: &ErasureInventory) -> Result<(), AppError> {
+    let Some(archive) = &app.archive else {
+        return Ok(());
+    };
+    let customers: Vec<CustomerId> = inventory.customers().cloned().collect();
+    archive
+        .erase(&customers, &inventory.conversations)
+        .await
+        .map_err(AppError::Unavailable)
 }
 
 /// The sweep: resumes erasures whose runner died.

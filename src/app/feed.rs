@@ -7,6 +7,7 @@ use std::sync::atomic::Ordering;
 
 use chrono::{DateTime, Duration, Utc};
 use futures_util::future::try_join_all;
+use futures_util::{StreamExt, TryStreamExt};
 
 use super::{App, AppError};
 use crate::domain::facts::{self, RecordedMilestones};
@@ -31,14 +32,24 @@ pub async fn page(
 ) -> Result<(Vec<CloudEvent>, Cursor), AppError> {
     let limit = limit.clamp(1, MAX_PAGE);
     let shards = app.store.feed_shards().await?;
+    let each = per_shard(limit, shards.len());
     let reads = try_join_all(
         shards
             .iter()
-            .map(|shard| app.store.feed_after(shard, cursor.position(shard), limit)),
+            .map(|shard| app.store.feed_after(shard, cursor.position(shard), each)),
     )
     .await?;
     let (events, next) = feed::page(cursor, reads, limit);
     Ok((events.iter().map(|e| e.cloud_event()).collect(), next))
+}
+
+/// How many entries to read from each of `shards` for a page of `limit`: a share of it
+/// (twice the even share, at least 32), not the whole page from every shard, which would
+/// read and drop some fifteen times what a page holds. A page may then hold fewer than
+/// `limit` while a shard has more; each shard's cursor moves only past what the page
+/// holds, so nothing is skipped, and only an empty page means the reader caught up.
+fn per_shard(limit: usize, shards: usize) -> usize {
+    (limit * 2 / shards.max(1)).max(32).min(limit)
 }
 
 /// The sweep: drops entries older than `feed_keep`, once a minute per replica.
@@ -55,6 +66,9 @@ pub async fn trim(app: &App, now: DateTime<Utc>) -> Result<(), AppError> {
 /// Most customers one relay round claims per shard.
 const RELAY_CUSTOMERS: usize = 64;
 
+/// Customers relayed at once.
+const RELAY_IN_FLIGHT: usize = 8;
+
 /// Most of one customer's events moved in one step.
 const RELAY_PAGE: usize = 256;
 
@@ -68,11 +82,17 @@ pub async fn relay(app: &App, now: DateTime<Utc>) -> Result<usize, AppError> {
         .store
         .claim_feed_due(announced_before, until, RELAY_CUSTOMERS)
         .await?;
-    let mut moved = 0;
-    for claim in &claims {
-        moved += relay_customer(app, claim, now).await?;
-    }
-    Ok(moved)
+    // A few customers at a time: their steps are independent, and a round should not
+    // queue a burst of scripts ahead of ingest (as the archive's rounds do not).
+    let steps: Vec<_> = claims
+        .iter()
+        .map(|claim| relay_customer(app, claim, now))
+        .collect();
+    let moved: Vec<usize> = futures_util::stream::iter(steps)
+        .buffer_unordered(RELAY_IN_FLIGHT)
+        .try_collect()
+        .await?;
+    Ok(moved.into_iter().sum())
 }
 
 async fn relay_customer(
@@ -144,4 +164,18 @@ pub async fn erased(
         .append_feed(customer_shard(customer.as_str()), &[event])
         .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::per_shard;
+
+    #[test]
+    fn a_page_reads_a_share_from_each_shard_never_less_than_32_nor_more_than_the_page() {
+        assert_eq!(per_shard(500, 17), 58);
+        assert_eq!(per_shard(500, 1), 500);
+        assert_eq!(per_shard(100, 40), 32);
+        assert_eq!(per_shard(10, 40), 10);
+        assert_eq!(per_shard(1000, 0), 1000);
+    }
 }

@@ -128,11 +128,12 @@ impl RedisStore {
     ) -> Result<Receipt, StoreError> {
         let fresh = CustomerId::generate();
         let (mut target, mut from_cache) = self.owner(msg, &fresh, true, now).await?;
+        // Whom the feed relay's due list holds (a claim announces `fresh`).
+        let mut announced: Option<CustomerId> = (!from_cache).then(|| fresh.clone());
         let message = inbound_record(msg, now);
         // The idempotency key, and the digest its record is kept under (`receipts`).
         let key = msg.idempotency_key();
         let dedup = (key.as_str(), receipts::field(&key));
-        let mut announced: Option<CustomerId> = None;
         for _ in 0..MAX_HOPS {
             tracing::Span::current().record("customer_id", target.as_str());
             let told = announced.as_ref() == Some(&target);
@@ -169,6 +170,7 @@ impl RedisStore {
                         self.identities.forget(&identity.key());
                     }
                     (target, from_cache) = self.owner(msg, &fresh, false, now).await?;
+                    announced = Some(fresh.clone());
                 }
                 // The customer is being erased: the pointers that led here go (unless a
                 // new customer holds them already), and the message starts a new one.
@@ -176,6 +178,7 @@ impl RedisStore {
                     self.unpoint(msg.identities(), &ErasureInventory::of(&target))
                         .await?;
                     (target, from_cache) = self.owner(msg, &fresh, false, now).await?;
+                    announced = Some(fresh.clone());
                 }
                 // A stale identity pointer led to a merged customer: finish that merge
                 // (idempotent) so the pointers move, then follow it.
@@ -205,6 +208,7 @@ impl RedisStore {
         identities: &[Identity],
         fresh: &CustomerId,
         use_cache: bool,
+        now: DateTime<Utc>,
     ) -> Result<Claimed, StoreError> {
         // A known customer's usual identities: no round trip (see `identity_cache`).
         let keys: Vec<String> = identities.iter().map(Identity::key).collect();
@@ -242,7 +246,14 @@ impl RedisStore {
                 Ok::<_, RedisError>((claim_for, prior))
             }
         });
-        let answers = try_join_all(claims).await.map_err(from_redis)?;
+        // A message that claims identities is likely a new customer's, whose first
+        // script opens a conversation and writes its feed event: `fresh` goes on the feed
+        // relay's due list in the same round trip (for a customer found instead, the
+        // relay drops the entry for nothing), so that script need not answer `announce`.
+        let (answers, ()) = tokio::try_join!(
+            async { try_join_all(claims).await.map_err(from_redis) },
+            self.announce_feed(fresh, now),
+        )?;
         let mut owners = BTreeSet::new();
         for ((claimed_for, prior), identity) in answers.into_iter().zip(identities) {
             let Some(holder) = prior else {
@@ -324,7 +335,7 @@ impl RedisStore {
         use_cache: bool,
         now: DateTime<Utc>,
     ) -> Result<(CustomerId, bool), StoreError> {
-        let claimed = self.claim(msg.identities(), fresh, use_cache).await?;
+        let claimed = self.claim(msg.identities(), fresh, use_cache, now).await?;
         let mut target = merge_target(claimed.owners.iter(), fresh);
         let others: Vec<&CustomerId> = claimed.owners.iter().filter(|o| **o != target).collect();
         for other in others {
