@@ -8,6 +8,7 @@ mod agents;
 mod audit;
 mod blocks;
 mod calls;
+mod claims;
 mod codec;
 mod conn;
 mod constants;
