@@ -7,7 +7,8 @@
 # conversation), new-customer ingest (claim, create, route) and a 9:1 mix, each with
 # p50/p99, Redis CPU (INFO cpu), service CPU (/proc) and Redis memory (INFO memory) per
 # message, and the ratio to the ceiling (and, after the known customers, the ingest script's
-# Redis CPU replayed alone: `scripts/bench/script_alone.py`); known customers again at about half their peak
+# Redis CPU replayed alone: `scripts/bench/script_alone.py`, and over chatty customers:
+# `scripts/bench/chatty.py`); known customers again at about half their peak
 # rate (latency under a steady load); then what IDLE_STREAMS idle event streams cost;
 # last, the scale curve: known customers' ingest with 1,000 and with SCALE customers stored.
 # Between the mix and known-half: new-room, new customers assigned by agents with room.
@@ -244,6 +245,9 @@ for s in known new mix; do
     known_rate=$rate
     # The same script on its own: no HTTP, service or wrk competing for the cores.
     python3 scripts/bench/script_alone.py "$redis_port" "$api_port" "$TOKEN" "${ALONE_CALLS:-30000}"
+    # Chatty customers (#33): the same script over customers whose idempotency records
+    # already number 10, 470 (the listpack Redis scans, just below 512) and 1,000.
+    python3 scripts/bench/chatty.py "$redis_port" "$api_port" "$TOKEN" "${CHATTY_CUSTOMERS:-1000}"
     known_limited
     known_export
   fi
