@@ -247,7 +247,7 @@ for s in known new mix; do
     python3 scripts/bench/script_alone.py "$redis_port" "$api_port" "$TOKEN" "${ALONE_CALLS:-30000}"
     # Chatty customers (#33): the same script over customers whose idempotency records
     # already number 10, 470 (the listpack Redis scans, just below 512) and 1,000.
-    python3 scripts/bench/chatty.py "$redis_port" "$api_port" "$TOKEN" "${CHATTY_CUSTOMERS:-1000}"
+    python3 scripts/bench/chatty.py "$redis_port" "$api_port" "$TOKEN" "${CHATTY_CUSTOMERS:-300}"
     known_limited
     known_export
   fi

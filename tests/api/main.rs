@@ -10,6 +10,7 @@ mod audit;
 mod calls;
 mod card_numbers;
 mod channels;
+mod chatty;
 mod compat;
 mod conformance;
 mod connections;

@@ -56,6 +56,8 @@ pub fn lua_constants() -> String {
     let _ = writeln!(out, "local DEFAULT_TIER = '{DEFAULT_TIER}'");
     let _ = writeln!(out, "local DEFAULT_GROUP = '{DEFAULT_GROUP}'");
     let _ = writeln!(out, "local DEDUP_SLACK_PARTS = {}", receipts::SLACK_PARTS);
+    let _ = writeln!(out, "local DEDUP_TABLE_AT = {}", receipts::TABLE_AT);
+    let _ = writeln!(out, "local DEDUP_TABLE_FIELD = '{}'", receipts::TABLE_FIELD);
     let _ = writeln!(out, "local ENDED_KEPT_MS = {ENDED_KEPT_MS}");
     let _ = writeln!(out, "local PROBE_PREFIX = '{PROBE_PREFIX}'");
     for kind in EventKind::ALL {

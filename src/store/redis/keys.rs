@@ -6,7 +6,7 @@
 //! | `P:c:{cid}` | hash | customer: `created_at`, `tier`, `display_name`, `personal_agent`, `pa_born` (the life of that agent, `Incarnation`), `group`, `lang`, `complaint`, `seq`, `open`, `last`, `merged_into`, `merged_open`, `dxt` and `dxl` (its idempotency records' expiry push and plain-key lookups, `ingest.lua`), `fseq` (its feed events' number) |
 //! | `P:c:{cid}:ids` | set | the customer's identities as `kind:value` |
 //! | `P:c:{cid}:convs` | list | the customer's conversation ids, oldest first |
-//! | `P:c:{cid}:dx` | hash | idempotency key's digest → `<expiry ms>|<first receipt>` (`receipts.rs`) |
+//! | `P:c:{cid}:dx` | hash | idempotency key's digest → `<expiry ms>|<first receipt>` (`receipts.rs`); once a customer's records may number 64, `~table` → `<expiry ms>|` and 128 dots, which makes the hash a table for good (`as_table` in `ingest.lua`) |
 //! | `P:c:{cid}:merged` | set | customers already absorbed (makes merges idempotent) |
 //! | `P:c:{cid}:erasure` | hash | the customer's erasure, which outlives them: `state` (pending, done), `requested_at`, `done_at`, `merged` and `convs` (what it removes, by id), or `of` (the erasure of the customer this one was merged into) |
 //! | `P:v:{cid}:N` | hash | conversation N (its stub once archived, marked `archived` = when): `state`, `created_at`, `resolved_at`, `queue` (0.1.0 wrote `default`; read by nobody), `repeat_contacts`, `group`, `agent` (mirrors of routing), `first_agent`, `first_assigned_at`, `transfers` and `complained` (its facts, `resolve.lua`), `ch:<channel>` per channel the customer wrote on, `ooh` (`<ms>|<message id>`: the message that got the out-of-hours answer of the closed period ending then) |

@@ -35,6 +35,15 @@ pub(super) fn field(idempotency_key: &str) -> String {
 /// `ttl`, and a customer writing often costs one `PEXPIRE` per slack, not per message.
 pub const SLACK_PARTS: i64 = 64;
 
+/// How many records a customer's hash may hold before `ingest.lua` makes it a hash table
+/// (`as_table`): past this, Redis's scan of a listpack on every lookup costs more than
+/// the table's memory saves.
+pub const TABLE_AT: i64 = 64;
+
+/// The field of the record that makes a records hash a table: its value is longer than
+/// `hash-max-listpack-value`; no digest (`field`) is ever this.
+pub const TABLE_FIELD: &str = "~table";
+
 /// How long a records hash lives past the write that pushed its expiry.
 pub(super) fn hash_lifetime_ms(ttl_ms: i64) -> i64 {
     ttl_ms + ttl_ms / SLACK_PARTS

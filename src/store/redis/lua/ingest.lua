@@ -105,6 +105,16 @@ local function receipt_of(seq, held, reopened)
   return table.concat({message_id, seq, repeat_flag .. 'q', '', '', RC_NO_AGENT_AVAILABLE}, '|')
 end
 local expires = now + ttl
+-- A chatty customer's records become a hash table for good (#33): Redis scans a small
+-- hash's listpack on every lookup, up to `hash-max-listpack-entries` (512) records, and
+-- converts one whose field or value passes `hash-max-listpack-value` (64 bytes) at once.
+-- A record whose value is longer than that (never looked up: no digest is its field) is
+-- written when the customer's records may number DEDUP_TABLE_AT: at an opening once they
+-- do, and every DEDUP_TABLE_AT messages of a conversation. Light customers keep the
+-- compact listpack and pay nothing.
+local function as_table()
+  redis.call('HSET', dx, DEDUP_TABLE_FIELD, expires .. '|' .. string.rep('.', 128))
+end
 
 local seq, held, receipt = f[4], nil, nil
 if seq then
@@ -158,6 +168,7 @@ else
   set(sets, 'open', seq)
   receipt = receipt_of(seq, held, reopened)
   redis.call('HSET', dx, idem, expires .. '|' .. receipt)
+  if f[2] and redis.call('HLEN', dx) >= DEDUP_TABLE_AT then as_table() end
 end
 if #sets > 0 then redis.call('HSET', c, unpack(sets)) end
 -- A customer found through the identity cache already holds these identities.
@@ -166,7 +177,7 @@ if not from_cache then redis.call('SADD', c .. ':ids', unpack(ARGV, FIRST_IDENTI
 if extend then redis.call('PEXPIRE', dx, ttl + slack) end
 
 local conv = v .. ':' .. seq
-redis.call('RPUSH', conv .. ':m', record)
+if redis.call('RPUSH', conv .. ':m', record) % DEDUP_TABLE_AT == 0 then as_table() end
 local group = held[3] or opening_group()
 local conv_sets = {}
 if not held[2] then set(conv_sets, mark, '1') end
