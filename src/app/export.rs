@@ -1,6 +1,7 @@
 //! A customer's data on request (GDPR articles 15 and 20; CONTRACT "Export"): one JSON
 //! document with the customer, their identities, ratings, every conversation wherever
-//! it is (Redis or the archive) with its whole timeline, and their complaints.
+//! it is (Redis or the archive) with its whole timeline (and, with an archive, its row
+//! of `conversation_facts`), and their complaints.
 //!
 //! The document is written as it is read, a conversation at a time, so a customer with
 //! years of history never sits whole in memory. A read that fails midway ends the stream
@@ -106,9 +107,18 @@ impl Cursor {
             };
             self.complaints.extend(complaints_in(&view));
             let ratings = self.app.store.conversation_ratings(&id).await?;
+            let mut value = conversation_json(view, ratings);
+            // Its reporting row (the event feed's archive sink), where the archive has one.
+            if let (Some(archive), Some(object)) = (&self.app.archive, value.as_object_mut()) {
+                let facts = archive
+                    .conversation_facts(&id)
+                    .await
+                    .map_err(AppError::Unavailable)?;
+                object.insert("facts".into(), facts.unwrap_or(Value::Null));
+            }
             let mut text = String::from(if self.first { "" } else { "," });
             self.first = false;
-            text.push_str(&conversation_json(view, ratings).to_string());
+            text.push_str(&value.to_string());
             return Ok(Some(text));
         }
         self.done = true;

@@ -6,9 +6,10 @@
 use std::collections::BTreeMap;
 
 use chrono::{Datelike, Utc};
+use futures_util::StreamExt;
 use serde_json::Value;
 use sqlx::Row;
-use switchboard::app::{conversations, feed, feed_sinks, upgrade, Actor};
+use switchboard::app::{conversations, export, feed, feed_sinks, upgrade, Actor};
 use switchboard::domain::feed::CloudEvent;
 
 use crate::archiving::archiving_app;
@@ -194,6 +195,28 @@ async fn conversation_facts_holds_a_row_per_resolved_conversation_and_the_readme
             hits as f64 / expected.len() as f64,
             expected.len() as i64
         )]
+    );
+
+    // The customer's export carries the conversation's reporting row.
+    let chunks: Vec<String> = export::begin(&app, &kim.customer_id)
+        .await
+        .expect("export")
+        .expect("kim")
+        .chunks(app.clone())
+        .map(|c| c.expect("chunk"))
+        .collect()
+        .await;
+    let document: Value = serde_json::from_str(&chunks.concat()).expect("json");
+    let kims = document["conversations"]
+        .as_array()
+        .expect("conversations")
+        .iter()
+        .find(|c| c["id"] == kim.conversation_id.to_string())
+        .expect("Kim's conversation");
+    assert_eq!(kims["facts"]["complaint"], true, "{}", kims["facts"]);
+    assert_eq!(
+        kims["facts"]["conversation_id"],
+        kim.conversation_id.to_string()
     );
 
     // Complaints answered within a working day: Kim's, answered at once.

@@ -86,6 +86,24 @@ impl Archive {
     }
 }
 
+impl Archive {
+    /// A conversation's row of `conversation_facts` as JSON (its columns by name), if it
+    /// was resolved and sunk: for the customer's export.
+    pub async fn conversation_facts(
+        &self,
+        id: &ConversationId,
+    ) -> Result<Option<serde_json::Value>, StoreError> {
+        let row = sqlx::query(
+            "SELECT row_to_json(f)::jsonb FROM conversation_facts f WHERE conversation_id = $1",
+        )
+        .bind(id.to_string())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        row.map(|r| r.try_get(0).map_err(unavailable)).transpose()
+    }
+}
+
 /// The customer an event concerns: its `data.customer_id`, else its conversation's.
 fn customer_of(event: &CloudEvent) -> Option<String> {
     if let Some(c) = event.data["customer_id"].as_str() {
