@@ -139,9 +139,10 @@ fn relayed_data(app: &App, p: &PendingEvent) -> serde_json::Value {
     data
 }
 
-/// `switchboard.customer.erased`, once the erasure is done (so no scrub removes it):
-/// written straight to the customer's shard under a stable id, so a resumed erasure
-/// that writes it again writes a duplicate a consumer recognises.
+/// `switchboard.customer.erased`, once the erasure removed their records and before it
+/// finishes (every scrub keeps this one entry): written straight to the customer's shard
+/// under a stable id, so a resumed erasure that writes it again writes a duplicate a
+/// consumer recognises.
 pub async fn erased(
     app: &App,
     customer: &CustomerId,

@@ -38,11 +38,10 @@ pub async fn archive_round(app: &App) -> Result<usize, AppError> {
     };
     let stored = archive
         .sink_feed(ARCHIVE_SINK, |cursor| async move {
-            let cursor =
-                decode(cursor.as_deref()).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let cursor = decode(cursor.as_deref()).map_err(as_store_error)?;
             let (events, next) = feed::page(app, &cursor, SINK_PAGE)
                 .await
-                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                .map_err(as_store_error)?;
             Ok(SinkPage {
                 events,
                 next: next.encode(),
@@ -50,6 +49,15 @@ pub async fn archive_round(app: &App) -> Result<usize, AppError> {
         })
         .await?;
     Ok(stored)
+}
+
+/// The feed's read failing inside the archive's transaction: an unreachable store stays
+/// unavailable (the sweep retries), anything else is what it says.
+fn as_store_error(e: AppError) -> StoreError {
+    match e {
+        AppError::Unavailable(e) => e,
+        other => StoreError::Corrupt(other.to_string()),
+    }
 }
 
 /// A kept cursor (`None`: from the start).
