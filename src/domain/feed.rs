@@ -186,6 +186,17 @@ pub fn parse_customer_shard(name: &str) -> Option<u32> {
     (k < CUSTOMER_SHARDS).then_some(k)
 }
 
+/// Whether a feed entry's field `value` names customer `c` (what an erasure scrubs):
+/// their id, one of their conversations (`<c>-N`), a relayed event of theirs (`<c>/N`),
+/// or JSON holding one of those as a string.
+pub fn names_customer(value: &str, c: &str) -> bool {
+    let at_start = |v: &str| {
+        v.strip_prefix(c)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with(['-', '/']))
+    };
+    at_start(value) || value.split('"').any(at_start)
+}
+
 /// A customer-side event as its change wrote it on the customer's slot, waiting for the
 /// relay to move it to its shard: numbered `n` by the customer, so its id is stable.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -254,6 +265,22 @@ mod tests {
             subject: "ann".into(),
             at: DateTime::from_timestamp(secs, 0).expect("time"),
             data: json!({ "agent_id": "ann" }),
+        }
+    }
+
+    #[test]
+    fn an_entry_names_a_customer_by_id_conversation_event_or_inside_json() {
+        for yes in [
+            "abc",
+            "abc-3",
+            "abc/7",
+            r#"{"into":"abc"}"#,
+            r#"{"c":"abc-2"}"#,
+        ] {
+            assert!(names_customer(yes, "abc"), "{yes}");
+        }
+        for no in ["abcd", "xabc", "abcd-3", r#"{"into":"abcd"}"#, "ab"] {
+            assert!(!names_customer(no, "abc"), "{no}");
         }
     }
 

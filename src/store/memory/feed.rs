@@ -13,8 +13,8 @@ use chrono::{DateTime, Utc};
 use super::{MemoryStore, State};
 use crate::domain::facts::RecordedMilestones;
 use crate::domain::feed::{
-    customer_shard_name, parse_customer_shard, seq_parts, FeedEvent, FeedType, PendingEvent,
-    CUSTOMER_SHARDS,
+    customer_shard_name, names_customer, parse_customer_shard, seq_parts, FeedEvent, FeedType,
+    PendingEvent, CUSTOMER_SHARDS,
 };
 use crate::domain::{Channel, ConversationId, CustomerId};
 use crate::store::feed_relay::{FeedClaim, FeedNote, NoteEffect};
@@ -138,19 +138,13 @@ impl State {
                 self.feed.pending.remove(&id);
             }
         }
-        let names = |v: &str| {
-            customers.iter().any(|c| {
-                v.strip_prefix(c.as_str())
-                    .is_some_and(|rest| rest.is_empty() || rest.starts_with(['-', '/']))
-            })
-        };
+        let names = |v: &str| customers.iter().any(|c| names_customer(v, c));
         for shard in self.feed.shards.values_mut() {
             shard.entries.retain(|e| {
-                let data = e.data.to_string();
                 e.kind == FeedType::CustomerErased
                     || !(names(&e.subject)
                         || e.id.as_deref().is_some_and(names)
-                        || data.split('"').any(names))
+                        || names(&e.data.to_string()))
             });
         }
     }

@@ -9,8 +9,8 @@ use chrono::{DateTime, Utc};
 use super::codec::{corrupt, from_redis};
 use super::RedisStore;
 use crate::domain::feed::{
-    customer_shard_name, parse_customer_shard, seq_parts, FeedEvent, FeedType, PendingEvent,
-    CUSTOMER_SHARDS,
+    customer_shard_name, names_customer, parse_customer_shard, seq_parts, FeedEvent, FeedType,
+    PendingEvent, CUSTOMER_SHARDS,
 };
 use crate::domain::{CustomerId, RoutingGroup};
 use crate::store::feed_relay::{FeedClaim, FeedNote};
@@ -37,7 +37,7 @@ impl RedisStore {
             !notice
                 && fields.iter().any(|(k, v)| {
                     (k == "subject" || k == "id" || k == "data")
-                        && customers.iter().any(|c| names(v, c))
+                        && customers.iter().any(|c| names_customer(v, c))
                 })
         };
         let mut from = "-".to_owned();
@@ -87,17 +87,6 @@ impl RedisStore {
         let group: RoutingGroup = shard.parse().map_err(corrupt)?;
         Ok(self.keys.routing_feed(&group))
     }
-}
-
-/// Whether a feed entry's field `value` names customer `c`: their id, one of their
-/// conversations (`<c>-N`), a relayed event of theirs (`<c>/N`), or a JSON value holding
-/// one of those as a string.
-fn names(value: &str, c: &str) -> bool {
-    let at_start = |v: &str| {
-        v.strip_prefix(c)
-            .is_some_and(|rest| rest.is_empty() || rest.starts_with(['-', '/']))
-    };
-    at_start(value) || value.split('"').any(at_start)
 }
 
 #[async_trait]
