@@ -16,7 +16,8 @@
 # known-export, the same through a second service with the event export's webhook on.
 # Usage: scripts/bench.sh   (DURATION=10s CONNECTIONS=64 VISITORS=10000 AGENTS=100 ROOM_AGENTS=2000
 #                            IDLE_STREAMS=10000 SCALE=1000000 (0 skips either); LIMIT_PER_SEC=100000;
-#                            STATS=1 for INFO commandstats; PROFILE=known)
+#                            STATS=1 for INFO commandstats and Redis commands per request;
+#                            PROFILE=known; ONLY=new,new-room runs just those scenarios)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -144,6 +145,8 @@ scenario() {
   # memory split below adds its own commands).
   local stats=""
   [ -z "${STATS:-}" ] || stats=$(cli info commandstats | grep -v '^#' | sort -t= -k3 -nr | head -12)
+  local calls=""
+  [ -z "${STATS:-}" ] || calls=$(cli info commandstats | sed -n 's/^cmdstat_[^:]*:calls=\([0-9]*\),.*/\1/p' | awk '{s += $1} END {print s}')
   requests=$(awk '/requests in/ {print $1}' <<<"$out")
   rate=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
   p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
@@ -158,8 +161,14 @@ scenario() {
     parts=$(python3 -c "print(f'timelines {($(timeline_memory) - $tl0) / $requests:.0f}, idempotency records {($(dedup_memory) - $dx0) / $requests:.0f}')")
   printf '%-8s %7.0f req/s  p50 %8s  p99 %8s  redis cpu %5s us/req  service cpu %5s us/req  redis memory %4s B/req (%s)' \
     "$name" "$rate" "$p50" "$p99" "$cpu" "$svc" "$bytes" "$parts"
-  [ -z "$stats" ] || printf '\n%s\n' "$stats"
+  # Every command Redis ran, a script's own calls included, and the sweeps' (they run
+  # for the traffic too: the feed relay's steps for each new customer).
+  [ -z "$calls" ] || python3 -c "print(f'\n  {$calls / $requests:.1f} Redis commands per request')"
+  [ -z "$stats" ] || printf '%s\n' "$stats"
 }
+
+# With ONLY (a comma-separated list of scenarios), just those run.
+wanted() { [ -z "${ONLY:-}" ] || [[ ",$ONLY," == *",$1,"* ]]; }
 
 # Idle agents: IDLE_STREAMS event streams held open for 10 s; what they cost Redis
 # (commands/s, from INFO commandstats) and each side's CPU.
@@ -239,6 +248,7 @@ cli_port=$ceiling_redis_port service_pid=$ceiling_pid \
   scenario ceiling "http://127.0.0.1:$ceiling_port" scripts/bench/known.lua; ceiling=$rate; echo
 kill "$ceiling_pid" "$ceiling_redis_pid"
 for s in known new mix; do
+  wanted "$s" || continue
   scenario "$s" "$api" "scripts/bench/$s.lua"
   python3 -c "print(f'  {$rate / $ceiling:.2f} of the ceiling')"
   if [ "$s" = known ]; then
@@ -255,20 +265,24 @@ done
 # New customers when agents have room: in a routing group of their own (so the full
 # agents' queues and waits above stay out of it) with ROOM_AGENTS agents (2,000: room
 # for 200,000 conversations), each is given a new personal agent.
-echo "setting up ${ROOM_AGENTS:-2000} agents with room in the routing group 'room'"
-for i in $(seq 0 $((${ROOM_AGENTS:-2000} - 1))); do
-  curl -sf -X PUT "$api/v1/agents/room-$i" -H "Authorization: Bearer $admin" \
-    -H 'Content-Type: application/json' -d '{"name":"Agent","group":"room","capacity":{"chat":100}}' >/dev/null
-  curl -sf -X PUT "$api/v1/agents/room-$i/presence" -H "Authorization: Bearer $admin" \
-    -H 'Content-Type: application/json' -d '{"presence":"online"}' >/dev/null
-done
-GROUP=room scenario new-room "$api" scripts/bench/new.lua
-python3 -c "print(f'  {$rate / $ceiling:.2f} of the ceiling')"
+if wanted new-room; then
+  echo "setting up ${ROOM_AGENTS:-2000} agents with room in the routing group 'room'"
+  for i in $(seq 0 $((${ROOM_AGENTS:-2000} - 1))); do
+    curl -sf -X PUT "$api/v1/agents/room-$i" -H "Authorization: Bearer $admin" \
+      -H 'Content-Type: application/json' -d '{"name":"Agent","group":"room","capacity":{"chat":100}}' >/dev/null
+    curl -sf -X PUT "$api/v1/agents/room-$i/presence" -H "Authorization: Bearer $admin" \
+      -H 'Content-Type: application/json' -d '{"presence":"online"}' >/dev/null
+  done
+  GROUP=room scenario new-room "$api" scripts/bench/new.lua
+  python3 -c "print(f'  {$rate / $ceiling:.2f} of the ceiling')"
+fi
 # Latency at about half the known customers' peak: each connection pauses after every
 # answer (wrk has no fixed-rate mode), the pause worked out from the peak rate.
-pause=$(python3 -c "print(max(1, round($connections * 1000 / ($known_rate / 2) - 1)))")
-DELAY_MS=$pause scenario known-half "$api" scripts/bench/known.lua
-python3 -c "print(f'  at {$rate / $known_rate:.2f} of the peak rate')"
+if wanted known && wanted known-half; then
+  pause=$(python3 -c "print(max(1, round($connections * 1000 / ($known_rate / 2) - 1)))")
+  DELAY_MS=$pause scenario known-half "$api" scripts/bench/known.lua
+  python3 -c "print(f'  at {$rate / $known_rate:.2f} of the peak rate')"
+fi
 [ "${IDLE_STREAMS:-10000}" = 0 ] || idle_streams "${IDLE_STREAMS:-10000}"
 
 # The scale curve: the same known customers writing with 1,000 and with SCALE (default

@@ -7,9 +7,10 @@ use futures_util::future::try_join_all;
 
 use super::codec::{compact_id, corrupt, from_redis, parse_customer};
 use super::message_record;
+use super::placement::Routed;
 use super::{receipts, RedisStore};
 use crate::domain::{
-    CustomerId, Identity, InboundMessage, Language, Message, Receipt, Requirements, RoutingGroup,
+    AgentId, CustomerId, Identity, InboundMessage, Language, Message, Receipt, Requirements, RoutingGroup,
 };
 use crate::routing::priority;
 use crate::store::erasure::ErasureInventory;
@@ -234,10 +235,7 @@ impl RedisStore {
     }
 
     /// Round trip 3, only for a conversation no agent holds yet: routing decides; then
-    /// one pipeline mirrors a newly chosen personal agent and the assignment on the
-    /// customer's slot and gives the idempotency record the real route (the ingest
-    /// script wrote it before routing had decided), so a retry after the conversation
-    /// is resolved answers what the first delivery was told.
+    /// `settle_route` writes what it decided on the customer's slot.
     pub(super) async fn routed(
         &self,
         appended: Appended,
@@ -271,51 +269,61 @@ impl RedisStore {
                 now,
             )
             .await?;
+        let Routed {
+            route,
+            new_personal_agent,
+            personal_gone,
+        } = routed;
         let receipt = Receipt {
-            route: routed.route,
+            route,
             ..a.receipt
         };
+        let personal = (new_personal_agent.as_ref(), personal_gone);
+        let group = (&a.group, a.repeat_contacts);
+        self.settle_route(&receipt, group, personal, field, now)
+            .await?;
+        Ok(receipt)
+    }
+
+    /// What the decision leaves on the customer's slot, in one script (`settle.lua`): a
+    /// newly chosen personal agent (or the recorded one gone), the holder's mirror (only
+    /// while the conversation is still open in this episode), and the idempotency
+    /// record's real route. `group` is the routing group with the conversation's episode;
+    /// `personal`, the personal agent chosen now (and their life) and whether the
+    /// recorded one is gone.
+    async fn settle_route(
+        &self,
+        receipt: &Receipt,
+        (group, episode): (&RoutingGroup, u32),
+        (chosen, personal_gone): (Option<&(AgentId, String)>, bool),
+        field: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let conv = &receipt.conversation_id;
         let cid = conv.customer();
-        let mut pipe = redis::pipe();
-        if routed.personal_gone {
-            pipe.hdel(self.keys.customer(cid), &["personal_agent", "pa_born"])
-                .ignore();
-        }
-        if let Some((personal, born)) = &routed.new_personal_agent {
-            // A customer belongs to their personal agent's group.
-            pipe.hset_multiple(
-                self.keys.customer(cid),
-                &[
-                    ("personal_agent", personal.as_str()),
-                    ("pa_born", born.as_str()),
-                    ("group", a.group.as_str()),
-                ],
-            )
-            .ignore();
-        }
-        if let Some(agent) = &receipt.route.agent_id {
-            // Only while the conversation is still open in this episode (`mirror.lua`).
-            let episode = a.repeat_contacts.to_string();
-            pipe.add_command(self.mirror_cmd(&conv, Some(agent), &episode, (now, false)))
-                .ignore();
-        }
+        let (personal, born) = chosen.map_or(("", ""), |(p, b)| (p.as_str(), b.as_str()));
         let expires = now.timestamp_millis() + self.policy.dedup_ttl.num_milliseconds();
-        let record = receipts::encode(&receipt);
-        let dedup = self.keys.customer_dedup(cid);
-        pipe.hset(&dedup, field, format!("{expires}|{record}"))
-            .ignore();
-        // The script pushed the hash's expiry past this record's; `NX` only gives one to
-        // a hash this write created (a merge moved the customer's records away meanwhile).
         let lifetime = receipts::hash_lifetime_ms(self.policy.dedup_ttl.num_milliseconds());
-        pipe.cmd("PEXPIRE")
-            .arg(&dedup)
+        let _: i64 = self
+            .scripts
+            .settle
+            .key(self.keys.customer(cid))
+            .key(self.keys.conversation(conv))
+            .key(self.keys.customer_dedup(cid))
+            .arg(personal)
+            .arg(born)
+            .arg(group.as_str())
+            .arg(if personal_gone { "1" } else { "0" })
+            .arg(receipt.route.agent_id.as_ref().map_or("", AgentId::as_str))
+            .arg(episode.to_string())
+            .arg(now.timestamp_millis())
+            .arg(field)
+            .arg(format!("{expires}|{}", receipts::encode(receipt)))
             .arg(lifetime)
-            .arg("NX")
-            .ignore();
-        pipe.query_async::<()>(&mut self.conn.clone())
+            .invoke_async(&mut self.conn.clone())
             .await
             .map_err(from_redis)?;
-        Ok(receipt)
+        Ok(())
     }
 }
 

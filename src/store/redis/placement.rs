@@ -358,32 +358,19 @@ impl RedisStore {
         episode: &str,
         decided: (DateTime<Utc>, bool),
     ) -> Result<(), StoreError> {
+        let (now, transfer) = decided;
         let _: i64 = self
-            .mirror_cmd(conv, agent, episode, decided)
-            .query_async(&mut self.conn.clone())
-            .await
-            .map_err(from_redis)?;
-        Ok(())
-    }
-
-    /// `mirror.lua` as one command, sent with `EVAL` so that it can ride in a pipeline
-    /// (a pipelined `EVALSHA` is not reloaded when Redis lost its script cache).
-    pub(super) fn mirror_cmd(
-        &self,
-        conv: &ConversationId,
-        agent: Option<&AgentId>,
-        episode: &str,
-        (now, transfer): (DateTime<Utc>, bool),
-    ) -> redis::Cmd {
-        let mut cmd = redis::cmd("EVAL");
-        cmd.arg(&self.scripts.mirror)
-            .arg(1)
-            .arg(self.keys.conversation(conv))
+            .scripts
+            .mirror
+            .key(self.keys.conversation(conv))
             .arg(agent.map_or("", AgentId::as_str))
             .arg(episode)
             .arg(now.timestamp_millis())
-            .arg(if transfer { "1" } else { "0" });
-        cmd
+            .arg(if transfer { "1" } else { "0" })
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(from_redis)?;
+        Ok(())
     }
 }
 

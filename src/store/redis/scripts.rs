@@ -1,8 +1,7 @@
 //! Every Lua script the Redis store runs, listed once. Each is loaded with the constants
 //! rendered from Rust (`constants.rs`); a routing script (one group's slot) also with the
-//! routing prelude, which holds that slot's layout and shared steps; a script sent whole
-//! with `EVAL` (so that it can ride in a pipeline) is kept as its bare code, without
-//! the constants, since it travels with every call.
+//! routing prelude, which holds that slot's layout and shared steps; a script that
+//! writes a conversation's holder mirror also with `mirror` (`lua/mirror/mirror.lua`).
 
 use redis::Script;
 
@@ -10,22 +9,23 @@ use super::constants;
 
 const ROUTING_PRELUDE: &str = include_str!("lua/routing/prelude.lua");
 const CUSTOMER_FEED: &str = include_str!("lua/feed/customer.lua");
+const MIRROR: &str = include_str!("lua/mirror/mirror.lua");
 
 /// Declares the scripts: `field: "path"` in sections `plain`, `customer` (with the
 /// customer side of the event feed, `lua/feed/customer.lua`), `routing` (with the
-/// prelude) and `eval` (code sent with `EVAL`, comment lines stripped).
+/// prelude) and `mirror` (with `lua/mirror/mirror.lua`).
 macro_rules! scripts {
     (
         plain { $($plain:ident: $plain_path:literal,)* }
         customer { $($customer:ident: $customer_path:literal,)* }
         routing { $($routing:ident: $routing_path:literal,)* }
-        eval { $($eval:ident: $eval_path:literal,)* }
+        mirror { $($mirror:ident: $mirror_path:literal,)* }
     ) => {
         pub(super) struct Scripts {
             $(pub(super) $plain: Script,)*
             $(pub(super) $customer: Script,)*
             $(pub(super) $routing: Script,)*
-            $(pub(super) $eval: String,)*
+            $(pub(super) $mirror: Script,)*
         }
 
         impl Scripts {
@@ -40,7 +40,10 @@ macro_rules! scripts {
                         "{ROUTING_PRELUDE}\n{}",
                         include_str!($routing_path)
                     )),)*
-                    $($eval: without_comments(include_str!($eval_path)),)*
+                    $($mirror: constants::script(&format!(
+                        "{MIRROR}\n{}",
+                        include_str!($mirror_path)
+                    )),)*
                 }
             }
         }
@@ -50,10 +53,11 @@ macro_rules! scripts {
         pub(super) const SOURCES: &[(&str, &str)] = &[
             ("lua/routing/prelude.lua", ROUTING_PRELUDE),
             ("lua/feed/customer.lua", CUSTOMER_FEED),
+            ("lua/mirror/mirror.lua", MIRROR),
             $(($plain_path, include_str!($plain_path)),)*
             $(($customer_path, include_str!($customer_path)),)*
             $(($routing_path, include_str!($routing_path)),)*
-            $(($eval_path, include_str!($eval_path)),)*
+            $(($mirror_path, include_str!($mirror_path)),)*
         ];
     };
 }
@@ -113,18 +117,10 @@ scripts! {
         erase_events: "lua/routing/erase_events.lua",
         erase_done: "lua/routing/erase_done.lua",
     }
-    eval {
-        mirror: "lua/mirror.lua",
+    mirror {
+        mirror: "lua/mirror/call.lua",
+        settle: "lua/mirror/settle.lua",
     }
-}
-
-/// The code without its comment lines.
-fn without_comments(source: &str) -> String {
-    let code: Vec<&str> = source
-        .lines()
-        .filter(|l| !l.trim_start().starts_with("--"))
-        .collect();
-    code.join("\n")
 }
 
 #[cfg(test)]

@@ -162,8 +162,11 @@ else
     redis.call('RPUSH', c .. ':convs', cid .. '-' .. seq)
     set(sets, 'last', seq)
     held = {false, '1', group, '0'}
+    -- A customer this message creates has written no event yet: `fseq` starts with them.
+    if not f[2] then set(sets, 'fseq', 1) end
     customer_feed(c, FEED_CONVERSATION_OPENED, cid .. '-' .. seq, now, {
-      conversation_id = cid .. '-' .. seq, customer_id = cid, channel = channel, group = group})
+      conversation_id = cid .. '-' .. seq, customer_id = cid, channel = channel, group = group},
+      not f[2])
   end
   set(sets, 'open', seq)
   receipt = receipt_of(seq, held, reopened)

@@ -66,14 +66,26 @@ local function split(s)
   return t
 end
 
+-- Agent `a`'s row on channel `ch`: {presence, cap:<ch>, load:<ch>, portfolio, itags}.
+local function agent_row(a, ch)
+  return redis.call('HMGET', akey(a), 'presence', 'cap:' .. ch, 'load:' .. ch, 'portfolio', 'itags')
+end
+
+-- Whether an agent's row on a channel is online with room: they are in its choice indexes.
+local function can_serve(row)
+  return row[1] == 'online' and num(row[3]) < num(row[2])
+end
+
 -- Keeps the channel's choice indexes in step with an agent's load, room and presence:
--- the plain ones, and the per-tag copies of :free (by load).
-local function reindex(a, ch)
-  local h = redis.call('HMGET', akey(a), 'presence', 'cap:' .. ch, 'load:' .. ch, 'portfolio', 'itags')
-  local cap, load = num(h[2]), num(h[3])
+-- the plain ones, and the per-tag copies of :free (by load). `row` is the agent's
+-- {presence, cap:<ch>, load:<ch>, portfolio, itags} when the caller holds them already
+-- (read or written in this script), else they are read.
+local function reindex(a, ch, row)
+  local h = row or agent_row(a, ch)
+  local load = num(h[3])
   local pf, free = R .. ':pf:' .. ch, R .. ':free:' .. ch
   local tags = split(h[5])
-  if h[1] == 'online' and load < cap then
+  if can_serve(h) then
     redis.call('ZADD', pf, num(h[4]) * 1048576 + load, a)
     redis.call('ZADD', free, load, a)
     for _, t in ipairs(tags) do redis.call('ZADD', free .. ':' .. t, load, a) end
@@ -86,8 +98,8 @@ end
 
 -- Keeps :pf:<tag> (online agents with <tag>, by portfolio; the personal-agent choice
 -- under requirements checks room itself) in step with presence and portfolio.
-local function reindex_tags(a)
-  local h = redis.call('HMGET', akey(a), 'presence', 'portfolio', 'itags')
+local function reindex_tags(a, known)
+  local h = known or redis.call('HMGET', akey(a), 'presence', 'portfolio', 'itags')
   for _, t in ipairs(split(h[3])) do
     if h[1] == 'online' then
       redis.call('ZADD', R .. ':pf:' .. t, num(h[2]), a)
@@ -102,13 +114,30 @@ local function reindex_all(a)
   reindex_tags(a)
 end
 
--- A new customer for `a`: the portfolio orders only the :pf indexes.
-local function add_to_portfolio(a)
-  redis.call('HINCRBY', akey(a), 'portfolio', 1)
-  for _, ch in ipairs(CHANNELS) do
-    redis.call('ZADD', R .. ':pf:' .. ch, 'XX', 'INCR', 1048576, a)
+-- The fields of agent `a` that `add_to_portfolio` and `reindex` read, in one read.
+local AGENT_ROW = {'presence', 'itags', 'born'}
+for _, ch in ipairs(CHANNELS) do
+  AGENT_ROW[#AGENT_ROW + 1] = 'cap:' .. ch
+  AGENT_ROW[#AGENT_ROW + 1] = 'load:' .. ch
+end
+
+-- A new customer for `a`: the portfolio orders only the :pf indexes, and only those that
+-- hold the agent (online with room on the channel, as `reindex` keeps them). `later`
+-- names a channel the caller reindexes itself right after (`reindex` writes the whole
+-- score), or is nil. Answers what it read: the agent's life (`born`) and, per channel,
+-- the row `reindex` takes.
+local function add_to_portfolio(a, later)
+  local portfolio = redis.call('HINCRBY', akey(a), 'portfolio', 1)
+  local h = redis.call('HMGET', akey(a), unpack(AGENT_ROW))
+  local rows = {}
+  for i, ch in ipairs(CHANNELS) do
+    rows[ch] = {h[1], h[2 + 2 * i], h[3 + 2 * i], portfolio, h[2]}
+    if ch ~= later and can_serve(rows[ch]) then
+      redis.call('ZADD', R .. ':pf:' .. ch, 'XX', 'INCR', 1048576, a)
+    end
   end
-  reindex_tags(a)
+  reindex_tags(a, {h[1], portfolio, h[2]})
+  return h[3] or '', rows
 end
 
 -- A customer of `a` merged into one who keeps their own personal agent: one customer
@@ -231,7 +260,8 @@ end
 
 -- Sets what `conv` needs from `encoded` (`routing::Needs::encode`:
 -- `exact|any_level|language|any_level_at|anyone_at`), at its first step, with its
--- relaxing timer; answers the tags needed now. A `fresh` record (never routed: release
+-- relaxing timer; answers the tags needed now, and the record's `n0`, `n1` and `lang` as
+-- written (nil: none). A `fresh` record (never routed: release
 -- deletes records and their timers) has no earlier needs to clear.
 local function set_needs(conv, encoded, fresh)
   local n = {}
@@ -240,12 +270,12 @@ local function set_needs(conv, encoded, fresh)
     redis.call('HDEL', rkey(conv), 'needs', 'n0', 'n1', 'lang', 'step', 't2')
     redis.call('ZREM', R .. ':relax', conv)
   end
-  if n[1] == '' then return {} end
+  if n[1] == '' then return {}, {} end
   redis.call('HSET', rkey(conv), 'needs', n[1], 'n0', n[1], 'n1', n[2], 'lang', n[3], 'step', 0)
   if n[5] ~= '' then redis.call('HSET', rkey(conv), 't2', n[5]) end
   local due = (n[4] ~= '' and n[4]) or (n[5] ~= '' and n[5])
   if due then redis.call('ZADD', R .. ':relax', due, conv) end
-  return split(n[1])
+  return split(n[1]), {n0 = n[1], n1 = n[2], lang = n[3]}
 end
 
 -- How agent `a` fits what a conversation first needed (`routing::Fit`: its record's
@@ -310,26 +340,34 @@ end
 -- Gives `conv` to agent `a`, taking one unit of `ch`, and tells them (and, when someone
 -- else covers a customer, their personal agent); answers the assignment. Events are
 -- written in the same script as the assignment, so none is ever lost or invented.
-local function assign(conv, a, ch, reason)
+-- `known`, from a caller that decided on a record it has not written yet (route.lua):
+-- `rec`, the record's fields as below; `sets`, the fields to write with the assignment;
+-- `row`, agent `a`'s row on `ch` as `reindex` takes it (nil: read).
+local function assign(conv, a, ch, reason, known)
   -- Everything of the record this reads, in one read.
-  local r = redis.call('HMGET', rkey(conv), 'adopt', 'owner', 'since', 'wq', 'n0', 'n1', 'lang', 'ep')
+  local r = known and known.rec
+    or redis.call('HMGET', rkey(conv), 'adopt', 'owner', 'since', 'wq', 'n0', 'n1', 'lang', 'ep')
   local owner, since = r[2] or '', r[3]
   local sets = {'state', S_ASSIGNED, 'agent', a}
+  for _, v in ipairs(known and known.sets or {}) do sets[#sets + 1] = v end
+  local row = known and known.row
   -- An ownerless customer nobody could serve at first: whoever takes them is their
   -- personal agent from now on (`Routing::adopt`).
   if r[1] then
     owner = a
     sets[#sets + 1] = 'owner'
     sets[#sets + 1] = a
-    redis.call('HDEL', rkey(conv), 'adopt')
-    add_to_portfolio(a)
+    if not known then redis.call('HDEL', rkey(conv), 'adopt') end
+    local _, rows = add_to_portfolio(a, ch)
+    row = rows[ch]
     if reason ~= CAUSE_TRANSFER then reason = R_NEW_PERSONAL_AGENT end
   end
   redis.call('HSET', rkey(conv), unpack(sets))
   waiting_in(conv, nil, {r[4], since})
-  redis.call('HINCRBY', akey(a), 'load:' .. ch, 1)
+  local load = redis.call('HINCRBY', akey(a), 'load:' .. ch, 1)
   redis.call('ZADD', R .. ':held:' .. a, num(since), conv)
-  reindex(a, ch)
+  if row then row = {row[1], row[2], load, row[4], row[5]} end
+  reindex(a, ch, row)
   if reason == CAUSE_TRANSFER then
     event(a, EV_CONVERSATION_TRANSFERRED, conv, reason, '')
   else

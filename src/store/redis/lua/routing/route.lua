@@ -46,53 +46,68 @@ local exact = split(string.match(encoded_needs, '^[^|]*'))
 
 local new = 0
 local born = ''
+-- A newly chosen personal agent's rows (`add_to_portfolio`), which left `ch`'s portfolio
+-- index to the assignment's reindex.
+local rows
 -- Removed (perhaps created again since: a stranger then): chosen anew.
 if personal == '' or not personal_alive(personal, recorded_born) then
   personal = choose_personal_agent(ch, exact) or ''
   if personal ~= '' then
     new = 1
-    born = redis.call('HGET', akey(personal), 'born') or ''
-    add_to_portfolio(personal)
+    born, rows = add_to_portfolio(personal, ch)
+  end
+end
+-- Not assigned to the new personal agent after all: their portfolio moves on `ch` too.
+local function portfolio_on_ch()
+  if rows and can_serve(rows[ch]) then
+    redis.call('ZADD', R .. ':pf:' .. ch, 'XX', 'INCR', 1048576, personal)
   end
 end
 
 -- Not routed yet, so waiting nowhere (`wq`, see `waiting_in`). Every routing writes
--- `since`: a record without it was never routed (`set_needs`).
+-- `since`: a record without it was never routed (`set_needs`). The record's fields are
+-- written once, with the decision's own (`decided`).
 local fresh = not held[6]
-local fields = {'channel', ch, 'owner', personal, 'since', now, 'priority', priority, 'wq', '', 'ep', episode}
-if personal == '' then fields[#fields + 1] = 'adopt'; fields[#fields + 1] = 1 end
-redis.call('HSET', r, unpack(fields))
-set_needs(conv, encoded_needs, fresh)
-local written = {'', now}
+local _, needs = set_needs(conv, encoded_needs, fresh)
+local function decided(...)
+  return {'channel', ch, 'owner', personal, 'since', now, 'priority', priority, 'ep', episode, ...}
+end
 local seen_presence, seen_room, seen_fits = '', 0, 0
 if personal ~= '' and fits(personal, exact) then seen_fits = 1 end
 if personal ~= '' then
-  local p = redis.call('HMGET', akey(personal), 'presence', 'cap:' .. ch, 'load:' .. ch)
+  local p = rows and rows[ch] or agent_row(personal, ch)
   seen_presence, seen_room = p[1] or '', num(p[3]) < num(p[2]) and 1 or 0
   if seen_fits == 0 then
     -- passed over like an offline agent: no wait for someone who does not fit
-  elseif p[1] == 'online' and num(p[3]) < num(p[2]) then
+  elseif can_serve(p) then
     local reason = new == 1 and R_NEW_PERSONAL_AGENT or R_PERSONAL_AGENT
-    assign(conv, personal, ch, reason)
+    assign(conv, personal, ch, reason, {row = p, sets = decided('wq', ''),
+      rec = {nil, personal, tostring(now), '', needs.n0, needs.n1, needs.lang, tostring(episode)}})
     return answer{state = S_ASSIGNED, agent = personal, reason = reason, queue = ch, personal = personal,
       new = new, presence = seen_presence, room = seen_room, fits = 1, born = born}
   elseif p[1] == 'online' or p[1] == 'away' then
-    redis.call('HSET', r, 'state', S_WAITING, 'agent', personal)
-    waiting_in(conv, ch, written)
+    portfolio_on_ch()
+    redis.call('HSET', r, unpack(decided('wq', ch, 'state', S_WAITING, 'agent', personal)))
+    waiting_in(conv, ch, {ch, now})
     redis.call('ZADD', R .. ':w:' .. personal .. ':' .. ch, now, conv)
     redis.call('ZADD', R .. ':timers', now + wait_ms, conv)
     return answer{state = S_WAITING, reason = R_WAITING_FOR_PERSONAL_AGENT, queue = ch, personal = personal,
       new = new, presence = seen_presence, room = seen_room, fits = 1, born = born}
   end
 end
+portfolio_on_ch()
 local a = least_loaded(ch, exact)
 if a then
-  assign(conv, a, ch, R_FALLBACK)
+  assign(conv, a, ch, R_FALLBACK, {sets = decided('wq', ''),
+    rec = {personal == '' and '1' or nil, personal, tostring(now), '', needs.n0, needs.n1, needs.lang, tostring(episode)}})
   return answer{state = S_ASSIGNED, agent = a, reason = R_FALLBACK, queue = ch, personal = personal,
     new = new, presence = seen_presence, room = seen_room, least_loaded = a, fits = seen_fits, born = born}
 end
-redis.call('HSET', r, 'state', S_QUEUED)
+-- Whoever takes an ownerless customer later becomes their personal agent (`assign`).
+local queued = decided('wq', ch, 'state', S_QUEUED)
+if personal == '' then queued[#queued + 1] = 'adopt'; queued[#queued + 1] = 1 end
+redis.call('HSET', r, unpack(queued))
 redis.call('ZADD', R .. ':q:' .. ch, queue_score(priority, now), conv)
-waiting_in(conv, ch, written)
+waiting_in(conv, ch, {ch, now})
 return answer{state = S_QUEUED, reason = R_NO_AGENT_AVAILABLE, queue = ch, personal = personal, new = new,
   presence = seen_presence, room = seen_room, fits = seen_fits, born = born}
