@@ -3,6 +3,7 @@
 //! of customer-side events to their shards; and the trim of entries older than
 //! `export.keep_secs`.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 
 use chrono::{DateTime, Duration, Utc};
@@ -15,7 +16,7 @@ use crate::domain::feed::{
     self, customer_shard, CloudEvent, Cursor, FeedEvent, FeedType, PendingEvent,
 };
 use crate::domain::CustomerId;
-use crate::store::feed_relay::{FeedClaim, ANNOUNCE_GRACE_MS, CLAIM_LEASE_MS};
+use crate::store::feed_relay::{FeedClaim, FeedMoved, ANNOUNCE_GRACE_MS, CLAIM_LEASE_MS};
 
 /// The most events one page holds.
 pub const MAX_PAGE: usize = 1000;
@@ -66,15 +67,18 @@ pub async fn trim(app: &App, now: DateTime<Utc>) -> Result<(), AppError> {
 /// Most customers one relay round claims per shard.
 const RELAY_CUSTOMERS: usize = 64;
 
-/// Customers relayed at once.
-const RELAY_IN_FLIGHT: usize = 8;
+/// Shards relayed at once.
+const RELAY_IN_FLIGHT: usize = 4;
 
 /// Most of one customer's events moved in one step.
 const RELAY_PAGE: usize = 256;
 
 /// The relay: moves customers' pending events to their shards, at least once and under
 /// their own ids, computing a resolved conversation's facts on the way (once: the shard
-/// keeps them). Every replica runs it; the store hands each customer to one.
+/// keeps them). Every replica runs it; the store hands each customer to one. A shard's
+/// claimed customers move together: their reads at once, one append, their drops at
+/// once and one release, so a burst of new customers costs the shard a few steps, not a
+/// few per customer.
 pub async fn relay(app: &App, now: DateTime<Utc>) -> Result<usize, AppError> {
     let announced_before = now - Duration::milliseconds(ANNOUNCE_GRACE_MS);
     let until = now + Duration::milliseconds(CLAIM_LEASE_MS);
@@ -82,27 +86,48 @@ pub async fn relay(app: &App, now: DateTime<Utc>) -> Result<usize, AppError> {
         .store
         .claim_feed_due(announced_before, until, RELAY_CUSTOMERS)
         .await?;
-    // A few customers at a time: their steps are independent, and a round should not
-    // queue a burst of scripts ahead of ingest (as the archive's rounds do not).
-    let steps: Vec<_> = claims
-        .iter()
-        .map(|claim| relay_customer(app, claim, now))
-        .collect();
-    let moved: Vec<usize> = futures_util::stream::iter(steps)
+    let mut shards: BTreeMap<u32, Vec<FeedClaim>> = BTreeMap::new();
+    for claim in claims {
+        let shard = customer_shard(claim.customer.as_str());
+        shards.entry(shard).or_default().push(claim);
+    }
+    let moved: Vec<usize> = futures_util::stream::iter(shards)
+        .map(|(shard, claims)| relay_shard(app, shard, claims, now))
         .buffer_unordered(RELAY_IN_FLIGHT)
         .try_collect()
         .await?;
     Ok(moved.into_iter().sum())
 }
 
-async fn relay_customer(
+async fn relay_shard(
     app: &App,
-    claim: &FeedClaim,
+    shard: u32,
+    claims: Vec<FeedClaim>,
     now: DateTime<Utc>,
 ) -> Result<usize, AppError> {
-    let pending = app.store.pending_feed(&claim.customer, RELAY_PAGE).await?;
-    let customer = claim.customer.as_str();
-    let events: Vec<FeedEvent> = pending
+    let reads = claims
+        .iter()
+        .map(|claim| app.store.pending_feed(&claim.customer, RELAY_PAGE));
+    let pending = try_join_all(reads).await?;
+    let mut events = Vec::new();
+    let mut moved = Vec::with_capacity(claims.len());
+    for (claim, pending) in claims.into_iter().zip(pending) {
+        events.extend(relayed(app, claim.customer.as_str(), &pending));
+        moved.push(FeedMoved {
+            through: pending.last().map_or(0, |p| p.n),
+            read: pending.len(),
+            claim,
+        });
+    }
+    app.store.append_feed(shard, &events).await?;
+    app.store.settle_feed(shard, &moved, now).await?;
+    Ok(events.len())
+}
+
+/// A customer's pending events as their shard keeps them; one that does not parse is
+/// dropped (and logged: it would never parse later either).
+fn relayed(app: &App, customer: &str, pending: &[PendingEvent]) -> Vec<FeedEvent> {
+    pending
         .iter()
         .filter_map(|p| {
             let event = p.relayed(customer, relayed_data(app, p));
@@ -111,13 +136,7 @@ async fn relay_customer(
             }
             event
         })
-        .collect();
-    app.store
-        .append_feed(customer_shard(customer), &events)
-        .await?;
-    let through = pending.last().map_or(0, |p| p.n);
-    app.store.settle_feed(claim, through, now).await?;
-    Ok(events.len())
+        .collect()
 }
 
 /// An event's `data` as the shard keeps it: a resolve's milestones become its facts.

@@ -20,7 +20,7 @@ use crate::domain::{
     Queue, Receipt, ReplyDelivery, Requirements,
 };
 use crate::store::erasure::{Erasure, ErasureInventory};
-use crate::store::feed_relay::{FeedClaim, FeedNote};
+use crate::store::feed_relay::{FeedClaim, FeedMoved, FeedNote};
 use crate::store::format::{FinalizeOutcome, FormatStatus, ReplicaFormat, StorageFormat};
 use crate::store::retention::{Archivable, ArchiveCandidate, ArchiveClaim};
 use crate::store::{

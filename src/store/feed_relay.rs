@@ -27,6 +27,15 @@ pub struct FeedClaim {
     pub(crate) leased: i64,
 }
 
+/// What one relay step moved of a claimed customer's pending events: those numbered up
+/// to `through`, the first `read` of the list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedMoved {
+    pub claim: FeedClaim,
+    pub through: u64,
+    pub read: usize,
+}
+
 /// A customer-side event that no other step of its change writes, and what the change
 /// itself sets, in the same step.
 #[derive(Debug, Clone, PartialEq)]

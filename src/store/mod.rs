@@ -17,7 +17,7 @@ use chrono::{DateTime, Utc};
 use roles::define_roles;
 
 use self::erasure::{Erasure, ErasureInventory};
-use self::feed_relay::{FeedClaim, FeedNote};
+use self::feed_relay::{FeedClaim, FeedMoved, FeedNote};
 use self::format::{FinalizeOutcome, FormatStatus, ReplicaFormat, StorageFormat};
 use self::retention::{Archivable, ArchiveCandidate, ArchiveClaim};
 use crate::domain::feed::{FeedEvent, PendingEvent};

@@ -391,10 +391,11 @@ macro_rules! for_each_operation {
                 /// Appends relayed events (their own ids set) to customer-side shard `shard`,
                 /// in order.
                 fn append_feed(shard: u32, events: &[FeedEvent]) -> ();
-                /// Drops the claimed customer's pending events numbered up to `through` and
-                /// ends the claim: off the due list if none is left (unless announced again
+                /// Drops what the relay moved of each claimed customer of customer-side shard
+                /// `shard` (their pending events numbered up to `through`) and ends their
+                /// claims: off the due list if none is left (unless announced again
                 /// meanwhile), due again at `now` if some are.
-                fn settle_feed(claim: &FeedClaim, through: u64, now: DateTime<Utc>) -> () => claim.customer;
+                fn settle_feed(shard: u32, moved: &[FeedMoved], now: DateTime<Utc>) -> ();
                 /// Records a customer-side event no other step writes, with what its change
                 /// sets (`FeedNote::effect`), in one step.
                 fn note_feed(customer: &CustomerId, note: &FeedNote) -> () => customer;

@@ -8,16 +8,20 @@ use std::collections::{HashMap, HashSet};
 
 use serde_json::{json, Value};
 use switchboard::app::feed;
-use switchboard::domain::feed::{CloudEvent, Cursor};
+use switchboard::domain::feed::{customer_shard, CloudEvent, Cursor, FeedType};
 use switchboard::domain::{Presence, Receipt};
 use switchboard::startup::app_state;
+use switchboard::store::feed_relay::{FeedMoved, FeedNote, NoteEffect};
 
 use crate::helpers::{
     agent_id as id, ext, group_profile, inbound, spawn_app, t0, test_settings, Harness,
     RedisServer, ADMIN_TOKEN,
 };
 
-both_stores!(presence_and_assignments_reach_the_feed_and_page_once_across_shards);
+both_stores!(
+    presence_and_assignments_reach_the_feed_and_page_once_across_shards,
+    a_relay_step_drops_only_what_it_moved
+);
 
 async fn online(h: &Harness, agent: &str, group: &str) {
     h.store
@@ -184,4 +188,47 @@ async fn the_pull_api_answers_pages_and_refuses_what_is_no_cursor() {
     }
     let agent = app.agent_get("ann", "/v1/events").await;
     assert_eq!(agent.status(), 403, "admins only");
+}
+
+/// A relay step drops exactly the customer's events it read: not one written after its
+/// read, and nothing when a step that read the same events settles again (a replica
+/// that stalled past its lease while another moved them).
+async fn a_relay_step_drops_only_what_it_moved(h: Harness) {
+    let opened = chat(&h, "+14155550103", None).await;
+    let customer = opened.customer_id.clone();
+    let soon = chrono::Utc::now() + chrono::Duration::seconds(10);
+    let claims = h
+        .store
+        .claim_feed_due(soon, soon + chrono::Duration::seconds(30), 64)
+        .await
+        .expect("claim");
+    let claim = claims
+        .into_iter()
+        .find(|c| c.customer == customer)
+        .expect("claimed");
+    let read = h.store.pending_feed(&customer, 256).await.expect("read");
+    assert_eq!(read.iter().map(|p| p.n).collect::<Vec<_>>(), [1]);
+    // Written after the relay's read.
+    let note = FeedNote {
+        kind: FeedType::DeadlineBreached,
+        subject: opened.conversation_id.to_string(),
+        at: chrono::Utc::now(),
+        data: json!({ "conversation_id": opened.conversation_id.to_string(), "deadline": "first_response" }),
+        effect: NoteEffect::None,
+    };
+    h.store.note_feed(&customer, &note).await.expect("note");
+    let moved = [FeedMoved {
+        claim,
+        through: 1,
+        read: 1,
+    }];
+    let shard = customer_shard(customer.as_str());
+    for _ in 0..2 {
+        h.store
+            .settle_feed(shard, &moved, chrono::Utc::now())
+            .await
+            .expect("settle");
+        let left = h.store.pending_feed(&customer, 256).await.expect("left");
+        assert_eq!(left.iter().map(|p| p.n).collect::<Vec<_>>(), [2]);
+    }
 }

@@ -17,7 +17,7 @@ use crate::domain::feed::{
     PendingEvent, CUSTOMER_SHARDS,
 };
 use crate::domain::{Channel, ConversationId, CustomerId};
-use crate::store::feed_relay::{FeedClaim, FeedNote, NoteEffect};
+use crate::store::feed_relay::{FeedClaim, FeedMoved, FeedNote, NoteEffect};
 use crate::store::{FeedStore, StoreError};
 use serde_json::json;
 
@@ -249,15 +249,17 @@ impl FeedStore for MemoryStore {
 
     async fn settle_feed(
         &self,
-        claim: &FeedClaim,
-        through: u64,
+        _shard: u32,
+        moved: &[FeedMoved],
         _now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let mut state = self.lock();
-        if let Some(pending) = state.feed.pending.get_mut(&claim.customer) {
-            pending.retain(|e| e.n > through);
-            if pending.is_empty() {
-                state.feed.pending.remove(&claim.customer);
+        for m in moved {
+            if let Some(pending) = state.feed.pending.get_mut(&m.claim.customer) {
+                pending.retain(|e| e.n > m.through);
+                if pending.is_empty() {
+                    state.feed.pending.remove(&m.claim.customer);
+                }
             }
         }
         Ok(())

@@ -13,7 +13,7 @@ use crate::domain::feed::{
     PendingEvent, CUSTOMER_SHARDS,
 };
 use crate::domain::{CustomerId, RoutingGroup};
-use crate::store::feed_relay::{FeedClaim, FeedNote};
+use crate::store::feed_relay::{FeedClaim, FeedMoved, FeedNote};
 use crate::store::{FeedStore, StoreError};
 
 /// Entries read per step when an erasure scrubs a shard.
@@ -185,11 +185,11 @@ impl FeedStore for RedisStore {
 
     async fn settle_feed(
         &self,
-        claim: &FeedClaim,
-        through: u64,
+        shard: u32,
+        moved: &[FeedMoved],
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        self.settle(claim, through, now).await
+        self.settle(shard, moved, now).await
     }
 
     async fn note_feed(&self, customer: &CustomerId, note: &FeedNote) -> Result<(), StoreError> {

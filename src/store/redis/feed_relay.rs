@@ -10,7 +10,7 @@ use super::codec::{corrupt, from_redis};
 use super::RedisStore;
 use crate::domain::feed::{customer_shard, FeedEvent, PendingEvent, CUSTOMER_SHARDS};
 use crate::domain::CustomerId;
-use crate::store::feed_relay::{FeedClaim, FeedNote, NoteEffect};
+use crate::store::feed_relay::{FeedClaim, FeedMoved, FeedNote, NoteEffect};
 use crate::store::StoreError;
 
 impl RedisStore {
@@ -126,33 +126,38 @@ impl RedisStore {
         Ok(())
     }
 
+    /// Each customer's drop on their own slot (together), then one release of the
+    /// shard's claims (`feed/release.lua`).
     pub(super) async fn settle(
         &self,
-        claim: &FeedClaim,
-        through: u64,
+        shard: u32,
+        moved: &[FeedMoved],
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let left: i64 = self
-            .scripts
-            .feed_drop
-            .key(self.keys.customer(&claim.customer))
-            .arg(through)
-            .invoke_async(&mut self.conn.clone())
-            .await
-            .map_err(from_redis)?;
-        let shard = customer_shard(claim.customer.as_str());
-        let again = if left > 0 {
-            now.timestamp_millis().to_string()
-        } else {
-            String::new()
-        };
-        let _: i64 = self
-            .scripts
-            .feed_release
-            .key(self.keys.feed_due(shard))
-            .arg(claim.customer.as_str())
-            .arg(claim.leased)
-            .arg(again)
+        let drops = moved.iter().map(|m| {
+            let mut conn = self.conn.clone();
+            let mut call = self.scripts.feed_drop.prepare_invoke();
+            call.key(self.keys.customer(&m.claim.customer))
+                .arg(m.through)
+                .arg(m.read);
+            async move { call.invoke_async::<i64>(&mut conn).await }
+        });
+        let left = try_join_all(drops).await.map_err(from_redis)?;
+        if moved.is_empty() {
+            return Ok(());
+        }
+        let mut release = self.scripts.feed_release.prepare_invoke();
+        release.key(self.keys.feed_due(shard));
+        for (m, left) in moved.iter().zip(left) {
+            release.arg(m.claim.customer.as_str()).arg(m.claim.leased);
+            // Not drained (more than one page was pending): due again at once.
+            release.arg(if left > 0 {
+                now.timestamp_millis().to_string()
+            } else {
+                String::new()
+            });
+        }
+        let _: i64 = release
             .invoke_async(&mut self.conn.clone())
             .await
             .map_err(from_redis)?;
