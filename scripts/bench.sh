@@ -109,6 +109,21 @@ timeline_memory() { keys_memory 'sb:v:*:m'; }
 dedup_memory() { keys_memory 'sb:c:*:dx'; }
 redis_cpu() { cli info cpu | awk -F: '/^used_cpu_(sys|user):/ {s += $2} END {printf "%.6f", s}'; }
 
+# Customers the feed relay has yet to move (its due lists): a new customer's opening is
+# relayed 5 s after it, so a scenario's figures wait for the relay to finish what the
+# scenario wrote (its cost is the scenario's), and the next scenario starts with none.
+feed_due() {
+  for k in $(seq 0 15); do echo "ZCARD sb:fd:{fd:$k}:due"; done | cli | awk '{s += $1} END {print s + 0}'
+}
+feed_drained() {
+  [ -z "${cli_port:-}" ] || return 0
+  for _ in $(seq 1 120); do
+    [ "$(feed_due)" = 0 ] && return 0
+    sleep 0.5
+  done
+  echo "the feed relay did not drain in 60 s" >&2
+}
+
 service_cpu() { awk '{printf "%.6f", ($14 + $15) / '"$(getconf CLK_TCK)"'}' "/proc/$service_pid/stat"; }
 main_service_pid=$service_pid
 
@@ -116,6 +131,7 @@ main_service_pid=$service_pid
 scenario() {
   local name=$1 url=$2 script=${3:-}
   local cpu0 svc0 mem0 dx0 tl0 out requests p50 p99 cpu svc bytes parts
+  feed_drained
   [ "${MEMORY_PARTS:-1}" = 0 ] || { dx0=$(dedup_memory); tl0=$(timeline_memory); }
   cpu0=$(redis_cpu); svc0=$(service_cpu); mem0=$(redis_memory)
   [ -z "${STATS:-}" ] || cli config resetstat >/dev/null
@@ -141,6 +157,7 @@ scenario() {
   if grep -q 'Non-2xx' <<<"$out"; then
     echo "$name: some answers were not 2xx:" >&2; echo "$out" >&2; exit 1
   fi
+  feed_drained
   # With STATS=1: what Redis ran for this scenario, per command (taken before the
   # memory split below adds its own commands).
   local stats=""

@@ -79,13 +79,37 @@ pub fn lua_constants() -> String {
 
 /// A script with the shared constants prepended.
 pub fn script(body: &str) -> Script {
-    Script::new(&format!("{}\n{body}", lua_constants()))
+    Script::new(&format!("{}\n{body}", constants_for(body)))
+}
+
+/// The constants `body` names, and no others: Redis runs a script's whole text on every
+/// call, and each of the seventy-odd `local`s costs a little each time.
+fn constants_for(body: &str) -> String {
+    let rendered = lua_constants();
+    let named = |line: &&str| match line
+        .strip_prefix("local ")
+        .and_then(|rest| rest.split_once(" = "))
+    {
+        Some((name, _)) => body.contains(name),
+        None => true,
+    };
+    let kept: Vec<&str> = rendered.lines().filter(named).collect();
+    kept.join("\n")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::store::redis::scripts::SOURCES;
+
+    #[test]
+    fn a_script_carries_the_constants_it_names_only() {
+        let rendered = constants_for("return {CHANNELS, R_FALLBACK}");
+        assert!(rendered.contains("local CHANNELS = {'phone', 'email', 'chat', 'social'}"));
+        assert!(rendered.contains("local R_FALLBACK = 'fallback'"));
+        assert!(!rendered.contains("QUEUES"), "{rendered}");
+        assert!(!rendered.contains("RC_FALLBACK"), "{rendered}");
+    }
 
     #[test]
     fn the_constants_come_from_rust() {

@@ -20,8 +20,10 @@ elseif gone then
   redis.call('HDEL', c, 'personal_agent', 'pa_born')
 end
 if holder ~= '' then mirror(conv, holder, episode, now, false) end
-redis.call('HSET', dx, field, value)
--- The ingest script pushed the hash's expiry past this record's; `NX` only gives one to
--- a hash this write created (a merge moved the customer's records away meanwhile).
-redis.call('PEXPIRE', dx, lifetime, 'NX')
+-- The ingest script wrote the record and pushed the hash's expiry past it; a record
+-- this write creates means a merge moved the customer's records away meanwhile, and
+-- the new hash gets an expiry (`NX`: only if it has none).
+if redis.call('HSET', dx, field, value) == 1 then
+  redis.call('PEXPIRE', dx, lifetime, 'NX')
+end
 return 1
