@@ -17,7 +17,8 @@
 # Usage: scripts/bench.sh   (DURATION=10s CONNECTIONS=64 VISITORS=10000 AGENTS=100 ROOM_AGENTS=2000
 #                            IDLE_STREAMS=10000 SCALE=1000000 (0 skips either); LIMIT_PER_SEC=100000;
 #                            STATS=1 for INFO commandstats and Redis commands per request;
-#                            PROFILE=known; ONLY=new,new-room runs just those scenarios)
+#                            PROFILE=known; ONLY=new,new-room runs just those scenarios;
+#                            CLUSTER=0 skips known customers on the 3+3 cluster)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -49,7 +50,7 @@ trap 'kill "${pids[@]}" 2>/dev/null || true; rm -rf "$work"' EXIT
 # leaves its pid in $service_pid.
 start_service() {
   mkdir -p "$work/$4"
-  SWITCHBOARD_REDIS_URL="redis://127.0.0.1:$1" \
+  SWITCHBOARD_REDIS_URL="${REDIS_URL:-redis://127.0.0.1:$1}" \
   SWITCHBOARD_LISTEN="127.0.0.1:$2" SWITCHBOARD_OPS_LISTEN="127.0.0.1:$3" \
   SWITCHBOARD_ADMIN_TOKEN=$admin SWITCHBOARD_ADAPTER_TOKENS=$TOKEN RUST_LOG=warn \
   SWITCHBOARD_RATE_LIMIT__ADAPTER_PER_SEC=${LIMIT_PER_SEC:-0} SWITCHBOARD_RATE_LIMIT__ADMIN_PER_SEC=0 \
@@ -107,13 +108,21 @@ keys_memory() {
 # Conversations' timelines (`:m` lists) and customers' idempotency records (`:dx` hashes).
 timeline_memory() { keys_memory 'sb:v:*:m'; }
 dedup_memory() { keys_memory 'sb:c:*:dx'; }
-redis_cpu() { cli info cpu | awk -F: '/^used_cpu_(sys|user):/ {s += $2} END {printf "%.6f", s}'; }
+# Redis CPU (s): of the server, or with CPU_PORTS of those nodes together (a cluster).
+redis_cpu() {
+  local p
+  for p in ${CPU_PORTS:-${cli_port:-$redis_port}}; do redis-cli -p "$p" info cpu; done |
+    awk -F: '/^used_cpu_(sys|user):/ {s += $2} END {printf "%.6f", s}'
+}
 
 # Customers the feed relay has yet to move (its due lists): a new customer's opening is
 # relayed 5 s after it, so a scenario's figures wait for the relay to finish what the
 # scenario wrote (its cost is the scenario's), and the next scenario starts with none.
 feed_due() {
-  for k in $(seq 0 15); do echo "ZCARD sb:fd:{fd:$k}:due"; done | cli | awk '{s += $1} END {print s + 0}'
+  local k
+  for k in $(seq 0 15); do
+    redis-cli ${CLUSTER_CLI:+-c} -p "${CLUSTER_CLI:-$redis_port}" ZCARD "sb:fd:{fd:$k}:due"
+  done | awk '{s += $1} END {print s + 0}'
 }
 feed_drained() {
   [ -z "${cli_port:-}" ] || return 0
@@ -130,10 +139,10 @@ main_service_pid=$service_pid
 # Runs one wrk scenario; prints its line and leaves its rate in $rate.
 scenario() {
   local name=$1 url=$2 script=${3:-}
-  local cpu0 svc0 mem0 dx0 tl0 out requests p50 p99 cpu svc bytes parts
+  local cpu0 svc0 mem0 dx0 tl0 out requests p50 p99 cpu svc bytes parts masters0
   feed_drained
   [ "${MEMORY_PARTS:-1}" = 0 ] || { dx0=$(dedup_memory); tl0=$(timeline_memory); }
-  cpu0=$(redis_cpu); svc0=$(service_cpu); mem0=$(redis_memory)
+  cpu0=$(redis_cpu); svc0=$(service_cpu); mem0=$(redis_memory); masters0=$(CPU_PORTS=${MASTER_PORTS:-} redis_cpu)
   [ -z "${STATS:-}" ] || cli config resetstat >/dev/null
   # With PROFILE=<scenario>: perf samples the service (or Redis, with PROFILE_REDIS=1)
   # during that scenario; the samples stay in $TMPDIR/bench-<scenario>.perf.data.
@@ -169,6 +178,8 @@ scenario() {
   p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
   p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
   cpu=$(python3 -c "print(f'{($(redis_cpu) - $cpu0) * 1e6 / $requests:.1f}')")
+  [ -z "${MASTER_PORTS:-}" ] ||
+    cpu="$cpu (masters $(python3 -c "print(f'{($(CPU_PORTS=$MASTER_PORTS redis_cpu) - $masters0) * 1e6 / $requests:.1f}')"))"
   svc=$(python3 -c "print(f'{($(service_cpu) - $svc0) * 1e6 / $requests:.1f}')")
   bytes=$(python3 -c "print(f'{($(redis_memory) - $mem0) / $requests:.0f}')")
   # Of which in timelines (what a stored message keeps costing) and in idempotency
@@ -259,6 +270,28 @@ http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()' "$si
   service_pid=$main_service_pid
 }
 
+# Known customers on a 3+3 Redis Cluster (`scripts/redis-cluster.sh`, #33): a service of
+# its own on the cluster, AGENTS agents and VISITORS known customers set up as above, the
+# same scenario, printed as a ratio to `known` on one server. The six nodes share the two
+# cores with the service and wrk, and each replica applies its master's writes; Redis CPU
+# is the six nodes' together, and the masters' alone beside it.
+known_cluster() {
+  local dir="$work/cluster" nodes a_port o_port url ports masters
+  nodes=$(scripts/redis-cluster.sh start "$dir" $$)
+  ports=$(tr ',' '\n' <<<"$nodes" | sed 's/.*://' | tr '\n' ' ')
+  a_port=$(free_port); o_port=$(free_port)
+  REDIS_URL=$nodes start_service 0 "$a_port" "$o_port" cluster
+  url="http://127.0.0.1:$a_port"
+  setup "$url" "$agents" "$VISITORS"
+  masters=$(for p in $ports; do redis-cli -p "$p" info replication | grep -q '^role:master' && echo "$p"; done | tr '\n' ' ')
+  CPU_PORTS=$ports MASTER_PORTS=$masters CLUSTER_CLI=$(tr ' ' '\n' <<<"$ports" | head -1) \
+    MEMORY_PARTS=0 scenario known-cluster "$url" scripts/bench/known.lua
+  python3 -c "print(f'  {$rate / $known_rate:.2f} of known on one server')"
+  kill "$service_pid"
+  service_pid=$main_service_pid
+  scripts/redis-cluster.sh stop "$dir"
+}
+
 echo "wrk: $threads threads, $connections connections, $duration per scenario"
 scenario readyz "http://127.0.0.1:$ops_port/readyz"; echo
 cli_port=$ceiling_redis_port service_pid=$ceiling_pid \
@@ -277,6 +310,7 @@ for s in known new mix; do
     python3 scripts/bench/chatty.py "$redis_port" "$api_port" "$TOKEN" "${CHATTY_CUSTOMERS:-300}"
     known_limited
     known_export
+    [ "${CLUSTER:-1}" = 0 ] || known_cluster
   fi
 done
 # New customers when agents have room: in a routing group of their own (so the full
