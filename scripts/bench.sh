@@ -100,7 +100,11 @@ api="http://127.0.0.1:$api_port"
 setup "$api" "$agents" "$VISITORS"
 
 cli() { redis-cli -p "${cli_port:-$redis_port}" "$@"; }
-redis_memory() { cli info memory | awk -F: '/^used_memory:/ {print $2 + 0}'; }
+redis_memory() {
+  local p
+  for p in ${CPU_PORTS:-${cli_port:-$redis_port}}; do redis-cli -p "$p" info memory; done |
+    awk -F: '/^used_memory:/ {s += $2} END {print s + 0}'
+}
 # Redis memory held by the keys matching a pattern (MEMORY USAGE, every element counted).
 keys_memory() {
   cli --scan --pattern "$1" | sed 's/^/MEMORY USAGE /; s/$/ SAMPLES 0/' | cli | awk '{s += $1} END {print s + 0}'
@@ -108,7 +112,8 @@ keys_memory() {
 # Conversations' timelines (`:m` lists) and customers' idempotency records (`:dx` hashes).
 timeline_memory() { keys_memory 'sb:v:*:m'; }
 dedup_memory() { keys_memory 'sb:c:*:dx'; }
-# Redis CPU (s): of the server, or with CPU_PORTS of those nodes together (a cluster).
+# Redis CPU (s) and memory (bytes): of the server, or with CPU_PORTS of those nodes
+# together (a cluster).
 redis_cpu() {
   local p
   for p in ${CPU_PORTS:-${cli_port:-$redis_port}}; do redis-cli -p "$p" info cpu; done |
@@ -283,9 +288,11 @@ known_cluster() {
   REDIS_URL=$nodes start_service 0 "$a_port" "$o_port" cluster
   url="http://127.0.0.1:$a_port"
   setup "$url" "$agents" "$VISITORS"
-  masters=$(for p in $ports; do redis-cli -p "$p" info replication | grep -q '^role:master' && echo "$p"; done | tr '\n' ' ')
+  masters=$(for p in $ports; do
+    if redis-cli -p "$p" info replication | grep -q '^role:master'; then echo "$p"; fi
+  done | tr '\n' ' ')
   CPU_PORTS=$ports MASTER_PORTS=$masters CLUSTER_CLI=$(tr ' ' '\n' <<<"$ports" | head -1) \
-    MEMORY_PARTS=0 scenario known-cluster "$url" scripts/bench/known.lua
+    MEMORY_PARTS=0 STATS='' scenario known-cluster "$url" scripts/bench/known.lua
   python3 -c "print(f'  {$rate / $known_rate:.2f} of known on one server')"
   kill "$service_pid"
   service_pid=$main_service_pid

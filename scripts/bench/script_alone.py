@@ -110,11 +110,12 @@ def captured_call(port, api_port, token):
             return unquote(line.split(b"] ", 1)[1])
 
 
-def replay(redis, call, customers, calls, sha=None):
-    """Redis CPU per call of `call` (under `sha` if given), over `customers`."""
+def replay(redis, call, customers, calls, sha=None, first=0):
+    """Redis CPU per call of `call` (under `sha` if given), over `customers`; the calls'
+    idempotency fields are numbered from `first`."""
     owner = call[3][len(b"sb:c:{"):-1]
     before = redis.cpu()
-    for start in range(0, calls, BATCH):
+    for start in range(first, first + calls, BATCH):
         batch = []
         for n in range(start, start + BATCH):
             other = random.choice(customers)
@@ -141,10 +142,11 @@ def main():
     # Interleaved rounds, each figure the median of its rounds: a machine whose speed
     # drifts during the run moves all three alike, and the ratio stays.
     rounds = {"script": [], "four": [], "empty": []}
-    for _ in range(ROUNDS):
-        rounds["script"].append(replay(redis, call, customers, calls // ROUNDS))
-        rounds["four"].append(replay(redis, call, customers, calls // ROUNDS, sha=floor))
-        rounds["empty"].append(replay(redis, call, customers, calls // ROUNDS, sha=empty))
+    each = calls // ROUNDS
+    for r in range(ROUNDS):
+        rounds["script"].append(replay(redis, call, customers, each, first=r * each))
+        rounds["four"].append(replay(redis, call, customers, each, sha=floor, first=r * each))
+        rounds["empty"].append(replay(redis, call, customers, each, sha=empty, first=r * each))
     script, four, baseline = (statistics.median(rounds[k]) for k in ("script", "four", "empty"))
     print(f"alone    ingest script replayed {calls} times over {len(customers)} known customers: "
           f"{script:.1f} us of Redis CPU per call; with the same arguments, a script making "
