@@ -279,10 +279,12 @@ http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()' "$si
 # its own on the cluster, AGENTS agents and VISITORS known customers set up as above, the
 # same scenario, printed as a ratio to `known` on one server. The six nodes share the two
 # cores with the service and wrk, and each replica applies its master's writes; Redis CPU
-# is the six nodes' together, and the masters' alone beside it.
+# is the six nodes' together, and the masters' alone beside it. Then the same on three
+# masters without replicas (`known-3m`): what the replicas cost on this shared machine.
+# known_cluster <name> <replicas per master>
 known_cluster() {
-  local dir="$work/cluster" nodes a_port o_port url ports masters
-  nodes=$(scripts/redis-cluster.sh start "$dir" $$)
+  local name=$1 dir="$work/cluster" nodes a_port o_port url ports masters
+  nodes=$(REPLICAS=$2 scripts/redis-cluster.sh start "$dir" $$)
   ports=$(tr ',' '\n' <<<"$nodes" | sed 's/.*://' | tr '\n' ' ')
   a_port=$(free_port); o_port=$(free_port)
   REDIS_URL=$nodes start_service 0 "$a_port" "$o_port" cluster
@@ -292,7 +294,7 @@ known_cluster() {
     if redis-cli -p "$p" info replication | grep -q '^role:master'; then echo "$p"; fi
   done | tr '\n' ' ')
   CPU_PORTS=$ports MASTER_PORTS=$masters CLUSTER_CLI=$(tr ' ' '\n' <<<"$ports" | head -1) \
-    MEMORY_PARTS=0 STATS='' scenario known-cluster "$url" scripts/bench/known.lua
+    MEMORY_PARTS=0 STATS='' scenario "$name" "$url" scripts/bench/known.lua
   python3 -c "print(f'  {$rate / $known_rate:.2f} of known on one server')"
   kill "$service_pid"
   service_pid=$main_service_pid
@@ -317,7 +319,7 @@ for s in known new mix; do
     python3 scripts/bench/chatty.py "$redis_port" "$api_port" "$TOKEN" "${CHATTY_CUSTOMERS:-300}"
     known_limited
     known_export
-    [ "${CLUSTER:-1}" = 0 ] || known_cluster
+    [ "${CLUSTER:-1}" = 0 ] || { known_cluster known-cluster 1; known_cluster known-3m 0; }
   fi
 done
 # New customers when agents have room: in a routing group of their own (so the full

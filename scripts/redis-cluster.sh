@@ -6,7 +6,8 @@
 #   scripts/redis-cluster.sh stop DIR
 #
 # With WATCH_PID the cluster stops itself when that process ends (the test harness
-# passes its own pid, so no redis-server outlives the tests).
+# passes its own pid, so no redis-server outlives the tests). REPLICAS=0 makes the three
+# masters alone (the benchmark's way to tell what replicas cost on a shared machine).
 set -euo pipefail
 cmd=${1:?start or stop}
 dir=${2:?a directory for the node files}
@@ -45,7 +46,8 @@ start)
   base=$(free_base)
   nodes=()
   urls=()
-  for i in 0 1 2 3 4 5; do
+  replicas=${REPLICAS:-1}
+  for i in $(seq 0 $((3 * (1 + replicas) - 1))); do
     port=$((base + i))
     redis-server --port "$port" --bind 127.0.0.1 --cluster-enabled yes \
       --cluster-config-file "nodes-$port.conf" --cluster-node-timeout 2000 \
@@ -60,14 +62,14 @@ start)
       sleep 0.05
     done
   done
-  redis-cli --cluster create "${nodes[@]}" --cluster-replicas 1 --cluster-yes >"$dir/create.log" 2>&1
+  redis-cli --cluster create "${nodes[@]}" --cluster-replicas "$replicas" --cluster-yes >"$dir/create.log" 2>&1
   for _ in $(seq 1 200); do
     ok=1
     for node in "${nodes[@]}"; do
       redis-cli -p "${node##*:}" cluster info 2>/dev/null | grep -q 'cluster_state:ok' || ok=0
       # Every node must also know the three replicas (they start out as masters).
-      replicas=$(redis-cli -p "${node##*:}" cluster nodes 2>/dev/null | grep -c slave || true)
-      [ "$replicas" = 3 ] || ok=0
+      known=$(redis-cli -p "${node##*:}" cluster nodes 2>/dev/null | grep -c slave || true)
+      [ "$known" = $((3 * replicas)) ] || ok=0
       # And every replica has finished its first sync: before that it acknowledges
       # nothing, and a failover would promote an empty node.
       info=$(redis-cli -p "${node##*:}" info replication 2>/dev/null)

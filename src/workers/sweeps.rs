@@ -80,25 +80,53 @@ impl Sweep {
         }
     }
 
-    /// One round of this sweep at `now`.
-    pub async fn run(self, app: &App, now: DateTime<Utc>) -> Result<(), AppError> {
+    /// One round of this sweep at `now`: whether it found work (a sweep that does not
+    /// say always did).
+    pub async fn run(self, app: &App, now: DateTime<Utc>) -> Result<bool, AppError> {
+        fn did<T>(_: T) -> bool {
+            true
+        }
         match self {
-            Sweep::RoutingTimers => agents::fire_timers(app, now).await,
-            Sweep::Deadlines => deadlines::sweep(app, now).await.map(drop),
-            Sweep::FollowUps => follow_ups::sweep(app, now).await.map(drop),
-            Sweep::FormatAnnouncement => upgrade::announce(app, now).await.map(drop),
-            Sweep::Archive => archiving::sweep(app, now).await.map(drop),
-            Sweep::Deletion => deletion::sweep(app, now).await.map(drop),
-            Sweep::AuditArchive => audit::move_to_archive(app, now).await.map(drop),
-            Sweep::Erasure => erasure::sweep(app, now).await.map(drop),
-            Sweep::Blocks => blocks::follow(app).await,
-            Sweep::FeedTrim => feed::trim(app, now).await,
-            Sweep::FeedRelay => feed::relay(app, now).await.map(drop),
-            Sweep::FeedArchive => feed_sinks::archive_round(app).await.map(drop),
-            Sweep::FeedWebhook => feed_sinks::webhook_round(app, now).await.map(drop),
+            Sweep::RoutingTimers => agents::fire_timers(app, now).await.map(did),
+            Sweep::Deadlines => deadlines::sweep(app, now).await.map(did),
+            Sweep::FollowUps => follow_ups::sweep(app, now).await.map(did),
+            Sweep::FormatAnnouncement => upgrade::announce(app, now).await.map(did),
+            Sweep::Archive => archiving::sweep(app, now).await.map(did),
+            Sweep::Deletion => deletion::sweep(app, now).await.map(did),
+            Sweep::AuditArchive => audit::move_to_archive(app, now).await.map(did),
+            Sweep::Erasure => erasure::sweep(app, now).await.map(did),
+            Sweep::Blocks => blocks::follow(app).await.map(did),
+            Sweep::FeedTrim => feed::trim(app, now).await.map(did),
+            Sweep::FeedRelay => feed::relay(app, now).await.map(|n| n > 0),
+            Sweep::FeedArchive => feed_sinks::archive_round(app).await.map(|n| n > 0),
+            Sweep::FeedWebhook => feed_sinks::webhook_round(app, now).await.map(|n| n > 0),
+        }
+    }
+
+    /// Whether an idle round slows this sweep down (`IDLE_SKIPS`): the feed's relay and
+    /// sinks read all sixteen customer shards (and every group's) each round, which an
+    /// idle deployment need not pay four times a second; their consumers already wait
+    /// the relay's grace of seconds. Routing's timers and the rest keep their pace.
+    fn slows_when_idle(self) -> bool {
+        matches!(
+            self,
+            Sweep::FeedRelay | Sweep::FeedArchive | Sweep::FeedWebhook
+        )
+    }
+
+    /// Ticks to skip after a round that `found` work or not.
+    fn skips_after(self, found: bool) -> u32 {
+        if !found && self.slows_when_idle() {
+            IDLE_SKIPS
+        } else {
+            0
         }
     }
 }
+
+/// Ticks a sweep that slows when idle skips after a round that found nothing: with the
+/// default tick of 250 ms, once a second until there is work again.
+const IDLE_SKIPS: u32 = 3;
 
 /// Runs every sweep every `every` until `stop`, each on its own ticker: a sweep that
 /// waits (the archive's on an unreachable PostgreSQL, up to its pool's timeout) delays
@@ -110,9 +138,34 @@ pub async fn run_sweeps(state: Arc<App>, every: Duration, stop: CancellationToke
 
 async fn run_sweep(state: &App, sweep: Sweep, every: Duration, stop: CancellationToken) {
     let mut ticker = super::Ticker::new(every, stop);
+    let mut skips = 0;
     while ticker.next().await {
-        if let Err(e) = sweep.run(state, Utc::now()).await {
-            tracing::warn!(sweep = sweep.name(), error = %e, "sweep failed this round");
+        if skips > 0 {
+            skips -= 1;
+            continue;
         }
+        match sweep.run(state, Utc::now()).await {
+            Ok(found) => skips = sweep.skips_after(found),
+            Err(e) => {
+                tracing::warn!(sweep = sweep.name(), error = %e, "sweep failed this round")
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_feed_sweeps_slow_down_and_only_when_idle() {
+        for sweep in [Sweep::FeedRelay, Sweep::FeedArchive, Sweep::FeedWebhook] {
+            assert_eq!(sweep.skips_after(false), IDLE_SKIPS, "{}", sweep.name());
+            assert_eq!(sweep.skips_after(true), 0, "{}", sweep.name());
+        }
+        for sweep in Sweep::ALL.iter().filter(|s| !s.slows_when_idle()) {
+            assert_eq!(sweep.skips_after(false), 0, "{}", sweep.name());
+        }
+        assert_eq!(Sweep::ALL.iter().filter(|s| s.slows_when_idle()).count(), 3);
     }
 }

@@ -10,7 +10,8 @@ use super::message_record;
 use super::placement::Routed;
 use super::{receipts, RedisStore};
 use crate::domain::{
-    AgentId, CustomerId, Identity, InboundMessage, Language, Message, Receipt, Requirements, RoutingGroup,
+    AgentId, CustomerId, Identity, InboundMessage, Language, Message, Receipt, Requirements,
+    RoutingGroup,
 };
 use crate::routing::priority;
 use crate::store::erasure::ErasureInventory;
@@ -274,10 +275,7 @@ impl RedisStore {
             new_personal_agent,
             personal_gone,
         } = routed;
-        let receipt = Receipt {
-            route,
-            ..a.receipt
-        };
+        let receipt = Receipt { route, ..a.receipt };
         let personal = (new_personal_agent.as_ref(), personal_gone);
         let group = (&a.group, a.repeat_contacts);
         self.settle_route(&receipt, group, personal, field, now)
