@@ -17,13 +17,23 @@ use browser::{
 
 const XSS: &str = "<img src=x onerror=alert(1)>";
 
+/// Clicks the element `css` finds. The page re-renders lists as events arrive, so an
+/// element found may be replaced before the click lands ("stale element"): found again
+/// and clicked again, as a person would, for up to two seconds.
 async fn click(page: &Client, css: &str) {
-    page.find(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"))
-        .click()
-        .await
-        .unwrap_or_else(|e| panic!("click {css}: {e}"));
+    for attempt in 0.. {
+        let element = page
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"));
+        match element.click().await {
+            Ok(_) => return,
+            Err(e) if attempt < 20 && e.to_string().contains("stale element") => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("click {css}: {e}"),
+        }
+    }
 }
 
 async fn type_into(page: &Client, css: &str, text: &str) {
