@@ -6,36 +6,49 @@
 //! one round trip); this replica also remembers the conversations whose answer of the
 //! current period went out, so the rest of a busy night's messages cost nothing extra.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
 use super::{App, AppError};
 use crate::domain::{AutoReply, ConversationId, Receipt};
+use crate::store::sharded_cache::ShardedCache;
 
-/// Conversations remembered at most; past that the memory starts over (a forgotten one
-/// costs one round trip, never a second answer).
+/// Conversations remembered at most; past that a shard of the memory starts over (a
+/// forgotten one costs one round trip, never a second answer).
 const REMEMBERED: usize = 65_536;
 
-/// Conversations whose out-of-hours answer of a closed period went out, by period end.
-#[derive(Debug, Default)]
+/// How long a remembered answer counts: longer than any closed period (its end is part
+/// of what is remembered, so a later period is never mistaken for it).
+const REMEMBERED_FOR: Duration = Duration::from_secs(14 * 24 * 3600);
+
+/// Conversations whose out-of-hours answer of a closed period went out, by period end:
+/// sharded, so a busy night's messages on different threads rarely meet on one lock.
 pub struct Answered {
-    periods: Mutex<HashMap<ConversationId, DateTime<Utc>>>,
+    periods: ShardedCache<ConversationId, DateTime<Utc>>,
+}
+
+impl Default for Answered {
+    fn default() -> Self {
+        Self {
+            periods: ShardedCache::new(REMEMBERED),
+        }
+    }
+}
+
+impl std::fmt::Debug for Answered {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Answered").finish_non_exhaustive()
+    }
 }
 
 impl Answered {
     fn knows(&self, conv: &ConversationId, until: DateTime<Utc>) -> bool {
-        let periods = self.periods.lock().unwrap_or_else(|p| p.into_inner());
-        periods.get(conv) == Some(&until)
+        self.periods.get_within(conv, REMEMBERED_FOR) == Some(until)
     }
 
     fn remember(&self, conv: &ConversationId, until: DateTime<Utc>) {
-        let mut periods = self.periods.lock().unwrap_or_else(|p| p.into_inner());
-        if periods.len() >= REMEMBERED {
-            periods.clear();
-        }
-        periods.insert(conv.clone(), until);
+        self.periods.put(conv.clone(), until);
     }
 }
 

@@ -12,6 +12,7 @@ pub mod redaction;
 mod redis;
 pub mod retention;
 mod roles;
+pub mod sharded_cache;
 
 use chrono::{DateTime, Utc};
 use roles::define_roles;

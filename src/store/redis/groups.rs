@@ -6,9 +6,9 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use super::sharded_cache::ShardedCache;
 use super::{corrupt, from_redis, RedisStore};
 use crate::domain::{AgentId, ConversationId, RoutingGroup};
+use crate::store::sharded_cache::ShardedCache;
 use crate::store::StoreError;
 
 /// How long a process trusts its memory of an agent's group for event reads. An agent

@@ -8,8 +8,8 @@
 
 use std::time::Duration;
 
-use super::sharded_cache::ShardedCache;
 use crate::domain::CustomerId;
+use crate::store::sharded_cache::ShardedCache;
 
 pub(super) struct IdentityCache {
     memo: ShardedCache<String, CustomerId>,

@@ -43,7 +43,6 @@ mod retention;
 mod routing;
 mod schedules;
 mod scripts;
-mod sharded_cache;
 mod transfer_notes;
 mod upgrade;
 

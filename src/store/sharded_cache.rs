@@ -1,7 +1,8 @@
-//! What a process remembers of Redis between requests (identity → customer, agent →
-//! group): a map sharded so that requests on different threads rarely meet on one lock,
-//! each lock held for one lookup, entries answered only while young enough for the
-//! caller, and a full shard emptied rather than grown.
+//! What a process remembers between requests (of Redis: identity → customer, agent →
+//! group; of its own answers: a conversation's out-of-hours hint): a map sharded so
+//! that requests on different threads rarely meet on one lock, each lock held for one
+//! lookup, entries answered only while young enough for the caller, and a full shard
+//! emptied rather than grown.
 
 use std::borrow::Borrow;
 use std::collections::hash_map::DefaultHasher;
@@ -12,7 +13,7 @@ use std::time::{Duration, Instant};
 
 const SHARDS: usize = 16;
 
-pub(super) struct ShardedCache<K, V> {
+pub struct ShardedCache<K, V> {
     shards: Vec<Mutex<HashMap<K, (V, Instant)>>>,
     per_shard: usize,
 }
