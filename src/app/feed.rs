@@ -73,6 +73,11 @@ const RELAY_IN_FLIGHT: usize = 4;
 /// Most of one customer's events moved in one step.
 const RELAY_PAGE: usize = 256;
 
+/// Most events one append (one `MULTI` on Redis) carries: a backlog of a shard's 64
+/// customers with full pages would otherwise hold Redis for one transaction of 16,384
+/// `XADD`s, ingest waiting behind it.
+const RELAY_APPEND: usize = 512;
+
 /// The relay: moves customers' pending events to their shards, at least once and under
 /// their own ids, computing a resolved conversation's facts on the way (once: the shard
 /// keeps them). Every replica runs it; the store hands each customer to one. A shard's
@@ -119,7 +124,11 @@ async fn relay_shard(
             claim,
         });
     }
-    app.store.append_feed(shard, &events).await?;
+    // Every append before any drop: a relay cut off between them appends the same
+    // events again next time (duplicates a consumer recognises by id), never loses one.
+    for chunk in events.chunks(RELAY_APPEND) {
+        app.store.append_feed(shard, chunk).await?;
+    }
     app.store.settle_feed(shard, &moved, now).await?;
     Ok(events.len())
 }
