@@ -121,6 +121,12 @@ for _, ch in ipairs(CHANNELS) do
   AGENT_ROW[#AGENT_ROW + 1] = 'load:' .. ch
 end
 
+-- One customer more for `a` in channel `ch`'s portfolio index, which holds them only
+-- while `row` (their row on `ch`) can serve.
+local function portfolio_moves(a, ch, row)
+  if can_serve(row) then redis.call('ZADD', R .. ':pf:' .. ch, 'XX', 'INCR', 1048576, a) end
+end
+
 -- A new customer for `a`: the portfolio orders only the :pf indexes, and only those that
 -- hold the agent (online with room on the channel, as `reindex` keeps them). `later`
 -- names a channel the caller reindexes itself right after (`reindex` writes the whole
@@ -132,9 +138,7 @@ local function add_to_portfolio(a, later)
   local rows = {}
   for i, ch in ipairs(CHANNELS) do
     rows[ch] = {h[1], h[2 + 2 * i], h[3 + 2 * i], portfolio, h[2]}
-    if ch ~= later and can_serve(rows[ch]) then
-      redis.call('ZADD', R .. ':pf:' .. ch, 'XX', 'INCR', 1048576, a)
-    end
+    if ch ~= later then portfolio_moves(a, ch, rows[ch]) end
   end
   reindex_tags(a, {h[1], portfolio, h[2]})
   return h[3] or '', rows

@@ -59,9 +59,7 @@ if personal == '' or not personal_alive(personal, recorded_born) then
 end
 -- Not assigned to the new personal agent after all: their portfolio moves on `ch` too.
 local function portfolio_on_ch()
-  if rows and can_serve(rows[ch]) then
-    redis.call('ZADD', R .. ':pf:' .. ch, 'XX', 'INCR', 1048576, personal)
-  end
+  if rows then portfolio_moves(personal, ch, rows[ch]) end
 end
 
 -- Not routed yet, so waiting nowhere (`wq`, see `waiting_in`). Every routing writes
