@@ -348,6 +348,37 @@ async fn resolving_then_writing_again_reopens_the_conversation() {
     assert_eq!(conv["repeat_contacts"], 1);
 }
 
+/// Later messages into the conversation an agent holds take the ingest script's shortest
+/// path (#33), and answer what its general path answers: assigned to that agent, no
+/// repeat contact, the retry a duplicate of the same route, and every message stored.
+#[tokio::test]
+async fn later_messages_into_a_held_conversation_answer_as_assigned_and_retry_alike() {
+    let redis = RedisServer::start();
+    let app = spawn_app(test_settings(Some(&redis.url()), &[])).await;
+    app.agent_online("agent-held").await;
+    let first = app.ingest(&message("chat", None, "v-held", "hi")).await;
+    assert_eq!(first["route"]["agent_id"], "agent-held", "{first}");
+    let body = message("chat", None, "v-held", "still there?");
+    let later = app.ingest(&body).await;
+    assert_eq!(later["conversation_id"], first["conversation_id"]);
+    assert_eq!(later["duplicate"], false);
+    assert_eq!(later["route"]["reason"], "already_assigned", "{later}");
+    assert_eq!(later["route"]["agent_id"], "agent-held");
+    assert_eq!(later.get("repeat_contact"), None, "{later}");
+    let retry = app.ingest(&body).await;
+    assert_eq!(retry["duplicate"], true);
+    assert_eq!(retry["message_id"], later["message_id"]);
+    assert_eq!(retry["route"], later["route"]);
+    assert_eq!(retry.get("repeat_contact"), None, "{retry}");
+    let conv = app
+        .admin_json(&format!(
+            "/v1/conversations/{}",
+            first["conversation_id"].as_str().unwrap_or_default()
+        ))
+        .await;
+    assert_eq!(conv["messages"].as_array().map(Vec::len), Some(2));
+}
+
 #[tokio::test]
 async fn the_embedded_store_serves_the_same_api() {
     let app = spawn_app(test_settings(None, &[])).await;

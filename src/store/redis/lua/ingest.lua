@@ -32,8 +32,50 @@ if f[8] then return {'erased'} end
 if not f[2] and from_cache then return {'unknown'} end
 
 -- Idempotency records are `<expires ms>|<receipt record>` in one hash per customer
--- (`receipts.rs` has the record's layout); the receipt of one still current, or nil.
+-- (`receipts.rs` has the record's layout).
 local dx = c .. ':dx'
+local expires = now + ttl
+-- `ch:<channel>` marks the channels the customer wrote on (the conversation's
+-- `channels`); a customer writing again on the same channel writes no mark.
+local mark = 'ch:' .. channel
+-- A chatty customer's records become a hash table for good (#33): Redis scans a small
+-- hash's listpack on every lookup, up to `hash-max-listpack-entries` (512) records, and
+-- converts one whose field or value passes `hash-max-listpack-value` (64 bytes) at once.
+-- A record whose value is longer than that (never looked up: no digest is its field) is
+-- written when the customer's records may number DEDUP_TABLE_AT: at an opening once they
+-- do, and every DEDUP_TABLE_AT messages of a conversation. Light customers keep the
+-- compact listpack and pay nothing.
+local function as_table()
+  redis.call('HSET', dx, DEDUP_TABLE_FIELD, expires .. '|' .. string.rep('.', 128))
+end
+
+-- The common case first (#33): a customer the identity cache named writes on a channel
+-- they already wrote on into the open conversation an agent holds, and nothing about the
+-- customer changes (the conditions are the general path's, below, for writing nothing to
+-- the customer). Four commands do it, and the general path's helpers (closures made
+-- on every call) cost a quarter again as much as those four. The writes and the answer
+-- are the general path's; anything else goes on to it, with what was read here.
+local early, taken -- the open conversation's {agent, mark, group}; its record was taken
+do
+  local legacy_until, pushed_until = tonumber(f[7]), tonumber(f[6])
+  if f[4] and from_cache and legacy_until and legacy_until <= now
+    and pushed_until and pushed_until >= now
+    and (display_name == '' or f[3]) and (adapter_lang == '' or adapter_lang == f[5]) then
+    local conv = v .. ':' .. f[4]
+    early = redis.call('HMGET', conv, 'agent', mark, 'group')
+    if early[1] and early[2] and early[3] then
+      -- The receipt is `receipt_of`'s (below), written with one concatenation.
+      local receipt = message_id .. '|' .. f[4] .. '|0a|' .. early[1] .. '||' .. RC_ALREADY_ASSIGNED
+      taken = redis.call('HSETNX', dx, idem, expires .. '|' .. receipt) == 0
+      if not taken then
+        if redis.call('RPUSH', conv .. ':m', record) % DEDUP_TABLE_AT == 0 then as_table() end
+        return {'ok', receipt}
+      end
+    end
+  end
+end
+
+-- The receipt of an idempotency record still current, or nil.
 local function current(record)
   if not record then return nil end
   local bar = string.find(record, '|', 1, true)
@@ -83,13 +125,10 @@ local function opening_group()
   local r = routing_fields()
   return (not r[2] and adapter_group ~= '' and adapter_group) or r[4] or DEFAULT_GROUP
 end
--- `ch:<channel>` marks the channels the customer wrote on (the conversation's
--- `channels`); a customer writing again on the same channel writes no mark.
-local mark = 'ch:' .. channel
 -- {agent, mark, group, repeat_contacts}; a conversation an agent holds (its `agent`
 -- mirror) needs only the first three.
-local function read_held(conv)
-  local held = redis.call('HMGET', conv, 'agent', mark, 'group')
+local function read_held(conv, read)
+  local held = read or redis.call('HMGET', conv, 'agent', mark, 'group')
   if held[1] then return held end
   held[4] = redis.call('HGET', conv, 'repeat_contacts')
   return held
@@ -104,26 +143,15 @@ local function receipt_of(seq, held, reopened)
   end
   return table.concat({message_id, seq, repeat_flag .. 'q', '', '', RC_NO_AGENT_AVAILABLE}, '|')
 end
-local expires = now + ttl
--- A chatty customer's records become a hash table for good (#33): Redis scans a small
--- hash's listpack on every lookup, up to `hash-max-listpack-entries` (512) records, and
--- converts one whose field or value passes `hash-max-listpack-value` (64 bytes) at once.
--- A record whose value is longer than that (never looked up: no digest is its field) is
--- written when the customer's records may number DEDUP_TABLE_AT: at an opening once they
--- do, and every DEDUP_TABLE_AT messages of a conversation. Light customers keep the
--- compact listpack and pay nothing.
-local function as_table()
-  redis.call('HSET', dx, DEDUP_TABLE_FIELD, expires .. '|' .. string.rep('.', 128))
-end
 
 local seq, held, receipt = f[4], nil, nil
 if seq then
   -- The common case, a customer writing into their open conversation: the record is
   -- known before any write, so one HSETNX both checks the key and records it (one
   -- command where a read and a write were two).
-  held = read_held(v .. ':' .. seq)
+  held = read_held(v .. ':' .. seq, early)
   receipt = receipt_of(seq, held, false)
-  if redis.call('HSETNX', dx, idem, expires .. '|' .. receipt) == 0 then
+  if taken or redis.call('HSETNX', dx, idem, expires .. '|' .. receipt) == 0 then
     local prior = current(redis.call('HGET', dx, idem))
     if prior then return {'dup', prior} end
     redis.call('HSET', dx, idem, expires .. '|' .. receipt)
