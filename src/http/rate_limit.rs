@@ -8,6 +8,7 @@ use actix_web::http::header;
 use actix_web::middleware::Next;
 use actix_web::{web, HttpMessage};
 use sha2::{Digest, Sha256};
+use std::fmt::Write;
 
 use super::auth::{bearer, Authenticated, Caller, Tokens};
 use super::error::ApiError;
@@ -17,9 +18,10 @@ use crate::app::App;
 
 /// The provider whose webhook `path` is, if any.
 fn provider(path: &str) -> Option<&'static str> {
+    let rest = path.strip_prefix("/v1/adapters/")?;
     ["twilio", "meta", "telegram"]
         .into_iter()
-        .find(|p| path.starts_with(&format!("/v1/adapters/{p}")))
+        .find(|p| rest.starts_with(p))
 }
 
 /// The bucket of a request: a provider's webhook by provider, else by its credentials
@@ -31,7 +33,9 @@ pub fn bucket(
     limits: &RateLimits,
 ) -> Option<Bucket> {
     if let Some(p) = provider(path) {
-        return limited("provider", format!("provider:{p}"), limits.provider_per_sec);
+        return limited("provider", limits.provider_per_sec, || {
+            format!("provider:{p}")
+        });
     }
     let Some((token, caller)) = credentials else {
         return unauthenticated(limits);
@@ -41,27 +45,35 @@ pub fn bucket(
         Caller::Adapter => ("adapter", limits.adapter_per_sec),
         Caller::Agent(_) | Caller::Supervisor(_) => ("agent", limits.agent_per_sec),
     };
-    let key = match caller {
+    limited(label, limit, || match caller {
         Caller::Admin => "admin".to_owned(),
         // The token itself never becomes a key name.
         Caller::Adapter => {
             let digest = Sha256::digest(token.as_bytes());
-            let short: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
-            format!("adapter:{short}")
+            let mut key = String::from("adapter:");
+            for b in &digest[..8] {
+                let _ = write!(key, "{b:02x}");
+            }
+            key
         }
         Caller::Agent(id) | Caller::Supervisor(id) => format!("agent:{id}"),
-    };
-    limited(label, key, limit)
+    })
 }
 
 /// The one budget of every request without valid credentials (and of forged webhooks).
 fn unauthenticated(limits: &RateLimits) -> Option<Bucket> {
     let limit = limits.unauthenticated_per_sec;
-    limited("unauthenticated", "unauthenticated".to_owned(), limit)
+    limited("unauthenticated", limit, || "unauthenticated".to_owned())
 }
 
-fn limited(caller: &'static str, key: String, limit: u64) -> Option<Bucket> {
-    (limit > 0).then_some(Bucket { caller, key, limit })
+/// The bucket, if there is a limit; its key is made only then (a digest and a few
+/// allocations every request would otherwise pay with limits off).
+fn limited(caller: &'static str, limit: u64, key: impl FnOnce() -> String) -> Option<Bucket> {
+    (limit > 0).then(|| Bucket {
+        caller,
+        key: key(),
+        limit,
+    })
 }
 
 /// The middleware (`actix_web::middleware::from_fn`).
