@@ -2,13 +2,14 @@
 //! webhook by provider, else by its credentials), admission by the use case
 //! (`app::rate_limits`), and the refusal as 429 problem+json with `Retry-After`.
 
+use std::fmt::Write;
+
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header;
 use actix_web::middleware::Next;
 use actix_web::{web, HttpMessage};
 use sha2::{Digest, Sha256};
-use std::fmt::Write;
 
 use super::auth::{bearer, Authenticated, Caller, Tokens};
 use super::error::ApiError;
