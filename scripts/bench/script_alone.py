@@ -131,7 +131,7 @@ def replay(redis, call, customers, calls, sha=None, first=0):
     before = redis.cpu()
     for start in range(first, first + calls, BATCH):
         batch = []
-        for n in range(start, start + BATCH):
+        for n in range(start, min(start + BATCH, first + calls)):
             other = random.choice(customers)
             args = [a.replace(owner, other) for a in call]
             args[6] = b"alone%011d" % n  # ARGV[2]: the idempotency record's field
