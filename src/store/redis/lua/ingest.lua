@@ -146,9 +146,9 @@ end
 
 local seq, held, receipt = f[4], nil, nil
 if seq then
-  -- The common case, a customer writing into their open conversation: the record is
-  -- known before any write, so one HSETNX both checks the key and records it (one
-  -- command where a read and a write were two).
+  -- A customer writing into their open conversation (the path above took the
+  -- commonest of these): the record is known before any write, so one HSETNX both
+  -- checks the key and records it (one command where a read and a write were two).
   held = read_held(v .. ':' .. seq, early)
   receipt = receipt_of(seq, held, false)
   if taken or redis.call('HSETNX', dx, idem, expires .. '|' .. receipt) == 0 then
